@@ -1,0 +1,58 @@
+// Start-up steps every service shares: DynamoDB clients and tables, Redis, signal handling.
+import type { Config } from './config.js';
+import { createDynamoClients, type DynamoClients } from './dynamo/client.js';
+import type { DynamoObserver } from './dynamo/instrumentation.js';
+import { describeTable, ensureTable } from './dynamo/table.js';
+import type { Logger } from './logger.js';
+
+export async function openDynamo(config: Config, logger: Logger, observe?: DynamoObserver): Promise<DynamoClients> {
+  const clients = createDynamoClients(config, observe);
+  const where = config.AWS_ENDPOINT_URL_DYNAMODB ?? `AWS ${config.AWS_REGION}`;
+  try {
+    if (config.CREATE_TABLES) await ensureTable(clients.client, config.DYNAMODB_TABLE_NAME);
+    else await describeTable(clients.client, config.DYNAMODB_TABLE_NAME);
+  } catch (error) {
+    clients.close();
+    const name = (error as Error).name;
+    const hint =
+      name === 'ResourceNotFoundException'
+        ? `table ${config.DYNAMODB_TABLE_NAME} does not exist: create it, or set CREATE_TABLES=true`
+        : name === 'CredentialsProviderError'
+          ? 'no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a profile'
+          : `is DynamoDB reachable at ${where}? (AWS_ENDPOINT_URL_DYNAMODB)`;
+    throw new Error(`DynamoDB start-up failed: ${(error as Error).message} — ${hint}`, { cause: error });
+  }
+  logger.debug({ table: config.DYNAMODB_TABLE_NAME, endpoint: where }, 'DynamoDB table ready');
+  return clients;
+}
+
+/**
+ * Calls `stop` once on the first SIGINT/SIGTERM; a second signal exits at once. `stop` returns the
+ * exit code.
+ */
+export function onShutdownSignal(logger: Logger, stop: (signal: string) => Promise<number>): void {
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        process.exit(130);
+      }
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      stop(signal).then(
+        (code) => process.exit(code),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
+
+/** Logs a start-up failure as one readable line and exits 1. */
+export function exitOnStartupError(logger: Logger, error: unknown): never {
+  logger.fatal({ err: error }, (error as Error).message);
+  process.exit(1);
+}

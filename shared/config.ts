@@ -1,0 +1,169 @@
+// The single source of truth for every environment variable the system reads.
+// Services, the CLI, docker-compose.yml, .env.example, the Monk manifests and the README table
+// are all checked against `configSchema` by test/unit/config-docs.test.ts.
+import { z } from 'zod';
+import { OPERATION_KEYS, type OperationKey, parseOperationMix } from './operations.js';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce
+    .number({ message: 'expected a whole number' })
+    .int({ message: 'expected a whole number' })
+    .min(min, { message: `must be at least ${min}` })
+    .max(max, { message: `must be at most ${max}` });
+
+const rate = z.coerce
+  .number({ message: 'expected a number between 0 and 1' })
+  .min(0, { message: 'must be between 0 and 1' })
+  .max(1, { message: 'must be between 0 and 1' });
+
+const url = (protocols: string[]) =>
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+  );
+
+/** Names kebab-case-ish: BullMQ forbids ':' in queue names and DynamoDB limits table names. */
+const queueName = z.string().regex(/^[A-Za-z0-9_-]{1,80}$/, { message: 'use letters, digits, - and _ only (no ":")' });
+const tableName = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{3,255}$/, { message: '3-255 characters of letters, digits, _ - .' });
+
+/**
+ * Every variable, with its default and a one-line description (`.describe`), which the docs test
+ * compares with .env.example and the README table.
+ */
+export const configSchema = z.object({
+  // Connections
+  REDIS_URL: url(['redis:', 'rediss:'])
+    .default('redis://127.0.0.1:6379')
+    .describe('Redis that holds the queues (BullMQ needs maxmemory-policy noeviction)'),
+  QUEUE_NAME: queueName.default('dynamo-ops').describe('Operations queue; the dead-letter queue is `<QUEUE_NAME>-dlq`'),
+  QUEUE_PREFIX: queueName.default('djq').describe('Redis key prefix for the queues and the ledger'),
+  AWS_REGION: z.string().min(1).default('us-east-1').describe('AWS region of the DynamoDB table'),
+  AWS_ENDPOINT_URL_DYNAMODB: url(['http:', 'https:'])
+    .optional()
+    .describe('DynamoDB endpoint override (dynalite, a proxy); unset means real AWS'),
+  DYNAMODB_TABLE_NAME: tableName
+    .default('users-table')
+    .describe('The single table holding events, the users projection and job history'),
+  CREATE_TABLES: bool.default(true).describe('Create the table if missing and wait until ACTIVE'),
+  DYNAMODB_MAX_ATTEMPTS: int(1, 10).default(3).describe('AWS SDK attempts per DynamoDB call (SDK retries)'),
+
+  // Producer
+  OPERATION_INTERVAL_MS: int(1).default(3000).describe('Producer tick interval'),
+  OPERATIONS_PER_TICK: int(1, 10_000).default(1).describe('Jobs enqueued per tick (one addBulk)'),
+  OPERATION_MIX: z
+    .string()
+    .default('create=30,get=25,update=20,query=10,delete=10,batch=5')
+    .transform((v, ctx) => {
+      try {
+        return parseOperationMix(v);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    })
+    .describe(`Weighted operation mix (${OPERATION_KEYS.join(', ')})`),
+  MAX_OPERATIONS: int(1).optional().describe('Stop the producer after this many jobs (unset: forever)'),
+  INVALID_JOB_RATE: rate.default(0).describe('Share of jobs with a malformed payload (poison path)'),
+  BATCH_SIZE: int(1, 25).default(5).describe('Users per batch-create-users job'),
+  JOB_ATTEMPTS: int(1, 100).default(5).describe('BullMQ attempts per job before it is dead-lettered'),
+  JOB_BACKOFF_MS: int(1).default(1000).describe('Base of the exponential backoff between attempts'),
+  JOB_BACKOFF_JITTER: rate.default(0.5).describe('Share of each backoff delay that is randomised'),
+  JOB_KEEP_COMPLETED: int(0).default(1000).describe('Completed jobs kept in Redis (count)'),
+  JOB_KEEP_AGE_SECONDS: int(1).default(3600).describe('Completed jobs kept in Redis (age)'),
+  LEDGER_MAX_ENTRIES: int(1000).default(1_000_000).describe('Approximate cap of each ledger stream in Redis'),
+
+  // Worker
+  WORKER_CONCURRENCY: int(1, 1000).default(16).describe('Jobs processed at once per worker process'),
+  WORKER_ID: z.string().min(1).optional().describe('Name of this worker in logs and history (default host-pid)'),
+  SHUTDOWN_TIMEOUT_MS: int(0).default(25_000).describe('How long SIGTERM waits for in-flight jobs'),
+  LOCK_DURATION_MS: int(1000).default(30_000).describe("BullMQ job lock; a dead worker's jobs return after it"),
+  STALLED_INTERVAL_MS: int(1000).default(30_000).describe('How often workers look for stalled jobs'),
+  MAX_STALLED_COUNT: int(0, 100).default(2).describe('Stalls a job survives before it fails'),
+  DLQ_SWEEP_INTERVAL_MS: int(100).default(10_000).describe('How often a worker moves failed jobs missing from the DLQ'),
+  FAULT_THROTTLE_RATE: rate.default(0).describe('Injected DynamoDB throttling share (demos, tests)'),
+  FAULT_ERROR_RATE: rate.default(0).describe('Injected DynamoDB 5xx share (demos, tests)'),
+  FAULT_LATENCY_MS: int(0, 600_000).default(0).describe('Injected latency per DynamoDB call'),
+  METRICS_PORT: int(0, 65535).default(9464).describe('Worker /metrics, /healthz, /readyz port (0: off)'),
+  HISTORY_RETENTION_DAYS: int(1, 3650).default(30).describe('Job history kept (expiresAt TTL attribute)'),
+  HISTORY_FLUSH_MS: int(10).default(1000).describe('Job history buffer flush interval'),
+  HISTORY_BUFFER_MAX: int(25).default(10_000).describe('Job history entries held in memory at most'),
+
+  // Board
+  BOARD_PORT: int(0, 65535).default(3000).describe('Bull Board and operations API port'),
+  BOARD_HOST: z.string().min(1).default('127.0.0.1').describe('Bull Board bind address'),
+  BOARD_USERNAME: z.string().min(1).optional().describe('Basic auth user for the board (with BOARD_PASSWORD)'),
+  BOARD_PASSWORD: z.string().min(1).optional().describe('Basic auth password for the board'),
+  BOARD_READ_ONLY: bool.default(false).describe('Turn off every write action on the board'),
+
+  // Logging
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('pino log level'),
+  LOG_FORMAT: z
+    .enum(['auto', 'json', 'pretty'])
+    .default('auto')
+    .describe('json in production, pretty in a terminal (auto picks by TTY)'),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type OperationMix = Record<OperationKey, number>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Names of every variable the schema reads. */
+export const CONFIG_KEYS = Object.keys(configSchema.shape) as (keyof typeof configSchema.shape)[];
+
+/**
+ * Parses the environment. Throws one ConfigError naming every bad variable and what is wrong, so
+ * a process stops before it connects to anything. Empty strings count as unset.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input: Record<string, string> = {};
+  for (const key of CONFIG_KEYS) {
+    const value = env[key];
+    if (value !== undefined && value.trim() !== '') input[key] = value.trim();
+  }
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? '?');
+      return `  ${key}=${JSON.stringify(input[key] ?? '')}: ${issue.message}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}\nFix the variable(s) above (see .env.example).`);
+  }
+  const config = parsed.data;
+  if ((config.BOARD_USERNAME === undefined) !== (config.BOARD_PASSWORD === undefined)) {
+    throw new ConfigError(
+      'Invalid configuration:\n  BOARD_USERNAME and BOARD_PASSWORD: set both to turn on basic auth, or neither.',
+    );
+  }
+  return config;
+}
+
+/** Entry points call this: a config error prints one message and exits 2 before anything connects. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+}

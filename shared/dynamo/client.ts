@@ -1,0 +1,43 @@
+// Builds the DynamoDB clients from config: explicit SDK retries, fault injection and instrumentation.
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Config } from '../config.js';
+import { addFaultInjection } from './faults.js';
+import { addInstrumentation, type DynamoObserver } from './instrumentation.js';
+
+export interface DynamoClients {
+  client: DynamoDBClient;
+  doc: DynamoDBDocumentClient;
+  close(): void;
+}
+
+type DynamoConfig = Pick<
+  Config,
+  | 'AWS_REGION'
+  | 'AWS_ENDPOINT_URL_DYNAMODB'
+  | 'DYNAMODB_MAX_ATTEMPTS'
+  | 'FAULT_THROTTLE_RATE'
+  | 'FAULT_ERROR_RATE'
+  | 'FAULT_LATENCY_MS'
+>;
+
+export function createDynamoClients(config: DynamoConfig, observe?: DynamoObserver): DynamoClients {
+  const client = new DynamoDBClient({
+    region: config.AWS_REGION,
+    // The SDK reads AWS_ENDPOINT_URL_DYNAMODB by itself too; passing it keeps tests independent of process.env.
+    ...(config.AWS_ENDPOINT_URL_DYNAMODB ? { endpoint: config.AWS_ENDPOINT_URL_DYNAMODB } : {}),
+    // Set explicitly so behaviour does not change with the SDK's defaults between releases.
+    maxAttempts: config.DYNAMODB_MAX_ATTEMPTS,
+    retryMode: 'standard',
+  });
+  addInstrumentation(client, observe);
+  addFaultInjection(client, {
+    throttleRate: config.FAULT_THROTTLE_RATE,
+    errorRate: config.FAULT_ERROR_RATE,
+    latencyMs: config.FAULT_LATENCY_MS,
+  });
+  const doc = DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+  });
+  return { client, doc, close: () => client.destroy() };
+}

@@ -1,0 +1,99 @@
+// Every job's life as an append-only list of lifecycle entries. Written through a bounded buffer
+// flushed in batches, so it costs the hot path almost nothing, and a failing history write never
+// touches the job itself: a crash loses at most this process's unflushed buffer.
+import type { JobHistoryStore } from './store/types.js';
+
+export type HistoryEntry = {
+  jobId: string;
+  at: string;
+  op?: string;
+  workerId?: string;
+} & (
+  | { type: 'enqueued' }
+  | { type: 'attempt-started'; attempt: number }
+  | {
+      type: 'attempt-failed';
+      attempt: number;
+      errorClass: string;
+      message: string;
+      retryable: boolean;
+      nextDelayMs?: number;
+    }
+  | { type: 'completed'; attempt: number; durationMs: number; capacityUnits: number; result: string }
+  | { type: 'dead-lettered'; reason: string; attempts: number }
+  | { type: 'redriven' }
+);
+
+export type HistoryType = HistoryEntry['type'];
+
+/** The job's current status is a projection of its history, not a separate mutable record. */
+export function statusOf(entries: readonly HistoryEntry[]): string {
+  let status = 'unknown';
+  for (const e of entries) {
+    if (e.type === 'enqueued' || e.type === 'redriven') status = 'waiting';
+    else if (e.type === 'attempt-started') status = 'active';
+    else if (e.type === 'attempt-failed') status = e.retryable ? 'retrying' : 'failed';
+    else if (e.type === 'completed') status = 'completed';
+    else if (e.type === 'dead-lettered') status = 'dead-lettered';
+  }
+  return status;
+}
+
+export interface HistoryRecorderOptions {
+  store: JobHistoryStore;
+  flushIntervalMs: number;
+  /** Entries held at most; past it the oldest are dropped and counted, so memory stays bounded. */
+  maxBuffered: number;
+  onError?: (error: unknown, lost: number) => void;
+}
+
+export class HistoryRecorder {
+  private buffer: HistoryEntry[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  dropped = 0;
+
+  constructor(private readonly options: HistoryRecorderOptions) {}
+
+  start(): void {
+    this.timer ??= setInterval(() => void this.flush(), this.options.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  record(entry: HistoryEntry): void {
+    this.buffer.push(entry);
+    if (this.buffer.length > this.options.maxBuffered) {
+      const excess = this.buffer.length - this.options.maxBuffered;
+      this.buffer.splice(0, excess);
+      this.dropped += excess;
+    }
+    // Flush early once a full batch is waiting, but never run two flushes at once.
+    if (this.buffer.length >= 25 && !this.flushing) void this.flush();
+  }
+
+  get pending(): number {
+    return this.buffer.length;
+  }
+
+  /** Writes what is buffered. Never throws: a history failure must not fail a job. */
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    if (this.buffer.length === 0) return Promise.resolve();
+    const batch = this.buffer;
+    this.buffer = [];
+    this.flushing = this.options.store
+      .write(batch)
+      .catch((error: unknown) => this.options.onError?.(error, batch.length))
+      .finally(() => {
+        this.flushing = undefined;
+      });
+    return this.flushing;
+  }
+
+  /** Flushes everything, including entries recorded while a flush was running. */
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    while (this.flushing || this.buffer.length > 0) await this.flush();
+  }
+}

@@ -1,0 +1,94 @@
+// The ledger: two append-only Redis streams that the checker reads instead of the workers' counters.
+// `enqueued` is written by the producer *before* each addBulk (a write-ahead record with the jobs
+// themselves, so a producer killed between the two can re-add what is missing on restart);
+// `outcomes` gets one entry when a job completes (written before BullMQ acknowledges it) or is
+// dead-lettered or redriven. Both are trimmed approximately at LEDGER_MAX_ENTRIES.
+import type { Redis } from 'ioredis';
+
+export type Outcome = 'completed' | 'dead-lettered' | 'redriven';
+
+export interface LedgerJob {
+  id: string;
+  name: string;
+  data: unknown;
+}
+
+export interface LedgerPosition {
+  enqueued: string;
+  outcomes: string;
+}
+
+export class Ledger {
+  readonly enqueuedKey: string;
+  readonly outcomesKey: string;
+
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+    queueName: string,
+    private readonly maxEntries = 1_000_000,
+  ) {
+    this.enqueuedKey = `${prefix}:${queueName}:ledger:enqueued`;
+    this.outcomesKey = `${prefix}:${queueName}:ledger:outcomes`;
+  }
+
+  async recordEnqueued(jobs: readonly LedgerJob[]): Promise<void> {
+    await this.redis.xadd(this.enqueuedKey, 'MAXLEN', '~', this.maxEntries, '*', 'jobs', JSON.stringify(jobs));
+  }
+
+  async recordOutcome(jobId: string, outcome: Outcome): Promise<void> {
+    await this.redis.xadd(this.outcomesKey, 'MAXLEN', '~', this.maxEntries, '*', 'id', jobId, 'o', outcome);
+  }
+
+  /** The newest enqueued record: the only one a crashed producer can have left half-done. */
+  async lastEnqueued(): Promise<LedgerJob[]> {
+    const [entry] = await this.redis.xrevrange(this.enqueuedKey, '+', '-', 'COUNT', 1);
+    return entry ? parseJobs(entry[1]) : [];
+  }
+
+  /** Where the streams end now; reading "after" it scopes a run (npm start --until-drained). */
+  async position(): Promise<LedgerPosition> {
+    const last = async (key: string) => (await this.redis.xrevrange(key, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
+    return { enqueued: await last(this.enqueuedKey), outcomes: await last(this.outcomesKey) };
+  }
+
+  /** Every job enqueued after `after`, by id (a job recorded twice, by a retried tick, counts once). */
+  async readEnqueued(after = '0-0'): Promise<Map<string, LedgerJob>> {
+    const jobs = new Map<string, LedgerJob>();
+    for await (const fields of this.range(this.enqueuedKey, after))
+      for (const job of parseJobs(fields)) jobs.set(job.id, job);
+    return jobs;
+  }
+
+  /** The latest outcome of every job with one after `after`. */
+  async readOutcomes(after = '0-0'): Promise<Map<string, Outcome>> {
+    const outcomes = new Map<string, Outcome>();
+    for await (const fields of this.range(this.outcomesKey, after)) {
+      const id = field(fields, 'id');
+      const outcome = field(fields, 'o') as Outcome | undefined;
+      if (id && outcome) outcomes.set(id, outcome);
+    }
+    return outcomes;
+  }
+
+  private async *range(key: string, after: string): AsyncIterable<string[]> {
+    let start = `(${after}`;
+    for (;;) {
+      const page = await this.redis.xrange(key, start, '+', 'COUNT', 1000);
+      for (const [, fields] of page) yield fields;
+      const lastId = page.at(-1)?.[0];
+      if (!lastId || page.length < 1000) return;
+      start = `(${lastId}`;
+    }
+  }
+}
+
+function field(fields: string[], name: string): string | undefined {
+  for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}
+
+function parseJobs(fields: string[]): LedgerJob[] {
+  const json = field(fields, 'jobs');
+  return json ? (JSON.parse(json) as LedgerJob[]) : [];
+}

@@ -1,0 +1,42 @@
+// The queues both sides use, and the options every operation job is enqueued with.
+import { type JobsOptions, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from './config.js';
+import { queueNames } from './jobs.js';
+
+type QueueConfig = Pick<Config, 'QUEUE_NAME' | 'QUEUE_PREFIX'>;
+
+/**
+ * Every operation job: retries with exponential backoff and jitter, and retention by age and count
+ * so Redis memory stays bounded. Failed jobs are moved to the DLQ and removed, so the failed set
+ * only ever holds jobs on their way there.
+ */
+export function operationJobOptions(
+  config: Pick<
+    Config,
+    'JOB_ATTEMPTS' | 'JOB_BACKOFF_MS' | 'JOB_BACKOFF_JITTER' | 'JOB_KEEP_COMPLETED' | 'JOB_KEEP_AGE_SECONDS'
+  >,
+): JobsOptions {
+  return {
+    attempts: config.JOB_ATTEMPTS,
+    backoff: { type: 'exponential', delay: config.JOB_BACKOFF_MS, jitter: config.JOB_BACKOFF_JITTER },
+    removeOnComplete: { age: config.JOB_KEEP_AGE_SECONDS, count: config.JOB_KEEP_COMPLETED },
+    // A safety net only: the DLQ mover removes failed jobs once they are dead-lettered.
+    removeOnFail: { age: 7 * 86_400, count: 10_000 },
+  };
+}
+
+export function openQueues(config: QueueConfig, connection: Redis) {
+  const names = queueNames(config.QUEUE_NAME);
+  const operations = new Queue(names.operations, { connection, prefix: config.QUEUE_PREFIX });
+  const deadLetter = new Queue(names.deadLetter, { connection, prefix: config.QUEUE_PREFIX });
+  return {
+    operations,
+    deadLetter,
+    close: async () => {
+      await Promise.all([operations.close(), deadLetter.close()]);
+    },
+  };
+}
+
+export type Queues = ReturnType<typeof openQueues>;

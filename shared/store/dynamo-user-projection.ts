@@ -1,0 +1,137 @@
+// The users projection on DynamoDB: one STATE item per user holding the folded state and the
+// version it reflects. Writes are version-guarded, so applying a state twice, or an older state
+// after a newer one, is a no-op: that is what makes re-projection after a crash safe.
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  paginateScan,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { User, UserState } from '../domain/user.js';
+import { DEPARTMENT_INDEX, keys } from '../dynamo/table.js';
+import type { UserProjectionStore } from './types.js';
+
+const USER_ATTRIBUTES = ['id', 'name', 'email', 'age', 'department', 'createdAt', 'updatedAt'] as const;
+
+function toUser(item: Record<string, unknown>): User {
+  const user: Record<string, unknown> = {};
+  for (const attr of USER_ATTRIBUTES) if (item[attr] !== undefined) user[attr] = item[attr];
+  return user as unknown as User;
+}
+
+function toState(item: Record<string, unknown>): UserState {
+  const state: UserState = {
+    userId: String(item.userId),
+    version: Number(item.version),
+    deleted: item.deleted === true,
+  };
+  if (!state.deleted) state.user = toUser(item);
+  return state;
+}
+
+export class DynamoUserProjection implements UserProjectionStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  private item(state: UserState): Record<string, unknown> {
+    const base = {
+      pk: keys.userPk(state.userId),
+      sk: keys.stateSk,
+      userId: state.userId,
+      version: state.version,
+      deleted: state.deleted,
+    };
+    if (!state.user) return base; // a tombstone keeps the version, so late retries stay no-ops
+    const department = state.user.department;
+    return {
+      ...base,
+      ...state.user,
+      // Only live users with a department are in the department index.
+      ...(department ? { gsi1pk: keys.departmentPk(department), gsi1sk: keys.userPk(state.userId) } : {}),
+    };
+  }
+
+  async getUser(userId: string): Promise<User | undefined> {
+    const { Item } = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: keys.userPk(userId), sk: keys.stateSk },
+        // The seed's projection expression; `name` is a reserved word.
+        ProjectionExpression: 'id, #name, email, age, department, createdAt, updatedAt, deleted',
+        ExpressionAttributeNames: { '#name': 'name' },
+      }),
+    );
+    if (!Item || Item.deleted === true) return undefined;
+    return toUser(Item);
+  }
+
+  async getState(userId: string): Promise<UserState | undefined> {
+    const { Item } = await this.doc.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: keys.userPk(userId), sk: keys.stateSk },
+        ConsistentRead: true,
+      }),
+    );
+    return Item ? toState(Item) : undefined;
+  }
+
+  async queryByDepartment(department: string, limit: number): Promise<User[]> {
+    const { Items } = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: DEPARTMENT_INDEX,
+        KeyConditionExpression: 'gsi1pk = :dept',
+        ExpressionAttributeValues: { ':dept': keys.departmentPk(department) },
+        Limit: limit,
+      }),
+    );
+    return (Items ?? []).map(toUser);
+  }
+
+  async put(state: UserState): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: this.item(state),
+          // Write only forward: a missing row, or one that reflects an older version.
+          ConditionExpression: 'attribute_not_exists(pk) OR #version < :version',
+          ExpressionAttributeNames: { '#version': 'version' },
+          ExpressionAttributeValues: { ':version': state.version },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
+  }
+
+  async overwrite(userId: string, state: UserState | undefined): Promise<void> {
+    if (state) {
+      await this.doc.send(new PutCommand({ TableName: this.tableName, Item: this.item(state) }));
+    } else {
+      await this.doc.send(
+        new DeleteCommand({ TableName: this.tableName, Key: { pk: keys.userPk(userId), sk: keys.stateSk } }),
+      );
+    }
+  }
+
+  async *scanAll(): AsyncIterable<UserState> {
+    const pages = paginateScan(
+      { client: this.doc },
+      {
+        TableName: this.tableName,
+        FilterExpression: 'begins_with(pk, :user) AND sk = :state',
+        ExpressionAttributeValues: { ':user': 'USER#', ':state': keys.stateSk },
+        ConsistentRead: true,
+      },
+    );
+    for await (const page of pages) for (const item of page.Items ?? []) yield toState(item);
+  }
+}

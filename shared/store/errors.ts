@@ -1,0 +1,44 @@
+// The store's own errors: SDK errors are converted at the store edge so the write path reasons in
+// domain terms (a taken version slot, a missing user), never in SDK exception names.
+
+export class StoreError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The event's version slot is taken: someone appended first. Retry after reloading. */
+export class VersionConflictError extends StoreError {
+  constructor(
+    readonly userId: string,
+    readonly version: number,
+    options?: ErrorOptions,
+  ) {
+    super(`user ${userId}: version ${version} was appended concurrently`, options);
+  }
+}
+
+/** Update or delete of a user with no events yet: its create may still be queued, so retry. */
+export class UserNotFoundError extends StoreError {
+  constructor(readonly userId: string) {
+    super(`user ${userId} does not exist (yet): its create may still be queued`);
+  }
+}
+
+/** Update of a deleted user: final, retrying cannot help. */
+export class UserDeletedError extends StoreError {
+  constructor(readonly userId: string) {
+    super(`user ${userId} was deleted`);
+  }
+}
+
+/** Create of an id that another job already created: final. */
+export class UserAlreadyExistsError extends StoreError {
+  constructor(
+    readonly userId: string,
+    readonly byJobId: string,
+  ) {
+    super(`user ${userId} already exists (created by job ${byJobId})`);
+  }
+}

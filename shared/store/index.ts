@@ -1,0 +1,20 @@
+// Builds the stores for a config: DynamoDB in every service; the in-memory stores are for unit tests
+// and the queue-overhead benchmark.
+import type { Config } from '../config.js';
+import type { DynamoClients } from '../dynamo/client.js';
+import { DynamoEventStore } from './dynamo-event-store.js';
+import { DynamoJobHistory } from './dynamo-job-history.js';
+import { DynamoUserProjection } from './dynamo-user-projection.js';
+import type { Stores } from './types.js';
+
+export function createDynamoStores(
+  clients: DynamoClients,
+  config: Pick<Config, 'DYNAMODB_TABLE_NAME' | 'HISTORY_RETENTION_DAYS'>,
+): Stores {
+  const table = config.DYNAMODB_TABLE_NAME;
+  return {
+    events: new DynamoEventStore(clients.doc, table),
+    users: new DynamoUserProjection(clients.doc, table),
+    history: new DynamoJobHistory(clients.doc, table, config.HISTORY_RETENTION_DAYS),
+  };
+}

@@ -1,0 +1,82 @@
+// In-memory stores with the same contracts as the DynamoDB ones (conditional append, version-guarded
+// projection). For unit tests and the queue-overhead benchmark, never for production.
+import type { User, UserEvent, UserState } from '../domain/user.js';
+import type { HistoryEntry } from '../history.js';
+import { VersionConflictError } from './errors.js';
+import type { EventStore, JobHistoryStore, Stores, UserProjectionStore } from './types.js';
+
+const clone = <T>(value: T): T => structuredClone(value);
+
+export class MemoryEventStore implements EventStore {
+  readonly byUser = new Map<string, UserEvent[]>();
+
+  async load(userId: string) {
+    return clone(this.byUser.get(userId) ?? []);
+  }
+  async get(userId: string, version: number) {
+    const event = this.byUser.get(userId)?.[version - 1];
+    return event ? clone(event) : undefined;
+  }
+  async append(event: UserEvent) {
+    const events = this.byUser.get(event.userId) ?? [];
+    if (events.length >= event.version) throw new VersionConflictError(event.userId, event.version);
+    if (events.length !== event.version - 1) throw new Error(`gap before version ${event.version}`);
+    events.push(clone(event));
+    this.byUser.set(event.userId, events);
+  }
+  async *scanAll() {
+    for (const events of this.byUser.values()) yield* clone(events);
+  }
+}
+
+export class MemoryUserProjection implements UserProjectionStore {
+  readonly rows = new Map<string, UserState>();
+
+  async getUser(userId: string): Promise<User | undefined> {
+    const row = this.rows.get(userId);
+    return row?.user ? clone(row.user) : undefined;
+  }
+  async getState(userId: string) {
+    const row = this.rows.get(userId);
+    return row ? clone(row) : undefined;
+  }
+  async queryByDepartment(department: string, limit: number) {
+    const users: User[] = [];
+    for (const row of this.rows.values()) {
+      if (row.user?.department === department) users.push(clone(row.user));
+      if (users.length >= limit) break;
+    }
+    return users;
+  }
+  async put(state: UserState) {
+    const current = this.rows.get(state.userId);
+    if (current && current.version >= state.version) return false;
+    this.rows.set(state.userId, clone(state));
+    return true;
+  }
+  async overwrite(userId: string, state: UserState | undefined) {
+    if (state) this.rows.set(userId, clone(state));
+    else this.rows.delete(userId);
+  }
+  async *scanAll() {
+    for (const row of this.rows.values()) yield clone(row);
+  }
+}
+
+export class MemoryJobHistory implements JobHistoryStore {
+  readonly entries: HistoryEntry[] = [];
+  async write(entries: readonly HistoryEntry[]) {
+    this.entries.push(...clone(entries));
+  }
+  async list(jobId: string) {
+    return this.entries.filter((e) => e.jobId === jobId);
+  }
+}
+
+export function createMemoryStores(): Stores & {
+  events: MemoryEventStore;
+  users: MemoryUserProjection;
+  history: MemoryJobHistory;
+} {
+  return { events: new MemoryEventStore(), users: new MemoryUserProjection(), history: new MemoryJobHistory() };
+}

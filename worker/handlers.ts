@@ -1,0 +1,61 @@
+// One handler per operation. Handlers see only the stores and the write path, never the SDK.
+import type { JobResult, ParsedPayloads } from '../shared/jobs.js';
+import type { JobName } from '../shared/operations.js';
+import type { UserProjectionStore } from '../shared/store/types.js';
+import type { UserCommands } from './user-commands.js';
+
+export type Handlers = { [K in JobName]: (payload: ParsedPayloads[K], jobId: string) => Promise<JobResult> };
+
+export function makeHandlers(users: UserProjectionStore, commands: UserCommands): Handlers {
+  return {
+    'create-user': async ({ user }, jobId) => {
+      const out = await commands.create(jobId, user);
+      return { op: 'create-user', userId: out.userId, version: out.version, applied: out.applied };
+    },
+    'get-user': async ({ userId }) => {
+      // A missing user is an answer, not an error: the job succeeds with found: false.
+      const user = await users.getUser(userId);
+      return user
+        ? { op: 'get-user', userId, found: true, user: { ...user } }
+        : { op: 'get-user', userId, found: false };
+    },
+    'update-user': async ({ userId, changes }, jobId) => {
+      const out = await commands.update(jobId, userId, changes);
+      return { op: 'update-user', userId, version: out.version, applied: out.applied };
+    },
+    'query-by-department': async ({ department, limit }) => {
+      const found = await users.queryByDepartment(department, limit);
+      return { op: 'query-by-department', department, count: found.length };
+    },
+    'delete-user': async ({ userId }, jobId) => {
+      const out = await commands.delete(jobId, userId);
+      return {
+        op: 'delete-user',
+        userId,
+        version: out.version,
+        applied: out.applied,
+        ...(out.alreadyDeleted ? { alreadyDeleted: true } : {}),
+      };
+    },
+    'batch-create-users': async ({ users: batch }, jobId) => {
+      // Each user is its own aggregate; all share the job id, so a retry skips the ones that landed.
+      const outcomes = await Promise.all(batch.map((user) => commands.create(jobId, user)));
+      return { op: 'batch-create-users', count: batch.length, applied: outcomes.filter((o) => o.applied).length };
+    },
+  };
+}
+
+/** The users a write job touches (for settling a job whose effect landed before it failed). */
+export function writeTargets(name: JobName, payload: ParsedPayloads[JobName]): string[] {
+  switch (name) {
+    case 'create-user':
+      return [(payload as ParsedPayloads['create-user']).user.id];
+    case 'update-user':
+    case 'delete-user':
+      return [(payload as ParsedPayloads['delete-user']).userId];
+    case 'batch-create-users':
+      return (payload as ParsedPayloads['batch-create-users']).users.map((u) => u.id);
+    default:
+      return [];
+  }
+}

@@ -1,0 +1,68 @@
+// Prometheus metrics of one worker process. Counters, not only gauges: rates and totals by
+// operation and outcome are what BullMQ's own gauge exporter cannot give.
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import type { DynamoCall } from '../shared/dynamo/instrumentation.js';
+
+export type JobOutcome = 'completed' | 'retried' | 'dead-lettered' | 'failed-final';
+
+const THROTTLES = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded']);
+
+export class WorkerMetrics {
+  readonly registry = new Registry();
+  private readonly jobs = new Counter({
+    name: 'djq_jobs_total',
+    help: 'Jobs by operation and outcome (completed, retried, failed-final, dead-lettered)',
+    labelNames: ['op', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  private readonly jobDuration = new Histogram({
+    name: 'djq_job_duration_seconds',
+    help: 'Time a job attempt spent in the processor',
+    labelNames: ['op'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  private readonly dynamoLatency = new Histogram({
+    name: 'djq_dynamodb_call_duration_seconds',
+    help: 'DynamoDB call latency by command (SDK retries included)',
+    labelNames: ['command'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  private readonly capacity = new Counter({
+    name: 'djq_dynamodb_consumed_capacity_units_total',
+    help: 'Consumed capacity units reported by DynamoDB, by table',
+    labelNames: ['table'] as const,
+    registers: [this.registry],
+  });
+  private readonly throttles = new Counter({
+    name: 'djq_dynamodb_throttles_total',
+    help: 'DynamoDB calls that ended throttled after SDK retries',
+    labelNames: ['command'] as const,
+    registers: [this.registry],
+  });
+  private readonly dynamoErrors = new Counter({
+    name: 'djq_dynamodb_errors_total',
+    help: 'DynamoDB calls that ended in an error, by command and error name',
+    labelNames: ['command', 'error'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(defaultMetrics = true) {
+    if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  job(op: string, outcome: JobOutcome, durationMs?: number): void {
+    this.jobs.inc({ op, outcome });
+    if (durationMs !== undefined) this.jobDuration.observe({ op }, durationMs / 1000);
+  }
+
+  dynamoCall = (call: DynamoCall): void => {
+    this.dynamoLatency.observe({ command: call.command }, call.durationMs / 1000);
+    if (call.capacityUnits > 0) this.capacity.inc({ table: call.table ?? 'unknown' }, call.capacityUnits);
+    if (call.errorName) {
+      this.dynamoErrors.inc({ command: call.command, error: call.errorName });
+      if (THROTTLES.has(call.errorName)) this.throttles.inc({ command: call.command });
+    }
+  };
+}
