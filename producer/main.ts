@@ -1,9 +1,13 @@
 // Producer process entry point: `node dist/producer/main.js` (or via npm start / docker).
+
+import { Counter, collectDefaultMetrics, Registry } from 'prom-client';
 import { exitOnStartupError, onShutdownSignal, openDynamo } from '../shared/bootstrap.js';
 import { loadConfigOrExit } from '../shared/config.js';
+import { describeTable } from '../shared/dynamo/table.js';
 import { HistoryRecorder } from '../shared/history.js';
 import { Ledger } from '../shared/ledger.js';
 import { createLogger } from '../shared/logger.js';
+import { startProbeServer } from '../shared/probe-server.js';
 import { openQueues, operationJobOptions } from '../shared/queues.js';
 import { connectRedisFailFast, redactUrl, waitForRedis } from '../shared/redis.js';
 import { createDynamoStores } from '../shared/store/index.js';
@@ -42,9 +46,31 @@ async function main() {
     ...(config.MAX_OPERATIONS !== undefined ? { maxOperations: config.MAX_OPERATIONS } : {}),
     logger,
     history,
+    onEnqueued: (count) => enqueued.inc(count),
   });
 
+  // /healthz for container health checks, /metrics with the enqueue counter.
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const enqueued = new Counter({
+    name: 'djq_jobs_enqueued_total',
+    help: 'Jobs enqueued by this producer',
+    registers: [registry],
+  });
+  const probe =
+    config.METRICS_PORT > 0
+      ? await startProbeServer({
+          port: config.METRICS_PORT,
+          registry,
+          readiness: {
+            redis: () => redis.ping(),
+            dynamodb: () => describeTable(dynamo.client, config.DYNAMODB_TABLE_NAME),
+          },
+        })
+      : undefined;
+
   const shutdown = async () => {
+    probe?.server.close();
     await history.close();
     await queues.close();
     await redis.quit().catch(() => redis.disconnect());

@@ -23,6 +23,7 @@ export interface ProducerOptions {
   maxOperations?: number;
   logger: Logger;
   history?: HistoryRecorder;
+  onEnqueued?: (count: number) => void;
 }
 
 export class Producer {
@@ -81,6 +82,7 @@ export class Producer {
     }
     this.pending = undefined;
     this.produced += batch.length;
+    this.options.onEnqueued?.(batch.length);
     const at = new Date().toISOString();
     for (const job of batch) history?.record({ type: 'enqueued', jobId: job.id, op: job.name, at });
     logger.info(
