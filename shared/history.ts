@@ -62,11 +62,7 @@ export class HistoryRecorder {
 
   record(entry: HistoryEntry): void {
     this.buffer.push(entry);
-    if (this.buffer.length > this.options.maxBuffered) {
-      const excess = this.buffer.length - this.options.maxBuffered;
-      this.buffer.splice(0, excess);
-      this.dropped += excess;
-    }
+    this.trim();
     // Flush early once a full batch is waiting, but never run two flushes at once.
     if (this.buffer.length >= 25 && !this.flushing) void this.flush();
   }
@@ -75,7 +71,10 @@ export class HistoryRecorder {
     return this.buffer.length;
   }
 
-  /** Writes what is buffered. Never throws: a history failure must not fail a job. */
+  /**
+   * Writes what is buffered. Never throws: a history failure must not fail a job. A failed batch
+   * goes back to the front of the buffer for the next flush (still bounded by maxBuffered).
+   */
   flush(): Promise<void> {
     if (this.flushing) return this.flushing;
     if (this.buffer.length === 0) return Promise.resolve();
@@ -83,17 +82,34 @@ export class HistoryRecorder {
     this.buffer = [];
     this.flushing = this.options.store
       .write(batch)
-      .catch((error: unknown) => this.options.onError?.(error, batch.length))
+      .catch((error: unknown) => {
+        this.options.onError?.(error, batch.length);
+        this.buffer = batch.concat(this.buffer);
+        this.trim();
+      })
       .finally(() => {
         this.flushing = undefined;
       });
     return this.flushing;
   }
 
-  /** Flushes everything, including entries recorded while a flush was running. */
-  async close(): Promise<void> {
+  private trim(): void {
+    const excess = this.buffer.length - this.options.maxBuffered;
+    if (excess > 0) {
+      this.buffer.splice(0, excess);
+      this.dropped += excess;
+    }
+  }
+
+  /** Flushes everything, including entries recorded meanwhile; gives up after a few failed rounds. */
+  async close(maxRounds = 5): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    while (this.flushing || this.buffer.length > 0) await this.flush();
+    for (let round = 0; round < maxRounds && (this.flushing || this.buffer.length > 0); round++) await this.flush();
+    if (this.buffer.length > 0) {
+      this.options.onError?.(new Error('history store unavailable at shutdown'), this.buffer.length);
+      this.dropped += this.buffer.length;
+      this.buffer = [];
+    }
   }
 }

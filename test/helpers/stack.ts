@@ -47,7 +47,8 @@ export interface TestResources {
 /** Connects to the test's Redis and creates its table. cleanup() deletes the test's Redis keys. */
 export async function openTestResources(config: Config): Promise<TestResources> {
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
-  const dynamo = createDynamoClients(config);
+  // The test's own view of the tables is fault-free, whatever FAULT_* the workers under test get.
+  const dynamo = createDynamoClients({ ...config, FAULT_THROTTLE_RATE: 0, FAULT_ERROR_RATE: 0, FAULT_LATENCY_MS: 0 });
   await ensureTable(dynamo.client, config.DYNAMODB_TABLE_NAME);
   return {
     redis,

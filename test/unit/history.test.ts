@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HistoryRecorder, statusOf, type HistoryEntry } from '../../shared/history.js';
+import { type HistoryEntry, HistoryRecorder, statusOf } from '../../shared/history.js';
 import { MemoryJobHistory } from '../../shared/store/memory-stores.js';
 
 const entry = (jobId: string): HistoryEntry => ({ type: 'enqueued', jobId, at: new Date().toISOString() });
@@ -14,19 +14,39 @@ describe('HistoryRecorder', () => {
     expect(store.entries).toHaveLength(10);
   });
 
-  it('drops the oldest past the bound and never throws when the store fails', async () => {
-    const errors: number[] = [];
+  it('keeps failed batches for the next flush, bounded, and never throws', async () => {
+    let failing = true;
+    const written: HistoryEntry[] = [];
     const recorder = new HistoryRecorder({
-      store: { write: async () => Promise.reject(new Error('dynamo down')), list: async () => [] },
+      store: {
+        write: async (entries) => {
+          if (failing) throw new Error('dynamo down');
+          written.push(...entries);
+        },
+        list: async () => [],
+      },
       flushIntervalMs: 60_000,
-      maxBuffered: 25,
-      onError: (_e, lost) => errors.push(lost),
+      maxBuffered: 30,
     });
-    for (let i = 0; i < 24; i++) recorder.record(entry(`j${i}`));
-    recorder.pending; // under a full batch: nothing flushed yet
-    for (let i = 0; i < 40; i++) recorder.record(entry(`k${i}`));
+    for (let i = 0; i < 40; i++) recorder.record(entry(`j${i}`));
+    await recorder.flush();
+    expect(recorder.pending).toBe(30);
+    expect(recorder.dropped).toBe(10);
+    failing = false;
     await recorder.close();
-    expect(errors.reduce((a, b) => a + b, 0) + recorder.dropped).toBe(64);
+    expect(written.map((e) => e.jobId)).toEqual(Array.from({ length: 30 }, (_, i) => `j${i + 10}`));
+  });
+
+  it('gives up at shutdown when the store stays down, counting what it lost', async () => {
+    const recorder = new HistoryRecorder({
+      store: { write: async () => Promise.reject(new Error('down')), list: async () => [] },
+      flushIntervalMs: 60_000,
+      maxBuffered: 100,
+    });
+    for (let i = 0; i < 5; i++) recorder.record(entry(`j${i}`));
+    await recorder.close();
+    expect(recorder.pending).toBe(0);
+    expect(recorder.dropped).toBe(5);
   });
 
   it('derives the job status from its entries', () => {

@@ -7,7 +7,13 @@ import { UserAlreadyExistsError, UserDeletedError, UserNotFoundError } from '../
 import { createMemoryStores } from '../../shared/store/memory-stores.js';
 import { UserCommands } from '../../worker/user-commands.js';
 
-const newUser = () => ({ id: randomUUID(), name: 'Ada Lovelace', email: 'ada@example.com', age: 36, department: 'Engineering' });
+const newUser = () => ({
+  id: randomUUID(),
+  name: 'Ada Lovelace',
+  email: 'ada@example.com',
+  age: 36,
+  department: 'Engineering',
+});
 
 function setup() {
   const stores = createMemoryStores();

@@ -1,0 +1,198 @@
+// The core pipeline through a real BullMQ worker against real Redis and dynalite: no mocks.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { DeadLetterEntry } from '../../shared/dead-letter.js';
+import { foldUser, sameState } from '../../shared/domain/user.js';
+import type { Stores } from '../../shared/store/types.js';
+import { newUser, openProducerSide, startTestWorker, type TestWorker, waitFor } from '../helpers/pipeline.js';
+import { openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
+
+let resources: TestResources;
+let producer: ReturnType<typeof openProducerSide>;
+let workers: TestWorker[] = [];
+let env = testEnv();
+
+async function setup(overrides: Record<string, string | number> = {}) {
+  env = testEnv(overrides);
+  resources = await openTestResources(env.config);
+  producer = openProducerSide(env.config, resources.redis);
+}
+
+async function finished(jobId: string) {
+  return waitFor(`job ${jobId} to finish`, async () => {
+    const outcomes = await producer.ledger.readOutcomes();
+    const outcome = outcomes.get(jobId);
+    return outcome === 'completed' || outcome === 'dead-lettered' ? outcome : undefined;
+  });
+}
+
+async function returnValue(jobId: string) {
+  return (await producer.queues.operations.getJob(jobId))?.returnvalue;
+}
+
+async function deadLetter(jobId: string): Promise<DeadLetterEntry> {
+  const job = await waitFor(`${jobId} in the DLQ`, async () => producer.queues.deadLetter.getJob(jobId));
+  return { jobId, ...job.data };
+}
+
+async function projectionMatchesEvents(stores: Stores, userId: string) {
+  return sameState(await stores.users.getState(userId), foldUser(userId, await stores.events.load(userId)));
+}
+
+beforeEach(async () => {
+  workers = [];
+});
+
+afterEach(async () => {
+  await Promise.all(workers.map((w) => w.stop()));
+  await producer.close();
+  await resources.cleanup();
+});
+
+describe('pipeline', () => {
+  it('runs every operation against DynamoDB', async () => {
+    await setup();
+    workers.push(startTestWorker(env.config));
+    const user = newUser();
+    const batch = [newUser({ department: 'Sales' }), newUser({ department: 'Sales' })];
+
+    expect(await finished(await producer.enqueue('create-user', { user }))).toBe('completed');
+    const get = await producer.enqueue('get-user', { userId: user.id });
+    expect(await finished(get)).toBe('completed');
+    expect(await returnValue(get)).toMatchObject({ found: true, user: { id: user.id, name: user.name } });
+
+    const update = await producer.enqueue('update-user', {
+      userId: user.id,
+      changes: { age: 50, department: 'Sales' },
+    });
+    expect(await finished(update)).toBe('completed');
+    expect(await finished(await producer.enqueue('batch-create-users', { users: batch }))).toBe('completed');
+
+    const query = await producer.enqueue('query-by-department', { department: 'Sales' });
+    expect(await finished(query)).toBe('completed');
+    expect(await returnValue(query)).toMatchObject({ count: 3 });
+
+    expect(await finished(await producer.enqueue('delete-user', { userId: user.id }))).toBe('completed');
+    const missing = await producer.enqueue('get-user', { userId: user.id });
+    expect(await finished(missing)).toBe('completed');
+    expect(await returnValue(missing)).toMatchObject({ found: false });
+
+    const stores = resources.stores;
+    expect((await stores.events.load(user.id)).map((e) => e.type)).toEqual([
+      'UserCreated',
+      'UserUpdated',
+      'UserDeleted',
+    ]);
+    for (const id of [user.id, ...batch.map((u) => u.id)]) expect(await projectionMatchesEvents(stores, id)).toBe(true);
+  });
+
+  it('a job delivered twice appends one event', async () => {
+    await setup();
+    workers.push(startTestWorker(env.config));
+    const user = newUser();
+    await finished(await producer.enqueue('create-user', { user }));
+    const update = await producer.enqueue('update-user', { userId: user.id, changes: { age: 77 } });
+    await finished(update);
+    // Redeliver: the same jobId again, as BullMQ's at-least-once delivery may.
+    await (await producer.queues.operations.getJob(update))?.remove();
+    await producer.enqueue('update-user', { userId: user.id, changes: { age: 77 } }, update);
+    await waitFor('redelivery', async () => Boolean(await returnValue(update)));
+    expect(await returnValue(update)).toMatchObject({ applied: false });
+    const events = await resources.stores.events.load(user.id);
+    expect(events.filter((e) => e.jobId === update)).toHaveLength(1);
+    expect(await projectionMatchesEvents(resources.stores, user.id)).toBe(true);
+  });
+
+  it.each([
+    ['before the event is appended', 'append', 'before'],
+    ['after the event is appended', 'append', 'after'],
+    ['after the projection is written', 'put', 'after'],
+  ] as const)('a write path interrupted %s is retried to one event', async (_label, step, when) => {
+    await setup({ JOB_ATTEMPTS: 3 });
+    let crashes = 0;
+    // Interrupt the write path once at the chosen step, the way a dying process would.
+    workers.push(
+      startTestWorker(env.config, (stores) => {
+        const target = step === 'append' ? stores.events : stores.users;
+        const original = (target as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[step]!.bind(
+          target,
+        );
+        (target as unknown as Record<string, unknown>)[step] = async (...args: unknown[]) => {
+          if (crashes > 0) return original(...args);
+          crashes++;
+          if (when === 'after') await original(...args);
+          throw Object.assign(new Error('connection reset mid-write'), { code: 'ECONNRESET' });
+        };
+        return stores;
+      }),
+    );
+    const user = newUser();
+    await finished(await producer.enqueue('create-user', { user }));
+    crashes = 0;
+    const update = await producer.enqueue('update-user', { userId: user.id, changes: { department: 'HR' } });
+    expect(await finished(update)).toBe('completed');
+    expect(crashes).toBe(1);
+    const events = await resources.stores.events.load(user.id);
+    expect(events.filter((e) => e.jobId === update)).toHaveLength(1);
+    expect(await projectionMatchesEvents(resources.stores, user.id)).toBe(true);
+    expect((await resources.stores.users.getUser(user.id))?.department).toBe('HR');
+  });
+
+  it('recovers from injected throttling by retrying', async () => {
+    await setup({ FAULT_THROTTLE_RATE: 0.15, DYNAMODB_MAX_ATTEMPTS: 1, JOB_ATTEMPTS: 12 });
+    workers.push(startTestWorker(env.config));
+    const ids = [];
+    for (let i = 0; i < 20; i++) ids.push(await producer.enqueue('create-user', { user: newUser() }));
+    for (const id of ids) expect(await finished(id)).toBe('completed');
+    await workers[0]!.service.history.close();
+    const retried = await Promise.all(ids.map((id) => resources.stores.history.list(id)));
+    const failedAttempts = retried.flat().filter((e) => e.type === 'attempt-failed');
+    expect(failedAttempts.length).toBeGreaterThan(0);
+    expect(failedAttempts.every((e) => e.type === 'attempt-failed' && e.errorClass === 'ThrottlingException')).toBe(
+      true,
+    );
+  });
+
+  it('dead-letters a poison job after exactly one attempt, with its reason', async () => {
+    await setup({ JOB_ATTEMPTS: 5 });
+    workers.push(startTestWorker(env.config));
+    const poison = await producer.enqueue('create-user', { user: { name: 42 } });
+    const unknown = await producer.enqueue('drop-table', { table: 'users' });
+    expect(await finished(poison)).toBe('dead-lettered');
+    expect(await finished(unknown)).toBe('dead-lettered');
+    const entry = await deadLetter(poison);
+    expect(entry.attemptsMade).toBe(1);
+    expect(entry.attempts).toHaveLength(1);
+    expect(entry.attempts[0]).toMatchObject({ errorClass: 'PoisonPayloadError', retryable: false });
+    expect(entry.reason).toMatch(/invalid create-user payload/);
+    expect(entry.payload).toEqual({ user: { name: 42 } });
+    expect((await deadLetter(unknown)).reason).toMatch(/unknown operation "drop-table"/);
+    expect(await producer.queues.operations.getFailedCount()).toBe(0);
+  });
+
+  it("dead-letters a job that exhausts its retries with every attempt's error", async () => {
+    await setup({ JOB_ATTEMPTS: 3 });
+    workers.push(startTestWorker(env.config));
+    const update = await producer.enqueue('update-user', { userId: newUser().id, changes: { age: 1 } });
+    expect(await finished(update)).toBe('dead-lettered');
+    const entry = await deadLetter(update);
+    expect(entry.attempts.map((a) => a.attempt)).toEqual([1, 2, 3]);
+    expect(entry.attempts.every((a) => a.errorClass === 'UserNotFoundError' && a.retryable)).toBe(true);
+    expect(entry.reason).toMatch(/does not exist/);
+  });
+
+  it('finishes in-flight jobs when closed, leaving none active', async () => {
+    await setup({ FAULT_LATENCY_MS: 150, WORKER_CONCURRENCY: 8 });
+    const worker = startTestWorker(env.config);
+    const ids = [];
+    for (let i = 0; i < 8; i++) ids.push(await producer.enqueue('create-user', { user: newUser() }));
+    await waitFor('jobs to be active', async () => (await producer.queues.operations.getActiveCount()) >= 4);
+    expect(await worker.service.close(20_000)).toBe(true);
+    expect(await producer.queues.operations.getActiveCount()).toBe(0);
+    const outcomes = await producer.ledger.readOutcomes();
+    const done = ids.filter((id) => outcomes.get(id) === 'completed').length;
+    expect(done).toBeGreaterThanOrEqual(4);
+    // What was not started yet is still waiting for the next worker, not lost.
+    expect(done + (await producer.queues.operations.getWaitingCount())).toBe(ids.length);
+    await worker.stop();
+  });
+});
