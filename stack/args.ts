@@ -1,0 +1,67 @@
+// Command-line flags of `npm start`, parsed strictly: an unknown or malformed flag is one clear error.
+import { parseArgs } from 'node:util';
+
+export interface StackArgs {
+  workers: number;
+  maxOperations?: number;
+  untilDrained: boolean;
+  dataDir?: string;
+  interval?: number;
+  perTick?: number;
+  json: boolean;
+  help: boolean;
+}
+
+export const STACK_USAGE = `Usage: npm start -- [options]
+
+Runs the whole system on one machine: Redis (REDIS_URL if it answers, else a redis-server of its
+own), DynamoDB (AWS_ENDPOINT_URL_DYNAMODB if set, else dynalite), one producer, N workers and the board.
+
+Options:
+  --workers N           worker processes (default 2)
+  --max-operations N    stop producing after N jobs (MAX_OPERATIONS)
+  --until-drained       exit 0 once every produced job is completed or dead-lettered,
+                        printing one JSON line last: {"produced":…,"completed":…,"deadLettered":…}
+  --interval MS         producer tick interval (OPERATION_INTERVAL_MS, default 3000)
+  --per-tick N          jobs per tick (OPERATIONS_PER_TICK, default 1)
+  --data-dir PATH       keep dynalite's data on disk there (default: in memory)
+  --json                summary lines as JSON instead of text
+  -h, --help            this help
+
+Everything else is configured by environment variables: see .env.example.`;
+
+function positiveInt(flag: string, value: string | undefined, min = 1): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < min) throw new Error(`${flag} needs a whole number >= ${min}, got "${value}"`);
+  return Number(value);
+}
+
+export function parseStackArgs(argv: string[]): StackArgs {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      workers: { type: 'string' },
+      'max-operations': { type: 'string' },
+      'until-drained': { type: 'boolean', default: false },
+      'data-dir': { type: 'string' },
+      interval: { type: 'string' },
+      'per-tick': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (positionals.length > 0) throw new Error(`unexpected argument "${positionals[0]}"`);
+  const workers = positiveInt('--workers', values.workers) ?? 2;
+  if (workers > 64) throw new Error('--workers: at most 64 on one machine');
+  const args: StackArgs = { workers, untilDrained: values['until-drained'], json: values.json, help: values.help };
+  const maxOperations = positiveInt('--max-operations', values['max-operations']);
+  if (maxOperations !== undefined) args.maxOperations = maxOperations;
+  const interval = positiveInt('--interval', values.interval);
+  if (interval !== undefined) args.interval = interval;
+  const perTick = positiveInt('--per-tick', values['per-tick']);
+  if (perTick !== undefined) args.perTick = perTick;
+  if (values['data-dir'] !== undefined) args.dataDir = values['data-dir'];
+  return args;
+}

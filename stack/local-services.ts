@@ -1,0 +1,122 @@
+// Local services for `npm start`, the tests, chaos and bench: a redis-server from PATH on a free
+// port, and dynalite (the open-source DynamoDB) in a child process of its own.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function redisAnswers(url: string, timeoutMs = 1500): Promise<boolean> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: timeoutMs,
+  });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    return (await redis.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export function hasCommand(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface LocalProcess {
+  process: ChildProcess;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+function stopper(child: ChildProcess) {
+  return async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    await exited;
+  };
+}
+
+export interface RedisServer extends LocalProcess {
+  url: string;
+  port: number;
+  dir: string;
+}
+
+export const REDIS_INSTALL_HINT =
+  'No Redis answers and no redis-server is on PATH. Install one (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) or set REDIS_URL.';
+
+/**
+ * A redis-server of our own on a loopback port, configured as BullMQ needs (noeviction) and with
+ * AOF, so it can be stopped and started again on the same dir with its data.
+ */
+export async function startRedisServer(options: { port?: number; dir?: string; fsyncAlways?: boolean } = {}): Promise<RedisServer> {
+  if (!hasCommand('redis-server')) throw new Error(REDIS_INSTALL_HINT);
+  const port = options.port ?? (await freePort());
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'djq-redis-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir];
+  args.push('--appendonly', 'yes', '--appendfsync', options.fsyncAlways ? 'always' : 'everysec');
+  args.push('--maxmemory-policy', 'noeviction');
+  const child = spawn('redis-server', args, { stdio: 'ignore' });
+  const url = `redis://127.0.0.1:${port}`;
+  for (let i = 0; i < 200 && !(await redisAnswers(url, 200)); i++) {
+    if (child.exitCode !== null) break;
+    await sleep(50);
+  }
+  if (!(await redisAnswers(url))) throw new Error(`redis-server on port ${port} did not start`);
+  return { url, port, dir, process: child, stop: stopper(child) };
+}
+
+export interface DynaliteServer extends LocalProcess {
+  endpoint: string;
+}
+
+/** dynalite in its own process (its own core, like a real service); in memory unless given a path. */
+export async function startDynalite(options: { path?: string; port?: number } = {}): Promise<DynaliteServer> {
+  const port = options.port ?? (await freePort());
+  const bin = join(createRequire(import.meta.url).resolve('dynalite/package.json'), '..', 'cli.js');
+  const args = [bin, '--port', String(port), '--host', '127.0.0.1'];
+  args.push('--createTableMs', '0', '--deleteTableMs', '0', '--updateTableMs', '0');
+  if (options.path) args.push('--path', options.path);
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d) => {
+    stderr += String(d);
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`dynalite exited: ${stderr.trim()}`);
+    if (i > 200) throw new Error(`dynalite did not answer on ${endpoint}`);
+    try {
+      await fetch(endpoint, { method: 'POST' });
+      break;
+    } catch {
+      await sleep(50);
+    }
+  }
+  return { endpoint, process: child, stop: stopper(child) };
+}

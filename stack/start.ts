@@ -1,0 +1,312 @@
+// `npm start`: the whole system on one machine. It finds or starts Redis and DynamoDB (dynalite),
+// runs one producer, N workers and the board as child processes with a live summary, restarts a
+// worker that dies, and stops everything cleanly on Ctrl-C. See STACK_USAGE for the flags.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { type Config, ConfigError, loadConfig } from '../shared/config.js';
+import { Ledger, type LedgerPosition } from '../shared/ledger.js';
+import { openQueues, type Queues } from '../shared/queues.js';
+import { connectRedis, redactUrl } from '../shared/redis.js';
+import { parseStackArgs, STACK_USAGE, type StackArgs } from './args.js';
+import { type LocalProcess, redisAnswers, startDynalite, startRedisServer } from './local-services.js';
+import { removeStackState, writeStackState } from './state.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+/** Under tsx we run the TypeScript sources; from dist/ the compiled JavaScript with plain node. */
+const compiled = import.meta.url.endsWith('.js');
+const tty = process.stdout.isTTY === true;
+const paint = (code: number, text: string) => (tty ? `\u001b[${code}m${text}\u001b[0m` : text);
+
+function say(line: string) {
+  process.stdout.write(`${paint(1, '[stack]')} ${line}\n`);
+}
+
+function fail(message: string, code = 2): never {
+  process.stderr.write(`npm start: ${message}\n`);
+  process.exit(code);
+}
+
+function entry(service: 'producer' | 'worker' | 'board'): string {
+  return join(root, service, compiled ? 'main.js' : 'main.ts');
+}
+
+interface Child {
+  name: string;
+  service: 'producer' | 'worker' | 'board';
+  env: Record<string, string>;
+  process?: ChildProcess;
+  restarts: number;
+}
+
+class Stack {
+  private readonly children: Child[] = [];
+  private stopping = false;
+  private fatal: { code: number; reason: string } | undefined;
+  producerExit: number | null | undefined;
+
+  constructor(private readonly baseEnv: NodeJS.ProcessEnv) {}
+
+  add(name: string, service: Child['service'], env: Record<string, string>): Child {
+    const child: Child = { name, service, env, restarts: 0 };
+    this.children.push(child);
+    this.spawn(child);
+    return child;
+  }
+
+  private spawn(child: Child): void {
+    const args = compiled ? [entry(child.service)] : ['--import', 'tsx', entry(child.service)];
+    const proc = spawn(process.execPath, args, {
+      cwd: root,
+      env: { ...this.baseEnv, ...child.env },
+      // Own process group: Ctrl-C reaches the stack, which then stops the children in order.
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.process = proc;
+    const color = child.service === 'producer' ? 36 : child.service === 'board' ? 35 : 33;
+    const label = paint(color, `[${child.name}]`);
+    for (const stream of [proc.stdout, proc.stderr]) {
+      if (!stream) continue;
+      createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${label} ${line}\n`));
+    }
+    proc.on('exit', (code, signal) => this.onExit(child, code, signal));
+  }
+
+  private onExit(child: Child, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.stopping) return;
+    if (child.service === 'producer') {
+      this.producerExit = code;
+      if (code === 0) return say('producer finished (MAX_OPERATIONS reached)');
+    }
+    if (code === 2) {
+      // A configuration error: restarting cannot help.
+      this.fatal = { code: 2, reason: `${child.name} rejected its configuration` };
+      return;
+    }
+    if (child.service === 'board') return say(`board exited (${signal ?? code}); the rest keeps running`);
+    child.restarts++;
+    const delay = Math.min(1000 * child.restarts, 10_000);
+    say(`${child.name} died (${signal ?? `exit ${code}`}); restarting in ${delay} ms. Its jobs return to the queue when their locks expire.`);
+    setTimeout(() => {
+      if (!this.stopping) this.spawn(child);
+    }, delay).unref();
+  }
+
+  get failure() {
+    return this.fatal;
+  }
+
+  /** SIGTERM to every child; workers finish their in-flight jobs (SHUTDOWN_TIMEOUT_MS). */
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopping = true;
+    const running = this.children.filter((c) => c.process && c.process.exitCode === null && c.process.signalCode === null);
+    await Promise.all(
+      running.map(async (c) => {
+        const proc = c.process as ChildProcess;
+        const exited = new Promise((resolve) => proc.once('exit', resolve));
+        proc.kill('SIGTERM');
+        const done = await Promise.race([exited.then(() => true), sleep(timeoutMs).then(() => false)]);
+        if (!done) {
+          say(`${c.name} did not stop in ${timeoutMs} ms; killing it`);
+          proc.kill('SIGKILL');
+          await exited;
+        }
+      }),
+    );
+  }
+}
+
+interface Tally {
+  produced: number;
+  completed: number;
+  deadLettered: number;
+}
+
+/** This run's jobs and their latest outcomes, read from the ledger (not from any worker's counters). */
+async function tally(ledger: Ledger, from: LedgerPosition): Promise<Tally> {
+  const [enqueued, outcomes] = await Promise.all([ledger.readEnqueued(from.enqueued), ledger.readOutcomes(from.outcomes)]);
+  let completed = 0;
+  let deadLettered = 0;
+  for (const id of enqueued.keys()) {
+    const outcome = outcomes.get(id);
+    if (outcome === 'completed') completed++;
+    else if (outcome === 'dead-lettered') deadLettered++;
+  }
+  return { produced: enqueued.size, completed, deadLettered };
+}
+
+async function summary(queues: Queues, ledger: Ledger, from: LedgerPosition, json: boolean, last: { t: number; done: number }) {
+  const [counts, dlq, t] = await Promise.all([
+    queues.operations.getJobCounts('waiting', 'active', 'delayed', 'prioritized'),
+    queues.deadLetter.getWaitingCount(),
+    tally(ledger, from),
+  ]);
+  const now = performance.now();
+  const done = t.completed + t.deadLettered;
+  const rate = last.t > 0 ? ((done - last.done) * 1000) / (now - last.t) : 0;
+  last.t = now;
+  last.done = done;
+  const line = {
+    produced: t.produced,
+    waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
+    active: counts.active ?? 0,
+    delayed: counts.delayed ?? 0,
+    completed: t.completed,
+    deadLettered: t.deadLettered,
+    dlqSize: dlq,
+    jobsPerSecond: Math.round(rate * 10) / 10,
+  };
+  if (json) return say(JSON.stringify({ summary: line }));
+  say(
+    `produced ${line.produced} · waiting ${line.waiting} · active ${line.active} · retrying ${line.delayed} · ` +
+      `completed ${paint(32, String(line.completed))} · dead-lettered ${paint(31, String(line.deadLettered))} · ${line.jobsPerSecond} jobs/s`,
+  );
+}
+
+async function main() {
+  let args: StackArgs;
+  try {
+    args = parseStackArgs(process.argv.slice(2));
+  } catch (error) {
+    fail(`${(error as Error).message}\n\n${STACK_USAGE}`);
+  }
+  if (args.help) {
+    process.stdout.write(`${STACK_USAGE}\n`);
+    return;
+  }
+
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (args.maxOperations !== undefined) env.MAX_OPERATIONS = String(args.maxOperations);
+  if (args.interval !== undefined) env.OPERATION_INTERVAL_MS = String(args.interval);
+  if (args.perTick !== undefined) env.OPERATIONS_PER_TICK = String(args.perTick);
+  let config: Config;
+  try {
+    config = loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message);
+    throw error;
+  }
+  if (args.untilDrained && config.MAX_OPERATIONS === undefined) {
+    fail('--until-drained needs --max-operations N (or MAX_OPERATIONS): otherwise the producer never stops.');
+  }
+
+  const owned: LocalProcess[] = [];
+  const stopServices = async () => {
+    for (const service of owned.reverse()) await service.stop();
+  };
+
+  // Redis: the configured one if it answers, else our own.
+  if (await redisAnswers(config.REDIS_URL)) {
+    say(`Redis: using ${redactUrl(config.REDIS_URL)}`);
+  } else {
+    const server = await startRedisServer().catch((error: Error) => fail(error.message));
+    owned.push(server);
+    env.REDIS_URL = server.url;
+    say(`Redis: nothing answered at ${redactUrl(config.REDIS_URL)}; started redis-server on ${server.url} (data in ${server.dir})`);
+  }
+  // DynamoDB: the configured endpoint (or real AWS with credentials), else dynalite.
+  if (config.AWS_ENDPOINT_URL_DYNAMODB) {
+    say(`DynamoDB: using ${config.AWS_ENDPOINT_URL_DYNAMODB}`);
+  } else {
+    const dynalite = await startDynalite(args.dataDir ? { path: args.dataDir } : {});
+    owned.push(dynalite);
+    env.AWS_ENDPOINT_URL_DYNAMODB = dynalite.endpoint;
+    say(`DynamoDB: started dynalite on ${dynalite.endpoint} (${args.dataDir ? `data in ${args.dataDir}` : 'in memory'})`);
+  }
+  const endpoint = new URL(env.AWS_ENDPOINT_URL_DYNAMODB as string);
+  if (['127.0.0.1', 'localhost', '[::1]'].includes(endpoint.hostname) && !env.AWS_ACCESS_KEY_ID) {
+    // A local endpoint accepts any credentials; the SDK only needs some.
+    env.AWS_ACCESS_KEY_ID = 'local';
+    env.AWS_SECRET_ACCESS_KEY = 'local';
+  }
+  config = loadConfig(env);
+
+  const redis = connectRedis(config.REDIS_URL);
+  redis.on('error', () => undefined);
+  const queues = openQueues(config, redis);
+  const ledger = new Ledger(redis, config.QUEUE_PREFIX, config.QUEUE_NAME, config.LEDGER_MAX_ENTRIES);
+  const from = await ledger.position();
+
+  const stack = new Stack({ ...env, LOG_FORMAT: env.LOG_FORMAT ?? (tty ? 'pretty' : 'json') });
+  const port = (offset: number) => (config.METRICS_PORT > 0 ? String(config.METRICS_PORT + offset) : '0');
+  const metricsPorts: Record<string, number> = {};
+  if (config.METRICS_PORT > 0) metricsPorts.producer = config.METRICS_PORT;
+  for (let i = 1; i <= args.workers; i++) {
+    stack.add(`worker-${i}`, 'worker', { WORKER_ID: `worker-${i}`, METRICS_PORT: port(i) });
+    if (config.METRICS_PORT > 0) metricsPorts[`worker-${i}`] = config.METRICS_PORT + i;
+  }
+  stack.add('producer', 'producer', { METRICS_PORT: port(0) });
+  let boardUrl: string | undefined;
+  if (existsSync(entry('board'))) {
+    stack.add('board', 'board', {});
+    boardUrl = `http://${config.BOARD_HOST === '0.0.0.0' ? '127.0.0.1' : config.BOARD_HOST}:${config.BOARD_PORT}/admin/queues`;
+  }
+
+  const stateEnv: Record<string, string> = {};
+  for (const key of ['REDIS_URL', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_REGION', 'QUEUE_PREFIX', 'QUEUE_NAME', 'DYNAMODB_TABLE_NAME', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) {
+    const value = env[key] ?? (config as unknown as Record<string, unknown>)[key];
+    if (value !== undefined) stateEnv[key] = String(value);
+  }
+  writeStackState({ pid: process.pid, startedAt: new Date().toISOString(), env: stateEnv, ...(boardUrl ? { boardUrl } : {}), metricsPorts });
+
+  say(`${args.workers} worker(s), 1 producer${boardUrl ? `, board at ${paint(4, boardUrl)}` : ''}`);
+  if (config.METRICS_PORT > 0) {
+    say(`metrics and health: ${Object.entries(metricsPorts).map(([n, p]) => `${n} :${p}`).join(', ')} (/metrics, /healthz, /readyz)`);
+  }
+  if (config.MAX_OPERATIONS !== undefined) {
+    const seconds = Math.ceil(config.MAX_OPERATIONS / config.OPERATIONS_PER_TICK) * (config.OPERATION_INTERVAL_MS / 1000);
+    say(`producing ${config.MAX_OPERATIONS} jobs, ${config.OPERATIONS_PER_TICK} every ${config.OPERATION_INTERVAL_MS} ms: about ${Math.round(seconds)} s (--interval / --per-tick go faster)`);
+  }
+  say('Ctrl-C stops everything cleanly. In another terminal: npm run -s djq -- stats');
+
+  let stopRequested: string | undefined;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopRequested) process.exit(130);
+      stopRequested = signal;
+    });
+  }
+
+  const shutdown = async (code: number, last?: string) => {
+    say('stopping: workers finish their in-flight jobs first');
+    await stack.stop(config.SHUTDOWN_TIMEOUT_MS + 5000);
+    await queues.close();
+    redis.disconnect();
+    await stopServices();
+    removeStackState();
+    if (last) process.stdout.write(`${last}\n`);
+    process.exit(code);
+  };
+
+  const rate = { t: 0, done: 0 };
+  let lastSummary = 0;
+  for (;;) {
+    await sleep(500);
+    if (stopRequested) return shutdown(0);
+    const failure = stack.failure;
+    if (failure) {
+      say(failure.reason);
+      return shutdown(failure.code);
+    }
+    if (performance.now() - lastSummary > 5000) {
+      lastSummary = performance.now();
+      await summary(queues, ledger, from, args.json, rate).catch(() => say('summary unavailable (Redis unreachable?)'));
+    }
+    if (args.untilDrained && stack.producerExit === 0) {
+      const t = await tally(ledger, from).catch(() => undefined);
+      if (t && t.produced >= (config.MAX_OPERATIONS ?? 0) && t.completed + t.deadLettered >= t.produced) {
+        return shutdown(0, JSON.stringify(t));
+      }
+    }
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`npm start failed: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});
