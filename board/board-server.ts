@@ -1,0 +1,164 @@
+// The board service: Bull Board for the operations and dead-letter queues at /admin/queues, the
+// DLQ JSON API, /metrics, /healthz and /readyz, behind basic auth and an optional read-only switch.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import express from 'express';
+import type { Redis } from 'ioredis';
+import type { Config } from '../shared/config.js';
+import { DeadLetters } from '../shared/dead-letter.js';
+import { createDynamoClients } from '../shared/dynamo/client.js';
+import { describeTable } from '../shared/dynamo/table.js';
+import { Ledger } from '../shared/ledger.js';
+import type { Logger } from '../shared/logger.js';
+import { runReadiness } from '../shared/probe-server.js';
+import { openQueues, operationJobOptions } from '../shared/queues.js';
+import { basicAuth, isLoopback } from './auth.js';
+import { dlqRoutes } from './dlq-routes.js';
+import { QueueMetrics } from './queue-metrics.js';
+
+/** Where Bull Board is mounted; its adapter's base path must be the same, or its assets 404. */
+export const BOARD_PATH = '/admin/queues';
+
+/** Container probes answer without credentials: an orchestrator has none. */
+const OPEN_PATHS = ['/healthz', '/readyz'] as const;
+
+export interface BoardDeps {
+  config: Config;
+  /** Shared by the queues; the caller owns it and closes it after `close()`. */
+  redis: Redis;
+  logger: Logger;
+  /** @default config.BOARD_HOST */
+  host?: string;
+  /** 0 picks a free port. @default config.BOARD_PORT */
+  port?: number;
+}
+
+export interface Board {
+  /** The Bull Board page, e.g. http://127.0.0.1:3000/admin/queues */
+  url: string;
+  /** Scheme, host and port, for the API routes, e.g. http://127.0.0.1:3000 */
+  origin: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** A URL a person can open: a wildcard bind is reachable on loopback, and IPv6 needs brackets. */
+function originFor(host: string, port: number): string {
+  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
+}
+
+export async function startBoard(deps: BoardDeps): Promise<Board> {
+  const { config, redis, logger } = deps;
+  const host = deps.host ?? config.BOARD_HOST;
+  const readOnly = config.BOARD_READ_ONLY;
+  const auth =
+    config.BOARD_USERNAME !== undefined && config.BOARD_PASSWORD !== undefined
+      ? { username: config.BOARD_USERNAME, password: config.BOARD_PASSWORD }
+      : undefined;
+
+  const queues = openQueues(config, redis);
+  const ledger = new Ledger(redis, config.QUEUE_PREFIX, config.QUEUE_NAME, config.LEDGER_MAX_ENTRIES);
+  // No settleApplied: deciding whether a failed job's effect landed is the worker's job, not the board's.
+  const deadLetters = new DeadLetters({ queues, ledger, redriveOptions: operationJobOptions(config) });
+  // Readiness only asks whether DynamoDB answers: injected faults are for the workers' demos, not the probe.
+  const dynamo = createDynamoClients({ ...config, FAULT_THROTTLE_RATE: 0, FAULT_ERROR_RATE: 0, FAULT_LATENCY_MS: 0 });
+  const metrics = new QueueMetrics({
+    queues,
+    onError: (error) => logger.warn({ err: error }, 'queue gauges not collected: Redis did not answer'),
+  });
+
+  const serverAdapter = new ExpressAdapter();
+  serverAdapter.setBasePath(BOARD_PATH);
+  createBullBoard({
+    queues: [
+      new BullMQAdapter(queues.operations, {
+        readOnlyMode: readOnly,
+        allowRetries: !readOnly,
+        description: 'DynamoDB operation jobs: retried with backoff, dead-lettered when they fail for good',
+      }),
+      // DLQ jobs never run (no worker consumes it), so Bull Board's retry means nothing there: redrive via the API.
+      new BullMQAdapter(queues.deadLetter, {
+        readOnlyMode: readOnly,
+        allowRetries: false,
+        description: 'Jobs that failed for good; redrive or purge them with djq dlq or POST /api/dlq/*',
+      }),
+    ],
+    serverAdapter,
+    options: { uiConfig: { boardTitle: `djq ${config.QUEUE_NAME}` } },
+  });
+
+  const app = express();
+  app.disable('x-powered-by');
+  if (auth) app.use(basicAuth(auth, { open: OPEN_PATHS }));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const result = await runReadiness({
+      redis: () => redis.ping(),
+      dynamodb: () => describeTable(dynamo.client, config.DYNAMODB_TABLE_NAME),
+    });
+    res.status(result.ready ? 200 : 503).json(result);
+  });
+  app.get('/metrics', async (_req, res) => {
+    const { contentType, text } = await metrics.metrics();
+    res.type(contentType).send(text);
+  });
+  app.use('/api', dlqRoutes({ deadLetters, queues, readOnly, logger: logger.child({ component: 'board-api' }) }));
+  app.use(BOARD_PATH, serverAdapter.getRouter());
+  app.get('/', (_req, res) => {
+    res.redirect(BOARD_PATH);
+  });
+
+  const server = createServer(app);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(deps.port ?? config.BOARD_PORT, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    metrics.close();
+    dynamo.close();
+    await queues.close();
+    throw new Error(
+      `board could not listen on ${host}:${deps.port ?? config.BOARD_PORT}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  const port = (server.address() as AddressInfo).port;
+  const origin = originFor(host, port);
+
+  if (!isLoopback(host) && !auth) {
+    logger.warn(
+      { host, port },
+      `!!! The board listens on ${host}, beyond loopback, WITHOUT authentication: anyone who can reach port ${port} ` +
+        `can see every job${readOnly ? '' : ', redrive and purge the dead-letter queue and clean the queues'}. ` +
+        'Set BOARD_USERNAME and BOARD_PASSWORD, or BOARD_HOST=127.0.0.1. !!!',
+    );
+  }
+
+  return {
+    url: `${origin}${BOARD_PATH}`,
+    origin,
+    port,
+    async close() {
+      // Browsers keep connections alive: without closing them, server.close() would wait for their timeout.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+      metrics.close();
+      dynamo.close();
+      await queues.close();
+    },
+  };
+}

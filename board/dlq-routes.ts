@@ -1,0 +1,144 @@
+// The board's JSON API: the dead-letter queue operations `djq dlq` offers (list, show, redrive,
+// purge) over HTTP, and queue counts. Write routes answer 403 on a read-only board.
+import express, { type ErrorRequestHandler, type RequestHandler, Router } from 'express';
+import { z } from 'zod';
+import type { DeadLetters } from '../shared/dead-letter.js';
+import type { Logger } from '../shared/logger.js';
+import type { Queues } from '../shared/queues.js';
+
+export interface DlqRoutesDeps {
+  deadLetters: DeadLetters;
+  queues: Queues;
+  readOnly: boolean;
+  logger: Logger;
+}
+
+/** A BullMQ job id as the DLQ keeps it; the cap only stops absurd bodies. */
+const jobId = z.string().min(1, { message: 'a job id cannot be empty' }).max(256);
+const jobIds = z.array(jobId).min(1, { message: 'list at least one job id' }).max(10_000);
+
+const redriveBody = z
+  .object({
+    jobIds: jobIds.optional(),
+    all: z.literal(true, { message: 'all must be true (or leave it out and list jobIds)' }).optional(),
+    reason: z.string().min(1).optional(),
+  })
+  .strict()
+  .superRefine((body, ctx) => {
+    if ((body.jobIds === undefined) === (body.all === undefined))
+      ctx.addIssue({ code: 'custom', message: 'give either "jobIds": [...] or "all": true' });
+    else if (body.reason !== undefined && body.all === undefined)
+      ctx.addIssue({ code: 'custom', path: ['reason'], message: '"reason" filters "all": true only' });
+  });
+
+const purgeBody = z
+  .object({
+    jobIds: jobIds.optional(),
+    all: z.literal(true, { message: 'all must be true (or leave it out and list jobIds)' }).optional(),
+    confirm: z.boolean().optional(),
+  })
+  .strict()
+  .superRefine((body, ctx) => {
+    if ((body.jobIds === undefined) === (body.all === undefined))
+      ctx.addIssue({ code: 'custom', message: 'give either "jobIds": [...] or "all": true' });
+    // Emptying the whole DLQ cannot be undone: the caller must say so twice, as `djq dlq purge --all --yes` does.
+    else if (body.all && body.confirm !== true)
+      ctx.addIssue({ code: 'custom', path: ['confirm'], message: 'purging every job needs "confirm": true' });
+  });
+
+class BadRequest extends Error {
+  override name = 'BadRequest';
+}
+
+/** One readable message for the first problem, e.g. `jobIds.0: a job id cannot be empty`. */
+function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body))
+    throw new BadRequest('send a JSON object body with content-type: application/json');
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
+  throw new BadRequest(`invalid body: ${where}${issue?.message ?? 'not understood'}`);
+}
+
+export function dlqRoutes(deps: DlqRoutesDeps): Router {
+  const { deadLetters, queues, readOnly, logger } = deps;
+  const router = Router();
+  router.use(express.json({ limit: '1mb' }));
+
+  const writable: RequestHandler = (req, res, next) => {
+    if (!readOnly) return next();
+    const action = req.path.split('/').filter(Boolean).at(-1) ?? 'this action';
+    res.status(403).json({ error: `the board is read-only (BOARD_READ_ONLY=true): ${action} is turned off` });
+  };
+
+  router.get('/dlq', async (req, res) => {
+    const reason = typeof req.query.reason === 'string' && req.query.reason !== '' ? req.query.reason : undefined;
+    const jobs = await deadLetters.list(reason ? { reason } : {});
+    res.json({ count: jobs.length, jobs });
+  });
+
+  router.post('/dlq/redrive', writable, async (req, res) => {
+    const body = parseBody(redriveBody, req.body);
+    const ids = body.jobIds ?? (await deadLetters.list(body.reason ? { reason: body.reason } : {})).map((e) => e.jobId);
+    const redriven = await deadLetters.redrive(ids);
+    const notFound = ids.filter((id) => !redriven.includes(id));
+    logger.info({ redriven: redriven.length, notFound: notFound.length }, 'dead-lettered jobs redriven over HTTP');
+    res.json({ redriven, notFound });
+  });
+
+  router.post('/dlq/purge', writable, async (req, res) => {
+    const body = parseBody(purgeBody, req.body);
+    const ids = body.jobIds ?? (await deadLetters.list()).map((e) => e.jobId);
+    const purged = await deadLetters.purge(ids);
+    const notFound = ids.filter((id) => !purged.includes(id));
+    logger.info({ purged: purged.length, notFound: notFound.length }, 'dead-lettered jobs purged over HTTP');
+    res.json({ purged, notFound });
+  });
+
+  // After the POST routes, so `redrive` and `purge` are never read as job ids on GET.
+  router.get('/dlq/:jobId', async (req, res) => {
+    const entry = await deadLetters.show(req.params.jobId);
+    if (!entry) {
+      res.status(404).json({ error: `no job ${req.params.jobId} in the dead-letter queue` });
+      return;
+    }
+    res.json(entry);
+  });
+
+  router.get('/stats', async (_req, res) => {
+    const [operations, deadLetter] = await Promise.all([
+      queues.operations.getJobCounts(),
+      queues.deadLetter.getJobCounts(),
+    ]);
+    res.json({
+      operations: { name: queues.operations.name, ...operations },
+      deadLetter: { name: queues.deadLetter.name, ...deadLetter },
+    });
+  });
+
+  router.use((req, res) => {
+    res.status(404).json({
+      error: `no route ${req.method} /api${req.path}`,
+      try: ['GET /api/dlq', 'GET /api/dlq/:jobId', 'POST /api/dlq/redrive', 'POST /api/dlq/purge', 'GET /api/stats'],
+    });
+  });
+
+  const onError: ErrorRequestHandler = (error: unknown, _req, res, _next) => {
+    const e = error as Error & { type?: string; status?: number };
+    if (e instanceof BadRequest) {
+      res.status(400).json({ error: e.message });
+    } else if (e.type === 'entity.parse.failed') {
+      res.status(400).json({ error: `the body is not valid JSON: ${e.message}` });
+    } else if (e.type === 'entity.too.large') {
+      res.status(413).json({ error: 'the body is too large (1 MB at most)' });
+    } else if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+      res.status(e.status).json({ error: e.message });
+    } else {
+      logger.error({ err: error }, 'board API request failed');
+      res.status(500).json({ error: e.message || 'internal error' });
+    }
+  };
+  router.use(onError);
+  return router;
+}
