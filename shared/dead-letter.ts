@@ -149,12 +149,20 @@ export class DeadLetters {
       if (!entry) continue;
       // The old job may linger in the operations queue (failed set): a jobId that exists blocks add.
       await (await queues.operations.getJob(jobId))?.remove();
-      const job = await queues.operations.add(entry.name, entry.payload, { ...this.options.redriveOptions, jobId });
+      // Held back as delayed until its DLQ entry is gone: a job that failed again before then would
+      // find the old entry, be taken as already moved, and vanish with it. If we die in between, the
+      // delay still releases it.
+      const job = await queues.operations.add(entry.name, entry.payload, {
+        ...this.options.redriveOptions,
+        jobId,
+        delay: REDRIVE_HOLD_MS,
+      });
       for (const a of entry.attempts) await job.log(attemptLogLine(a));
       for (let i = 0; i <= entry.redrives; i++) await job.log(REDRIVE_LOG_LINE);
       await ledger.recordOutcome(jobId, 'redriven');
       history?.record({ type: 'redriven', jobId, op: entry.name, at: new Date().toISOString() });
       await queues.deadLetter.remove(jobId);
+      await job.promote();
       redriven.push(jobId);
     }
     return redriven;
@@ -168,6 +176,8 @@ export class DeadLetters {
 }
 
 const REDRIVE_LOG_LINE = 'redriven from the dead-letter queue';
+/** How long a redriven job waits if the redrive dies before releasing it. */
+const REDRIVE_HOLD_MS = 30_000;
 
 function countRedrives(logs: readonly string[]): number {
   return logs.filter((l) => l === REDRIVE_LOG_LINE).length;
