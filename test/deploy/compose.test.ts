@@ -1,0 +1,174 @@
+// docker-compose.yml and its AWS override: valid against the Compose Specification's JSON schema,
+// and shaped as the system needs (scalable workers, health-gated start-up, a BullMQ-safe Redis).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ajv } from 'ajv';
+import { describe, expect, it } from 'vitest';
+import { envVariables } from '../../scripts/env-table.js';
+import {
+  asObject,
+  type ComposeFile,
+  durationMs,
+  environmentOf,
+  type JsonObject,
+  loadCompose,
+  mergeCompose,
+  read,
+  ROOT,
+  services,
+} from './support.js';
+
+const schema = JSON.parse(read('test/deploy/fixtures/compose-spec.json')) as Record<string, unknown>;
+// The schema names its draft by an https URL that Ajv does not register; it is plain draft-07.
+delete schema.$schema;
+const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
+const validate = ajv.compile(schema);
+
+function schemaErrors(data: unknown): string[] {
+  return validate(data) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`);
+}
+
+const base = loadCompose('docker-compose.yml');
+const aws = loadCompose('docker-compose.aws.yml');
+const merged: ComposeFile = { path: 'merged', data: mergeCompose(base.data, aws), overrides: new Set() };
+
+const shutdownDefault = Number(envVariables().find((v) => v.name === 'SHUTDOWN_TIMEOUT_MS')?.default);
+
+/** The value a `${NAME:-default}` would give with NAME unset. */
+function unsetValue(value: string | undefined): string | undefined {
+  const match = value?.match(/^\$\{[A-Z0-9_]+:?-(.*)\}$/);
+  return match ? match[1] : value;
+}
+
+function dependencyProblems(data: JsonObject): string[] {
+  const all = services(data);
+  const problems: string[] = [];
+  for (const [name, service] of Object.entries(all)) {
+    for (const [dependency, spec] of Object.entries(asObject(service.depends_on))) {
+      const target = all[dependency];
+      if (!target) problems.push(`${name} depends on unknown service ${dependency}`);
+      else if (!target.healthcheck) problems.push(`${name} depends on ${dependency}, which has no healthcheck`);
+      if (asObject(spec).condition !== 'service_healthy')
+        problems.push(`${name} -> ${dependency}: use condition: service_healthy`);
+    }
+  }
+  return problems;
+}
+
+/** Services started without asking for a profile. */
+function defaultServices(data: JsonObject): string[] {
+  return Object.entries(services(data))
+    .filter(([, s]) => !Array.isArray(s.profiles) || s.profiles.length === 0)
+    .map(([name]) => name);
+}
+
+describe('docker-compose.yml', () => {
+  it('is valid against the Compose Specification schema, and the validator does reject a broken file', () => {
+    expect(schemaErrors(base.data)).toEqual([]);
+    const broken = structuredClone(base.data);
+    asObject(asObject(broken.services).worker).ports = 3000;
+    asObject(asObject(broken.services).redis).healthcheck = { test: 42 };
+    expect(schemaErrors(broken).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('has the five services, each built from a Dockerfile that exists or from a Redis 7 image', () => {
+    const all = services(base.data);
+    expect(Object.keys(all).sort()).toEqual(['board', 'dynamodb', 'producer', 'redis', 'worker']);
+    expect(String(all.redis?.image)).toMatch(/^redis:7/);
+    for (const [name, service] of Object.entries(all)) {
+      if (!service.build) continue;
+      const build = asObject(service.build);
+      const dockerfile = join(ROOT, String(build.context), String(build.dockerfile ?? 'Dockerfile'));
+      expect(existsSync(dockerfile), `${name}: ${dockerfile}`).toBe(true);
+    }
+  });
+
+  it('runs Redis with noeviction (BullMQ) and AOF, with a redis-cli ping health check', () => {
+    const redis = services(base.data).redis ?? {};
+    const command = (redis.command as string[]).join(' ');
+    expect(command).toContain('--maxmemory-policy noeviction');
+    expect(command).toContain('--appendonly yes');
+    expect(asObject(redis.healthcheck).test).toEqual(['CMD', 'redis-cli', 'ping']);
+  });
+
+  it('uses dynalite from an image of its own, persisted to a volume, never DynamoDB Local', () => {
+    const dynamodb = services(base.data).dynamodb ?? {};
+    expect(asObject(dynamodb.build).context).toBe('docker/dynamodb');
+    expect(dynamodb.volumes).toContain('dynamodb-data:/data');
+    expect(read('docker/dynamodb/Dockerfile')).toContain('--path", "/data"');
+    expect(JSON.stringify(base.data).toLowerCase()).not.toMatch(/amazon\/dynamodb-local|dynamodblocal/);
+  });
+
+  it('lets the worker scale: no container_name, no host ports, no fixed WORKER_ID', () => {
+    const worker = services(base.data).worker ?? {};
+    expect(worker.container_name).toBeUndefined();
+    expect(worker.ports).toBeUndefined();
+    expect(environmentOf(worker).WORKER_ID ?? '').toBe('');
+    for (const service of Object.values(services(base.data))) expect(service.deploy).toBeUndefined();
+  });
+
+  it('gives the worker a stop grace period longer than SHUTDOWN_TIMEOUT_MS, so scale-down drains jobs', () => {
+    const worker = services(base.data).worker ?? {};
+    const timeout = Number(unsetValue(environmentOf(worker).SHUTDOWN_TIMEOUT_MS) || shutdownDefault);
+    expect(timeout).toBe(25_000);
+    expect(durationMs(String(worker.stop_grace_period))).toBeGreaterThan(timeout);
+  });
+
+  it('starts services only once what they depend on is healthy', () => {
+    expect(dependencyProblems(base.data)).toEqual([]);
+    for (const name of ['producer', 'worker', 'board']) {
+      expect(Object.keys(asObject(services(base.data)[name]?.depends_on)).sort()).toEqual(['dynamodb', 'redis']);
+    }
+  });
+
+  it('serves Bull Board on host port 3000 from the producer image', () => {
+    const all = services(base.data);
+    const board = all.board ?? {};
+    const env = environmentOf(board);
+    expect(board.ports).toEqual(['127.0.0.1:3000:3000']);
+    expect(env.BOARD_PORT).toBe('3000');
+    expect(env.BOARD_HOST).toBe('0.0.0.0');
+    expect(board.command).toEqual(['node', 'dist/board/main.js']);
+    expect(board.image).toBe(all.producer?.image);
+    expect(asObject(board.healthcheck).test).toContain(
+      "fetch('http://127.0.0.1:3000/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))",
+    );
+  });
+
+  it('points the services at the compose Redis and dynalite, with no real credentials', () => {
+    for (const name of ['producer', 'worker', 'board']) {
+      const env = environmentOf(services(base.data)[name] ?? {});
+      expect(env.REDIS_URL).toBe('redis://redis:6379');
+      expect(env.AWS_ENDPOINT_URL_DYNAMODB).toBe('http://dynamodb:4567');
+      expect(env.AWS_ACCESS_KEY_ID).toBe('local');
+    }
+  });
+});
+
+describe('docker-compose.aws.yml', () => {
+  it('is valid against the schema, alone and merged over docker-compose.yml', () => {
+    expect(schemaErrors(aws.data)).toEqual([]);
+    expect(schemaErrors(merged.data)).toEqual([]);
+  });
+
+  it('drops dynalite: no dependency on it, not started by default, no endpoint override', () => {
+    expect(aws.overrides).toEqual(
+      new Set(['services.producer.depends_on', 'services.worker.depends_on', 'services.board.depends_on']),
+    );
+    expect(dependencyProblems(merged.data)).toEqual([]);
+    expect(defaultServices(merged.data).sort()).toEqual(['board', 'producer', 'redis', 'worker']);
+    for (const name of ['producer', 'worker', 'board']) {
+      const service = services(merged.data)[name] ?? {};
+      expect(Object.keys(asObject(service.depends_on))).toEqual(['redis']);
+      const env = environmentOf(service);
+      expect(env.AWS_ENDPOINT_URL_DYNAMODB).toBe('');
+      // Credentials only from the caller's environment: nothing literal.
+      for (const key of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) {
+        expect(env[key]).toBe(`\${${key}:-}`);
+      }
+      expect(unsetValue(env.CREATE_TABLES)).toBe('false');
+      // Everything else is still the base file's.
+      expect(env.REDIS_URL).toBe('redis://redis:6379');
+    }
+  });
+});
