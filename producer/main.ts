@@ -1,7 +1,7 @@
 // Producer process entry point: `node dist/producer/main.js` (or via npm start / docker).
 
 import { Counter, collectDefaultMetrics, Registry } from 'prom-client';
-import { exitOnStartupError, onShutdownSignal, openDynamo } from '../shared/bootstrap.js';
+import { exitOnStartupError, onShutdownSignal, openDynamo, stopWhenParentExits } from '../shared/bootstrap.js';
 import { loadConfigOrExit } from '../shared/config.js';
 import { describeTable } from '../shared/dynamo/table.js';
 import { HistoryRecorder } from '../shared/history.js';
@@ -103,4 +103,5 @@ async function main() {
   }
 }
 
+stopWhenParentExits();
 main().catch((error: unknown) => exitOnStartupError(logger, error));

@@ -51,6 +51,15 @@ export function onShutdownSignal(logger: Logger, stop: (signal: string) => Promi
   }
 }
 
+/**
+ * When started by `npm start` (which gives each child an IPC channel), a lost channel means the
+ * stack died without stopping us: shut down the same way as on SIGTERM instead of living on orphaned.
+ */
+export function stopWhenParentExits(): void {
+  if (!process.send) return;
+  process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+}
+
 /** Logs a start-up failure as one readable line and exits 1. */
 export function exitOnStartupError(logger: Logger, error: unknown): never {
   logger.fatal({ err: error }, (error as Error).message);

@@ -56,7 +56,13 @@ export async function startProbeServer(options: ProbeServerOptions): Promise<{ s
     send(404, JSON.stringify({ error: 'not found', try: ['/healthz', '/readyz', '/metrics'] }));
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new Error(`port ${options.port} is in use: set METRICS_PORT to a free port, or 0 to turn the listener off`)
+          : error,
+      ),
+    );
     server.listen(options.port, options.host ?? '0.0.0.0', () => resolve());
   });
   return { server, port: (server.address() as AddressInfo).port };

@@ -32,7 +32,8 @@ Everything else is configured by environment variables: see .env.example.`;
 
 function positiveInt(flag: string, value: string | undefined, min = 1): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < min) throw new Error(`${flag} needs a whole number >= ${min}, got "${value}"`);
+  if (!/^\d+$/.test(value) || Number(value) < min)
+    throw new Error(`${flag} needs a whole number >= ${min}, got "${value}"`);
   return Number(value);
 }
 

@@ -74,7 +74,9 @@ export const REDIS_INSTALL_HINT =
  * A redis-server of our own on a loopback port, configured as BullMQ needs (noeviction) and with
  * AOF, so it can be stopped and started again on the same dir with its data.
  */
-export async function startRedisServer(options: { port?: number; dir?: string; fsyncAlways?: boolean } = {}): Promise<RedisServer> {
+export async function startRedisServer(
+  options: { port?: number; dir?: string; fsyncAlways?: boolean } = {},
+): Promise<RedisServer> {
   if (!hasCommand('redis-server')) throw new Error(REDIS_INSTALL_HINT);
   const port = options.port ?? (await freePort());
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'djq-redis-'));
@@ -95,28 +97,48 @@ export interface DynaliteServer extends LocalProcess {
   endpoint: string;
 }
 
-/** dynalite in its own process (its own core, like a real service); in memory unless given a path. */
+/**
+ * dynalite in its own process (its own core, like a real service); in memory unless given a path.
+ * The process has an IPC channel to us and exits when it closes, so it never outlives its parent.
+ */
 export async function startDynalite(options: { path?: string; port?: number } = {}): Promise<DynaliteServer> {
   const port = options.port ?? (await freePort());
-  const bin = join(createRequire(import.meta.url).resolve('dynalite/package.json'), '..', 'cli.js');
-  const args = [bin, '--port', String(port), '--host', '127.0.0.1'];
-  args.push('--createTableMs', '0', '--deleteTableMs', '0', '--updateTableMs', '0');
-  if (options.path) args.push('--path', options.path);
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const dynalitePath = createRequire(import.meta.url).resolve('dynalite');
+  const dynaliteOptions = {
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(options.path ? { path: options.path } : {}),
+  };
+  const script = [
+    `const server = require(${JSON.stringify(dynalitePath)})(${JSON.stringify(dynaliteOptions)});`,
+    `server.listen(${port}, '127.0.0.1', () => process.send && process.send('ready'));`,
+    "server.on('error', (e) => { console.error(e.message); process.exit(1); });",
+    "process.on('disconnect', () => process.exit(0));",
+    "process.on('SIGTERM', () => server.close(() => process.exit(0)));",
+  ].join('\n');
+  const child = spawn(process.execPath, ['--input-type=commonjs', '-e', script], {
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
   let stderr = '';
   child.stderr?.on('data', (d) => {
     stderr += String(d);
   });
-  const endpoint = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`dynalite exited: ${stderr.trim()}`);
-    if (i > 200) throw new Error(`dynalite did not answer on ${endpoint}`);
-    try {
-      await fetch(endpoint, { method: 'POST' });
-      break;
-    } catch {
-      await sleep(50);
-    }
-  }
-  return { endpoint, process: child, stop: stopper(child) };
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`dynalite exited (${code}): ${stderr.trim()}`)));
+  });
+  // Keep the channel open, but don't let it hold our event loop.
+  child.channel?.unref();
+  return { endpoint: `http://127.0.0.1:${port}`, process: child, stop: stopper(child) };
+}
+
+/** A port that is free now: the wanted one if nothing listens there, else any free one. */
+export async function portOr(wanted: number, host = '127.0.0.1'): Promise<number> {
+  const free = await new Promise<boolean>((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(wanted, host, () => server.close(() => resolve(true)));
+  });
+  return free ? wanted : freePort();
 }

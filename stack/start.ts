@@ -12,7 +12,7 @@ import { Ledger, type LedgerPosition } from '../shared/ledger.js';
 import { openQueues, type Queues } from '../shared/queues.js';
 import { connectRedis, redactUrl } from '../shared/redis.js';
 import { parseStackArgs, STACK_USAGE, type StackArgs } from './args.js';
-import { type LocalProcess, redisAnswers, startDynalite, startRedisServer } from './local-services.js';
+import { type LocalProcess, portOr, redisAnswers, startDynalite, startRedisServer } from './local-services.js';
 import { removeStackState, writeStackState } from './state.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -65,7 +65,8 @@ class Stack {
       env: { ...this.baseEnv, ...child.env },
       // Own process group: Ctrl-C reaches the stack, which then stops the children in order.
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // The IPC channel tells the child when the stack is gone (it then shuts down by itself).
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     child.process = proc;
     const color = child.service === 'producer' ? 36 : child.service === 'board' ? 35 : 33;
@@ -91,7 +92,9 @@ class Stack {
     if (child.service === 'board') return say(`board exited (${signal ?? code}); the rest keeps running`);
     child.restarts++;
     const delay = Math.min(1000 * child.restarts, 10_000);
-    say(`${child.name} died (${signal ?? `exit ${code}`}); restarting in ${delay} ms. Its jobs return to the queue when their locks expire.`);
+    say(
+      `${child.name} died (${signal ?? `exit ${code}`}); restarting in ${delay} ms. Its jobs return to the queue when their locks expire.`,
+    );
     setTimeout(() => {
       if (!this.stopping) this.spawn(child);
     }, delay).unref();
@@ -104,7 +107,9 @@ class Stack {
   /** SIGTERM to every child; workers finish their in-flight jobs (SHUTDOWN_TIMEOUT_MS). */
   async stop(timeoutMs: number): Promise<void> {
     this.stopping = true;
-    const running = this.children.filter((c) => c.process && c.process.exitCode === null && c.process.signalCode === null);
+    const running = this.children.filter(
+      (c) => c.process && c.process.exitCode === null && c.process.signalCode === null,
+    );
     await Promise.all(
       running.map(async (c) => {
         const proc = c.process as ChildProcess;
@@ -129,7 +134,10 @@ interface Tally {
 
 /** This run's jobs and their latest outcomes, read from the ledger (not from any worker's counters). */
 async function tally(ledger: Ledger, from: LedgerPosition): Promise<Tally> {
-  const [enqueued, outcomes] = await Promise.all([ledger.readEnqueued(from.enqueued), ledger.readOutcomes(from.outcomes)]);
+  const [enqueued, outcomes] = await Promise.all([
+    ledger.readEnqueued(from.enqueued),
+    ledger.readOutcomes(from.outcomes),
+  ]);
   let completed = 0;
   let deadLettered = 0;
   for (const id of enqueued.keys()) {
@@ -140,7 +148,13 @@ async function tally(ledger: Ledger, from: LedgerPosition): Promise<Tally> {
   return { produced: enqueued.size, completed, deadLettered };
 }
 
-async function summary(queues: Queues, ledger: Ledger, from: LedgerPosition, json: boolean, last: { t: number; done: number }) {
+async function summary(
+  queues: Queues,
+  ledger: Ledger,
+  from: LedgerPosition,
+  json: boolean,
+  last: { t: number; done: number },
+) {
   const [counts, dlq, t] = await Promise.all([
     queues.operations.getJobCounts('waiting', 'active', 'delayed', 'prioritized'),
     queues.deadLetter.getWaitingCount(),
@@ -207,7 +221,9 @@ async function main() {
     const server = await startRedisServer().catch((error: Error) => fail(error.message));
     owned.push(server);
     env.REDIS_URL = server.url;
-    say(`Redis: nothing answered at ${redactUrl(config.REDIS_URL)}; started redis-server on ${server.url} (data in ${server.dir})`);
+    say(
+      `Redis: nothing answered at ${redactUrl(config.REDIS_URL)}; started redis-server on ${server.url} (data in ${server.dir})`,
+    );
   }
   // DynamoDB: the configured endpoint (or real AWS with credentials), else dynalite.
   if (config.AWS_ENDPOINT_URL_DYNAMODB) {
@@ -216,7 +232,9 @@ async function main() {
     const dynalite = await startDynalite(args.dataDir ? { path: args.dataDir } : {});
     owned.push(dynalite);
     env.AWS_ENDPOINT_URL_DYNAMODB = dynalite.endpoint;
-    say(`DynamoDB: started dynalite on ${dynalite.endpoint} (${args.dataDir ? `data in ${args.dataDir}` : 'in memory'})`);
+    say(
+      `DynamoDB: started dynalite on ${dynalite.endpoint} (${args.dataDir ? `data in ${args.dataDir}` : 'in memory'})`,
+    );
   }
   const endpoint = new URL(env.AWS_ENDPOINT_URL_DYNAMODB as string);
   if (['127.0.0.1', 'localhost', '[::1]'].includes(endpoint.hostname) && !env.AWS_ACCESS_KEY_ID) {
@@ -232,35 +250,80 @@ async function main() {
   const ledger = new Ledger(redis, config.QUEUE_PREFIX, config.QUEUE_NAME, config.LEDGER_MAX_ENTRIES);
   const from = await ledger.position();
 
-  const stack = new Stack({ ...env, LOG_FORMAT: env.LOG_FORMAT ?? (tty ? 'pretty' : 'json') });
-  const port = (offset: number) => (config.METRICS_PORT > 0 ? String(config.METRICS_PORT + offset) : '0');
-  const metricsPorts: Record<string, number> = {};
-  if (config.METRICS_PORT > 0) metricsPorts.producer = config.METRICS_PORT;
-  for (let i = 1; i <= args.workers; i++) {
-    stack.add(`worker-${i}`, 'worker', { WORKER_ID: `worker-${i}`, METRICS_PORT: port(i) });
-    if (config.METRICS_PORT > 0) metricsPorts[`worker-${i}`] = config.METRICS_PORT + i;
+  if (Number(process.versions.node.split('.')[0]) < 22) {
+    say(
+      `Node ${process.versions.node}: fine with the pinned AWS SDK; SDK releases after January 2027 need Node 22 (the images use 22).`,
+    );
   }
-  stack.add('producer', 'producer', { METRICS_PORT: port(0) });
+  const stack = new Stack({
+    ...env,
+    LOG_FORMAT: env.LOG_FORMAT ?? (tty ? 'pretty' : 'json'),
+    // Said once above instead of once per child process.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  });
+  // Ports: METRICS_PORT for the producer and METRICS_PORT + i for worker i, BOARD_PORT for the board;
+  // one that is taken (another stack, another program) is replaced by a free one, and said so.
+  const metricsPorts: Record<string, number> = {};
+  const pickPort = async (name: string, wanted: number) => {
+    const got = await portOr(wanted);
+    if (got !== wanted) say(`port ${wanted} is taken: ${name} uses ${got}`);
+    return got;
+  };
+  if (config.METRICS_PORT > 0) {
+    metricsPorts.producer = await pickPort('producer', config.METRICS_PORT);
+    for (let i = 1; i <= args.workers; i++)
+      metricsPorts[`worker-${i}`] = await pickPort(`worker-${i}`, config.METRICS_PORT + i);
+  }
+  for (let i = 1; i <= args.workers; i++) {
+    stack.add(`worker-${i}`, 'worker', {
+      WORKER_ID: `worker-${i}`,
+      METRICS_PORT: String(metricsPorts[`worker-${i}`] ?? 0),
+    });
+  }
+  stack.add('producer', 'producer', { METRICS_PORT: String(metricsPorts.producer ?? 0) });
   let boardUrl: string | undefined;
   if (existsSync(entry('board'))) {
-    stack.add('board', 'board', {});
-    boardUrl = `http://${config.BOARD_HOST === '0.0.0.0' ? '127.0.0.1' : config.BOARD_HOST}:${config.BOARD_PORT}/admin/queues`;
+    const boardPort = await pickPort('board', config.BOARD_PORT);
+    stack.add('board', 'board', { BOARD_PORT: String(boardPort) });
+    boardUrl = `http://${config.BOARD_HOST === '0.0.0.0' ? '127.0.0.1' : config.BOARD_HOST}:${boardPort}/admin/queues`;
   }
 
   const stateEnv: Record<string, string> = {};
-  for (const key of ['REDIS_URL', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_REGION', 'QUEUE_PREFIX', 'QUEUE_NAME', 'DYNAMODB_TABLE_NAME', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) {
+  for (const key of [
+    'REDIS_URL',
+    'AWS_ENDPOINT_URL_DYNAMODB',
+    'AWS_REGION',
+    'QUEUE_PREFIX',
+    'QUEUE_NAME',
+    'DYNAMODB_TABLE_NAME',
+    'AWS_ACCESS_KEY_ID',
+    'AWS_SECRET_ACCESS_KEY',
+  ]) {
     const value = env[key] ?? (config as unknown as Record<string, unknown>)[key];
     if (value !== undefined) stateEnv[key] = String(value);
   }
-  writeStackState({ pid: process.pid, startedAt: new Date().toISOString(), env: stateEnv, ...(boardUrl ? { boardUrl } : {}), metricsPorts });
+  writeStackState({
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    env: stateEnv,
+    ...(boardUrl ? { boardUrl } : {}),
+    metricsPorts,
+  });
 
   say(`${args.workers} worker(s), 1 producer${boardUrl ? `, board at ${paint(4, boardUrl)}` : ''}`);
   if (config.METRICS_PORT > 0) {
-    say(`metrics and health: ${Object.entries(metricsPorts).map(([n, p]) => `${n} :${p}`).join(', ')} (/metrics, /healthz, /readyz)`);
+    say(
+      `metrics and health: ${Object.entries(metricsPorts)
+        .map(([n, p]) => `${n} :${p}`)
+        .join(', ')} (/metrics, /healthz, /readyz)`,
+    );
   }
   if (config.MAX_OPERATIONS !== undefined) {
-    const seconds = Math.ceil(config.MAX_OPERATIONS / config.OPERATIONS_PER_TICK) * (config.OPERATION_INTERVAL_MS / 1000);
-    say(`producing ${config.MAX_OPERATIONS} jobs, ${config.OPERATIONS_PER_TICK} every ${config.OPERATION_INTERVAL_MS} ms: about ${Math.round(seconds)} s (--interval / --per-tick go faster)`);
+    const seconds =
+      Math.ceil(config.MAX_OPERATIONS / config.OPERATIONS_PER_TICK) * (config.OPERATION_INTERVAL_MS / 1000);
+    say(
+      `producing ${config.MAX_OPERATIONS} jobs, ${config.OPERATIONS_PER_TICK} every ${config.OPERATION_INTERVAL_MS} ms: about ${Math.round(seconds)} s (--interval / --per-tick go faster)`,
+    );
   }
   say('Ctrl-C stops everything cleanly. In another terminal: npm run -s djq -- stats');
 

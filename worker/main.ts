@@ -1,5 +1,5 @@
 // Worker process entry point: `node dist/worker/main.js` (or via npm start / docker).
-import { exitOnStartupError, onShutdownSignal, openDynamo } from '../shared/bootstrap.js';
+import { exitOnStartupError, onShutdownSignal, openDynamo, stopWhenParentExits } from '../shared/bootstrap.js';
 import { loadConfigOrExit } from '../shared/config.js';
 import { describeTable } from '../shared/dynamo/table.js';
 import { createLogger } from '../shared/logger.js';
@@ -18,8 +18,6 @@ async function main() {
   const redis = connectRedis(config.REDIS_URL);
   redis.on('error', (error) => logger.debug({ err: error.message }, 'redis connection error'));
   await waitForRedis(redis, config.REDIS_URL, 30_000);
-  const service = startWorkerService({ config, stores: createDynamoStores(dynamo, config), redis, logger, metrics });
-
   let probe: Awaited<ReturnType<typeof startProbeServer>> | undefined;
   if (config.METRICS_PORT > 0) {
     probe = await startProbeServer({
@@ -31,6 +29,8 @@ async function main() {
       },
     });
   }
+  const service = startWorkerService({ config, stores: createDynamoStores(dynamo, config), redis, logger, metrics });
+
   logger.info(
     {
       workerId: service.workerId,
@@ -53,4 +53,5 @@ async function main() {
   });
 }
 
+stopWhenParentExits();
 main().catch((error: unknown) => exitOnStartupError(logger, error));

@@ -1,6 +1,13 @@
 // Event store on DynamoDB: one item per event under USER#<id> / EVENT#<version>. An append is a
 // conditional put on an empty version slot: optimistic concurrency without transactions.
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, paginateScan, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  paginateScan,
+  QueryCommand,
+  ScanCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { UserEvent } from '../domain/user.js';
 import { keys } from '../dynamo/table.js';
 import { VersionConflictError } from './errors.js';
@@ -80,4 +87,36 @@ export class DynamoEventStore implements EventStore {
     );
     for await (const page of pages) for (const item of page.Items ?? []) yield toEvent(item);
   }
+
+  count(): Promise<number> {
+    return countItems(this.doc, this.tableName, 'begins_with(pk, :user) AND begins_with(sk, :events)', {
+      ':user': 'USER#',
+      ':events': keys.eventPrefix,
+    });
+  }
+}
+
+/** Counts items matching a filter with Select COUNT scans (no items are returned). */
+export async function countItems(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  filter: string,
+  values: Record<string, unknown>,
+): Promise<number> {
+  let total = 0;
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await doc.send(
+      new ScanCommand({
+        TableName: tableName,
+        Select: 'COUNT',
+        FilterExpression: filter,
+        ExpressionAttributeValues: values,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    total += page.Count ?? 0;
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return total;
 }

@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { User, UserState } from '../domain/user.js';
 import { DEPARTMENT_INDEX, keys } from '../dynamo/table.js';
+import { countItems } from './dynamo-event-store.js';
 import type { UserProjectionStore } from './types.js';
 
 const USER_ATTRIBUTES = ['id', 'name', 'email', 'age', 'department', 'createdAt', 'updatedAt'] as const;
@@ -133,5 +134,13 @@ export class DynamoUserProjection implements UserProjectionStore {
       },
     );
     for await (const page of pages) for (const item of page.Items ?? []) yield toState(item);
+  }
+
+  count(): Promise<number> {
+    return countItems(this.doc, this.tableName, 'begins_with(pk, :user) AND sk = :state AND deleted = :no', {
+      ':user': 'USER#',
+      ':state': keys.stateSk,
+      ':no': false,
+    });
   }
 }

@@ -27,6 +27,11 @@ export class MemoryEventStore implements EventStore {
   async *scanAll() {
     for (const events of this.byUser.values()) yield* clone(events);
   }
+  async count() {
+    let n = 0;
+    for (const events of this.byUser.values()) n += events.length;
+    return n;
+  }
 }
 
 export class MemoryUserProjection implements UserProjectionStore {
@@ -60,6 +65,9 @@ export class MemoryUserProjection implements UserProjectionStore {
   }
   async *scanAll() {
     for (const row of this.rows.values()) yield clone(row);
+  }
+  async count() {
+    return [...this.rows.values()].filter((r) => !r.deleted).length;
   }
 }
 

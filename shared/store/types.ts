@@ -12,6 +12,8 @@ export interface EventStore {
   append(event: UserEvent): Promise<void>;
   /** Every event of every user, in no particular order (replay). */
   scanAll(): AsyncIterable<UserEvent>;
+  /** How many events there are (a full COUNT scan: for stats, not the hot path). */
+  count(): Promise<number>;
 }
 
 export interface UserProjectionStore {
@@ -29,6 +31,8 @@ export interface UserProjectionStore {
   /** Unconditional write or delete (replay --rebuild only). */
   overwrite(userId: string, state: UserState | undefined): Promise<void>;
   scanAll(): AsyncIterable<UserState>;
+  /** Live (not deleted) users (a full COUNT scan: for stats, not the hot path). */
+  count(): Promise<number>;
 }
 
 export interface JobHistoryStore {

@@ -1,0 +1,25 @@
+// djq check: the ledger checker against a live or finished stack. Exits 1 if any job was lost or
+// applied twice, or a projection row differs from its events.
+import { checkLedger, checkPassed } from '../../shared/check.js';
+import type { CliContext } from '../context.js';
+import type { Output } from '../output.js';
+
+export async function check(ctx: CliContext, out: Output): Promise<number> {
+  const report = await checkLedger({
+    ledger: await ctx.ledger(),
+    queues: await ctx.queues(),
+    stores: await ctx.stores(),
+  });
+  const passed = checkPassed(report);
+  out.result(report, () =>
+    [
+      `enqueued ${report.enqueued}: completed ${report.completed}, dead-lettered ${report.deadLettered}, pending ${report.pending}`,
+      `lost ${report.lost} · duplicated ${report.duplicated} · projection mismatches ${report.projectionMismatches} · DLQ entries without reason ${report.deadLettersWithoutReason}`,
+      ...(report.examples.lost.length ? [`lost e.g.: ${report.examples.lost.join(', ')}`] : []),
+      ...(report.examples.duplicated.length ? [`duplicated e.g.: ${report.examples.duplicated.join(', ')}`] : []),
+      ...(report.examples.mismatched.length ? [`mismatched e.g.: ${report.examples.mismatched.join('; ')}`] : []),
+      passed ? 'OK: nothing lost, nothing applied twice.' : 'FAILED: see the figures above.',
+    ].join('\n'),
+  );
+  return passed ? 0 : 1;
+}

@@ -1,0 +1,74 @@
+// djq dlq list | show | redrive | purge: read and act on the dead-letter queue.
+import type { CliContext } from '../context.js';
+import { UsageError } from '../context.js';
+import { type Output, table } from '../output.js';
+
+export interface DlqArgs {
+  action: string;
+  ids: string[];
+  all: boolean;
+  yes: boolean;
+  reason?: string;
+}
+
+export async function dlq(ctx: CliContext, out: Output, args: DlqArgs): Promise<number> {
+  const dead = await ctx.deadLetters();
+  const filter = args.reason ? { reason: args.reason } : {};
+  switch (args.action) {
+    case 'list': {
+      const entries = await dead.list(filter);
+      out.result(entries, () =>
+        entries.length === 0
+          ? 'The dead-letter queue is empty.'
+          : table([
+              ['JOB ID', 'OPERATION', 'ATTEMPTS', 'DEAD-LETTERED', 'REASON'],
+              ...entries.map((e) => [e.jobId, e.name, e.attemptsMade, e.deadLetteredAt, e.reason.slice(0, 100)]),
+            ]) + `\n${entries.length} job(s). Show one: djq dlq show <jobId>; put back: djq dlq redrive <jobId>|--all`,
+      );
+      return 0;
+    }
+    case 'show': {
+      const [id] = args.ids;
+      if (!id || args.ids.length !== 1) throw new UsageError('dlq show takes exactly one jobId');
+      const entry = await dead.show(id);
+      if (!entry) {
+        process.stderr.write(`Job ${id} is not in the dead-letter queue (djq dlq list shows what is).\n`);
+        return 1;
+      }
+      out.result(entry, () =>
+        [
+          `job ${entry.jobId}  ${entry.name}`,
+          `reason     ${entry.reason}`,
+          `enqueued   ${entry.enqueuedAt}`,
+          `dead       ${entry.deadLetteredAt}  (redriven ${entry.redrives} time(s) before)`,
+          `payload    ${JSON.stringify(entry.payload)}`,
+          'attempts:',
+          ...entry.attempts.map(
+            (a) => `  #${a.attempt} ${a.at}  ${a.errorClass}${a.retryable ? '' : ' (not retryable)'}: ${a.message}`,
+          ),
+        ].join('\n'),
+      );
+      return 0;
+    }
+    case 'redrive':
+    case 'purge': {
+      if (args.all === args.ids.length > 0) throw new UsageError(`dlq ${args.action} takes jobIds or --all, not both`);
+      if (args.action === 'purge' && args.all && !args.yes) {
+        throw new UsageError('dlq purge --all deletes dead-lettered jobs for good: add --yes to confirm');
+      }
+      const ids = args.all ? (await dead.list(filter)).map((e) => e.jobId) : args.ids;
+      const done = args.action === 'redrive' ? await dead.redrive(ids) : await dead.purge(ids);
+      const missing = ids.filter((id) => !done.includes(id));
+      const verb = args.action === 'redrive' ? 'redriven' : 'purged';
+      out.result({ [verb]: done, notFound: missing }, () =>
+        [
+          `${done.length} job(s) ${verb}.`,
+          ...(missing.length ? [`Not in the dead-letter queue: ${missing.join(', ')}`] : []),
+        ].join('\n'),
+      );
+      return missing.length > 0 && !args.all ? 1 : 0;
+    }
+    default:
+      throw new UsageError(`unknown dlq action "${args.action}" (list, show, redrive, purge)`);
+  }
+}

@@ -1,0 +1,45 @@
+// djq history <jobId>: the job's lifecycle timeline from the job history, with its current status
+// (a projection of those entries) and where BullMQ holds it now.
+import { statusOf } from '../../shared/history.js';
+import type { CliContext } from '../context.js';
+import { UsageError } from '../context.js';
+import type { Output } from '../output.js';
+
+export async function history(ctx: CliContext, out: Output, ids: string[]): Promise<number> {
+  const [jobId] = ids;
+  if (!jobId || ids.length !== 1) throw new UsageError('history takes exactly one jobId');
+  const stores = await ctx.stores();
+  const queues = await ctx.queues();
+  const [entries, queueState, inDlq] = await Promise.all([
+    stores.history.list(jobId),
+    queues.operations.getJobState(jobId),
+    queues.deadLetter.getJob(jobId),
+  ]);
+  const where = inDlq ? 'dead-letter queue' : queueState;
+  if (entries.length === 0 && where === 'unknown') {
+    process.stderr.write(`No history for job ${jobId}: unknown id, or expired (HISTORY_RETENTION_DAYS).\n`);
+    return 1;
+  }
+  const status = statusOf(entries);
+  out.result({ jobId, status, queueState: where, entries }, () => {
+    const lines = entries.map((e) => {
+      const who = e.workerId ? ` [${e.workerId}]` : '';
+      switch (e.type) {
+        case 'enqueued':
+        case 'redriven':
+          return `${e.at}  ${e.type} ${e.op ?? ''}`;
+        case 'attempt-started':
+          return `${e.at}  attempt ${e.attempt} started${who}`;
+        case 'attempt-failed':
+          return `${e.at}  attempt ${e.attempt} failed${who}: ${e.errorClass}: ${e.message}${e.retryable ? ` (retry in ~${e.nextDelayMs ?? '?'} ms)` : ' (not retryable)'}`;
+        case 'completed':
+          return `${e.at}  completed on attempt ${e.attempt}${who} in ${e.durationMs} ms, ${e.capacityUnits} capacity units: ${e.result}`;
+        case 'dead-lettered':
+          return `${e.at}  dead-lettered after ${e.attempts} attempt(s): ${e.reason}`;
+      }
+      return '';
+    });
+    return [`job ${jobId}: ${status} (now: ${where})`, ...lines].join('\n');
+  });
+  return 0;
+}

@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+// djq: the operator's command line. Reads the same environment variables as the services, or, with
+// none set, finds the running `npm start` stack through .djq/stack.json.
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../shared/config.js';
+import { check } from './commands/check.js';
+import { dlq } from './commands/dlq.js';
+import { history } from './commands/history.js';
+import { replay } from './commands/replay.js';
+import { stats } from './commands/stats.js';
+import { CliContext, UsageError } from './context.js';
+import { makeOutput } from './output.js';
+
+const USAGE = `Usage: djq <command> [options]      (from a checkout: npm run -s djq -- <command>)
+
+Commands:
+  stats                               queue counts by state, DLQ size, events and users
+  history <jobId>                     a job's lifecycle: enqueued, attempts, outcome
+  dlq list [--reason TEXT]            dead-lettered jobs with their reasons
+  dlq show <jobId>                    one dead-lettered job: payload and every attempt's error
+  dlq redrive <jobId…> | --all [--reason TEXT]
+                                      put jobs back on the queue under their idempotency key
+  dlq purge <jobId…> | --all --yes    delete dead-lettered jobs for good
+  replay --verify                     fold every user's events and compare with the users table
+  replay --rebuild                    rewrite the users table from the events (workers stopped)
+  check                               the ledger: every job completed or dead-lettered, none lost or twice
+
+Every command takes --json for one JSON document on stdout.
+Exit codes: 0 ok, 1 the command found a problem (or failed), 2 bad usage or configuration.`;
+
+// The lockfile pins the SDK, so its notice about future releases needing Node 22 is noise on every command.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      all: { type: 'boolean', default: false },
+      yes: { type: 'boolean', default: false },
+      reason: { type: 'string' },
+      verify: { type: 'boolean', default: false },
+      rebuild: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || !command || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return command || values.help ? 0 : 2;
+  }
+  const known = ['stats', 'history', 'dlq', 'replay', 'check'];
+  if (!known.includes(command)) throw new UsageError(`unknown command "${command}" (${known.join(', ')})`);
+
+  const out = makeOutput(values.json);
+  const ctx = new CliContext();
+  try {
+    switch (command) {
+      case 'stats':
+        return await stats(ctx, out);
+      case 'history':
+        return await history(ctx, out, rest);
+      case 'replay':
+        return await replay(ctx, out, { verify: values.verify, rebuild: values.rebuild });
+      case 'check':
+        return await check(ctx, out);
+      default: {
+        const [action = '', ...ids] = rest;
+        return await dlq(ctx, out, {
+          action,
+          ids,
+          all: values.all,
+          yes: values.yes,
+          ...(values.reason ? { reason: values.reason } : {}),
+        });
+      }
+    }
+  } finally {
+    await ctx.close();
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const usage = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    if (usage) {
+      process.stderr.write(`djq: ${(error as Error).message}\nRun djq --help for the commands.\n`);
+      process.exitCode = 2;
+    } else if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`djq: ${(error as Error).message}\n`);
+      process.exitCode = 1;
+    }
+  },
+);
