@@ -1,5 +1,5 @@
 // Board process entry point: `npm run board` (or `node dist/board/main.js`, or via npm start).
-import { exitOnStartupError, onShutdownSignal } from '../shared/bootstrap.js';
+import { exitOnStartupError, onShutdownSignal, stopWhenParentExits } from '../shared/bootstrap.js';
 import { loadConfigOrExit } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
 import { connectRedis, redactUrl, waitForRedis } from '../shared/redis.js';
@@ -32,4 +32,5 @@ async function main() {
   });
 }
 
+stopWhenParentExits();
 main().catch((error: unknown) => exitOnStartupError(logger, error));
