@@ -52,7 +52,8 @@ function code(text: string): string {
 
 export function renderEnvTable(variables: EnvVariable[] = envVariables()): string {
   const rows = variables.map(
-    (v) => `| ${code(v.name)} | ${v.default === undefined ? '(unset)' : cell(code(v.default))} | ${cell(v.description)} |`,
+    (v) =>
+      `| ${code(v.name)} | ${v.default === undefined ? '(unset)' : cell(code(v.default))} | ${cell(v.description)} |`,
   );
   return ['| Variable | Default | Description |', '| --- | --- | --- |', ...rows].join('\n');
 }
@@ -62,7 +63,10 @@ export function tableBetweenMarkers(document: string): string | undefined {
   const start = document.indexOf(START_MARKER);
   const end = document.indexOf(END_MARKER, start + START_MARKER.length);
   if (start < 0 || end < 0) return undefined;
-  return document.slice(start + START_MARKER.length, end).replace(/^\r?\n/, '').replace(/\r?\n$/, '');
+  return document
+    .slice(start + START_MARKER.length, end)
+    .replace(/^\r?\n/, '')
+    .replace(/\r?\n$/, '');
 }
 
 /** Replaces what lies between the markers with the table; everything else is kept byte for byte. */

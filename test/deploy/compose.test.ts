@@ -13,8 +13,8 @@ import {
   type JsonObject,
   loadCompose,
   mergeCompose,
-  read,
   ROOT,
+  read,
   services,
 } from './support.js';
 

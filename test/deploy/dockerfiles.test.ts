@@ -3,7 +3,7 @@
 // context (.dockerignore) that lets in what tsc needs and keeps secrets and junk out.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Dockerfile, DockerfileParser, type Instruction } from 'dockerfile-ast';
+import { type Dockerfile, DockerfileParser, type Instruction, ModifiableInstruction } from 'dockerfile-ast';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_KEYS } from '../../shared/config.js';
 import { dockerignoreExcludes, dockerignorePatterns, ROOT, read, repoFiles, tsconfigIncludes } from './support.js';
@@ -39,6 +39,13 @@ function args(instruction: Instruction): string[] {
   return instruction.getArguments().map((a) => a.getValue());
 }
 
+/** --from=build and the like, as written. */
+function flags(instruction: Instruction): string[] {
+  return instruction instanceof ModifiableInstruction
+    ? instruction.getFlags().map((f) => `--${f.getName()}=${f.getValue()}`)
+    : [];
+}
+
 function text(instruction: Instruction): string {
   return instruction.getArgumentsContent() ?? '';
 }
@@ -59,11 +66,12 @@ function problems(path: string, context: string, dockerfile: Dockerfile): string
     const keyword = instruction.getKeyword();
     const content = text(instruction);
     if (keyword === 'ADD' && /https?:\/\/|git@/.test(content)) out.push(`${path}: ADD of a remote URL`);
-    if (keyword === 'RUN' && /\bnpm (install|i|add)\b/.test(content)) out.push(`${path}: npm install instead of npm ci`);
+    if (keyword === 'RUN' && /\bnpm (install|i|add)\b/.test(content))
+      out.push(`${path}: npm install instead of npm ci`);
     if ((keyword === 'ENV' || keyword === 'ARG') && /(SECRET|PASSWORD|TOKEN|ACCESS_KEY)/i.test(content))
       out.push(`${path}: ${keyword} bakes in a secret: ${content}`);
     if (keyword === 'COPY' || keyword === 'ADD') {
-      const isFromStage = instruction.getFlags().some((f) => f.getName() === 'from');
+      const isFromStage = flags(instruction).some((f) => f.startsWith('--from='));
       const sources = args(instruction).slice(0, -1);
       if (!isFromStage) {
         for (const source of sources.filter((s) => !/^(https?:|git@)/.test(s))) {
@@ -120,9 +128,7 @@ describe('Dockerfiles', () => {
       const stage = lastStage(dockerfile);
       const runs = stage.filter((i) => i.getKeyword() === 'RUN').map(text);
       expect(runs.some((r) => /npm ci\b.*--omit=dev/.test(r))).toBe(true);
-      const copies = stage
-        .filter((i) => i.getKeyword() === 'COPY')
-        .map((i) => [...i.getFlags().map((f) => `--${f.getName()}=${f.getValue()}`), ...args(i)].join(' '));
+      const copies = stage.filter((i) => i.getKeyword() === 'COPY').map((i) => [...flags(i), ...args(i)].join(' '));
       expect(copies).toEqual(['package.json package-lock.json ./', `--from=${buildStage} /app/dist ./dist`]);
 
       // Plain node on the compiled entry point, whose source exists; no tsx at run time.
@@ -145,7 +151,12 @@ describe('Dockerfiles', () => {
 
   it('.dockerignore lets in the manifests and every folder tsc compiles, and keeps the rest out', () => {
     const patterns = dockerignorePatterns();
-    const needed = ['package.json', 'package-lock.json', 'tsconfig.json', ...tsconfigIncludes().map((d) => `${d}/x.ts`)];
+    const needed = [
+      'package.json',
+      'package-lock.json',
+      'tsconfig.json',
+      ...tsconfigIncludes().map((d) => `${d}/x.ts`),
+    ];
     for (const file of needed) expect(dockerignoreExcludes(patterns, file), file).toBe(false);
     const unwanted = [
       '.env',
@@ -161,7 +172,9 @@ describe('Dockerfiles', () => {
     ];
     for (const file of unwanted) expect(dockerignoreExcludes(patterns, file), file).toBe(true);
     // Every source file tsc would compile is in the context.
-    const sources = repoFiles().filter((f) => tsconfigIncludes().some((d) => f.startsWith(`${d}/`)) && f.endsWith('.ts'));
+    const sources = repoFiles().filter(
+      (f) => tsconfigIncludes().some((d) => f.startsWith(`${d}/`)) && f.endsWith('.ts'),
+    );
     expect(sources.length).toBeGreaterThan(10);
     for (const file of sources.filter((f) => !f.endsWith('.test.ts')))
       expect(dockerignoreExcludes(patterns, file), file).toBe(false);

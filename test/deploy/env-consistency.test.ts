@@ -44,7 +44,9 @@ function envExampleProblems(): string[] {
       continue;
     }
     if (entry.value !== (variable.default ?? ''))
-      problems.push(`.env.example: ${variable.name}=${entry.value}, but the default is ${variable.default ?? '(unset)'}`);
+      problems.push(
+        `.env.example: ${variable.name}=${entry.value}, but the default is ${variable.default ?? '(unset)'}`,
+      );
     if (!entry.comment.startsWith('#') || !entry.comment.includes(variable.description))
       problems.push(`.env.example: the line above ${variable.name} should describe it: "${variable.description}"`);
   }
@@ -58,7 +60,8 @@ function readmeProblems(): string[] {
   if (!existsSync(join(ROOT, 'README.md'))) return ['README.md is missing'];
   const table = tableBetweenMarkers(read('README.md'));
   if (table === undefined) return ['README.md has no <!-- env-table:start --> / <!-- env-table:end --> markers'];
-  if (table !== renderEnvTable()) return ['README.md: the variables table is out of date: run npx tsx scripts/env-table.ts'];
+  if (table !== renderEnvTable())
+    return ['README.md: the variables table is out of date: run npx tsx scripts/env-table.ts'];
   return [];
 }
 
@@ -100,7 +103,8 @@ function monkProblems(): string[] {
       const env = asObject(variable).env;
       if (env === undefined) continue;
       named.add(String(env));
-      if (!KNOWN_VARIABLES.has(String(env))) problems.push(`${entry.file}: ${entry.id} ${varName} binds unknown ${env}`);
+      if (!KNOWN_VARIABLES.has(String(env)))
+        problems.push(`${entry.file}: ${entry.id} ${varName} binds unknown ${env}`);
     }
   }
   for (const key of CONFIG_KEYS) {

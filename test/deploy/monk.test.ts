@@ -52,7 +52,8 @@ function referenceProblems(entries: Map<string, MonkEntry>): string[] {
     const connections = asObject(runnable.connections);
     for (const [name, connection] of Object.entries(connections)) {
       const target = asObject(connection).runnable ?? asObject(connection).target;
-      if (typeof target !== 'string' || !exists(target)) problems.push(`${id}: connection ${name} -> unknown ${target}`);
+      if (typeof target !== 'string' || !exists(target))
+        problems.push(`${id}: connection ${name} -> unknown ${target}`);
       if (typeof asObject(connection).service !== 'string') problems.push(`${id}: connection ${name} names no service`);
     }
     const permitted = asObject(asObject(runnable.permissions)['permitted-secrets']);
@@ -68,7 +69,8 @@ function referenceProblems(entries: Map<string, MonkEntry>): string[] {
       if (!exists(waited)) problems.push(`${id}: waits for unknown ${waited}`);
     }
     for (const [name, variable] of Object.entries(asObject(runnable.variables))) {
-      if (!VARIABLE_TYPES.has(String(asObject(variable).type))) problems.push(`${id}: variable ${name} has no valid type`);
+      if (!VARIABLE_TYPES.has(String(asObject(variable).type)))
+        problems.push(`${id}: variable ${name} has no valid type`);
     }
   }
   return problems;
@@ -94,7 +96,8 @@ function environmentOf(runnable: JsonObject): Record<string, string> {
   // Template strings refer to other variables: <- `redis://${redis-host}:${redis-port}`
   for (const [name, value] of Object.entries(values)) {
     const template = value.match(/^<-\s*`(.*)`$/);
-    if (template) values[name] = (template[1] ?? '').replace(/\$\{([a-z0-9-]+)\}/g, (_, ref: string) => values[ref] ?? '');
+    if (template)
+      values[name] = (template[1] ?? '').replace(/\$\{([a-z0-9-]+)\}/g, (_, ref: string) => values[ref] ?? '');
   }
   const env: Record<string, string> = {};
   for (const [name, variable] of Object.entries(variables)) {

@@ -1,0 +1,146 @@
+// What the images would run, minus Docker: build the project from the Docker build context the
+// way the Dockerfiles' build stage does, keep only production dependencies as the runtime stage
+// does, and run the compiled worker and producer with plain node against Redis and dynalite.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDynamoClients } from '../../shared/dynamo/client.js';
+import { queueNames } from '../../shared/jobs.js';
+import { freePort } from '../helpers/services.js';
+import { deleteKeys, testEnv } from '../helpers/stack.js';
+import { dockerignoreExcludes, dockerignorePatterns, ROOT, repoFiles } from './support.js';
+
+const run = promisify(execFile);
+const MAX_OPERATIONS = 20;
+
+let workdir = '';
+const children: ChildProcess[] = [];
+
+/** A child with its output kept, to show in a failure. */
+function start(script: string, env: Record<string, string>) {
+  let output = '';
+  const child = spawn(process.execPath, [script], {
+    cwd: workdir,
+    // Only what the container would have: no NODE_OPTIONS or loaders from the test runner.
+    env: { PATH: process.env.PATH ?? '', HOME: workdir, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  child.stdout?.on('data', (d) => {
+    output += String(d);
+  });
+  child.stderr?.on('data', (d) => {
+    output += String(d);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, exited, output: () => output };
+}
+
+async function within<T>(promise: Promise<T>, ms: number, what: string, output: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms; output:\n${output()}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+beforeAll(async () => {
+  workdir = mkdtempSync(join(tmpdir(), 'djq-image-'));
+  // The build context: exactly the files .dockerignore lets in.
+  const patterns = dockerignorePatterns();
+  for (const file of repoFiles().filter((f) => !dockerignoreExcludes(patterns, f))) {
+    mkdirSync(dirname(join(workdir, file)), { recursive: true });
+    cpSync(join(ROOT, file), join(workdir, file));
+  }
+  // Build stage: dev dependencies (the repository's own, already installed as `npm ci` would) and tsc.
+  symlinkSync(join(ROOT, 'node_modules'), join(workdir, 'node_modules'), 'dir');
+  await run('npm', ['run', 'build'], { cwd: workdir });
+  unlinkSync(join(workdir, 'node_modules'));
+  // Runtime stage: production dependencies only, from the lockfile.
+  await run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], {
+    cwd: workdir,
+  });
+}, 180_000);
+
+afterAll(async () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  if (workdir) rmSync(workdir, { recursive: true, force: true });
+});
+
+describe('the compiled services, run as the images run them', () => {
+  it('have no dev dependency or tsx to lean on', () => {
+    expect(existsSync(join(workdir, 'dist/worker/main.js'))).toBe(true);
+    expect(existsSync(join(workdir, 'dist/producer/main.js'))).toBe(true);
+    expect(existsSync(join(workdir, 'node_modules/bullmq'))).toBe(true);
+    expect(existsSync(join(workdir, 'node_modules/tsx'))).toBe(false);
+    expect(existsSync(join(workdir, 'node_modules/vitest'))).toBe(false);
+    // (typescript itself stays: valibot, under @bull-board/api, names it as an optional peer.)
+  });
+
+  it('process the jobs: worker healthy, producer exits 0 after MAX_OPERATIONS, worker drains on SIGTERM', async () => {
+    const { env, config } = testEnv({ MAX_OPERATIONS, OPERATION_INTERVAL_MS: 50, OPERATIONS_PER_TICK: 2 });
+    const metricsPort = await freePort();
+    const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+    const names = queueNames(config.QUEUE_NAME);
+    const operations = new Queue(names.operations, { connection: redis, prefix: config.QUEUE_PREFIX });
+    const deadLetter = new Queue(names.deadLetter, { connection: redis, prefix: config.QUEUE_PREFIX });
+    const dynamo = createDynamoClients(config);
+    try {
+      const worker = start('dist/worker/main.js', { ...env, METRICS_PORT: String(metricsPort) });
+      const healthy = async () => {
+        for (;;) {
+          if (worker.child.exitCode !== null) throw new Error(`worker exited:\n${worker.output()}`);
+          const ok = await fetch(`http://127.0.0.1:${metricsPort}/healthz`).then(
+            (r) => r.ok,
+            () => false,
+          );
+          if (ok) return;
+          await sleep(100);
+        }
+      };
+      await within(healthy(), 30_000, 'worker /healthz', worker.output);
+
+      const producer = start('dist/producer/main.js', env);
+      expect(await within(producer.exited, 30_000, 'producer', producer.output)).toBe(0);
+
+      // Every job settled: completed, or dead-lettered after its attempts.
+      const settled = async () => {
+        for (;;) {
+          const counts = await operations.getJobCounts('completed', 'waiting', 'active', 'delayed', 'prioritized');
+          const dead = await deadLetter.getJobCounts('waiting', 'completed', 'failed');
+          const pending =
+            (counts.waiting ?? 0) + (counts.active ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0);
+          const done = (counts.completed ?? 0) + (dead.waiting ?? 0) + (dead.completed ?? 0) + (dead.failed ?? 0);
+          if (pending === 0 && done >= MAX_OPERATIONS) return { completed: counts.completed ?? 0, done };
+          await sleep(100);
+        }
+      };
+      const result = await within(settled(), 30_000, 'processing', worker.output);
+      expect(result.done).toBe(MAX_OPERATIONS);
+      expect(result.completed).toBeGreaterThan(0);
+
+      worker.child.kill('SIGTERM');
+      expect(await within(worker.exited, 30_000, 'worker shutdown', worker.output)).toBe(0);
+    } finally {
+      await operations.close();
+      await deadLetter.close();
+      await deleteKeys(redis, `${config.QUEUE_PREFIX}:*`);
+      redis.disconnect();
+      await dynamo.client
+        .send(new DeleteTableCommand({ TableName: config.DYNAMODB_TABLE_NAME }))
+        .catch(() => undefined);
+      dynamo.close();
+    }
+  });
+});
