@@ -61,6 +61,7 @@ async function main() {
     config.METRICS_PORT > 0
       ? await startProbeServer({
           port: config.METRICS_PORT,
+          portHint: 'set METRICS_PORT to a free port, or 0 to turn the listener off',
           registry,
           readiness: {
             redis: () => redis.ping(),

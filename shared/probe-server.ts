@@ -10,6 +10,8 @@ export interface ProbeServerOptions {
   registry?: Registry;
   /** Each check resolves when its dependency answers and rejects with the reason when not. */
   readiness: Record<string, () => Promise<unknown>>;
+  /** What to tell the user when the port is taken (which variable to change). */
+  portHint?: string;
 }
 
 export async function runReadiness(checks: ProbeServerOptions['readiness'], timeoutMs = 2000) {
@@ -59,7 +61,7 @@ export async function startProbeServer(options: ProbeServerOptions): Promise<{ s
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(
         error.code === 'EADDRINUSE'
-          ? new Error(`port ${options.port} is in use: set METRICS_PORT to a free port, or 0 to turn the listener off`)
+          ? new Error(`port ${options.port} is in use: ${options.portHint ?? 'choose another port'}`)
           : error,
       ),
     );

@@ -22,6 +22,7 @@ async function main() {
   if (config.METRICS_PORT > 0) {
     probe = await startProbeServer({
       port: config.METRICS_PORT,
+      portHint: 'set METRICS_PORT to a free port, or 0 to turn the listener off',
       registry: metrics.registry,
       readiness: {
         redis: () => redis.ping(),
