@@ -13,6 +13,9 @@ import type { Handlers } from './handlers.js';
 import type { WorkerMetrics } from './metrics.js';
 import { parseJob } from './payload.js';
 
+/** Steps of one job the benchmark times (the stores' own calls are timed by wrapping the stores). */
+export type JobStep = 'validate' | 'handler' | 'ledger' | 'history';
+
 export interface ProcessorDeps {
   handlers: Handlers;
   ledger: Pick<Ledger, 'recordOutcome'>;
@@ -20,6 +23,8 @@ export interface ProcessorDeps {
   logger: Logger;
   metrics?: WorkerMetrics;
   workerId: string;
+  /** Per-step timing for `npm run bench`; absent in production, where it costs one check per step. */
+  onStep?: (step: JobStep, ms: number) => void;
 }
 
 /** Runs bookkeeping that must never decide a job's fate. */
@@ -39,7 +44,13 @@ function nextDelayMs(job: Job, attempt: number): number | undefined {
 }
 
 export function makeProcessor(deps: ProcessorDeps) {
-  const { handlers, ledger, history, logger, metrics, workerId } = deps;
+  const { handlers, ledger, history, logger, metrics, workerId, onStep } = deps;
+  /** Reports the time since `since` as `step` and returns now (only called when onStep is set). */
+  const mark = (step: JobStep, since: number): number => {
+    const now = performance.now();
+    onStep?.(step, now - since);
+    return now;
+  };
 
   return async function process(job: Job): Promise<JobResult> {
     const jobId = String(job.id);
@@ -47,18 +58,23 @@ export function makeProcessor(deps: ProcessorDeps) {
     const maxAttempts = job.opts.attempts ?? 1;
     const started = performance.now();
     history.record({ type: 'attempt-started', jobId, op: job.name, attempt, workerId, at: new Date().toISOString() });
+    let t = onStep ? mark('history', started) : 0;
 
     try {
       const { value: result, tally } = await withCallTally(async () => {
         const parsed = parseJob(job.name, job.data);
+        if (onStep) t = mark('validate', t);
         const handler = handlers[parsed.name] as (p: unknown, id: string) => Promise<JobResult>;
         return handler(parsed.payload, jobId);
       });
+      if (onStep) t = mark('handler', t);
       // Recorded before BullMQ acknowledges: if we die now the job is redelivered and finds its effect.
       await ledger.recordOutcome(jobId, 'completed');
+      if (onStep) t = mark('ledger', t);
       const durationMs = Math.round((performance.now() - started) * 10) / 10;
       await quietly(logger, 'completion bookkeeping', () => {
         metrics?.job(job.name, 'completed', durationMs);
+        const h = onStep ? performance.now() : 0;
         history.record({
           type: 'completed',
           jobId,
@@ -70,6 +86,7 @@ export function makeProcessor(deps: ProcessorDeps) {
           capacityUnits: tally.capacityUnits,
           result: summarise(result),
         });
+        if (onStep) mark('history', h);
         logger.info(
           {
             jobId,

@@ -14,7 +14,7 @@ import type { Stores } from '../shared/store/types.js';
 import { makeHandlers, writeTargets } from './handlers.js';
 import type { WorkerMetrics } from './metrics.js';
 import { parseJob } from './payload.js';
-import { makeProcessor } from './processor.js';
+import { type JobStep, makeProcessor } from './processor.js';
 import { UserCommands } from './user-commands.js';
 
 export interface WorkerServiceDeps {
@@ -24,6 +24,8 @@ export interface WorkerServiceDeps {
   redis: Redis;
   logger: Logger;
   metrics?: WorkerMetrics;
+  /** Per-step timing for the benchmark (see makeProcessor); absent in production. */
+  onStep?: (step: JobStep, ms: number) => void;
 }
 
 export interface WorkerService {
@@ -36,7 +38,7 @@ export interface WorkerService {
 }
 
 export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
-  const { config, stores, redis, logger, metrics } = deps;
+  const { config, stores, redis, logger, metrics, onStep } = deps;
   const workerId = config.WORKER_ID ?? `${hostname()}-${process.pid}`;
   const queues = openQueues(config, redis);
   const ledger = new Ledger(redis, config.QUEUE_PREFIX, config.QUEUE_NAME, config.LEDGER_MAX_ENTRIES);
@@ -86,7 +88,7 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
 
   const worker = new Worker(
     queues.operations.name,
-    makeProcessor({ handlers, ledger, history, logger, metrics, workerId }),
+    makeProcessor({ handlers, ledger, history, logger, metrics, workerId, ...(onStep ? { onStep } : {}) }),
     {
       connection: redis,
       prefix: config.QUEUE_PREFIX,
