@@ -9,6 +9,8 @@ export interface CheckReport {
   enqueued: number;
   completed: number;
   deadLettered: number;
+  /** Dead-lettered, then deleted for good by an operator (djq dlq purge). */
+  purged: number;
   /** Still waiting, active or retrying: not finished yet, not lost. */
   pending: number;
   /** Enqueued, yet neither finished, nor dead-lettered, nor anywhere in the queue. */
@@ -43,6 +45,7 @@ export async function checkLedger(deps: {
 
   let completed = 0;
   let pending = 0;
+  let purged = 0;
   const lost: string[] = [];
   const both: string[] = [];
   for (const id of enqueued.keys()) {
@@ -51,6 +54,10 @@ export async function checkLedger(deps: {
     if (done) completed++;
     if (done && dead) both.push(id);
     if (done || dead) continue;
+    if (outcomes.get(id) === 'purged') {
+      purged++;
+      continue;
+    }
     const state = await queues.operations.getJobState(id);
     if (['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed'].includes(state)) pending++;
     else lost.push(id);
@@ -64,6 +71,7 @@ export async function checkLedger(deps: {
     enqueued: enqueued.size,
     completed,
     deadLettered,
+    purged,
     pending,
     lost: lost.length,
     duplicated: duplicated.length,

@@ -1,6 +1,6 @@
 // The single source of truth for every environment variable the system reads.
 // Services, the CLI, docker-compose.yml, .env.example, the Monk manifests and the README table
-// are all checked against `configSchema` by test/unit/config-docs.test.ts.
+// are all checked against `configSchema` by test/deploy/env-consistency.test.ts.
 import { z } from 'zod';
 import { OPERATION_KEYS, type OperationKey, parseOperationMix } from './operations.js';
 
@@ -95,7 +95,7 @@ export const configSchema = z.object({
   FAULT_THROTTLE_RATE: rate.default(0).describe('Injected DynamoDB throttling share (demos, tests)'),
   FAULT_ERROR_RATE: rate.default(0).describe('Injected DynamoDB 5xx share (demos, tests)'),
   FAULT_LATENCY_MS: int(0, 600_000).default(0).describe('Injected latency per DynamoDB call'),
-  METRICS_PORT: int(0, 65535).default(9464).describe('Worker /metrics, /healthz, /readyz port (0: off)'),
+  METRICS_PORT: int(0, 65535).default(9464).describe('Worker and producer /metrics, /healthz, /readyz port (0: off)'),
   HISTORY_RETENTION_DAYS: int(1, 3650).default(30).describe('Job history kept (expiresAt TTL attribute)'),
   HISTORY_FLUSH_MS: int(10).default(1000).describe('Job history buffer flush interval'),
   HISTORY_BUFFER_MAX: int(25).default(10_000).describe('Job history entries held in memory at most'),

@@ -170,7 +170,12 @@ export class DeadLetters {
 
   async purge(jobIds: readonly string[]): Promise<string[]> {
     const purged: string[] = [];
-    for (const jobId of jobIds) if ((await this.options.queues.deadLetter.remove(jobId)) === 1) purged.push(jobId);
+    for (const jobId of jobIds) {
+      if ((await this.options.queues.deadLetter.remove(jobId)) !== 1) continue;
+      // Recorded, so the checker counts it as the operator's decision, not as a lost job.
+      await this.options.ledger.recordOutcome(jobId, 'purged');
+      purged.push(jobId);
+    }
     return purged;
   }
 }

@@ -5,7 +5,8 @@
 // dead-lettered or redriven. Both are trimmed approximately at LEDGER_MAX_ENTRIES.
 import type { Redis } from 'ioredis';
 
-export type Outcome = 'completed' | 'dead-lettered' | 'redriven';
+/** `purged`: an operator deleted the job from the DLQ for good (djq dlq purge). */
+export type Outcome = 'completed' | 'dead-lettered' | 'redriven' | 'purged';
 
 export interface LedgerJob {
   id: string;

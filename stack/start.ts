@@ -82,14 +82,20 @@ class Stack {
     if (this.stopping) return;
     if (child.service === 'producer') {
       this.producerExit = code;
-      if (code === 0) return say('producer finished (MAX_OPERATIONS reached)');
+      if (code === 0) {
+        say('producer finished (MAX_OPERATIONS reached)');
+        return;
+      }
     }
     if (code === 2) {
       // A configuration error: restarting cannot help.
       this.fatal = { code: 2, reason: `${child.name} rejected its configuration` };
       return;
     }
-    if (child.service === 'board') return say(`board exited (${signal ?? code}); the rest keeps running`);
+    if (child.service === 'board') {
+      say(`board exited (${signal ?? code}); the rest keeps running`);
+      return;
+    }
     child.restarts++;
     const delay = Math.min(1000 * child.restarts, 10_000);
     say(

@@ -1,0 +1,157 @@
+// djq as operators run it (a real child process) against a real pipeline: history, the DLQ
+// commands, replay --verify/--rebuild on a corrupted projection, check, and bad usage.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newUser, openProducerSide, startTestWorker, type TestWorker, waitFor } from '../helpers/pipeline.js';
+import { startService } from '../helpers/processes.js';
+import { freePort } from '../helpers/services.js';
+import { openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
+
+const env = testEnv({ JOB_ATTEMPTS: 3, FAULT_THROTTLE_RATE: 0.5, DYNAMODB_MAX_ATTEMPTS: 1 });
+let resources: TestResources;
+let producer: ReturnType<typeof openProducerSide>;
+let worker: TestWorker;
+const user = newUser();
+const ids: Record<string, string> = {};
+
+async function djq(...args: string[]) {
+  const cli = startService('cli/djq.ts', env.env, args);
+  const { code } = await cli.exited;
+  const output = cli.output();
+  let json: unknown;
+  try {
+    json = JSON.parse(output);
+  } catch {
+    json = undefined;
+  }
+  return { code, output, json: json as Record<string, unknown> };
+}
+
+beforeAll(async () => {
+  resources = await openTestResources(env.config);
+  producer = openProducerSide(env.config, resources.redis);
+  worker = startTestWorker(env.config);
+  ids.create = await producer.enqueue('create-user', { user });
+  ids.poison = await producer.enqueue('create-user', { user: { name: 42 } });
+  ids.missing = await producer.enqueue('update-user', { userId: newUser().id, changes: { age: 1 } });
+  await waitFor('jobs to finish', async () => {
+    const outcomes = await producer.ledger.readOutcomes();
+    return [ids.create, ids.poison, ids.missing].every((id) => outcomes.has(id as string));
+  });
+  await worker.service.history.close();
+});
+
+afterAll(async () => {
+  await worker.stop();
+  await producer.close();
+  await resources.cleanup();
+});
+
+describe('djq', () => {
+  it('history shows every attempt of a retried job', async () => {
+    const { code, json } = await djq('history', ids.missing as string, '--json');
+    expect(code).toBe(0);
+    const entries = json.entries as unknown as { type: string; attempt?: number }[];
+    expect(entries.filter((e) => e.type === 'attempt-started').map((e) => e.attempt)).toEqual([1, 2, 3]);
+    expect(entries.filter((e) => e.type === 'attempt-failed')).toHaveLength(3);
+    expect(json.status).toBe('dead-lettered');
+    expect(entries[0]?.type).toBe('attempt-started');
+  });
+
+  it('stats counts queues, the DLQ, events and users', async () => {
+    const { code, json } = await djq('stats', '--json');
+    expect(code).toBe(0);
+    expect(json).toMatchObject({ deadLetter: 2, events: 1, users: 1 });
+  });
+
+  it('dlq list, show, redrive and purge', async () => {
+    const list = await djq('dlq', 'list', '--json');
+    expect((list.json as unknown as { jobId: string }[]).map((e) => e.jobId).sort()).toEqual(
+      [ids.missing, ids.poison].sort(),
+    );
+    const filtered = await djq('dlq', 'list', '--reason', 'invalid create-user', '--json');
+    expect((filtered.json as unknown as unknown[]).length).toBe(1);
+
+    const show = await djq('dlq', 'show', ids.poison as string);
+    expect(show.code).toBe(0);
+    expect(show.output).toMatch(/PoisonPayloadError/);
+
+    // The poison job comes back with one more attempt.
+    const redrive = await djq('dlq', 'redrive', ids.poison as string, '--json');
+    expect(redrive.json).toMatchObject({ redriven: [ids.poison] });
+    const back = await waitFor('the poison job back in the DLQ', async () => {
+      const entry = await producer.queues.deadLetter.getJob(ids.poison as string);
+      return entry?.data.attemptsMade === 2 ? entry : undefined;
+    });
+    expect(back.data.redrives).toBe(1);
+
+    expect((await djq('dlq', 'purge', '--all')).code).toBe(2); // needs --yes
+    const purge = await djq('dlq', 'purge', '--all', '--yes', '--json');
+    expect((purge.json.purged as string[]).sort()).toEqual([ids.missing, ids.poison].sort());
+    expect(await producer.queues.deadLetter.getWaitingCount()).toBe(0);
+  });
+
+  it('replay --verify catches a corrupted projection and --rebuild fixes it', async () => {
+    expect((await djq('replay', '--verify')).code).toBe(0);
+    const state = await resources.stores.users.getState(user.id);
+    await resources.stores.users.overwrite(user.id, { ...state!, user: { ...state!.user!, age: 999 } });
+    const broken = await djq('replay', '--verify', '--json');
+    expect(broken.code).toBe(1);
+    expect(broken.json).toMatchObject({ aggregates: 1, matching: 0, mismatches: [{ userId: user.id }] });
+    const rebuilt = await djq('replay', '--rebuild', '--json');
+    expect(rebuilt.json).toMatchObject({ aggregates: 1, written: 1 });
+    expect((await djq('replay', '--verify')).code).toBe(0);
+    expect((await resources.stores.users.getUser(user.id))?.age).toBe(user.age);
+  });
+
+  it('check reads the ledger and passes', async () => {
+    const { code, json } = await djq('check', '--json');
+    expect(json).toMatchObject({
+      enqueued: 3,
+      completed: 1,
+      purged: 2,
+      lost: 0,
+      duplicated: 0,
+      projectionMismatches: 0,
+    });
+    expect(code).toBe(0);
+  });
+
+  it('bad usage and bad configuration exit 2 with one clear message', async () => {
+    const unknown = await djq('explode');
+    expect(unknown.code).toBe(2);
+    expect(unknown.output).toMatch(/unknown command "explode"/);
+    expect((await djq('replay')).code).toBe(2);
+    expect((await djq('stats', '--bogus')).code).toBe(2);
+    const badConfig = startService('cli/djq.ts', { ...env.env, WORKER_CONCURRENCY: 'many' }, ['stats']);
+    expect((await badConfig.exited).code).toBe(2);
+    expect(badConfig.output()).toMatch(/WORKER_CONCURRENCY="many": expected a whole number/);
+  });
+});
+
+describe('worker metrics and health', () => {
+  it('serves counters, histograms, /healthz and /readyz', async () => {
+    await worker.stop(); // so the worker process under test is the one that runs the job
+    const port = await freePort();
+    const w = startService('worker/main.ts', { ...env.env, METRICS_PORT: String(port), FAULT_THROTTLE_RATE: '0' });
+    try {
+      await waitFor(
+        'the worker to listen',
+        async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.ok,
+      );
+      const jobId = await producer.enqueue('get-user', { userId: user.id });
+      await waitFor('the job', async () => (await producer.ledger.readOutcomes()).get(jobId) === 'completed');
+      const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+      expect(await ready.json()).toMatchObject({ ready: true, checks: { redis: 'ok', dynamodb: 'ok' } });
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(text).toMatch(/djq_jobs_total\{op="get-user",outcome="completed"\} 1/);
+      expect(text).toMatch(/djq_dynamodb_call_duration_seconds_bucket\{le="[^"]+",command="GetItemCommand"\}/);
+      // 0.5 for the eventually consistent GetItem, plus the history BatchWriteItem's write units.
+      const capacity = /djq_dynamodb_consumed_capacity_units_total\{table="[^"]+"\} ([\d.]+)/.exec(text);
+      expect(Number(capacity?.[1])).toBeGreaterThanOrEqual(0.5);
+      expect(text).toMatch(/process_resident_memory_bytes/);
+    } finally {
+      w.process.kill('SIGTERM');
+      expect((await w.exited).code).toBe(0);
+    }
+  });
+});
