@@ -44,13 +44,15 @@ export class Producer {
   /** Re-adds what a producer killed between its ledger write and its addBulk left out of Redis. */
   async recover(): Promise<number> {
     const { queues, ledger } = this.options;
-    const last = await ledger.lastEnqueued();
+    const last = await ledger.uncommitted();
+    if (!last) return 0;
     const missing: LedgerJob[] = [];
-    for (const job of last) {
+    for (const job of last.jobs) {
       if (!(await queues.operations.getJob(job.id)) && !(await queues.deadLetter.getJob(job.id))) missing.push(job);
     }
+    await this.addBulk(missing);
+    await ledger.markCommitted(last.recordId);
     if (missing.length > 0) {
-      await this.addBulk(missing);
       this.options.logger.warn(
         { count: missing.length },
         're-added jobs a previous producer recorded but never enqueued',
@@ -71,8 +73,9 @@ export class Producer {
     }
     const batch = this.pending;
     try {
-      await ledger.recordEnqueued(batch);
+      const record = await ledger.recordEnqueued(batch);
       await this.addBulk(batch);
+      await ledger.markCommitted(record);
     } catch (error) {
       logger.warn(
         { err: (error as Error).message, jobs: batch.length },

@@ -66,7 +66,7 @@ export class DeadLetters {
     const jobId = String(job.id);
     if (this.options.settleApplied && (await this.options.settleApplied(job))) {
       await ledger.recordOutcome(jobId, 'completed');
-      await job.remove();
+      await removeQuietly(queues, job);
       return 'completed';
     }
     if (!(await queues.deadLetter.getJob(jobId))) {
@@ -106,7 +106,7 @@ export class DeadLetters {
       });
     }
     await ledger.recordOutcome(jobId, 'dead-lettered');
-    await job.remove();
+    await removeQuietly(queues, job);
     return 'dead-lettered';
   }
 
@@ -186,4 +186,13 @@ const REDRIVE_HOLD_MS = 30_000;
 
 function countRedrives(logs: readonly string[]): number {
   return logs.filter((l) => l === REDRIVE_LOG_LINE).length;
+}
+
+/** The worker's failed-event handler and the sweep may move the same job: the second remove finds nothing. */
+async function removeQuietly(queues: Queues, job: Job): Promise<void> {
+  try {
+    await job.remove();
+  } catch (error) {
+    if (await queues.operations.getJob(String(job.id))) throw error;
+  }
 }

@@ -22,6 +22,8 @@ export interface LedgerPosition {
 export class Ledger {
   readonly enqueuedKey: string;
   readonly outcomesKey: string;
+  /** The id of the newest enqueued record whose addBulk is known to have succeeded. */
+  readonly committedKey: string;
 
   constructor(
     private readonly redis: Redis,
@@ -31,20 +33,42 @@ export class Ledger {
   ) {
     this.enqueuedKey = `${prefix}:${queueName}:ledger:enqueued`;
     this.outcomesKey = `${prefix}:${queueName}:ledger:outcomes`;
+    this.committedKey = `${prefix}:${queueName}:ledger:committed`;
   }
 
-  async recordEnqueued(jobs: readonly LedgerJob[]): Promise<void> {
-    await this.redis.xadd(this.enqueuedKey, 'MAXLEN', '~', this.maxEntries, '*', 'jobs', JSON.stringify(jobs));
+  /** Writes the jobs before they are enqueued; returns the record's id for `markCommitted`. */
+  async recordEnqueued(jobs: readonly LedgerJob[]): Promise<string> {
+    const id = await this.redis.xadd(
+      this.enqueuedKey,
+      'MAXLEN',
+      '~',
+      this.maxEntries,
+      '*',
+      'jobs',
+      JSON.stringify(jobs),
+    );
+    return id as string;
+  }
+
+  /** Marks a record's jobs as in Redis, so a restarted producer knows it has nothing to re-add. */
+  async markCommitted(recordId: string): Promise<void> {
+    await this.redis.set(this.committedKey, recordId);
   }
 
   async recordOutcome(jobId: string, outcome: Outcome): Promise<void> {
     await this.redis.xadd(this.outcomesKey, 'MAXLEN', '~', this.maxEntries, '*', 'id', jobId, 'o', outcome);
   }
 
-  /** The newest enqueued record: the only one a crashed producer can have left half-done. */
-  async lastEnqueued(): Promise<LedgerJob[]> {
-    const [entry] = await this.redis.xrevrange(this.enqueuedKey, '+', '-', 'COUNT', 1);
-    return entry ? parseJobs(entry[1]) : [];
+  /**
+   * The newest enqueued record if its addBulk was never confirmed: the only one a crashed producer
+   * can have left half-done (it writes one record at a time).
+   */
+  async uncommitted(): Promise<{ recordId: string; jobs: LedgerJob[] } | undefined> {
+    const [[entry], committed] = await Promise.all([
+      this.redis.xrevrange(this.enqueuedKey, '+', '-', 'COUNT', 1),
+      this.redis.get(this.committedKey),
+    ]);
+    return entry && entry[0] !== committed ? { recordId: entry[0], jobs: parseJobs(entry[1]) } : undefined;
   }
 
   /** Where the streams end now; reading "after" it scopes a run (npm start --until-drained). */
