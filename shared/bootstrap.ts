@@ -1,38 +1,20 @@
 // Start-up steps every service shares: DynamoDB clients and tables, Redis, signal handling.
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from './config.js';
 import { createDynamoClients, type DynamoClients } from './dynamo/client.js';
 import type { DynamoObserver } from './dynamo/instrumentation.js';
 import { describeTable, ensureTable } from './dynamo/table.js';
-import { classifyError } from './errors.js';
 import type { Logger } from './logger.js';
-
-/**
- * Runs a start-up step again while it fails with a throttle, a 5xx or a network error: one such
- * error (say with DYNAMODB_MAX_ATTEMPTS=1 on a busy table) must not end the process. Anything else
- * (no table, no credentials) is thrown at once, for the operator to fix.
- */
-export async function retryTransient<T>(fn: () => Promise<T>, attempts = 8, baseDelayMs = 100): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (error) {
-      const { kind } = classifyError(error);
-      if (attempt >= attempts || !['throttled', 'server', 'network'].includes(kind)) throw error;
-      await sleep(Math.min(baseDelayMs * 2 ** (attempt - 1), 5000));
-    }
-  }
-}
+import { retryTransient } from './retry.js';
 
 export async function openDynamo(config: Config, logger: Logger, observe?: DynamoObserver): Promise<DynamoClients> {
   const clients = createDynamoClients(config, observe);
   const where = config.AWS_ENDPOINT_URL_DYNAMODB ?? `AWS ${config.AWS_REGION}`;
   try {
-    await retryTransient(() =>
-      config.CREATE_TABLES
-        ? ensureTable(clients.client, config.DYNAMODB_TABLE_NAME)
-        : describeTable(clients.client, config.DYNAMODB_TABLE_NAME),
-    );
+    // One throttle or 5xx on the table check (say with DYNAMODB_MAX_ATTEMPTS=1) must not end the process.
+    await retryTransient(async () => {
+      if (config.CREATE_TABLES) await ensureTable(clients.client, config.DYNAMODB_TABLE_NAME);
+      else await describeTable(clients.client, config.DYNAMODB_TABLE_NAME);
+    });
   } catch (error) {
     clients.close();
     const name = (error as Error).name;

@@ -110,17 +110,22 @@ export class DeadLetters {
     return 'dead-lettered';
   }
 
-  /** Moves every job in the failed set: catches what a crashed worker left between failure and DLQ. */
-  async sweep(): Promise<number> {
+  /**
+   * One pass over the failed set: catches what a crashed worker left between failure and DLQ. A job
+   * that cannot be moved now (DynamoDB throttled, say) is left for the next pass.
+   */
+  async sweep(onError?: (jobId: string, error: unknown) => void): Promise<number> {
+    const failed = await this.options.queues.operations.getFailed(0, -1);
     let moved = 0;
-    for (;;) {
-      const failed = await this.options.queues.operations.getFailed(0, 99);
-      if (failed.length === 0) return moved;
-      for (const job of failed) {
+    for (const job of failed) {
+      try {
         await this.moveFailedJob(job);
         moved++;
+      } catch (error) {
+        onError?.(String(job.id), error);
       }
     }
+    return moved;
   }
 
   async list(filter: { reason?: string } = {}): Promise<DeadLetterEntry[]> {

@@ -10,6 +10,7 @@ import { HistoryRecorder } from '../shared/history.js';
 import { Ledger } from '../shared/ledger.js';
 import type { Logger } from '../shared/logger.js';
 import { openQueues, operationJobOptions } from '../shared/queues.js';
+import { retryTransient } from '../shared/retry.js';
 import type { Stores } from '../shared/store/types.js';
 import { makeHandlers, writeTargets } from './handlers.js';
 import type { WorkerMetrics } from './metrics.js';
@@ -62,10 +63,13 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
       return false; // poison: nothing can have been applied
     }
     if (targets.length === 0) return false;
-    const applied = await Promise.all(targets.map((id) => commands.hasApplied(String(job.id), id)));
-    // Whatever landed, the projection must show it, even for a job that goes to the DLQ.
-    await Promise.all(targets.filter((_, i) => applied[i]).map((id) => commands.repair(id)));
-    return applied.every(Boolean);
+    // The same DynamoDB trouble that failed the job may hit this check: retry it briefly here too.
+    return retryTransient(async () => {
+      const applied = await Promise.all(targets.map((id) => commands.hasApplied(String(job.id), id)));
+      // Whatever landed, the projection must show it, even for a job that goes to the DLQ.
+      await Promise.all(targets.filter((_, i) => applied[i]).map((id) => commands.repair(id)));
+      return applied.every(Boolean);
+    });
   };
 
   const deadLetters = new DeadLetters({
@@ -120,7 +124,9 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
     if (sweeping) return;
     sweeping = true;
     try {
-      const moved = await deadLetters.sweep();
+      const moved = await deadLetters.sweep((jobId, error) =>
+        logger.warn({ jobId, err: (error as Error).message }, 'dead-letter move failed; next sweep retries'),
+      );
       if (moved > 0) logger.info({ moved }, 'dead-letter sweep moved failed jobs');
     } catch (error) {
       logger.warn({ err: error }, 'dead-letter sweep failed; will try again');

@@ -31,7 +31,7 @@ export async function history(ctx: CliContext, out: Output, ids: string[]): Prom
         case 'attempt-started':
           return `${e.at}  attempt ${e.attempt} started${who}`;
         case 'attempt-failed':
-          return `${e.at}  attempt ${e.attempt} failed${who}: ${e.errorClass}: ${e.message}${e.retryable ? ` (retry in ~${e.nextDelayMs ?? '?'} ms)` : ' (not retryable)'}`;
+          return `${e.at}  attempt ${e.attempt} failed${who}: ${e.errorClass}: ${e.message}${!e.retryable ? ' (not retryable)' : e.nextDelayMs === undefined ? ' (no attempts left)' : ` (retry in ~${e.nextDelayMs} ms)`}`;
         case 'completed':
           return `${e.at}  completed on attempt ${e.attempt}${who} in ${e.durationMs} ms, ${e.capacityUnits} capacity units: ${e.result}`;
         case 'dead-lettered':

@@ -1,6 +1,6 @@
 // Start-up retries: a throttle or 5xx while a service checks its table must not end the process.
 import { describe, expect, it } from 'vitest';
-import { retryTransient } from '../../shared/bootstrap.js';
+import { retryTransient } from '../../shared/retry.js';
 import { injectedServiceError } from '../../shared/dynamo/faults.js';
 
 function failing(errors: Error[]) {
