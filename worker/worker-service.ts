@@ -63,13 +63,16 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
       return false; // poison: nothing can have been applied
     }
     if (targets.length === 0) return false;
-    // The same DynamoDB trouble that failed the job may hit this check: retry it briefly here too.
-    return retryTransient(async () => {
-      const applied = await Promise.all(targets.map((id) => commands.hasApplied(String(job.id), id)));
-      // Whatever landed, the projection must show it, even for a job that goes to the DLQ.
-      await Promise.all(targets.filter((_, i) => applied[i]).map((id) => commands.repair(id)));
-      return applied.every(Boolean);
-    });
+    // The same DynamoDB trouble that failed the job may hit this check: each call is retried briefly.
+    const applied = await Promise.all(
+      targets.map(async (id) => {
+        const landed = await retryTransient(() => commands.hasApplied(String(job.id), id));
+        // Whatever landed, the projection must show it, even for a job that goes to the DLQ.
+        if (landed) await retryTransient(() => commands.repair(id));
+        return landed;
+      }),
+    );
+    return applied.every(Boolean);
   };
 
   const deadLetters = new DeadLetters({
