@@ -4,7 +4,7 @@ import { Counter, collectDefaultMetrics, Registry } from 'prom-client';
 import { exitOnStartupError, onShutdownSignal, openDynamo, stopWhenParentExits } from '../shared/bootstrap.js';
 import { loadConfigOrExit } from '../shared/config.js';
 import { describeTable } from '../shared/dynamo/table.js';
-import { HistoryRecorder } from '../shared/history.js';
+import { startHistoryRecorder } from '../shared/history.js';
 import { Ledger } from '../shared/ledger.js';
 import { createLogger } from '../shared/logger.js';
 import { startProbeServer } from '../shared/probe-server.js';
@@ -25,13 +25,7 @@ async function main() {
   redis.on('error', (error) => logger.debug({ err: error.message }, 'redis connection error'));
   await waitForRedis(redis, config.REDIS_URL, 30_000);
   const queues = openQueues(config, redis);
-  const history = new HistoryRecorder({
-    store: stores.history,
-    flushIntervalMs: config.HISTORY_FLUSH_MS,
-    maxBuffered: config.HISTORY_BUFFER_MAX,
-    onError: (error, lost) => logger.warn({ err: error, lost }, 'job history write failed'),
-  });
-  history.start();
+  const history = startHistoryRecorder(config, stores.history, logger);
   const producer = new Producer({
     queues,
     ledger: new Ledger(redis, config.QUEUE_PREFIX, config.QUEUE_NAME, config.LEDGER_MAX_ENTRIES),

@@ -1,6 +1,8 @@
 // Every job's life as an append-only list of lifecycle entries. Written through a bounded buffer
 // flushed in batches, so it costs the hot path almost nothing, and a failing history write never
 // touches the job itself: a crash loses at most this process's unflushed buffer.
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
 import type { JobHistoryStore } from './store/types.js';
 
 export type HistoryEntry = {
@@ -112,4 +114,20 @@ export class HistoryRecorder {
       this.buffer = [];
     }
   }
+}
+
+/** A started recorder configured from HISTORY_* and logging its failures: what every service uses. */
+export function startHistoryRecorder(
+  config: Pick<Config, 'HISTORY_FLUSH_MS' | 'HISTORY_BUFFER_MAX'>,
+  store: JobHistoryStore,
+  logger: Logger,
+): HistoryRecorder {
+  const recorder = new HistoryRecorder({
+    store,
+    flushIntervalMs: config.HISTORY_FLUSH_MS,
+    maxBuffered: config.HISTORY_BUFFER_MAX,
+    onError: (error, lost) => logger.warn({ err: error, lost }, 'job history write failed (jobs are unaffected)'),
+  });
+  recorder.start();
+  return recorder;
 }

@@ -6,7 +6,7 @@ import { type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.js';
 import { DeadLetters } from '../shared/dead-letter.js';
-import { HistoryRecorder } from '../shared/history.js';
+import { type HistoryRecorder, startHistoryRecorder } from '../shared/history.js';
 import { Ledger } from '../shared/ledger.js';
 import type { Logger } from '../shared/logger.js';
 import { openQueues, operationJobOptions } from '../shared/queues.js';
@@ -43,13 +43,7 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
   const workerId = config.WORKER_ID ?? `${hostname()}-${process.pid}`;
   const queues = openQueues(config, redis);
   const ledger = new Ledger(redis, config.QUEUE_PREFIX, config.QUEUE_NAME, config.LEDGER_MAX_ENTRIES);
-  const history = new HistoryRecorder({
-    store: stores.history,
-    flushIntervalMs: config.HISTORY_FLUSH_MS,
-    maxBuffered: config.HISTORY_BUFFER_MAX,
-    onError: (error, lost) => logger.warn({ err: error, lost }, 'job history write failed (jobs are unaffected)'),
-  });
-  history.start();
+  const history = startHistoryRecorder(config, stores.history, logger);
   const commands = new UserCommands({ events: stores.events, users: stores.users });
   const handlers = makeHandlers(stores.users, commands);
 

@@ -8,20 +8,12 @@ import type { Config } from '../../shared/config.js';
 import type { DeadLetterEntry } from '../../shared/dead-letter.js';
 import { openQueues, operationJobOptions, type Queues } from '../../shared/queues.js';
 import { startWorkerService, type WorkerService } from '../../worker/worker-service.js';
+import { waitFor } from '../helpers/pipeline.js';
 import { openTestResources, type TestEnv, type TestResources, testEnv } from '../helpers/stack.js';
 
-export const silent = pino({ level: 'silent' });
+export { waitFor };
 
-/** Polls until `check` returns a truthy value; fails naming `what` after the timeout. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+export const silent = pino({ level: 'silent' });
 
 export interface BoardFixture {
   env: TestEnv;
