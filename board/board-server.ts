@@ -9,7 +9,7 @@ import express from 'express';
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.js';
 import { DeadLetters } from '../shared/dead-letter.js';
-import { createDynamoClients } from '../shared/dynamo/client.js';
+import { createDynamoClients, withoutFaults } from '../shared/dynamo/client.js';
 import { describeTable } from '../shared/dynamo/table.js';
 import { Ledger } from '../shared/ledger.js';
 import type { Logger } from '../shared/logger.js';
@@ -65,7 +65,7 @@ export async function startBoard(deps: BoardDeps): Promise<Board> {
   // No settleApplied: deciding whether a failed job's effect landed is the worker's job, not the board's.
   const deadLetters = new DeadLetters({ queues, ledger, redriveOptions: operationJobOptions(config) });
   // Readiness only asks whether DynamoDB answers: injected faults are for the workers' demos, not the probe.
-  const dynamo = createDynamoClients({ ...config, FAULT_THROTTLE_RATE: 0, FAULT_ERROR_RATE: 0, FAULT_LATENCY_MS: 0 });
+  const dynamo = createDynamoClients(withoutFaults(config));
   const metrics = new QueueMetrics({
     queues,
     onError: (error) => logger.warn({ err: error }, 'queue gauges not collected: Redis did not answer'),

@@ -3,7 +3,7 @@
 import type { Redis } from 'ioredis';
 import { type Config, loadConfig } from '../shared/config.js';
 import { DeadLetters } from '../shared/dead-letter.js';
-import { createDynamoClients, type DynamoClients } from '../shared/dynamo/client.js';
+import { createDynamoClients, type DynamoClients, withoutFaults } from '../shared/dynamo/client.js';
 import { describeTable } from '../shared/dynamo/table.js';
 import { Ledger } from '../shared/ledger.js';
 import { openQueues, operationJobOptions, type Queues } from '../shared/queues.js';
@@ -71,12 +71,7 @@ export class CliContext {
   async stores(): Promise<Stores> {
     if (!this.dynamo) {
       // The CLI never injects faults, whatever FAULT_* the environment holds for the workers.
-      this.dynamo = createDynamoClients({
-        ...this.config,
-        FAULT_THROTTLE_RATE: 0,
-        FAULT_ERROR_RATE: 0,
-        FAULT_LATENCY_MS: 0,
-      });
+      this.dynamo = createDynamoClients(withoutFaults(this.config));
       await describeTable(this.dynamo.client, this.config.DYNAMODB_TABLE_NAME).catch((error: Error) => {
         throw new Error(
           `cannot read table ${this.config.DYNAMODB_TABLE_NAME} at ${this.config.AWS_ENDPOINT_URL_DYNAMODB ?? `AWS ${this.config.AWS_REGION}`} (from ${this.source}): ${error.message}`,

@@ -41,3 +41,8 @@ export function createDynamoClients(config: DynamoConfig, observe?: DynamoObserv
   });
   return { client, doc, close: () => client.destroy() };
 }
+
+/** The same settings with fault injection off: for the CLI, probes and checkers, whatever FAULT_* the workers get. */
+export function withoutFaults<T extends DynamoConfig>(config: T): T {
+  return { ...config, FAULT_THROTTLE_RATE: 0, FAULT_ERROR_RATE: 0, FAULT_LATENCY_MS: 0 };
+}

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { type Config, loadConfig } from '../../shared/config.js';
-import { createDynamoClients, type DynamoClients } from '../../shared/dynamo/client.js';
+import { createDynamoClients, type DynamoClients, withoutFaults } from '../../shared/dynamo/client.js';
 import { ensureTable } from '../../shared/dynamo/table.js';
 import { createDynamoStores } from '../../shared/store/index.js';
 import type { Stores } from '../../shared/store/types.js';
@@ -48,7 +48,7 @@ export interface TestResources {
 export async function openTestResources(config: Config): Promise<TestResources> {
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   // The test's own view of the tables is fault-free, whatever FAULT_* the workers under test get.
-  const dynamo = createDynamoClients({ ...config, FAULT_THROTTLE_RATE: 0, FAULT_ERROR_RATE: 0, FAULT_LATENCY_MS: 0 });
+  const dynamo = createDynamoClients(withoutFaults(config));
   await ensureTable(dynamo.client, config.DYNAMODB_TABLE_NAME);
   return {
     redis,
