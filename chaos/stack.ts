@@ -1,0 +1,312 @@
+// One scenario's own world: a redis-server (AOF, temp dir) and dynalite on free loopback ports, the
+// producer and worker processes it starts, a log tally of what the workers went through, and the
+// ledger checker reading the final state straight from Redis and DynamoDB.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import { type CheckReport, checkLedger } from '../shared/check.js';
+import { type Config, loadConfig } from '../shared/config.js';
+import { createDynamoClients, type DynamoClients } from '../shared/dynamo/client.js';
+import { ensureTable } from '../shared/dynamo/table.js';
+import { Ledger } from '../shared/ledger.js';
+import { openQueues, type Queues } from '../shared/queues.js';
+import { connectRedis } from '../shared/redis.js';
+import { createDynamoStores } from '../shared/store/index.js';
+import type { Stores } from '../shared/store/types.js';
+import { type DynaliteServer, type RedisServer, startDynalite, startRedisServer } from '../stack/local-services.js';
+import { isRunning, removeDir, type Service, startService, stopService, track, trackDir } from './processes.js';
+
+export type EnvOverrides = Record<string, string | number | boolean>;
+
+/** What the workers' own logs say they went through (warn level and up), counted as lines arrive. */
+export interface LogTally {
+  /** Failed attempts that will be retried, by error class. */
+  retries: Record<string, number>;
+  /** Jobs failed for good (then dead-lettered or settled), by error class. */
+  failedForGood: Record<string, number>;
+  /** "job stalled" warnings: a job whose lock was lost and that will run again. */
+  stalled: number;
+}
+
+const CHAOS_DEFAULTS: Record<string, string> = {
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'chaos',
+  AWS_SECRET_ACCESS_KEY: 'chaos',
+  QUEUE_PREFIX: 'chaos',
+  QUEUE_NAME: 'ops',
+  LOG_LEVEL: 'warn',
+  LOG_FORMAT: 'json',
+  METRICS_PORT: '0',
+  JOB_BACKOFF_MS: '50',
+  DLQ_SWEEP_INTERVAL_MS: '1000',
+  HISTORY_FLUSH_MS: '250',
+  SHUTDOWN_TIMEOUT_MS: '10000',
+};
+
+let progress: ((line: string) => void) | undefined;
+
+/** Where progress lines go while a scenario waits (the runner prints them to stderr; tests stay quiet). */
+export function onProgress(print: ((line: string) => void) | undefined): void {
+  progress = print;
+}
+
+export class ChaosStack {
+  readonly workers: Service[] = [];
+  readonly services: Service[] = [];
+  readonly tally: LogTally = { retries: {}, failedForGood: {}, stalled: 0 };
+  private workerCount = 0;
+  private stopped = false;
+
+  private constructor(
+    readonly name: string,
+    readonly dir: string,
+    public redisServer: RedisServer,
+    readonly dynalite: DynaliteServer,
+    readonly env: Record<string, string>,
+    readonly config: Config,
+    /** The harness's own connection: waits out a Redis restart instead of failing. */
+    readonly redis: Redis,
+    readonly dynamo: DynamoClients,
+    readonly stores: Stores,
+    readonly queues: Queues,
+    readonly ledger: Ledger,
+  ) {}
+
+  /** Starts Redis and dynalite for one scenario; `overrides` go into every process's environment. */
+  static async start(name: string, overrides: EnvOverrides = {}): Promise<ChaosStack> {
+    // The harness's own SDK client needs some credentials; dynalite accepts any.
+    process.env.AWS_ACCESS_KEY_ID ??= 'chaos';
+    process.env.AWS_SECRET_ACCESS_KEY ??= 'chaos';
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+    const dir = mkdtempSync(join(tmpdir(), `djq-chaos-${name}-`));
+    trackDir(dir);
+    let redisServer: RedisServer | undefined;
+    let dynalite: DynaliteServer | undefined;
+    try {
+      redisServer = await startRedisServer({ dir });
+      track(redisServer.process);
+      dynalite = await startDynalite();
+      track(dynalite.process);
+      return await ChaosStack.connect(name, dir, redisServer, dynalite, overrides);
+    } catch (error) {
+      await dynalite?.stop();
+      await redisServer?.stop();
+      removeDir(dir);
+      throw error;
+    }
+  }
+
+  private static async connect(
+    name: string,
+    dir: string,
+    redisServer: RedisServer,
+    dynalite: DynaliteServer,
+    overrides: EnvOverrides,
+  ): Promise<ChaosStack> {
+    const env: Record<string, string> = {
+      ...CHAOS_DEFAULTS,
+      REDIS_URL: redisServer.url,
+      AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
+      DYNAMODB_TABLE_NAME: `chaos-${name}`,
+    };
+    for (const [k, v] of Object.entries(overrides)) env[k] = String(v);
+    const config = loadConfig(env);
+    // The harness reads the tables fault-free, whatever FAULT_* the processes under test get.
+    const dynamo = createDynamoClients({ ...config, FAULT_THROTTLE_RATE: 0, FAULT_ERROR_RATE: 0, FAULT_LATENCY_MS: 0 });
+    try {
+      // Created here, before any process starts, so no service depends on winning the creation race.
+      await ensureTable(dynamo.client, config.DYNAMODB_TABLE_NAME);
+    } catch (error) {
+      dynamo.close();
+      throw error;
+    }
+    const redis = connectRedis(config.REDIS_URL);
+    redis.on('error', () => undefined); // expected while a scenario restarts Redis
+    return new ChaosStack(
+      name,
+      dir,
+      redisServer,
+      dynalite,
+      env,
+      config,
+      redis,
+      dynamo,
+      createDynamoStores(dynamo, config),
+      openQueues(config, redis),
+      new Ledger(redis, config.QUEUE_PREFIX, config.QUEUE_NAME),
+    );
+  }
+
+  startWorker(overrides: EnvOverrides = {}): Service {
+    const id = `w${++this.workerCount}`;
+    const service = this.startProcess('worker/main.ts', { WORKER_ID: id, ...overrides });
+    service.name = id;
+    this.workers.push(service);
+    void service.exited.then(() => {
+      const i = this.workers.indexOf(service);
+      if (i >= 0) this.workers.splice(i, 1);
+    });
+    return service;
+  }
+
+  startProducer(overrides: EnvOverrides = {}): Service {
+    const service = this.startProcess('producer/main.ts', overrides);
+    service.name = 'producer';
+    return service;
+  }
+
+  /** Any repo entry point with this stack's environment (plus overrides). */
+  startProcess(file: string, overrides: EnvOverrides = {}): Service {
+    const env = { ...this.env };
+    for (const [k, v] of Object.entries(overrides)) env[k] = String(v);
+    const service = startService(file, env);
+    service.onLine((line) => this.count(line));
+    this.services.push(service);
+    return service;
+  }
+
+  /** Live workers (not killed, not exited). */
+  liveWorkers(): Service[] {
+    return this.workers.filter((w) => isRunning(w.process));
+  }
+
+  /** Workers registered with Redis as consumers of the queue (BullMQ names their connections). */
+  async consumingWorkerIds(): Promise<Set<string>> {
+    const clients = (await this.queues.operations.getWorkers()) as { name?: string; rawname?: string }[];
+    const ids = new Set<string>();
+    for (const c of clients) {
+      const name = c.rawname?.split(':w:')[1] ?? c.name;
+      if (name) ids.add(name);
+    }
+    return ids;
+  }
+
+  /** Stops Redis (SIGTERM: it writes its AOF out), waits, and starts it again on the same dir and port. */
+  async restartRedis(downMs: number): Promise<void> {
+    await this.redisServer.stop('SIGTERM');
+    await sleep(downMs);
+    this.redisServer = await startRedisServer({ dir: this.redisServer.dir, port: this.redisServer.port });
+    track(this.redisServer.process);
+  }
+
+  /** Jobs not finished yet: waiting, active, delayed, retrying or on their way to the DLQ. */
+  async unfinished(): Promise<number> {
+    const c = await this.queues.operations.getJobCounts(
+      'waiting',
+      'active',
+      'delayed',
+      'prioritized',
+      'waiting-children',
+      'failed',
+    );
+    return Object.values(c).reduce((a, b) => a + b, 0);
+  }
+
+  /**
+   * Waits until the producer (if given) has exited 0 and nothing is left unfinished in the queue,
+   * seen twice in a row (a stalled job sits in `active` until a stalled check moves it back).
+   */
+  async waitDrained(options: { producer?: Service; timeoutMs: number; expectedEnqueued?: number }): Promise<boolean> {
+    const deadline = Date.now() + options.timeoutMs;
+    let quietRounds = 0;
+    let lastReport = Date.now();
+    while (Date.now() < deadline) {
+      if (progress && Date.now() - lastReport > 5000) {
+        lastReport = Date.now();
+        const counts = await this.queues.operations.getJobCounts('waiting', 'active', 'delayed', 'failed');
+        const finished = await this.redis.xlen(this.ledger.outcomesKey);
+        progress(
+          `[${this.name}] finished ${finished}, ${JSON.stringify(counts)}, workers ${this.liveWorkers().length}`,
+        );
+      }
+      const producerDone = !options.producer || options.producer.process.exitCode === 0;
+      if (options.producer && !producerDone && !isRunning(options.producer.process)) return false;
+      if (producerDone && (await this.unfinished()) === 0) {
+        if (++quietRounds >= 2) {
+          if (options.expectedEnqueued === undefined) return true;
+          if ((await this.ledger.readEnqueued()).size >= options.expectedEnqueued) return true;
+        }
+      } else quietRounds = 0;
+      await sleep(500);
+    }
+    return false;
+  }
+
+  async check(faults: Record<string, unknown> = {}): Promise<CheckReport> {
+    return checkLedger({ ledger: this.ledger, queues: this.queues, stores: this.stores, faults });
+  }
+
+  /** Redis INFO memory used_memory, in MB. */
+  async redisUsedMemoryMb(): Promise<number> {
+    const info = await this.redis.info('memory');
+    return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0) / 1024 / 1024;
+  }
+
+  /** Stops everything this stack started: workers drain on SIGTERM, stragglers are killed. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const running = this.services.filter((s) => isRunning(s.process));
+    await Promise.all(
+      running.map(async (s) => {
+        s.process.kill('SIGTERM');
+        const done = await Promise.race([s.exited.then(() => true), sleep(15_000).then(() => false)]);
+        if (!done) await stopService(s, 'SIGKILL');
+      }),
+    );
+    await this.queues.close().catch(() => undefined);
+    this.redis.disconnect();
+    this.dynamo.close();
+    await this.dynalite.stop();
+    await this.redisServer.stop();
+    removeDir(this.dir);
+  }
+
+  private count(line: string): void {
+    if (!line.startsWith('{')) return;
+    if (!line.includes('"errorClass"') && !line.includes('stalled')) return;
+    let entry: { msg?: string; errorClass?: string };
+    try {
+      entry = JSON.parse(line) as { msg?: string; errorClass?: string };
+    } catch {
+      return;
+    }
+    const msg = entry.msg ?? '';
+    const cls = entry.errorClass ?? 'unknown';
+    if (msg.includes('will retry')) this.tally.retries[cls] = (this.tally.retries[cls] ?? 0) + 1;
+    else if (msg.includes('failed for good')) this.tally.failedForGood[cls] = (this.tally.failedForGood[cls] ?? 0) + 1;
+    else if (msg.startsWith('job stalled')) this.tally.stalled++;
+  }
+}
+
+export function sum(counts: Record<string, number>): number {
+  return Object.values(counts).reduce((a, b) => a + b, 0);
+}
+
+/** Runs `fn` every `ms` until stopped; one run at a time. */
+export function every(ms: number, fn: () => Promise<void>): { stop(): Promise<void> } {
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      await sleep(ms);
+      if (!stopped) await fn();
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+    },
+  };
+}
+
+/** Producer settings that spread `jobs` over about `seconds` (ticks of 100 ms). */
+export function pace(jobs: number, seconds: number): EnvOverrides {
+  return {
+    MAX_OPERATIONS: jobs,
+    OPERATION_INTERVAL_MS: 100,
+    OPERATIONS_PER_TICK: Math.max(1, Math.ceil(jobs / (seconds * 10))),
+  };
+}

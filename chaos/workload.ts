@@ -1,0 +1,182 @@
+// The workload most scenarios share: a paced producer and N worker processes on a stack of their
+// own, optionally with a worker killed (-9) and replaced every few seconds and memory sampled,
+// until every job has finished; then the checker and the dead-letter entries.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CheckReport } from '../shared/check.js';
+import { type DeadLetterEntry, DeadLetters } from '../shared/dead-letter.js';
+import { isRunning, rssMb, type Service } from './processes.js';
+import { ChaosStack, type EnvOverrides, every, pace } from './stack.js';
+
+export interface WorkloadOptions {
+  scenario: string;
+  jobs: number;
+  /** Environment for every process (faults, locks, rates). */
+  env: EnvOverrides;
+  workers: number;
+  /** The producer spreads the jobs over about this many seconds. */
+  seconds: number;
+  /** kill -9 one worker (never w1, kept as the long-lived one) and start a replacement, this often. */
+  killEveryMs?: number;
+  /** Sample worker RSS and Redis memory this often. */
+  sampleEveryMs?: number;
+  timeoutMs?: number;
+  /** Called once the run is going (e.g. to restart Redis mid-run). */
+  during?: (stack: ChaosStack, producer: Service) => Promise<void>;
+}
+
+export interface MemorySamples {
+  /** RSS of the long-lived worker w1 (MB). */
+  workerRssMb: number[];
+  /** Largest RSS among the live workers at each sample (MB). */
+  workerRssMaxMb: number[];
+  /** Redis INFO memory used_memory (MB). */
+  redisUsedMemoryMb: number[];
+  /** used_memory less the ledger streams and the DLQ, which keep every job by design (MB). */
+  redisQueueMemoryMb: number[];
+  /** Jobs finished (ledger outcomes) at each sample. */
+  finishedAt: number[];
+}
+
+export interface WorkloadRun {
+  stack: ChaosStack;
+  report: CheckReport;
+  drained: boolean;
+  producerExitCode: number | null;
+  kills: number;
+  deadLetters: DeadLetterEntry[];
+  memory: MemorySamples;
+}
+
+export async function runWorkload<T>(
+  options: WorkloadOptions,
+  finish: (run: WorkloadRun) => T | Promise<T>,
+): Promise<T> {
+  const stack = await ChaosStack.start(options.scenario, options.env);
+  try {
+    const memory: MemorySamples = {
+      workerRssMb: [],
+      workerRssMaxMb: [],
+      redisUsedMemoryMb: [],
+      redisQueueMemoryMb: [],
+      finishedAt: [],
+    };
+    for (let i = 0; i < options.workers; i++) stack.startWorker();
+    const producer = stack.startProducer(pace(options.jobs, options.seconds));
+
+    let kills = 0;
+    const killer = options.killEveryMs
+      ? every(options.killEveryMs, async () => {
+          // Only workers that are consuming: killing one still starting up would hit no jobs.
+          const consuming = await stack.consumingWorkerIds();
+          const candidates = stack.liveWorkers().filter((w) => w.name !== 'w1' && consuming.has(w.name));
+          const victim = candidates[Math.floor(Math.random() * candidates.length)];
+          if (!victim) return;
+          victim.process.kill('SIGKILL');
+          await victim.exited;
+          kills++;
+          stack.startWorker();
+        })
+      : undefined;
+    const sampler = options.sampleEveryMs
+      ? every(options.sampleEveryMs, async () => {
+          await sampleMemory(stack, memory);
+        })
+      : undefined;
+
+    await options.during?.(stack, producer);
+    const drained = await stack.waitDrained({
+      producer,
+      timeoutMs: options.timeoutMs ?? 60_000 + options.jobs * 40,
+      expectedEnqueued: options.jobs,
+    });
+    await killer?.stop();
+    await sampler?.stop();
+    // Let the replacement workers finish starting, so stopping them is a clean drain.
+    await sleep(200);
+    const report = await stack.check({ kills });
+    const deadLetters = await new DeadLetters({ queues: stack.queues, ledger: stack.ledger }).list();
+    if (!drained) await printDiagnostics(stack);
+    return await finish({
+      stack,
+      report,
+      drained,
+      producerExitCode: producer.process.exitCode,
+      kills,
+      deadLetters,
+      memory,
+    });
+  } finally {
+    await stack.stop();
+  }
+}
+
+/** What a run that did not drain left behind, on stderr (a table row alone would not say why). */
+async function printDiagnostics(stack: ChaosStack): Promise<void> {
+  const counts = await stack.queues.operations.getJobCounts();
+  const stuck = await stack.queues.operations.getJobs(['active', 'waiting', 'delayed', 'failed'], 0, 4);
+  const lines = [
+    `[${stack.name}] did not drain: ${JSON.stringify(counts)}; live workers ${stack.liveWorkers().map((w) => w.name)}`,
+    ...stuck.map((j) => `  job ${j.id} ${j.name} attemptsMade ${j.attemptsMade} failedReason ${j.failedReason}`),
+    ...stack.services
+      .filter((s) => !isRunning(s.process))
+      .map((s) => `  ${s.name} exited ${s.process.exitCode ?? s.process.signalCode}: ${s.output().slice(-600)}`),
+    ...stack.liveWorkers().map((w) => `  ${w.name} (live), last output: ${w.output().slice(-1500)}`),
+  ];
+  process.stderr.write(`${lines.join('\n')}\n`);
+}
+
+async function sampleMemory(stack: ChaosStack, memory: MemorySamples): Promise<void> {
+  const live = stack.liveWorkers();
+  const w1 = live.find((w) => w.name === 'w1');
+  const rss = live.map((w) => rssMb(w.process.pid)).filter((v): v is number => v !== undefined);
+  const used = await stack.redisUsedMemoryMb();
+  const byDesign = await keptByDesignMb(stack);
+  const w1Rss = w1 && isRunning(w1.process) ? rssMb(w1.process.pid) : undefined;
+  if (w1Rss !== undefined) memory.workerRssMb.push(round(w1Rss));
+  if (rss.length > 0) memory.workerRssMaxMb.push(round(Math.max(...rss)));
+  memory.redisUsedMemoryMb.push(round(used));
+  memory.redisQueueMemoryMb.push(round(used - byDesign));
+  memory.finishedAt.push(Number(await stack.redis.xlen(stack.ledger.outcomesKey)));
+}
+
+/** Memory of the ledger streams and the dead-letter queue's keys, which grow with jobs by design. */
+async function keptByDesignMb(stack: ChaosStack): Promise<number> {
+  const { redis, ledger, config } = stack;
+  let bytes = 0;
+  for (const key of [ledger.enqueuedKey, ledger.outcomesKey]) {
+    bytes += Number((await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) ?? 0);
+  }
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(
+      cursor,
+      'MATCH',
+      `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}-dlq:*`,
+      'COUNT',
+      1000,
+    );
+    cursor = next;
+    if (keys.length === 0) continue;
+    const pipeline = redis.pipeline();
+    for (const key of keys) pipeline.call('MEMORY', 'USAGE', key, 'SAMPLES', '0');
+    for (const [, value] of (await pipeline.exec()) ?? []) bytes += Number(value ?? 0);
+  } while (cursor !== '0');
+  return bytes / 1024 / 1024;
+}
+
+const round = (mb: number) => Math.round(mb * 10) / 10;
+
+/**
+ * "Flat": after warm-up (the first third), the last third of the samples stays within 25% (plus
+ * `slackMb`) of the middle third's peak. A leak proportional to jobs grows by ~1.7x between them.
+ */
+export function isFlat(samples: readonly number[], slackMb: number): { flat: boolean; detail: string } {
+  if (samples.length < 6) return { flat: true, detail: `only ${samples.length} samples` };
+  const third = Math.floor(samples.length / 3);
+  const middle = Math.max(...samples.slice(third, 2 * third));
+  const last = Math.max(...samples.slice(2 * third));
+  return {
+    flat: last <= middle * 1.25 + slackMb,
+    detail: `peak ${middle.toFixed(1)} MB in the middle third, ${last.toFixed(1)} MB in the last`,
+  };
+}
