@@ -1,0 +1,227 @@
+// Turns the measurements into the headline figures (the JSON's top level), the targets they are
+// held to, and the tables printed at the end of a run.
+import { fmt, type Row, renderTable } from './report.js';
+import type { BaselineRun, ProjectRun } from './sections/end-to-end.js';
+import type { LatencyResult } from './sections/latency.js';
+import type { MemoryResult } from './sections/memory.js';
+import type { ProducerResult } from './sections/producer.js';
+import type { QueueOverheadResult } from './sections/queue-overhead.js';
+import type { OperationTrips } from './sections/round-trips.js';
+import type { ScalingResult } from './sections/scaling.js';
+import { round } from './support.js';
+
+export interface Figures {
+  queueOverhead?: QueueOverheadResult;
+  naive?: BaselineRun[];
+  project?: ProjectRun[];
+  ceiling?: { requestsPerSec: number }[];
+  roundTrips?: Record<string, OperationTrips>;
+  scaling?: ScalingResult;
+  latency?: LatencyResult;
+  memory?: MemoryResult;
+  producer?: ProducerResult;
+}
+
+/** The round trips each operation should make (README "Performance"); the run checks them. */
+export const EXPECTED_TRIPS: Record<string, string> = {
+  'create-user': '2',
+  'get-user': '1',
+  'update-user': '3',
+  'query-by-department': '1',
+  'delete-user': '3',
+  'batch-create-users': '2 per user',
+};
+
+const best = <T>(runs: T[] | undefined, key: (r: T) => number): T | undefined =>
+  runs?.length ? runs.reduce((a, b) => (key(b) > key(a) ? b : a)) : undefined;
+
+const check = (met: boolean | undefined) => (met === undefined ? '' : met ? ' ✓' : ' ✗');
+
+export function summarise(f: Figures, quick: boolean) {
+  const project = best(f.project, (r) => r.jobsPerSec);
+  const naive = best(f.naive, (r) => r.jobsPerSec);
+  const ceiling = best(f.ceiling, (r) => r.requestsPerSec);
+  const queueOverheadRatio = f.queueOverhead?.ratio;
+  const backendRequestsRatio = project && naive ? project.requestsPerSec / naive.requestsPerSec : undefined;
+  const backendCeilingShare = project && ceiling ? project.requestsPerSec / ceiling.requestsPerSec : undefined;
+  const latencyMs = f.latency ? { p50: f.latency.p50, p95: f.latency.p95, p99: f.latency.p99 } : undefined;
+
+  const targets = {
+    queueOverheadRatio: {
+      target: '>= 0.8',
+      met: queueOverheadRatio === undefined ? undefined : queueOverheadRatio >= 0.8,
+    },
+    backendRequestsRatio: {
+      target: '>= 0.9',
+      met: backendRequestsRatio === undefined ? undefined : backendRequestsRatio >= 0.9,
+    },
+    historyRequestsPerJob: { target: '<= 0.1', met: project ? project.historyRequestsPerJob <= 0.1 : undefined },
+    scalingEfficiency4: { target: '>= 0.9', met: f.scaling ? f.scaling.efficiency4 >= 0.9 : undefined },
+    latencyP99Ms: { target: '<= 25', met: latencyMs ? latencyMs.p99 <= 25 : undefined },
+    workerRssGrowth: { target: '<= 1.2', met: f.memory ? f.memory.growth <= 1.2 : undefined },
+  };
+
+  const json = {
+    queueOverheadRatio: maybe(queueOverheadRatio, 3),
+    backendRequestsRatio: maybe(backendRequestsRatio, 3),
+    endToEndJobsRatio: maybe(project && naive ? project.jobsPerSec / naive.jobsPerSec : undefined, 3),
+    requestsPerJob: maybe(project?.requestsPerJob, 3),
+    historyRequestsPerJob: maybe(project?.historyRequestsPerJob, 3),
+    backendCeilingShare: maybe(backendCeilingShare, 3),
+    scalingEfficiency4: maybe(f.scaling?.efficiency4, 3),
+    latencyMs: latencyMs ?? null,
+    workerRssGrowth: maybe(f.memory?.growth, 3),
+    redisUsedMemoryMB: f.memory?.redisUsedMemoryMB ?? null,
+    producerBulkSpeedup: maybe(f.producer ? f.producer.addBulkPerSec / f.producer.addPerSec : undefined, 2),
+    targets,
+    details: f,
+  };
+
+  const rows: Row[] = [];
+  if (f.queueOverhead) {
+    const q = f.queueOverhead;
+    rows.push([
+      `Queue overhead (in-memory store, ${q.jobs} jobs, best of ${q.rounds})`,
+      fmt.rate(Math.max(...q.projectJobsPerSec)),
+      `raw BullMQ no-op ${fmt.rate(Math.max(...q.rawJobsPerSec))}`,
+      fmt.ratio(q.ratio),
+      `>= 0.80${check(targets.queueOverheadRatio.met)}`,
+    ]);
+  }
+  if (project && naive) {
+    rows.push([
+      `End to end on dynalite (${project.jobs} jobs, default mix)`,
+      fmt.rate(project.jobsPerSec),
+      `naive PutItem ${fmt.rate(naive.jobsPerSec)}`,
+      fmt.ratio(project.jobsPerSec / naive.jobsPerSec),
+      '(info)',
+    ]);
+    rows.push([
+      'DynamoDB requests/s',
+      fmt.rate(project.requestsPerSec),
+      `naive ${fmt.rate(naive.requestsPerSec)}`,
+      fmt.ratio(backendRequestsRatio as number),
+      `>= 0.90${check(targets.backendRequestsRatio.met)}`,
+    ]);
+    rows.push(['DynamoDB requests per job', project.requestsPerJob.toFixed(2), 'naive 1.00', '', '(info)']);
+    rows.push([
+      'of which history (BatchWriteItem)',
+      project.historyRequestsPerJob.toFixed(3),
+      '',
+      '',
+      `<= 0.10${check(targets.historyRequestsPerJob.met)}`,
+    ]);
+  }
+  if (project && ceiling) {
+    rows.push([
+      'Share of the backend ceiling (requests/s)',
+      fmt.rate(project.requestsPerSec),
+      `tight PutItem loop ${fmt.rate(ceiling.requestsPerSec)}`,
+      fmt.ratio(backendCeilingShare as number),
+      '(info)',
+    ]);
+  }
+  if (f.scaling) {
+    const s = f.scaling;
+    rows.push([
+      `Scaling, ${s.latencyMs} ms per call, concurrency ${s.concurrencyPerWorker} each`,
+      `1/2/4 workers: ${s.jobsPerSec[1]}/${s.jobsPerSec[2]}/${s.jobsPerSec[4]} jobs/s`,
+      `linear: ${s.jobsPerSec[1]}/${2 * (s.jobsPerSec[1] ?? 0)}/${4 * (s.jobsPerSec[1] ?? 0)}`,
+      `${fmt.ratio(s.efficiency2)} / ${fmt.ratio(s.efficiency4)}`,
+      `>= 0.90 at 4${check(targets.scalingEfficiency4.met)}`,
+    ]);
+  }
+  if (f.latency) {
+    const l = f.latency;
+    rows.push([
+      `Latency at ${l.offeredPerSec} jobs/s for ${l.seconds} s (enqueue→completion)`,
+      `p50 ${l.p50} / p95 ${l.p95} / p99 ${l.p99} ms`,
+      `max ${l.max} ms, ${l.measuredJobs} jobs`,
+      '',
+      `p99 <= 25 ms${check(targets.latencyP99Ms.met)}`,
+    ]);
+  }
+  if (f.memory) {
+    const m = f.memory;
+    rows.push([
+      `Worker RSS at start / ${m.checkpoints[0]} / ${m.checkpoints[1]} jobs`,
+      `${m.rssStartMB} / ${m.rssAtFirstMB} / ${m.rssAtLastMB} MB`,
+      `max ${m.rssMaxMB} MB`,
+      fmt.ratio(m.growth),
+      `<= 1.20${check(targets.workerRssGrowth.met)}`,
+    ]);
+    rows.push([
+      'Redis used_memory after the run',
+      `${m.redisUsedMemoryMB} MB`,
+      `${m.redisKeptCompletedJobs} completed jobs kept, ledger ${m.redisLedgerMB} MB`,
+      '',
+      '(info)',
+    ]);
+  }
+  if (f.producer) {
+    const p = f.producer;
+    rows.push([
+      'Producer enqueue rate',
+      `addBulk ${fmt.rate(p.addBulkPerSec)} (tick with ledger ${fmt.rate(p.producerTickPerSec)})`,
+      `one add per job ${fmt.rate(p.addPerSec)}`,
+      fmt.ratio(p.addBulkPerSec / p.addPerSec),
+      '(info)',
+    ]);
+  }
+  const parts = [
+    renderTable(
+      `Benchmark${quick ? ' (--quick: a smoke run, the figures are not meaningful)' : ''}`,
+      ['Measure', 'Project', 'Baseline', 'Ratio', 'Target'],
+      rows,
+    ),
+  ];
+  if (project) parts.push(stepsTable(project));
+  if (f.roundTrips) parts.push(tripsTable(f.roundTrips));
+  return { table: parts.join('\n\n'), json };
+}
+
+function maybe(value: number | undefined, digits: number): number | null {
+  return value === undefined ? null : round(value, digits);
+}
+
+const STEP_LABELS: [string, string][] = [
+  ['validate', 'validate (zod payload schema)'],
+  ['read', 'read (event Query, GetItem, GSI Query)'],
+  ['append', 'append (conditional PutItem of the event)'],
+  ['project', 'project (version-guarded PutItem)'],
+  ['handler', 'handler total (read + append + project, batches in parallel)'],
+  ['history', 'history (two buffered records)'],
+  ['history-flush', 'history flush (BatchWriteItem, in the background)'],
+  ['ledger', 'ledger completed XADD (before the ack)'],
+  ['ack', 'ack (BullMQ moveToCompleted, fetches the next job)'],
+];
+
+function stepsTable(project: ProjectRun): string {
+  const rows: Row[] = STEP_LABELS.filter(([step]) => project.stepsMsPerJob[step] !== undefined).map(([step, label]) => [
+    label,
+    `${(project.stepsMsPerJob[step] as number).toFixed(3)} ms`,
+    '',
+    '',
+    '',
+  ]);
+  return renderTable(
+    `Time per job by step (end-to-end run, mean per job under load at concurrency 50)`,
+    ['Step', 'ms per job', '', '', ''],
+    rows,
+  ).replace(/ \|\s+\|\s+\|\s+\|$/gm, ' |');
+}
+
+function tripsTable(trips: Record<string, OperationTrips>): string {
+  const rows: Row[] = Object.entries(trips).map(([op, t]) => [
+    op,
+    t.perUser !== undefined ? `${t.perUser} per user (${t.mean} per job)` : `${t.mean}`,
+    `${t.min}–${t.max}`,
+    EXPECTED_TRIPS[op] ?? '?',
+    `${t.jobs}`,
+  ]);
+  return renderTable(
+    'DynamoDB round trips per operation (counted)',
+    ['Operation', 'Mean', 'Min–max', 'Expected', 'Jobs'],
+    rows,
+  );
+}

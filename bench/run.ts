@@ -1,0 +1,128 @@
+// `npm run bench [-- --quick]`: each measurement of issue 6 against its baseline in one run, a table
+// on the terminal and bench/results/latest.json (quick.json for --quick, which is only a smoke run).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { clearProgress, progress } from './report.js';
+import { type Figures, summarise } from './results.js';
+import { ceilingRun, naiveRun, projectRun } from './sections/end-to-end.js';
+import { latency } from './sections/latency.js';
+import { memory } from './sections/memory.js';
+import { producerRates } from './sections/producer.js';
+import { queueOverhead } from './sections/queue-overhead.js';
+import { roundTrips } from './sections/round-trips.js';
+import { scaling } from './sections/scaling.js';
+import { CONCURRENCY, startBenchServices } from './support.js';
+
+const quick = process.argv.includes('--quick');
+/** `--only=overhead,e2e,...` runs a subset while working on one figure (the JSON is then partial). */
+const only = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice(7)
+  .split(',');
+const wanted = (name: string) => !only || only.includes(name);
+/** `--jobs=N` overrides the queue-overhead job count (profiling). */
+const jobsFlag = Number(process.argv.find((a) => a.startsWith('--jobs='))?.slice(7) ?? 0);
+
+const sizes = quick
+  ? {
+      overhead: { jobs: 3000, rounds: 1 },
+      e2e: { jobs: 600, rounds: 1, ceilingSeconds: 2 },
+      trips: 120,
+      scaling: { jobsPerWorker: 150, concurrency: 8 },
+      latency: { perSec: 200, seconds: 5, warmupSeconds: 1 },
+      memory: [500, 3000] as [number, number],
+      producer: { bulkJobs: 3000, singleJobs: 500 },
+    }
+  : {
+      overhead: { jobs: 20_000, rounds: 2 },
+      e2e: { jobs: 5000, rounds: 2, ceilingSeconds: 5 },
+      trips: 400,
+      scaling: { jobsPerWorker: 1000, concurrency: 8 },
+      latency: { perSec: 200, seconds: 30, warmupSeconds: 2 },
+      memory: [5000, 50_000] as [number, number],
+      producer: { bulkJobs: 20_000, singleJobs: 5000 },
+    };
+
+function versions(redisVersion: string) {
+  const require = createRequire(import.meta.url);
+  const version = (pkg: string) => (require(`${pkg}/package.json`) as { version: string }).version;
+  return {
+    node: process.version,
+    redis: redisVersion,
+    bullmq: version('bullmq'),
+    ioredis: version('ioredis'),
+    dynalite: version('dynalite'),
+    awsSdkDynamodb: version('@aws-sdk/client-dynamodb'),
+  };
+}
+
+async function main() {
+  const startedAt = new Date();
+  const load = loadavg();
+  progress('starting redis-server and dynalite');
+  const services = await startBenchServices();
+  const figures: Figures = {};
+  try {
+    if (wanted('overhead')) {
+      figures.queueOverhead = await queueOverhead(services, jobsFlag ? { jobs: jobsFlag, rounds: 2 } : sizes.overhead);
+    }
+    if (wanted('e2e')) {
+      const { jobs, rounds, ceilingSeconds } = sizes.e2e;
+      figures.naive = [];
+      figures.project = [];
+      figures.ceiling = [];
+      // Interleaved rounds: noise from the rest of the machine hits every side alike.
+      for (let round = 0; round < rounds; round++) {
+        figures.naive.push(await naiveRun(services, jobs));
+        figures.project.push(await projectRun(services, jobs));
+        progress('backend ceiling', `${ceilingSeconds} s of PutItem at concurrency ${CONCURRENCY}`);
+        figures.ceiling.push(await ceilingRun(services, ceilingSeconds));
+      }
+    }
+    if (wanted('trips')) figures.roundTrips = await roundTrips(services, sizes.trips);
+    if (wanted('scaling')) figures.scaling = await scaling(services, sizes.scaling);
+    if (wanted('latency')) figures.latency = await latency(services, sizes.latency);
+    if (wanted('memory')) figures.memory = await memory(services, sizes.memory);
+    if (wanted('producer')) figures.producer = await producerRates(services, sizes.producer);
+    const redisVersion = /redis_version:(\S+)/.exec(await services.control.info('server'))?.[1] ?? 'unknown';
+    clearProgress();
+    const { table, json } = summarise(figures, quick);
+    const document = {
+      ...json,
+      quick,
+      ...(only ? { only } : {}),
+      startedAt: startedAt.toISOString(),
+      durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+      concurrency: CONCURRENCY,
+      sizes,
+      machine: {
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model ?? 'unknown',
+        loadAverageAtStart: load.map((l) => Math.round(l * 100) / 100),
+        totalMemoryMB: Math.round(totalmem() / 1048576),
+        platform: `${process.platform} ${process.arch}`,
+      },
+      versions: versions(redisVersion),
+    };
+    const dir = join(import.meta.dirname, 'results');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, quick ? 'quick.json' : only ? 'partial.tmp.json' : 'latest.json');
+    writeFileSync(file, `${JSON.stringify(document, null, 2)}\n`);
+    console.log(table);
+    console.log(`\nWrote ${file}`);
+  } finally {
+    await services.stop();
+  }
+}
+
+main().then(
+  // Explicit exit: a closed worker service can leave its shutdown timer pending for SHUTDOWN_TIMEOUT_MS.
+  () => process.exit(0),
+  (error: unknown) => {
+    clearProgress();
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,86 @@
+// 4. Horizontal scaling: 1, 2 and 4 worker processes with FAULT_LATENCY_MS=20, so each DynamoDB
+// call waits as it would on the network to real DynamoDB and the work is I/O-bound.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { createDynamoClients } from '../../shared/dynamo/client.js';
+import { Ledger } from '../../shared/ledger.js';
+import { operationJobOptions } from '../../shared/queues.js';
+import { createDynamoStores } from '../../shared/store/index.js';
+import { spawnWorker, type WorkerChild } from '../children.js';
+import { progress } from '../report.js';
+import { type BenchServices, createTable, dropPrefix, runConfig, waitForOutcomes } from '../support.js';
+import { benchGenerator, fillQueue, generate, seedUsers } from '../workload.js';
+
+export const SCALING_LATENCY_MS = 20;
+
+export interface ScalingResult {
+  latencyMs: number;
+  concurrencyPerWorker: number;
+  jobsPerWorker: number;
+  jobsPerSec: Record<string, number>;
+  efficiency2: number;
+  efficiency4: number;
+}
+
+async function scalingRound(
+  services: BenchServices,
+  workers: number,
+  options: { jobsPerWorker: number; concurrency: number },
+): Promise<number> {
+  const { config, env } = runConfig(services, `scale${workers}`, {
+    WORKER_CONCURRENCY: options.concurrency,
+    FAULT_LATENCY_MS: SCALING_LATENCY_MS,
+  });
+  await createTable(config);
+  const jobs = options.jobsPerWorker * workers;
+  // Seeding is set-up, not measured: no injected latency.
+  const dynamo = createDynamoClients({ ...config, FAULT_LATENCY_MS: 0 });
+  const seeded = await seedUsers(createDynamoStores(dynamo, config));
+  dynamo.close();
+  const redis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
+  const queue = new Queue(config.QUEUE_NAME, { connection: redis, prefix: config.QUEUE_PREFIX });
+  // Paused while the workers start, so all of them begin together on a full queue.
+  await queue.pause();
+  await fillQueue(queue, generate(benchGenerator(config, seeded), jobs), operationJobOptions(config));
+  const children: WorkerChild[] = [];
+  try {
+    for (let i = 0; i < workers; i++) children.push(spawnWorker({ ...env, WORKER_ID: `${env.WORKER_ID}-${i}` }));
+    for (let waited = 0; (await queue.getWorkersCount()) < workers; waited += 100) {
+      progress('scaling', `${workers} worker(s) starting`);
+      const dead = children.find((c) => c.process.exitCode !== null);
+      if (dead) throw new Error(`a worker exited at start: ${dead.stderr()}`);
+      if (waited > 60_000) throw new Error('workers did not start within 60 s');
+      await sleep(100);
+    }
+    const ledger = new Ledger(redis, config.QUEUE_PREFIX, config.QUEUE_NAME);
+    const started = Date.now();
+    await queue.resume();
+    const settled = await waitForOutcomes(services.control, ledger.outcomesKey, jobs, (done) =>
+      progress('scaling', `${workers} worker(s): ${done}/${jobs}`),
+    );
+    return jobs / ((settled.lastAt - started) / 1000);
+  } finally {
+    await Promise.all(children.map((c) => c.stop()));
+    await queue.close();
+    await dropPrefix(services.control, config.QUEUE_PREFIX);
+    redis.disconnect();
+  }
+}
+
+export async function scaling(
+  services: BenchServices,
+  options: { jobsPerWorker: number; concurrency: number },
+): Promise<ScalingResult> {
+  const rates: Record<string, number> = {};
+  for (const n of [1, 2, 4]) rates[n] = await scalingRound(services, n, options);
+  const one = rates[1] as number;
+  return {
+    latencyMs: SCALING_LATENCY_MS,
+    concurrencyPerWorker: options.concurrency,
+    jobsPerWorker: options.jobsPerWorker,
+    jobsPerSec: Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, Math.round(v)])),
+    efficiency2: (rates[2] as number) / (2 * one),
+    efficiency4: (rates[4] as number) / (4 * one),
+  };
+}

@@ -1,0 +1,146 @@
+// The benchmark's own services and plumbing: a private redis-server and an out-of-process dynalite,
+// one config per run (its own queue prefix and table), and helpers to wait for jobs to settle.
+import { rmSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import pino from 'pino';
+import { type Config, loadConfig } from '../shared/config.js';
+import { createDynamoClients } from '../shared/dynamo/client.js';
+import { ensureTable } from '../shared/dynamo/table.js';
+import type { Logger } from '../shared/logger.js';
+import { type DynaliteServer, type RedisServer, startDynalite, startRedisServer } from '../stack/local-services.js';
+
+/** Every measurement compares runs at this concurrency. */
+export const CONCURRENCY = 50;
+
+export interface BenchServices {
+  redis: RedisServer;
+  dynalite: DynaliteServer;
+  /** A control connection: cleanup, INFO, polling the ledger. */
+  control: Redis;
+  stop(): Promise<void>;
+}
+
+export async function startBenchServices(): Promise<BenchServices> {
+  // dynalite accepts any credentials; the SDK only needs some to sign with.
+  process.env.AWS_ACCESS_KEY_ID ??= 'bench';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'bench';
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  const redis = await startRedisServer();
+  const dynalite = await startDynalite();
+  const control = new Redis(redis.url, { maxRetriesPerRequest: null });
+  return {
+    redis,
+    dynalite,
+    control,
+    async stop() {
+      control.disconnect();
+      await dynalite.stop();
+      await redis.stop();
+      rmSync(redis.dir, { recursive: true, force: true });
+    },
+  };
+}
+
+let runCounter = 0;
+
+/** A config of its own for one run: queue prefix and table are unique, so runs never see each other's jobs. */
+export function runConfig(services: BenchServices, label: string, overrides: Record<string, string | number> = {}) {
+  runCounter += 1;
+  const id = `${label}-${runCounter}`;
+  const env: Record<string, string> = {
+    REDIS_URL: services.redis.url,
+    AWS_ENDPOINT_URL_DYNAMODB: services.dynalite.endpoint,
+    QUEUE_PREFIX: `bench-${id}`,
+    QUEUE_NAME: 'ops',
+    DYNAMODB_TABLE_NAME: `bench-${id}`,
+    WORKER_CONCURRENCY: String(CONCURRENCY),
+    METRICS_PORT: '0',
+    LOG_LEVEL: 'info',
+    LOG_FORMAT: 'json',
+    WORKER_ID: `bench-${id}`,
+  };
+  for (const [key, value] of Object.entries(overrides)) env[key] = String(value);
+  return { config: loadConfig(env), env };
+}
+
+export async function createTable(config: Config): Promise<void> {
+  const clients = createDynamoClients({ ...config, FAULT_LATENCY_MS: 0, FAULT_ERROR_RATE: 0, FAULT_THROTTLE_RATE: 0 });
+  try {
+    await ensureTable(clients.client, config.DYNAMODB_TABLE_NAME);
+  } finally {
+    clients.close();
+  }
+}
+
+/** The worker's logger as production builds it, at info, writing to /dev/null (what a log shipper costs is not ours). */
+export function devNullLogger(): Logger {
+  return pino(
+    {
+      name: 'worker',
+      level: 'info',
+      base: { service: 'worker', pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    pino.destination({ dest: '/dev/null', sync: true }),
+  );
+}
+
+/** Removes a run's keys (never FLUSHALL: only this prefix, on the bench's own Redis). */
+export async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    if (keys.length > 0) await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+export interface Settled {
+  count: number;
+  /** Epoch ms of the last outcome entry (a stream id is its time of writing). */
+  lastAt: number;
+}
+
+/**
+ * Waits until the ledger's outcomes stream holds `count` entries (one per completed or
+ * dead-lettered job, written by the worker before BullMQ acknowledges the job).
+ */
+export async function waitForOutcomes(
+  redis: Redis,
+  outcomesKey: string,
+  count: number,
+  onProgress?: (done: number) => void,
+  timeoutMs = 600_000,
+): Promise<Settled> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const done = await redis.xlen(outcomesKey);
+    onProgress?.(done);
+    if (done >= count) {
+      const [last] = await redis.xrevrange(outcomesKey, '+', '-', 'COUNT', 1);
+      return { count: done, lastAt: Number(last?.[0].split('-')[0] ?? Date.now()) };
+    }
+    if (Date.now() > deadline) throw new Error(`only ${done} of ${count} jobs settled within ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}
+
+/** Nearest-rank percentile of sorted values. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank] as number;
+}
+
+export const round = (value: number, digits = 2): number => {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+};
+
+/** Seconds of CPU the Redis server has used so far (user + sys), from INFO cpu. */
+export async function redisCpuSeconds(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+  return field('used_cpu_user') + field('used_cpu_sys');
+}

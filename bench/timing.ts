@@ -1,0 +1,71 @@
+// The per-step breakdown of a job: store calls timed by wrapping the stores (read, append, project,
+// history flush), the processor's own steps through its onStep hook, and BullMQ's acknowledgement
+// (moveToCompleted, which also fetches the next job) by wrapping Job.prototype for the timed run only.
+import { Job } from 'bullmq';
+import type { Stores } from '../shared/store/types.js';
+import type { JobStep } from '../worker/processor.js';
+
+export type Step = JobStep | 'read' | 'append' | 'project' | 'history-flush' | 'ack';
+
+export class StepTimes {
+  readonly totalMs = new Map<Step, number>();
+  readonly calls = new Map<Step, number>();
+
+  add = (step: Step, ms: number): void => {
+    this.totalMs.set(step, (this.totalMs.get(step) ?? 0) + ms);
+    this.calls.set(step, (this.calls.get(step) ?? 0) + 1);
+  };
+
+  async time<T>(step: Step, fn: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await fn();
+    } finally {
+      this.add(step, performance.now() - started);
+    }
+  }
+
+  /** Mean ms per job of each step (a job with two reads counts both). */
+  perJob(jobs: number): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [step, ms] of this.totalMs) out[step] = Math.round((ms / jobs) * 1000) / 1000;
+    return out;
+  }
+}
+
+export function timedStores(stores: Stores, times: StepTimes): Stores {
+  const { events, users, history } = stores;
+  return {
+    events: {
+      load: (userId) => times.time('read', () => events.load(userId)),
+      get: (userId, version) => times.time('read', () => events.get(userId, version)),
+      append: (event) => times.time('append', () => events.append(event)),
+      scanAll: () => events.scanAll(),
+      count: () => events.count(),
+    },
+    users: {
+      getUser: (userId) => times.time('read', () => users.getUser(userId)),
+      getState: (userId) => times.time('read', () => users.getState(userId)),
+      queryByDepartment: (department, limit) => times.time('read', () => users.queryByDepartment(department, limit)),
+      put: (state) => times.time('project', () => users.put(state)),
+      overwrite: (userId, state) => users.overwrite(userId, state),
+      scanAll: () => users.scanAll(),
+      count: () => users.count(),
+    },
+    history: {
+      write: (entries) => times.time('history-flush', () => history.write(entries)),
+      list: (jobId) => history.list(jobId),
+    },
+  };
+}
+
+/** Times BullMQ's acknowledgement until the returned function is called. */
+export function timeAcks(times: StepTimes): () => void {
+  const original = Job.prototype.moveToCompleted;
+  Job.prototype.moveToCompleted = function (this: Job, ...args: Parameters<Job['moveToCompleted']>) {
+    return times.time('ack', () => original.apply(this, args));
+  };
+  return () => {
+    Job.prototype.moveToCompleted = original;
+  };
+}
