@@ -36,7 +36,7 @@ const sizes = quick
       producer: { bulkJobs: 3000, singleJobs: 500 },
     }
   : {
-      overhead: { jobs: 20_000, rounds: 2 },
+      overhead: { jobs: 20_000, rounds: 3 },
       e2e: { jobs: 5000, rounds: 2, ceilingSeconds: 5 },
       trips: 400,
       scaling: { jobsPerWorker: 1000, concurrency: 8 },
@@ -66,7 +66,7 @@ async function main() {
   const figures: Figures = {};
   try {
     if (wanted('overhead')) {
-      figures.queueOverhead = await queueOverhead(services, jobsFlag ? { jobs: jobsFlag, rounds: 2 } : sizes.overhead);
+      figures.queueOverhead = await queueOverhead(services, jobsFlag ? { jobs: jobsFlag, rounds: 3 } : sizes.overhead);
     }
     if (wanted('e2e')) {
       const { jobs, rounds, ceilingSeconds } = sizes.e2e;
