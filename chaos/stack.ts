@@ -124,6 +124,9 @@ export class ChaosStack {
     }
     const redis = connectRedis(config.REDIS_URL);
     redis.on('error', () => undefined); // expected while a scenario restarts Redis
+    const queues = openQueues(config, redis);
+    queues.operations.on('error', () => undefined);
+    queues.deadLetter.on('error', () => undefined);
     return new ChaosStack(
       name,
       dir,
@@ -134,7 +137,7 @@ export class ChaosStack {
       redis,
       dynamo,
       createDynamoStores(dynamo, config),
-      openQueues(config, redis),
+      queues,
       new Ledger(redis, config.QUEUE_PREFIX, config.QUEUE_NAME),
     );
   }

@@ -20,6 +20,8 @@ export interface WorkloadOptions {
   /** Sample worker RSS and Redis memory this often. */
   sampleEveryMs?: number;
   timeoutMs?: number;
+  /** Something done to the stack every `everyMs` while the run goes on (besides kills). */
+  periodic?: { everyMs: number; run: (stack: ChaosStack) => Promise<void> };
   /** Called once the run is going (e.g. to restart Redis mid-run). */
   during?: (stack: ChaosStack, producer: Service) => Promise<void>;
 }
@@ -77,6 +79,9 @@ export async function runWorkload<T>(
           stack.startWorker();
         })
       : undefined;
+    const periodic = options.periodic
+      ? every(options.periodic.everyMs, () => options.periodic?.run(stack) ?? Promise.resolve())
+      : undefined;
     const sampler = options.sampleEveryMs
       ? every(options.sampleEveryMs, async () => {
           await sampleMemory(stack, memory);
@@ -90,6 +95,7 @@ export async function runWorkload<T>(
       expectedEnqueued: options.jobs,
     });
     await killer?.stop();
+    await periodic?.stop();
     await sampler?.stop();
     // Let the replacement workers finish starting, so stopping them is a clean drain.
     await sleep(200);

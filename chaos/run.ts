@@ -1,0 +1,127 @@
+// `npm run chaos [-- --json] [--only <scenario>[,<scenario>…]] [--small]`: runs each scenario on
+// its own Redis, dynalite and processes, prints a table (or, with --json, one JSON array last on
+// stdout) and exits 1 if any scenario lost, duplicated or mismatched anything or missed its own
+// expectations. Everything started is stopped at the end, also on failure and Ctrl-C.
+import { parseArgs } from 'node:util';
+import { killTracked } from './processes.js';
+import type { ScenarioResult } from './scenario.js';
+import { SCENARIOS } from './scenarios/index.js';
+import { onProgress } from './stack.js';
+
+const { values } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    small: { type: 'boolean', default: false },
+    only: { type: 'string', multiple: true },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+
+if (values.help) {
+  process.stdout.write(
+    `usage: npm run chaos [-- --json] [--only <scenario>[,…]] [--small]\nscenarios: ${SCENARIOS.map((s) => s.name).join(', ')}\n`,
+  );
+  process.exit(0);
+}
+
+const only = new Set((values.only ?? []).flatMap((o) => o.split(',')).filter(Boolean));
+const unknown = [...only].filter((name) => !SCENARIOS.some((s) => s.name === name));
+if (unknown.length > 0) {
+  process.stderr.write(
+    `unknown scenario(s): ${unknown.join(', ')} (known: ${SCENARIOS.map((s) => s.name).join(', ')})\n`,
+  );
+  process.exit(2);
+}
+const chosen = SCENARIOS.filter((s) => only.size === 0 || only.has(s.name));
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    const killed = killTracked();
+    process.stderr.write(`\n${signal}: stopped ${killed} process(es) the chaos run had started\n`);
+    process.exit(130);
+  });
+}
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+onProgress(log);
+
+const results: ScenarioResult[] = [];
+for (const entry of chosen) {
+  const size = values.small ? entry.small : entry.full;
+  log(`▶ ${entry.name} (${size})`);
+  const startedAt = performance.now();
+  try {
+    const r = await entry.run(size);
+    results.push(r);
+    for (const e of r.expectations.filter((x) => !x.passed)) log(`  ✗ ${e.name}${e.detail ? `: ${e.detail}` : ''}`);
+    log(`${r.passed ? '✓' : '✗'} ${entry.name}: ${r.passed ? 'passed' : 'FAILED'} in ${seconds(r.durationMs)}`);
+  } catch (error) {
+    // A scenario that throws is a failed row, not the end of the run: the others still tell us something.
+    killTracked();
+    log(`✗ ${entry.name} threw: ${(error as Error).stack ?? String(error)}`);
+    results.push(failedResult(entry.name, size, error, performance.now() - startedAt));
+  }
+}
+
+const table = renderTable(results);
+if (values.json) {
+  log(table);
+  process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+} else process.stdout.write(`${table}\n`);
+const failed = results.filter((r) => !r.passed);
+log(failed.length === 0 ? 'All scenarios passed.' : `FAILED: ${failed.map((r) => r.scenario).join(', ')}`);
+process.exit(failed.length === 0 ? 0 : 1);
+
+function failedResult(scenario: string, size: number, error: unknown, durationMs: number): ScenarioResult {
+  return {
+    scenario,
+    size,
+    enqueued: 0,
+    completed: 0,
+    deadLettered: 0,
+    pending: 0,
+    lost: 0,
+    duplicated: 0,
+    projectionMismatches: 0,
+    deadLettersWithoutReason: 0,
+    faults: {},
+    faultSummary: 'scenario threw',
+    expectations: [{ name: 'scenario ran to the end', passed: false, detail: (error as Error).message }],
+    passed: false,
+    durationMs: Math.round(durationMs),
+    error: (error as Error).message,
+  };
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** The README table: one row per scenario. */
+export function renderTable(rows: readonly ScenarioResult[]): string {
+  const header = [
+    'scenario',
+    'jobs',
+    'faults injected',
+    'lost',
+    'duplicated',
+    'mismatches',
+    'dead-lettered',
+    'duration',
+    'result',
+  ];
+  const body = rows.map((r) => [
+    r.scenario,
+    String(r.enqueued),
+    r.faultSummary,
+    String(r.lost),
+    String(r.duplicated),
+    String(r.projectionMismatches),
+    String(r.deadLettered),
+    seconds(r.durationMs),
+    r.passed ? 'pass' : 'FAIL',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]?.length ?? 0)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
+}

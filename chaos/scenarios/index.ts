@@ -1,0 +1,31 @@
+// Every scenario, in the order `npm run chaos` runs them, with its full and its --small size.
+import type { Scenario } from '../scenario.js';
+import { badInput } from './bad-input.js';
+import { dynamoFaults } from './dynamo-faults.js';
+import { killWorkers } from './kill-workers.js';
+import { mixed, soak } from './mixed.js';
+import { poison } from './poison.js';
+import { producerKill } from './producer-kill.js';
+import { redisRestart } from './redis-restart.js';
+import { sigterm } from './sigterm.js';
+import { slowDynamo } from './slow-dynamo.js';
+
+export interface ScenarioEntry {
+  name: string;
+  run: Scenario;
+  full: number;
+  small: number;
+}
+
+export const SCENARIOS: ScenarioEntry[] = [
+  { name: 'kill-workers', run: killWorkers, full: 3000, small: 300 },
+  { name: 'redis-restart', run: redisRestart, full: 3000, small: 300 },
+  { name: 'dynamo-faults', run: dynamoFaults, full: 3000, small: 300 },
+  { name: 'slow-dynamo', run: slowDynamo, full: 600, small: 100 },
+  { name: 'poison', run: poison, full: 3000, small: 300 },
+  { name: 'sigterm', run: sigterm, full: 2000, small: 300 },
+  { name: 'producer-kill', run: producerKill, full: 10_000, small: 2000 },
+  { name: 'bad-input', run: (n) => badInput(n, { allEnvCases: n >= 500 }), full: 500, small: 100 },
+  { name: 'mixed', run: mixed, full: 3000, small: 400 },
+  { name: 'soak', run: soak, full: 20_000, small: 1000 },
+];

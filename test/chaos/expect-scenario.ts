@@ -1,0 +1,19 @@
+// What every chaos test asserts: the checker's three bad numbers are 0 and the scenario's own
+// expectations hold (listed by name when they do not, so a failure says what broke).
+import { expect } from 'vitest';
+import type { ScenarioResult } from '../../chaos/scenario.js';
+
+export function expectScenarioPassed(result: ScenarioResult): void {
+  const context = JSON.stringify({ ...result, envCases: undefined }, null, 2);
+  expect(result.lost, context).toBe(0);
+  expect(result.duplicated, context).toBe(0);
+  expect(result.projectionMismatches, context).toBe(0);
+  expect(result.pending, context).toBe(0);
+  expect(result.enqueued, context).toBeGreaterThan(0);
+  expect(result.completed + result.deadLettered, context).toBe(result.enqueued);
+  expect(result.expectations.filter((e) => !e.passed)).toEqual([]);
+  expect(result.passed).toBe(true);
+}
+
+/** Chaos scenarios start processes of their own; on 2 shared cores that takes a while. */
+export const CHAOS_TIMEOUT_MS = 180_000;
