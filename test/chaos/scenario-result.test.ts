@@ -8,6 +8,7 @@ const clean: CheckReport = {
   completed: 9,
   deadLettered: 1,
   pending: 0,
+  purged: 0,
   lost: 0,
   duplicated: 0,
   projectionMismatches: 0,
