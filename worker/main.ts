@@ -7,10 +7,11 @@ import { startProbeServer } from '../shared/probe-server.js';
 import { connectRedis, redactUrl, waitForRedis } from '../shared/redis.js';
 import { createDynamoStores } from '../shared/store/index.js';
 import { WorkerMetrics } from './metrics.js';
-import { startWorkerService } from './worker-service.js';
+import { startWorkerService, workerIdOf } from './worker-service.js';
 
 const config = loadConfigOrExit();
-const logger = createLogger(config, 'worker', config.WORKER_ID ? { workerId: config.WORKER_ID } : {});
+// Every line names the worker, so logs from many processes and machines can be told apart.
+const logger = createLogger(config, 'worker', { workerId: workerIdOf(config) });
 
 async function main() {
   const metrics = new WorkerMetrics();

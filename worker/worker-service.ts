@@ -38,9 +38,14 @@ export interface WorkerService {
   close(timeoutMs?: number): Promise<boolean>;
 }
 
+/** WORKER_ID, or host-pid: unique per process on any number of machines. */
+export function workerIdOf(config: Pick<Config, 'WORKER_ID'>): string {
+  return config.WORKER_ID ?? `${hostname()}-${process.pid}`;
+}
+
 export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
   const { config, stores, redis, logger, metrics, onStep } = deps;
-  const workerId = config.WORKER_ID ?? `${hostname()}-${process.pid}`;
+  const workerId = workerIdOf(config);
   const queues = openQueues(config, redis);
   const ledger = new Ledger(redis, config.QUEUE_PREFIX, config.QUEUE_NAME, config.LEDGER_MAX_ENTRIES);
   const history = startHistoryRecorder(config, stores.history, logger);
@@ -143,7 +148,13 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
     async close(timeoutMs = config.SHUTDOWN_TIMEOUT_MS) {
       clearInterval(sweepTimer);
       const closing = worker.close();
-      const drained = await Promise.race([closing.then(() => true), sleep(timeoutMs).then(() => false)]);
+      // The timer is cancelled once drained, so a closed service does not hold the event loop open.
+      const timer = new AbortController();
+      const drained = await Promise.race([
+        closing.then(() => true),
+        sleep(timeoutMs, false, { signal: timer.signal }).catch(() => false),
+      ]);
+      timer.abort();
       if (!drained) {
         // Past the timeout: abandon the rest; their locks expire and another worker runs them again.
         logger.warn({ timeoutMs }, 'in-flight jobs did not finish in time; forcing close');
