@@ -18,14 +18,14 @@ export interface ScenarioEntry {
 }
 
 export const SCENARIOS: ScenarioEntry[] = [
-  { name: 'kill-workers', run: killWorkers, full: 3000, small: 300 },
-  { name: 'redis-restart', run: redisRestart, full: 3000, small: 300 },
-  { name: 'dynamo-faults', run: dynamoFaults, full: 3000, small: 300 },
+  { name: 'kill-workers', run: killWorkers, full: 2000, small: 300 },
+  { name: 'redis-restart', run: redisRestart, full: 2000, small: 300 },
+  { name: 'dynamo-faults', run: dynamoFaults, full: 2000, small: 300 },
   { name: 'slow-dynamo', run: slowDynamo, full: 600, small: 100 },
-  { name: 'poison', run: poison, full: 3000, small: 300 },
-  { name: 'sigterm', run: sigterm, full: 2000, small: 300 },
-  { name: 'producer-kill', run: producerKill, full: 10_000, small: 2000 },
+  { name: 'poison', run: poison, full: 2000, small: 300 },
+  { name: 'sigterm', run: sigterm, full: 1000, small: 300 },
+  { name: 'producer-kill', run: producerKill, full: 6000, small: 2000 },
   { name: 'bad-input', run: (n) => badInput(n, { allEnvCases: n >= 500 }), full: 500, small: 100 },
-  { name: 'mixed', run: mixed, full: 3000, small: 400 },
+  { name: 'mixed', run: mixed, full: 2000, small: 400 },
   { name: 'soak', run: soak, full: 20_000, small: 1000 },
 ];
