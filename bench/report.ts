@@ -21,10 +21,11 @@ export function clearProgress(): void {
 
 export type Row = [measure: string, project: string, baseline: string, ratio: string, target: string];
 
-export function renderTable(title: string, header: Row, rows: readonly Row[]): string {
+/** A Markdown table, so the same text goes into docs/performance.md. */
+export function renderTable(title: string, header: readonly string[], rows: readonly (readonly string[])[]): string {
   const all = [header, ...rows];
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
-  const line = (r: Row) => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  const line = (r: readonly string[]) => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   const rule = `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`;
   return [title, '', line(header), rule, ...rows.map(line)].join('\n');
 }

@@ -144,3 +144,22 @@ export async function redisCpuSeconds(redis: Redis): Promise<number> {
   const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
   return field('used_cpu_user') + field('used_cpu_sys');
 }
+
+/**
+ * Steady-state rate from the ledger's outcome times: jobs settled per second from the entry at
+ * `skipShare` of the run to the last, so start-up (JIT, connections) does not count.
+ */
+export async function steadyRate(redis: Redis, outcomesKey: string, skipShare = 0.1): Promise<number> {
+  const times: number[] = [];
+  let start = '-';
+  for (;;) {
+    const page = await redis.xrange(outcomesKey, start, '+', 'COUNT', 1000);
+    for (const [id] of page) times.push(Number(id.split('-')[0]));
+    const last = page.at(-1)?.[0];
+    if (!last || page.length < 1000) break;
+    start = `(${last}`;
+  }
+  const from = Math.floor(times.length * skipShare);
+  const seconds = ((times.at(-1) as number) - (times[from] as number)) / 1000;
+  return (times.length - 1 - from) / seconds;
+}

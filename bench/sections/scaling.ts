@@ -9,7 +9,7 @@ import { operationJobOptions } from '../../shared/queues.js';
 import { createDynamoStores } from '../../shared/store/index.js';
 import { spawnWorker, type WorkerChild } from '../children.js';
 import { progress } from '../report.js';
-import { type BenchServices, createTable, dropPrefix, runConfig, waitForOutcomes } from '../support.js';
+import { type BenchServices, createTable, dropPrefix, runConfig, steadyRate, waitForOutcomes } from '../support.js';
 import { benchGenerator, fillQueue, generate, seedUsers } from '../workload.js';
 
 export const SCALING_LATENCY_MS = 20;
@@ -53,13 +53,14 @@ async function scalingRound(
       if (waited > 60_000) throw new Error('workers did not start within 60 s');
       await sleep(100);
     }
+    // Registered is not warm: let the processes finish starting before the clock runs.
+    await sleep(2000);
     const ledger = new Ledger(redis, config.QUEUE_PREFIX, config.QUEUE_NAME);
-    const started = Date.now();
     await queue.resume();
-    const settled = await waitForOutcomes(services.control, ledger.outcomesKey, jobs, (done) =>
+    await waitForOutcomes(services.control, ledger.outcomesKey, jobs, (done) =>
       progress('scaling', `${workers} worker(s): ${done}/${jobs}`),
     );
-    return jobs / ((settled.lastAt - started) / 1000);
+    return await steadyRate(services.control, ledger.outcomesKey);
   } finally {
     await Promise.all(children.map((c) => c.stop()));
     await queue.close();
