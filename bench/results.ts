@@ -185,7 +185,7 @@ export function summarise(f: Figures, quick: boolean) {
       rows,
     ),
   ];
-  if (project) parts.push(stepsTable(project));
+  if (f.latency) parts.push(stepsTable(f.latency));
   if (f.roundTrips) parts.push(tripsTable(f.roundTrips));
   return { table: parts.join('\n\n'), json };
 }
@@ -206,13 +206,14 @@ const STEP_LABELS: [string, string][] = [
   ['ack', 'ack (BullMQ moveToCompleted, fetches the next job)'],
 ];
 
-function stepsTable(project: ProjectRun): string {
-  const rows = STEP_LABELS.filter(([step]) => project.stepsMsPerJob[step] !== undefined).map(([step, label]) => [
+function stepsTable(latency: LatencyResult): string {
+  const steps = latency.stepsMsPerJob;
+  const rows = STEP_LABELS.filter(([step]) => steps[step] !== undefined).map(([step, label]) => [
     label,
-    `${(project.stepsMsPerJob[step] as number).toFixed(3)} ms`,
+    `${(steps[step] as number).toFixed(3)} ms`,
   ]);
   return renderTable(
-    'Time per job by step (end-to-end run on dynalite, mean per job, under load at concurrency 50)',
+    `Time per job by step (latency run: dynalite, ${latency.offeredPerSec} jobs/s; mean per job, a step run twice counts twice)`,
     ['Step', 'ms per job'],
     rows,
   );

@@ -27,12 +27,12 @@ const jobsFlag = Number(process.argv.find((a) => a.startsWith('--jobs='))?.slice
 
 const sizes = quick
   ? {
-      overhead: { jobs: 3000, rounds: 1 },
-      e2e: { jobs: 600, rounds: 1, ceilingSeconds: 2 },
+      overhead: { jobs: 2000, rounds: 1 },
+      e2e: { jobs: 400, rounds: 1, ceilingSeconds: 2 },
       trips: 120,
-      scaling: { jobsPerWorker: 200, concurrency: 2 },
-      latency: { perSec: 200, seconds: 5, warmupSeconds: 1 },
-      memory: [500, 3000] as [number, number],
+      scaling: { jobsPerWorker: 80, concurrency: 2 },
+      latency: { perSec: 200, seconds: 4, warmupSeconds: 1 },
+      memory: [300, 1500] as [number, number],
       producer: { bulkJobs: 3000, singleJobs: 500 },
     }
   : {

@@ -21,7 +21,6 @@ import {
   runConfig,
   waitForOutcomes,
 } from '../support.js';
-import { StepTimes, timeAcks, timedStores } from '../timing.js';
 import { benchGenerator, fillQueue, generate, seedUsers } from '../workload.js';
 
 /** Counts DynamoDB calls by command; `frozen` keeps the count at the end of the timed window. */
@@ -41,8 +40,6 @@ export interface ProjectRun {
   requestsPerJob: number;
   historyRequestsPerJob: number;
   requestsByCommand: Record<string, number>;
-  /** Mean ms per job of each step, measured under the run's load. */
-  stepsMsPerJob: Record<string, number>;
 }
 
 export async function projectRun(services: BenchServices, jobs: number, label = 'e2e'): Promise<ProjectRun> {
@@ -63,23 +60,13 @@ export async function projectRun(services: BenchServices, jobs: number, label = 
 
   counter.total = 0;
   counter.byCommand.clear();
-  const times = new StepTimes();
-  const untimeAcks = timeAcks(times);
   const started = Date.now();
-  const service = startWorkerService({
-    config,
-    stores: timedStores(base, times),
-    redis,
-    logger: devNullLogger(),
-    metrics,
-    onStep: times.add,
-  });
+  const service = startWorkerService({ config, stores: base, redis, logger: devNullLogger(), metrics });
   const settled = await waitForOutcomes(services.control, ledger.outcomesKey, jobs, (done) =>
     progress('end to end', `project ${done}/${jobs}`),
   );
   const callsInWindow = counter.total;
   await service.close(); // flushes the last history batch, which belongs to these jobs
-  untimeAcks();
   const seconds = (settled.lastAt - started) / 1000;
   const result: ProjectRun = {
     jobs,
@@ -88,7 +75,6 @@ export async function projectRun(services: BenchServices, jobs: number, label = 
     requestsPerJob: counter.total / jobs,
     historyRequestsPerJob: (counter.byCommand.get('BatchWriteItemCommand') ?? 0) / jobs,
     requestsByCommand: Object.fromEntries(counter.byCommand),
-    stepsMsPerJob: times.perJob(jobs),
   };
   await queue.close();
   await dropPrefix(services.control, config.QUEUE_PREFIX);

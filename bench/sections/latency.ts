@@ -18,6 +18,7 @@ import {
   round,
   runConfig,
 } from '../support.js';
+import { StepTimes, timeAcks, timedStores } from '../timing.js';
 import { benchGenerator, seedUsers } from '../workload.js';
 
 export interface LatencyResult {
@@ -29,6 +30,8 @@ export interface LatencyResult {
   p95: number;
   p99: number;
   max: number;
+  /** Mean ms per job of each step at this (unsaturated) rate. */
+  stepsMsPerJob: Record<string, number>;
 }
 
 /** The producer ticks every 10 ms; rate/100 jobs per tick. */
@@ -46,7 +49,16 @@ export async function latency(
   const seeded = await seedUsers(stores);
   const redis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
   const logger = devNullLogger();
-  const service = startWorkerService({ config, stores, redis, logger, metrics });
+  const times = new StepTimes();
+  const untimeAcks = timeAcks(times);
+  const service = startWorkerService({
+    config,
+    stores: timedStores(stores, times),
+    redis,
+    logger,
+    metrics,
+    onStep: times.add,
+  });
 
   const total = Math.round(options.perSec * (options.seconds + options.warmupSeconds));
   const measureFrom = Date.now() + options.warmupSeconds * 1000;
@@ -77,6 +89,7 @@ export async function latency(
   const producedIn = (Date.now() - started) / 1000;
   await allDone;
   await service.close();
+  untimeAcks();
   await queues.close();
   await dropPrefix(services.control, config.QUEUE_PREFIX);
   redis.disconnect();
@@ -93,5 +106,6 @@ export async function latency(
     p95: percentile(samples, 95),
     p99: percentile(samples, 99),
     max: samples.at(-1) ?? Number.NaN,
+    stepsMsPerJob: times.perJob(total),
   };
 }
