@@ -7,6 +7,7 @@ import { killTracked } from './processes.js';
 import type { ScenarioResult } from './scenario.js';
 import { SCENARIOS } from './scenarios/index.js';
 import { onProgress } from './stack.js';
+import { renderTable, seconds } from './table.js';
 
 const { values } = parseArgs({
   options: {
@@ -91,37 +92,4 @@ function failedResult(scenario: string, size: number, error: unknown, durationMs
     durationMs: Math.round(durationMs),
     error: (error as Error).message,
   };
-}
-
-function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)} s`;
-}
-
-/** The README table: one row per scenario. */
-export function renderTable(rows: readonly ScenarioResult[]): string {
-  const header = [
-    'scenario',
-    'jobs',
-    'faults injected',
-    'lost',
-    'duplicated',
-    'mismatches',
-    'dead-lettered',
-    'duration',
-    'result',
-  ];
-  const body = rows.map((r) => [
-    r.scenario,
-    String(r.enqueued),
-    r.faultSummary,
-    String(r.lost),
-    String(r.duplicated),
-    String(r.projectionMismatches),
-    String(r.deadLettered),
-    seconds(r.durationMs),
-    r.passed ? 'pass' : 'FAIL',
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]?.length ?? 0)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
-  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
 }

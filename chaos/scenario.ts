@@ -56,6 +56,9 @@ export function result(input: {
     expect(
       'checker: nothing lost, nothing applied twice, projections match, DLQ entries have reasons',
       checkPassed(report),
+      `lost ${report.lost}, duplicated ${report.duplicated}, mismatches ${report.projectionMismatches}, ` +
+        `DLQ entries without reason ${report.deadLettersWithoutReason}` +
+        (checkPassed(report) ? '' : `; e.g. ${JSON.stringify(report.examples)}`),
     ),
     expect('every job finished (none pending)', report.pending === 0, `pending ${report.pending}`),
     ...input.expectations,
