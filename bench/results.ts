@@ -32,18 +32,44 @@ export const EXPECTED_TRIPS: Record<string, string> = {
   'batch-create-users': '2 per user',
 };
 
-const best = <T>(runs: T[] | undefined, key: (r: T) => number): T | undefined =>
-  runs?.length ? runs.reduce((a, b) => (key(b) > key(a) ? b : a)) : undefined;
+export function median(values: readonly number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** Median over rounds of a ratio taken within each round (the sides of a round ran back to back). */
+function pairedMedian<A, B>(a: A[] | undefined, b: B[] | undefined, ratio: (a: A, b: B) => number) {
+  if (!a?.length || !b?.length) return undefined;
+  return median(a.slice(0, b.length).map((x, i) => ratio(x, b[i] as B)));
+}
 
 const check = (met: boolean | undefined) => (met === undefined ? '' : met ? ' ✓' : ' ✗');
 
 export function summarise(f: Figures, quick: boolean) {
-  const project = best(f.project, (r) => r.jobsPerSec);
-  const naive = best(f.naive, (r) => r.jobsPerSec);
-  const ceiling = best(f.ceiling, (r) => r.requestsPerSec);
+  // Rates are medians over rounds; ratios are medians of the ratios within each round.
+  const med = <T>(runs: T[] | undefined, key: (r: T) => number) => (runs?.length ? median(runs.map(key)) : undefined);
+  const project = f.project?.length
+    ? {
+        jobs: f.project[0]?.jobs ?? 0,
+        jobsPerSec: med(f.project, (r) => r.jobsPerSec) as number,
+        requestsPerSec: med(f.project, (r) => r.requestsPerSec) as number,
+        requestsPerJob: med(f.project, (r) => r.requestsPerJob) as number,
+        historyRequestsPerJob: med(f.project, (r) => r.historyRequestsPerJob) as number,
+      }
+    : undefined;
+  const naive = f.naive?.length
+    ? {
+        jobsPerSec: med(f.naive, (r) => r.jobsPerSec) as number,
+        requestsPerSec: med(f.naive, (r) => r.requestsPerSec) as number,
+      }
+    : undefined;
+  const ceiling = f.ceiling?.length ? { requestsPerSec: med(f.ceiling, (r) => r.requestsPerSec) as number } : undefined;
   const queueOverheadRatio = f.queueOverhead?.ratio;
-  const backendRequestsRatio = project && naive ? project.requestsPerSec / naive.requestsPerSec : undefined;
-  const backendCeilingShare = project && ceiling ? project.requestsPerSec / ceiling.requestsPerSec : undefined;
+  const backendRequestsRatio = pairedMedian(f.project, f.naive, (p, n) => p.requestsPerSec / n.requestsPerSec);
+  const endToEndJobsRatio = pairedMedian(f.project, f.naive, (p, n) => p.jobsPerSec / n.jobsPerSec);
+  const backendCeilingShare = pairedMedian(f.project, f.ceiling, (p, c) => p.requestsPerSec / c.requestsPerSec);
   const latencyMs = f.latency ? { p50: f.latency.p50, p95: f.latency.p95, p99: f.latency.p99 } : undefined;
 
   const targets = {
@@ -64,7 +90,7 @@ export function summarise(f: Figures, quick: boolean) {
   const json = {
     queueOverheadRatio: maybe(queueOverheadRatio, 3),
     backendRequestsRatio: maybe(backendRequestsRatio, 3),
-    endToEndJobsRatio: maybe(project && naive ? project.jobsPerSec / naive.jobsPerSec : undefined, 3),
+    endToEndJobsRatio: maybe(endToEndJobsRatio, 3),
     requestsPerJob: maybe(project?.requestsPerJob, 3),
     historyRequestsPerJob: maybe(project?.historyRequestsPerJob, 3),
     backendCeilingShare: maybe(backendCeilingShare, 3),
@@ -100,10 +126,10 @@ export function summarise(f: Figures, quick: boolean) {
   }
   if (project && naive) {
     rows.push([
-      `End to end on dynalite (${project.jobs} jobs, default mix)`,
+      `End to end on dynalite (${project.jobs} jobs, default mix, median of ${f.project?.length} pairs)`,
       fmt.rate(project.jobsPerSec),
       `naive PutItem ${fmt.rate(naive.jobsPerSec)}`,
-      fmt.ratio(project.jobsPerSec / naive.jobsPerSec),
+      fmt.ratio(endToEndJobsRatio as number),
       '(info)',
     ]);
     rows.push([

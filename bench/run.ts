@@ -37,7 +37,7 @@ const sizes = quick
     }
   : {
       overhead: { jobs: 20_000, rounds: 3 },
-      e2e: { jobs: 5000, rounds: 2, ceilingSeconds: 5 },
+      e2e: { jobs: 4000, rounds: 3, ceilingSeconds: 5 },
       trips: 400,
       scaling: { jobsPerWorker: 600, concurrency: 2 },
       latency: { perSec: 200, seconds: 30, warmupSeconds: 2 },
