@@ -39,7 +39,12 @@ export function makeHandlers(users: UserProjectionStore, commands: UserCommands)
     },
     'batch-create-users': async ({ users: batch }, jobId) => {
       // Each user is its own aggregate; all share the job id, so a retry skips the ones that landed.
-      const outcomes = await Promise.all(batch.map((user) => commands.create(jobId, user)));
+      // allSettled, not all: the attempt must not end (and be retried, or dead-lettered after a check
+      // of what landed) while some of its appends are still in flight and may land afterwards.
+      const settled = await Promise.allSettled(batch.map((user) => commands.create(jobId, user)));
+      const failed = settled.find((s) => s.status === 'rejected');
+      if (failed) throw failed.reason;
+      const outcomes = settled.map((s) => (s as PromiseFulfilledResult<{ applied: boolean }>).value);
       return { op: 'batch-create-users', count: batch.length, applied: outcomes.filter((o) => o.applied).length };
     },
   };
