@@ -102,6 +102,7 @@ export async function runWorkload<T>(
     const report = await stack.check({ kills });
     const deadLetters = await new DeadLetters({ queues: stack.queues, ledger: stack.ledger }).list();
     if (!drained) await printDiagnostics(stack);
+    if (report.duplicated > 0) await explainDuplicates(stack, report.examples.duplicated);
     return await finish({
       stack,
       report,
@@ -129,6 +130,20 @@ async function printDiagnostics(stack: ChaosStack): Promise<void> {
     ...stack.liveWorkers().map((w) => `  ${w.name} (live), last output: ${w.output().slice(-1500)}`),
   ];
   process.stderr.write(`${lines.join('\n')}\n`);
+}
+
+/** For a job the checker counts twice: its outcomes, its DLQ entry and its events, on stderr. */
+async function explainDuplicates(stack: ChaosStack, jobIds: readonly string[]): Promise<void> {
+  const wanted = new Set(jobIds);
+  const outcomes = (await stack.redis.xrange(stack.ledger.outcomesKey, '-', '+')).filter(([, f]) =>
+    wanted.has(f[1] ?? ''),
+  );
+  const events = [];
+  for await (const e of stack.stores.events.scanAll()) if (wanted.has(e.jobId)) events.push(e);
+  const dlq = await Promise.all(jobIds.map(async (id) => (await stack.queues.deadLetter.getJob(id))?.data));
+  process.stderr.write(
+    `[${stack.name}] duplicated ${JSON.stringify(jobIds)}:\n  outcomes ${JSON.stringify(outcomes)}\n  events ${JSON.stringify(events)}\n  dlq ${JSON.stringify(dlq)}\n`,
+  );
 }
 
 async function sampleMemory(stack: ChaosStack, memory: MemorySamples): Promise<void> {
