@@ -64,12 +64,15 @@ export class DeadLetters {
   async moveFailedJob(job: Job): Promise<'dead-lettered' | 'completed'> {
     const { queues, ledger, history } = this.options;
     const jobId = String(job.id);
-    if (this.options.settleApplied && (await this.options.settleApplied(job))) {
+    // Already in the DLQ: an earlier move decided, and a repeat (the sweep after a crash) must not
+    // decide again the other way.
+    const alreadyDead = Boolean(await queues.deadLetter.getJob(jobId));
+    if (!alreadyDead && this.options.settleApplied && (await this.options.settleApplied(job))) {
       await ledger.recordOutcome(jobId, 'completed');
       await removeQuietly(queues, job);
       return 'completed';
     }
-    if (!(await queues.deadLetter.getJob(jobId))) {
+    if (!alreadyDead) {
       const { logs } = await queues.operations.getJobLogs(jobId, 0, -1, true);
       const attempts = parseAttemptLogs(logs);
       const reason = job.failedReason || attempts.at(-1)?.message || 'unknown';
