@@ -5,27 +5,40 @@ import type { HistoryEntry } from '../history.js';
 import { VersionConflictError } from './errors.js';
 import type { EventStore, JobHistoryStore, Stores, UserProjectionStore } from './types.js';
 
-const clone = <T>(value: T): T => structuredClone(value);
+/**
+ * Stored values are deep-frozen copies, so reads can hand them out without copying (as cheap as a
+ * store can be, for the queue-overhead benchmark) while a caller that mutates one still fails loudly.
+ */
+function frozenCopy<T>(value: T): T {
+  const copy = structuredClone(value);
+  const freeze = (v: unknown) => {
+    if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+      Object.freeze(v);
+      for (const child of Object.values(v)) freeze(child);
+    }
+  };
+  freeze(copy);
+  return copy;
+}
 
 export class MemoryEventStore implements EventStore {
   readonly byUser = new Map<string, UserEvent[]>();
 
   async load(userId: string) {
-    return clone(this.byUser.get(userId) ?? []);
+    return [...(this.byUser.get(userId) ?? [])];
   }
   async get(userId: string, version: number) {
-    const event = this.byUser.get(userId)?.[version - 1];
-    return event ? clone(event) : undefined;
+    return this.byUser.get(userId)?.[version - 1];
   }
   async append(event: UserEvent) {
     const events = this.byUser.get(event.userId) ?? [];
     if (events.length >= event.version) throw new VersionConflictError(event.userId, event.version);
     if (events.length !== event.version - 1) throw new Error(`gap before version ${event.version}`);
-    events.push(clone(event));
+    events.push(frozenCopy(event));
     this.byUser.set(event.userId, events);
   }
   async *scanAll() {
-    for (const events of this.byUser.values()) yield* clone(events);
+    for (const events of this.byUser.values()) yield* events;
   }
   async count() {
     let n = 0;
@@ -39,16 +52,16 @@ export class MemoryUserProjection implements UserProjectionStore {
 
   async getUser(userId: string): Promise<User | undefined> {
     const row = this.rows.get(userId);
-    return row?.user ? clone(row.user) : undefined;
+    return row?.user;
   }
   async getState(userId: string) {
     const row = this.rows.get(userId);
-    return row ? clone(row) : undefined;
+    return row;
   }
   async queryByDepartment(department: string, limit: number) {
     const users: User[] = [];
     for (const row of this.rows.values()) {
-      if (row.user?.department === department) users.push(clone(row.user));
+      if (row.user?.department === department) users.push(row.user);
       if (users.length >= limit) break;
     }
     return users;
@@ -56,15 +69,15 @@ export class MemoryUserProjection implements UserProjectionStore {
   async put(state: UserState) {
     const current = this.rows.get(state.userId);
     if (current && current.version >= state.version) return false;
-    this.rows.set(state.userId, clone(state));
+    this.rows.set(state.userId, frozenCopy(state));
     return true;
   }
   async overwrite(userId: string, state: UserState | undefined) {
-    if (state) this.rows.set(userId, clone(state));
+    if (state) this.rows.set(userId, frozenCopy(state));
     else this.rows.delete(userId);
   }
   async *scanAll() {
-    for (const row of this.rows.values()) yield clone(row);
+    yield* this.rows.values();
   }
   async count() {
     return [...this.rows.values()].filter((r) => !r.deleted).length;
@@ -74,7 +87,7 @@ export class MemoryUserProjection implements UserProjectionStore {
 export class MemoryJobHistory implements JobHistoryStore {
   readonly entries: HistoryEntry[] = [];
   async write(entries: readonly HistoryEntry[]) {
-    this.entries.push(...clone(entries));
+    this.entries.push(...frozenCopy(entries));
   }
   async list(jobId: string) {
     return this.entries.filter((e) => e.jobId === jobId);
