@@ -6,6 +6,8 @@ import { verifyProjection } from './replay.js';
 import type { Stores } from './store/types.js';
 
 export interface CheckReport {
+  /** The ledger's window: jobs enqueued since then are checked ('0-0': since the start). */
+  since: string;
   enqueued: number;
   completed: number;
   deadLettered: number;
@@ -33,8 +35,9 @@ export async function checkLedger(deps: {
   faults?: Record<string, unknown>;
 }): Promise<CheckReport> {
   const { ledger, queues, stores } = deps;
+  const window = await ledger.checkWindow();
   const [enqueued, outcomes, verify] = await Promise.all([
-    ledger.readEnqueued(),
+    ledger.readEnqueued(window),
     ledger.readOutcomes(),
     verifyProjection(stores.events, stores.users),
   ]);
@@ -68,6 +71,7 @@ export async function checkLedger(deps: {
   ).length;
   const duplicated = verify.duplicateEvents.map((d) => d.jobId).concat(both);
   return {
+    since: window === '0-0' ? 'start' : new Date(Number(window.split('-')[0])).toISOString(),
     enqueued: enqueued.size,
     completed,
     deadLettered,

@@ -82,7 +82,9 @@ export const configSchema = z.object({
   JOB_BACKOFF_JITTER: rate.default(0.5).describe('Share of each backoff delay that is randomised'),
   JOB_KEEP_COMPLETED: int(0).default(1000).describe('Completed jobs kept in Redis (count)'),
   JOB_KEEP_AGE_SECONDS: int(1).default(3600).describe('Completed jobs kept in Redis (age)'),
-  LEDGER_MAX_ENTRIES: int(1000).default(1_000_000).describe('Approximate cap of each ledger stream in Redis'),
+  LEDGER_MAX_ENTRIES: int(1000)
+    .default(100_000)
+    .describe('Approximate cap of each ledger stream in Redis (djq check covers what is still in it)'),
 
   // Worker
   WORKER_CONCURRENCY: int(1, 1000).default(16).describe('Jobs processed at once per worker process'),

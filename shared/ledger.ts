@@ -2,7 +2,8 @@
 // `enqueued` is written by the producer *before* each addBulk (a write-ahead record with the jobs
 // themselves, so a producer killed between the two can re-add what is missing on restart);
 // `outcomes` gets one entry when a job completes (written before BullMQ acknowledges it) or is
-// dead-lettered or redriven. Both are trimmed approximately at LEDGER_MAX_ENTRIES.
+// dead-lettered or redriven. Both are trimmed approximately at LEDGER_MAX_ENTRIES; `checkWindow`
+// says from where on both streams still hold every record of a job.
 import type { Redis } from 'ioredis';
 
 /** `purged`: an operator deleted the job from the DLQ for good (djq dlq purge). */
@@ -75,6 +76,30 @@ export class Ledger {
   async position(): Promise<LedgerPosition> {
     const last = async (key: string) => (await this.redis.xrevrange(key, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
     return { enqueued: await last(this.enqueuedKey), outcomes: await last(this.outcomesKey) };
+  }
+
+  /**
+   * Where the checker can trust both streams: a job's outcomes always come after its enqueue record,
+   * so once the outcomes stream has been trimmed, jobs enqueued before its first entry may have lost
+   * their outcomes and are out of the window. '0-0' while nothing was trimmed.
+   */
+  async checkWindow(): Promise<string> {
+    const [length, first] = await Promise.all([
+      this.redis.xlen(this.outcomesKey),
+      this.redis.xrange(this.outcomesKey, '-', '+', 'COUNT', 1),
+    ]);
+    const added = await this.entriesAdded();
+    return added > length && first[0] ? first[0][0] : '0-0';
+  }
+
+  private async entriesAdded(): Promise<number> {
+    try {
+      const info = (await this.redis.call('XINFO', 'STREAM', this.outcomesKey)) as unknown[];
+      const i = info.indexOf('entries-added');
+      return i >= 0 ? Number(info[i + 1]) : 0;
+    } catch {
+      return 0; // no stream yet
+    }
   }
 
   /** Every job enqueued after `after`, by id (a job recorded twice, by a retried tick, counts once). */

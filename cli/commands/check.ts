@@ -13,7 +13,7 @@ export async function check(ctx: CliContext, out: Output): Promise<number> {
   const passed = checkPassed(report);
   out.result(report, () =>
     [
-      `enqueued ${report.enqueued}: completed ${report.completed}, dead-lettered ${report.deadLettered}, purged ${report.purged}, pending ${report.pending}`,
+      `enqueued since ${report.since} (the ledger's window): ${report.enqueued}; completed ${report.completed}, dead-lettered ${report.deadLettered}, purged ${report.purged}, pending ${report.pending}`,
       `lost ${report.lost} · duplicated ${report.duplicated} · projection mismatches ${report.projectionMismatches} · DLQ entries without reason ${report.deadLettersWithoutReason}`,
       ...(report.examples.lost.length ? [`lost e.g.: ${report.examples.lost.join(', ')}`] : []),
       ...(report.examples.duplicated.length ? [`duplicated e.g.: ${report.examples.duplicated.join(', ')}`] : []),

@@ -4,6 +4,7 @@ import { expect as expectation, result } from '../../chaos/scenario.js';
 import type { CheckReport } from '../../shared/check.js';
 
 const clean: CheckReport = {
+  since: 'start',
   enqueued: 10,
   completed: 9,
   deadLettered: 1,

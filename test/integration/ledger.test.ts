@@ -1,0 +1,34 @@
+// The ledger on real Redis: trimmed streams keep a window in which every job has all its records.
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Ledger } from '../../shared/ledger.js';
+import { deleteKeys, testEnv } from '../helpers/stack.js';
+
+const env = testEnv();
+const redis = new Redis(env.config.REDIS_URL);
+
+afterAll(async () => {
+  await deleteKeys(redis, `${env.config.QUEUE_PREFIX}:*`);
+  redis.disconnect();
+});
+
+describe('Ledger', () => {
+  it('checks from the point where trimming left both streams whole', async () => {
+    const ledger = new Ledger(redis, env.config.QUEUE_PREFIX, env.config.QUEUE_NAME, 50);
+    expect(await ledger.checkWindow()).toBe('0-0');
+    // Ticks of 3 jobs, each job with one outcome: the outcomes stream fills 3× faster and is trimmed first.
+    for (let tick = 0; tick < 200; tick++) {
+      const jobs = [0, 1, 2].map((i) => ({ id: `t${tick}-${i}`, name: 'get-user', data: {} }));
+      await ledger.recordEnqueued(jobs);
+      for (const job of jobs) await ledger.recordOutcome(job.id, 'completed');
+    }
+    const window = await ledger.checkWindow();
+    expect(window).not.toBe('0-0');
+    const [enqueued, outcomes] = await Promise.all([ledger.readEnqueued(window), ledger.readOutcomes()]);
+    expect(enqueued.size).toBeGreaterThan(0);
+    for (const id of enqueued.keys()) expect(outcomes.get(id)).toBe('completed');
+    // Without the window, some enqueued jobs would have lost their outcome to trimming.
+    const all = await ledger.readEnqueued();
+    expect([...all.keys()].some((id) => !outcomes.has(id))).toBe(true);
+  });
+});
