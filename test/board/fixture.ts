@@ -1,7 +1,6 @@
 // A real pipeline for the board tests: our worker service on Redis and dynalite, one completed job
 // and one dead-lettered (poison) job in an isolated queue prefix, and boards started on top of it.
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pino, { type Logger } from 'pino';
 import { type Board, startBoard } from '../../board/board-server.js';
 import type { Config } from '../../shared/config.js';
