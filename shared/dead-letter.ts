@@ -118,7 +118,8 @@ export class DeadLetters {
    * that cannot be moved now (DynamoDB throttled, say) is left for the next pass.
    */
   async sweep(onError?: (jobId: string, error: unknown) => void): Promise<number> {
-    const failed = await this.options.queues.operations.getFailed(0, -1);
+    // A page per pass keeps a pass cheap even when DynamoDB trouble has left many jobs waiting.
+    const failed = await this.options.queues.operations.getFailed(0, 999);
     let moved = 0;
     for (const job of failed) {
       try {

@@ -21,8 +21,9 @@ export function operationJobOptions(
     attempts: config.JOB_ATTEMPTS,
     backoff: { type: 'exponential', delay: config.JOB_BACKOFF_MS, jitter: config.JOB_BACKOFF_JITTER },
     removeOnComplete: { age: config.JOB_KEEP_AGE_SECONDS, count: config.JOB_KEEP_COMPLETED },
-    // A safety net only: the DLQ mover removes failed jobs once they are dead-lettered.
-    removeOnFail: { age: 7 * 86_400, count: 10_000 },
+    // Never trimmed by BullMQ: a failed job leaves the failed set only once the DLQ mover has moved
+    // it, so a job the mover cannot move yet (DynamoDB down) waits there instead of being dropped.
+    removeOnFail: false,
   };
 }
 
