@@ -141,7 +141,8 @@ describe('pipeline', () => {
     await setup({ FAULT_THROTTLE_RATE: 0.15, DYNAMODB_MAX_ATTEMPTS: 1, JOB_ATTEMPTS: 12 });
     workers.push(startTestWorker(env.config));
     const ids = [];
-    for (let i = 0; i < 20; i++) ids.push(await producer.enqueue('create-user', { user: newUser() }));
+    // 30 jobs of 2+ calls at 15%: some attempt fails in all but ~1 run in 10,000.
+    for (let i = 0; i < 30; i++) ids.push(await producer.enqueue('create-user', { user: newUser() }));
     for (const id of ids) expect(await finished(id)).toBe('completed');
     await workers[0]!.service.history.close();
     const retried = await Promise.all(ids.map((id) => resources.stores.history.list(id)));
