@@ -168,9 +168,10 @@ export class DeadLetters {
       });
       for (const a of entry.attempts) await job.log(attemptLogLine(a));
       for (let i = 0; i <= entry.redrives; i++) await job.log(REDRIVE_LOG_LINE);
+      await queues.deadLetter.remove(jobId);
+      // Recorded once the DLQ entry is gone: the ledger never says "redriven" for a job still in the DLQ.
       await ledger.recordOutcome(jobId, 'redriven');
       history?.record({ type: 'redriven', jobId, op: entry.name, at: new Date().toISOString() });
-      await queues.deadLetter.remove(jobId);
       await job.promote();
       redriven.push(jobId);
     }
