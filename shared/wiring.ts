@@ -3,7 +3,7 @@
 // from the config the same way everywhere, with no optional members. Callers bring the clients
 // (Redis and the stores), because who owns a connection differs: a service, a test, a harness.
 import type { Redis } from 'ioredis';
-import { startHistoryRecorder } from './lifecycle/history.js';
+import { type HistoryRecorder, startHistoryRecorder } from './lifecycle/history.js';
 import { JobLifecycle } from './lifecycle/job-lifecycle.js';
 import { type QueueKeys, queueKeys } from './lifecycle/keys.js';
 import { Ledger } from './lifecycle/ledger.js';
@@ -19,6 +19,8 @@ export interface JobSystem {
   keys: QueueKeys;
   queues: Queues;
   ledger: Ledger;
+  /** This process's buffered job history (flushed by close(); tests flush it to read it back). */
+  history: HistoryRecorder;
   lifecycle: JobLifecycle;
   /** The operator's DLQ actions (list, show, redrive, purge), shared by djq and the board. */
   console: DlqConsole;
@@ -58,6 +60,7 @@ export function openJobSystem(deps: JobSystemDeps): JobSystem {
     keys,
     queues,
     ledger,
+    history,
     lifecycle,
     console: new DlqConsole(queues, lifecycle),
     stores,
