@@ -2,9 +2,9 @@
 // purge) over HTTP, and queue counts. Write routes answer 403 on a read-only board.
 import express, { type ErrorRequestHandler, type RequestHandler, Router } from 'express';
 import { z } from 'zod';
-import type { DeadLetters } from '../shared/dead-letter.js';
-import type { Logger } from '../shared/logger.js';
-import type { Queues } from '../shared/queues.js';
+import type { DeadLetters } from '../shared/lifecycle/dead-letter.js';
+import type { Queues } from '../shared/lifecycle/queues.js';
+import type { Logger } from '../shared/runtime/logger.js';
 
 export interface DlqRoutesDeps {
   deadLetters: DeadLetters;

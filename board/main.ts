@@ -1,8 +1,8 @@
 // Board process entry point: `npm run board` (or `node dist/board/main.js`, or via npm start).
-import { exitOnStartupError, onShutdownSignal, stopWhenParentExits } from '../shared/bootstrap.js';
-import { loadConfigOrExit } from '../shared/config.js';
-import { createLogger } from '../shared/logger.js';
-import { connectRedis, redactUrl, waitForRedis } from '../shared/redis.js';
+import { exitOnStartupError, onShutdownSignal, stopWhenParentExits } from '../shared/runtime/bootstrap.js';
+import { loadConfigOrExit } from '../shared/runtime/config.js';
+import { createLogger } from '../shared/runtime/logger.js';
+import { connectRedis, redactUrl, waitForRedis } from '../shared/runtime/redis.js';
 import { startBoard } from './board-server.js';
 
 const config = loadConfigOrExit();

@@ -1,16 +1,16 @@
 // What every djq command needs: the configuration (the same environment variables as the services,
 // or, with none set, the running `npm start` stack's), and lazily opened Redis and DynamoDB clients.
 import type { Redis } from 'ioredis';
-import { type Config, loadConfig } from '../shared/config.js';
-import { DeadLetters } from '../shared/dead-letter.js';
 import { createDynamoClients, type DynamoClients, withoutFaults } from '../shared/dynamo/client.js';
 import { describeTable } from '../shared/dynamo/table.js';
-import { Ledger } from '../shared/ledger.js';
-import { openQueues, operationJobOptions, type Queues } from '../shared/queues.js';
-import { connectRedisFailFast, redactUrl, waitForRedis } from '../shared/redis.js';
+import { DeadLetters } from '../shared/lifecycle/dead-letter.js';
+import { Ledger } from '../shared/lifecycle/ledger.js';
+import { openQueues, operationJobOptions, type Queues } from '../shared/lifecycle/queues.js';
+import { type Config, loadConfig } from '../shared/runtime/config.js';
+import { connectRedisFailFast, redactUrl, waitForRedis } from '../shared/runtime/redis.js';
+import { readStackState } from '../shared/runtime/stack-state.js';
 import { createDynamoStores } from '../shared/store/index.js';
 import type { Stores } from '../shared/store/types.js';
-import { readStackState } from '../stack/state.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';

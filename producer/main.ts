@@ -1,15 +1,15 @@
 // Producer process entry point: `node dist/producer/main.js` (or via npm start / docker).
 
 import { Counter, collectDefaultMetrics, Registry } from 'prom-client';
-import { exitOnStartupError, onShutdownSignal, openDynamo, stopWhenParentExits } from '../shared/bootstrap.js';
-import { loadConfigOrExit } from '../shared/config.js';
 import { describeTable } from '../shared/dynamo/table.js';
-import { startHistoryRecorder } from '../shared/history.js';
-import { Ledger } from '../shared/ledger.js';
-import { createLogger } from '../shared/logger.js';
-import { startProbeServer } from '../shared/probe-server.js';
-import { openQueues, operationJobOptions } from '../shared/queues.js';
-import { connectRedisFailFast, redactUrl, waitForRedis } from '../shared/redis.js';
+import { startHistoryRecorder } from '../shared/lifecycle/history.js';
+import { Ledger } from '../shared/lifecycle/ledger.js';
+import { openQueues, operationJobOptions } from '../shared/lifecycle/queues.js';
+import { exitOnStartupError, onShutdownSignal, openDynamo, stopWhenParentExits } from '../shared/runtime/bootstrap.js';
+import { loadConfigOrExit } from '../shared/runtime/config.js';
+import { createLogger } from '../shared/runtime/logger.js';
+import { startProbeServer } from '../shared/runtime/probe-server.js';
+import { connectRedisFailFast, redactUrl, waitForRedis } from '../shared/runtime/redis.js';
 import { createDynamoStores } from '../shared/store/index.js';
 import { OperationGenerator } from './generator.js';
 import { Producer } from './producer.js';

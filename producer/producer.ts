@@ -4,10 +4,10 @@
 // killed producer wrote but never got into Redis.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobsOptions } from 'bullmq';
-import type { HistoryRecorder } from '../shared/history.js';
-import type { Ledger, LedgerJob } from '../shared/ledger.js';
-import type { Logger } from '../shared/logger.js';
-import type { Queues } from '../shared/queues.js';
+import type { HistoryRecorder } from '../shared/lifecycle/history.js';
+import type { Ledger, LedgerJob } from '../shared/lifecycle/ledger.js';
+import type { Queues } from '../shared/lifecycle/queues.js';
+import type { Logger } from '../shared/runtime/logger.js';
 import type { GeneratedJob, OperationGenerator } from './generator.js';
 
 /** BullMQ adds a bulk in one MULTI round trip; very large bulks are split. */

@@ -7,13 +7,19 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { type Config, ConfigError, loadConfig } from '../shared/config.js';
-import { Ledger, type LedgerPosition } from '../shared/ledger.js';
-import { openQueues, type Queues } from '../shared/queues.js';
-import { connectRedis, redactUrl } from '../shared/redis.js';
+import { Ledger, type LedgerPosition } from '../shared/lifecycle/ledger.js';
+import { openQueues, type Queues } from '../shared/lifecycle/queues.js';
+import { type Config, ConfigError, loadConfig } from '../shared/runtime/config.js';
+import {
+  type LocalProcess,
+  portOr,
+  redisAnswers,
+  startDynalite,
+  startRedisServer,
+} from '../shared/runtime/local-services.js';
+import { connectRedis, redactUrl } from '../shared/runtime/redis.js';
+import { removeStackState, writeStackState } from '../shared/runtime/stack-state.js';
 import { parseStackArgs, STACK_USAGE, type StackArgs } from './args.js';
-import { type LocalProcess, portOr, redisAnswers, startDynalite, startRedisServer } from './local-services.js';
-import { removeStackState, writeStackState } from './state.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');

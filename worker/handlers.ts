@@ -1,6 +1,6 @@
 // One handler per operation. Handlers see only the stores and the write path, never the SDK.
-import type { JobResult, ParsedPayloads } from '../shared/jobs.js';
-import type { JobName } from '../shared/operations.js';
+import type { JobResult, ParsedPayloads } from '../shared/domain/jobs.js';
+import type { JobName } from '../shared/domain/operations.js';
 import type { UserProjectionStore } from '../shared/store/types.js';
 import type { UserCommands } from './user-commands.js';
 

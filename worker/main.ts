@@ -1,10 +1,11 @@
 // Worker process entry point: `node dist/worker/main.js` (or via npm start / docker).
-import { exitOnStartupError, onShutdownSignal, openDynamo, stopWhenParentExits } from '../shared/bootstrap.js';
-import { loadConfigOrExit } from '../shared/config.js';
+
 import { describeTable } from '../shared/dynamo/table.js';
-import { createLogger } from '../shared/logger.js';
-import { startProbeServer } from '../shared/probe-server.js';
-import { connectRedis, redactUrl, waitForRedis } from '../shared/redis.js';
+import { exitOnStartupError, onShutdownSignal, openDynamo, stopWhenParentExits } from '../shared/runtime/bootstrap.js';
+import { loadConfigOrExit } from '../shared/runtime/config.js';
+import { createLogger } from '../shared/runtime/logger.js';
+import { startProbeServer } from '../shared/runtime/probe-server.js';
+import { connectRedis, redactUrl, waitForRedis } from '../shared/runtime/redis.js';
 import { createDynamoStores } from '../shared/store/index.js';
 import { WorkerMetrics } from './metrics.js';
 import { startWorkerService, workerIdOf } from './worker-service.js';

@@ -1,7 +1,8 @@
 // Turns a job's raw name and data into a typed payload, or a PoisonPayloadError that says why not.
-import { PoisonPayloadError } from '../shared/errors.js';
-import { isJobName, MAX_PAYLOAD_BYTES, type ParsedPayloads, payloadSchemas } from '../shared/jobs.js';
-import { JOB_NAMES, type JobName } from '../shared/operations.js';
+
+import { isJobName, MAX_PAYLOAD_BYTES, type ParsedPayloads, payloadSchemas } from '../shared/domain/jobs.js';
+import { JOB_NAMES, type JobName } from '../shared/domain/operations.js';
+import { PoisonPayloadError } from '../shared/runtime/errors.js';
 
 export type ParsedJob = { [K in JobName]: { name: K; payload: ParsedPayloads[K] } }[JobName];
 

@@ -2,13 +2,13 @@
 // logging, metrics, job logs and history are wrapped so that their failures never change a job's
 // outcome, and the only write that gates success is the ledger's completed entry.
 import { type Job, UnrecoverableError } from 'bullmq';
-import { attemptLogLine } from '../shared/dead-letter.js';
+import type { JobResult } from '../shared/domain/jobs.js';
 import { withCallTally } from '../shared/dynamo/instrumentation.js';
-import { classifyError } from '../shared/errors.js';
-import type { HistoryRecorder } from '../shared/history.js';
-import type { JobResult } from '../shared/jobs.js';
-import type { Ledger } from '../shared/ledger.js';
-import type { Logger } from '../shared/logger.js';
+import { attemptLogLine } from '../shared/lifecycle/dead-letter.js';
+import type { HistoryRecorder } from '../shared/lifecycle/history.js';
+import type { Ledger } from '../shared/lifecycle/ledger.js';
+import { classifyError } from '../shared/runtime/errors.js';
+import type { Logger } from '../shared/runtime/logger.js';
 import type { Handlers } from './handlers.js';
 import type { WorkerMetrics } from './metrics.js';
 import { parseJob } from './payload.js';

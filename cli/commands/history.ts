@@ -1,6 +1,6 @@
 // djq history <jobId>: the job's lifecycle timeline from the job history, with its current status
 // (a projection of those entries) and where BullMQ holds it now.
-import { statusOf } from '../../shared/history.js';
+import { statusOf } from '../../shared/lifecycle/history.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../context.js';
 import type { Output } from '../output.js';

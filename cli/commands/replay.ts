@@ -1,5 +1,5 @@
 // djq replay --verify | --rebuild: check the users projection against the events, or rebuild it.
-import { rebuildProjection, verifyProjection } from '../../shared/replay.js';
+import { rebuildProjection, verifyProjection } from '../../shared/operator/replay.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../context.js';
 import type { Output } from '../output.js';

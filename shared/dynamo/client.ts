@@ -1,7 +1,7 @@
 // Builds the DynamoDB clients from config: explicit SDK retries, fault injection and instrumentation.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Config } from '../config.js';
+import type { Config } from '../runtime/config.js';
 import { addFaultInjection } from './faults.js';
 import { addInstrumentation, type DynamoObserver } from './instrumentation.js';
 

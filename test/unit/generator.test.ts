@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OperationGenerator, pickWeighted, RecentIds } from '../../producer/generator.js';
-import { payloadSchemas } from '../../shared/jobs.js';
-import { JOB_NAMES, parseOperationMix } from '../../shared/operations.js';
+import { payloadSchemas } from '../../shared/domain/jobs.js';
+import { JOB_NAMES, parseOperationMix } from '../../shared/domain/operations.js';
 import { parseJob } from '../../worker/payload.js';
 
 function seeded(seed: number) {

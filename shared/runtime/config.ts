@@ -2,7 +2,7 @@
 // Services, the CLI, docker-compose.yml, .env.example, the Monk manifests and the README table
 // are all checked against `configSchema` by test/deploy/env-consistency.test.ts.
 import { z } from 'zod';
-import { OPERATION_KEYS, type OperationKey, parseOperationMix } from './operations.js';
+import { OPERATION_KEYS, type OperationKey, parseOperationMix } from '../domain/operations.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })

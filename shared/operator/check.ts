@@ -1,9 +1,9 @@
 // The ledger checker: reads the final state straight from Redis and DynamoDB (never from the
 // workers' counters) and says whether every enqueued job ended completed or dead-lettered, once.
-import type { Ledger } from './ledger.js';
-import type { Queues } from './queues.js';
+import type { Ledger } from '../lifecycle/ledger.js';
+import type { Queues } from '../lifecycle/queues.js';
+import type { Stores } from '../store/types.js';
 import { verifyProjection } from './replay.js';
-import type { Stores } from './store/types.js';
 
 export interface CheckReport {
   /** The ledger's window: jobs enqueued since then are checked ('0-0': since the start). */

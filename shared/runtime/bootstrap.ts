@@ -1,8 +1,9 @@
 // Start-up steps every service shares: DynamoDB clients and tables, Redis, signal handling.
+
+import { createDynamoClients, type DynamoClients } from '../dynamo/client.js';
+import type { DynamoObserver } from '../dynamo/instrumentation.js';
+import { describeTable, ensureTable } from '../dynamo/table.js';
 import type { Config } from './config.js';
-import { createDynamoClients, type DynamoClients } from './dynamo/client.js';
-import type { DynamoObserver } from './dynamo/instrumentation.js';
-import { describeTable, ensureTable } from './dynamo/table.js';
 import type { Logger } from './logger.js';
 import { retryTransient } from './retry.js';
 

@@ -1,8 +1,8 @@
 // The queues both sides use, and the options every operation job is enqueued with.
 import { type JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Config } from './config.js';
-import { queueNames } from './jobs.js';
+import { queueNames } from '../domain/jobs.js';
+import type { Config } from '../runtime/config.js';
 
 type QueueConfig = Pick<Config, 'QUEUE_NAME' | 'QUEUE_PREFIX'>;
 

@@ -1,7 +1,7 @@
 // Replays the event store: folds every user's events and compares the fold with the users
 // projection (verify), or rewrites the projection from the fold (rebuild).
-import { foldUser, sameState, type UserEvent, type UserState } from './domain/user.js';
-import type { EventStore, UserProjectionStore } from './store/types.js';
+import { foldUser, sameState, type UserEvent, type UserState } from '../domain/user.js';
+import type { EventStore, UserProjectionStore } from '../store/types.js';
 
 export interface Mismatch {
   userId: string;

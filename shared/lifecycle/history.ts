@@ -1,9 +1,9 @@
 // Every job's life as an append-only list of lifecycle entries. Written through a bounded buffer
 // flushed in batches, so it costs the hot path almost nothing, and a failing history write never
 // touches the job itself: a crash loses at most this process's unflushed buffer.
-import type { Config } from './config.js';
-import type { Logger } from './logger.js';
-import type { JobHistoryStore } from './store/types.js';
+import type { Config } from '../runtime/config.js';
+import type { Logger } from '../runtime/logger.js';
+import type { JobHistoryStore } from '../store/types.js';
 
 export type HistoryEntry = {
   jobId: string;
