@@ -73,13 +73,34 @@ describe('docker-compose.yml', () => {
 
   it('has the five services, each built from a Dockerfile that exists or from a Redis 7 image', () => {
     const all = services(base.data);
-    expect(Object.keys(all).sort()).toEqual(['board', 'dynamodb', 'producer', 'redis', 'worker']);
+    expect(defaultServices(base.data).sort()).toEqual(['board', 'dynamodb', 'producer', 'redis', 'worker']);
     expect(String(all.redis?.image)).toMatch(/^redis:7/);
     for (const [name, service] of Object.entries(all)) {
       if (!service.build) continue;
       const build = asObject(service.build);
       const dockerfile = join(ROOT, String(build.context), String(build.dockerfile ?? 'Dockerfile'));
       expect(existsSync(dockerfile), `${name}: ${dockerfile}`).toBe(true);
+    }
+  });
+
+  it('adds Prometheus, Grafana and Jaeger only under the observability profile, which nothing else needs', () => {
+    const all = services(base.data);
+    const profiled = Object.entries(all).filter(([, service]) => Array.isArray(service.profiles));
+    expect(profiled.map(([name]) => name).sort()).toEqual(['grafana', 'jaeger', 'prometheus']);
+    for (const [name, service] of profiled) {
+      expect(service.profiles, name).toEqual(['observability']);
+      expect(String(service.image), `${name} pins a version`).toMatch(/:v?\d+\.\d+\.\d+$/);
+      // Published on loopback only, like the board: none of these UIs has a login we set up.
+      for (const port of (service.ports ?? []) as string[]) expect(port, name).toMatch(/^127\.0\.0\.1:/);
+      // Every file or folder it mounts from the repository exists.
+      for (const volume of (service.volumes ?? []) as string[]) {
+        const source = volume.split(':')[0] ?? '';
+        if (source.startsWith('./')) expect(existsSync(join(ROOT, source)), `${name}: ${source}`).toBe(true);
+      }
+    }
+    for (const name of defaultServices(base.data)) {
+      for (const dependency of Object.keys(asObject(all[name]?.depends_on)))
+        expect(['grafana', 'jaeger', 'prometheus'], `${name} -> ${dependency}`).not.toContain(dependency);
     }
   });
 
