@@ -89,7 +89,8 @@ export const configSchema = z.object({
   // Worker
   WORKER_CONCURRENCY: int(1, 1000).default(16).describe('Jobs processed at once per worker process'),
   WORKER_ID: z.string().min(1).optional().describe('Name of this worker in logs and history (default host-pid)'),
-  SHUTDOWN_TIMEOUT_MS: int(0).default(25_000).describe('How long SIGTERM waits for in-flight jobs'),
+  // At most 120 s: docker-compose.yml's stop_grace_period (150 s) must outlast any value.
+  SHUTDOWN_TIMEOUT_MS: int(0, 120_000).default(25_000).describe('How long SIGTERM waits for in-flight jobs'),
   LOCK_DURATION_MS: int(1000).default(30_000).describe("BullMQ job lock; a dead worker's jobs return after it"),
   STALLED_INTERVAL_MS: int(1000).default(30_000).describe('How often workers look for stalled jobs'),
   MAX_STALLED_COUNT: int(0, 100).default(2).describe('Stalls a job survives before it fails'),

@@ -294,7 +294,7 @@ describe('Monk manifests', () => {
       service.publsh = true;
     });
     edit('djq-table/worker', (data) => {
-      asObject(data.depends)['wait_for'] = {};
+      asObject(data.depends).wait_for = {};
     });
     edit('djq-table/users-table', (data) => {
       data.billing_mode = 'ON_DEMAND';
