@@ -38,7 +38,7 @@ export class CliContext {
 
   async queues(): Promise<Queues> {
     if (!this.queuesCache) {
-      this.redis = connectRedisFailFast(this.config.REDIS_URL);
+      this.redis = connectRedisFailFast(this.config);
       this.redis.on('error', () => undefined);
       await waitForRedis(this.redis, this.config.REDIS_URL, 5000).catch(() => {
         throw new Error(

@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -20,8 +20,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function redisAnswers(url: string, timeoutMs = 1500): Promise<boolean> {
+export async function redisAnswers(url: string, timeoutMs = 1500, options: RedisOptions = {}): Promise<boolean> {
   const redis = new Redis(url, {
+    ...options,
     lazyConnect: true,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,

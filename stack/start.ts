@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { type Config, ConfigError, loadConfig } from '../shared/config.js';
 import { Ledger, type LedgerPosition } from '../shared/ledger.js';
 import { openQueues, type Queues } from '../shared/queues.js';
-import { connectRedis, redactUrl } from '../shared/redis.js';
+import { connectRedis, redactUrl, redisTlsOptions } from '../shared/redis.js';
 import { parseStackArgs, STACK_USAGE, type StackArgs } from './args.js';
 import { type LocalProcess, portOr, redisAnswers, startDynalite, startRedisServer } from './local-services.js';
 import { removeStackState, writeStackState } from './state.js';
@@ -221,12 +221,14 @@ async function main() {
   };
 
   // Redis: the configured one if it answers, else our own.
-  if (await redisAnswers(config.REDIS_URL)) {
+  if (await redisAnswers(config.REDIS_URL, 1500, redisTlsOptions(config))) {
     say(`Redis: using ${redactUrl(config.REDIS_URL)}`);
   } else {
     const server = await startRedisServer().catch((error: Error) => fail(error.message));
     owned.push(server);
     env.REDIS_URL = server.url;
+    // Our own server speaks plain redis:// on loopback: a CA for the unreachable one does not apply.
+    delete env.REDIS_TLS_CA_FILE;
     say(
       `Redis: nothing answered at ${redactUrl(config.REDIS_URL)}; started redis-server on ${server.url} (data in ${server.dir})`,
     );
@@ -250,7 +252,7 @@ async function main() {
   }
   config = loadConfig(env);
 
-  const redis = connectRedis(config.REDIS_URL);
+  const redis = connectRedis(config);
   redis.on('error', () => undefined);
   const queues = openQueues(config, redis);
   const ledger = new Ledger(redis, config.QUEUE_PREFIX, config.QUEUE_NAME, config.LEDGER_MAX_ENTRIES);
