@@ -6,16 +6,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { type CheckReport, checkLedger } from '../shared/check.js';
-import { type Config, loadConfig } from '../shared/config.js';
 import { createDynamoClients, type DynamoClients } from '../shared/dynamo/client.js';
 import { ensureTable } from '../shared/dynamo/table.js';
-import { Ledger } from '../shared/ledger.js';
-import { openQueues, type Queues } from '../shared/queues.js';
-import { connectRedis } from '../shared/redis.js';
+import { Ledger } from '../shared/lifecycle/ledger.js';
+import { openQueues, type Queues } from '../shared/lifecycle/queues.js';
+import { type CheckReport, checkLedger } from '../shared/operator/check.js';
+import { type Config, loadConfig } from '../shared/runtime/config.js';
+import {
+  type DynaliteServer,
+  type RedisServer,
+  startDynalite,
+  startRedisServer,
+} from '../shared/runtime/local-services.js';
+import { connectRedis } from '../shared/runtime/redis.js';
 import { createDynamoStores } from '../shared/store/index.js';
 import type { Stores } from '../shared/store/types.js';
-import { type DynaliteServer, type RedisServer, startDynalite, startRedisServer } from '../stack/local-services.js';
 import { isRunning, removeDir, type Service, startService, stopService, track, trackDir } from './processes.js';
 
 export type EnvOverrides = Record<string, string | number | boolean>;

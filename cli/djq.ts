@@ -2,7 +2,7 @@
 // djq: the operator's command line. Reads the same environment variables as the services, or, with
 // none set, finds the running `npm start` stack through .djq/stack.json.
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../shared/config.js';
+import { ConfigError } from '../shared/runtime/config.js';
 import { check } from './commands/check.js';
 import { dlq } from './commands/dlq.js';
 import { history } from './commands/history.js';

@@ -3,7 +3,7 @@
 // on BOARD_PORT, the producer and workers on METRICS_PORT, which 0 turns off. So the role comes
 // from the container's main command line and the port from the same environment the service read.
 import { readFileSync } from 'node:fs';
-import { type Config, loadConfig } from '../shared/config.js';
+import { type Config, loadConfig } from '../shared/runtime/config.js';
 
 export type HealthTarget = { kind: 'probe'; url: string } | { kind: 'none'; reason: string };
 

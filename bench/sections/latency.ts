@@ -3,8 +3,8 @@
 import { Redis } from 'ioredis';
 import { Producer } from '../../producer/producer.js';
 import { createDynamoClients } from '../../shared/dynamo/client.js';
-import { Ledger } from '../../shared/ledger.js';
-import { openQueues, operationJobOptions } from '../../shared/queues.js';
+import { Ledger } from '../../shared/lifecycle/ledger.js';
+import { openQueues, operationJobOptions } from '../../shared/lifecycle/queues.js';
 import { createDynamoStores } from '../../shared/store/index.js';
 import { WorkerMetrics } from '../../worker/metrics.js';
 import { startWorkerService } from '../../worker/worker-service.js';

@@ -3,8 +3,8 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Producer } from '../../producer/producer.js';
-import { Ledger } from '../../shared/ledger.js';
-import { openQueues, operationJobOptions } from '../../shared/queues.js';
+import { Ledger } from '../../shared/lifecycle/ledger.js';
+import { openQueues, operationJobOptions } from '../../shared/lifecycle/queues.js';
 import { progress } from '../report.js';
 import { type BenchServices, devNullLogger, dropPrefix, runConfig } from '../support.js';
 import { benchGenerator, fillQueue, generate } from '../workload.js';

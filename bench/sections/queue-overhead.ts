@@ -3,8 +3,8 @@
 // with a no-op processor: same Redis, same concurrency, same job count and job options.
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { Ledger } from '../../shared/ledger.js';
-import { operationJobOptions } from '../../shared/queues.js';
+import { Ledger } from '../../shared/lifecycle/ledger.js';
+import { operationJobOptions } from '../../shared/lifecycle/queues.js';
 import { createMemoryStores } from '../../shared/store/memory-stores.js';
 import { WorkerMetrics } from '../../worker/metrics.js';
 import { startWorkerService } from '../../worker/worker-service.js';

@@ -3,9 +3,9 @@
 import { randomUUID } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { type Board, startBoard } from '../../board/board-server.js';
-import type { Config } from '../../shared/config.js';
-import type { DeadLetterEntry } from '../../shared/dead-letter.js';
-import { openQueues, operationJobOptions, type Queues } from '../../shared/queues.js';
+import type { DeadLetterEntry } from '../../shared/lifecycle/dead-letter.js';
+import { openQueues, operationJobOptions, type Queues } from '../../shared/lifecycle/queues.js';
+import type { Config } from '../../shared/runtime/config.js';
 import { startWorkerService, type WorkerService } from '../../worker/worker-service.js';
 import { waitFor } from '../helpers/pipeline.js';
 import { openTestResources, type TestEnv, type TestResources, testEnv } from '../helpers/stack.js';

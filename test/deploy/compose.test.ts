@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { envVariables } from '../../scripts/env-table.js';
-import { loadConfig } from '../../shared/config.js';
+import { loadConfig } from '../../shared/runtime/config.js';
 import {
   asObject,
   type ComposeFile,
@@ -108,15 +108,10 @@ describe('docker-compose.yml', () => {
     for (const service of Object.values(services(base.data))) expect(service.deploy).toBeUndefined();
   });
 
-  it('gives the worker a stop grace period longer than any SHUTDOWN_TIMEOUT_MS plus a margin, so scale-down drains jobs', () => {
+  it('gives every app service a stop grace period longer than any SHUTDOWN_TIMEOUT_MS plus a margin, so scale-down drains jobs', () => {
     // Compose cannot derive the grace period from the variable, and a user may raise the variable
     // in .env: so every value the config schema accepts must leave the margin to flush and close.
     const MARGIN_MS = 10_000;
-    const worker = services(base.data).worker ?? {};
-    const timeout = Number(unsetValue(environmentOf(worker).SHUTDOWN_TIMEOUT_MS) || shutdownDefault);
-    expect(timeout).toBe(25_000);
-    const grace = durationMs(String(worker.stop_grace_period));
-    expect(grace).toBeGreaterThan(timeout + MARGIN_MS);
     const accepts = (ms: number) => {
       try {
         loadConfig({ SHUTDOWN_TIMEOUT_MS: String(ms) });
@@ -125,10 +120,17 @@ describe('docker-compose.yml', () => {
         return false;
       }
     };
-    expect(accepts(timeout)).toBe(true);
-    expect(accepts(grace - MARGIN_MS), `SHUTDOWN_TIMEOUT_MS=${grace - MARGIN_MS} would outlast the grace period`).toBe(
-      false,
-    );
+    for (const name of ['producer', 'worker', 'board']) {
+      const service = services(base.data)[name] ?? {};
+      const timeout = Number(unsetValue(environmentOf(service).SHUTDOWN_TIMEOUT_MS) || shutdownDefault);
+      expect(timeout, name).toBe(25_000);
+      expect(accepts(timeout)).toBe(true);
+      const grace = durationMs(String(service.stop_grace_period ?? '10s'));
+      expect(grace, name).toBeGreaterThan(timeout + MARGIN_MS);
+      expect(accepts(grace - MARGIN_MS), `${name}: SHUTDOWN_TIMEOUT_MS=${grace - MARGIN_MS} would outlast it`).toBe(
+        false,
+      );
+    }
   });
 
   it('starts services only once what they depend on is healthy', () => {

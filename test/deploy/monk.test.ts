@@ -9,8 +9,8 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
-import { loadConfig } from '../../shared/config.js';
 import { DEPARTMENT_INDEX, ensureTable } from '../../shared/dynamo/table.js';
+import { loadConfig } from '../../shared/runtime/config.js';
 import { DynamoJobHistory } from '../../shared/store/dynamo-job-history.js';
 import { startRedisServer } from '../helpers/services.js';
 import {

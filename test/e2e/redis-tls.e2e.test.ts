@@ -10,16 +10,16 @@ import { join } from 'node:path';
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkLedger } from '../../shared/check.js';
-import { type Config, ConfigError, loadConfig } from '../../shared/config.js';
 import { createDynamoClients } from '../../shared/dynamo/client.js';
 import { ensureTable } from '../../shared/dynamo/table.js';
-import { Ledger } from '../../shared/ledger.js';
-import { openQueues } from '../../shared/queues.js';
-import { connectRedis, connectRedisFailFast, waitForRedis } from '../../shared/redis.js';
+import { checkLedger } from '../../shared/operator/check.js';
+import { type Config, ConfigError, loadConfig } from '../../shared/runtime/config.js';
+import { connectRedis, connectRedisFailFast, waitForRedis } from '../../shared/runtime/redis.js';
 import { createDynamoStores } from '../../shared/store/index.js';
+import { openJobSystem } from '../../shared/wiring.js';
+import { WorkerMetrics } from '../../worker/metrics.js';
 import { startWorkerService } from '../../worker/worker-service.js';
-import { newUser, openProducerSide, silentLogger, waitFor } from '../helpers/pipeline.js';
+import { newUser, silentLogger, waitFor } from '../helpers/pipeline.js';
 import { type Service, startService, stopService } from '../helpers/processes.js';
 import { freePort } from '../helpers/services.js';
 import { testEnv } from '../helpers/stack.js';
@@ -179,22 +179,28 @@ async function checkOver(config: Config) {
   const redis = connectRedis(config);
   redis.on('error', () => undefined);
   const dynamo = createDynamoClients(config);
-  const queues = openQueues(config, redis);
-  const ledger = new Ledger(redis, config.QUEUE_PREFIX, config.QUEUE_NAME);
+  const stores = createDynamoStores(dynamo, config);
+  const system = openJobSystem({ config, redis, stores, logger: silentLogger, actor: 'test' });
   try {
     // Read only once the queue is idle: the checker's reads are not atomic with the workers' writes
     // (an outcome landing between its XLEN and XINFO looks like a trimmed stream).
     await waitFor(
       'the queue to drain',
       async () => {
-        const counts = await queues.operations.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed');
+        const counts = await system.queues.operations.getJobCounts(
+          'waiting',
+          'active',
+          'delayed',
+          'prioritized',
+          'failed',
+        );
         return Object.values(counts).every((n) => n === 0);
       },
       60_000,
     );
-    return await checkLedger({ ledger, queues, stores: createDynamoStores(dynamo, config) });
+    return await checkLedger({ system });
   } finally {
-    await queues.close();
+    await system.close();
     redis.disconnect();
     dynamo.close();
   }
@@ -258,11 +264,19 @@ describe('Redis over TLS with a password', () => {
     const dynamo = createDynamoClients(config);
     await ensureTable(dynamo.client, config.DYNAMODB_TABLE_NAME);
     const stores = createDynamoStores(dynamo, config);
-    const service = startWorkerService({ config, stores, redis, logger: silentLogger });
-    const producer = openProducerSide(config, redis);
+    const service = startWorkerService({
+      config,
+      stores,
+      redis,
+      logger: silentLogger,
+      metrics: new WorkerMetrics(false),
+    });
+    const producer = openJobSystem({ config, redis, stores, logger: silentLogger, actor: 'producer' });
     try {
       const user = newUser();
-      const jobId = await producer.enqueue('create-user', { user });
+      const jobId = randomUUID();
+      // As the producer enqueues: the ledger first, then the job under its idempotency key.
+      await producer.lifecycle.enqueue([{ id: jobId, name: 'create-user', data: { user } }]);
       const done = await waitFor(
         'the job completed',
         async () => (await producer.queues.operations.getJob(jobId))?.finishedOn,
@@ -273,7 +287,7 @@ describe('Redis over TLS with a password', () => {
       expect([...(await producer.ledger.readEnqueued()).keys()]).toEqual([jobId]);
       expect(
         await waitFor('the outcome in the ledger', async () => (await producer.ledger.readOutcomes()).get(jobId)),
-      ).toBeTruthy();
+      ).toBe('completed');
     } finally {
       await producer.close();
       await service.close(10_000);

@@ -1,7 +1,7 @@
 // The ledger on real Redis: trimmed streams keep a window in which every job has all its records.
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Ledger } from '../../shared/ledger.js';
+import { Ledger } from '../../shared/lifecycle/ledger.js';
 import { deleteKeys, testEnv } from '../helpers/stack.js';
 
 const env = testEnv();

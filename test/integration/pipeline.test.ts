@@ -1,7 +1,7 @@
 // The core pipeline through a real BullMQ worker against real Redis and dynalite: no mocks.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { DeadLetterEntry } from '../../shared/dead-letter.js';
 import { foldUser, sameState } from '../../shared/domain/user.js';
+import type { DeadLetterEntry } from '../../shared/lifecycle/dead-letter.js';
 import type { Stores } from '../../shared/store/types.js';
 import { newUser, openProducerSide, startTestWorker, type TestWorker, waitFor } from '../helpers/pipeline.js';
 import { openTestResources, type TestResources, testEnv } from '../helpers/stack.js';

@@ -6,9 +6,9 @@ import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OperationGenerator } from '../../producer/generator.js';
 import { Producer } from '../../producer/producer.js';
-import { Ledger } from '../../shared/ledger.js';
-import { parseOperationMix } from '../../shared/operations.js';
-import { openQueues, operationJobOptions, type Queues } from '../../shared/queues.js';
+import { parseOperationMix } from '../../shared/domain/operations.js';
+import { Ledger } from '../../shared/lifecycle/ledger.js';
+import { openQueues, operationJobOptions, type Queues } from '../../shared/lifecycle/queues.js';
 import { silentLogger } from '../helpers/pipeline.js';
 import { deleteKeys, testEnv } from '../helpers/stack.js';
 

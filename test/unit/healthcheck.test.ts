@@ -2,7 +2,7 @@
 // but listens on BOARD_PORT; METRICS_PORT=0 turns the producer's and workers' endpoint off.
 import { describe, expect, it } from 'vitest';
 import { healthTarget } from '../../cli/healthcheck.js';
-import { loadConfig } from '../../shared/config.js';
+import { loadConfig } from '../../shared/runtime/config.js';
 
 const config = (env: Record<string, string> = {}) => loadConfig(env);
 
