@@ -1,4 +1,6 @@
 // Board process entry point: `npm run board` (or `node dist/board/main.js`, or via npm start).
+// First: starts OpenTelemetry before anything loads the AWS SDK (only when OTEL_* ask for traces).
+import '../shared/telemetry/preload.js';
 import { loadConfigOrExit } from '../shared/runtime/config.js';
 import { createLogger } from '../shared/runtime/logger.js';
 import { connectRedis, redactUrl, waitForRedis } from '../shared/runtime/redis.js';

@@ -1,4 +1,6 @@
 // Producer process entry point: `node dist/producer/main.js` (or via npm start / docker).
+// First: starts OpenTelemetry before anything loads the AWS SDK (only when OTEL_* ask for traces).
+import '../shared/telemetry/preload.js';
 import { Counter, collectDefaultMetrics, Registry } from 'prom-client';
 import { describeTable } from '../shared/dynamo/table.js';
 import { logTransitions } from '../shared/lifecycle/transition-log.js';

@@ -5,6 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobLifecycle } from '../shared/lifecycle/job-lifecycle.js';
 import type { Logger } from '../shared/runtime/logger.js';
+import { tracing } from '../shared/telemetry/tracing.js';
 import type { GeneratedJob, OperationGenerator } from './generator.js';
 
 export interface ProducerOptions {
@@ -41,7 +42,16 @@ export class Producer {
   }
 
   /** One tick: returns how many jobs it enqueued (0 if it failed and will retry). */
-  async tick(): Promise<number> {
+  tick(): Promise<number> {
+    // The root of the trace its jobs' attempts, DynamoDB calls and dead-letter moves hang under.
+    return tracing().span('producer tick', { root: true }, async (span) => {
+      const enqueued = await this.tickOnce();
+      span.setAttributes({ 'djq.jobs.enqueued': enqueued });
+      return enqueued;
+    });
+  }
+
+  private async tickOnce(): Promise<number> {
     const { lifecycle, logger } = this.options;
     if (!this.pending) {
       const remaining =

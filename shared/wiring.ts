@@ -9,10 +9,12 @@ import { type QueueKeys, queueKeys } from './lifecycle/keys.js';
 import { Ledger } from './lifecycle/ledger.js';
 import { openQueues, operationJobOptions, type Queues } from './lifecycle/queues.js';
 import { DEFAULT_TRANSITION_LOCK } from './lifecycle/transition-lock.js';
+import { traceTransitions } from './lifecycle/transition-trace.js';
 import { DlqConsole } from './operator/dlq-console.js';
 import type { Config } from './runtime/config.js';
 import type { Logger } from './runtime/logger.js';
 import type { Stores } from './store/types.js';
+import { tracing } from './telemetry/tracing.js';
 
 export interface JobSystem {
   config: Config;
@@ -55,6 +57,8 @@ export function openJobSystem(deps: JobSystemDeps): JobSystem {
     actor,
     lock: DEFAULT_TRANSITION_LOCK,
   });
+  // Spans carry each transition's facts when tracing is on (OTEL_*); nothing subscribes when off.
+  if (tracing().enabled) traceTransitions(lifecycle);
   return {
     config,
     keys,

@@ -1,4 +1,6 @@
 // Worker process entry point: `node dist/worker/main.js` (or via npm start / docker).
+// First: starts OpenTelemetry before anything loads the AWS SDK (only when OTEL_* ask for traces).
+import '../shared/telemetry/preload.js';
 import { describeTable } from '../shared/dynamo/table.js';
 import { openDynamo } from '../shared/runtime/bootstrap.js';
 import { loadConfigOrExit } from '../shared/runtime/config.js';

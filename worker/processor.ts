@@ -7,6 +7,7 @@ import { parseJob } from '../shared/domain/payload.js';
 import { withCallTally } from '../shared/dynamo/instrumentation.js';
 import type { JobLifecycle } from '../shared/lifecycle/job-lifecycle.js';
 import { classifyError } from '../shared/runtime/errors.js';
+import { tracing } from '../shared/telemetry/tracing.js';
 import type { Handlers } from './handlers.js';
 
 /** A delivery that finished its work after BullMQ gave the job to someone else (its lock expired). */
@@ -22,7 +23,12 @@ function nextDelayMs(job: Job, attempt: number): number | undefined {
 }
 
 export function makeProcessor(handlers: Handlers, lifecycle: JobLifecycle) {
-  return async function process(job: Job, token?: string): Promise<JobResult> {
+  // One span per attempt (a child of BullMQ's `process` span when tracing is on): the DynamoDB calls
+  // nest under it, and the lifecycle's transitions write the job id, attempt and outcome onto it.
+  return (job: Job, token?: string): Promise<JobResult> =>
+    tracing().span(`attempt ${job.name}`, {}, () => runAttempt(job, token));
+
+  async function runAttempt(job: Job, token?: string): Promise<JobResult> {
     const attempt = lifecycle.attemptStarted(job);
     const maxAttempts = job.opts.attempts ?? 1;
     const started = performance.now();
@@ -60,5 +66,5 @@ export function makeProcessor(handlers: Handlers, lifecycle: JobLifecycle) {
     const recorded = await lifecycle.completed(job, token, { attempt, durationMs: elapsed(), ...outcome });
     if (!recorded) throw new LockLostError(`job ${job.id} lost its lock before it completed; its owner decides`);
     return outcome.result;
-  };
+  }
 }

@@ -8,6 +8,7 @@ import type { Config } from '../shared/runtime/config.js';
 import { withDeadline } from '../shared/runtime/deadline.js';
 import type { Logger } from '../shared/runtime/logger.js';
 import type { Stores } from '../shared/store/types.js';
+import { tracing } from '../shared/telemetry/tracing.js';
 import { type JobSystem, openJobSystem } from '../shared/wiring.js';
 import { makeHandlers } from './handlers.js';
 import type { WorkerMetrics } from './metrics.js';
@@ -52,7 +53,9 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
   const commands = new UserCommands({ events: stores.events, users: stores.users });
   const settler = new Settler({ queues, lifecycle, commands, logger });
 
+  const telemetry = tracing().bullmq;
   const worker = new Worker(keys.operations, makeProcessor(makeHandlers(stores.users, commands), lifecycle), {
+    ...(telemetry ? { telemetry } : {}),
     connection: redis,
     prefix: keys.prefix,
     concurrency: config.WORKER_CONCURRENCY,

@@ -12,6 +12,7 @@ import { EventEmitter } from 'node:events';
 import type { Job, JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { JobResult } from '../domain/jobs.js';
+import { tracing } from '../telemetry/tracing.js';
 import {
   type AttemptRecord,
   attemptLogLine,
@@ -151,16 +152,19 @@ export class JobLifecycle {
    * leaves the record uncommitted; the same jobs are retried (same ids: a repeated add is a no-op).
    */
   async enqueue(jobs: readonly LedgerJob[], onRecorded: () => void = () => undefined): Promise<void> {
-    const { ledger } = this.deps;
-    const record = await ledger.recordEnqueued(jobs);
-    onRecorded();
-    await this.probe('enqueue:recorded', record);
-    await this.addBulk(jobs);
-    await this.probe('enqueue:added', record);
-    await ledger.markCommitted(record);
-    const at = now();
-    for (const job of jobs) this.history({ type: 'enqueued', jobId: job.id, op: job.name, at });
-    this.emit({ type: 'enqueued', jobs });
+    // The enqueue span is the parent BullMQ's addBulk span (and so every job of the bulk) hangs under.
+    await tracing().span('enqueue', { kind: 'producer' }, async () => {
+      const { ledger } = this.deps;
+      const record = await ledger.recordEnqueued(jobs);
+      onRecorded();
+      await this.probe('enqueue:recorded', record);
+      await this.addBulk(jobs);
+      await this.probe('enqueue:added', record);
+      await ledger.markCommitted(record);
+      const at = now();
+      for (const job of jobs) this.history({ type: 'enqueued', jobId: job.id, op: job.name, at });
+      this.emit({ type: 'enqueued', jobs });
+    });
   }
 
   /**
@@ -281,7 +285,23 @@ export class JobLifecycle {
    * stale): if the job id now holds another instance or state, it is left alone ('gone').
    * `checkEffect` talks to DynamoDB, so it runs before the lock; the lock covers Redis only.
    */
-  async settleFailed(job: Job, checkEffect: () => Promise<EffectCheck>): Promise<SettleOutcome> {
+  settleFailed(job: Job, checkEffect: () => Promise<EffectCheck>): Promise<SettleOutcome> {
+    // In the job's own trace, wherever it runs (the failed listener, a sweep in another worker).
+    return tracing().span(
+      'dead-letter move',
+      {
+        parentMetadata: job.opts.telemetry?.metadata,
+        attributes: { 'djq.job.id': String(job.id), 'djq.job.op': job.name },
+      },
+      async (span) => {
+        const outcome = await this.settle(job, checkEffect);
+        if (outcome === 'gone') span.setAttributes({ 'djq.job.outcome': 'gone' });
+        return outcome;
+      },
+    );
+  }
+
+  private async settle(job: Job, checkEffect: () => Promise<EffectCheck>): Promise<SettleOutcome> {
     const { queues, keys, ledger, redis } = this.deps;
     const jobId = String(job.id);
     const alreadyMoved = Boolean(await queues.deadLetter.getJob(jobId));
@@ -354,12 +374,23 @@ export class JobLifecycle {
    * intent, add the new instance held back, copy the attempts into its log, remove the DLQ entry,
    * record, release. The new instance cannot run while the old entry exists.
    */
-  async redrive(jobId: string): Promise<OperatorOutcome> {
+  redrive(jobId: string): Promise<OperatorOutcome> {
+    // A new trace for the job's new life (its attempts hang under it), linked to the dead-lettered one.
+    return tracing().span('redrive', { root: true, attributes: { 'djq.job.id': jobId } }, (span) =>
+      this.redriveLocked(jobId, (metadata) => span.link(metadata)),
+    );
+  }
+
+  private async redriveLocked(
+    jobId: string,
+    linkOriginal: (metadata: string | undefined) => void,
+  ): Promise<OperatorOutcome> {
     const { queues, keys, redis } = this.deps;
     return this.locked(jobId, async () => {
       await this.probe('redrive:locked', jobId);
       const entry = await queues.deadLetter.getJob(jobId);
       if (!entry) return 'not-found';
+      linkOriginal(entry.opts.telemetry?.metadata);
       const data = entry.data as DeadLetterData;
       const lingering = await queues.operations.getJob(jobId);
       if (lingering) {

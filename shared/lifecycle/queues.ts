@@ -2,6 +2,7 @@
 import { type JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../runtime/config.js';
+import { tracing } from '../telemetry/tracing.js';
 import type { QueueKeys } from './keys.js';
 
 /**
@@ -26,8 +27,11 @@ export function operationJobOptions(
 }
 
 export function openQueues(keys: QueueKeys, connection: Redis) {
-  const operations = new Queue(keys.operations, { connection, prefix: keys.prefix });
-  const deadLetter = new Queue(keys.deadLetter, { connection, prefix: keys.prefix });
+  // bullmq-otel when tracing is on: BullMQ's own spans, and each job carries its trace context.
+  const telemetry = tracing().bullmq;
+  const options = { connection, prefix: keys.prefix, ...(telemetry ? { telemetry } : {}) };
+  const operations = new Queue(keys.operations, options);
+  const deadLetter = new Queue(keys.deadLetter, options);
   return {
     operations,
     deadLetter,

@@ -1,5 +1,6 @@
 // pino: JSON lines in production (machines parse them), pretty lines in a terminal (people read them).
 import pino, { type Logger } from 'pino';
+import { tracing } from '../telemetry/tracing.js';
 import type { Config } from './config.js';
 
 export type { Logger };
@@ -15,6 +16,8 @@ export function createLogger(
     level: config.LOG_LEVEL,
     base: { service: name, pid: process.pid, ...base },
     timestamp: pino.stdTimeFunctions.isoTime,
+    // With tracing on, a line written inside a span names it (trace_id, span_id): logs and traces join.
+    ...(tracing().enabled ? { mixin: () => tracing().logFields() } : {}),
   };
   if (pretty) {
     return pino({

@@ -1,7 +1,8 @@
 // How every process ends: a first SIGINT/SIGTERM starts a graceful stop bounded by a deadline, past
 // which the process exits anyway; a second signal exits at once; a lost parent (npm start died, or
 // the process that started `npm start` did) counts as a signal. No exit waits on a log flush
-// beyond a short bound (see releaseLogs).
+// beyond a short bound (see releaseLogs), nor on a trace collector.
+import { tracing } from '../telemetry/tracing.js';
 import type { Logger } from './logger.js';
 import { releaseLogs } from './logger.js';
 
@@ -10,11 +11,16 @@ const LOG_FLUSH_MS = 500;
 
 let exiting = false;
 
-/** Flushes logs (bounded) and exits. Safe to call more than once: the first call wins. */
+/** The most an exit waits for buffered spans to reach the collector (tracing on only). */
+const TRACE_FLUSH_MS = 2000;
+
+/** Flushes logs and buffered spans (each bounded) and exits. Safe to call more than once: the first call wins. */
 export function exitProcess(code: number, flushMs = LOG_FLUSH_MS): void {
   if (exiting) return;
   exiting = true;
-  void releaseLogs(flushMs).finally(() => process.exit(code));
+  void Promise.all([releaseLogs(flushMs), tracing().flush(flushMs === 0 ? 0 : TRACE_FLUSH_MS)]).finally(() =>
+    process.exit(code),
+  );
 }
 
 /**

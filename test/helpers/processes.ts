@@ -1,2 +1,2 @@
 // Real child processes for end-to-end tests: the same helpers the chaos suite uses.
-export { type Service, startService, stopService } from '../../chaos/processes.js';
+export { isRunning, type Service, startService, stopService } from '../../chaos/processes.js';
