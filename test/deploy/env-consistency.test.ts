@@ -18,6 +18,7 @@ import {
   loadCompose,
   loadMonk,
   mergeCompose,
+  OTEL_SDK_VARIABLES,
   monkServiceOf,
   ROOT,
   read,
@@ -131,11 +132,36 @@ function monkProblems(): string[] {
   return problems;
 }
 
+/** The OpenTelemetry variables are the SDK's: documented in .env.example and the README, commented out. */
+function otelProblems(): string[] {
+  const problems: string[] = [];
+  const example = read('.env.example');
+  const configuration = /## Configuration\n([\s\S]*?)\n## /.exec(read('README.md'))?.[1] ?? '';
+  for (const name of OTEL_SDK_VARIABLES) {
+    if (!new RegExp(`^#${name}=`, 'm').test(example)) problems.push(`.env.example: no commented-out ${name}=`);
+    if (!configuration.includes(`\`${name}\``)) problems.push(`README.md: the Configuration section does not name ${name}`);
+  }
+  return problems;
+}
+
 describe('environment variables', () => {
   it('match the config schema in .env.example, the README table, docker-compose and the Monk manifests', () => {
-    // The allow-list stays exactly the SDK's own credentials.
-    expect([...SDK_VARIABLES]).toEqual(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']);
-    const problems = [...envExampleProblems(), ...readmeProblems(), ...composeProblems(), ...monkProblems()];
+    // The allow-list stays exactly the SDKs' own variables: the AWS SDK's credentials and the
+    // OpenTelemetry SDK's standard switches (documented, never parsed by shared/config.ts).
+    expect([...SDK_VARIABLES]).toEqual([
+      'AWS_ACCESS_KEY_ID',
+      'AWS_SECRET_ACCESS_KEY',
+      'AWS_SESSION_TOKEN',
+      ...OTEL_SDK_VARIABLES,
+    ]);
+    for (const name of OTEL_SDK_VARIABLES) expect(CONFIG_KEYS).not.toContain(name);
+    const problems = [
+      ...envExampleProblems(),
+      ...readmeProblems(),
+      ...composeProblems(),
+      ...monkProblems(),
+      ...otelProblems(),
+    ];
     expect(problems).toEqual([]);
   });
 });

@@ -16,7 +16,21 @@ export function read(path: string): string {
  * Variables the files may name besides the schema's: the AWS SDK reads the credentials itself.
  * Keep this list short: anything else belongs in shared/runtime/config.ts.
  */
-export const SDK_VARIABLES = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'] as const;
+export const AWS_SDK_VARIABLES = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'] as const;
+
+/** The OpenTelemetry SDK's standard variables we document (traces are off unless they ask): it reads them itself. */
+export const OTEL_SDK_VARIABLES = [
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_PROTOCOL',
+  'OTEL_TRACES_EXPORTER',
+  'OTEL_TRACES_SAMPLER',
+  'OTEL_TRACES_SAMPLER_ARG',
+  'OTEL_SERVICE_NAME',
+  'OTEL_EXPORTER_OTLP_HEADERS',
+  'OTEL_SDK_DISABLED',
+] as const;
+
+export const SDK_VARIABLES = [...AWS_SDK_VARIABLES, ...OTEL_SDK_VARIABLES] as const;
 
 export const KNOWN_VARIABLES = new Set<string>([...CONFIG_KEYS, ...SDK_VARIABLES]);
 

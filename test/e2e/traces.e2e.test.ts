@@ -89,6 +89,18 @@ function byId(spanId: string | undefined): ReceivedSpan | undefined {
   return receiver.spans.find((s) => s.spanId === spanId);
 }
 
+/**
+ * Whether every ancestor of the span has arrived: a parent ends (and is exported) after its
+ * children, possibly in a later batch, so the waits below wait for whole chains.
+ */
+function exported(span: ReceivedSpan): boolean {
+  for (let s: ReceivedSpan | undefined = span; s?.parentSpanId; ) {
+    s = byId(s.parentSpanId);
+    if (!s) return false;
+  }
+  return true;
+}
+
 /** Walks parent links up from a span to its trace's root; fails if a parent is missing. */
 function ancestry(span: ReceivedSpan): ReceivedSpan[] {
   const chain = [span];
@@ -135,6 +147,7 @@ describe('traces across producer, worker and board', () => {
         (j) =>
           j.attempts.length === 1 &&
           j.outcome === 'completed' &&
+          exported(j.attempts[0] as ReceivedSpan) &&
           dynamoCallsUnder(j.attempts[0] as ReceivedSpan).length >= 2,
       ),
     );
@@ -155,7 +168,7 @@ describe('traces across producer, worker and board', () => {
 
   it('a retried job: every attempt in the one trace the producer started, the failed one marked', async () => {
     const job = await receiver.waitFor('a job that completed after a retry', () =>
-      jobsByOutcome().find((j) => j.attempts.length >= 2 && j.outcome === 'completed'),
+      jobsByOutcome().find((j) => j.attempts.length >= 2 && j.outcome === 'completed' && j.attempts.every(exported)),
     );
     const [first, last] = [job.attempts[0] as ReceivedSpan, job.attempts.at(-1) as ReceivedSpan];
     expect(first.attributes).toMatchObject({
@@ -177,11 +190,14 @@ describe('traces across producer, worker and board', () => {
       jobsByOutcome().find(
         (j) =>
           j.outcome === 'failed' &&
+          j.attempts[0]?.attributes['djq.error.kind'] === 'poison' &&
+          j.attempts.every(exported) &&
           receiver.spans.some(
             (s) =>
               s.name === 'dead-letter move' &&
               s.attributes['djq.job.id'] === j.id &&
-              s.attributes['djq.job.outcome'] === 'dead-lettered',
+              s.attributes['djq.job.outcome'] === 'dead-lettered' &&
+              exported(s),
           ),
       ),
     );
@@ -210,7 +226,7 @@ describe('traces across producer, worker and board', () => {
     expect(redrive.traceId).not.toBe(attempt.traceId);
     expect(redrive.links.map((l) => l.traceId)).toContain(attempt.traceId);
     const again = await receiver.waitFor('the redriven job to be attempted', () =>
-      attemptsOf(job.id).find((a) => a.traceId === redrive.traceId),
+      attemptsOf(job.id).find((a) => a.traceId === redrive.traceId && exported(a)),
     );
     expect(ancestry(again).at(-1)?.spanId).toBe(redrive.spanId);
   });
