@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { checkLedger } from '../../shared/operator/check.js';
 import type { JobSystem } from '../../shared/wiring.js';
 import { openJobSystem } from '../../shared/wiring.js';
 import { activate, crashAt, failedJob, failNext, noEffect, pauseAt, waitsForLock } from '../helpers/interleave.js';
@@ -267,5 +268,32 @@ describe('a stale delivery', () => {
     };
     expect(await system.lifecycle.completed(job, 'a-token-that-lost-its-lock', details)).toBe(false);
     expect((await system.ledger.readOutcomes()).has(id)).toBe(false);
+  });
+});
+
+describe('djq check on a live stack', () => {
+  it('does not report a job lost that completed (and left the queue) while the check was reading', async () => {
+    const system = actor('worker');
+    const id = randomUUID();
+    await system.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }]);
+    const report = await checkLedger({
+      system,
+      // Between the check's first reads and its look at the queue, the job completes and is removed
+      // (retention), so the queue no longer knows it.
+      afterFirstReads: async () => {
+        const { job, token } = await activate(system, id);
+        const details = {
+          attempt: 1,
+          durationMs: 1,
+          capacityUnits: 0,
+          dynamoCalls: 1,
+          result: { op: 'get-user' as const, userId: id, found: false },
+        };
+        expect(await system.lifecycle.completed(job, token, details)).toBe(true);
+        await job.moveToCompleted('ok', token, false);
+        await job.remove();
+      },
+    });
+    expect(report).toMatchObject({ enqueued: 1, completed: 1, lost: 0, pending: 0 });
   });
 });
