@@ -24,5 +24,8 @@ export function queueKeys(config: Pick<Config, 'QUEUE_PREFIX' | 'QUEUE_NAME'>) {
     transitionLock: (jobId: string) => `${base}:transition:${jobId}`,
     /** BullMQ's own lock of an active job of the operations queue (holds the worker's token). */
     activeJobLock: (jobId: string) => `${base}:${jobId}:lock`,
+    /** SCAN patterns: every key of this queue family (cleanup), and the dead-letter queue's keys. */
+    everyKeyPattern: `${prefix}:*`,
+    deadLetterKeyPattern: `${prefix}:${operations}-dlq:*`,
   };
 }

@@ -3,9 +3,11 @@
 // half-way through each, producer recovery and a stale delivery. Two actors (two JobSystems with
 // their own Redis connections, as two processes would have), real Redis and BullMQ; each order is
 // forced with gates (pause at a step, learn who waits on the lock), never with sleeps.
+
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { checkLedger } from '../../shared/operator/check.js';
 import type { JobSystem } from '../../shared/wiring.js';
 import { openJobSystem } from '../../shared/wiring.js';
@@ -45,7 +47,7 @@ afterEach(async () => {
     await system.close();
     redis.disconnect();
   }
-  await deleteKeys(resources.redis, `${env.config.QUEUE_PREFIX}:*`);
+  await deleteKeys(resources.redis, queueKeys(env.config).everyKeyPattern);
 });
 
 afterAll(async () => {
