@@ -273,6 +273,23 @@ describe('a stale delivery', () => {
   });
 });
 
+describe('a stalled delivery that lands its effect after the move', () => {
+  it('is settled as completed by a later sweep: never both applied and dead-lettered', async () => {
+    const worker = actor('worker');
+    const job = await failedJob(worker); // failed without an attempt line: what a stall leaves
+    const id = String(job.id);
+    expect(await worker.lifecycle.settleFailed(job, noEffect)).toBe('dead-lettered');
+    expect((await worker.console.show(id))?.attempts.at(-1)?.errorClass).toBe('Stalled');
+    // Not landed yet: the sweep leaves it in the DLQ.
+    expect(await worker.lifecycle.recheckStalledDeadLetters(noEffect, 60_000)).toBe(0);
+    // The stalled delivery wakes up and lands its effect; the next sweep finds it.
+    const landed = async () => ({ applied: true, landed: [id], missing: [] });
+    expect(await worker.lifecycle.recheckStalledDeadLetters(landed, 60_000)).toBe(1);
+    expect(await whereIs(worker, id)).toEqual({ operations: 'missing', deadLettered: false, outcome: 'completed' });
+    expect(await worker.lifecycle.recheckStalledDeadLetters(landed, 60_000)).toBe(0); // nothing left to look at
+  });
+});
+
 describe('djq check on a live stack', () => {
   it('does not report a job lost that completed (and left the queue) while the check was reading', async () => {
     const system = actor('worker');
