@@ -169,7 +169,7 @@ export class JobLifecycle {
    * under its lock, so a purge or redrive of the same id is never undone.
    */
   async recover(): Promise<number> {
-    const { ledger, queues, keys } = this.deps;
+    const { ledger, queues } = this.deps;
     const last = await ledger.uncommitted();
     if (!last) return 0;
     const recovered: LedgerJob[] = [];
