@@ -54,6 +54,15 @@ afterAll(async () => {
   await resources.cleanup();
 });
 
+/** What a get-user attempt reports when it completes (the job's own work is not the point here). */
+const completedAttempt = (userId: string) => ({
+  attempt: 1,
+  durationMs: 1,
+  capacityUnits: 0,
+  dynamoCalls: 1,
+  result: { op: 'get-user' as const, userId, found: false },
+});
+
 /** Where a job id is now: its operations-queue state ('missing' if none) and whether the DLQ holds it. */
 async function whereIs(system: JobSystem, id: string) {
   const job = await system.queues.operations.getJob(id);
@@ -119,15 +128,7 @@ describe("the sweep's stale page", () => {
     expect(await sweeper.lifecycle.settleFailed(stale as NonNullable<typeof stale>, noEffect)).toBe('gone');
     expect(await whereIs(sweeper, id)).toMatchObject({ operations: 'active', deadLettered: false });
     // The running delivery completes: one state, completed.
-    expect(
-      await operator.lifecycle.completed(running.job, running.token, {
-        attempt: 1,
-        durationMs: 1,
-        capacityUnits: 0,
-        dynamoCalls: 1,
-        result: { op: 'get-user', userId: 'x', found: false },
-      }),
-    ).toBe(true);
+    expect(await operator.lifecycle.completed(running.job, running.token, completedAttempt(id))).toBe(true);
     await running.job.moveToCompleted('ok', running.token, false);
     expect(await whereIs(sweeper, id)).toEqual({ operations: 'completed', deadLettered: false, outcome: 'completed' });
   });
@@ -261,14 +262,7 @@ describe('a stale delivery', () => {
     await system.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }]);
     const { job } = await activate(system, id);
     // The lock expired (the worker blocked) and the stalled check gave the job to another delivery.
-    const details = {
-      attempt: 1,
-      durationMs: 1,
-      capacityUnits: 0,
-      dynamoCalls: 1,
-      result: { op: 'get-user' as const, userId: id, found: false },
-    };
-    expect(await system.lifecycle.completed(job, 'a-token-that-lost-its-lock', details)).toBe(false);
+    expect(await system.lifecycle.completed(job, 'a-token-that-lost-its-lock', completedAttempt(id))).toBe(false);
     expect((await system.ledger.readOutcomes()).has(id)).toBe(false);
   });
 });
@@ -301,14 +295,7 @@ describe('djq check on a live stack', () => {
       // (retention), so the queue no longer knows it.
       afterFirstReads: async () => {
         const { job, token } = await activate(system, id);
-        const details = {
-          attempt: 1,
-          durationMs: 1,
-          capacityUnits: 0,
-          dynamoCalls: 1,
-          result: { op: 'get-user' as const, userId: id, found: false },
-        };
-        expect(await system.lifecycle.completed(job, token, details)).toBe(true);
+        expect(await system.lifecycle.completed(job, token, completedAttempt(id))).toBe(true);
         await job.moveToCompleted('ok', token, false);
         await job.remove();
       },
