@@ -8,6 +8,7 @@ import type { ProducerResult } from './sections/producer.js';
 import type { QueueOverheadResult } from './sections/queue-overhead.js';
 import type { OperationTrips } from './sections/round-trips.js';
 import type { ScalingResult } from './sections/scaling.js';
+import type { TracingResult } from './sections/tracing.js';
 import { round } from './support.js';
 
 export interface Figures {
@@ -20,6 +21,7 @@ export interface Figures {
   latency?: LatencyResult;
   memory?: MemoryResult;
   producer?: ProducerResult;
+  tracing?: TracingResult;
 }
 
 /** The round trips each operation should make (README "Performance"); the run checks them. */
@@ -99,6 +101,8 @@ export function summarise(f: Figures, quick: boolean) {
     workerRssGrowth: maybe(f.memory?.growth, 3),
     redisUsedMemoryMB: f.memory?.redisUsedMemoryMB ?? null,
     producerBulkSpeedup: maybe(f.producer ? f.producer.addBulkPerSec / f.producer.addPerSec : undefined, 2),
+    tracingRatio100: maybe(f.tracing?.ratio100.median, 3),
+    tracingRatio1: maybe(f.tracing?.ratio1.median, 3),
     targets,
     details: f,
   };
@@ -201,6 +205,25 @@ export function summarise(f: Figures, quick: boolean) {
       `addBulk ${fmt.rate(p.addBulkPerSec)} (tick with ledger ${fmt.rate(p.producerTickPerSec)})`,
       `one add per job ${fmt.rate(p.addPerSec)}`,
       fmt.ratio(p.addBulkPerSec / p.addPerSec),
+      '(info)',
+    ]);
+  }
+  if (f.tracing) {
+    const t = f.tracing;
+    const spread = (r: TracingResult['ratio1']) => `${fmt.ratio(r.median)} (${fmt.ratio(r.min)}–${fmt.ratio(r.max)})`;
+    const off = median(t.jobsPerSec.off) as number;
+    rows.push([
+      `Tracing on, 100% sampled (1 worker, ${t.jobs} jobs, median and range of ${t.rounds} rounds)`,
+      fmt.rate(median(t.jobsPerSec.sampled100) as number),
+      `tracing off ${fmt.rate(off)}`,
+      spread(t.ratio100),
+      `(info) ${t.exportBytesPerJob100} B OTLP/job`,
+    ]);
+    rows.push([
+      'Tracing on, 1% sampled (parent-based ratio)',
+      fmt.rate(median(t.jobsPerSec.sampled1) as number),
+      `tracing off ${fmt.rate(off)}`,
+      spread(t.ratio1),
       '(info)',
     ]);
   }

@@ -15,6 +15,7 @@ import { producerRates } from './sections/producer.js';
 import { queueOverhead } from './sections/queue-overhead.js';
 import { roundTrips } from './sections/round-trips.js';
 import { scaling } from './sections/scaling.js';
+import { tracingOverhead } from './sections/tracing.js';
 import { CONCURRENCY, startBenchServices } from './support.js';
 
 const quick = process.argv.includes('--quick');
@@ -36,6 +37,7 @@ const sizes = quick
       latency: { perSec: 200, seconds: 4, warmupSeconds: 1 },
       memory: [300, 1500] as [number, number],
       producer: { bulkJobs: 3000, singleJobs: 500 },
+      tracing: { jobs: 300, rounds: 1 },
     }
   : {
       overhead: { jobs: 20_000, rounds: 3 },
@@ -45,6 +47,7 @@ const sizes = quick
       latency: { perSec: 200, seconds: 30, warmupSeconds: 2 },
       memory: [5000, 50_000] as [number, number],
       producer: { bulkJobs: 20_000, singleJobs: 5000 },
+      tracing: { jobs: 4000, rounds: 3 },
     };
 
 function versions(redisVersion: string) {
@@ -57,6 +60,8 @@ function versions(redisVersion: string) {
     ioredis: version('ioredis'),
     dynalite: version('dynalite'),
     awsSdkDynamodb: version('@aws-sdk/client-dynamodb'),
+    openTelemetrySdkNode: version('@opentelemetry/sdk-node'),
+    bullmqOtel: version('bullmq-otel'),
   };
 }
 
@@ -88,6 +93,7 @@ async function main() {
     if (wanted('latency')) figures.latency = await latency(services, sizes.latency);
     if (wanted('memory')) figures.memory = await memory(services, sizes.memory);
     if (wanted('producer')) figures.producer = await producerRates(services, sizes.producer);
+    if (wanted('tracing')) figures.tracing = await tracingOverhead(services, sizes.tracing);
     const redisVersion = /redis_version:(\S+)/.exec(await services.control.info('server'))?.[1] ?? 'unknown';
     clearProgress();
     const { table, json } = summarise(figures, quick);

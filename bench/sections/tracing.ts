@@ -1,0 +1,132 @@
+// Tracing overhead: one worker process (worker/main.ts, as deployed) draining a full queue with
+// tracing off, on at 100% sampling and on at 1% (parent-based ratio), exporting OTLP/HTTP (protobuf,
+// the SDK's default) to a receiver on loopback that accepts and drops. The three run back to back
+// in each round, rounds interleaved, so load from the rest of the machine hits each alike; the
+// figures are ratios within a round, with their spread over the rounds.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { createDynamoClients } from '../../shared/dynamo/client.js';
+import { queueKeys } from '../../shared/lifecycle/keys.js';
+import { Ledger } from '../../shared/lifecycle/ledger.js';
+import { operationJobOptions } from '../../shared/lifecycle/queues.js';
+import { createDynamoStores } from '../../shared/store/index.js';
+import { spawnWorker } from '../children.js';
+import { type OtlpReceiver, startOtlpReceiver } from '../otlp-receiver.js';
+import { progress } from '../report.js';
+import { median } from '../results.js';
+import {
+  type BenchServices,
+  createTable,
+  dropPrefix,
+  round,
+  runConfig,
+  steadyRate,
+  waitForOutcomes,
+} from '../support.js';
+import { benchGenerator, fillQueue, generate, seedUsers } from '../workload.js';
+
+export const TRACING_MODES = ['off', 'sampled100', 'sampled1'] as const;
+export type TracingMode = (typeof TRACING_MODES)[number];
+
+export interface TracingResult {
+  jobs: number;
+  rounds: number;
+  /** jobs/s of each mode in each round (steady state, from the ledger's outcome times). */
+  jobsPerSec: Record<TracingMode, number[]>;
+  /** on/off within each round, then the median and the range over rounds. */
+  ratio100: { median: number; min: number; max: number; perRound: number[] };
+  ratio1: { median: number; min: number; max: number; perRound: number[] };
+  /** What the sink received in the 100% runs: bytes of OTLP per job. */
+  exportBytesPerJob100: number;
+}
+
+function otelEnv(mode: TracingMode, sink: OtlpReceiver): Record<string, string> {
+  if (mode === 'off') return {};
+  return {
+    OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint,
+    OTEL_TRACES_SAMPLER: mode === 'sampled100' ? 'parentbased_always_on' : 'parentbased_traceidratio',
+    ...(mode === 'sampled1' ? { OTEL_TRACES_SAMPLER_ARG: '0.01' } : {}),
+  };
+}
+
+async function tracingRound(services: BenchServices, mode: TracingMode, jobs: number, sink: OtlpReceiver) {
+  const { config, env } = runConfig(services, `trace-${mode}`);
+  await createTable(config);
+  const dynamo = createDynamoClients(config);
+  const seeded = await seedUsers(createDynamoStores(dynamo, config));
+  dynamo.close();
+  const redis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
+  // The bench fills the queue itself (no producer spans): what is measured is the worker's cost.
+  const queue = new Queue(config.QUEUE_NAME, { connection: redis, prefix: config.QUEUE_PREFIX });
+  await queue.pause();
+  await fillQueue(queue, generate(benchGenerator(config, seeded), jobs), operationJobOptions(config));
+  const bytesBefore = sink.bytes;
+  const child = spawnWorker({ ...env, ...otelEnv(mode, sink) });
+  try {
+    for (let waited = 0; (await queue.getWorkersCount()) < 1; waited += 100) {
+      progress('tracing', `${mode}: worker starting`);
+      if (child.process.exitCode !== null) throw new Error(`the worker exited at start: ${child.stderr()}`);
+      if (waited > 60_000) throw new Error('the worker did not start within 60 s');
+      await sleep(100);
+    }
+    await sleep(1000); // registered is not warm
+    const ledger = new Ledger(redis, queueKeys(config), config.LEDGER_MAX_ENTRIES);
+    await queue.resume();
+    await waitForOutcomes(services.control, ledger.outcomesKey, jobs, (done) =>
+      progress('tracing', `${mode}: ${done}/${jobs}`),
+    );
+    const rate = await steadyRate(services.control, ledger.outcomesKey);
+    // Stopping flushes the exporter (bounded), so the bytes count what this run exported.
+    await child.stop();
+    return { rate, exportedBytes: sink.bytes - bytesBefore };
+  } finally {
+    await child.stop();
+    await queue.close();
+    await dropPrefix(services.control, config.QUEUE_PREFIX);
+    redis.disconnect();
+  }
+}
+
+export async function tracingOverhead(
+  services: BenchServices,
+  options: { jobs: number; rounds: number },
+): Promise<TracingResult> {
+  const sink = await startOtlpReceiver();
+  const jobsPerSec: Record<TracingMode, number[]> = { off: [], sampled100: [], sampled1: [] };
+  const bytes100: number[] = [];
+  try {
+    for (let r = 0; r < options.rounds; r++) {
+      // Rotate the order, so no mode always runs first (warm disks, caches) or last.
+      const order = TRACING_MODES.map((_, i) => TRACING_MODES[(i + r) % TRACING_MODES.length] as TracingMode);
+      for (const mode of order) {
+        const { rate, exportedBytes } = await tracingRound(services, mode, options.jobs, sink);
+        jobsPerSec[mode].push(rate);
+        if (mode === 'sampled100') bytes100.push(exportedBytes / options.jobs);
+      }
+    }
+  } finally {
+    await sink.close();
+  }
+  const ratios = (mode: TracingMode) => {
+    const perRound = jobsPerSec[mode].map((rate, i) => rate / (jobsPerSec.off[i] as number));
+    return {
+      median: round(median(perRound) as number, 3),
+      min: round(Math.min(...perRound), 3),
+      max: round(Math.max(...perRound), 3),
+      perRound: perRound.map((x) => round(x, 3)),
+    };
+  };
+  return {
+    jobs: options.jobs,
+    rounds: options.rounds,
+    jobsPerSec: {
+      off: jobsPerSec.off.map((x) => Math.round(x)),
+      sampled100: jobsPerSec.sampled100.map((x) => Math.round(x)),
+      sampled1: jobsPerSec.sampled1.map((x) => Math.round(x)),
+    },
+    ratio100: ratios('sampled100'),
+    ratio1: ratios('sampled1'),
+    exportBytesPerJob100: Math.round(median(bytes100) ?? 0),
+  };
+}
