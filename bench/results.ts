@@ -103,6 +103,8 @@ export function summarise(f: Figures, quick: boolean) {
     producerBulkSpeedup: maybe(f.producer ? f.producer.addBulkPerSec / f.producer.addPerSec : undefined, 2),
     tracingRatio100: maybe(f.tracing?.ratio100.median, 3),
     tracingRatio1: maybe(f.tracing?.ratio1.median, 3),
+    tracingCpuRatio100: maybe(f.tracing?.cpuRatio100.median, 3),
+    tracingCpuRatio1: maybe(f.tracing?.cpuRatio1.median, 3),
     targets,
     details: f,
   };
@@ -224,6 +226,14 @@ export function summarise(f: Figures, quick: boolean) {
       fmt.rate(median(t.jobsPerSec.sampled1) as number),
       `tracing off ${fmt.rate(off)}`,
       spread(t.ratio1),
+      '(info)',
+    ]);
+    const cpuOff = median(t.cpuMicrosPerJob.off) as number;
+    rows.push([
+      'Worker CPU per job, traced 100% / 1% (off/on)',
+      `${median(t.cpuMicrosPerJob.sampled100)} / ${median(t.cpuMicrosPerJob.sampled1)} µs`,
+      `tracing off ${cpuOff} µs`,
+      `${spread(t.cpuRatio100)} / ${spread(t.cpuRatio1)}`,
       '(info)',
     ]);
   }

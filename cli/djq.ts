@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // djq: the operator's command line. Reads the same environment variables as the services, or, with
 // none set, finds the running `npm start` stack through .djq/stack.json.
+// First: starts OpenTelemetry before anything loads the AWS SDK (only when OTEL_* ask for traces).
+import '../shared/telemetry/preload.js';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../shared/runtime/config.js';
+import { tracing } from '../shared/telemetry/tracing.js';
 import { check } from './commands/check.js';
 import { dlq } from './commands/dlq.js';
 import { history } from './commands/history.js';
@@ -79,6 +82,8 @@ async function run(argv: string[]): Promise<number> {
     }
   } finally {
     await ctx.close();
+    // A redrive's span (tracing on) leaves before the process does; a no-op when tracing is off.
+    await tracing().flush(2000);
   }
 }
 

@@ -2,7 +2,9 @@
 // tracing off, on at 100% sampling and on at 1% (parent-based ratio), exporting OTLP/HTTP (protobuf,
 // the SDK's default) to a receiver on loopback that accepts and drops. The three run back to back
 // in each round, rounds interleaved, so load from the rest of the machine hits each alike; the
-// figures are ratios within a round, with their spread over the rounds.
+// figures are ratios within a round, with their spread over the rounds. Besides jobs/s, the
+// worker's own CPU time per job (from /proc), which a busy machine disturbs much less than a rate.
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -37,6 +39,11 @@ export interface TracingResult {
   /** on/off within each round, then the median and the range over rounds. */
   ratio100: { median: number; min: number; max: number; perRound: number[] };
   ratio1: { median: number; min: number; max: number; perRound: number[] };
+  /** The worker process's CPU time (user + system) per job, in µs, per mode and round. */
+  cpuMicrosPerJob: Record<TracingMode, number[]>;
+  /** off/on CPU per job within each round (as a throughput ratio: below 1 costs), median and range. */
+  cpuRatio100: { median: number; min: number; max: number; perRound: number[] };
+  cpuRatio1: { median: number; min: number; max: number; perRound: number[] };
   /** What the sink received in the 100% runs: bytes of OTLP per job. */
   exportBytesPerJob100: number;
 }
@@ -49,6 +56,17 @@ function otelEnv(mode: TracingMode, sink: OtlpReceiver): Record<string, string> 
     ...(mode === 'sampled1' ? { OTEL_TRACES_SAMPLER_ARG: '0.01' } : {}),
   };
 }
+
+/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat (Linux; the bench's platform). */
+function processCpuSeconds(pid: number): number {
+  // Fields after the command name (which may contain spaces): utime and stime are the 12th and 13th.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** USER_HZ: 100 on every Linux the bench runs on (getconf CLK_TCK). */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 async function tracingRound(services: BenchServices, mode: TracingMode, jobs: number, sink: OtlpReceiver) {
   const { config, env } = runConfig(services, `trace-${mode}`);
@@ -72,14 +90,17 @@ async function tracingRound(services: BenchServices, mode: TracingMode, jobs: nu
     }
     await sleep(1000); // registered is not warm
     const ledger = new Ledger(redis, queueKeys(config), config.LEDGER_MAX_ENTRIES);
+    const pid = child.process.pid as number;
+    const cpu0 = processCpuSeconds(pid);
     await queue.resume();
     await waitForOutcomes(services.control, ledger.outcomesKey, jobs, (done) =>
       progress('tracing', `${mode}: ${done}/${jobs}`),
     );
+    const cpuMicrosPerJob = ((processCpuSeconds(pid) - cpu0) * 1e6) / jobs;
     const rate = await steadyRate(services.control, ledger.outcomesKey);
     // Stopping flushes the exporter (bounded), so the bytes count what this run exported.
     await child.stop();
-    return { rate, exportedBytes: sink.bytes - bytesBefore };
+    return { rate, cpuMicrosPerJob, exportedBytes: sink.bytes - bytesBefore };
   } finally {
     await child.stop();
     await queue.close();
@@ -94,29 +115,30 @@ export async function tracingOverhead(
 ): Promise<TracingResult> {
   const sink = await startOtlpReceiver();
   const jobsPerSec: Record<TracingMode, number[]> = { off: [], sampled100: [], sampled1: [] };
+  const cpu: Record<TracingMode, number[]> = { off: [], sampled100: [], sampled1: [] };
   const bytes100: number[] = [];
   try {
     for (let r = 0; r < options.rounds; r++) {
       // Rotate the order, so no mode always runs first (warm disks, caches) or last.
       const order = TRACING_MODES.map((_, i) => TRACING_MODES[(i + r) % TRACING_MODES.length] as TracingMode);
       for (const mode of order) {
-        const { rate, exportedBytes } = await tracingRound(services, mode, options.jobs, sink);
+        const { rate, cpuMicrosPerJob, exportedBytes } = await tracingRound(services, mode, options.jobs, sink);
         jobsPerSec[mode].push(rate);
+        cpu[mode].push(cpuMicrosPerJob);
         if (mode === 'sampled100') bytes100.push(exportedBytes / options.jobs);
       }
     }
   } finally {
     await sink.close();
   }
-  const ratios = (mode: TracingMode) => {
-    const perRound = jobsPerSec[mode].map((rate, i) => rate / (jobsPerSec.off[i] as number));
-    return {
-      median: round(median(perRound) as number, 3),
-      min: round(Math.min(...perRound), 3),
-      max: round(Math.max(...perRound), 3),
-      perRound: perRound.map((x) => round(x, 3)),
-    };
-  };
+  const spread = (perRound: number[]) => ({
+    median: round(median(perRound) as number, 3),
+    min: round(Math.min(...perRound), 3),
+    max: round(Math.max(...perRound), 3),
+    perRound: perRound.map((x) => round(x, 3)),
+  });
+  const cpuRatio = (mode: TracingMode) => spread(cpu[mode].map((c, i) => (cpu.off[i] as number) / c));
+  const ratios = (mode: TracingMode) => spread(jobsPerSec[mode].map((rate, i) => rate / (jobsPerSec.off[i] as number)));
   return {
     jobs: options.jobs,
     rounds: options.rounds,
@@ -127,6 +149,13 @@ export async function tracingOverhead(
     },
     ratio100: ratios('sampled100'),
     ratio1: ratios('sampled1'),
+    cpuMicrosPerJob: {
+      off: cpu.off.map((x) => Math.round(x)),
+      sampled100: cpu.sampled100.map((x) => Math.round(x)),
+      sampled1: cpu.sampled1.map((x) => Math.round(x)),
+    },
+    cpuRatio100: cpuRatio('sampled100'),
+    cpuRatio1: cpuRatio('sampled1'),
     exportBytesPerJob100: Math.round(median(bytes100) ?? 0),
   };
 }

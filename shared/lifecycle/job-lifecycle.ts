@@ -151,20 +151,22 @@ export class JobLifecycle {
    * Ledger first (a write-ahead record with the jobs), then addBulk, then the commit mark. A failure
    * leaves the record uncommitted; the same jobs are retried (same ids: a repeated add is a no-op).
    */
-  async enqueue(jobs: readonly LedgerJob[], onRecorded: () => void = () => undefined): Promise<void> {
+  enqueue(jobs: readonly LedgerJob[], onRecorded: () => void = () => undefined): Promise<void> {
     // The enqueue span is the parent BullMQ's addBulk span (and so every job of the bulk) hangs under.
-    await tracing().span('enqueue', { kind: 'producer' }, async () => {
-      const { ledger } = this.deps;
-      const record = await ledger.recordEnqueued(jobs);
-      onRecorded();
-      await this.probe('enqueue:recorded', record);
-      await this.addBulk(jobs);
-      await this.probe('enqueue:added', record);
-      await ledger.markCommitted(record);
-      const at = now();
-      for (const job of jobs) this.history({ type: 'enqueued', jobId: job.id, op: job.name, at });
-      this.emit({ type: 'enqueued', jobs });
-    });
+    return tracing().span('enqueue', { kind: 'producer' }, () => this.enqueueRecorded(jobs, onRecorded));
+  }
+
+  private async enqueueRecorded(jobs: readonly LedgerJob[], onRecorded: () => void): Promise<void> {
+    const { ledger } = this.deps;
+    const record = await ledger.recordEnqueued(jobs);
+    onRecorded();
+    await this.probe('enqueue:recorded', record);
+    await this.addBulk(jobs);
+    await this.probe('enqueue:added', record);
+    await ledger.markCommitted(record);
+    const at = now();
+    for (const job of jobs) this.history({ type: 'enqueued', jobId: job.id, op: job.name, at });
+    this.emit({ type: 'enqueued', jobs });
   }
 
   /**
