@@ -91,6 +91,8 @@ export type TransitionStep =
   | 'redrive:locked'
   | 'redrive:added'
   | 'redrive:dead-letter-removed'
+  | 'redrive:released'
+  | 'recheck:recorded'
   | 'purge:locked'
   | 'enqueue:recorded'
   | 'enqueue:added';
@@ -373,6 +375,7 @@ export class JobLifecycle {
         const current = await queues.deadLetter.getJob(jobId);
         if (!current || current.timestamp !== entry.timestamp) return;
         await ledger.recordOutcome(jobId, 'completed');
+        await this.probe('recheck:recorded', jobId);
         await queues.deadLetter.remove(jobId);
         await redis.zrem(keys.stalledDeadLetters, jobId);
         const ref = { jobId, op: entry.name };
@@ -442,6 +445,7 @@ export class JobLifecycle {
     // Recorded once the DLQ entry is gone: the ledger never says "redriven" for a job still in the DLQ.
     await ledger.recordOutcome(jobId, 'redriven');
     if ((await job.getState()) === 'delayed') await job.promote();
+    await this.probe('redrive:released', jobId);
     await redis.hdel(keys.redriveIntents, jobId);
     const ref = refOf(job);
     this.history({ type: 'redriven', ...ref, at: now() });
