@@ -3,6 +3,8 @@
 // but before clearing its intent, and `djq check` reading while a stalled dead letter is settled.
 // Two actors (two JobSystems with their own Redis connections, as two processes), real Redis and BullMQ.
 
+import { randomUUID } from 'node:crypto';
+import { UnrecoverableError } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { queueKeys } from '../../shared/lifecycle/keys.js';
@@ -127,5 +129,30 @@ describe('djq check on a live stack', () => {
     });
     expect(await whereIs(checker, id)).toEqual({ operations: 'missing', deadLettered: false, outcome: 'completed' });
     expect(report).toMatchObject({ completed: 1, deadLettered: 0, duplicated: 0, lost: 0 });
+  });
+
+  it('does not report a job recorded completed, then dead-lettered during the check, as both', async () => {
+    const worker = actor('worker');
+    const checker = actor('checker');
+    const id = randomUUID();
+    await worker.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }]);
+    // Its delivery records `completed`, then its ack never lands and the job fails for good (a
+    // stall past MAX_STALLED_COUNT leaves the same records).
+    const { job, token } = await activate(worker, id);
+    expect(await worker.lifecycle.completed(job, token, completedAttempt(id))).toBe(true);
+    await job.moveToFailed(new UnrecoverableError('stalled'), token, false);
+    // A move that died after adding the DLQ entry: the check's first reads see `completed` and the entry.
+    crashAt(worker.lifecycle, 'move:dead-letter-added');
+    const failed = await worker.queues.operations.getJob(id);
+    await expect(worker.lifecycle.settleFailed(failed as NonNullable<typeof failed>, noEffect)).rejects.toThrow();
+    const sweeper = actor('sweeper');
+    const report = await checkLedger({
+      system: checker,
+      afterFirstReads: async () => {
+        const [left] = await sweeper.queues.operations.getFailed(0, 0);
+        expect(await sweeper.lifecycle.settleFailed(left as NonNullable<typeof left>, noEffect)).toBe('dead-lettered');
+      },
+    });
+    expect(report).toMatchObject({ completed: 0, deadLettered: 1, duplicated: 0, lost: 0 });
   });
 });
