@@ -295,7 +295,7 @@ export class JobLifecycle {
       if (!current || current.timestamp !== job.timestamp || (await current.getState()) !== 'failed') return 'gone';
       const entry = await queues.deadLetter.getJob(jobId);
       if (entry) {
-        if ((await redis.hget(keys.redriveIntents, jobId)) === String(current.timestamp)) {
+        if (await this.isInterruptedRedrive(current, entry)) {
           // The entry is from before an interrupted redrive that released this very instance:
           // the redrive had in effect happened, so the entry is stale.
           await this.finishRedrive(jobId, current);
@@ -414,7 +414,7 @@ export class JobLifecycle {
       const lingering = await queues.operations.getJob(jobId);
       if (lingering) {
         const state = await lingering.getState();
-        if ((await redis.hget(keys.redriveIntents, jobId)) === String(lingering.timestamp)) {
+        if (await this.isInterruptedRedrive(lingering, entry)) {
           await this.finishRedrive(jobId, lingering); // an interrupted redrive of this entry: finish it
           return 'done';
         }
@@ -452,6 +452,20 @@ export class JobLifecycle {
     this.emit({ type: 'redriven', ...ref });
   }
 
+  /**
+   * Whether `job` is the new instance of a redrive that died half-way: its intent names it, and it
+   * is still held or the DLQ entry predates it. An intent left by a redrive that died after
+   * releasing its job (before clearing the intent) names an instance that has run since: finishing
+   * that "redrive" again would record `redriven` over its outcome, or remove the DLQ entry of its
+   * own later move.
+   */
+  private async isInterruptedRedrive(job: Job, entry: Job | undefined): Promise<boolean> {
+    const { keys, redis } = this.deps;
+    if ((await redis.hget(keys.redriveIntents, String(job.id))) !== String(job.timestamp)) return false;
+    if (entry && entry.timestamp < job.timestamp) return true;
+    return (await job.getState()) === 'delayed' && !job.processedOn;
+  }
+
   /** Finishes redrives whose process died half-way (run by every worker's sweep). */
   async finishInterruptedRedrives(): Promise<number> {
     const { queues, keys, redis } = this.deps;
@@ -461,11 +475,12 @@ export class JobLifecycle {
         const intent = await redis.hget(keys.redriveIntents, jobId); // re-read inside the lock
         if (intent === null) return;
         const job = await queues.operations.getJob(jobId);
-        if (job && String(job.timestamp) === intent) {
+        if (job && (await this.isInterruptedRedrive(job, await queues.deadLetter.getJob(jobId)))) {
           await this.finishRedrive(jobId, job);
           finished++;
         } else {
-          // The redrive died before adding its job: the entry stays in the DLQ, as if never redriven.
+          // The redrive died before adding its job (the entry stays in the DLQ, as if never
+          // redriven), or after releasing it (only the intent was left): nothing more to do.
           await redis.hdel(keys.redriveIntents, jobId);
         }
       });

@@ -11,7 +11,7 @@ import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { checkLedger } from '../../shared/operator/check.js';
 import type { JobSystem } from '../../shared/wiring.js';
 import { openJobSystem } from '../../shared/wiring.js';
-import { activate, crashAt, failedJob, noEffect, pauseAt } from '../helpers/interleave.js';
+import { activate, crashAt, failedJob, failNext, noEffect, pauseAt } from '../helpers/interleave.js';
 import { silentLogger } from '../helpers/pipeline.js';
 import { deleteKeys, openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
 
@@ -104,6 +104,22 @@ describe('a redrive that died after releasing its job, before clearing its inten
     expect(await whereIs(worker, id)).toEqual({ operations: 'completed', deadLettered: false, outcome: 'completed' });
     expect(await resources.redis.hget(worker.keys.redriveIntents, id)).toBeNull();
     expect(await checkLedger({ system: worker })).toMatchObject({ completed: 1, lost: 0, duplicated: 0 });
+  });
+  it('an operator redrive of the job\'s next dead-letter entry redrives it, not the stale intent', async () => {
+    const worker = actor('worker');
+    const operator = actor('operator');
+    const job = await failedJob(worker);
+    const id = String(job.id);
+    await worker.lifecycle.settleFailed(job, noEffect);
+    crashAt(operator.lifecycle, 'redrive:released');
+    await expect(operator.lifecycle.redrive(id)).rejects.toThrow(/simulated crash/);
+    // The released job fails for good again, and its move dies after adding the new DLQ entry.
+    const again = await failNext(worker, id);
+    crashAt(worker.lifecycle, 'move:dead-letter-added');
+    await expect(worker.lifecycle.settleFailed(again, noEffect)).rejects.toThrow(/simulated crash/);
+    // Before any sweep, another operator redrives it.
+    expect(await actor('operator-2').lifecycle.redrive(id)).toBe('done');
+    expect(await whereIs(worker, id)).toEqual({ operations: 'waiting', deadLettered: false, outcome: 'redriven' });
   });
 });
 
