@@ -23,7 +23,13 @@ const opened: { system: JobSystem; redis: Redis }[] = [];
 /** One actor: its own connection and wiring, like a separate process. */
 function actor(name: string): JobSystem {
   const redis = new Redis(env.config.REDIS_URL, { maxRetriesPerRequest: null });
-  const system = openJobSystem({ config: env.config, redis, stores: resources.stores, logger: silentLogger, actor: name });
+  const system = openJobSystem({
+    config: env.config,
+    redis,
+    stores: resources.stores,
+    logger: silentLogger,
+    actor: name,
+  });
   opened.push({ system, redis });
   return system;
 }
@@ -81,7 +87,7 @@ describe('a transition whose lock ran out half-way', () => {
     expect(await whereIs(operator, id)).toEqual({ operations: 'waiting', deadLettered: false, outcome: 'redriven' });
     // The mover wakes up and carries on with what it thinks it still holds.
     moveHalfway.release();
-    await moving.catch(() => undefined);
+    await expect(moving).rejects.toThrow(/expired while its transition was half-way/);
     expect(await whereIs(operator, id)).toEqual({ operations: 'waiting', deadLettered: false, outcome: 'redriven' });
     expect(await checkLedger({ system: operator })).toMatchObject({ lost: 0, duplicated: 0, pending: 1 });
   });
@@ -105,7 +111,7 @@ describe('a redrive that died after releasing its job, before clearing its inten
     expect(await resources.redis.hget(worker.keys.redriveIntents, id)).toBeNull();
     expect(await checkLedger({ system: worker })).toMatchObject({ completed: 1, lost: 0, duplicated: 0 });
   });
-  it('an operator redrive of the job\'s next dead-letter entry redrives it, not the stale intent', async () => {
+  it("an operator redrive of the job's next dead-letter entry redrives it, not the stale intent", async () => {
     const worker = actor('worker');
     const operator = actor('operator');
     const job = await failedJob(worker);
