@@ -9,7 +9,9 @@ const fixture = fileURLToPath(new URL('../fixtures/late-parent-watch.ts', import
 
 describe('stopWhenParentExits', () => {
   it('stops a child whose parent went away before it started watching', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', fixture], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', fixture], {
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    });
     let out = '';
     child.stdout?.on('data', (chunk: Buffer) => {
       out += chunk.toString();
