@@ -33,8 +33,10 @@ export interface CheckReport {
 /**
  * Correct on a live stack too. Each job's records are written in an order the reads follow: its
  * `completed` outcome before it leaves the queue, its DLQ entry before its failed instance goes, a
- * redriven instance before its DLQ entry goes, `purged` before the entry goes. So a job the first
- * reads see nowhere is looked for again in what was written since; only then is it lost.
+ * redriven instance before its DLQ entry goes, `purged` before the entry goes, a stalled dead
+ * letter's `completed` before its entry goes. So a job the first reads see nowhere is looked for
+ * again in what was written since; only then is it lost; and one seen in both places is looked for
+ * again in the DLQ; only then is it both.
  */
 export async function checkLedger(deps: {
   system: Pick<JobSystem, 'ledger' | 'queues' | 'stores'>;
@@ -82,6 +84,19 @@ export async function checkLedger(deps: {
       else if (laterDlq.has(id)) dlq.set(id, laterDlq.get(id) ?? {});
       else if (UNFINISHED.has(await queues.operations.getJobState(id))) pending++;
       else lost.push(id);
+    }
+  }
+  // Seen both completed and dead-lettered: read again, as a job's later records may settle it. A
+  // stalled dead letter settled as completed records `completed` before its entry leaves the DLQ;
+  // a job recorded completed whose ack was lost, then failed by stalling, is dead-lettered after.
+  if (both.length > 0) {
+    const later = await ledger.readOutcomes(outcomesRead.outcomes);
+    const nowDlq = await readDeadLetters(queues);
+    for (const id of both.splice(0)) {
+      const outcome = later.get(id);
+      if (!nowDlq.has(id)) dlq.delete(id);
+      else if (outcome !== undefined && outcome !== 'completed') completed--;
+      else both.push(id);
     }
   }
   const deadLettered = [...dlq.keys()].filter((id) => enqueued.has(id)).length;
