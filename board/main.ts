@@ -1,4 +1,5 @@
 // Board process entry point: `npm run board` (or `node dist/board/main.js`, or via npm start).
+import '../shared/node-version.js';
 import { exitOnStartupError, onShutdownSignal, stopWhenParentExits } from '../shared/bootstrap.js';
 import { loadConfigOrExit } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';

@@ -1,4 +1,5 @@
 // Producer process entry point: `node dist/producer/main.js` (or via npm start / docker).
+import '../shared/node-version.js';
 
 import { Counter, collectDefaultMetrics, Registry } from 'prom-client';
 import { exitOnStartupError, onShutdownSignal, openDynamo, stopWhenParentExits } from '../shared/bootstrap.js';

@@ -1,6 +1,7 @@
 // `npm start`: the whole system on one machine. It finds or starts Redis and DynamoDB (dynalite),
 // runs one producer, N workers and the board as child processes with a live summary, restarts a
 // worker that dies, and stops everything cleanly on Ctrl-C. See STACK_USAGE for the flags.
+import '../shared/node-version.js';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -256,16 +257,9 @@ async function main() {
   const ledger = new Ledger(redis, config.QUEUE_PREFIX, config.QUEUE_NAME, config.LEDGER_MAX_ENTRIES);
   const from = await ledger.position();
 
-  if (Number(process.versions.node.split('.')[0]) < 22) {
-    say(
-      `Node ${process.versions.node}: fine with the pinned AWS SDK; SDK releases after January 2027 need Node 22 (the images use 22).`,
-    );
-  }
   const stack = new Stack({
     ...env,
     LOG_FORMAT: env.LOG_FORMAT ?? (tty ? 'pretty' : 'json'),
-    // Said once above instead of once per child process.
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   });
   // Ports: METRICS_PORT for the producer and METRICS_PORT + i for worker i, BOARD_PORT for the board;
   // one that is taken (another stack, another program) is replaced by a free one, and said so.

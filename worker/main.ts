@@ -1,4 +1,5 @@
 // Worker process entry point: `node dist/worker/main.js` (or via npm start / docker).
+import '../shared/node-version.js';
 import { exitOnStartupError, onShutdownSignal, openDynamo, stopWhenParentExits } from '../shared/bootstrap.js';
 import { loadConfigOrExit } from '../shared/config.js';
 import { describeTable } from '../shared/dynamo/table.js';
