@@ -3,8 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { type GeneratedJob, OperationGenerator, RecentIds } from '../producer/generator.js';
-import type { Config } from '../shared/config.js';
-import { DEPARTMENTS } from '../shared/jobs.js';
+import { DEPARTMENTS } from '../shared/domain/jobs.js';
+import type { Config } from '../shared/runtime/config.js';
 import type { Stores } from '../shared/store/types.js';
 import { UserCommands } from '../worker/user-commands.js';
 

@@ -1,9 +1,9 @@
 // Board process entry point: `npm run board` (or `node dist/board/main.js`, or via npm start).
-import '../shared/node-version.js';
-import { exitOnStartupError, onShutdownSignal, stopWhenParentExits } from '../shared/bootstrap.js';
-import { loadConfigOrExit } from '../shared/config.js';
-import { createLogger } from '../shared/logger.js';
-import { connectRedis, redactUrl, waitForRedis } from '../shared/redis.js';
+import '../shared/runtime/node-version.js';
+import { loadConfigOrExit } from '../shared/runtime/config.js';
+import { createLogger } from '../shared/runtime/logger.js';
+import { connectRedis, redactUrl, waitForRedis } from '../shared/runtime/redis.js';
+import { exitOnStartupError, onShutdownSignal, stopWhenParentExits } from '../shared/runtime/shutdown.js';
 import { startBoard } from './board-server.js';
 
 const config = loadConfigOrExit();
@@ -25,13 +25,13 @@ async function main() {
     `board ready: ${board.url} (API ${board.origin}/api/dlq, metrics ${board.origin}/metrics)`,
   );
 
-  onShutdownSignal(logger, async () => {
+  const stop = onShutdownSignal(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
     await board.close();
-    await redis.quit().catch(() => redis.disconnect());
+    redis.disconnect();
     logger.info('board stopped');
     return 0;
   });
+  stopWhenParentExits(stop);
 }
 
-stopWhenParentExits();
 main().catch((error: unknown) => exitOnStartupError(logger, error));

@@ -1,7 +1,7 @@
 // Prometheus gauges of the queues, read from Redis on each scrape (so they are never stale), plus
 // Node's default metrics, in a registry of the board's own.
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import type { Queues } from '../shared/queues.js';
+import type { Queues } from '../shared/lifecycle/queues.js';
 
 export const OPERATION_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
 

@@ -2,7 +2,7 @@
 // its own Redis, dynalite and processes, prints a table (or, with --json, one JSON array last on
 // stdout) and exits 1 if any scenario lost, duplicated or mismatched anything or missed its own
 // expectations. Everything started is stopped at the end, also on failure and Ctrl-C.
-import '../shared/node-version.js';
+import '../shared/runtime/node-version.js';
 import { parseArgs } from 'node:util';
 import { killTracked } from './processes.js';
 import type { ScenarioResult } from './scenario.js';

@@ -1,6 +1,6 @@
 // What every scenario returns: the checker's figures, the faults it injected, and its own
 // expectations, so the runner, the tests and the README table all read one shape.
-import { type CheckReport, checkPassed } from '../shared/check.js';
+import { type CheckReport, checkPassed } from '../shared/operator/check.js';
 import type { ChaosStack } from './stack.js';
 
 export interface Expectation {

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // djq: the operator's command line. Reads the same environment variables as the services, or, with
 // none set, finds the running `npm start` stack through .djq/stack.json.
-import '../shared/node-version.js';
+import '../shared/runtime/node-version.js';
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../shared/config.js';
+import { ConfigError } from '../shared/runtime/config.js';
 import { check } from './commands/check.js';
 import { dlq } from './commands/dlq.js';
 import { history } from './commands/history.js';

@@ -1,9 +1,9 @@
 // Random operations drawn from the weighted mix, with faker data, aimed at users that exist.
 import { randomUUID } from 'node:crypto';
 import { faker } from '@faker-js/faker';
-import type { OperationMix } from '../shared/config.js';
-import { DEPARTMENTS, type Payloads } from '../shared/jobs.js';
-import { type JobName, OPERATION_KEYS, OPERATIONS, type OperationKey } from '../shared/operations.js';
+import { DEPARTMENTS, type Payloads } from '../shared/domain/jobs.js';
+import { type JobName, OPERATION_KEYS, OPERATIONS, type OperationKey } from '../shared/domain/operations.js';
+import type { OperationMix } from '../shared/runtime/config.js';
 
 export interface GeneratedJob {
   id: string;

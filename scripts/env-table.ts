@@ -1,4 +1,4 @@
-// Renders the README's table of environment variables from `configSchema` (shared/config.ts), so
+// Renders the README's table of environment variables from `configSchema` (shared/runtime/config.ts), so
 // the docs cannot drift from the code. Writes only between the env-table markers of the file.
 //   npx tsx scripts/env-table.ts            # rewrite the table in README.md
 //   npx tsx scripts/env-table.ts --check    # exit 1 if README.md is out of date (CI)
@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { CONFIG_KEYS, configSchema } from '../shared/config.js';
+import { CONFIG_KEYS, configSchema } from '../shared/runtime/config.js';
 
 export const START_MARKER = '<!-- env-table:start -->';
 export const END_MARKER = '<!-- env-table:end -->';

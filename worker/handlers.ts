@@ -1,6 +1,6 @@
 // One handler per operation. Handlers see only the stores and the write path, never the SDK.
-import type { JobResult, ParsedPayloads } from '../shared/jobs.js';
-import type { JobName } from '../shared/operations.js';
+import type { JobResult, ParsedPayloads } from '../shared/domain/jobs.js';
+import type { JobName } from '../shared/domain/operations.js';
 import type { UserProjectionStore } from '../shared/store/types.js';
 import type { UserCommands } from './user-commands.js';
 
@@ -48,19 +48,4 @@ export function makeHandlers(users: UserProjectionStore, commands: UserCommands)
       return { op: 'batch-create-users', count: batch.length, applied: outcomes.filter((o) => o.applied).length };
     },
   };
-}
-
-/** The users a write job touches (for settling a job whose effect landed before it failed). */
-export function writeTargets(name: JobName, payload: ParsedPayloads[JobName]): string[] {
-  switch (name) {
-    case 'create-user':
-      return [(payload as ParsedPayloads['create-user']).user.id];
-    case 'update-user':
-    case 'delete-user':
-      return [(payload as ParsedPayloads['delete-user']).userId];
-    case 'batch-create-users':
-      return (payload as ParsedPayloads['batch-create-users']).users.map((u) => u.id);
-    default:
-      return [];
-  }
 }

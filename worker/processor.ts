@@ -1,39 +1,17 @@
-// The job runner. It settles every job (success, retry or poison) whatever the bookkeeping does:
-// logging, metrics, job logs and history are wrapped so that their failures never change a job's
-// outcome, and the only write that gates success is the ledger's completed entry.
+// The job runner: validates a delivery, runs its handler, and reports the attempt to the job
+// lifecycle, which writes every record. Bookkeeping never decides a job's fate: the only write that
+// gates success is the lifecycle's `completed` (the ledger record, fenced by BullMQ's lock).
 import { type Job, UnrecoverableError } from 'bullmq';
-import { attemptLogLine } from '../shared/dead-letter.js';
+import type { JobResult } from '../shared/domain/jobs.js';
+import { parseJob } from '../shared/domain/payload.js';
 import { withCallTally } from '../shared/dynamo/instrumentation.js';
-import { classifyError } from '../shared/errors.js';
-import type { HistoryRecorder } from '../shared/history.js';
-import type { JobResult } from '../shared/jobs.js';
-import type { Ledger } from '../shared/ledger.js';
-import type { Logger } from '../shared/logger.js';
+import type { JobLifecycle } from '../shared/lifecycle/job-lifecycle.js';
+import { classifyError } from '../shared/runtime/errors.js';
 import type { Handlers } from './handlers.js';
-import type { WorkerMetrics } from './metrics.js';
-import { parseJob } from './payload.js';
 
-/** Steps of one job the benchmark times (the stores' own calls are timed by wrapping the stores). */
-export type JobStep = 'validate' | 'handler' | 'ledger' | 'history';
-
-export interface ProcessorDeps {
-  handlers: Handlers;
-  ledger: Pick<Ledger, 'recordOutcome'>;
-  history: HistoryRecorder;
-  logger: Logger;
-  metrics?: WorkerMetrics;
-  workerId: string;
-  /** Per-step timing for `npm run bench`; absent in production, where it costs one check per step. */
-  onStep?: (step: JobStep, ms: number) => void;
-}
-
-/** Runs bookkeeping that must never decide a job's fate. */
-async function quietly(logger: Logger, what: string, fn: () => unknown): Promise<void> {
-  try {
-    await fn();
-  } catch (error) {
-    logger.warn({ err: error }, `${what} failed (the job is unaffected)`);
-  }
+/** A delivery that finished its work after BullMQ gave the job to someone else (its lock expired). */
+export class LockLostError extends Error {
+  override name = 'LockLostError';
 }
 
 /** The delay BullMQ's exponential backoff will use before the next attempt (without jitter). */
@@ -43,107 +21,44 @@ function nextDelayMs(job: Job, attempt: number): number | undefined {
   return backoff.delay * 2 ** (attempt - 1);
 }
 
-export function makeProcessor(deps: ProcessorDeps) {
-  const { handlers, ledger, history, logger, metrics, workerId, onStep } = deps;
-  /** Reports the time since `since` as `step` and returns now (only called when onStep is set). */
-  const mark = (step: JobStep, since: number): number => {
-    const now = performance.now();
-    onStep?.(step, now - since);
-    return now;
-  };
-
-  return async function process(job: Job): Promise<JobResult> {
-    const jobId = String(job.id);
-    const attempt = job.attemptsMade + 1;
+export function makeProcessor(handlers: Handlers, lifecycle: JobLifecycle) {
+  return async function process(job: Job, token?: string): Promise<JobResult> {
+    const attempt = lifecycle.attemptStarted(job);
     const maxAttempts = job.opts.attempts ?? 1;
     const started = performance.now();
-    history.record({ type: 'attempt-started', jobId, op: job.name, attempt, workerId, at: new Date().toISOString() });
-    let t = onStep ? mark('history', started) : 0;
-
+    const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
+    let outcome: { result: JobResult; capacityUnits: number; dynamoCalls: number };
     try {
-      const { value: result, tally } = await withCallTally(async () => {
+      const { value, tally } = await withCallTally(async () => {
         const parsed = parseJob(job.name, job.data);
-        if (onStep) t = mark('validate', t);
         const handler = handlers[parsed.name] as (p: unknown, id: string) => Promise<JobResult>;
-        return handler(parsed.payload, jobId);
+        return handler(parsed.payload, String(job.id));
       });
-      if (onStep) t = mark('handler', t);
-      // Recorded before BullMQ acknowledges: if we die now the job is redelivered and finds its effect.
-      await ledger.recordOutcome(jobId, 'completed');
-      if (onStep) t = mark('ledger', t);
-      const durationMs = Math.round((performance.now() - started) * 10) / 10;
-      await quietly(logger, 'completion bookkeeping', () => {
-        metrics?.job(job.name, 'completed', durationMs);
-        const h = onStep ? performance.now() : 0;
-        history.record({
-          type: 'completed',
-          jobId,
-          op: job.name,
-          attempt,
-          workerId,
-          at: new Date().toISOString(),
-          durationMs,
-          capacityUnits: tally.capacityUnits,
-          result: summarise(result),
-        });
-        if (onStep) mark('history', h);
-        logger.info(
-          {
-            jobId,
-            op: job.name,
-            attempt,
-            durationMs,
-            capacityUnits: tally.capacityUnits,
-            dynamoCalls: tally.calls,
-            result,
-          },
-          `${job.name} completed`,
-        );
-      });
-      return result;
+      outcome = { result: value, capacityUnits: tally.capacityUnits, dynamoCalls: tally.calls };
     } catch (error) {
-      const durationMs = Math.round((performance.now() - started) * 10) / 10;
       const c = classifyError(error);
       const message = (error as Error)?.message ?? String(error);
       const final = !c.retryable || attempt >= maxAttempts;
       const delay = final ? undefined : nextDelayMs(job, attempt);
-      const at = new Date().toISOString();
-      await quietly(logger, 'failure bookkeeping', async () => {
-        metrics?.job(job.name, final ? 'failed-final' : 'retried', durationMs);
-        history.record({
-          type: 'attempt-failed',
-          jobId,
-          op: job.name,
-          attempt,
-          workerId,
-          at,
-          errorClass: c.errorClass,
-          message,
-          retryable: c.retryable,
-          ...(delay !== undefined ? { nextDelayMs: delay } : {}),
-        });
-        const fields = {
-          jobId,
-          op: job.name,
+      await lifecycle
+        .attemptFailed(job, {
           attempt,
           maxAttempts,
-          durationMs,
+          durationMs: elapsed(),
           errorClass: c.errorClass,
           kind: c.kind,
-          err: message,
-        };
-        if (final) logger.error(fields, `${job.name} failed for good: ${message}`);
-        else logger.warn({ ...fields, nextDelayMs: delay }, `${job.name} attempt ${attempt} failed, will retry`);
-        await job.log(attemptLogLine({ attempt, errorClass: c.errorClass, message, retryable: c.retryable, at }));
-      });
+          message,
+          retryable: c.retryable,
+          final,
+          ...(delay !== undefined ? { nextDelayMs: delay } : {}),
+        })
+        .catch(() => undefined); // the job's log line is bookkeeping: its failure must not change the outcome
       if (!c.retryable) throw new UnrecoverableError(`${c.errorClass}: ${message}`);
       throw error;
     }
+    // Recorded before BullMQ acknowledges: if we die now the job is redelivered and finds its effect.
+    const recorded = await lifecycle.completed(job, token, { attempt, durationMs: elapsed(), ...outcome });
+    if (!recorded) throw new LockLostError(`job ${job.id} lost its lock before it completed; its owner decides`);
+    return outcome.result;
   };
-}
-
-function summarise(result: JobResult): string {
-  const { op, ...rest } = result as JobResult & { user?: unknown };
-  delete (rest as { user?: unknown }).user;
-  return `${op} ${JSON.stringify(rest)}`;
 }

@@ -6,8 +6,9 @@
 // (4) writes the folded state to the projection with a version guard. Every step is safe to repeat:
 // a crash anywhere leaves either no event (the retry appends it) or the job's event (the retry finds
 // it and only re-projects). See "How exactly-once works" in the README.
+
+import type { NewUser } from '../shared/domain/jobs.js';
 import { foldUser, type UserEvent, type UserState } from '../shared/domain/user.js';
-import type { NewUser } from '../shared/jobs.js';
 import {
   UserAlreadyExistsError,
   UserDeletedError,

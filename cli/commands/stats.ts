@@ -3,8 +3,7 @@ import type { CliContext } from '../context.js';
 import { type Output, table } from '../output.js';
 
 export async function stats(ctx: CliContext, out: Output): Promise<number> {
-  const queues = await ctx.queues();
-  const stores = await ctx.stores();
+  const { queues, stores } = await ctx.system();
   const [counts, dlq, events, users] = await Promise.all([
     queues.operations.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'),
     queues.deadLetter.getJobCountByTypes('waiting', 'prioritized', 'delayed'),

@@ -1,6 +1,6 @@
 // The User aggregate: its events and the fold that turns them into the current state.
 // The users projection in DynamoDB is exactly `foldUser(events)`; replay --verify checks that.
-import type { NewUser } from '../jobs.js';
+import type { NewUser } from './jobs.js';
 
 export interface User {
   id: string;

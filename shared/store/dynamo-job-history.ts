@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchWriteCommand, type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { keys } from '../dynamo/table.js';
-import type { HistoryEntry } from '../history.js';
+import type { HistoryEntry } from '../lifecycle/history.js';
 import type { JobHistoryStore } from './types.js';
 
 const BATCH_LIMIT = 25;

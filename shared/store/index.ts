@@ -1,7 +1,8 @@
 // Builds the stores for a config: DynamoDB in every service; the in-memory stores are for unit tests
 // and the queue-overhead benchmark.
-import type { Config } from '../config.js';
+
 import type { DynamoClients } from '../dynamo/client.js';
+import type { Config } from '../runtime/config.js';
 import { DynamoEventStore } from './dynamo-event-store.js';
 import { DynamoJobHistory } from './dynamo-job-history.js';
 import { DynamoUserProjection } from './dynamo-user-projection.js';

@@ -1,7 +1,7 @@
 // In-memory stores with the same contracts as the DynamoDB ones (conditional append, version-guarded
 // projection). For unit tests and the queue-overhead benchmark, never for production.
 import type { User, UserEvent, UserState } from '../domain/user.js';
-import type { HistoryEntry } from '../history.js';
+import type { HistoryEntry } from '../lifecycle/history.js';
 import { VersionConflictError } from './errors.js';
 import type { EventStore, JobHistoryStore, Stores, UserProjectionStore } from './types.js';
 

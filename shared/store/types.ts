@@ -1,7 +1,7 @@
 // The storage interfaces. The write path, the CLI and the benchmarks see only these; DynamoDB and
 // the in-memory store implement them. Nothing above this layer imports the AWS SDK.
 import type { User, UserEvent, UserState } from '../domain/user.js';
-import type { HistoryEntry } from '../history.js';
+import type { HistoryEntry } from '../lifecycle/history.js';
 
 export interface EventStore {
   /** Every event of one user, oldest first, read strongly consistent. */

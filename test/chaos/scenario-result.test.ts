@@ -1,7 +1,7 @@
 // The scenario verdict itself: a lost job, a duplicate or a missed expectation fails the scenario.
 import { describe, expect, it } from 'vitest';
 import { expect as expectation, result } from '../../chaos/scenario.js';
-import type { CheckReport } from '../../shared/check.js';
+import type { CheckReport } from '../../shared/operator/check.js';
 
 const clean: CheckReport = {
   since: 'start',
@@ -10,6 +10,7 @@ const clean: CheckReport = {
   deadLettered: 1,
   pending: 0,
   purged: 0,
+  projectionPending: 0,
   lost: 0,
   duplicated: 0,
   projectionMismatches: 0,

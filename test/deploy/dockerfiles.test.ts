@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Dockerfile, DockerfileParser, type Instruction, ModifiableInstruction } from 'dockerfile-ast';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_KEYS } from '../../shared/config.js';
+import { CONFIG_KEYS } from '../../shared/runtime/config.js';
 import { dockerignoreExcludes, dockerignorePatterns, ROOT, read, repoFiles, tsconfigIncludes } from './support.js';
 
 interface Image {

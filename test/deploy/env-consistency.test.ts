@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { envVariables, renderEnvTable, tableBetweenMarkers } from '../../scripts/env-table.js';
-import { CONFIG_KEYS } from '../../shared/config.js';
+import { CONFIG_KEYS } from '../../shared/runtime/config.js';
 import {
   allStrings,
   asObject,

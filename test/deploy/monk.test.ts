@@ -3,8 +3,8 @@
 // values are ones the config schema accepts, and that the table entity matches the code's table.
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../shared/config.js';
 import { DEPARTMENT_INDEX, ensureTable } from '../../shared/dynamo/table.js';
+import { loadConfig } from '../../shared/runtime/config.js';
 import {
   allStrings,
   ancestry,

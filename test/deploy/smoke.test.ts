@@ -12,7 +12,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoClients } from '../../shared/dynamo/client.js';
-import { queueNames } from '../../shared/jobs.js';
+import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { freePort } from '../helpers/services.js';
 import { deleteKeys, testEnv } from '../helpers/stack.js';
 import { dockerignoreExcludes, dockerignorePatterns, ROOT, repoFiles } from './support.js';
@@ -92,7 +92,7 @@ describe('the compiled services, run as the images run them', () => {
     const { env, config } = testEnv({ MAX_OPERATIONS, OPERATION_INTERVAL_MS: 50, OPERATIONS_PER_TICK: 2 });
     const metricsPort = await freePort();
     const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
-    const names = queueNames(config.QUEUE_NAME);
+    const names = queueKeys(config);
     const operations = new Queue(names.operations, { connection: redis, prefix: config.QUEUE_PREFIX });
     const deadLetter = new Queue(names.deadLetter, { connection: redis, prefix: config.QUEUE_PREFIX });
     const dynamo = createDynamoClients(config);

@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMap, parseDocument, visit } from 'yaml';
-import { CONFIG_KEYS } from '../../shared/config.js';
+import { CONFIG_KEYS } from '../../shared/runtime/config.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -14,7 +14,7 @@ export function read(path: string): string {
 
 /**
  * Variables the files may name besides the schema's: the AWS SDK reads the credentials itself.
- * Keep this list short: anything else belongs in shared/config.ts.
+ * Keep this list short: anything else belongs in shared/runtime/config.ts.
  */
 export const SDK_VARIABLES = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'] as const;
 
@@ -201,7 +201,7 @@ export function moduleGraph(entry: string): string[] {
  * A name in a comment counts too: better one variable too many in a manifest than one missing.
  */
 export function variablesUsedBy(service: ServiceName): string[] {
-  const files = moduleGraph(ENTRY_POINTS[service]).filter((f) => f !== join('shared', 'config.ts'));
+  const files = moduleGraph(ENTRY_POINTS[service]).filter((f) => f !== join('shared', 'runtime', 'config.ts'));
   if (files.length === 0) throw new Error(`${ENTRY_POINTS[service]} is missing`);
   const sources = files.map((f) => read(f)).join('\n');
   return CONFIG_KEYS.filter((key) => new RegExp(`\\b${key}\\b`).test(sources));

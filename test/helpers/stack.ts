@@ -3,9 +3,9 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
-import { type Config, loadConfig } from '../../shared/config.js';
 import { createDynamoClients, type DynamoClients, withoutFaults } from '../../shared/dynamo/client.js';
 import { ensureTable } from '../../shared/dynamo/table.js';
+import { type Config, loadConfig } from '../../shared/runtime/config.js';
 import { createDynamoStores } from '../../shared/store/index.js';
 import type { Stores } from '../../shared/store/types.js';
 

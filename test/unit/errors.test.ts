@@ -1,9 +1,9 @@
 import { UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../shared/config.js';
 import { injectedServiceError } from '../../shared/dynamo/faults.js';
-import { classifyError, PoisonPayloadError } from '../../shared/errors.js';
-import { operationJobOptions } from '../../shared/queues.js';
+import { operationJobOptions } from '../../shared/lifecycle/queues.js';
+import { loadConfig } from '../../shared/runtime/config.js';
+import { classifyError, PoisonPayloadError } from '../../shared/runtime/errors.js';
 import {
   UserAlreadyExistsError,
   UserDeletedError,

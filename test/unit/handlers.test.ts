@@ -1,7 +1,7 @@
 // The batch handler ends an attempt only once every create of the batch has settled.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import type { NewUser } from '../../shared/jobs.js';
+import type { NewUser } from '../../shared/domain/jobs.js';
 import type { UserProjectionStore } from '../../shared/store/types.js';
 import { makeHandlers } from '../../worker/handlers.js';
 import type { UserCommands } from '../../worker/user-commands.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type HistoryEntry, HistoryRecorder, statusOf } from '../../shared/history.js';
+import { type HistoryEntry, HistoryRecorder, statusOf } from '../../shared/lifecycle/history.js';
 import { MemoryJobHistory } from '../../shared/store/memory-stores.js';
 
 const entry = (jobId: string): HistoryEntry => ({ type: 'enqueued', jobId, at: new Date().toISOString() });

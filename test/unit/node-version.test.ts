@@ -5,7 +5,12 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isSupportedNode, MIN_NODE, nodeVersionProblem, RECOMMENDED_NODE_MAJOR } from '../../shared/node-version.js';
+import {
+  isSupportedNode,
+  MIN_NODE,
+  nodeVersionProblem,
+  RECOMMENDED_NODE_MAJOR,
+} from '../../shared/runtime/node-version.js';
 
 const root = join(import.meta.dirname, '../..');
 const read = (file: string) => readFileSync(join(root, file), 'utf8');

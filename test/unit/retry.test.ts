@@ -1,7 +1,7 @@
 // Start-up retries: a throttle or 5xx while a service checks its table must not end the process.
 import { describe, expect, it } from 'vitest';
 import { injectedServiceError } from '../../shared/dynamo/faults.js';
-import { retryTransient } from '../../shared/retry.js';
+import { retryTransient } from '../../shared/runtime/retry.js';
 
 function failing(errors: Error[]) {
   let calls = 0;

@@ -2,7 +2,7 @@
 // Services, the CLI, docker-compose.yml, .env.example, the Monk manifests and the README table
 // are all checked against `configSchema` by test/deploy/env-consistency.test.ts.
 import { z } from 'zod';
-import { OPERATION_KEYS, type OperationKey, parseOperationMix } from './operations.js';
+import { OPERATION_KEYS, type OperationKey, parseOperationMix } from '../domain/operations.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
@@ -58,6 +58,12 @@ export const configSchema = z.object({
     .describe('The single table holding events, the users projection and job history'),
   CREATE_TABLES: bool.default(true).describe('Create the table if missing and wait until ACTIVE'),
   DYNAMODB_MAX_ATTEMPTS: int(1, 10).default(3).describe('AWS SDK attempts per DynamoDB call (SDK retries)'),
+  DYNAMODB_CONNECT_TIMEOUT_MS: int(100, 600_000)
+    .default(3000)
+    .describe('Deadline to open a connection to DynamoDB (per SDK attempt)'),
+  DYNAMODB_REQUEST_TIMEOUT_MS: int(100, 600_000)
+    .default(10_000)
+    .describe('Deadline for an answer from DynamoDB once connected (per SDK attempt)'),
 
   // Producer
   OPERATION_INTERVAL_MS: int(1).default(3000).describe('Producer tick interval'),
@@ -89,7 +95,9 @@ export const configSchema = z.object({
   // Worker
   WORKER_CONCURRENCY: int(1, 1000).default(16).describe('Jobs processed at once per worker process'),
   WORKER_ID: z.string().min(1).optional().describe('Name of this worker in logs and history (default host-pid)'),
-  SHUTDOWN_TIMEOUT_MS: int(0).default(25_000).describe('How long SIGTERM waits for in-flight jobs'),
+  SHUTDOWN_TIMEOUT_MS: int(0)
+    .default(25_000)
+    .describe('Deadline for a whole graceful exit after SIGTERM (in-flight jobs, flushes); then it exits anyway'),
   LOCK_DURATION_MS: int(1000).default(30_000).describe("BullMQ job lock; a dead worker's jobs return after it"),
   STALLED_INTERVAL_MS: int(1000).default(30_000).describe('How often workers look for stalled jobs'),
   MAX_STALLED_COUNT: int(0, 100).default(2).describe('Stalls a job survives before it fails'),

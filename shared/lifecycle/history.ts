@@ -1,9 +1,9 @@
 // Every job's life as an append-only list of lifecycle entries. Written through a bounded buffer
 // flushed in batches, so it costs the hot path almost nothing, and a failing history write never
 // touches the job itself: a crash loses at most this process's unflushed buffer.
-import type { Config } from './config.js';
-import type { Logger } from './logger.js';
-import type { JobHistoryStore } from './store/types.js';
+import type { Config } from '../runtime/config.js';
+import type { Logger } from '../runtime/logger.js';
+import type { JobHistoryStore } from '../store/types.js';
 
 export type HistoryEntry = {
   jobId: string;
@@ -22,8 +22,9 @@ export type HistoryEntry = {
       nextDelayMs?: number;
     }
   | { type: 'completed'; attempt: number; durationMs: number; capacityUnits: number; result: string }
-  | { type: 'dead-lettered'; reason: string; attempts: number }
+  | { type: 'dead-lettered'; reason: string; attempts: number; landed?: string[] }
   | { type: 'redriven' }
+  | { type: 'purged' }
 );
 
 export type HistoryType = HistoryEntry['type'];
@@ -37,6 +38,7 @@ export function statusOf(entries: readonly HistoryEntry[]): string {
     else if (e.type === 'attempt-failed') status = e.retryable ? 'retrying' : 'failed';
     else if (e.type === 'completed') status = 'completed';
     else if (e.type === 'dead-lettered') status = 'dead-lettered';
+    else if (e.type === 'purged') status = 'purged';
   }
   return status;
 }

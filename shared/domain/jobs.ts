@@ -56,8 +56,3 @@ export type JobResult =
   | { op: 'query-by-department'; department: string; count: number }
   | { op: 'delete-user'; userId: string; version: number; applied: boolean; alreadyDeleted?: boolean }
   | { op: 'batch-create-users'; count: number; applied: number };
-
-/** Queue and ledger names, derived in one place. */
-export function queueNames(queueName: string) {
-  return { operations: queueName, deadLetter: `${queueName}-dlq` };
-}

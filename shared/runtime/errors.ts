@@ -1,7 +1,7 @@
 // Every error a job can end with is classified here, in one table: retryable errors go back to
 // BullMQ's exponential backoff; the rest are poison and are dead-lettered after one attempt.
 import { UnrecoverableError } from 'bullmq';
-import { UserAlreadyExistsError, UserDeletedError, UserNotFoundError, VersionConflictError } from './store/errors.js';
+import { UserAlreadyExistsError, UserDeletedError, UserNotFoundError, VersionConflictError } from '../store/errors.js';
 
 /** The payload does not match its schema, names no known operation, or is too big. */
 export class PoisonPayloadError extends Error {

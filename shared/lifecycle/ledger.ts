@@ -5,6 +5,7 @@
 // dead-lettered or redriven. Both are trimmed approximately at LEDGER_MAX_ENTRIES; `checkWindow`
 // says from where on both streams still hold every record of a job.
 import type { Redis } from 'ioredis';
+import type { QueueKeys } from './keys.js';
 
 /** `purged`: an operator deleted the job from the DLQ for good (djq dlq purge). */
 export type Outcome = 'completed' | 'dead-lettered' | 'redriven' | 'purged';
@@ -28,13 +29,13 @@ export class Ledger {
 
   constructor(
     private readonly redis: Redis,
-    prefix: string,
-    queueName: string,
-    private readonly maxEntries = 1_000_000,
+    keys: QueueKeys,
+    /** LEDGER_MAX_ENTRIES: each stream is trimmed (approximately) to this many entries. */
+    private readonly maxEntries: number,
   ) {
-    this.enqueuedKey = `${prefix}:${queueName}:ledger:enqueued`;
-    this.outcomesKey = `${prefix}:${queueName}:ledger:outcomes`;
-    this.committedKey = `${prefix}:${queueName}:ledger:committed`;
+    this.enqueuedKey = keys.ledgerEnqueued;
+    this.outcomesKey = keys.ledgerOutcomes;
+    this.committedKey = keys.ledgerCommitted;
   }
 
   /** Writes the jobs before they are enqueued; returns the record's id for `markCommitted`. */
@@ -58,6 +59,24 @@ export class Ledger {
 
   async recordOutcome(jobId: string, outcome: Outcome): Promise<void> {
     await this.redis.xadd(this.outcomesKey, 'MAXLEN', '~', this.maxEntries, '*', 'id', jobId, 'o', outcome);
+  }
+
+  /**
+   * Records `completed` only while the delivery still holds BullMQ's lock of the job (one atomic
+   * step). A stale delivery (its lock expired, the job stalled and moved on) records nothing: the
+   * job's fate belongs to whoever holds it now, and its effect is found by them (it is idempotent).
+   */
+  async recordCompletedIfOwner(jobId: string, activeLockKey: string, token: string): Promise<boolean> {
+    const written = await this.redis.eval(
+      RECORD_IF_OWNER,
+      2,
+      activeLockKey,
+      this.outcomesKey,
+      token,
+      String(this.maxEntries),
+      jobId,
+    );
+    return written === 1;
   }
 
   /**
@@ -132,6 +151,10 @@ export class Ledger {
     }
   }
 }
+
+const RECORD_IF_OWNER = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'id', ARGV[3], 'o', 'completed')
+return 1`;
 
 function field(fields: string[], name: string): string | undefined {
   for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];

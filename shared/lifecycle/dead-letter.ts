@@ -1,0 +1,83 @@
+// The dead-letter queue's data: a job that failed for good keeps its original payload, jobId, every
+// attempt's error, the final reason and, for a batch, which of its users landed. Built from the
+// failed instance and its log; the transitions that write it live in job-lifecycle.ts.
+import type { Job } from 'bullmq';
+
+export interface AttemptRecord {
+  attempt: number;
+  errorClass: string;
+  message: string;
+  retryable: boolean;
+  at: string;
+}
+
+export interface DeadLetterData {
+  originalJobId: string;
+  name: string;
+  payload: unknown;
+  reason: string;
+  attempts: AttemptRecord[];
+  attemptsMade: number;
+  enqueuedAt: string;
+  deadLetteredAt: string;
+  redrives: number;
+  /** A batch dead-lettered after some of its users landed: those users (their creates stay applied). */
+  landed?: string[];
+  /** …and the ones that did not land. */
+  missing?: string[];
+}
+
+export interface DeadLetterEntry extends DeadLetterData {
+  jobId: string;
+}
+
+const ATTEMPT_LOG_TAG = 'attempt-failed ';
+const REDRIVE_LOG_LINE = 'redriven from the dead-letter queue';
+
+/** One line per failed attempt in the job's own log: Bull Board shows it, and the DLQ collects it. */
+export function attemptLogLine(record: AttemptRecord): string {
+  return `${ATTEMPT_LOG_TAG}${JSON.stringify(record)}`;
+}
+
+function parseAttemptLogs(lines: readonly string[]): AttemptRecord[] {
+  return lines
+    .filter((l) => l.startsWith(ATTEMPT_LOG_TAG))
+    .map((l) => JSON.parse(l.slice(ATTEMPT_LOG_TAG.length)) as AttemptRecord);
+}
+
+/** The log a redriven instance starts with: every earlier attempt, and one line per redrive so far. */
+export function redriveLogLines(data: DeadLetterData): string[] {
+  return [...data.attempts.map(attemptLogLine), ...Array.from({ length: data.redrives + 1 }, () => REDRIVE_LOG_LINE)];
+}
+
+export function buildDeadLetterData(
+  job: Job,
+  logs: readonly string[],
+  effect: { landed: string[]; missing: string[] },
+): DeadLetterData {
+  const attempts = parseAttemptLogs(logs);
+  const reason = job.failedReason || attempts.at(-1)?.message || 'unknown';
+  // A job that failed without reaching our processor's catch (e.g. stalled too often) has no log line for it.
+  if (attempts.length < job.attemptsMade && job.failedReason) {
+    attempts.push({
+      attempt: job.attemptsMade,
+      errorClass: 'Stalled',
+      message: job.failedReason,
+      retryable: false,
+      at: new Date(job.finishedOn ?? Date.now()).toISOString(),
+    });
+  }
+  return {
+    originalJobId: String(job.id),
+    name: job.name,
+    payload: job.data,
+    reason,
+    attempts,
+    attemptsMade: attempts.length,
+    enqueuedAt: new Date(job.timestamp).toISOString(),
+    deadLetteredAt: new Date().toISOString(),
+    redrives: logs.filter((l) => l === REDRIVE_LOG_LINE).length,
+    // Only worth saying when part of a multi-user job landed.
+    ...(effect.landed.length > 0 ? { landed: effect.landed, missing: effect.missing } : {}),
+  };
+}
