@@ -10,7 +10,7 @@ const config = loadConfigOrExit();
 const logger = createLogger(config, 'board');
 
 async function main() {
-  const redis = connectRedis(config.REDIS_URL);
+  const redis = connectRedis(config);
   redis.on('error', (error) => logger.debug({ err: error.message }, 'redis connection error'));
   await waitForRedis(redis, config.REDIS_URL, 30_000);
   const board = await startBoard({ config, redis, logger });

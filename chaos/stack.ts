@@ -139,7 +139,7 @@ export class ChaosStack {
       dynamo.close();
       throw error;
     }
-    const redis = connectRedis(config.REDIS_URL);
+    const redis = connectRedis(config);
     redis.on('error', () => undefined); // expected while a scenario restarts Redis
     const system = openJobSystem({
       config,

@@ -39,7 +39,7 @@ export class CliContext {
   async system(): Promise<JobSystem> {
     if (!this.systemCache) {
       const stores = await this.stores();
-      this.redis = connectRedisFailFast(this.config.REDIS_URL);
+      this.redis = connectRedisFailFast(this.config);
       this.redis.on('error', () => undefined);
       await waitForRedis(this.redis, this.config.REDIS_URL, 5000).catch(() => {
         throw new Error(

@@ -20,7 +20,7 @@ const logger = createLogger(config, 'producer');
 async function main() {
   const dynamo = await openDynamo(config, logger);
   // Fail fast while Redis is down: the tick keeps its jobs and retries them on the next interval.
-  const redis = connectRedisFailFast(config.REDIS_URL);
+  const redis = connectRedisFailFast(config);
   redis.on('error', (error) => logger.debug({ err: error.message }, 'redis connection error'));
   await waitForRedis(redis, config.REDIS_URL, 30_000);
   const system = openJobSystem({

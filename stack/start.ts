@@ -18,7 +18,7 @@ import {
   startDynalite,
   startRedisServer,
 } from '../shared/runtime/local-services.js';
-import { connectRedis, redactUrl } from '../shared/runtime/redis.js';
+import { connectRedis, redactUrl, redisTlsOptions } from '../shared/runtime/redis.js';
 import { stopWhenParentExits } from '../shared/runtime/shutdown.js';
 import { removeStackState, writeStackState } from '../shared/runtime/stack-state.js';
 import { openQueueView } from '../shared/wiring.js';
@@ -244,12 +244,14 @@ async function main() {
   };
 
   // Redis: the configured one if it answers, else our own.
-  if (await redisAnswers(config.REDIS_URL)) {
+  if (await redisAnswers(config.REDIS_URL, 1500, redisTlsOptions(config))) {
     say(`Redis: using ${redactUrl(config.REDIS_URL)}`);
   } else {
     const server = await startRedisServer().catch((error: Error) => fail(error.message));
     owned.push(server);
     env.REDIS_URL = server.url;
+    // Our own server speaks plain redis:// on loopback: a CA for the unreachable one does not apply.
+    delete env.REDIS_TLS_CA_FILE;
     say(
       `Redis: nothing answered at ${redactUrl(config.REDIS_URL)}; started redis-server on ${server.url} (data in ${server.dir})`,
     );
@@ -273,7 +275,7 @@ async function main() {
   }
   config = loadConfig(env);
 
-  const redis = connectRedis(config.REDIS_URL);
+  const redis = connectRedis(config);
   redis.on('error', () => undefined);
   const { queues, ledger } = openQueueView(config, redis);
   const from = await ledger.position();

@@ -21,7 +21,7 @@ const CLOSE_RESERVE_MS = 1000;
 async function main() {
   const metrics = new WorkerMetrics();
   const dynamo = await openDynamo(config, logger, metrics.dynamoCall);
-  const redis = connectRedis(config.REDIS_URL);
+  const redis = connectRedis(config);
   redis.on('error', (error) => logger.debug({ err: error.message }, 'redis connection error'));
   await waitForRedis(redis, config.REDIS_URL, 30_000);
   const probe =

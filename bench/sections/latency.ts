@@ -29,6 +29,8 @@ export interface LatencyResult {
   p95: number;
   p99: number;
   max: number;
+  /** The distribution for the chart: enqueue→completion ms at p10…p99.9 and the max. */
+  percentilesMs?: Record<string, number>;
   /** Mean ms per job of each step at this (unsaturated) rate. */
   stepsMsPerJob: Record<string, number>;
 }
@@ -103,6 +105,10 @@ export async function latency(
     p95: percentile(samples, 95),
     p99: percentile(samples, 99),
     max: samples.at(-1) ?? Number.NaN,
+    percentilesMs: Object.fromEntries([
+      ...[10, 25, 50, 75, 90, 95, 99, 99.9].map((p) => [`p${p}`, percentile(samples, p)]),
+      ['max', samples.at(-1) ?? Number.NaN],
+    ]),
     stepsMsPerJob: times.perJob(total),
   };
 }

@@ -85,6 +85,7 @@ export type TransitionType = Transition['type'];
 
 /** Named points inside the multi-step transitions, where tests pause to drive a chosen interleaving. */
 export type TransitionStep =
+  | 'lock:busy'
   | 'move:locked'
   | 'move:dead-letter-added'
   | 'redrive:locked'
@@ -173,18 +174,13 @@ export class JobLifecycle {
     if (!last) return 0;
     const recovered: LedgerJob[] = [];
     for (const job of last.jobs) {
-      await withTransitionLock(
-        this.deps.redis,
-        keys.transitionLock(job.id),
-        async () => {
-          if ((await queues.operations.getJob(job.id)) || (await queues.deadLetter.getJob(job.id))) return;
-          // An outcome after the record means the job lived and ended (completed, purged…): leave it.
-          if ((await ledger.readOutcomes(last.recordId)).has(job.id)) return;
-          await this.addBulk([job]);
-          recovered.push(job);
-        },
-        this.deps.lock,
-      );
+      await this.locked(job.id, async () => {
+        if ((await queues.operations.getJob(job.id)) || (await queues.deadLetter.getJob(job.id))) return;
+        // An outcome after the record means the job lived and ended (completed, purged…): leave it.
+        if ((await ledger.readOutcomes(last.recordId)).has(job.id)) return;
+        await this.addBulk([job]);
+        recovered.push(job);
+      });
     }
     await ledger.markCommitted(last.recordId);
     const at = now();
@@ -291,68 +287,63 @@ export class JobLifecycle {
     const alreadyMoved = Boolean(await queues.deadLetter.getJob(jobId));
     // A job already in the DLQ was decided: a repeat (the sweep after a crash) must not re-decide.
     const effect = alreadyMoved ? undefined : await checkEffect();
-    return withTransitionLock(
-      redis,
-      keys.transitionLock(jobId),
-      async () => {
-        await this.probe('move:locked', jobId);
-        const current = await queues.operations.getJob(jobId);
-        if (!current || current.timestamp !== job.timestamp || (await current.getState()) !== 'failed') return 'gone';
-        const entry = await queues.deadLetter.getJob(jobId);
-        if (entry) {
-          if ((await redis.hget(keys.redriveIntents, jobId)) === String(current.timestamp)) {
-            // The entry is from before an interrupted redrive that released this very instance:
-            // the redrive had in effect happened, so the entry is stale.
-            await this.finishRedrive(jobId, current);
-          } else {
-            // Moved before, but the removal did not happen (a crash): finish it.
-            await ledger.recordOutcome(jobId, 'dead-lettered');
-            await current.remove();
-            return 'dead-lettered';
-          }
-        }
-        if (!effect) return 'gone'; // the entry vanished since the first look: the next pass decides afresh
-        const ref = refOf(current);
-        if (effect.applied) {
-          await ledger.recordOutcome(jobId, 'completed');
+    return this.locked(jobId, async () => {
+      await this.probe('move:locked', jobId);
+      const current = await queues.operations.getJob(jobId);
+      if (!current || current.timestamp !== job.timestamp || (await current.getState()) !== 'failed') return 'gone';
+      const entry = await queues.deadLetter.getJob(jobId);
+      if (entry) {
+        if ((await redis.hget(keys.redriveIntents, jobId)) === String(current.timestamp)) {
+          // The entry is from before an interrupted redrive that released this very instance:
+          // the redrive had in effect happened, so the entry is stale.
+          await this.finishRedrive(jobId, current);
+        } else {
+          // Moved before, but the removal did not happen (a crash): finish it.
+          await ledger.recordOutcome(jobId, 'dead-lettered');
           await current.remove();
-          this.history({
-            type: 'completed',
-            ...ref,
-            attempt: current.attemptsMade,
-            at: now(),
-            durationMs: 0,
-            capacityUnits: 0,
-            result: 'its effect had landed before it failed: settled as completed',
-          });
-          this.emit({ type: 'settled-completed', ...ref, attempts: current.attemptsMade });
-          return 'completed';
+          return 'dead-lettered';
         }
-        const { logs } = await queues.operations.getJobLogs(jobId, 0, -1, true);
-        const data = buildDeadLetterData(current, logs, effect);
-        await queues.deadLetter.add(current.name, data, { jobId });
-        await this.probe('move:dead-letter-added', jobId);
-        await ledger.recordOutcome(jobId, 'dead-lettered');
+      }
+      if (!effect) return 'gone'; // the entry vanished since the first look: the next pass decides afresh
+      const ref = refOf(current);
+      if (effect.applied) {
+        await ledger.recordOutcome(jobId, 'completed');
         await current.remove();
         this.history({
-          type: 'dead-lettered',
+          type: 'completed',
           ...ref,
-          at: data.deadLetteredAt,
-          reason: data.reason,
-          attempts: data.attemptsMade,
-          ...(data.landed ? { landed: data.landed } : {}),
+          attempt: current.attemptsMade,
+          at: now(),
+          durationMs: 0,
+          capacityUnits: 0,
+          result: 'its effect had landed before it failed: settled as completed',
         });
-        this.emit({
-          type: 'dead-lettered',
-          ...ref,
-          reason: data.reason,
-          attempts: data.attemptsMade,
-          ...(data.landed ? { landed: data.landed, missing: data.missing ?? [] } : {}),
-        });
-        return 'dead-lettered';
-      },
-      this.deps.lock,
-    );
+        this.emit({ type: 'settled-completed', ...ref, attempts: current.attemptsMade });
+        return 'completed';
+      }
+      const { logs } = await queues.operations.getJobLogs(jobId, 0, -1, true);
+      const data = buildDeadLetterData(current, logs, effect);
+      await queues.deadLetter.add(current.name, data, { jobId });
+      await this.probe('move:dead-letter-added', jobId);
+      await ledger.recordOutcome(jobId, 'dead-lettered');
+      await current.remove();
+      this.history({
+        type: 'dead-lettered',
+        ...ref,
+        at: data.deadLetteredAt,
+        reason: data.reason,
+        attempts: data.attemptsMade,
+        ...(data.landed ? { landed: data.landed } : {}),
+      });
+      this.emit({
+        type: 'dead-lettered',
+        ...ref,
+        reason: data.reason,
+        attempts: data.attemptsMade,
+        ...(data.landed ? { landed: data.landed, missing: data.missing ?? [] } : {}),
+      });
+      return 'dead-lettered';
+    });
   }
 
   // ---- operator side ------------------------------------------------------------------------
@@ -365,40 +356,35 @@ export class JobLifecycle {
    */
   async redrive(jobId: string): Promise<OperatorOutcome> {
     const { queues, keys, redis } = this.deps;
-    return withTransitionLock(
-      redis,
-      keys.transitionLock(jobId),
-      async () => {
-        await this.probe('redrive:locked', jobId);
-        const entry = await queues.deadLetter.getJob(jobId);
-        if (!entry) return 'not-found';
-        const data = entry.data as DeadLetterData;
-        const lingering = await queues.operations.getJob(jobId);
-        if (lingering) {
-          const state = await lingering.getState();
-          if ((await redis.hget(keys.redriveIntents, jobId)) === String(lingering.timestamp)) {
-            await this.finishRedrive(jobId, lingering); // an interrupted redrive of this entry: finish it
-            return 'done';
-          }
-          // The dead instance the move had not removed yet; anything else means the id is alive.
-          if (state !== 'failed') throw new JobBusyError(jobId, state);
-          await lingering.remove();
+    return this.locked(jobId, async () => {
+      await this.probe('redrive:locked', jobId);
+      const entry = await queues.deadLetter.getJob(jobId);
+      if (!entry) return 'not-found';
+      const data = entry.data as DeadLetterData;
+      const lingering = await queues.operations.getJob(jobId);
+      if (lingering) {
+        const state = await lingering.getState();
+        if ((await redis.hget(keys.redriveIntents, jobId)) === String(lingering.timestamp)) {
+          await this.finishRedrive(jobId, lingering); // an interrupted redrive of this entry: finish it
+          return 'done';
         }
-        const timestamp = Math.max(Date.now(), (lingering?.timestamp ?? 0) + 1, entry.timestamp + 1);
-        await redis.hset(keys.redriveIntents, jobId, String(timestamp));
-        const job = await queues.operations.add(entry.name, data.payload, {
-          ...this.deps.jobOptions,
-          jobId,
-          timestamp,
-          delay: REDRIVE_HOLD_MS,
-        });
-        for (const line of redriveLogLines(data)) await job.log(line);
-        await this.probe('redrive:added', jobId);
-        await this.finishRedrive(jobId, job);
-        return 'done';
-      },
-      this.deps.lock,
-    );
+        // The dead instance the move had not removed yet; anything else means the id is alive.
+        if (state !== 'failed') throw new JobBusyError(jobId, state);
+        await lingering.remove();
+      }
+      const timestamp = Math.max(Date.now(), (lingering?.timestamp ?? 0) + 1, entry.timestamp + 1);
+      await redis.hset(keys.redriveIntents, jobId, String(timestamp));
+      const job = await queues.operations.add(entry.name, data.payload, {
+        ...this.deps.jobOptions,
+        jobId,
+        timestamp,
+        delay: REDRIVE_HOLD_MS,
+      });
+      for (const line of redriveLogLines(data)) await job.log(line);
+      await this.probe('redrive:added', jobId);
+      await this.finishRedrive(jobId, job);
+      return 'done';
+    });
   }
 
   /** The second half of a redrive, also run by the sweep for a redrive that died half-way. Under the lock. */
@@ -420,23 +406,18 @@ export class JobLifecycle {
     const { queues, keys, redis } = this.deps;
     let finished = 0;
     for (const [jobId] of Object.entries(await redis.hgetall(keys.redriveIntents))) {
-      await withTransitionLock(
-        redis,
-        keys.transitionLock(jobId),
-        async () => {
-          const intent = await redis.hget(keys.redriveIntents, jobId); // re-read inside the lock
-          if (intent === null) return;
-          const job = await queues.operations.getJob(jobId);
-          if (job && String(job.timestamp) === intent) {
-            await this.finishRedrive(jobId, job);
-            finished++;
-          } else {
-            // The redrive died before adding its job: the entry stays in the DLQ, as if never redriven.
-            await redis.hdel(keys.redriveIntents, jobId);
-          }
-        },
-        this.deps.lock,
-      );
+      await this.locked(jobId, async () => {
+        const intent = await redis.hget(keys.redriveIntents, jobId); // re-read inside the lock
+        if (intent === null) return;
+        const job = await queues.operations.getJob(jobId);
+        if (job && String(job.timestamp) === intent) {
+          await this.finishRedrive(jobId, job);
+          finished++;
+        } else {
+          // The redrive died before adding its job: the entry stays in the DLQ, as if never redriven.
+          await redis.hdel(keys.redriveIntents, jobId);
+        }
+      });
     }
     return finished;
   }
@@ -448,34 +429,35 @@ export class JobLifecycle {
    */
   async purge(jobId: string): Promise<OperatorOutcome> {
     const { queues, keys, ledger, redis } = this.deps;
-    return withTransitionLock(
-      redis,
-      keys.transitionLock(jobId),
-      async () => {
-        await this.probe('purge:locked', jobId);
-        const entry = await queues.deadLetter.getJob(jobId);
-        if (!entry) return 'not-found';
-        const lingering = await queues.operations.getJob(jobId);
-        const intent = await redis.hget(keys.redriveIntents, jobId);
-        if (lingering) {
-          const state = await lingering.getState();
-          const heldRedrive = state === 'delayed' && intent === String(lingering.timestamp);
-          if (state !== 'failed' && !heldRedrive) throw new JobBusyError(jobId, state);
-        }
-        await ledger.recordOutcome(jobId, 'purged');
-        await lingering?.remove();
-        if (intent !== null) await redis.hdel(keys.redriveIntents, jobId);
-        await queues.deadLetter.remove(jobId);
-        const ref = { jobId, op: entry.name };
-        this.history({ type: 'purged', ...ref, at: now() });
-        this.emit({ type: 'purged', ...ref });
-        return 'done';
-      },
-      this.deps.lock,
-    );
+    return this.locked(jobId, async () => {
+      await this.probe('purge:locked', jobId);
+      const entry = await queues.deadLetter.getJob(jobId);
+      if (!entry) return 'not-found';
+      const lingering = await queues.operations.getJob(jobId);
+      const intent = await redis.hget(keys.redriveIntents, jobId);
+      if (lingering) {
+        const state = await lingering.getState();
+        const heldRedrive = state === 'delayed' && intent === String(lingering.timestamp);
+        if (state !== 'failed' && !heldRedrive) throw new JobBusyError(jobId, state);
+      }
+      await ledger.recordOutcome(jobId, 'purged');
+      await lingering?.remove();
+      if (intent !== null) await redis.hdel(keys.redriveIntents, jobId);
+      await queues.deadLetter.remove(jobId);
+      const ref = { jobId, op: entry.name };
+      this.history({ type: 'purged', ...ref, at: now() });
+      this.emit({ type: 'purged', ...ref });
+      return 'done';
+    });
   }
 
   // ---- plumbing -----------------------------------------------------------------------------
+
+  /** Runs `fn` under the job id's transition lock (see the header: the per-job-id rule). */
+  private locked<T>(jobId: string, fn: () => Promise<T>): Promise<T> {
+    const { redis, keys, lock } = this.deps;
+    return withTransitionLock(redis, keys.transitionLock(jobId), fn, lock, () => void this.probe('lock:busy', jobId));
+  }
 
   private history(entry: HistoryEntry): void {
     try {

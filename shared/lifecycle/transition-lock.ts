@@ -27,12 +27,15 @@ export async function withTransitionLock<T>(
   key: string,
   fn: () => Promise<T>,
   options: TransitionLockOptions = DEFAULT_TRANSITION_LOCK,
+  /** Called once when the lock is found held (tests use it to know a contender is waiting). */
+  onBusy: () => void = () => undefined,
 ): Promise<T> {
   const token = randomUUID();
   const deadline = Date.now() + options.waitMs;
-  for (let pause = 5; ; pause = Math.min(pause * 2, 200)) {
+  for (let pause = 5, attempt = 0; ; pause = Math.min(pause * 2, 200), attempt++) {
     if ((await redis.set(key, token, 'PX', options.ttlMs, 'NX')) === 'OK') break;
-    if (Date.now() >= deadline) throw new TransitionBusyError(`job ${key} is busy with another transition; try again`);
+    if (attempt === 0) onBusy();
+    if (Date.now() >= deadline) throw new TransitionBusyError(`${key} is busy with another transition; try again`);
     await sleep(pause);
   }
   try {

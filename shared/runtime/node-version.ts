@@ -1,7 +1,7 @@
-// Imported first by every entry point (npm start, the services, djq, bench, chaos): on a Node older
-// than the project supports it says which Node is needed and exits 2, before any other module runs
-// and fails with an error that names something else. It imports nothing, and ES modules evaluate in
-// import order, so as the first import it runs before the rest of the program.
+// Imported first by every entry point (npm start, the services, djq, bench, chaos, charts): on a
+// Node older than the project supports it says which Node is needed and exits 2, before any other
+// module runs and fails with an error that names something else. It imports nothing, and ES modules
+// evaluate in import order, so as the first import it runs before the rest of the program.
 // The minimum is package.json's engines.node and the recommendation is .nvmrc; a test keeps them equal.
 
 /** The oldest Node every dependency accepts (testcontainers 12 asks for 22.22). */

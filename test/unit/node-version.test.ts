@@ -56,7 +56,7 @@ describe('one Node version everywhere', () => {
   });
 });
 
-// `npm start`, the three services, djq, bench and chaos: each must stop with the message alone.
+// `npm start`, the three services, djq, bench, chaos and charts: each must stop with the message alone.
 const ENTRY_POINTS = [
   'stack/start.ts',
   'producer/main.ts',
@@ -65,6 +65,7 @@ const ENTRY_POINTS = [
   'cli/djq.ts',
   'bench/run.ts',
   'chaos/run.ts',
+  'charts/main.ts',
 ];
 
 describe('entry points on an old Node', () => {
