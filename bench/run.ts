@@ -1,5 +1,6 @@
 // `npm run bench [-- --quick]`: each measurement of issue 6 against its baseline in one run, a table
 // on the terminal and bench/results/latest.json (quick.json for --quick, which is only a smoke run).
+import '../shared/runtime/node-version.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, totalmem } from 'node:os';

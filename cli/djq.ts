@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // djq: the operator's command line. Reads the same environment variables as the services, or, with
 // none set, finds the running `npm start` stack through .djq/stack.json.
+import '../shared/runtime/node-version.js';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../shared/runtime/config.js';
 import { check } from './commands/check.js';
@@ -27,9 +28,6 @@ Commands:
 
 Every command takes --json for one JSON document on stdout.
 Exit codes: 0 ok, 1 the command found a problem (or failed), 2 bad usage or configuration.`;
-
-// The lockfile pins the SDK, so its notice about future releases needing Node 22 is noise on every command.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
