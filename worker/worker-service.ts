@@ -65,10 +65,8 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
     // The same DynamoDB trouble that failed the job may hit this check: each call is retried briefly.
     const applied = await Promise.all(
       targets.map(async (id) => {
-        const landed = await retryTransient(() => commands.hasApplied(String(job.id), id));
-        // Whatever landed, the projection must show it, even for a job that goes to the DLQ.
-        if (landed) await retryTransient(() => commands.repair(id));
-        return landed;
+        // Linked means the projection shows it too: the projection row is the stream's head.
+        return retryTransient(() => commands.hasApplied(String(job.id), id));
       }),
     );
     return applied.every(Boolean);

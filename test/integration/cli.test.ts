@@ -93,7 +93,7 @@ describe('djq', () => {
 
   it('replay --verify catches a corrupted projection and --rebuild fixes it', async () => {
     expect((await djq('replay', '--verify')).code).toBe(0);
-    const state = await resources.stores.users.getState(user.id);
+    const state = await resources.stores.users.getHead(user.id);
     await resources.stores.users.overwrite(user.id, { ...state!, user: { ...state!.user!, age: 999 } });
     const broken = await djq('replay', '--verify', '--json');
     expect(broken.code).toBe(1);
