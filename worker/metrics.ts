@@ -3,7 +3,7 @@
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { DynamoCall } from '../shared/dynamo/instrumentation.js';
 
-export type JobOutcome = 'completed' | 'retried' | 'dead-lettered' | 'failed-final';
+export type JobOutcome = 'completed' | 'retried' | 'dead-lettered' | 'failed-final' | 'put-back';
 
 const THROTTLES = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded']);
 
@@ -11,7 +11,7 @@ export class WorkerMetrics {
   readonly registry = new Registry();
   private readonly jobs = new Counter({
     name: 'djq_jobs_total',
-    help: 'Jobs by operation and outcome (completed, retried, failed-final, dead-lettered)',
+    help: 'Jobs by operation and outcome (completed, retried, failed-final, dead-lettered, put-back)',
     labelNames: ['op', 'outcome'] as const,
     registers: [this.registry],
   });

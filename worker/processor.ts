@@ -12,6 +12,7 @@ import type { Logger } from '../shared/runtime/logger.js';
 import type { Handlers } from './handlers.js';
 import type { WorkerMetrics } from './metrics.js';
 import { parseJob } from './payload.js';
+import { isContention, putBack, putBackDelayMs } from './put-back.js';
 
 /** Steps of one job the benchmark times (the stores' own calls are timed by wrapping the stores). */
 export type JobStep = 'validate' | 'handler' | 'ledger' | 'history';
@@ -52,7 +53,7 @@ export function makeProcessor(deps: ProcessorDeps) {
     return now;
   };
 
-  return async function process(job: Job): Promise<JobResult> {
+  return async function process(job: Job, token?: string): Promise<JobResult> {
     const jobId = String(job.id);
     const attempt = job.attemptsMade + 1;
     const maxAttempts = job.opts.attempts ?? 1;
@@ -103,6 +104,15 @@ export function makeProcessor(deps: ProcessorDeps) {
       return result;
     } catch (error) {
       const durationMs = Math.round((performance.now() - started) * 10) / 10;
+      if (token && isContention(error)) {
+        // Not a failed attempt: the job goes back to the queue and its attempts stay as they are.
+        const delayMs = putBackDelayMs(job.attemptsStarted);
+        await quietly(logger, 'put-back bookkeeping', () => {
+          metrics?.job(job.name, 'put-back', durationMs);
+          logger.debug({ jobId, op: job.name, attempt, delayMs }, `${job.name} contended, put back`);
+        });
+        return putBack(job, token, delayMs);
+      }
       const c = classifyError(error);
       const message = (error as Error)?.message ?? String(error);
       const final = !c.retryable || attempt >= maxAttempts;

@@ -2,14 +2,7 @@
 // projection, which is also the write path's head (verify), or rewrites it from the fold (rebuild).
 // The stream is the linked events: flagged, or named by the head's window; the rest are events
 // of jobs that lost the race for their version and never came back, and are never part of a state.
-import {
-  foldUser,
-  linkedStream,
-  type StoredEvent,
-  sameHead,
-  type UserEvent,
-  type UserHead,
-} from '../domain/user.js';
+import { foldUser, linkedStream, type StoredEvent, sameHead, type UserEvent, type UserHead } from '../domain/user.js';
 import type { EventStore, UserProjectionStore } from '../store/types.js';
 
 export interface Mismatch {

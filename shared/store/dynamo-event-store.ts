@@ -67,7 +67,10 @@ export class DynamoEventStore implements EventStore {
           Item: { ...this.key(event.userId, event.jobId), ...event },
           ConditionExpression: condition,
           ...(fromVersion !== undefined
-            ? { ExpressionAttributeNames: { '#version': 'version' }, ExpressionAttributeValues: { ':from': fromVersion } }
+            ? {
+                ExpressionAttributeNames: { '#version': 'version' },
+                ExpressionAttributeValues: { ':from': fromVersion },
+              }
             : {}),
         }),
       );
@@ -111,9 +114,12 @@ export class DynamoEventStore implements EventStore {
       );
     } catch (error) {
       if (isConditionFailure(error)) {
-        throw new Error(`user ${userId}: the head links job ${jobId} at version ${version}, but its event is not there`, {
-          cause: error,
-        });
+        throw new Error(
+          `user ${userId}: the head links job ${jobId} at version ${version}, but its event is not there`,
+          {
+            cause: error,
+          },
+        );
       }
       throw error;
     }

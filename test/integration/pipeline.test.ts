@@ -1,8 +1,8 @@
 // The core pipeline through a real BullMQ worker against real Redis and dynalite: no mocks.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { foldUser, sameHead } from '../../shared/domain/user.js';
-import { loadUser } from '../../shared/operator/replay.js';
 import type { DeadLetterEntry } from '../../shared/lifecycle/dead-letter.js';
+import { loadUser } from '../../shared/operator/replay.js';
 import type { Stores } from '../../shared/store/types.js';
 import { newUser, openProducerSide, startTestWorker, type TestWorker, waitFor } from '../helpers/pipeline.js';
 import { openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
@@ -83,11 +83,7 @@ describe('pipeline', () => {
     expect(await returnValue(missing)).toMatchObject({ found: false });
 
     const stores = resources.stores;
-    expect((await streamOf(stores, user.id)).map((e) => e.type)).toEqual([
-      'UserCreated',
-      'UserUpdated',
-      'UserDeleted',
-    ]);
+    expect((await streamOf(stores, user.id)).map((e) => e.type)).toEqual(['UserCreated', 'UserUpdated', 'UserDeleted']);
     for (const id of [user.id, ...batch.map((u) => u.id)]) expect(await projectionMatchesEvents(stores, id)).toBe(true);
   });
 

@@ -282,7 +282,10 @@ describe('UserCommands', () => {
       maxConflictRounds: 3,
       backoffMs: () => 0,
     });
-    await link(foldUser(user.id, [{ type: 'UserCreated', userId: user.id, version: 1, jobId: 'c', at: 't', data: user }])!, 0);
+    await link(
+      foldUser(user.id, [{ type: 'UserCreated', userId: user.id, version: 1, jobId: 'c', at: 't', data: user }])!,
+      0,
+    );
     await expect(commands.update('u', user.id, { age: 1 })).rejects.toBeInstanceOf(VersionConflictError);
   });
 
