@@ -33,6 +33,8 @@ export interface CommandOutcome {
   /** false when this job's event was already linked (a redelivery) or there was nothing to do. */
   applied: boolean;
   alreadyDeleted?: boolean;
+  /** Rounds lost to other writers before this one succeeded (absent when none). */
+  conflicts?: number;
 }
 
 type EventDraft = Pick<UserEvent, 'type' | 'data'>;
@@ -153,11 +155,12 @@ export class UserCommands {
       const [head, mine] = await Promise.all([this.users.getHead(userId), this.events.getByJob(userId, jobId)]);
       headVersion = head?.version ?? 0;
       const standing = standingOf(mine, head);
-      if (mine && standing === 'linked') return { userId, version: mine.version, applied: false };
+      const lost = round > 0 ? { conflicts: round } : {};
+      if (mine && standing === 'linked') return { userId, version: mine.version, applied: false, ...lost };
       if (standing === 'ahead') continue;
       if (mine && standing === 'next') {
         // An earlier delivery wrote it and died (or is still on it): whoever links first, it is linked once.
-        if (await this.link(head, plain(mine))) return { userId, version: mine.version, applied: true };
+        if (await this.link(head, plain(mine))) return { userId, version: mine.version, applied: true, ...lost };
         continue;
       }
 
@@ -172,7 +175,7 @@ export class UserCommands {
       }
       if (!next) {
         if (mine && !(await this.events.discard(userId, jobId, mine.version))) continue;
-        return { userId, version: headVersion, applied: false, alreadyDeleted: true };
+        return { userId, version: headVersion, applied: false, alreadyDeleted: true, ...lost };
       }
       const event = { ...next, userId, version: headVersion + 1, jobId, at: this.now() } as UserEvent;
       const target = applyToHead(head, event);
@@ -182,7 +185,7 @@ export class UserCommands {
         this.flagDropped(userId, head, target),
       ]);
       if (written && (await this.users.link(target, headVersion))) {
-        return { userId, version: event.version, applied: true };
+        return { userId, version: event.version, applied: true, ...lost };
       }
     }
     throw new VersionConflictError(userId, headVersion + 1);
