@@ -48,8 +48,13 @@ export interface UserCommandsOptions {
    * @default 5
    */
   maxConflictRounds?: number;
-  /** Jittered pause before round `round` (≥ 1), so writers in different processes spread out. */
-  backoffMs?: (round: number) => number;
+  /**
+   * Pause before round `round` (≥ 1), given how long the lost round took. The writer that won goes
+   * straight on with its process's next job on the user while the losers wait a round or two, so
+   * one process tends to keep the user for a while instead of all of them colliding every round.
+   * @default lastRoundMs · 2^(round-1) · U[0.5, 1.5)
+   */
+  backoffMs?: (round: number, lastRoundMs: number) => number;
   now?: () => string;
 }
 
@@ -85,7 +90,7 @@ export class UserCommands {
   private readonly events: EventStore;
   private readonly users: UserProjectionStore;
   private readonly maxConflictRounds: number;
-  private readonly backoffMs: (round: number) => number;
+  private readonly backoffMs: (round: number, lastRoundMs: number) => number;
   private readonly now: () => string;
   /** Writers on one user in this process take turns: they would only race each other for its next version. */
   private readonly mutex = new KeyedMutex();
@@ -94,7 +99,8 @@ export class UserCommands {
     this.events = options.events;
     this.users = options.users;
     this.maxConflictRounds = options.maxConflictRounds ?? 5;
-    this.backoffMs = options.backoffMs ?? ((round) => Math.random() * 2 ** (round + 1));
+    this.backoffMs =
+      options.backoffMs ?? ((round, lastRoundMs) => lastRoundMs * 2 ** (round - 1) * (0.5 + Math.random()));
     this.now = options.now ?? (() => new Date().toISOString());
   }
 
@@ -150,8 +156,10 @@ export class UserCommands {
     draft: (head: UserHead | undefined) => EventDraft | undefined,
   ): Promise<CommandOutcome> {
     let headVersion = 0;
+    let roundStarted = 0;
     for (let round = 0; round < this.maxConflictRounds; round++) {
-      if (round > 0) await sleep(this.backoffMs(round));
+      if (round > 0) await sleep(this.backoffMs(round, performance.now() - roundStarted));
+      roundStarted = performance.now();
       const [head, mine] = await Promise.all([this.users.getHead(userId), this.events.getByJob(userId, jobId)]);
       headVersion = head?.version ?? 0;
       const standing = standingOf(mine, head);

@@ -9,6 +9,7 @@ import { createDynamoClients, type DynamoClients } from '../../shared/dynamo/cli
 import type { DynamoCall } from '../../shared/dynamo/instrumentation.js';
 import { keys } from '../../shared/dynamo/table.js';
 import { createDynamoStores } from '../../shared/store/index.js';
+import type { Stores } from '../../shared/store/types.js';
 import { UserCommands } from '../../worker/user-commands.js';
 import { progress } from '../report.js';
 import { type BenchServices, createTable, percentile, round, runConfig } from '../support.js';
@@ -42,7 +43,7 @@ const READS = new Set(['GetItemCommand', 'QueryCommand', 'BatchGetItemCommand', 
  * 10,000 updates one after another would take minutes. The unit tests build the same state through
  * the write path itself and check a redelivery against it.
  */
-async function seedStream(dynamo: DynamoClients, table: string, userId: string, count: number) {
+async function seedStream(dynamo: DynamoClients, stores: Stores, table: string, userId: string, count: number) {
   const at = new Date().toISOString();
   const events: UserEvent[] = [
     {
@@ -87,6 +88,7 @@ async function seedStream(dynamo: DynamoClients, table: string, userId: string, 
     );
     progress('history', `seeding ${Math.min(i + 200, items.length)}/${items.length} events`);
   }
+  await stores.users.overwrite(userId, head);
   return head;
 }
 
@@ -108,8 +110,8 @@ export async function history(
   const stores = createDynamoStores(dynamo, config);
   const commands = new UserCommands({ events: stores.events, users: stores.users });
   const users = { short: randomUUID(), long: randomUUID() };
-  await seedStream(dynamo, config.DYNAMODB_TABLE_NAME, users.short, options.shortEvents);
-  await seedStream(dynamo, config.DYNAMODB_TABLE_NAME, users.long, options.longEvents);
+  await seedStream(dynamo, stores, config.DYNAMODB_TABLE_NAME, users.short, options.shortEvents);
+  await seedStream(dynamo, stores, config.DYNAMODB_TABLE_NAME, users.long, options.longEvents);
 
   const samples = { short: [] as number[], long: [] as number[] };
   const totals = {
