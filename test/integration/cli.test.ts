@@ -58,10 +58,13 @@ describe('djq', () => {
     expect(entries[0]?.type).toBe('attempt-started');
   });
 
-  it('stats counts queues, the DLQ, events and users', async () => {
+  it('stats counts queues, the DLQ, and (with --exact) events and users', async () => {
     const { code, json } = await djq('stats', '--json');
     expect(code).toBe(0);
-    expect(json).toMatchObject({ deadLetter: 2, events: 1, users: 1 });
+    expect(json).toMatchObject({ deadLetter: 2, table: { note: expect.stringContaining('approximate') } });
+    expect(json).not.toHaveProperty('events'); // no full-table scan unless asked
+    const exact = await djq('stats', '--exact', '--json');
+    expect(exact.json).toMatchObject({ deadLetter: 2, events: 1, users: 1 });
   });
 
   it('dlq list, show, redrive and purge', async () => {
