@@ -16,6 +16,11 @@ export async function replay(
     out.result(report, () =>
       [
         `${report.matching} of ${report.aggregates} users match the fold of their ${report.events} events.`,
+        ...(report.unlinked
+          ? [
+              `  (${report.unlinked} event(s) in no stream: written by jobs that lost their version and ended without it)`,
+            ]
+          : []),
         ...report.mismatches.map((m) => `  MISMATCH ${m.userId}: ${m.problem}`),
         ...report.duplicateEvents.map((d) => `  DUPLICATE job ${d.jobId} has ${d.count} events on user ${d.userId}`),
         ...(report.mismatches.length ? ['Fix: stop the workers, then djq replay --rebuild'] : []),
