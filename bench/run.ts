@@ -36,7 +36,7 @@ const sizes = quick
       latency: { perSec: 200, seconds: 4, warmupSeconds: 1 },
       memory: [300, 1500] as [number, number],
       producer: { bulkJobs: 3000, singleJobs: 500 },
-      history: { shortEvents: 10, longEvents: 10_000, updates: 40 },
+      history: { shortEvents: 10, longEvents: 2000, updates: 40 },
       hot: 200,
     }
   : {
