@@ -270,7 +270,8 @@ function maybe(value: number | undefined, digits: number): number | null {
   return value === undefined ? null : round(value, digits);
 }
 
-const STEP_LABELS: [string, string][] = [
+/** The steps of a job in the order they run, with the label the table and the chart give them. */
+export const STEP_LABELS: [string, string][] = [
   ['validate', 'validate (zod payload schema)'],
   ['read', 'read (head and own-event GetItems in parallel, GetItem, GSI Query)'],
   ['append', 'append (conditional PutItem of the event, with the window flag beside it)'],

@@ -4,6 +4,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { benchCharts } from '../charts/bench.js';
+import { writeCharts } from '../charts/main.js';
 import { clearProgress, progress } from './report.js';
 import { type Figures, summarise } from './results.js';
 import { ceilingRun, naiveRun, projectRun } from './sections/end-to-end.js';
@@ -120,6 +122,8 @@ async function main() {
     writeFileSync(file, `${JSON.stringify(document, null, 2)}\n`);
     console.log(table);
     console.log(`\nWrote ${file}`);
+    // Only a full run redraws the README's charts: a quick or partial one would replace them with noise.
+    if (!quick && !only) for (const chart of writeCharts(benchCharts(document))) console.log(`Wrote ${chart}`);
   } finally {
     await services.stop();
   }

@@ -1,11 +1,20 @@
 // The per-step breakdown of a job: store calls timed by wrapping the stores (read, append, project,
-// history flush), the processor's own steps through its onStep hook, and BullMQ's acknowledgement
-// (moveToCompleted, which also fetches the next job) by wrapping Job.prototype for the timed run only.
+// history flush), the attempt itself from the lifecycle's `completed` transition (validation and
+// handler), the completion record by wrapping the ledger, and BullMQ's acknowledgement
+// (moveToCompleted, which also fetches the next job) by wrapping Job.prototype, for the timed run only.
 import { Job } from 'bullmq';
+import type { JobLifecycle } from '../shared/lifecycle/job-lifecycle.js';
+import { Ledger } from '../shared/lifecycle/ledger.js';
 import type { Stores } from '../shared/store/types.js';
-import type { JobStep } from '../worker/processor.js';
 
-export type Step = JobStep | 'read' | 'append' | 'project' | 'history-flush' | 'ack';
+export type Step = 'handler' | 'ledger' | 'read' | 'append' | 'project' | 'history-flush' | 'ack';
+
+/** Subscribes to the lifecycle: the production path carries no timing code. */
+export function timeAttempts(lifecycle: JobLifecycle, times: StepTimes): () => void {
+  return lifecycle.onTransition((t) => {
+    if (t.type === 'completed') times.add('handler', t.durationMs);
+  });
+}
 
 export class StepTimes {
   readonly totalMs = new Map<Step, number>();
@@ -63,13 +72,21 @@ export function timedStores(stores: Stores, times: StepTimes): Stores {
   };
 }
 
-/** Times BullMQ's acknowledgement until the returned function is called. */
+/** Times BullMQ's acknowledgement and the ledger's completion record until the returned function is called. */
 export function timeAcks(times: StepTimes): () => void {
   const original = Job.prototype.moveToCompleted;
   Job.prototype.moveToCompleted = function (this: Job, ...args: Parameters<Job['moveToCompleted']>) {
     return times.time('ack', () => original.apply(this, args));
   };
+  const record = Ledger.prototype.recordCompletedIfOwner;
+  Ledger.prototype.recordCompletedIfOwner = function (
+    this: Ledger,
+    ...args: Parameters<Ledger['recordCompletedIfOwner']>
+  ) {
+    return times.time('ledger', () => record.apply(this, args));
+  };
   return () => {
     Job.prototype.moveToCompleted = original;
+    Ledger.prototype.recordCompletedIfOwner = record;
   };
 }

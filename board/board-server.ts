@@ -9,12 +9,12 @@ import express from 'express';
 import type { Redis } from 'ioredis';
 import { createDynamoClients, withoutFaults } from '../shared/dynamo/client.js';
 import { describeTable } from '../shared/dynamo/table.js';
-import { DeadLetters } from '../shared/lifecycle/dead-letter.js';
-import { Ledger } from '../shared/lifecycle/ledger.js';
-import { openQueues, operationJobOptions } from '../shared/lifecycle/queues.js';
+import { logTransitions } from '../shared/lifecycle/transition-log.js';
 import type { Config } from '../shared/runtime/config.js';
 import type { Logger } from '../shared/runtime/logger.js';
 import { runReadiness } from '../shared/runtime/probe-server.js';
+import { createDynamoStores } from '../shared/store/index.js';
+import { openJobSystem } from '../shared/wiring.js';
 import { basicAuth, isLoopback } from './auth.js';
 import { dlqRoutes } from './dlq-routes.js';
 import { QueueMetrics } from './queue-metrics.js';
@@ -60,12 +60,12 @@ export async function startBoard(deps: BoardDeps): Promise<Board> {
       ? { username: config.BOARD_USERNAME, password: config.BOARD_PASSWORD }
       : undefined;
 
-  const queues = openQueues(config, redis);
-  const ledger = new Ledger(redis, config.QUEUE_PREFIX, config.QUEUE_NAME, config.LEDGER_MAX_ENTRIES);
-  // No settleApplied: deciding whether a failed job's effect landed is the worker's job, not the board's.
-  const deadLetters = new DeadLetters({ queues, ledger, redriveOptions: operationJobOptions(config) });
-  // Readiness only asks whether DynamoDB answers: injected faults are for the workers' demos, not the probe.
+  // Injected faults are for the workers' demos: the board's reads, probes and DLQ actions go without.
   const dynamo = createDynamoClients(withoutFaults(config));
+  // The DLQ actions are lifecycle transitions like any other: under the job's lock, in the ledger and history.
+  const system = openJobSystem({ config, redis, stores: createDynamoStores(dynamo, config), logger, actor: 'board' });
+  logTransitions(system.lifecycle, logger);
+  const { queues } = system;
   const metrics = new QueueMetrics({
     queues,
     onError: (error) => logger.warn({ err: error }, 'queue gauges not collected: Redis did not answer'),
@@ -75,15 +75,16 @@ export async function startBoard(deps: BoardDeps): Promise<Board> {
   serverAdapter.setBasePath(BOARD_PATH);
   createBullBoard({
     queues: [
+      // A view only: Bull Board's own actions (retry, remove, clean, promote) change a job without
+      // its transition lock and without the ledger, so a retry could race a dead-letter move and a
+      // clean of the failed set would lose jobs on their way to the DLQ. Actions go through the
+      // operator console: djq dlq, or POST /api/dlq/*.
       new BullMQAdapter(queues.operations, {
-        readOnlyMode: readOnly,
-        allowRetries: !readOnly,
+        readOnlyMode: true,
         description: 'DynamoDB operation jobs: retried with backoff, dead-lettered when they fail for good',
       }),
-      // DLQ jobs never run (no worker consumes it), so Bull Board's retry means nothing there: redrive via the API.
       new BullMQAdapter(queues.deadLetter, {
-        readOnlyMode: readOnly,
-        allowRetries: false,
+        readOnlyMode: true,
         description: 'Jobs that failed for good; redrive or purge them with djq dlq or POST /api/dlq/*',
       }),
     ],
@@ -109,7 +110,10 @@ export async function startBoard(deps: BoardDeps): Promise<Board> {
     const { contentType, text } = await metrics.metrics();
     res.type(contentType).send(text);
   });
-  app.use('/api', dlqRoutes({ deadLetters, queues, readOnly, logger: logger.child({ component: 'board-api' }) }));
+  app.use(
+    '/api',
+    dlqRoutes({ dlq: system.console, queues, readOnly, logger: logger.child({ component: 'board-api' }) }),
+  );
   app.use(BOARD_PATH, serverAdapter.getRouter());
   app.get('/', (_req, res) => {
     res.redirect(BOARD_PATH);
@@ -126,8 +130,8 @@ export async function startBoard(deps: BoardDeps): Promise<Board> {
     });
   } catch (error) {
     metrics.close();
+    await system.close();
     dynamo.close();
-    await queues.close();
     throw new Error(
       `board could not listen on ${host}:${deps.port ?? config.BOARD_PORT}: ${(error as Error).message}`,
       {
@@ -142,7 +146,7 @@ export async function startBoard(deps: BoardDeps): Promise<Board> {
     logger.warn(
       { host, port },
       `!!! The board listens on ${host}, beyond loopback, WITHOUT authentication: anyone who can reach port ${port} ` +
-        `can see every job${readOnly ? '' : ', redrive and purge the dead-letter queue and clean the queues'}. ` +
+        `can see every job${readOnly ? '' : ' and redrive or purge the dead-letter queue'}. ` +
         'Set BOARD_USERNAME and BOARD_PASSWORD, or BOARD_HOST=127.0.0.1. !!!',
     );
   }
@@ -157,8 +161,8 @@ export async function startBoard(deps: BoardDeps): Promise<Board> {
       server.closeAllConnections();
       await closed;
       metrics.close();
+      await system.close();
       dynamo.close();
-      await queues.close();
     },
   };
 }

@@ -2,12 +2,12 @@
 // purge) over HTTP, and queue counts. Write routes answer 403 on a read-only board.
 import express, { type ErrorRequestHandler, type RequestHandler, Router } from 'express';
 import { z } from 'zod';
-import type { DeadLetters } from '../shared/lifecycle/dead-letter.js';
 import type { Queues } from '../shared/lifecycle/queues.js';
+import type { DlqConsole, DlqSelection } from '../shared/operator/dlq-console.js';
 import type { Logger } from '../shared/runtime/logger.js';
 
 export interface DlqRoutesDeps {
-  deadLetters: DeadLetters;
+  dlq: DlqConsole;
   queues: Queues;
   readOnly: boolean;
   logger: Logger;
@@ -62,7 +62,7 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
 }
 
 export function dlqRoutes(deps: DlqRoutesDeps): Router {
-  const { deadLetters, queues, readOnly, logger } = deps;
+  const { dlq, queues, readOnly, logger } = deps;
   const router = Router();
   router.use(express.json({ limit: '1mb' }));
 
@@ -74,31 +74,30 @@ export function dlqRoutes(deps: DlqRoutesDeps): Router {
 
   router.get('/dlq', async (req, res) => {
     const reason = typeof req.query.reason === 'string' && req.query.reason !== '' ? req.query.reason : undefined;
-    const jobs = await deadLetters.list(reason ? { reason } : {});
+    const jobs = await dlq.list(reason ? { reason } : {});
     res.json({ count: jobs.length, jobs });
   });
 
   router.post('/dlq/redrive', writable, async (req, res) => {
     const body = parseBody(redriveBody, req.body);
-    const ids = body.jobIds ?? (await deadLetters.list(body.reason ? { reason: body.reason } : {})).map((e) => e.jobId);
-    const redriven = await deadLetters.redrive(ids);
-    const notFound = ids.filter((id) => !redriven.includes(id));
-    logger.info({ redriven: redriven.length, notFound: notFound.length }, 'dead-lettered jobs redriven over HTTP');
-    res.json({ redriven, notFound });
+    const selection: DlqSelection = body.jobIds
+      ? { jobIds: body.jobIds }
+      : { all: true, ...(body.reason ? { reason: body.reason } : {}) };
+    const { done: redriven, notFound, busy } = await dlq.redrive(selection);
+    logger.info({ redriven: redriven.length, notFound: notFound.length, busy: busy.length }, 'DLQ redrive over HTTP');
+    res.json({ redriven, notFound, ...(busy.length > 0 ? { busy } : {}) });
   });
 
   router.post('/dlq/purge', writable, async (req, res) => {
     const body = parseBody(purgeBody, req.body);
-    const ids = body.jobIds ?? (await deadLetters.list()).map((e) => e.jobId);
-    const purged = await deadLetters.purge(ids);
-    const notFound = ids.filter((id) => !purged.includes(id));
-    logger.info({ purged: purged.length, notFound: notFound.length }, 'dead-lettered jobs purged over HTTP');
-    res.json({ purged, notFound });
+    const { done: purged, notFound, busy } = await dlq.purge(body.jobIds ? { jobIds: body.jobIds } : { all: true });
+    logger.info({ purged: purged.length, notFound: notFound.length, busy: busy.length }, 'DLQ purge over HTTP');
+    res.json({ purged, notFound, ...(busy.length > 0 ? { busy } : {}) });
   });
 
   // After the POST routes, so `redrive` and `purge` are never read as job ids on GET.
   router.get('/dlq/:jobId', async (req, res) => {
-    const entry = await deadLetters.show(req.params.jobId);
+    const entry = await dlq.show(req.params.jobId);
     if (!entry) {
       res.status(404).json({ error: `no job ${req.params.jobId} in the dead-letter queue` });
       return;

@@ -1,15 +1,15 @@
 // Board process entry point: `npm run board` (or `node dist/board/main.js`, or via npm start).
-import { exitOnStartupError, onShutdownSignal, stopWhenParentExits } from '../shared/runtime/bootstrap.js';
 import { loadConfigOrExit } from '../shared/runtime/config.js';
 import { createLogger } from '../shared/runtime/logger.js';
 import { connectRedis, redactUrl, waitForRedis } from '../shared/runtime/redis.js';
+import { exitOnStartupError, onShutdownSignal, stopWhenParentExits } from '../shared/runtime/shutdown.js';
 import { startBoard } from './board-server.js';
 
 const config = loadConfigOrExit();
 const logger = createLogger(config, 'board');
 
 async function main() {
-  const redis = connectRedis(config.REDIS_URL);
+  const redis = connectRedis(config);
   redis.on('error', (error) => logger.debug({ err: error.message }, 'redis connection error'));
   await waitForRedis(redis, config.REDIS_URL, 30_000);
   const board = await startBoard({ config, redis, logger });
@@ -24,13 +24,13 @@ async function main() {
     `board ready: ${board.url} (API ${board.origin}/api/dlq, metrics ${board.origin}/metrics)`,
   );
 
-  onShutdownSignal(logger, async () => {
+  const stop = onShutdownSignal(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
     await board.close();
-    await redis.quit().catch(() => redis.disconnect());
+    redis.disconnect();
     logger.info('board stopped');
     return 0;
   });
+  stopWhenParentExits(stop);
 }
 
-stopWhenParentExits();
 main().catch((error: unknown) => exitOnStartupError(logger, error));

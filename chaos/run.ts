@@ -1,8 +1,13 @@
 // `npm run chaos [-- --json] [--only <scenario>[,<scenario>…]] [--small]`: runs each scenario on
 // its own Redis, dynalite and processes, prints a table (or, with --json, one JSON array last on
 // stdout) and exits 1 if any scenario lost, duplicated or mismatched anything or missed its own
-// expectations. Everything started is stopped at the end, also on failure and Ctrl-C.
+// expectations. A full run (no --small, no --only) also saves chaos/results/latest.json and redraws
+// docs/charts. Everything started is stopped at the end, also on failure and Ctrl-C.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
+import { chaosCharts } from '../charts/chaos.js';
+import { CHAOS_RESULTS, writeCharts } from '../charts/main.js';
 import { killTracked } from './processes.js';
 import type { ScenarioResult } from './scenario.js';
 import { SCENARIOS } from './scenarios/index.js';
@@ -69,6 +74,13 @@ if (values.json) {
   log(table);
   process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 } else process.stdout.write(`${table}\n`);
+// A full run (every scenario at full size) is the one the README shows: save it and redraw its charts.
+if (!values.small && only.size === 0) {
+  mkdirSync(dirname(CHAOS_RESULTS), { recursive: true });
+  writeFileSync(CHAOS_RESULTS, `${JSON.stringify(results, null, 2)}\n`);
+  log(`Wrote ${CHAOS_RESULTS}`);
+  for (const chart of writeCharts(chaosCharts(results))) log(`Wrote ${chart}`);
+}
 const failed = results.filter((r) => !r.passed);
 log(failed.length === 0 ? 'All scenarios passed.' : `FAILED: ${failed.map((r) => r.scenario).join(', ')}`);
 process.exit(failed.length === 0 ? 0 : 1);

@@ -6,10 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
+import pino from 'pino';
 import { createDynamoClients, type DynamoClients } from '../shared/dynamo/client.js';
 import { ensureTable } from '../shared/dynamo/table.js';
-import { Ledger } from '../shared/lifecycle/ledger.js';
-import { openQueues, type Queues } from '../shared/lifecycle/queues.js';
+import type { Ledger } from '../shared/lifecycle/ledger.js';
+import type { Queues } from '../shared/lifecycle/queues.js';
 import { type CheckReport, checkLedger } from '../shared/operator/check.js';
 import { type Config, loadConfig } from '../shared/runtime/config.js';
 import {
@@ -21,6 +22,7 @@ import {
 import { connectRedis } from '../shared/runtime/redis.js';
 import { createDynamoStores } from '../shared/store/index.js';
 import type { Stores } from '../shared/store/types.js';
+import { type JobSystem, openJobSystem } from '../shared/wiring.js';
 import { isRunning, removeDir, type Service, startService, stopService, track, trackDir } from './processes.js';
 
 export type EnvOverrides = Record<string, string | number | boolean>;
@@ -74,10 +76,21 @@ export class ChaosStack {
     /** The harness's own connection: waits out a Redis restart instead of failing. */
     readonly redis: Redis,
     readonly dynamo: DynamoClients,
-    readonly stores: Stores,
-    readonly queues: Queues,
-    readonly ledger: Ledger,
+    /** The same wiring as every service (acting as 'chaos' when a scenario redrives or purges). */
+    readonly system: JobSystem,
   ) {}
+
+  get stores(): Stores {
+    return this.system.stores;
+  }
+
+  get queues(): Queues {
+    return this.system.queues;
+  }
+
+  get ledger(): Ledger {
+    return this.system.ledger;
+  }
 
   /** Starts Redis and dynalite for one scenario; `overrides` go into every process's environment. */
   static async start(name: string, overrides: EnvOverrides = {}): Promise<ChaosStack> {
@@ -127,24 +140,18 @@ export class ChaosStack {
       dynamo.close();
       throw error;
     }
-    const redis = connectRedis(config.REDIS_URL);
+    const redis = connectRedis(config);
     redis.on('error', () => undefined); // expected while a scenario restarts Redis
-    const queues = openQueues(config, redis);
-    queues.operations.on('error', () => undefined);
-    queues.deadLetter.on('error', () => undefined);
-    return new ChaosStack(
-      name,
-      dir,
-      redisServer,
-      dynalite,
-      env,
+    const system = openJobSystem({
       config,
       redis,
-      dynamo,
-      createDynamoStores(dynamo, config),
-      queues,
-      new Ledger(redis, config.QUEUE_PREFIX, config.QUEUE_NAME),
-    );
+      stores: createDynamoStores(dynamo, config),
+      logger: pino({ level: 'silent' }),
+      actor: 'chaos',
+    });
+    system.queues.operations.on('error', () => undefined);
+    system.queues.deadLetter.on('error', () => undefined);
+    return new ChaosStack(name, dir, redisServer, dynalite, env, config, redis, dynamo, system);
   }
 
   startWorker(overrides: EnvOverrides = {}): Service {
@@ -243,7 +250,7 @@ export class ChaosStack {
   }
 
   async check(faults: Record<string, unknown> = {}): Promise<CheckReport> {
-    return checkLedger({ ledger: this.ledger, queues: this.queues, stores: this.stores, faults });
+    return checkLedger({ system: this.system, faults });
   }
 
   /** Redis INFO memory used_memory, in MB. */
@@ -264,7 +271,7 @@ export class ChaosStack {
         if (!done) await stopService(s, 'SIGKILL');
       }),
     );
-    await this.queues.close().catch(() => undefined);
+    await this.system.close().catch(() => undefined);
     this.redis.disconnect();
     this.dynamo.close();
     await this.dynalite.stop();

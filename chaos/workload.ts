@@ -2,7 +2,7 @@
 // own, optionally with a worker killed (-9) and replaced every few seconds and memory sampled,
 // until every job has finished; then the checker and the dead-letter entries.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type DeadLetterEntry, DeadLetters } from '../shared/lifecycle/dead-letter.js';
+import type { DeadLetterEntry } from '../shared/lifecycle/dead-letter.js';
 import type { CheckReport } from '../shared/operator/check.js';
 import { isRunning, rssMb, type Service } from './processes.js';
 import { ChaosStack, type EnvOverrides, every, pace } from './stack.js';
@@ -100,7 +100,7 @@ export async function runWorkload<T>(
     // Let the replacement workers finish starting, so stopping them is a clean drain.
     await sleep(200);
     const report = await stack.check({ kills });
-    const deadLetters = await new DeadLetters({ queues: stack.queues, ledger: stack.ledger }).list();
+    const deadLetters = await stack.system.console.list();
     if (!drained) await printDiagnostics(stack);
     if (report.duplicated > 0) await explainDuplicates(stack, report.examples.duplicated);
     return await finish({

@@ -1,16 +1,15 @@
 // What every djq command needs: the configuration (the same environment variables as the services,
 // or, with none set, the running `npm start` stack's), and lazily opened Redis and DynamoDB clients.
 import type { Redis } from 'ioredis';
+import pino from 'pino';
 import { createDynamoClients, type DynamoClients, withoutFaults } from '../shared/dynamo/client.js';
 import { describeTable } from '../shared/dynamo/table.js';
-import { DeadLetters } from '../shared/lifecycle/dead-letter.js';
-import { Ledger } from '../shared/lifecycle/ledger.js';
-import { openQueues, operationJobOptions, type Queues } from '../shared/lifecycle/queues.js';
 import { type Config, loadConfig } from '../shared/runtime/config.js';
 import { connectRedisFailFast, redactUrl, waitForRedis } from '../shared/runtime/redis.js';
 import { readStackState } from '../shared/runtime/stack-state.js';
 import { createDynamoStores } from '../shared/store/index.js';
 import type { Stores } from '../shared/store/types.js';
+import { type JobSystem, openJobSystem } from '../shared/wiring.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -21,7 +20,7 @@ export class CliContext {
   readonly source: string;
   private redis?: Redis;
   private dynamo?: DynamoClients;
-  private queuesCache?: Queues;
+  private systemCache?: JobSystem;
 
   constructor(env: NodeJS.ProcessEnv = process.env) {
     const stack = env.REDIS_URL ? undefined : readStackState();
@@ -36,36 +35,22 @@ export class CliContext {
     this.source = stack ? `the npm start stack (pid ${stack.pid})` : 'the environment';
   }
 
-  async queues(): Promise<Queues> {
-    if (!this.queuesCache) {
-      this.redis = connectRedisFailFast(this.config.REDIS_URL);
+  /** Redis and DynamoDB, wired as every service wires them; the CLI acts as 'djq' in history and the ledger. */
+  async system(): Promise<JobSystem> {
+    if (!this.systemCache) {
+      const stores = await this.stores();
+      this.redis = connectRedisFailFast(this.config);
       this.redis.on('error', () => undefined);
       await waitForRedis(this.redis, this.config.REDIS_URL, 5000).catch(() => {
         throw new Error(
           `cannot reach Redis at ${redactUrl(this.config.REDIS_URL)} (from ${this.source}). Start the stack (npm start) or set REDIS_URL.`,
         );
       });
-      this.queuesCache = openQueues(this.config, this.redis);
+      // Errors reach the user through the command's own output; history write failures are said at close.
+      const logger = pino({ level: 'silent' });
+      this.systemCache = openJobSystem({ config: this.config, redis: this.redis, stores, logger, actor: 'djq' });
     }
-    return this.queuesCache;
-  }
-
-  async ledger(): Promise<Ledger> {
-    await this.queues();
-    return new Ledger(
-      this.redis as Redis,
-      this.config.QUEUE_PREFIX,
-      this.config.QUEUE_NAME,
-      this.config.LEDGER_MAX_ENTRIES,
-    );
-  }
-
-  async deadLetters(): Promise<DeadLetters> {
-    return new DeadLetters({
-      queues: await this.queues(),
-      ledger: await this.ledger(),
-      redriveOptions: operationJobOptions(this.config),
-    });
+    return this.systemCache;
   }
 
   async stores(): Promise<Stores> {
@@ -88,7 +73,7 @@ export class CliContext {
   }
 
   async close(): Promise<void> {
-    await this.queuesCache?.close();
+    await this.systemCache?.close();
     this.redis?.disconnect();
     this.dynamo?.close();
   }

@@ -1,16 +1,15 @@
 // Producer process entry point: `node dist/producer/main.js` (or via npm start / docker).
-
 import { Counter, collectDefaultMetrics, Registry } from 'prom-client';
 import { describeTable } from '../shared/dynamo/table.js';
-import { startHistoryRecorder } from '../shared/lifecycle/history.js';
-import { Ledger } from '../shared/lifecycle/ledger.js';
-import { openQueues, operationJobOptions } from '../shared/lifecycle/queues.js';
-import { exitOnStartupError, onShutdownSignal, openDynamo, stopWhenParentExits } from '../shared/runtime/bootstrap.js';
+import { logTransitions } from '../shared/lifecycle/transition-log.js';
+import { openDynamo } from '../shared/runtime/bootstrap.js';
 import { loadConfigOrExit } from '../shared/runtime/config.js';
 import { createLogger } from '../shared/runtime/logger.js';
 import { startProbeServer } from '../shared/runtime/probe-server.js';
 import { connectRedisFailFast, redactUrl, waitForRedis } from '../shared/runtime/redis.js';
+import { exitOnStartupError, exitProcess, onShutdownSignal, stopWhenParentExits } from '../shared/runtime/shutdown.js';
 import { createDynamoStores } from '../shared/store/index.js';
+import { openJobSystem } from '../shared/wiring.js';
 import { OperationGenerator } from './generator.js';
 import { Producer } from './producer.js';
 
@@ -19,29 +18,18 @@ const logger = createLogger(config, 'producer');
 
 async function main() {
   const dynamo = await openDynamo(config, logger);
-  const stores = createDynamoStores(dynamo, config);
   // Fail fast while Redis is down: the tick keeps its jobs and retries them on the next interval.
-  const redis = connectRedisFailFast(config.REDIS_URL);
+  const redis = connectRedisFailFast(config);
   redis.on('error', (error) => logger.debug({ err: error.message }, 'redis connection error'));
   await waitForRedis(redis, config.REDIS_URL, 30_000);
-  const queues = openQueues(config, redis);
-  const history = startHistoryRecorder(config, stores.history, logger);
-  const producer = new Producer({
-    queues,
-    ledger: new Ledger(redis, config.QUEUE_PREFIX, config.QUEUE_NAME, config.LEDGER_MAX_ENTRIES),
-    generator: new OperationGenerator({
-      mix: config.OPERATION_MIX,
-      batchSize: config.BATCH_SIZE,
-      invalidRate: config.INVALID_JOB_RATE,
-    }),
-    jobOptions: operationJobOptions(config),
-    intervalMs: config.OPERATION_INTERVAL_MS,
-    perTick: config.OPERATIONS_PER_TICK,
-    ...(config.MAX_OPERATIONS !== undefined ? { maxOperations: config.MAX_OPERATIONS } : {}),
+  const system = openJobSystem({
+    config,
+    redis,
+    stores: createDynamoStores(dynamo, config),
     logger,
-    history,
-    onEnqueued: (count) => enqueued.inc(count),
+    actor: 'producer',
   });
+  logTransitions(system.lifecycle, logger);
 
   // /healthz for container health checks, /metrics with the enqueue counter.
   const registry = new Registry();
@@ -50,6 +38,19 @@ async function main() {
     name: 'djq_jobs_enqueued_total',
     help: 'Jobs enqueued by this producer',
     registers: [registry],
+  });
+  const producer = new Producer({
+    lifecycle: system.lifecycle,
+    generator: new OperationGenerator({
+      mix: config.OPERATION_MIX,
+      batchSize: config.BATCH_SIZE,
+      invalidRate: config.INVALID_JOB_RATE,
+    }),
+    intervalMs: config.OPERATION_INTERVAL_MS,
+    perTick: config.OPERATIONS_PER_TICK,
+    ...(config.MAX_OPERATIONS !== undefined ? { maxOperations: config.MAX_OPERATIONS } : {}),
+    logger,
+    onEnqueued: (count) => enqueued.inc(count),
   });
   const probe =
     config.METRICS_PORT > 0
@@ -64,19 +65,20 @@ async function main() {
         })
       : undefined;
 
+  /** The tick in flight finishes first (its jobs are in the ledger: they must reach the queue). */
   const shutdown = async () => {
+    await producer.stop();
     probe?.server.close();
-    await history.close();
-    await queues.close();
-    await redis.quit().catch(() => redis.disconnect());
+    await system.close();
+    redis.disconnect();
     dynamo.close();
   };
-  onShutdownSignal(logger, async () => {
-    producer.stop();
+  const stop = onShutdownSignal(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
     await shutdown();
     logger.info({ produced: producer.produced }, `producer stopped after ${producer.produced} jobs`);
     return 0;
   });
+  stopWhenParentExits(stop);
 
   await producer.recover();
   logger.info(
@@ -94,9 +96,8 @@ async function main() {
   if (producer.done) {
     await shutdown();
     logger.info({ produced: producer.produced }, `producer done: ${producer.produced} jobs enqueued (MAX_OPERATIONS)`);
-    process.exit(0);
+    exitProcess(0);
   }
 }
 
-stopWhenParentExits();
 main().catch((error: unknown) => exitOnStartupError(logger, error));

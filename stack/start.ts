@@ -7,8 +7,8 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { Ledger, type LedgerPosition } from '../shared/lifecycle/ledger.js';
-import { openQueues, type Queues } from '../shared/lifecycle/queues.js';
+import type { Ledger, LedgerPosition } from '../shared/lifecycle/ledger.js';
+import type { Queues } from '../shared/lifecycle/queues.js';
 import { type Config, ConfigError, loadConfig } from '../shared/runtime/config.js';
 import {
   type LocalProcess,
@@ -17,8 +17,10 @@ import {
   startDynalite,
   startRedisServer,
 } from '../shared/runtime/local-services.js';
-import { connectRedis, redactUrl } from '../shared/runtime/redis.js';
+import { connectRedis, redactUrl, redisTlsOptions } from '../shared/runtime/redis.js';
+import { stopWhenParentExits } from '../shared/runtime/shutdown.js';
 import { removeStackState, writeStackState } from '../shared/runtime/stack-state.js';
+import { openQueueView } from '../shared/wiring.js';
 import { parseStackArgs, STACK_USAGE, type StackArgs } from './args.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -28,8 +30,22 @@ const compiled = import.meta.url.endsWith('.js');
 const tty = process.stdout.isTTY === true;
 const paint = (code: number, text: string) => (tty ? `\u001b[${code}m${text}\u001b[0m` : text);
 
+/** How long past SHUTDOWN_TIMEOUT_MS the stack waits for a child before it SIGKILLs it. */
+const CHILD_EXIT_GRACE_MS = 5000;
+
+// Linux makes writes to a pipe synchronous: with a reader that stopped reading (a dead parent's
+// pipe), one write would block the stack, and with it every deadline. Writes are queued instead,
+// and lines are dropped while more than MAX_QUEUED_OUTPUT is waiting.
+const stdoutHandle = (process.stdout as unknown as { _handle?: { setBlocking?: (b: boolean) => void } })._handle;
+if (!tty) stdoutHandle?.setBlocking?.(false);
+const MAX_QUEUED_OUTPUT = 16 * 1024 * 1024;
+
+function write(text: string) {
+  if (process.stdout.writableLength < MAX_QUEUED_OUTPUT) process.stdout.write(text);
+}
+
 function say(line: string) {
-  process.stdout.write(`${paint(1, '[stack]')} ${line}\n`);
+  write(`${paint(1, '[stack]')} ${line}\n`);
 }
 
 function fail(message: string, code = 2): never {
@@ -79,7 +95,7 @@ class Stack {
     const label = paint(color, `[${child.name}]`);
     for (const stream of [proc.stdout, proc.stderr]) {
       if (!stream) continue;
-      createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${label} ${line}\n`));
+      createInterface({ input: stream }).on('line', (line) => write(`${label} ${line}\n`));
     }
     proc.on('exit', (code, signal) => this.onExit(child, code, signal));
   }
@@ -227,12 +243,14 @@ async function main() {
   };
 
   // Redis: the configured one if it answers, else our own.
-  if (await redisAnswers(config.REDIS_URL)) {
+  if (await redisAnswers(config.REDIS_URL, 1500, redisTlsOptions(config))) {
     say(`Redis: using ${redactUrl(config.REDIS_URL)}`);
   } else {
     const server = await startRedisServer().catch((error: Error) => fail(error.message));
     owned.push(server);
     env.REDIS_URL = server.url;
+    // Our own server speaks plain redis:// on loopback: a CA for the unreachable one does not apply.
+    delete env.REDIS_TLS_CA_FILE;
     say(
       `Redis: nothing answered at ${redactUrl(config.REDIS_URL)}; started redis-server on ${server.url} (data in ${server.dir})`,
     );
@@ -256,17 +274,11 @@ async function main() {
   }
   config = loadConfig(env);
 
-  const redis = connectRedis(config.REDIS_URL);
+  const redis = connectRedis(config);
   redis.on('error', () => undefined);
-  const queues = openQueues(config, redis);
-  const ledger = new Ledger(redis, config.QUEUE_PREFIX, config.QUEUE_NAME, config.LEDGER_MAX_ENTRIES);
+  const { queues, ledger } = openQueueView(config, redis);
   const from = await ledger.position();
 
-  if (Number(process.versions.node.split('.')[0]) < 22) {
-    say(
-      `Node ${process.versions.node}: fine with the pinned AWS SDK; SDK releases after January 2027 need Node 22 (the images use 22).`,
-    );
-  }
   const stack = new Stack({
     ...env,
     LOG_FORMAT: env.LOG_FORMAT ?? (tty ? 'pretty' : 'json'),
@@ -340,21 +352,30 @@ async function main() {
   say('Ctrl-C stops everything cleanly. In another terminal: npm run -s djq -- stats');
 
   let stopRequested: string | undefined;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      if (stopRequested) process.exit(130);
-      stopRequested = signal;
-    });
-  }
+  const requestStop = (signal: string) => {
+    if (stopRequested) process.exit(130); // a second signal: the children stop on their own (lost IPC)
+    stopRequested = signal;
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => requestStop(signal));
+  // `kill <npm's pid>` (what timeout(1), systemd or a supervisor sends to the top process only), or
+  // that process dying: the stack must not live on orphaned, producing.
+  stopWhenParentExits(requestStop);
 
   const shutdown = async (code: number, last?: string) => {
     say('stopping: workers finish their in-flight jobs first');
-    await stack.stop(config.SHUTDOWN_TIMEOUT_MS + 5000);
+    await stack.stop(config.SHUTDOWN_TIMEOUT_MS + CHILD_EXIT_GRACE_MS);
     await queues.close();
     redis.disconnect();
     await stopServices();
     removeStackState();
-    if (last) process.stdout.write(`${last}\n`);
+    // Flushed with a deadline: the last line matters to a reader, a reader that is gone must not hold us.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 2000);
+      process.stdout.write(last ? `${last}\n` : '', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
     process.exit(code);
   };
 

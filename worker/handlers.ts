@@ -56,18 +56,3 @@ export function makeHandlers(users: UserProjectionStore, commands: UserCommands)
     },
   };
 }
-
-/** The users a write job touches (for settling a job whose effect landed before it failed). */
-export function writeTargets(name: JobName, payload: ParsedPayloads[JobName]): string[] {
-  switch (name) {
-    case 'create-user':
-      return [(payload as ParsedPayloads['create-user']).user.id];
-    case 'update-user':
-    case 'delete-user':
-      return [(payload as ParsedPayloads['delete-user']).userId];
-    case 'batch-create-users':
-      return (payload as ParsedPayloads['batch-create-users']).users.map((u) => u.id);
-    default:
-      return [];
-  }
-}

@@ -1,11 +1,11 @@
 // Worker process entry point: `node dist/worker/main.js` (or via npm start / docker).
-
 import { describeTable } from '../shared/dynamo/table.js';
-import { exitOnStartupError, onShutdownSignal, openDynamo, stopWhenParentExits } from '../shared/runtime/bootstrap.js';
+import { openDynamo } from '../shared/runtime/bootstrap.js';
 import { loadConfigOrExit } from '../shared/runtime/config.js';
 import { createLogger } from '../shared/runtime/logger.js';
 import { startProbeServer } from '../shared/runtime/probe-server.js';
 import { connectRedis, redactUrl, waitForRedis } from '../shared/runtime/redis.js';
+import { exitOnStartupError, onShutdownSignal, stopWhenParentExits } from '../shared/runtime/shutdown.js';
 import { createDynamoStores } from '../shared/store/index.js';
 import { WorkerMetrics } from './metrics.js';
 import { startWorkerService, workerIdOf } from './worker-service.js';
@@ -14,24 +14,27 @@ const config = loadConfigOrExit();
 // Every line names the worker, so logs from many processes and machines can be told apart.
 const logger = createLogger(config, 'worker', { workerId: workerIdOf(config) });
 
+/** What the shutdown keeps for itself after the drain: closing Redis, DynamoDB and the logs. */
+const CLOSE_RESERVE_MS = 1000;
+
 async function main() {
   const metrics = new WorkerMetrics();
   const dynamo = await openDynamo(config, logger, metrics.dynamoCall);
-  const redis = connectRedis(config.REDIS_URL);
+  const redis = connectRedis(config);
   redis.on('error', (error) => logger.debug({ err: error.message }, 'redis connection error'));
   await waitForRedis(redis, config.REDIS_URL, 30_000);
-  let probe: Awaited<ReturnType<typeof startProbeServer>> | undefined;
-  if (config.METRICS_PORT > 0) {
-    probe = await startProbeServer({
-      port: config.METRICS_PORT,
-      portHint: 'set METRICS_PORT to a free port, or 0 to turn the listener off',
-      registry: metrics.registry,
-      readiness: {
-        redis: () => redis.ping(),
-        dynamodb: () => describeTable(dynamo.client, config.DYNAMODB_TABLE_NAME),
-      },
-    });
-  }
+  const probe =
+    config.METRICS_PORT > 0
+      ? await startProbeServer({
+          port: config.METRICS_PORT,
+          portHint: 'set METRICS_PORT to a free port, or 0 to turn the listener off',
+          registry: metrics.registry,
+          readiness: {
+            redis: () => redis.ping(),
+            dynamodb: () => describeTable(dynamo.client, config.DYNAMODB_TABLE_NAME),
+          },
+        })
+      : undefined;
   const service = startWorkerService({ config, stores: createDynamoStores(dynamo, config), redis, logger, metrics });
 
   logger.info(
@@ -46,15 +49,15 @@ async function main() {
     `worker ${service.workerId} ready: ${config.WORKER_CONCURRENCY} jobs at a time from ${config.QUEUE_NAME}`,
   );
 
-  onShutdownSignal(logger, async () => {
-    const drained = await service.close();
+  const stop = onShutdownSignal(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
+    const drained = await service.close(Math.max(0, config.SHUTDOWN_TIMEOUT_MS - CLOSE_RESERVE_MS));
     probe?.server.close();
-    await redis.quit().catch(() => redis.disconnect());
+    redis.disconnect();
     dynamo.close();
-    logger.info({ drained }, drained ? 'worker stopped: in-flight jobs finished' : 'worker stopped after the timeout');
+    logger.info({ drained }, drained ? 'worker stopped: in-flight jobs finished' : 'worker stopped after the deadline');
     return 0;
   });
+  stopWhenParentExits(stop);
 }
 
-stopWhenParentExits();
 main().catch((error: unknown) => exitOnStartupError(logger, error));

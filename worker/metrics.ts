@@ -2,8 +2,9 @@
 // operation and outcome are what BullMQ's own gauge exporter cannot give.
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { DynamoCall } from '../shared/dynamo/instrumentation.js';
+import type { JobLifecycle } from '../shared/lifecycle/job-lifecycle.js';
 
-export type JobOutcome = 'completed' | 'retried' | 'dead-lettered' | 'failed-final' | 'put-back';
+export type JobOutcome = 'completed' | 'retried' | 'dead-lettered' | 'failed-final';
 
 const THROTTLES = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded']);
 
@@ -11,7 +12,7 @@ export class WorkerMetrics {
   readonly registry = new Registry();
   private readonly jobs = new Counter({
     name: 'djq_jobs_total',
-    help: 'Jobs by operation and outcome (completed, retried, failed-final, dead-lettered, put-back)',
+    help: 'Jobs by operation and outcome (completed, retried, failed-final, dead-lettered)',
     labelNames: ['op', 'outcome'] as const,
     registers: [this.registry],
   });
@@ -55,6 +56,16 @@ export class WorkerMetrics {
   job(op: string, outcome: JobOutcome, durationMs?: number): void {
     this.jobs.inc({ op, outcome });
     if (durationMs !== undefined) this.jobDuration.observe({ op }, durationMs / 1000);
+  }
+
+  /** Counts every transition of the lifecycle: the metrics never run through the job runner. */
+  observe(lifecycle: JobLifecycle): () => void {
+    return lifecycle.onTransition((t) => {
+      if (t.type === 'completed') this.job(t.op, 'completed', t.durationMs);
+      else if (t.type === 'attempt-failed') this.job(t.op, t.final ? 'failed-final' : 'retried', t.durationMs);
+      else if (t.type === 'settled-completed') this.job(t.op, 'completed');
+      else if (t.type === 'dead-lettered') this.job(t.op, 'dead-lettered');
+    });
   }
 
   dynamoCall = (call: DynamoCall): void => {

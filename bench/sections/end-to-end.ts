@@ -6,6 +6,7 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createDynamoClients } from '../../shared/dynamo/client.js';
 import type { DynamoCall } from '../../shared/dynamo/instrumentation.js';
+import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { Ledger } from '../../shared/lifecycle/ledger.js';
 import { operationJobOptions } from '../../shared/lifecycle/queues.js';
 import { createDynamoStores } from '../../shared/store/index.js';
@@ -56,7 +57,7 @@ export async function projectRun(services: BenchServices, jobs: number, label = 
   const redis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
   const queue = new Queue(config.QUEUE_NAME, { connection: redis, prefix: config.QUEUE_PREFIX });
   await fillQueue(queue, generate(benchGenerator(config, seeded), jobs), operationJobOptions(config));
-  const ledger = new Ledger(redis, config.QUEUE_PREFIX, config.QUEUE_NAME);
+  const ledger = new Ledger(redis, queueKeys(config), config.LEDGER_MAX_ENTRIES);
 
   counter.total = 0;
   counter.byCommand.clear();

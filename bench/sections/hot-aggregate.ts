@@ -4,12 +4,11 @@
 // write path, plus put-backs of a job that lost every round) and dead-lettered jobs (must be 0).
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { queueNames } from '../../shared/domain/jobs.js';
 import { createDynamoClients } from '../../shared/dynamo/client.js';
+import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { Ledger } from '../../shared/lifecycle/ledger.js';
-import { operationJobOptions } from '../../shared/lifecycle/queues.js';
+import { openQueues, operationJobOptions } from '../../shared/lifecycle/queues.js';
 import { verifyProjection } from '../../shared/operator/replay.js';
 import { createDynamoStores } from '../../shared/store/index.js';
 import { UserCommands } from '../../worker/user-commands.js';
@@ -68,9 +67,9 @@ async function hotRun(
     department: 'Engineering',
   });
   const redis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
-  const names = queueNames(config.QUEUE_NAME);
-  const queue = new Queue(names.operations, { connection: redis, prefix: config.QUEUE_PREFIX });
-  const deadLetter = new Queue(names.deadLetter, { connection: redis, prefix: config.QUEUE_PREFIX });
+  const keys = queueKeys(config);
+  const queues = openQueues(keys, redis);
+  const { operations: queue, deadLetter } = queues;
   await queue.pause();
   const ids = Array.from({ length: shape.jobs }, () => randomUUID());
   const options = operationJobOptions(config);
@@ -94,7 +93,7 @@ async function hotRun(
       await sleep(100);
     }
     await sleep(2000); // registered is not warm
-    const ledger = new Ledger(redis, config.QUEUE_PREFIX, config.QUEUE_NAME);
+    const ledger = new Ledger(redis, keys, config.LEDGER_MAX_ENTRIES);
     await queue.resume();
     await waitForOutcomes(services.control, ledger.outcomesKey, shape.jobs, (done) =>
       progress('hot aggregate', `${shape.workers} × ${shape.concurrency}: ${done}/${shape.jobs}`),
@@ -122,8 +121,7 @@ async function hotRun(
     };
   } finally {
     await Promise.all(children.map((c) => c.stop()));
-    await queue.close();
-    await deadLetter.close();
+    await queues.close();
     await dropPrefix(services.control, config.QUEUE_PREFIX);
     redis.disconnect();
     dynamo.close();

@@ -3,9 +3,8 @@
 import { Redis } from 'ioredis';
 import { Producer } from '../../producer/producer.js';
 import { createDynamoClients } from '../../shared/dynamo/client.js';
-import { Ledger } from '../../shared/lifecycle/ledger.js';
-import { openQueues, operationJobOptions } from '../../shared/lifecycle/queues.js';
 import { createDynamoStores } from '../../shared/store/index.js';
+import { openJobSystem } from '../../shared/wiring.js';
 import { WorkerMetrics } from '../../worker/metrics.js';
 import { startWorkerService } from '../../worker/worker-service.js';
 import { progress } from '../report.js';
@@ -18,7 +17,7 @@ import {
   round,
   runConfig,
 } from '../support.js';
-import { StepTimes, timeAcks, timedStores } from '../timing.js';
+import { StepTimes, timeAcks, timeAttempts, timedStores } from '../timing.js';
 import { benchGenerator, seedUsers } from '../workload.js';
 
 export interface LatencyResult {
@@ -30,6 +29,8 @@ export interface LatencyResult {
   p95: number;
   p99: number;
   max: number;
+  /** The distribution for the chart: enqueue→completion ms at p10…p99.9 and the max. */
+  percentilesMs?: Record<string, number>;
   /** Mean ms per job of each step at this (unsaturated) rate. */
   stepsMsPerJob: Record<string, number>;
 }
@@ -57,8 +58,8 @@ export async function latency(
     redis,
     logger,
     metrics,
-    onStep: times.add,
   });
+  timeAttempts(service.system.lifecycle, times);
 
   const total = Math.round(options.perSec * (options.seconds + options.warmupSeconds));
   const measureFrom = Date.now() + options.warmupSeconds * 1000;
@@ -73,12 +74,10 @@ export async function latency(
     });
   });
   const producerRedis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
-  const queues = openQueues(config, producerRedis);
+  const producerSide = openJobSystem({ config, redis: producerRedis, stores, logger, actor: 'producer' });
   const producer = new Producer({
-    queues,
-    ledger: new Ledger(producerRedis, config.QUEUE_PREFIX, config.QUEUE_NAME),
+    lifecycle: producerSide.lifecycle,
     generator: benchGenerator(config, seeded),
-    jobOptions: operationJobOptions(config),
     intervalMs: TICK_MS,
     perTick: Math.max(1, Math.round((options.perSec * TICK_MS) / 1000)),
     maxOperations: total,
@@ -90,7 +89,7 @@ export async function latency(
   await allDone;
   await service.close();
   untimeAcks();
-  await queues.close();
+  await producerSide.close();
   await dropPrefix(services.control, config.QUEUE_PREFIX);
   redis.disconnect();
   producerRedis.disconnect();
@@ -106,6 +105,10 @@ export async function latency(
     p95: percentile(samples, 95),
     p99: percentile(samples, 99),
     max: samples.at(-1) ?? Number.NaN,
+    percentilesMs: Object.fromEntries([
+      ...[10, 25, 50, 75, 90, 95, 99, 99.9].map((p) => [`p${p}`, percentile(samples, p)]),
+      ['max', samples.at(-1) ?? Number.NaN],
+    ]),
     stepsMsPerJob: times.perJob(total),
   };
 }

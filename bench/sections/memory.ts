@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createDynamoClients } from '../../shared/dynamo/client.js';
+import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { Ledger } from '../../shared/lifecycle/ledger.js';
 import { operationJobOptions } from '../../shared/lifecycle/queues.js';
 import { createDynamoStores } from '../../shared/store/index.js';
@@ -38,7 +39,7 @@ export async function memory(services: BenchServices, checkpoints: [number, numb
   dynamo.close();
   const redis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
   const queue = new Queue(config.QUEUE_NAME, { connection: redis, prefix: config.QUEUE_PREFIX });
-  const ledger = new Ledger(redis, config.QUEUE_PREFIX, config.QUEUE_NAME);
+  const ledger = new Ledger(redis, queueKeys(config), config.LEDGER_MAX_ENTRIES);
   const generator = benchGenerator(config, seeded);
   const options = operationJobOptions(config);
   const child = spawnWorker(env);

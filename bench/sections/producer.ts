@@ -3,8 +3,9 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Producer } from '../../producer/producer.js';
-import { Ledger } from '../../shared/lifecycle/ledger.js';
-import { openQueues, operationJobOptions } from '../../shared/lifecycle/queues.js';
+import { operationJobOptions } from '../../shared/lifecycle/queues.js';
+import { createMemoryStores } from '../../shared/store/memory-stores.js';
+import { openJobSystem } from '../../shared/wiring.js';
 import { progress } from '../report.js';
 import { type BenchServices, devNullLogger, dropPrefix, runConfig } from '../support.js';
 import { benchGenerator, fillQueue, generate } from '../workload.js';
@@ -36,19 +37,24 @@ export async function producerRates(
   };
 
   const producerTickPerSec = await run('producer-tick', options.bulkJobs, async (config, redis) => {
-    const queues = openQueues(config, redis);
+    // History goes to memory: this measures the producer's Redis path, not DynamoDB.
+    const system = openJobSystem({
+      config,
+      redis,
+      stores: createMemoryStores(),
+      logger: devNullLogger(),
+      actor: 'producer',
+    });
     const producer = new Producer({
-      queues,
-      ledger: new Ledger(redis, config.QUEUE_PREFIX, config.QUEUE_NAME),
+      lifecycle: system.lifecycle,
       generator: benchGenerator(config),
-      jobOptions: operationJobOptions(config),
       intervalMs: 1,
       perTick: 1000,
       maxOperations: options.bulkJobs,
       logger: devNullLogger(),
     });
     while (!producer.done) await producer.tick();
-    await queues.close();
+    await system.close();
   });
   // Drawn before the clock starts: these two measure the enqueue alone.
   const bulk = generate(benchGenerator(runConfig(services, 'draw').config), options.bulkJobs);

@@ -3,6 +3,7 @@
 // with a no-op processor: same Redis, same concurrency, same job count and job options.
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { Ledger } from '../../shared/lifecycle/ledger.js';
 import { operationJobOptions } from '../../shared/lifecycle/queues.js';
 import { createMemoryStores } from '../../shared/store/memory-stores.js';
@@ -86,7 +87,7 @@ async function projectRound(services: BenchServices, jobs: number): Promise<Roun
   const seeded = await seedUsers(stores);
   const queue = new Queue(config.QUEUE_NAME, { connection: redis, prefix: config.QUEUE_PREFIX });
   await fillQueue(queue, generate(benchGenerator(config, seeded), jobs), operationJobOptions(config));
-  const ledger = new Ledger(redis, config.QUEUE_PREFIX, config.QUEUE_NAME);
+  const ledger = new Ledger(redis, queueKeys(config), config.LEDGER_MAX_ENTRIES);
   let service: ReturnType<typeof startWorkerService> | undefined;
   const round = await withCpu(services, jobs, async () => {
     const started = Date.now();

@@ -5,9 +5,11 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { createDynamoClients } from '../../shared/dynamo/client.js';
+import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { Ledger } from '../../shared/lifecycle/ledger.js';
 import { operationJobOptions } from '../../shared/lifecycle/queues.js';
 import { createDynamoStores } from '../../shared/store/index.js';
+import { WorkerMetrics } from '../../worker/metrics.js';
 import { startWorkerService } from '../../worker/worker-service.js';
 import { progress } from '../report.js';
 import { type BenchServices, createTable, dropPrefix, runConfig, waitForOutcomes } from '../support.js';
@@ -45,8 +47,8 @@ export async function roundTrips(services: BenchServices, jobs: number): Promise
     },
   });
   const logger = pino({ level: 'info' }, lines);
-  const service = startWorkerService({ config, stores, redis, logger });
-  const ledger = new Ledger(redis, config.QUEUE_PREFIX, config.QUEUE_NAME);
+  const service = startWorkerService({ config, stores, redis, logger, metrics: new WorkerMetrics(false) });
+  const ledger = new Ledger(redis, queueKeys(config), config.LEDGER_MAX_ENTRIES);
   await waitForOutcomes(services.control, ledger.outcomesKey, jobs, (done) =>
     progress('round trips per operation', `${done}/${jobs}`),
   );

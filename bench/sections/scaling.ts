@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createDynamoClients } from '../../shared/dynamo/client.js';
+import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { Ledger } from '../../shared/lifecycle/ledger.js';
 import { operationJobOptions } from '../../shared/lifecycle/queues.js';
 import { createDynamoStores } from '../../shared/store/index.js';
@@ -55,7 +56,7 @@ async function scalingRound(
     }
     // Registered is not warm: let the processes finish starting before the clock runs.
     await sleep(2000);
-    const ledger = new Ledger(redis, config.QUEUE_PREFIX, config.QUEUE_NAME);
+    const ledger = new Ledger(redis, queueKeys(config), config.LEDGER_MAX_ENTRIES);
     await queue.resume();
     await waitForOutcomes(services.control, ledger.outcomesKey, jobs, (done) =>
       progress('scaling', `${workers} worker(s): ${done}/${jobs}`),

@@ -1,7 +1,8 @@
 // Scenario 5: poison jobs (INVALID_JOB_RATE): a malformed payload or an unknown operation is
 // dead-lettered after exactly one attempt, whatever JOB_ATTEMPTS says, with the reason.
+
+import { parseJob } from '../../shared/domain/payload.js';
 import type { LedgerJob } from '../../shared/lifecycle/ledger.js';
-import { parseJob } from '../../worker/payload.js';
 import { expect, result, type ScenarioResult } from '../scenario.js';
 import { runWorkload } from '../workload.js';
 

@@ -6,9 +6,7 @@ import type { Output } from '../output.js';
 
 export async function check(ctx: CliContext, out: Output): Promise<number> {
   const report = await checkLedger({
-    ledger: await ctx.ledger(),
-    queues: await ctx.queues(),
-    stores: await ctx.stores(),
+    system: await ctx.system(),
   });
   const passed = checkPassed(report);
   out.result(report, () =>

@@ -1,4 +1,6 @@
 // djq dlq list | show | redrive | purge: read and act on the dead-letter queue.
+
+import type { DlqSelection } from '../../shared/operator/dlq-console.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../context.js';
 import { type Output, table } from '../output.js';
@@ -12,11 +14,11 @@ export interface DlqArgs {
 }
 
 export async function dlq(ctx: CliContext, out: Output, args: DlqArgs): Promise<number> {
-  const dead = await ctx.deadLetters();
+  const dlqConsole = (await ctx.system()).console;
   const filter = args.reason ? { reason: args.reason } : {};
   switch (args.action) {
     case 'list': {
-      const entries = await dead.list(filter);
+      const entries = await dlqConsole.list(filter);
       out.result(entries, () =>
         entries.length === 0
           ? 'The dead-letter queue is empty.'
@@ -30,7 +32,7 @@ export async function dlq(ctx: CliContext, out: Output, args: DlqArgs): Promise<
     case 'show': {
       const [id] = args.ids;
       if (!id || args.ids.length !== 1) throw new UsageError('dlq show takes exactly one jobId');
-      const entry = await dead.show(id);
+      const entry = await dlqConsole.show(id);
       if (!entry) {
         process.stderr.write(`Job ${id} is not in the dead-letter queue (djq dlq list shows what is).\n`);
         return 1;
@@ -56,17 +58,19 @@ export async function dlq(ctx: CliContext, out: Output, args: DlqArgs): Promise<
       if (args.action === 'purge' && args.all && !args.yes) {
         throw new UsageError('dlq purge --all deletes dead-lettered jobs for good: add --yes to confirm');
       }
-      const ids = args.all ? (await dead.list(filter)).map((e) => e.jobId) : args.ids;
-      const done = args.action === 'redrive' ? await dead.redrive(ids) : await dead.purge(ids);
-      const missing = ids.filter((id) => !done.includes(id));
+      const selection: DlqSelection = args.all ? { all: true, ...filter } : { jobIds: args.ids };
+      const report =
+        args.action === 'redrive' ? await dlqConsole.redrive(selection) : await dlqConsole.purge(selection);
+      const { done, notFound, busy } = report;
       const verb = args.action === 'redrive' ? 'redriven' : 'purged';
-      out.result({ [verb]: done, notFound: missing }, () =>
+      out.result({ [verb]: done, notFound, ...(busy.length > 0 ? { busy } : {}) }, () =>
         [
           `${done.length} job(s) ${verb}.`,
-          ...(missing.length ? [`Not in the dead-letter queue: ${missing.join(', ')}`] : []),
+          ...(notFound.length ? [`Not in the dead-letter queue: ${notFound.join(', ')}`] : []),
+          ...busy.map((b) => `Left alone: ${b.reason}`),
         ].join('\n'),
       );
-      return missing.length > 0 && !args.all ? 1 : 0;
+      return busy.length > 0 || (notFound.length > 0 && !args.all) ? 1 : 0;
     }
     default:
       throw new UsageError(`unknown dlq action "${args.action}" (list, show, redrive, purge)`);

@@ -8,8 +8,7 @@ import type { Output } from '../output.js';
 export async function history(ctx: CliContext, out: Output, ids: string[]): Promise<number> {
   const [jobId] = ids;
   if (!jobId || ids.length !== 1) throw new UsageError('history takes exactly one jobId');
-  const stores = await ctx.stores();
-  const queues = await ctx.queues();
+  const { stores, queues } = await ctx.system();
   const [entries, queueState, inDlq] = await Promise.all([
     stores.history.list(jobId),
     queues.operations.getJobState(jobId),
@@ -26,8 +25,10 @@ export async function history(ctx: CliContext, out: Output, ids: string[]): Prom
       const who = e.workerId ? ` [${e.workerId}]` : '';
       switch (e.type) {
         case 'enqueued':
+          return `${e.at}  enqueued ${e.op ?? ''}`;
         case 'redriven':
-          return `${e.at}  ${e.type} ${e.op ?? ''}`;
+        case 'purged':
+          return `${e.at}  ${e.type} from the dead-letter queue${who}`;
         case 'attempt-started':
           return `${e.at}  attempt ${e.attempt} started${who}`;
         case 'attempt-failed':
@@ -35,7 +36,7 @@ export async function history(ctx: CliContext, out: Output, ids: string[]): Prom
         case 'completed':
           return `${e.at}  completed on attempt ${e.attempt}${who} in ${e.durationMs} ms, ${e.capacityUnits} capacity units: ${e.result}`;
         case 'dead-lettered':
-          return `${e.at}  dead-lettered after ${e.attempts} attempt(s): ${e.reason}`;
+          return `${e.at}  dead-lettered after ${e.attempts} attempt(s)${who}: ${e.reason}${e.landed ? ` (users that landed: ${e.landed.join(', ')})` : ''}`;
       }
       return '';
     });

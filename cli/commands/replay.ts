@@ -1,4 +1,5 @@
 // djq replay --verify | --rebuild: check the users projection against the events, or rebuild it.
+import { readPendingWork } from '../../shared/operator/pending-work.js';
 import { rebuildProjection, verifyProjection } from '../../shared/operator/replay.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../context.js';
@@ -10,9 +11,9 @@ export async function replay(
   mode: { verify: boolean; rebuild: boolean },
 ): Promise<number> {
   if (mode.verify === mode.rebuild) throw new UsageError('replay needs exactly one of --verify or --rebuild');
-  const stores = await ctx.stores();
+  const { stores, queues } = await ctx.system();
   if (mode.verify) {
-    const report = await verifyProjection(stores.events, stores.users);
+    const report = await verifyProjection(stores.events, stores.users, () => readPendingWork(queues));
     out.result(report, () =>
       [
         `${report.matching} of ${report.aggregates} users match the fold of their ${report.events} events.`,
@@ -22,6 +23,9 @@ export async function replay(
             ]
           : []),
         ...report.mismatches.map((m) => `  MISMATCH ${m.userId}: ${m.problem}`),
+        ...report.explained.map(
+          (m) => `  pending  ${m.userId}: ${m.problem} — job(s) ${m.pendingJobs?.join(', ')} not finished yet`,
+        ),
         ...report.duplicateEvents.map((d) => `  DUPLICATE job ${d.jobId} has ${d.count} events on user ${d.userId}`),
         ...(report.mismatches.length ? ['Fix: stop the workers, then djq replay --rebuild'] : []),
       ].join('\n'),

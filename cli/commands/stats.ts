@@ -8,8 +8,7 @@ const APPROXIMATE =
   'approximate: DynamoDB refreshes ItemCount about every six hours (dynalite always reports 0); --exact scans the table';
 
 export async function stats(ctx: CliContext, out: Output, options: { exact: boolean } = { exact: false }) {
-  const queues = await ctx.queues();
-  const stores = await ctx.stores();
+  const { queues, stores } = await ctx.system();
   const [counts, dlq, description, exact] = await Promise.all([
     queues.operations.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'),
     queues.deadLetter.getJobCountByTypes('waiting', 'prioritized', 'delayed'),

@@ -63,8 +63,3 @@ export type JobResult =
       conflicts?: number;
     }
   | { op: 'batch-create-users'; count: number; applied: number };
-
-/** Queue and ledger names, derived in one place. */
-export function queueNames(queueName: string) {
-  return { operations: queueName, deadLetter: `${queueName}-dlq` };
-}

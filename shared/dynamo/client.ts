@@ -16,6 +16,8 @@ type DynamoConfig = Pick<
   | 'AWS_REGION'
   | 'AWS_ENDPOINT_URL_DYNAMODB'
   | 'DYNAMODB_MAX_ATTEMPTS'
+  | 'DYNAMODB_CONNECT_TIMEOUT_MS'
+  | 'DYNAMODB_REQUEST_TIMEOUT_MS'
   | 'FAULT_THROTTLE_RATE'
   | 'FAULT_ERROR_RATE'
   | 'FAULT_LATENCY_MS'
@@ -29,6 +31,12 @@ export function createDynamoClients(config: DynamoConfig, observe?: DynamoObserv
     // Set explicitly so behaviour does not change with the SDK's defaults between releases.
     maxAttempts: config.DYNAMODB_MAX_ATTEMPTS,
     retryMode: 'standard',
+    // The SDK has no timeouts by default: an endpoint that accepts connections and never answers
+    // would hold a job (and a shutdown) forever. A timed-out call is a retryable network error.
+    requestHandler: {
+      connectionTimeout: config.DYNAMODB_CONNECT_TIMEOUT_MS,
+      requestTimeout: config.DYNAMODB_REQUEST_TIMEOUT_MS,
+    },
   });
   addInstrumentation(client, observe);
   addFaultInjection(client, {

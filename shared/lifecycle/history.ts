@@ -22,8 +22,9 @@ export type HistoryEntry = {
       nextDelayMs?: number;
     }
   | { type: 'completed'; attempt: number; durationMs: number; capacityUnits: number; result: string }
-  | { type: 'dead-lettered'; reason: string; attempts: number }
+  | { type: 'dead-lettered'; reason: string; attempts: number; landed?: string[] }
   | { type: 'redriven' }
+  | { type: 'purged' }
 );
 
 export type HistoryType = HistoryEntry['type'];
@@ -37,6 +38,7 @@ export function statusOf(entries: readonly HistoryEntry[]): string {
     else if (e.type === 'attempt-failed') status = e.retryable ? 'retrying' : 'failed';
     else if (e.type === 'completed') status = 'completed';
     else if (e.type === 'dead-lettered') status = 'dead-lettered';
+    else if (e.type === 'purged') status = 'purged';
   }
   return status;
 }

@@ -5,6 +5,7 @@
 // dead-lettered or redriven. Both are trimmed approximately at LEDGER_MAX_ENTRIES; `checkWindow`
 // says from where on both streams still hold every record of a job.
 import type { Redis } from 'ioredis';
+import type { QueueKeys } from './keys.js';
 
 /** `purged`: an operator deleted the job from the DLQ for good (djq dlq purge). */
 export type Outcome = 'completed' | 'dead-lettered' | 'redriven' | 'purged';
@@ -28,13 +29,13 @@ export class Ledger {
 
   constructor(
     private readonly redis: Redis,
-    prefix: string,
-    queueName: string,
-    private readonly maxEntries = 1_000_000,
+    keys: QueueKeys,
+    /** LEDGER_MAX_ENTRIES: each stream is trimmed (approximately) to this many entries. */
+    private readonly maxEntries: number,
   ) {
-    this.enqueuedKey = `${prefix}:${queueName}:ledger:enqueued`;
-    this.outcomesKey = `${prefix}:${queueName}:ledger:outcomes`;
-    this.committedKey = `${prefix}:${queueName}:ledger:committed`;
+    this.enqueuedKey = keys.ledgerEnqueued;
+    this.outcomesKey = keys.ledgerOutcomes;
+    this.committedKey = keys.ledgerCommitted;
   }
 
   /** Writes the jobs before they are enqueued; returns the record's id for `markCommitted`. */
@@ -61,6 +62,24 @@ export class Ledger {
   }
 
   /**
+   * Records `completed` only while the delivery still holds BullMQ's lock of the job (one atomic
+   * step). A stale delivery (its lock expired, the job stalled and moved on) records nothing: the
+   * job's fate belongs to whoever holds it now, and its effect is found by them (it is idempotent).
+   */
+  async recordCompletedIfOwner(jobId: string, activeLockKey: string, token: string): Promise<boolean> {
+    const written = await this.redis.eval(
+      RECORD_IF_OWNER,
+      2,
+      activeLockKey,
+      this.outcomesKey,
+      token,
+      String(this.maxEntries),
+      jobId,
+    );
+    return written === 1;
+  }
+
+  /**
    * The newest enqueued record if its addBulk was never confirmed: the only one a crashed producer
    * can have left half-done (it writes one record at a time).
    */
@@ -84,22 +103,19 @@ export class Ledger {
    * their outcomes and are out of the window. '0-0' while nothing was trimmed.
    */
   async checkWindow(): Promise<string> {
-    const [length, first] = await Promise.all([
-      this.redis.xlen(this.outcomesKey),
-      this.redis.xrange(this.outcomesKey, '-', '+', 'COUNT', 1),
-    ]);
-    const added = await this.entriesAdded();
-    return added > length && first[0] ? first[0][0] : '0-0';
-  }
-
-  private async entriesAdded(): Promise<number> {
+    // Length, entries ever added and the first entry from one XINFO reply: read apart, an outcome
+    // landing in between would look like trimming and hide every job from the check.
+    let info: unknown[];
     try {
-      const info = (await this.redis.call('XINFO', 'STREAM', this.outcomesKey)) as unknown[];
-      const i = info.indexOf('entries-added');
-      return i >= 0 ? Number(info[i + 1]) : 0;
+      info = (await this.redis.call('XINFO', 'STREAM', this.outcomesKey)) as unknown[];
     } catch {
-      return 0; // no stream yet
+      return '0-0'; // no stream yet
     }
+    const value = (name: string) => info[info.indexOf(name) + 1];
+    const length = Number(value('length'));
+    const added = Number(value('entries-added'));
+    const first = value('first-entry') as [string, string[]] | null;
+    return added > length && first ? first[0] : '0-0';
   }
 
   /** Every job enqueued after `after`, by id (a job recorded twice, by a retried tick, counts once). */
@@ -132,6 +148,10 @@ export class Ledger {
     }
   }
 }
+
+const RECORD_IF_OWNER = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'id', ARGV[3], 'o', 'completed')
+return 1`;
 
 function field(fields: string[], name: string): string | undefined {
   for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];

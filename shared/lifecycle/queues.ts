@@ -1,10 +1,8 @@
 // The queues both sides use, and the options every operation job is enqueued with.
 import { type JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { queueNames } from '../domain/jobs.js';
 import type { Config } from '../runtime/config.js';
-
-type QueueConfig = Pick<Config, 'QUEUE_NAME' | 'QUEUE_PREFIX'>;
+import type { QueueKeys } from './keys.js';
 
 /**
  * Every operation job: retries with exponential backoff and jitter, and retention by age and count
@@ -27,10 +25,9 @@ export function operationJobOptions(
   };
 }
 
-export function openQueues(config: QueueConfig, connection: Redis) {
-  const names = queueNames(config.QUEUE_NAME);
-  const operations = new Queue(names.operations, { connection, prefix: config.QUEUE_PREFIX });
-  const deadLetter = new Queue(names.deadLetter, { connection, prefix: config.QUEUE_PREFIX });
+export function openQueues(keys: QueueKeys, connection: Redis) {
+  const operations = new Queue(keys.operations, { connection, prefix: keys.prefix });
+  const deadLetter = new Queue(keys.deadLetter, { connection, prefix: keys.prefix });
   return {
     operations,
     deadLetter,

@@ -1,8 +1,8 @@
 // The ledger checker: reads the final state straight from Redis and DynamoDB (never from the
 // workers' counters) and says whether every enqueued job ended completed or dead-lettered, once.
-import type { Ledger } from '../lifecycle/ledger.js';
 import type { Queues } from '../lifecycle/queues.js';
-import type { Stores } from '../store/types.js';
+import type { JobSystem } from '../wiring.js';
+import { readPendingWork } from './pending-work.js';
 import { verifyProjection } from './replay.js';
 
 export interface CheckReport {
@@ -20,6 +20,8 @@ export interface CheckReport {
   /** Jobs applied twice (two events for one job and user) plus jobs both completed and dead-lettered. */
   duplicated: number;
   projectionMismatches: number;
+  /** Projection differences on users that unfinished jobs target (work in progress, not errors). */
+  projectionPending: number;
   /** Dead-letter entries missing their reason or their attempts. */
   deadLettersWithoutReason: number;
   aggregates: number;
@@ -28,28 +30,29 @@ export interface CheckReport {
   examples: { lost: string[]; duplicated: string[]; mismatched: string[] };
 }
 
+/**
+ * Correct on a live stack too. Each job's records are written in an order the reads follow: its
+ * `completed` outcome before it leaves the queue, its DLQ entry before its failed instance goes, a
+ * redriven instance before its DLQ entry goes, `purged` before the entry goes. So a job the first
+ * reads see nowhere is looked for again in what was written since; only then is it lost.
+ */
 export async function checkLedger(deps: {
-  ledger: Ledger;
-  queues: Queues;
-  stores: Stores;
+  system: Pick<JobSystem, 'ledger' | 'queues' | 'stores'>;
   faults?: Record<string, unknown>;
 }): Promise<CheckReport> {
-  const { ledger, queues, stores } = deps;
+  const { ledger, queues, stores } = deps.system;
   const window = await ledger.checkWindow();
-  const [enqueued, outcomes, verify] = await Promise.all([
-    ledger.readEnqueued(window),
-    ledger.readOutcomes(),
-    verifyProjection(stores.events, stores.users),
-  ]);
-  const dlqJobs = await queues.deadLetter.getJobs(['waiting', 'prioritized', 'delayed'], 0, -1, true);
-  const dlq = new Map(
-    dlqJobs.filter(Boolean).map((j) => [String(j.id), j.data as { reason?: string; attempts?: unknown[] }]),
-  );
+  const enqueued = await ledger.readEnqueued(window);
+  // Outcomes before the DLQ: a completed redriven job had left the DLQ before its outcome was written.
+  const outcomes = await ledger.readOutcomes();
+  const outcomesRead = await ledger.position();
+  const dlq = await readDeadLetters(queues);
+  const verify = await verifyProjection(stores.events, stores.users, () => readPendingWork(queues));
 
   let completed = 0;
   let pending = 0;
   let purged = 0;
-  const lost: string[] = [];
+  const unseen: string[] = [];
   const both: string[] = [];
   for (const id of enqueued.keys()) {
     const done = outcomes.get(id) === 'completed';
@@ -61,9 +64,22 @@ export async function checkLedger(deps: {
       purged++;
       continue;
     }
-    const state = await queues.operations.getJobState(id);
-    if (['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed'].includes(state)) pending++;
-    else lost.push(id);
+    if (UNFINISHED.has(await queues.operations.getJobState(id))) pending++;
+    else unseen.push(id);
+  }
+  // Jobs that finished between the first reads and their state check.
+  const lost: string[] = [];
+  if (unseen.length > 0) {
+    const later = await ledger.readOutcomes(outcomesRead.outcomes);
+    const laterDlq = await readDeadLetters(queues);
+    for (const id of unseen) {
+      const outcome = later.get(id);
+      if (outcome === 'completed') completed++;
+      else if (outcome === 'purged') purged++;
+      else if (laterDlq.has(id)) dlq.set(id, laterDlq.get(id) ?? {});
+      else if (UNFINISHED.has(await queues.operations.getJobState(id))) pending++;
+      else lost.push(id);
+    }
   }
   const deadLettered = [...dlq.keys()].filter((id) => enqueued.has(id)).length;
   const deadLettersWithoutReason = [...dlq.values()].filter(
@@ -80,6 +96,7 @@ export async function checkLedger(deps: {
     lost: lost.length,
     duplicated: duplicated.length,
     projectionMismatches: verify.mismatches.length,
+    projectionPending: verify.explained.length,
     deadLettersWithoutReason,
     aggregates: verify.aggregates,
     events: verify.events,
@@ -90,6 +107,13 @@ export async function checkLedger(deps: {
       mismatched: verify.mismatches.slice(0, 5).map((m) => `${m.userId}: ${m.problem}`),
     },
   };
+}
+
+const UNFINISHED = new Set(['waiting', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children', 'failed']);
+
+async function readDeadLetters(queues: Queues): Promise<Map<string, { reason?: string; attempts?: unknown[] }>> {
+  const jobs = await queues.deadLetter.getJobs(['waiting', 'prioritized', 'delayed'], 0, -1, true);
+  return new Map(jobs.filter(Boolean).map((j) => [String(j.id), j.data as { reason?: string; attempts?: unknown[] }]));
 }
 
 export function checkPassed(report: CheckReport): boolean {

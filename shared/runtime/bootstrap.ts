@@ -1,4 +1,4 @@
-// Start-up steps every service shares: DynamoDB clients and tables, Redis, signal handling.
+// Start-up steps every service shares: DynamoDB clients and the table.
 
 import { createDynamoClients, type DynamoClients } from '../dynamo/client.js';
 import type { DynamoObserver } from '../dynamo/instrumentation.js';
@@ -29,44 +29,4 @@ export async function openDynamo(config: Config, logger: Logger, observe?: Dynam
   }
   logger.debug({ table: config.DYNAMODB_TABLE_NAME, endpoint: where }, 'DynamoDB table ready');
   return clients;
-}
-
-/**
- * Calls `stop` once on the first SIGINT/SIGTERM; a second signal exits at once. `stop` returns the
- * exit code.
- */
-export function onShutdownSignal(logger: Logger, stop: (signal: string) => Promise<number>): void {
-  let stopping = false;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      if (stopping) {
-        logger.warn({ signal }, 'second signal: exiting now');
-        process.exit(130);
-      }
-      stopping = true;
-      logger.info({ signal }, 'shutting down');
-      stop(signal).then(
-        (code) => process.exit(code),
-        (error: unknown) => {
-          logger.error({ err: error }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    });
-  }
-}
-
-/**
- * When started by `npm start` (which gives each child an IPC channel), a lost channel means the
- * stack died without stopping us: shut down the same way as on SIGTERM instead of living on orphaned.
- */
-export function stopWhenParentExits(): void {
-  if (!process.send) return;
-  process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
-}
-
-/** Logs a start-up failure as one readable line and exits 1. */
-export function exitOnStartupError(logger: Logger, error: unknown): never {
-  logger.fatal({ err: error }, (error as Error).message);
-  process.exit(1);
 }

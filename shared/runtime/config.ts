@@ -46,7 +46,14 @@ export const configSchema = z.object({
   // Connections
   REDIS_URL: url(['redis:', 'rediss:'])
     .default('redis://127.0.0.1:6379')
-    .describe('Redis that holds the queues (BullMQ needs maxmemory-policy noeviction)'),
+    .describe(
+      'Redis that holds the queues (BullMQ needs maxmemory-policy noeviction); rediss:// for TLS, user:password@ for AUTH/ACL',
+    ),
+  REDIS_TLS_CA_FILE: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('PEM file of the CA that signed the Redis certificate, with a rediss:// REDIS_URL (unset: system CAs)'),
   QUEUE_NAME: queueName.default('dynamo-ops').describe('Operations queue; the dead-letter queue is `<QUEUE_NAME>-dlq`'),
   QUEUE_PREFIX: queueName.default('djq').describe('Redis key prefix for the queues and the ledger'),
   AWS_REGION: z.string().min(1).default('us-east-1').describe('AWS region of the DynamoDB table'),
@@ -58,6 +65,12 @@ export const configSchema = z.object({
     .describe('The single table holding events, the users projection and job history'),
   CREATE_TABLES: bool.default(true).describe('Create the table if missing and wait until ACTIVE'),
   DYNAMODB_MAX_ATTEMPTS: int(1, 10).default(3).describe('AWS SDK attempts per DynamoDB call (SDK retries)'),
+  DYNAMODB_CONNECT_TIMEOUT_MS: int(100, 600_000)
+    .default(3000)
+    .describe('Deadline to open a connection to DynamoDB (per SDK attempt)'),
+  DYNAMODB_REQUEST_TIMEOUT_MS: int(100, 600_000)
+    .default(10_000)
+    .describe('Deadline for an answer from DynamoDB once connected (per SDK attempt)'),
 
   // Producer
   OPERATION_INTERVAL_MS: int(1).default(3000).describe('Producer tick interval'),
@@ -89,7 +102,10 @@ export const configSchema = z.object({
   // Worker
   WORKER_CONCURRENCY: int(1, 1000).default(16).describe('Jobs processed at once per worker process'),
   WORKER_ID: z.string().min(1).optional().describe('Name of this worker in logs and history (default host-pid)'),
-  SHUTDOWN_TIMEOUT_MS: int(0).default(25_000).describe('How long SIGTERM waits for in-flight jobs'),
+  // At most 120 s: docker-compose.yml's stop_grace_period (150 s) must outlast any value.
+  SHUTDOWN_TIMEOUT_MS: int(0, 120_000)
+    .default(25_000)
+    .describe('Deadline for a whole graceful exit after SIGTERM (in-flight jobs, flushes); then it exits anyway'),
   LOCK_DURATION_MS: int(1000).default(30_000).describe("BullMQ job lock; a dead worker's jobs return after it"),
   STALLED_INTERVAL_MS: int(1000).default(30_000).describe('How often workers look for stalled jobs'),
   MAX_STALLED_COUNT: int(0, 100).default(2).describe('Stalls a job survives before it fails'),
@@ -123,6 +139,24 @@ export const configSchema = z.object({
 export type Config = z.output<typeof configSchema>;
 export type OperationMix = Record<OperationKey, number>;
 
+/** Variables whose values may hold a password (user:password@ in a URL). */
+const SECRET_URL_KEYS = new Set(['REDIS_URL']);
+
+/**
+ * A URL fit for logs and error messages: the password (and a `password` query parameter, which
+ * ioredis also reads) replaced by ***. Text that is not a URL gets the same done by pattern.
+ */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    if (u.searchParams.has('password')) u.searchParams.set('password', '***');
+    return u.toString();
+  } catch {
+    return url.replace(/(\/\/[^/:@\s]*:)[^@\s]*@/g, '$1***@').replace(/(password=)[^&\s]*/gi, '$1***');
+  }
+}
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -144,11 +178,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       const key = String(issue.path[0] ?? '?');
-      return `  ${key}=${JSON.stringify(input[key] ?? '')}: ${issue.message}`;
+      // A URL may carry a password: the message goes to logs and terminals.
+      const value = SECRET_URL_KEYS.has(key) ? redactUrl(input[key] ?? '') : (input[key] ?? '');
+      return `  ${key}=${JSON.stringify(value)}: ${issue.message}`;
     });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}\nFix the variable(s) above (see .env.example).`);
   }
   const config = parsed.data;
+  if (config.REDIS_TLS_CA_FILE !== undefined && !config.REDIS_URL.startsWith('rediss://')) {
+    throw new ConfigError(
+      `Invalid configuration:\n  REDIS_TLS_CA_FILE is set but REDIS_URL=${JSON.stringify(redactUrl(config.REDIS_URL))} is not rediss://: use rediss:// for TLS, or unset REDIS_TLS_CA_FILE.`,
+    );
+  }
   if ((config.BOARD_USERNAME === undefined) !== (config.BOARD_PASSWORD === undefined)) {
     throw new ConfigError(
       'Invalid configuration:\n  BOARD_USERNAME and BOARD_PASSWORD: set both to turn on basic auth, or neither.',

@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -20,8 +20,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function redisAnswers(url: string, timeoutMs = 1500): Promise<boolean> {
+export async function redisAnswers(url: string, timeoutMs = 1500, options: RedisOptions = {}): Promise<boolean> {
   const redis = new Redis(url, {
+    ...options,
     lazyConnect: true,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
@@ -75,7 +76,7 @@ export const REDIS_INSTALL_HINT =
  * AOF, so it can be stopped and started again on the same dir with its data.
  */
 export async function startRedisServer(
-  options: { port?: number; dir?: string; fsyncAlways?: boolean } = {},
+  options: { port?: number; dir?: string; fsyncAlways?: boolean; extraArgs?: string[] } = {},
 ): Promise<RedisServer> {
   if (!hasCommand('redis-server')) throw new Error(REDIS_INSTALL_HINT);
   const port = options.port ?? (await freePort());
@@ -83,6 +84,8 @@ export async function startRedisServer(
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir];
   args.push('--appendonly', 'yes', '--appendfsync', options.fsyncAlways ? 'always' : 'everysec');
   args.push('--maxmemory-policy', 'noeviction');
+  // Later arguments win in redis-server, so these can override the ones above.
+  args.push(...(options.extraArgs ?? []));
   const child = spawn('redis-server', args, { stdio: 'ignore' });
   const url = `redis://127.0.0.1:${port}`;
   for (let i = 0; i < 200 && !(await redisAnswers(url, 200)); i++) {

@@ -26,7 +26,42 @@ export function createLogger(
     });
   }
   // JSON lines written asynchronously: a synchronous write per job line was ~6% of a worker's CPU
-  // (npm run bench). pino flushes on exit; only a kill -9 can lose the last lines, and the logs
-  // are not the record of what happened (the ledger and the job history are).
-  return pino(options, pino.destination({ dest: 1, sync: false }));
+  // (npm run bench). The buffer is bounded (a stdout nobody reads drops lines instead of growing),
+  // and flushed at exit within a deadline by releaseLogs(); the logs are not the record of what
+  // happened (the ledger and the job history are).
+  const destination = pino.destination({ dest: 1, sync: false, maxLength: MAX_BUFFERED_LOG_BYTES });
+  destinations.add(destination);
+  return pino(options, destination);
+}
+
+const MAX_BUFFERED_LOG_BYTES = 16 * 1024 * 1024;
+const destinations = new Set<ReturnType<typeof pino.destination>>();
+
+/**
+ * Flushes the async log destinations for at most `timeoutMs`, then lets them go. Needed before
+ * process.exit: pino's own exit hook calls flushSync(), which retries forever on a pipe nobody
+ * reads (EAGAIN), and would hold the process past every deadline. A destroyed destination is
+ * skipped by that hook.
+ */
+export async function releaseLogs(timeoutMs: number): Promise<void> {
+  await Promise.all(
+    [...destinations].map(async (destination) => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          try {
+            destination.flush(() => resolve());
+          } catch {
+            resolve(); // not open yet, or already broken: nothing to wait for
+          }
+        }),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      destination.destroy();
+      destinations.delete(destination);
+    }),
+  );
 }

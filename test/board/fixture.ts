@@ -4,8 +4,9 @@ import { randomUUID } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { type Board, startBoard } from '../../board/board-server.js';
 import type { DeadLetterEntry } from '../../shared/lifecycle/dead-letter.js';
-import { openQueues, operationJobOptions, type Queues } from '../../shared/lifecycle/queues.js';
+import { operationJobOptions, type Queues } from '../../shared/lifecycle/queues.js';
 import type { Config } from '../../shared/runtime/config.js';
+import { WorkerMetrics } from '../../worker/metrics.js';
 import { startWorkerService, type WorkerService } from '../../worker/worker-service.js';
 import { waitFor } from '../helpers/pipeline.js';
 import { openTestResources, type TestEnv, type TestResources, testEnv } from '../helpers/stack.js';
@@ -35,8 +36,14 @@ export async function startBoardFixture(overrides: Record<string, string | numbe
   const env = testEnv(overrides);
   const { config } = env;
   const resources = await openTestResources(config);
-  const queues = openQueues(config, resources.redis);
-  const worker = startWorkerService({ config, stores: resources.stores, redis: resources.redis, logger: silent });
+  const worker = startWorkerService({
+    config,
+    stores: resources.stores,
+    redis: resources.redis,
+    logger: silent,
+    metrics: new WorkerMetrics(false),
+  });
+  const { queues } = worker.system;
   const boards: Board[] = [];
   const options = operationJobOptions(config);
 

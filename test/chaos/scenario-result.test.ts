@@ -10,6 +10,7 @@ const clean: CheckReport = {
   deadLettered: 1,
   pending: 0,
   purged: 0,
+  projectionPending: 0,
   lost: 0,
   duplicated: 0,
   projectionMismatches: 0,

@@ -137,10 +137,12 @@ describe('Dockerfiles', () => {
       expect(existsSync(join(ROOT, (entry ?? '').replace(/^dist\//, '').replace(/\.js$/, '.ts')))).toBe(true);
       expect(read(path)).not.toMatch(/\btsx\b/);
 
-      // The health check probes /healthz on METRICS_PORT (the schema's name) with node's fetch.
+      // The health check runs the compiled healthcheck script (which picks the port per role and
+      // reads it with the config schema), from its absolute path in the image.
       const healthcheck = text(dockerfile.getHEALTHCHECKs()[0] as Instruction);
-      expect(healthcheck).toContain('/healthz');
-      expect(healthcheck).toContain('process.env.METRICS_PORT||9464');
+      expect(healthcheck).toMatch(/CMD \["node", "\/app\/dist\/cli\/healthcheck\.js"\]$/);
+      expect(existsSync(join(ROOT, 'cli/healthcheck.ts'))).toBe(true);
+      expect(healthcheck).not.toMatch(/9464|3000/);
       expect(CONFIG_KEYS).toContain('METRICS_PORT');
 
       // djq on PATH, pointing at the bin of package.json.

@@ -9,7 +9,9 @@ import { envVariables, renderEnvTable, tableBetweenMarkers } from '../../scripts
 import { CONFIG_KEYS } from '../../shared/runtime/config.js';
 import {
   allStrings,
+  ancestry,
   asObject,
+  EXTERNAL_MONK_TEMPLATES,
   environmentOf,
   interpolatedNames,
   KNOWN_VARIABLES,
@@ -99,6 +101,8 @@ function monkProblems(): string[] {
   const entries = loadMonk();
   const named = new Set<string>();
   for (const entry of entries.values()) {
+    // A runnable built on a hub template (djq/redis) binds that image's variables, not ours.
+    if (ancestry(entries, entry.id).some((parent) => EXTERNAL_MONK_TEMPLATES.has(parent))) continue;
     for (const [varName, variable] of Object.entries(asObject(entry.data.variables))) {
       const env = asObject(variable).env;
       if (env === undefined) continue;

@@ -1,10 +1,18 @@
 // The Monk manifests: no offline validator exists, so parse the YAML and check every reference by
-// hand (inherits, connections, connection-*(), secret(), group members, wait-for), that the
-// values are ones the config schema accepts, and that the table entity matches the code's table.
+// hand (inherits, connections, connection-*(), secret(), group members, wait-for), every key
+// against the keys a runnable and its parts have (a typo such as `depend:` is silently ignored by
+// Monk), the table entity against monk-entities' published schema, that the values are ones the
+// config schema accepts, and that the table entity matches the code's table.
+import { spawnSync } from 'node:child_process';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { describe, expect, it } from 'vitest';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { Ajv } from 'ajv';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseDocument } from 'yaml';
 import { DEPARTMENT_INDEX, ensureTable } from '../../shared/dynamo/table.js';
 import { loadConfig } from '../../shared/runtime/config.js';
+import { DynamoJobHistory } from '../../shared/store/dynamo-job-history.js';
+import { startRedisServer } from '../helpers/services.js';
 import {
   allStrings,
   ancestry,
@@ -15,10 +23,132 @@ import {
   MONK_FILES,
   type MonkEntry,
   monkServiceOf,
+  read,
   resolveRunnable,
 } from './support.js';
 
 const VARIABLE_TYPES = new Set(['string', 'int', 'float', 'bool', 'bigint']);
+
+/**
+ * The keys Monk knows at each level of a runnable (monk-io docs, and every key the runnables of
+ * monk-entities use). Monk ignores an unknown key, so `depend:` would drop the wait silently.
+ */
+const KNOWN_KEYS = {
+  runnable: [
+    'defines',
+    'inherits',
+    'metadata',
+    'containers',
+    'services',
+    'connections',
+    'variables',
+    'depends',
+    'files',
+    'volumes',
+    'checks',
+    'actions',
+    'affinity',
+    'permitted-secrets',
+    'permissions',
+    'scale',
+    'recovery',
+    'requires',
+  ],
+  group: ['defines', 'metadata', 'members', 'runnable-list', 'variables', 'depends', 'services', 'permitted-secrets'],
+  container: [
+    'image',
+    'image-tag',
+    'ports',
+    'environment',
+    'bash',
+    'entrypoint',
+    'cmd',
+    'command',
+    'paths',
+    'restart',
+    'workdir',
+    'hooks',
+    'files',
+    'user',
+  ],
+  service: ['container', 'port', 'protocol', 'publish', 'host-port', 'description', 'ingress-routes'],
+  connection: ['runnable', 'target', 'service', 'entity', 'user'],
+  depends: ['wait-for'],
+  'wait-for': ['runnables', 'timeout'],
+  variable: ['env', 'type', 'value', 'description', 'required'],
+} as const;
+
+/** Keys an entity entry may carry besides its schema's (Monk's own, on every definition). */
+const MONK_ENTITY_KEYS = new Set([
+  'defines',
+  'inherits',
+  'metadata',
+  'permitted-secrets',
+  'services',
+  'connections',
+  'depends',
+]);
+
+/**
+ * monk-entities' published definition of the table entity (vendored, see the NOTICE): its
+ * `schema:` is JSON Schema in YAML, with Monk's `required:` list among the properties.
+ */
+function entitySchema(): Record<string, unknown> {
+  const definition = parseDocument(read('test/deploy/fixtures/monk-dynamo-db-table.yaml')).toJS() as JsonObject;
+  const { required, ...properties } = asObject(asObject(definition['dynamo-db-table']).schema);
+  return { type: 'object', properties, required, additionalProperties: false };
+}
+const validateTable = new Ajv({ strict: false, allErrors: true }).compile(entitySchema());
+
+const ENTITY_VALIDATORS: Record<string, (fields: JsonObject) => string[]> = {
+  'aws-dynamo-db/dynamo-db-table': (fields) =>
+    validateTable(fields)
+      ? []
+      : (validateTable.errors ?? []).map(
+          (e) =>
+            `${e.instancePath || '/'} ${e.message}${e.keyword === 'additionalProperties' ? `: ${JSON.stringify(e.params)}` : ''}`,
+        ),
+};
+
+/** Keys of a map that its level does not have. */
+function unknownKeys(where: string, value: unknown, level: keyof typeof KNOWN_KEYS): string[] {
+  const known = new Set<string>(KNOWN_KEYS[level]);
+  return Object.keys(asObject(value))
+    .filter((key) => !known.has(key))
+    .map((key) => `${where}: unknown key ${key}`);
+}
+
+/** Unknown keys of one entry as written (not as inherited, so each typo is reported once). */
+function keyProblems(entry: MonkEntry): string[] {
+  const { id, data } = entry;
+  if (data.defines === 'group') return unknownKeys(id, data, 'group');
+  if (data.defines !== 'runnable') return [];
+  const problems = unknownKeys(id, data, 'runnable');
+  for (const [name, container] of Object.entries(asObject(data.containers)))
+    problems.push(...unknownKeys(`${id} container ${name}`, container, 'container'));
+  for (const [name, service] of Object.entries(asObject(data.services)))
+    problems.push(...unknownKeys(`${id} service ${name}`, service, 'service'));
+  for (const [name, connection] of Object.entries(asObject(data.connections)))
+    problems.push(...unknownKeys(`${id} connection ${name}`, connection, 'connection'));
+  for (const [name, variable] of Object.entries(asObject(data.variables)))
+    problems.push(...unknownKeys(`${id} variable ${name}`, variable, 'variable'));
+  if (data.depends !== undefined) {
+    problems.push(...unknownKeys(`${id} depends`, data.depends, 'depends'));
+    problems.push(...unknownKeys(`${id} depends.wait-for`, asObject(data.depends)['wait-for'], 'wait-for'));
+  }
+  return problems;
+}
+
+/** An entity entry's own fields, checked against the entity's published schema. */
+function entityProblems(entry: MonkEntry): string[] {
+  const { id, data } = entry;
+  const defines = String(data.defines);
+  if (['runnable', 'group', 'process-group'].includes(defines)) return [];
+  const validate = ENTITY_VALIDATORS[defines];
+  if (!validate) return [`${id}: defines ${defines}, which no test knows the schema of`];
+  const fields = Object.fromEntries(Object.entries(data).filter(([key]) => !MONK_ENTITY_KEYS.has(key)));
+  return validate(fields).map((problem) => `${id}: ${problem}`);
+}
 
 /** Every broken reference in the manifests, as readable lines. */
 function referenceProblems(entries: Map<string, MonkEntry>): string[] {
@@ -56,13 +186,15 @@ function referenceProblems(entries: Map<string, MonkEntry>): string[] {
         problems.push(`${id}: connection ${name} -> unknown ${target}`);
       if (typeof asObject(connection).service !== 'string') problems.push(`${id}: connection ${name} names no service`);
     }
-    const permitted = asObject(asObject(runnable.permissions)['permitted-secrets']);
+    // The documented place is the runnable's top level (the nested `permissions:` form alone is
+    // what only two examples of monk-entities use).
+    const permitted = asObject(runnable['permitted-secrets']);
     for (const text of allStrings(runnable)) {
       for (const m of text.matchAll(/connection-[a-z-]+\("([^"]+)"\)/g)) {
         if (!Object.hasOwn(connections, m[1] ?? '')) problems.push(`${id}: ${m[0]} names no connection of ${id}`);
       }
       for (const m of text.matchAll(/secret\("([^"]+)"\)/g)) {
-        if (permitted[m[1] ?? ''] !== true) problems.push(`${id}: ${m[0]} is not in permissions.permitted-secrets`);
+        if (permitted[m[1] ?? ''] !== true) problems.push(`${id}: ${m[0]} is not in permitted-secrets`);
       }
     }
     for (const waited of (asObject(asObject(runnable.depends)['wait-for']).runnables as string[] | undefined) ?? []) {
@@ -73,6 +205,7 @@ function referenceProblems(entries: Map<string, MonkEntry>): string[] {
         problems.push(`${id}: variable ${name} has no valid type`);
     }
   }
+  for (const entry of entries.values()) problems.push(...keyProblems(entry), ...entityProblems(entry));
   return problems;
 }
 
@@ -127,12 +260,58 @@ describe('Monk manifests', () => {
     broken.set('djq/producer', producer);
     expect(referenceProblems(broken)).toEqual([
       'djq/producer: connection-port("nowhere") names no connection of djq/producer',
-      'djq/producer: secret("not-permitted") is not in permissions.permitted-secrets',
+      'djq/producer: secret("not-permitted") is not in permitted-secrets',
       'djq/producer: waits for unknown djq/nothing',
       // Inherited by the table variant's producer too.
       'djq-table/producer: connection-port("nowhere") names no connection of djq-table/producer',
-      'djq-table/producer: secret("not-permitted") is not in permissions.permitted-secrets',
+      'djq-table/producer: secret("not-permitted") is not in permitted-secrets',
     ]);
+  });
+
+  it('take secrets only from the documented top-level permitted-secrets, not the nested form alone', () => {
+    const broken = new Map(entries);
+    const common = structuredClone(entries.get('djq/common') as MonkEntry);
+    delete common.data['permitted-secrets'];
+    broken.set('djq/common', common);
+    const problems = referenceProblems(broken);
+    expect(problems).toContain('djq/producer: secret("aws-access-key-id") is not in permitted-secrets');
+    expect(problems).toContain('djq-table/worker-1: secret("aws-secret-access-key") is not in permitted-secrets');
+  });
+
+  it('reject typos and unknown keys in runnables, and entity fields the published schema does not have', () => {
+    const broken = new Map(entries);
+    const edit = (id: string, change: (data: JsonObject) => void) => {
+      const entry = structuredClone(entries.get(id) as MonkEntry);
+      change(entry.data);
+      broken.set(id, entry);
+    };
+    edit('djq/producer', (data) => {
+      data.depend = { 'wait-for': { runnables: ['djq/redis'] } };
+      data.replicas = 2;
+    });
+    edit('djq/board', (data) => {
+      const service = asObject(asObject(data.services).board);
+      service.publsh = true;
+    });
+    edit('djq-table/worker', (data) => {
+      asObject(data.depends).wait_for = {};
+    });
+    edit('djq-table/users-table', (data) => {
+      data.billing_mode = 'ON_DEMAND';
+      data.ttl_attribute = 'expiresAt';
+      delete data.region;
+    });
+    expect(referenceProblems(broken).sort()).toEqual(
+      [
+        'djq/producer: unknown key depend',
+        'djq/producer: unknown key replicas',
+        'djq/board service board: unknown key publsh',
+        'djq-table/worker depends: unknown key wait_for',
+        "djq-table/users-table: / must have required property 'region'",
+        'djq-table/users-table: / must NOT have additional properties: {"additionalProperty":"ttl_attribute"}',
+        'djq-table/users-table: /billing_mode must be equal to one of the allowed values',
+      ].sort(),
+    );
   });
 
   it('connect to Redis through the redis/redis template and its redis-svc service', () => {
@@ -169,8 +348,12 @@ describe('Monk manifests', () => {
           // Published beyond loopback, so never without a password.
           expect(config.BOARD_HOST).toBe('0.0.0.0');
           expect(config.BOARD_PASSWORD).toBe('from-a-secret');
-          const published = Object.values(asObject(runnable.services)).map((s) => asObject(s).port);
-          expect(published).toEqual([config.BOARD_PORT]);
+          // Published on the node's port too, so http://<node>:3000/admin/queues answers.
+          const published = Object.values(asObject(runnable.services)).map((s) => {
+            const service = asObject(s);
+            return { port: service.port, publish: service.publish, hostPort: service['host-port'] };
+          });
+          expect(published).toEqual([{ port: config.BOARD_PORT, publish: true, hostPort: config.BOARD_PORT }]);
         }
         if (group.id === 'djq-table/stack') {
           expect(config.DYNAMODB_TABLE_NAME).toBe('djq-users-table');
@@ -214,6 +397,116 @@ describe('Monk manifests', () => {
       );
       expect(asObject(asObject(runnable.depends)['wait-for']).runnables).toContain('djq-table/users-table');
       expect(asObject(asObject(runnable.variables)['aws-region']).value).toBe(table.region);
+    }
+  });
+});
+
+/** The docs that tell a Monk user what to type. */
+const MONK_DOCS = ['monk/README.md', 'README.md'] as const;
+
+/** The README's "Run on Monk" section. */
+function monkSection(readme: string): string {
+  const start = readme.indexOf('## Run on Monk');
+  const end = readme.indexOf('\n## ', start + 1);
+  return start < 0 ? '' : readme.slice(start, end < 0 ? undefined : end);
+}
+
+function monkDoc(path: (typeof MONK_DOCS)[number]): string {
+  return path === 'README.md' ? monkSection(read(path)) : read(path);
+}
+
+describe('Monk: what the docs tell a user to do', () => {
+  // The hub's redis/redis template runs with CONFIG disabled; emulate that with a real
+  // redis-server given the flags the manifest passes, and run the docs' own check against it.
+  let server: Awaited<ReturnType<typeof startRedisServer>> | undefined;
+  let extraFlags: string[] = [];
+
+  beforeAll(async () => {
+    const redis = asObject(entries.get('djq/redis')?.data.variables);
+    const flags = Object.values(redis).find((v) => asObject(v).env === 'REDIS_EXTRA_FLAGS');
+    extraFlags = String(asObject(flags).value ?? '')
+      .split(/\s+/)
+      .filter(Boolean);
+    server = await startRedisServer({
+      extraArgs: ['--maxmemory-policy', 'allkeys-lru', ...extraFlags, '--rename-command', 'CONFIG', ''],
+    });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it("set noeviction through the template image's REDIS_EXTRA_FLAGS, and check it with INFO, never CONFIG", () => {
+    expect(extraFlags.join(' ')).toContain('--maxmemory-policy noeviction');
+    for (const path of MONK_DOCS) {
+      const doc = monkDoc(path);
+      expect(doc, path).not.toMatch(/CONFIG (GET|SET|REWRITE)/);
+      const check = doc.match(/redis-cli (INFO [a-z]+)/);
+      expect(check?.[1], `${path} tells how to check the policy with redis-cli INFO`).toBeDefined();
+      const out = spawnSync('redis-cli', ['-p', String(server?.port), ...(check?.[1] ?? '').split(' ')], {
+        encoding: 'utf8',
+      });
+      expect(out.error, 'redis-cli must be installed (it comes with redis-server)').toBeUndefined();
+      expect(out.stdout).toContain('maxmemory_policy:noeviction');
+    }
+    // And CONFIG really is off on that server, as on the template's.
+    const config = spawnSync('redis-cli', ['-p', String(server?.port), 'CONFIG', 'GET', 'maxmemory-policy'], {
+      encoding: 'utf8',
+    });
+    expect(config.stdout).toMatch(/unknown command/i);
+  });
+
+  it("turn on TTL for the history's expiry attribute on each stack's table, which the entity cannot", async () => {
+    // The attribute the history store writes its expiry time to (epoch seconds).
+    let item: Record<string, unknown> = {};
+    const doc = {
+      send: async (command: { input: { RequestItems: Record<string, { PutRequest: { Item: JsonObject } }[]> } }) => {
+        item = Object.values(command.input.RequestItems)[0]?.[0]?.PutRequest.Item ?? {};
+        return {};
+      },
+    } as unknown as DynamoDBDocumentClient;
+    const at = '2026-01-01T00:00:00.000Z';
+    await new DynamoJobHistory(doc, 't', 30).write([{ jobId: 'j', at, type: 'enqueued' } as never]);
+    const expiry = Object.keys(item).find((k) => item[k] === Date.parse(at) / 1000 + 30 * 86_400);
+    expect(expiry).toBeDefined();
+
+    const table = entries.get('djq-table/users-table')?.data ?? {};
+    expect(Object.keys(table).some((k) => /ttl|time_to_live/i.test(k))).toBe(false);
+    const servicesTable = String(
+      asObject(asObject(resolveRunnable(entries, 'djq/common').variables)['dynamodb-table-name']).value ??
+        'users-table',
+    );
+    for (const path of MONK_DOCS) {
+      const text = monkDoc(path).replace(/\\\n\s*/g, ' ');
+      for (const name of [table.table_name, servicesTable]) {
+        expect(text, `${path}: TTL step for ${name}`).toContain(
+          `aws dynamodb update-time-to-live --table-name ${name} --time-to-live-specification Enabled=true,AttributeName=${expiry}`,
+        );
+      }
+    }
+  });
+
+  it('tell how to build, log in to the registry and push each image the manifests name', () => {
+    const images = new Map<string, string>();
+    for (const entry of entries.values()) {
+      for (const container of Object.values(asObject(entry.data.containers))) {
+        const { image, 'image-tag': tag } = asObject(container);
+        if (typeof image === 'string') images.set(image, String(tag ?? 'latest'));
+      }
+    }
+    expect([...images.keys()].sort()).toEqual(['ghcr.io/your-org/djq-producer', 'ghcr.io/your-org/djq-worker']);
+    for (const path of MONK_DOCS) {
+      const text = monkDoc(path);
+      const login = text.indexOf('docker login ghcr.io');
+      expect(login, `${path}: docker login`).toBeGreaterThan(-1);
+      for (const [image, tag] of images) {
+        const dockerfile = image.endsWith('-worker') ? 'Dockerfile.worker' : 'Dockerfile.producer';
+        const build = text.indexOf(`docker build -f ${dockerfile} -t ${image}:${tag} .`);
+        const push = text.indexOf(`docker push ${image}:${tag}`);
+        expect(build, `${path}: build ${image}`).toBeGreaterThan(-1);
+        expect(push, `${path}: push ${image}`).toBeGreaterThan(Math.max(build, login));
+      }
+      // The nodes pull too: a private registry needs credentials on the Monk side as well.
+      expect(text, path).toMatch(/private/i);
     }
   });
 });

@@ -2,7 +2,7 @@
 // way the Dockerfiles' build stage does, keep only production dependencies as the runtime stage
 // does, and run the compiled worker and producer with plain node against Redis and dynalite.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,8 +11,8 @@ import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queueNames } from '../../shared/domain/jobs.js';
 import { createDynamoClients } from '../../shared/dynamo/client.js';
+import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { freePort } from '../helpers/services.js';
 import { deleteKeys, testEnv } from '../helpers/stack.js';
 import { dockerignoreExcludes, dockerignorePatterns, ROOT, repoFiles } from './support.js';
@@ -24,9 +24,9 @@ let workdir = '';
 const children: ChildProcess[] = [];
 
 /** A child with its output kept, to show in a failure. */
-function start(script: string, env: Record<string, string>) {
+function start(script: string, env: Record<string, string>, args: string[] = []) {
   let output = '';
-  const child = spawn(process.execPath, [script], {
+  const child = spawn(process.execPath, [script, ...args], {
     cwd: workdir,
     // Only what the container would have: no NODE_OPTIONS or loaders from the test runner.
     env: { PATH: process.env.PATH ?? '', HOME: workdir, ...env },
@@ -73,6 +73,19 @@ beforeAll(async () => {
   });
 }, 180_000);
 
+/**
+ * Runs a Dockerfile's HEALTHCHECK command as Docker would inside that container: its /app is our
+ * workdir, and since PID 1 here is not the service, the service's pid is passed as an argument.
+ */
+async function healthcheck(dockerfile: string, pid: number, env: Record<string, string>): Promise<number | null> {
+  const instruction = readFileSync(join(ROOT, dockerfile), 'utf8').match(/^\s*CMD (\[.*\])$/m)?.[1] ?? '[]';
+  const [command = '', ...args] = (JSON.parse(instruction) as string[]).map((a) =>
+    a.replace(/^\/app\//, `${workdir}/`),
+  );
+  const check = start(command === 'node' ? (args.shift() ?? '') : command, env, [...args, String(pid)]);
+  return within(check.exited, 10_000, `${dockerfile} HEALTHCHECK`, check.output);
+}
+
 afterAll(async () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   if (workdir) rmSync(workdir, { recursive: true, force: true });
@@ -92,7 +105,7 @@ describe('the compiled services, run as the images run them', () => {
     const { env, config } = testEnv({ MAX_OPERATIONS, OPERATION_INTERVAL_MS: 50, OPERATIONS_PER_TICK: 2 });
     const metricsPort = await freePort();
     const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
-    const names = queueNames(config.QUEUE_NAME);
+    const names = queueKeys(config);
     const operations = new Queue(names.operations, { connection: redis, prefix: config.QUEUE_PREFIX });
     const deadLetter = new Queue(names.deadLetter, { connection: redis, prefix: config.QUEUE_PREFIX });
     const dynamo = createDynamoClients(config);
@@ -135,6 +148,62 @@ describe('the compiled services, run as the images run them', () => {
     } finally {
       await operations.close();
       await deadLetter.close();
+      await deleteKeys(redis, `${config.QUEUE_PREFIX}:*`);
+      redis.disconnect();
+      await dynamo.client
+        .send(new DeleteTableCommand({ TableName: config.DYNAMODB_TABLE_NAME }))
+        .catch(() => undefined);
+      dynamo.close();
+    }
+  });
+
+  it("pass each image's HEALTHCHECK for the role it runs: worker, worker with METRICS_PORT=0, board", async () => {
+    const { env, config } = testEnv({ LOG_LEVEL: 'warn' });
+    const [metricsPort, boardPort] = [await freePort(), await freePort()];
+    const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+    const dynamo = createDynamoClients(config);
+    const answers = async (url: string, who: ReturnType<typeof start>) => {
+      for (;;) {
+        if (who.child.exitCode !== null) throw new Error(`exited:\n${who.output()}`);
+        if (
+          await fetch(url).then(
+            (r) => r.ok,
+            () => false,
+          )
+        )
+          return;
+        await sleep(100);
+      }
+    };
+    try {
+      const worker = start('dist/worker/main.js', { ...env, METRICS_PORT: String(metricsPort) });
+      await within(answers(`http://127.0.0.1:${metricsPort}/healthz`, worker), 30_000, 'worker', worker.output);
+      expect(
+        await healthcheck('Dockerfile.worker', worker.child.pid ?? 0, { ...env, METRICS_PORT: String(metricsPort) }),
+      ).toBe(0);
+
+      // The endpoint is off: the container is as healthy as its running process.
+      const quiet = start('dist/worker/main.js', { ...env, METRICS_PORT: '0' });
+      await new Promise((resolve) => quiet.child.once('spawn', resolve));
+      expect(await healthcheck('Dockerfile.worker', quiet.child.pid ?? 0, { ...env, METRICS_PORT: '0' })).toBe(0);
+
+      // The board, from the producer image, listens on BOARD_PORT only (METRICS_PORT stays the default).
+      const boardEnv = { ...env, METRICS_PORT: '', BOARD_PORT: String(boardPort), BOARD_HOST: '0.0.0.0' };
+      const board = start('dist/board/main.js', boardEnv);
+      await within(answers(`http://127.0.0.1:${boardPort}/healthz`, board), 30_000, 'board', board.output);
+      expect(await healthcheck('Dockerfile.producer', board.child.pid ?? 0, boardEnv)).toBe(0);
+
+      // And the check can fail: nothing listens on the port it asks.
+      board.child.kill('SIGTERM');
+      await within(board.exited, 30_000, 'board shutdown', board.output);
+      expect(
+        await healthcheck('Dockerfile.producer', process.pid, { ...boardEnv, METRICS_PORT: String(await freePort()) }),
+      ).toBe(1);
+      for (const child of [worker, quiet]) {
+        child.child.kill('SIGTERM');
+        await within(child.exited, 30_000, 'worker shutdown', child.output);
+      }
+    } finally {
       await deleteKeys(redis, `${config.QUEUE_PREFIX}:*`);
       redis.disconnect();
       await dynamo.client

@@ -5,10 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Ledger } from '../../shared/lifecycle/ledger.js';
-import { openQueues } from '../../shared/lifecycle/queues.js';
 import { checkLedger } from '../../shared/operator/check.js';
-import { waitFor } from '../helpers/pipeline.js';
+import { openJobSystem, openQueueView } from '../../shared/wiring.js';
+import { silentLogger, waitFor } from '../helpers/pipeline.js';
 import { type Service, startService, stopService } from '../helpers/processes.js';
 import { openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
 
@@ -22,12 +21,11 @@ afterEach(async () => {
 
 async function check(env: ReturnType<typeof testEnv>) {
   resources ??= await openTestResources(env.config);
-  const queues = openQueues(env.config, resources.redis);
-  const ledger = new Ledger(resources.redis, env.config.QUEUE_PREFIX, env.config.QUEUE_NAME);
+  const system = openJobSystem({ ...resources, config: env.config, logger: silentLogger, actor: 'test' });
   try {
-    return await checkLedger({ ledger, queues, stores: resources.stores });
+    return await checkLedger({ system });
   } finally {
-    await queues.close();
+    await system.close();
   }
 }
 
@@ -78,7 +76,7 @@ describe('end to end', () => {
     const worker = (id: string) => startService('worker/main.ts', { ...env.env, WORKER_ID: id });
     services.push(worker('w1'), worker('w2'), startService('producer/main.ts', env.env));
     resources = await openTestResources(env.config);
-    const ledger = new Ledger(resources.redis, env.config.QUEUE_PREFIX, env.config.QUEUE_NAME);
+    const { ledger } = openQueueView(env.config, resources.redis);
     await waitFor('work in flight', async () => (await ledger.readOutcomes()).size > 100);
     const victim = services[0] as Service;
     victim.process.kill('SIGKILL');
@@ -109,7 +107,7 @@ describe('end to end', () => {
       OPERATION_MIX: 'create=1',
     });
     resources = await openTestResources(env.config);
-    const queues = openQueues(env.config, resources.redis);
+    const { queues } = openQueueView(env.config, resources.redis);
     const producer = startService('producer/main.ts', env.env);
     services.push(producer);
     expect((await producer.exited).code).toBe(0);

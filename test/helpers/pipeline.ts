@@ -5,12 +5,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { createDynamoClients } from '../../shared/dynamo/client.js';
-import { Ledger } from '../../shared/lifecycle/ledger.js';
-import { openQueues, operationJobOptions } from '../../shared/lifecycle/queues.js';
 import type { Config } from '../../shared/runtime/config.js';
 import { createDynamoStores } from '../../shared/store/index.js';
 import type { Stores } from '../../shared/store/types.js';
+import { openJobSystem } from '../../shared/wiring.js';
+import { WorkerMetrics } from '../../worker/metrics.js';
 import { startWorkerService, type WorkerService } from '../../worker/worker-service.js';
+import type { TestResources } from './stack.js';
 
 export const silentLogger = pino({ level: 'silent' });
 
@@ -26,7 +27,13 @@ export function startTestWorker(config: Config, wrapStores?: (stores: Stores) =>
   const dynamo = createDynamoClients(config);
   const base = createDynamoStores(dynamo, config);
   const stores = wrapStores ? wrapStores(base) : base;
-  const service = startWorkerService({ config, stores, redis, logger: silentLogger });
+  const service = startWorkerService({
+    config,
+    stores,
+    redis,
+    logger: silentLogger,
+    metrics: new WorkerMetrics(false),
+  });
   return {
     service,
     stores,
@@ -38,20 +45,19 @@ export function startTestWorker(config: Config, wrapStores?: (stores: Stores) =>
   };
 }
 
-export function openProducerSide(config: Config, redis: Redis) {
-  const queues = openQueues(config, redis);
-  const ledger = new Ledger(redis, config.QUEUE_PREFIX, config.QUEUE_NAME);
-  const options = operationJobOptions(config);
+/** The producer's side of the wiring, acting as 'test': enqueues through the job lifecycle. */
+export function openProducerSide(config: Config, resources: Pick<TestResources, 'redis' | 'stores'>) {
+  const system = openJobSystem({ ...resources, config, logger: silentLogger, actor: 'test' });
   return {
-    queues,
-    ledger,
+    system,
+    queues: system.queues,
+    ledger: system.ledger,
     /** Enqueues like the producer does: ledger first, then the job under its idempotency key. */
     async enqueue(name: string, data: unknown, jobId: string = randomUUID()): Promise<string> {
-      await ledger.recordEnqueued([{ id: jobId, name, data }]);
-      await queues.operations.add(name, data, { ...options, jobId });
+      await system.lifecycle.enqueue([{ id: jobId, name, data }]);
       return jobId;
     },
-    close: () => queues.close(),
+    close: () => system.close(),
   };
 }
 

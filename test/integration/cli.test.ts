@@ -29,7 +29,7 @@ async function djq(...args: string[]) {
 
 beforeAll(async () => {
   resources = await openTestResources(env.config);
-  producer = openProducerSide(env.config, resources.redis);
+  producer = openProducerSide(env.config, resources);
   worker = startTestWorker(env.config);
   ids.create = await producer.enqueue('create-user', { user });
   ids.poison = await producer.enqueue('create-user', { user: { name: 42 } });
@@ -38,7 +38,7 @@ beforeAll(async () => {
     const outcomes = await producer.ledger.readOutcomes();
     return [ids.create, ids.poison, ids.missing].every((id) => outcomes.has(id as string));
   });
-  await worker.service.history.close();
+  await worker.service.system.history.flush();
 });
 
 afterAll(async () => {
@@ -55,7 +55,8 @@ describe('djq', () => {
     expect(entries.filter((e) => e.type === 'attempt-started').map((e) => e.attempt)).toEqual([1, 2, 3]);
     expect(entries.filter((e) => e.type === 'attempt-failed')).toHaveLength(3);
     expect(json.status).toBe('dead-lettered');
-    expect(entries[0]?.type).toBe('attempt-started');
+    expect(entries[0]?.type).toBe('enqueued');
+    expect(entries.at(-1)?.type).toBe('dead-lettered');
   });
 
   it('stats counts queues, the DLQ, and (with --exact) events and users', async () => {

@@ -1,6 +1,7 @@
 // The ledger on real Redis: trimmed streams keep a window in which every job has all its records.
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { Ledger } from '../../shared/lifecycle/ledger.js';
 import { deleteKeys, testEnv } from '../helpers/stack.js';
 
@@ -14,7 +15,7 @@ afterAll(async () => {
 
 describe('Ledger', () => {
   it('checks from the point where trimming left both streams whole', async () => {
-    const ledger = new Ledger(redis, env.config.QUEUE_PREFIX, env.config.QUEUE_NAME, 50);
+    const ledger = new Ledger(redis, queueKeys(env.config), 50);
     expect(await ledger.checkWindow()).toBe('0-0');
     // Ticks of 3 jobs, each job with one outcome: the outcomes stream fills 3× faster and is trimmed first.
     for (let tick = 0; tick < 200; tick++) {

@@ -15,7 +15,7 @@ let env = testEnv();
 async function setup(overrides: Record<string, string | number> = {}) {
   env = testEnv(overrides);
   resources = await openTestResources(env.config);
-  producer = openProducerSide(env.config, resources.redis);
+  producer = openProducerSide(env.config, resources);
 }
 
 async function finished(jobId: string) {
@@ -146,7 +146,7 @@ describe('pipeline', () => {
     // 30 jobs of 2+ calls at 15%: some attempt fails in all but ~1 run in 10,000.
     for (let i = 0; i < 30; i++) ids.push(await producer.enqueue('create-user', { user: newUser() }));
     for (const id of ids) expect(await finished(id)).toBe('completed');
-    await workers[0]!.service.history.close();
+    await workers[0]!.service.system.history.flush();
     const retried = await Promise.all(ids.map((id) => resources.stores.history.list(id)));
     const failedAttempts = retried.flat().filter((e) => e.type === 'attempt-failed');
     expect(failedAttempts.length).toBeGreaterThan(0);

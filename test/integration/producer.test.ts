@@ -7,22 +7,23 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OperationGenerator } from '../../producer/generator.js';
 import { Producer } from '../../producer/producer.js';
 import { parseOperationMix } from '../../shared/domain/operations.js';
-import { Ledger } from '../../shared/lifecycle/ledger.js';
-import { openQueues, operationJobOptions, type Queues } from '../../shared/lifecycle/queues.js';
+import type { Ledger } from '../../shared/lifecycle/ledger.js';
+import type { Queues } from '../../shared/lifecycle/queues.js';
+import { createMemoryStores } from '../../shared/store/memory-stores.js';
+import { type JobSystem, openJobSystem } from '../../shared/wiring.js';
 import { silentLogger } from '../helpers/pipeline.js';
 import { deleteKeys, testEnv } from '../helpers/stack.js';
 
 let redis: Redis;
+let system: JobSystem;
 let queues: Queues;
 let ledger: Ledger;
 const env = testEnv();
 
 function producer(overrides: { perTick?: number; maxOperations?: number } = {}) {
   return new Producer({
-    queues,
-    ledger,
+    lifecycle: system.lifecycle,
     generator: new OperationGenerator({ mix: parseOperationMix('create=1,get=1'), batchSize: 2, invalidRate: 0 }),
-    jobOptions: operationJobOptions(env.config),
     intervalMs: 1,
     perTick: overrides.perTick ?? 3,
     ...(overrides.maxOperations ? { maxOperations: overrides.maxOperations } : {}),
@@ -32,12 +33,19 @@ function producer(overrides: { perTick?: number; maxOperations?: number } = {}) 
 
 beforeEach(() => {
   redis = new Redis(env.config.REDIS_URL, { maxRetriesPerRequest: null });
-  queues = openQueues(env.config, redis);
-  ledger = new Ledger(redis, env.config.QUEUE_PREFIX, env.config.QUEUE_NAME);
+  system = openJobSystem({
+    config: env.config,
+    redis,
+    stores: createMemoryStores(),
+    logger: silentLogger,
+    actor: 'test',
+  });
+  queues = system.queues;
+  ledger = system.ledger;
 });
 
 afterEach(async () => {
-  await queues.close();
+  await system.close();
   await deleteKeys(redis, `${env.config.QUEUE_PREFIX}:*`);
   redis.disconnect();
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../shared/runtime/config.js';
+import { ConfigError, loadConfig, redactUrl } from '../../shared/runtime/config.js';
 
 describe('loadConfig', () => {
   it('applies the seed defaults when nothing is set', () => {
@@ -48,5 +48,39 @@ describe('loadConfig', () => {
   it('needs both board credentials or neither', () => {
     expect(() => loadConfig({ BOARD_USERNAME: 'admin' })).toThrow('BOARD_USERNAME and BOARD_PASSWORD');
     expect(loadConfig({ BOARD_USERNAME: 'a', BOARD_PASSWORD: 'b' }).BOARD_PASSWORD).toBe('b');
+  });
+});
+
+describe('Redis TLS and credentials in the config', () => {
+  it('accepts rediss:// with a CA file, and a CA file only with rediss://', () => {
+    const config = loadConfig({
+      REDIS_URL: 'rediss://djq:s3cret@redis.example:6380',
+      REDIS_TLS_CA_FILE: '/etc/ca.pem',
+    });
+    expect(config.REDIS_TLS_CA_FILE).toBe('/etc/ca.pem');
+    expect(() =>
+      loadConfig({ REDIS_URL: 'redis://djq:s3cret@redis.example:6379', REDIS_TLS_CA_FILE: '/etc/ca.pem' }),
+    ).toThrow(/REDIS_TLS_CA_FILE is set but REDIS_URL="redis:\/\/djq:\*\*\*@redis.example:6379" is not rediss:\/\//);
+  });
+
+  it('never puts the password of a bad REDIS_URL in the error', () => {
+    let message = '';
+    try {
+      loadConfig({ REDIS_URL: 'http://djq:s3cret@redis.example:6379' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('REDIS_URL="http://djq:***@redis.example:6379/"');
+    expect(message).not.toContain('s3cret');
+  });
+
+  it.each([
+    ['rediss://djq:s3cret@h:6380/0', 'rediss://djq:***@h:6380/0'],
+    ['redis://:s3cret@h:6379', 'redis://:***@h:6379'],
+    ['redis://h:6379?password=s3cret&db=1', 'redis://h:6379?password=***&db=1'],
+    ['redis://h:6379', 'redis://h:6379'],
+    ['not a url //u:s3cret@h', 'not a url //u:***@h'],
+  ])('redactUrl(%s)', (url, redacted) => {
+    expect(redactUrl(url)).toBe(redacted);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { OperationGenerator, pickWeighted, RecentIds } from '../../producer/generator.js';
 import { payloadSchemas } from '../../shared/domain/jobs.js';
 import { JOB_NAMES, parseOperationMix } from '../../shared/domain/operations.js';
-import { parseJob } from '../../worker/payload.js';
+import { parseJob } from '../../shared/domain/payload.js';
 
 function seeded(seed: number) {
   let s = seed >>> 0;

@@ -1,0 +1,83 @@
+// The bench's pictures, from the document `npm run bench` writes (bench/results/latest.json):
+// throughput by worker count, the enqueue→completion latency distribution and a job's time by step.
+import type { Figures } from '../bench/results.js';
+import { STEP_LABELS } from '../bench/results.js';
+import type { LatencyResult } from '../bench/sections/latency.js';
+import { barChart } from './svg.js';
+
+export interface ChartFile {
+  /** File name under the charts folder, e.g. "bench-scaling.svg". */
+  name: string;
+  svg: string;
+}
+
+/** The part of bench/results/latest.json the charts read. */
+export interface BenchDocument {
+  details: Figures;
+  startedAt?: string;
+  machine?: { cpus?: number };
+}
+
+function runLabel(doc: BenchDocument): string {
+  const parts = [doc.machine?.cpus ? `${doc.machine.cpus} vCPUs` : '', doc.startedAt?.slice(0, 10) ?? ''];
+  return parts.filter(Boolean).join(', ');
+}
+
+/** Older results have only p50/p95/p99/max; newer ones the whole spread. */
+export function latencyPercentiles(latency: LatencyResult): [string, number][] {
+  return Object.entries(
+    latency.percentilesMs ?? { p50: latency.p50, p95: latency.p95, p99: latency.p99, max: latency.max },
+  );
+}
+
+export function benchCharts(doc: BenchDocument): ChartFile[] {
+  const { scaling, latency } = doc.details;
+  const run = runLabel(doc);
+  const charts: ChartFile[] = [];
+  if (scaling) {
+    const counts = Object.keys(scaling.jobsPerSec)
+      .map(Number)
+      .sort((a, b) => a - b);
+    const one = scaling.jobsPerSec[1] ?? 0;
+    charts.push({
+      name: 'bench-scaling.svg',
+      svg: barChart({
+        title: 'Throughput by worker count',
+        subtitle: `${scaling.latencyMs} ms per DynamoDB call, ${scaling.concurrencyPerWorker} jobs in flight per worker; ${run}`,
+        categories: counts.map((n) => `${n} worker${n === 1 ? '' : 's'}`),
+        series: [
+          { name: 'measured', values: counts.map((n) => scaling.jobsPerSec[n] ?? 0) },
+          { name: 'linear (1 worker × n)', values: counts.map((n) => one * n), color: '#bbbbbb' },
+        ],
+        unit: 'jobs/s',
+      }),
+    });
+  }
+  if (latency) {
+    const percentiles = latencyPercentiles(latency);
+    charts.push({
+      name: 'bench-latency.svg',
+      svg: barChart({
+        title: 'Enqueue→completion latency',
+        subtitle: `${latency.offeredPerSec} jobs/s for ${latency.seconds} s on dynalite, ${latency.measuredJobs} jobs; ${run}`,
+        categories: percentiles.map(([p]) => p),
+        series: [{ name: 'latency', values: percentiles.map(([, ms]) => ms) }],
+        unit: 'ms',
+      }),
+    });
+    const steps = STEP_LABELS.filter(([step]) => latency.stepsMsPerJob[step] !== undefined);
+    charts.push({
+      name: 'bench-steps.svg',
+      svg: barChart({
+        title: 'Time per job by step',
+        subtitle: `mean ms per job in the latency run (a step run twice counts twice); ${run}`,
+        // The table's labels without their explanations in brackets, which the README's table gives.
+        categories: steps.map(([, label]) => label.replace(/ \(.*\)$/, '')),
+        series: [{ name: 'ms per job', values: steps.map(([step]) => latency.stepsMsPerJob[step] ?? 0) }],
+        unit: 'ms per job',
+        format: (v) => v.toFixed(2),
+      }),
+    });
+  }
+  return charts;
+}

@@ -1,0 +1,73 @@
+// The chaos suite's pictures, from its results (chaos/results/latest.json): every scenario's jobs
+// by outcome, and the soak's memory as its jobs finish.
+import type { ScenarioResult } from '../chaos/scenario.js';
+import type { ChartFile } from './bench.js';
+import { barChart, lineChart, type Series } from './svg.js';
+
+const OUTCOME_COLORS = { completed: '#009E73', deadLettered: '#E69F00', pending: '#56B4E9', lost: '#D55E00' };
+
+function outcomes(results: readonly ScenarioResult[]): ChartFile {
+  const share = (pick: (r: ScenarioResult) => number) =>
+    results.map((r) => (r.enqueued > 0 ? (100 * pick(r)) / r.enqueued : 0));
+  const series: Series[] = [
+    { name: 'completed', values: share((r) => r.completed), color: OUTCOME_COLORS.completed },
+    { name: 'dead-lettered', values: share((r) => r.deadLettered), color: OUTCOME_COLORS.deadLettered },
+    { name: 'pending', values: share((r) => r.pending), color: OUTCOME_COLORS.pending },
+    { name: 'lost', values: share((r) => r.lost), color: OUTCOME_COLORS.lost },
+  ];
+  return {
+    name: 'chaos-outcomes.svg',
+    svg: barChart({
+      title: 'Jobs by outcome per chaos scenario',
+      subtitle: 'share of the jobs enqueued; after each bar: completed / dead-lettered / lost / duplicated, result',
+      categories: results.map((r) => r.scenario),
+      series,
+      stacked: true,
+      unit: '% of jobs enqueued',
+      labels: results.map(
+        (r) =>
+          `${r.completed} / ${r.deadLettered} / ${r.lost} / ${r.duplicated} of ${r.enqueued}, ${r.passed ? 'pass' : 'FAIL'}`,
+      ),
+    }),
+  };
+}
+
+/** Samples taken while a scenario ran, paired by index with the jobs finished at each. */
+function soakCharts(soak: ScenarioResult): ChartFile[] {
+  const finished = Array.isArray(soak.finishedAt) ? (soak.finishedAt as number[]) : [];
+  const samples = (key: string) => (Array.isArray(soak[key]) ? (soak[key] as number[]) : []);
+  const chart = (name: string, title: string, series: { name: string; values: number[] }[]) => {
+    const present = series.filter((s) => s.values.length >= 2);
+    if (present.length === 0 || finished.length < 2) return [];
+    // A sample where the worker was not alive has no RSS entry: cut every series to the shortest.
+    const n = Math.min(finished.length, ...present.map((s) => s.values.length));
+    return [
+      {
+        name,
+        svg: lineChart({
+          title,
+          subtitle: `soak: ${soak.enqueued.toLocaleString('en-US')} jobs, 4 workers, kills and DynamoDB faults; ${n} samples`,
+          x: { label: 'jobs finished', values: finished.slice(0, n) },
+          y: { label: 'MB' },
+          series: present.map((s) => ({ name: s.name, values: s.values.slice(0, n) })),
+        }),
+      },
+    ];
+  };
+  return [
+    ...chart('chaos-soak-worker-rss.svg', 'Soak: worker memory (RSS) as jobs finish', [
+      { name: 'long-lived worker w1', values: samples('workerRssMb') },
+      { name: 'largest live worker', values: samples('workerRssMaxMb') },
+    ]),
+    ...chart('chaos-soak-redis-memory.svg', 'Soak: Redis memory as jobs finish', [
+      { name: 'used_memory', values: samples('redisUsedMemoryMb') },
+      { name: 'less the ledger and the DLQ (kept by design)', values: samples('redisQueueMemoryMb') },
+    ]),
+  ];
+}
+
+export function chaosCharts(results: readonly ScenarioResult[]): ChartFile[] {
+  const charts = results.length > 0 ? [outcomes(results)] : [];
+  const soak = results.find((r) => r.scenario === 'soak');
+  return soak ? [...charts, ...soakCharts(soak)] : charts;
+}

@@ -1,0 +1,500 @@
+// The one owner of a job's life. Every transition (enqueued, attempt started, attempt failed,
+// completed, dead-lettered, settled as completed, redriven, purged, recovered) happens here and
+// writes its records together, the same way for every caller: the durable record first (BullMQ
+// state and the ledger), then the job's history, then one event that logs and metrics subscribe to.
+//
+// The per-job-id rule: a transition that changes a job we do not hold through BullMQ's own lock
+// (the dead-letter move, redrive, purge, recovery) runs under that job id's transition lock,
+// re-reads the job inside it, and acts only on the instance it read (identified by its id *and*
+// its timestamp; a redriven instance always gets a later timestamp). Completion is fenced by
+// BullMQ's lock: a delivery that lost its lock cannot record `completed`.
+import { EventEmitter } from 'node:events';
+import type { Job, JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { JobResult } from '../domain/jobs.js';
+import {
+  type AttemptRecord,
+  attemptLogLine,
+  buildDeadLetterData,
+  type DeadLetterData,
+  redriveLogLines,
+} from './dead-letter.js';
+import type { HistoryEntry, HistoryRecorder } from './history.js';
+import type { QueueKeys } from './keys.js';
+import type { Ledger, LedgerJob } from './ledger.js';
+import type { Queues } from './queues.js';
+import { type TransitionLockOptions, withTransitionLock } from './transition-lock.js';
+
+/** BullMQ adds a bulk in one MULTI round trip; very large bulks are split. */
+const ADD_BULK_CHUNK = 1000;
+
+/**
+ * A redriven job waits this long unless the redrive releases it: if the redrive dies half-way, the
+ * next sweep finishes it (finishInterruptedRedrives) long before the hold runs out, and the job can
+ * never run while its old dead-letter entry still exists.
+ */
+export const REDRIVE_HOLD_MS = 24 * 60 * 60 * 1000;
+
+interface JobRef {
+  jobId: string;
+  op: string;
+}
+
+/** What every transition event carries: who did it and when. */
+interface Stamp {
+  actor: string;
+  at: string;
+}
+
+export type Transition = Stamp &
+  (
+    | { type: 'enqueued'; jobs: readonly LedgerJob[] }
+    | { type: 'recovered'; jobs: readonly LedgerJob[] }
+    | (JobRef & { type: 'attempt-started'; attempt: number })
+    | (JobRef & {
+        type: 'attempt-failed';
+        attempt: number;
+        maxAttempts: number;
+        durationMs: number;
+        errorClass: string;
+        kind: string;
+        message: string;
+        retryable: boolean;
+        /** No attempt follows: the job goes to the failed set, then the DLQ (or is settled). */
+        final: boolean;
+        nextDelayMs?: number;
+      })
+    | (JobRef & {
+        type: 'completed';
+        attempt: number;
+        durationMs: number;
+        capacityUnits: number;
+        dynamoCalls: number;
+        result: JobResult;
+      })
+    /** A delivery finished its work after losing BullMQ's lock: nothing was recorded. */
+    | (JobRef & { type: 'lock-lost'; attempt: number })
+    /** The job failed for good but its effect had landed (e.g. it stalled after appending). */
+    | (JobRef & { type: 'settled-completed'; attempts: number })
+    | (JobRef & { type: 'dead-lettered'; reason: string; attempts: number; landed?: string[]; missing?: string[] })
+    | (JobRef & { type: 'redriven' })
+    | (JobRef & { type: 'purged' })
+  );
+
+export type TransitionType = Transition['type'];
+
+/** Named points inside the multi-step transitions, where tests pause to drive a chosen interleaving. */
+export type TransitionStep =
+  | 'lock:busy'
+  | 'move:locked'
+  | 'move:dead-letter-added'
+  | 'redrive:locked'
+  | 'redrive:added'
+  | 'redrive:dead-letter-removed'
+  | 'purge:locked'
+  | 'enqueue:recorded'
+  | 'enqueue:added';
+
+/** What the worker found out about a failed write job's effect before settling it. */
+export interface EffectCheck {
+  /** Every user the job targets has its event: the job is settled as completed. */
+  applied: boolean;
+  /** For batches: which users landed and which did not (said in the dead-letter entry). */
+  landed: string[];
+  missing: string[];
+}
+
+export type SettleOutcome = 'dead-lettered' | 'completed' | 'gone';
+export type OperatorOutcome = 'done' | 'not-found';
+
+export interface JobLifecycleDeps {
+  redis: Redis;
+  keys: QueueKeys;
+  queues: Queues;
+  ledger: Ledger;
+  history: HistoryRecorder;
+  /** The options every operation job is added with (attempts, backoff, retention). */
+  jobOptions: JobsOptions;
+  /** Who acts: a worker id, 'producer', 'djq', 'board'. Recorded in history and logs. */
+  actor: string;
+  lock: TransitionLockOptions;
+}
+
+export class JobLifecycle {
+  private readonly events = new EventEmitter();
+  /** Test-only pause points; a no-op in production. */
+  probe: (step: TransitionStep, jobId: string) => Promise<void> | void = () => undefined;
+
+  constructor(private readonly deps: JobLifecycleDeps) {}
+
+  get actor(): string {
+    return this.deps.actor;
+  }
+
+  /** Logs, metrics and bench timing subscribe here; a listener that throws never affects a job. */
+  onTransition(listener: (transition: Transition) => void): () => void {
+    const safe = (t: Transition) => {
+      try {
+        listener(t);
+      } catch {
+        // Bookkeeping must never decide a job's fate.
+      }
+    };
+    this.events.on('transition', safe);
+    return () => this.events.off('transition', safe);
+  }
+
+  // ---- producer side ----------------------------------------------------------------------
+
+  /**
+   * Ledger first (a write-ahead record with the jobs), then addBulk, then the commit mark. A failure
+   * leaves the record uncommitted; the same jobs are retried (same ids: a repeated add is a no-op).
+   */
+  async enqueue(jobs: readonly LedgerJob[], onRecorded: () => void = () => undefined): Promise<void> {
+    const { ledger } = this.deps;
+    const record = await ledger.recordEnqueued(jobs);
+    onRecorded();
+    await this.probe('enqueue:recorded', record);
+    await this.addBulk(jobs);
+    await this.probe('enqueue:added', record);
+    await ledger.markCommitted(record);
+    const at = now();
+    for (const job of jobs) this.history({ type: 'enqueued', jobId: job.id, op: job.name, at });
+    this.emit({ type: 'enqueued', jobs });
+  }
+
+  /**
+   * Re-adds what a producer killed between its ledger write and its addBulk left out of Redis: a
+   * job of the last, uncommitted record that is in neither queue and has no outcome since. Each
+   * under its lock, so a purge or redrive of the same id is never undone.
+   */
+  async recover(): Promise<number> {
+    const { ledger, queues, keys } = this.deps;
+    const last = await ledger.uncommitted();
+    if (!last) return 0;
+    const recovered: LedgerJob[] = [];
+    for (const job of last.jobs) {
+      await this.locked(job.id, async () => {
+        if ((await queues.operations.getJob(job.id)) || (await queues.deadLetter.getJob(job.id))) return;
+        // An outcome after the record means the job lived and ended (completed, purged…): leave it.
+        if ((await ledger.readOutcomes(last.recordId)).has(job.id)) return;
+        await this.addBulk([job]);
+        recovered.push(job);
+      });
+    }
+    await ledger.markCommitted(last.recordId);
+    const at = now();
+    for (const job of recovered) this.history({ type: 'enqueued', jobId: job.id, op: job.name, at });
+    if (recovered.length > 0) this.emit({ type: 'recovered', jobs: recovered });
+    return recovered.length;
+  }
+
+  private async addBulk(jobs: readonly LedgerJob[]): Promise<void> {
+    for (let i = 0; i < jobs.length; i += ADD_BULK_CHUNK) {
+      await this.deps.queues.operations.addBulk(
+        jobs.slice(i, i + ADD_BULK_CHUNK).map((job) => ({
+          name: job.name,
+          data: job.data,
+          // The jobId is the idempotency key: a repeated add of a job that exists is a no-op.
+          opts: { ...this.deps.jobOptions, jobId: job.id },
+        })),
+      );
+    }
+  }
+
+  // ---- worker side: one delivery ----------------------------------------------------------
+
+  attemptStarted(job: Job): number {
+    const attempt = job.attemptsMade + 1;
+    const ref = refOf(job);
+    this.history({ type: 'attempt-started', ...ref, attempt, at: now() });
+    this.emit({ type: 'attempt-started', ...ref, attempt });
+    return attempt;
+  }
+
+  /** The attempt's line in the job's own log (Bull Board shows it; the DLQ entry collects it) comes first. */
+  async attemptFailed(
+    job: Job,
+    failure: Omit<Extract<Transition, { type: 'attempt-failed' }>, keyof JobRef | keyof Stamp | 'type'>,
+  ): Promise<void> {
+    const ref = refOf(job);
+    const at = now();
+    const record: AttemptRecord = {
+      attempt: failure.attempt,
+      errorClass: failure.errorClass,
+      message: failure.message,
+      retryable: failure.retryable,
+      at,
+    };
+    try {
+      await job.log(attemptLogLine(record));
+    } finally {
+      const { nextDelayMs } = failure;
+      this.history({
+        type: 'attempt-failed',
+        ...ref,
+        attempt: failure.attempt,
+        at,
+        errorClass: failure.errorClass,
+        message: failure.message,
+        retryable: failure.retryable,
+        ...(nextDelayMs !== undefined ? { nextDelayMs } : {}),
+      });
+      this.emit({ type: 'attempt-failed', ...ref, ...failure });
+    }
+  }
+
+  /**
+   * Records the outcome before BullMQ acknowledges (a crash now redelivers the job, which finds its
+   * effect). Returns false, recording nothing, when this delivery no longer holds the job's lock.
+   */
+  async completed(
+    job: Job,
+    token: string | undefined,
+    details: Omit<Extract<Transition, { type: 'completed' }>, keyof JobRef | keyof Stamp | 'type'>,
+  ): Promise<boolean> {
+    const { ledger, keys } = this.deps;
+    const ref = refOf(job);
+    if (token === undefined) await ledger.recordOutcome(ref.jobId, 'completed');
+    else if (!(await ledger.recordCompletedIfOwner(ref.jobId, keys.activeJobLock(ref.jobId), token))) {
+      this.emit({ type: 'lock-lost', ...ref, attempt: details.attempt });
+      return false;
+    }
+    this.history({
+      type: 'completed',
+      ...ref,
+      attempt: details.attempt,
+      at: now(),
+      durationMs: details.durationMs,
+      capacityUnits: details.capacityUnits,
+      result: summarise(details.result),
+    });
+    this.emit({ type: 'completed', ...ref, ...details });
+    return true;
+  }
+
+  // ---- worker side: a job that failed for good --------------------------------------------
+
+  /**
+   * Settles one job of the failed set: dead-lettered, or completed if `checkEffect` finds its
+   * effect landed. `job` is the instance the caller read (a failed listener, a sweep's page, maybe
+   * stale): if the job id now holds another instance or state, it is left alone ('gone').
+   * `checkEffect` talks to DynamoDB, so it runs before the lock; the lock covers Redis only.
+   */
+  async settleFailed(job: Job, checkEffect: () => Promise<EffectCheck>): Promise<SettleOutcome> {
+    const { queues, keys, ledger, redis } = this.deps;
+    const jobId = String(job.id);
+    const alreadyMoved = Boolean(await queues.deadLetter.getJob(jobId));
+    // A job already in the DLQ was decided: a repeat (the sweep after a crash) must not re-decide.
+    const effect = alreadyMoved ? undefined : await checkEffect();
+    return this.locked(jobId, async () => {
+      await this.probe('move:locked', jobId);
+      const current = await queues.operations.getJob(jobId);
+      if (!current || current.timestamp !== job.timestamp || (await current.getState()) !== 'failed') return 'gone';
+      const entry = await queues.deadLetter.getJob(jobId);
+      if (entry) {
+        if ((await redis.hget(keys.redriveIntents, jobId)) === String(current.timestamp)) {
+          // The entry is from before an interrupted redrive that released this very instance:
+          // the redrive had in effect happened, so the entry is stale.
+          await this.finishRedrive(jobId, current);
+        } else {
+          // Moved before, but the removal did not happen (a crash): finish it.
+          await ledger.recordOutcome(jobId, 'dead-lettered');
+          await current.remove();
+          return 'dead-lettered';
+        }
+      }
+      if (!effect) return 'gone'; // the entry vanished since the first look: the next pass decides afresh
+      const ref = refOf(current);
+      if (effect.applied) {
+        await ledger.recordOutcome(jobId, 'completed');
+        await current.remove();
+        this.history({
+          type: 'completed',
+          ...ref,
+          attempt: current.attemptsMade,
+          at: now(),
+          durationMs: 0,
+          capacityUnits: 0,
+          result: 'its effect had landed before it failed: settled as completed',
+        });
+        this.emit({ type: 'settled-completed', ...ref, attempts: current.attemptsMade });
+        return 'completed';
+      }
+      const { logs } = await queues.operations.getJobLogs(jobId, 0, -1, true);
+      const data = buildDeadLetterData(current, logs, effect);
+      await queues.deadLetter.add(current.name, data, { jobId });
+      await this.probe('move:dead-letter-added', jobId);
+      await ledger.recordOutcome(jobId, 'dead-lettered');
+      await current.remove();
+      this.history({
+        type: 'dead-lettered',
+        ...ref,
+        at: data.deadLetteredAt,
+        reason: data.reason,
+        attempts: data.attemptsMade,
+        ...(data.landed ? { landed: data.landed } : {}),
+      });
+      this.emit({
+        type: 'dead-lettered',
+        ...ref,
+        reason: data.reason,
+        attempts: data.attemptsMade,
+        ...(data.landed ? { landed: data.landed, missing: data.missing ?? [] } : {}),
+      });
+      return 'dead-lettered';
+    });
+  }
+
+  // ---- operator side ------------------------------------------------------------------------
+
+  /**
+   * Puts a dead-lettered job back under its own job id (the idempotency key: a job whose effect had
+   * in fact landed completes without a second event). Order, each step safe to die after: write the
+   * intent, add the new instance held back, copy the attempts into its log, remove the DLQ entry,
+   * record, release. The new instance cannot run while the old entry exists.
+   */
+  async redrive(jobId: string): Promise<OperatorOutcome> {
+    const { queues, keys, redis } = this.deps;
+    return this.locked(jobId, async () => {
+      await this.probe('redrive:locked', jobId);
+      const entry = await queues.deadLetter.getJob(jobId);
+      if (!entry) return 'not-found';
+      const data = entry.data as DeadLetterData;
+      const lingering = await queues.operations.getJob(jobId);
+      if (lingering) {
+        const state = await lingering.getState();
+        if ((await redis.hget(keys.redriveIntents, jobId)) === String(lingering.timestamp)) {
+          await this.finishRedrive(jobId, lingering); // an interrupted redrive of this entry: finish it
+          return 'done';
+        }
+        // The dead instance the move had not removed yet; anything else means the id is alive.
+        if (state !== 'failed') throw new JobBusyError(jobId, state);
+        await lingering.remove();
+      }
+      const timestamp = Math.max(Date.now(), (lingering?.timestamp ?? 0) + 1, entry.timestamp + 1);
+      await redis.hset(keys.redriveIntents, jobId, String(timestamp));
+      const job = await queues.operations.add(entry.name, data.payload, {
+        ...this.deps.jobOptions,
+        jobId,
+        timestamp,
+        delay: REDRIVE_HOLD_MS,
+      });
+      for (const line of redriveLogLines(data)) await job.log(line);
+      await this.probe('redrive:added', jobId);
+      await this.finishRedrive(jobId, job);
+      return 'done';
+    });
+  }
+
+  /** The second half of a redrive, also run by the sweep for a redrive that died half-way. Under the lock. */
+  private async finishRedrive(jobId: string, job: Job): Promise<void> {
+    const { queues, keys, ledger, redis } = this.deps;
+    await queues.deadLetter.remove(jobId);
+    await this.probe('redrive:dead-letter-removed', jobId);
+    // Recorded once the DLQ entry is gone: the ledger never says "redriven" for a job still in the DLQ.
+    await ledger.recordOutcome(jobId, 'redriven');
+    if ((await job.getState()) === 'delayed') await job.promote();
+    await redis.hdel(keys.redriveIntents, jobId);
+    const ref = refOf(job);
+    this.history({ type: 'redriven', ...ref, at: now() });
+    this.emit({ type: 'redriven', ...ref });
+  }
+
+  /** Finishes redrives whose process died half-way (run by every worker's sweep). */
+  async finishInterruptedRedrives(): Promise<number> {
+    const { queues, keys, redis } = this.deps;
+    let finished = 0;
+    for (const [jobId] of Object.entries(await redis.hgetall(keys.redriveIntents))) {
+      await this.locked(jobId, async () => {
+        const intent = await redis.hget(keys.redriveIntents, jobId); // re-read inside the lock
+        if (intent === null) return;
+        const job = await queues.operations.getJob(jobId);
+        if (job && String(job.timestamp) === intent) {
+          await this.finishRedrive(jobId, job);
+          finished++;
+        } else {
+          // The redrive died before adding its job: the entry stays in the DLQ, as if never redriven.
+          await redis.hdel(keys.redriveIntents, jobId);
+        }
+      });
+    }
+    return finished;
+  }
+
+  /**
+   * Deletes a dead-lettered job for good. The ledger's `purged` comes first (so the checker never
+   * sees the job in neither place without a reason); the dead instance, if a crashed move left it in
+   * the failed set, goes too, or the sweep would dead-letter it again.
+   */
+  async purge(jobId: string): Promise<OperatorOutcome> {
+    const { queues, keys, ledger, redis } = this.deps;
+    return this.locked(jobId, async () => {
+      await this.probe('purge:locked', jobId);
+      const entry = await queues.deadLetter.getJob(jobId);
+      if (!entry) return 'not-found';
+      const lingering = await queues.operations.getJob(jobId);
+      const intent = await redis.hget(keys.redriveIntents, jobId);
+      if (lingering) {
+        const state = await lingering.getState();
+        const heldRedrive = state === 'delayed' && intent === String(lingering.timestamp);
+        if (state !== 'failed' && !heldRedrive) throw new JobBusyError(jobId, state);
+      }
+      await ledger.recordOutcome(jobId, 'purged');
+      await lingering?.remove();
+      if (intent !== null) await redis.hdel(keys.redriveIntents, jobId);
+      await queues.deadLetter.remove(jobId);
+      const ref = { jobId, op: entry.name };
+      this.history({ type: 'purged', ...ref, at: now() });
+      this.emit({ type: 'purged', ...ref });
+      return 'done';
+    });
+  }
+
+  // ---- plumbing -----------------------------------------------------------------------------
+
+  /** Runs `fn` under the job id's transition lock (see the header: the per-job-id rule). */
+  private locked<T>(jobId: string, fn: () => Promise<T>): Promise<T> {
+    const { redis, keys, lock } = this.deps;
+    return withTransitionLock(redis, keys.transitionLock(jobId), fn, lock, () => void this.probe('lock:busy', jobId));
+  }
+
+  private history(entry: HistoryEntry): void {
+    try {
+      this.deps.history.record({ ...entry, workerId: this.deps.actor });
+    } catch {
+      // History never decides a job's fate.
+    }
+  }
+
+  private emit(transition: DistributiveOmit<Transition, keyof Stamp>): void {
+    this.events.emit('transition', { ...transition, actor: this.deps.actor, at: now() });
+  }
+}
+
+/** A transition found the job id alive in the operations queue (active, waiting…): nothing is changed. */
+export class JobBusyError extends Error {
+  override name = 'JobBusyError';
+  constructor(
+    readonly jobId: string,
+    readonly state: string,
+  ) {
+    super(`job ${jobId} is ${state} in the operations queue; it is not dead-lettered, so nothing was changed`);
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+function refOf(job: Job): JobRef {
+  return { jobId: String(job.id), op: job.name };
+}
+
+function now(): string {
+  return new Date().toISOString();
+}
+
+function summarise(result: JobResult): string {
+  const { op, ...rest } = result as JobResult & { user?: unknown };
+  delete (rest as { user?: unknown }).user;
+  return `${op} ${JSON.stringify(rest)}`;
+}

@@ -1,0 +1,63 @@
+// One log line per transition, the same from every process: a person reads the message, a machine
+// parses the fields (jobId, op, attempt, durationMs, capacityUnits, dynamoCalls, reason…).
+import type { Logger } from '../runtime/logger.js';
+import type { JobLifecycle, Transition } from './job-lifecycle.js';
+
+export function logTransitions(lifecycle: JobLifecycle, logger: Logger): () => void {
+  return lifecycle.onTransition((t) => log(logger, t));
+}
+
+function log(logger: Logger, t: Transition): void {
+  switch (t.type) {
+    case 'enqueued':
+      logger.info({ jobs: t.jobs.length, ops: t.jobs.map((j) => j.name) }, `enqueued ${plural(t.jobs.length, 'job')}`);
+      return;
+    case 'recovered':
+      logger.warn(
+        { jobs: t.jobs.map((j) => j.id) },
+        `re-added ${plural(t.jobs.length, 'job')} a previous producer recorded but never enqueued`,
+      );
+      return;
+    case 'attempt-started':
+      logger.debug({ jobId: t.jobId, op: t.op, attempt: t.attempt }, `${t.op} attempt ${t.attempt} started`);
+      return;
+    case 'attempt-failed': {
+      const { type: _type, actor: _actor, at: _at, message, final, ...fields } = t;
+      if (final) logger.error({ ...fields, err: message }, `${t.op} failed for good: ${message}`);
+      else logger.warn({ ...fields, err: message }, `${t.op} attempt ${t.attempt} failed, will retry`);
+      return;
+    }
+    case 'completed': {
+      const { type: _type, actor: _actor, at: _at, ...fields } = t;
+      logger.info(fields, `${t.op} completed`);
+      return;
+    }
+    case 'lock-lost':
+      logger.warn(
+        { jobId: t.jobId, op: t.op, attempt: t.attempt },
+        `${t.op} finished after its lock expired (the worker stalled): not recorded; the job's current owner decides`,
+      );
+      return;
+    case 'settled-completed':
+      logger.info({ jobId: t.jobId, op: t.op }, `job ${t.jobId} had landed before it failed: settled as completed`);
+      return;
+    case 'dead-lettered': {
+      const partial = t.landed ? ` (${t.landed.length} of its users landed)` : '';
+      logger.info(
+        { jobId: t.jobId, op: t.op, reason: t.reason, attempts: t.attempts, landed: t.landed, missing: t.missing },
+        `job ${t.jobId} moved to the dead-letter queue${partial}: ${t.reason}`,
+      );
+      return;
+    }
+    case 'redriven':
+      logger.info({ jobId: t.jobId, op: t.op, by: t.actor }, `job ${t.jobId} redriven from the dead-letter queue`);
+      return;
+    case 'purged':
+      logger.info({ jobId: t.jobId, op: t.op, by: t.actor }, `job ${t.jobId} purged from the dead-letter queue`);
+      return;
+  }
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}

@@ -1,0 +1,80 @@
+// How every process ends: a first SIGINT/SIGTERM starts a graceful stop bounded by a deadline, past
+// which the process exits anyway; a second signal exits at once; a lost parent (npm start died, or
+// the process that started `npm start` did) counts as a signal. No exit waits on a log flush
+// beyond a short bound (see releaseLogs).
+import type { Logger } from './logger.js';
+import { releaseLogs } from './logger.js';
+
+/** The most an exit waits for buffered log lines. */
+const LOG_FLUSH_MS = 500;
+
+let exiting = false;
+
+/** Flushes logs (bounded) and exits. Safe to call more than once: the first call wins. */
+export function exitProcess(code: number, flushMs = LOG_FLUSH_MS): void {
+  if (exiting) return;
+  exiting = true;
+  void releaseLogs(flushMs).finally(() => process.exit(code));
+}
+
+/**
+ * Calls `stop` once on the first SIGINT/SIGTERM and exits with the code it returns. If `stop` has
+ * not finished `deadlineMs` after the signal (SHUTDOWN_TIMEOUT_MS), the process exits 1 anyway:
+ * abandoned jobs stall and are run again, idempotently. A second signal exits 130 at once.
+ */
+export function onShutdownSignal(
+  logger: Logger,
+  deadlineMs: number,
+  stop: (signal: string) => Promise<number>,
+): (signal: string) => void {
+  let stopping = false;
+  const begin = (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      exitProcess(130, 0);
+      return;
+    }
+    stopping = true;
+    logger.info({ signal, deadlineMs }, 'shutting down');
+    setTimeout(() => {
+      logger.error({ deadlineMs }, `did not stop within ${deadlineMs} ms (SHUTDOWN_TIMEOUT_MS): exiting anyway`);
+      exitProcess(1, 0);
+    }, deadlineMs);
+    stop(signal).then(
+      (code) => exitProcess(code),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        exitProcess(1);
+      },
+    );
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => begin(signal));
+  return begin;
+}
+
+/** How often a process looks whether its parent is still there. */
+const PARENT_CHECK_MS = 1000;
+
+/**
+ * Stops the process (as on SIGTERM) when its parent is gone: a child of `npm start` whose IPC
+ * channel closed, or `npm start` itself when the npm (or shell, or supervisor) that started it
+ * died or was signalled without passing the signal on. An orphan is re-parented, so its ppid changes.
+ */
+export function stopWhenParentExits(stop: (signal: string) => void): void {
+  if (process.send) process.on('disconnect', () => stop('parent-disconnected'));
+  const parent = process.ppid;
+  if (parent <= 1) return; // started by init or a container runtime: it has no parent to outlive
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) {
+      clearInterval(timer);
+      stop('parent-exited');
+    }
+  }, PARENT_CHECK_MS);
+  timer.unref();
+}
+
+/** Logs a start-up failure as one readable line and exits 1. */
+export function exitOnStartupError(logger: Logger, error: unknown): void {
+  logger.fatal({ err: error }, (error as Error).message);
+  exitProcess(1);
+}

@@ -1,0 +1,91 @@
+// Drives two actors through a chosen interleaving: an actor pauses at a named lifecycle step until
+// the test releases it, and the test learns when another actor is waiting on the job's lock. No
+// sleeps: every ordering is forced by these gates.
+import { randomUUID } from 'node:crypto';
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import type { JobLifecycle, TransitionStep } from '../../shared/lifecycle/job-lifecycle.js';
+import type { JobSystem } from '../../shared/wiring.js';
+
+export interface Gate {
+  /** Resolves when the actor has reached the step (and is paused there). */
+  reached: Promise<void>;
+  release(): void;
+}
+
+/** Pauses `lifecycle` the first time it reaches `step` (for any job, or for `jobId`). */
+export function pauseAt(lifecycle: JobLifecycle, step: TransitionStep, jobId?: string): Gate {
+  let reached!: () => void;
+  let release!: () => void;
+  const reachedP = new Promise<void>((r) => {
+    reached = r;
+  });
+  const released = new Promise<void>((r) => {
+    release = r;
+  });
+  let armed = true;
+  const previous = lifecycle.probe;
+  lifecycle.probe = async (s, id) => {
+    await previous(s, id);
+    if (armed && s === step && (jobId === undefined || id === jobId)) {
+      armed = false;
+      reached();
+      await released;
+    }
+  };
+  return { reached: reachedP, release };
+}
+
+/** Makes `lifecycle` die (throw) at `step`, as a process killed there would stop. */
+export function crashAt(lifecycle: JobLifecycle, step: TransitionStep): void {
+  const previous = lifecycle.probe;
+  lifecycle.probe = async (s, id) => {
+    await previous(s, id);
+    if (s === step) throw new Error(`simulated crash at ${step}`);
+  };
+}
+
+/** Resolves when `lifecycle` finds a job's transition lock held by someone else. */
+export function waitsForLock(lifecycle: JobLifecycle): Promise<void> {
+  return new Promise((resolve) => {
+    const previous = lifecycle.probe;
+    lifecycle.probe = async (s, id) => {
+      await previous(s, id);
+      if (s === 'lock:busy') resolve();
+    };
+  });
+}
+
+/**
+ * A job that failed for good, made by BullMQ itself: added with one attempt, taken by a real
+ * worker (manual fetch) and failed with its token.
+ */
+export async function failedJob(system: JobSystem, data: unknown = { userId: randomUUID() }): Promise<Job> {
+  const id = randomUUID();
+  await system.lifecycle.enqueue([{ id, name: 'get-user', data }]);
+  return failNext(system, id);
+}
+
+/** Takes the next waiting job (which must be `id`) and fails it for good. */
+export async function failNext(system: JobSystem, id: string): Promise<Job> {
+  const job = await activate(system, id);
+  await job.job.moveToFailed(new UnrecoverableError('boom: failed for good'), job.token, false);
+  const failed = await system.queues.operations.getJob(id);
+  if (!failed || (await failed.getState()) !== 'failed') throw new Error(`job ${id} did not fail`);
+  return failed;
+}
+
+/** Moves the next waiting job (which must be `id`) to active, as a worker would, and returns it with its token. */
+export async function activate(system: JobSystem, id: string): Promise<{ job: Job; token: string; worker: Worker }> {
+  const worker = new Worker(system.keys.operations, undefined, {
+    connection: system.queues.operations.opts.connection,
+    prefix: system.keys.prefix,
+    autorun: false,
+  });
+  const token = randomUUID();
+  const job = (await worker.getNextJob(token, { block: false })) as Job | undefined;
+  await worker.close();
+  if (!job || job.id !== id) throw new Error(`expected job ${id} next, got ${job?.id ?? 'nothing'}`);
+  return { job, token, worker };
+}
+
+export const noEffect = async () => ({ applied: false, landed: [], missing: [] });

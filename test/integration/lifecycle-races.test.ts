@@ -1,0 +1,271 @@
+// Every transition of one job id against every other, in the orders that used to lose a job or
+// leave it in two states: the dead-letter move, redrive, purge, the sweep's stale page, a crash
+// half-way through each, producer recovery and a stale delivery. Two actors (two JobSystems with
+// their own Redis connections, as two processes would have), real Redis and BullMQ; each order is
+// forced with gates (pause at a step, learn who waits on the lock), never with sleeps.
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { JobSystem } from '../../shared/wiring.js';
+import { openJobSystem } from '../../shared/wiring.js';
+import { activate, crashAt, failedJob, failNext, noEffect, pauseAt, waitsForLock } from '../helpers/interleave.js';
+import { silentLogger } from '../helpers/pipeline.js';
+import { deleteKeys, openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
+
+let resources: TestResources;
+/** Each test its own queue prefix, so one test's jobs are never another's "next job". */
+let env = testEnv();
+const opened: { system: JobSystem; redis: Redis }[] = [];
+
+/** One actor: its own connection and wiring, like a separate process. */
+function actor(name: string): JobSystem {
+  const redis = new Redis(env.config.REDIS_URL, { maxRetriesPerRequest: null });
+  const system = openJobSystem({
+    config: env.config,
+    redis,
+    stores: resources.stores,
+    logger: silentLogger,
+    actor: name,
+  });
+  opened.push({ system, redis });
+  return system;
+}
+
+beforeAll(async () => {
+  resources = await openTestResources(env.config);
+});
+
+beforeEach(() => {
+  env = testEnv({ DYNAMODB_TABLE_NAME: env.config.DYNAMODB_TABLE_NAME });
+});
+
+afterEach(async () => {
+  for (const { system, redis } of opened.splice(0)) {
+    await system.close();
+    redis.disconnect();
+  }
+  await deleteKeys(resources.redis, `${env.config.QUEUE_PREFIX}:*`);
+});
+
+afterAll(async () => {
+  await resources.cleanup();
+});
+
+/** Where a job id is now: its operations-queue state ('missing' if none) and whether the DLQ holds it. */
+async function whereIs(system: JobSystem, id: string) {
+  const job = await system.queues.operations.getJob(id);
+  return {
+    operations: job ? await job.getState() : 'missing',
+    deadLettered: Boolean(await system.queues.deadLetter.getJob(id)),
+    outcome: (await system.ledger.readOutcomes()).get(id),
+  };
+}
+
+describe('dead-letter move × redrive', () => {
+  it('a redrive that arrives while the move is half-way waits for it, then redrives the moved job', async () => {
+    const worker = actor('worker');
+    const operator = actor('operator');
+    const job = await failedJob(worker);
+    const id = String(job.id);
+    const moveHalfway = pauseAt(worker.lifecycle, 'move:dead-letter-added', id);
+    const moving = worker.lifecycle.settleFailed(job, noEffect);
+    await moveHalfway.reached;
+    const redriveWaits = waitsForLock(operator.lifecycle);
+    const redriving = operator.console.redrive({ jobIds: [id] });
+    await redriveWaits;
+    moveHalfway.release();
+    expect(await moving).toBe('dead-lettered');
+    expect((await redriving).done).toEqual([id]);
+    // One state: back in the operations queue under its id, out of the DLQ.
+    expect(await whereIs(worker, id)).toEqual({ operations: 'waiting', deadLettered: false, outcome: 'redriven' });
+  });
+
+  it('a move that arrives after a redrive leaves the redriven instance alone', async () => {
+    const worker = actor('worker');
+    const operator = actor('operator');
+    const job = await failedJob(worker);
+    const id = String(job.id);
+    expect(await worker.lifecycle.settleFailed(job, noEffect)).toBe('dead-lettered');
+    const redriveHalfway = pauseAt(operator.lifecycle, 'redrive:added', id);
+    const redriving = operator.lifecycle.redrive(id);
+    await redriveHalfway.reached;
+    // The failed listener of another worker still holds the old (dead) instance.
+    const moveWaits = waitsForLock(worker.lifecycle);
+    const staleMove = worker.lifecycle.settleFailed(job, noEffect);
+    await moveWaits;
+    redriveHalfway.release();
+    expect(await redriving).toBe('done');
+    expect(await staleMove).toBe('gone');
+    expect(await whereIs(worker, id)).toEqual({ operations: 'waiting', deadLettered: false, outcome: 'redriven' });
+  });
+});
+
+describe("the sweep's stale page", () => {
+  it('never dead-letters a redriven job again, waiting or running', async () => {
+    const sweeper = actor('sweeper');
+    const operator = actor('operator');
+    const job = await failedJob(sweeper);
+    const id = String(job.id);
+    const [stale] = await sweeper.queues.operations.getFailed(0, 0); // the sweep reads its page…
+    expect(stale?.id).toBe(id);
+    // …meanwhile the failed listener moves it, an operator redrives it, and a worker starts it.
+    expect(await operator.lifecycle.settleFailed(job, noEffect)).toBe('dead-lettered');
+    expect(await operator.lifecycle.redrive(id)).toBe('done');
+    const running = await activate(operator, id);
+    // The sweep reaches the stale entry of its page.
+    expect(await sweeper.lifecycle.settleFailed(stale as NonNullable<typeof stale>, noEffect)).toBe('gone');
+    expect(await whereIs(sweeper, id)).toMatchObject({ operations: 'active', deadLettered: false });
+    // The running delivery completes: one state, completed.
+    expect(
+      await operator.lifecycle.completed(running.job, running.token, {
+        attempt: 1,
+        durationMs: 1,
+        capacityUnits: 0,
+        dynamoCalls: 1,
+        result: { op: 'get-user', userId: 'x', found: false },
+      }),
+    ).toBe(true);
+    await running.job.moveToCompleted('ok', running.token, false);
+    expect(await whereIs(sweeper, id)).toEqual({ operations: 'completed', deadLettered: false, outcome: 'completed' });
+  });
+
+  it('a job that fails again after its redrive is dead-lettered once, with every attempt', async () => {
+    const system = actor('worker');
+    const job = await failedJob(system);
+    const id = String(job.id);
+    await system.lifecycle.settleFailed(job, noEffect);
+    await system.lifecycle.redrive(id);
+    const again = await failNext(system, id);
+    expect(await system.lifecycle.settleFailed(again, noEffect)).toBe('dead-lettered');
+    const entry = await system.console.show(id);
+    expect(entry?.redrives).toBe(1);
+    expect(await whereIs(system, id)).toEqual({ operations: 'missing', deadLettered: true, outcome: 'dead-lettered' });
+  });
+});
+
+describe('purge', () => {
+  it('a purge racing a redrive: whichever runs second finds nothing, the job ends in one state', async () => {
+    const worker = actor('worker');
+    const operator = actor('operator');
+    const job = await failedJob(worker);
+    const id = String(job.id);
+    await worker.lifecycle.settleFailed(job, noEffect);
+    const redriveHalfway = pauseAt(operator.lifecycle, 'redrive:added', id);
+    const redriving = operator.lifecycle.redrive(id);
+    await redriveHalfway.reached;
+    const purgeWaits = waitsForLock(worker.lifecycle);
+    const purging = worker.console.purge({ jobIds: [id] });
+    await purgeWaits;
+    redriveHalfway.release();
+    expect(await redriving).toBe('done');
+    expect(await purging).toEqual({ done: [], notFound: [id], busy: [] });
+    expect(await whereIs(worker, id)).toEqual({ operations: 'waiting', deadLettered: false, outcome: 'redriven' });
+  });
+
+  it('also removes the dead instance a crashed move left, so no sweep brings the job back', async () => {
+    const worker = actor('worker');
+    const operator = actor('operator');
+    const job = await failedJob(worker);
+    const id = String(job.id);
+    crashAt(worker.lifecycle, 'move:dead-letter-added');
+    await expect(worker.lifecycle.settleFailed(job, noEffect)).rejects.toThrow(/simulated crash/);
+    expect(await whereIs(operator, id)).toMatchObject({ operations: 'failed', deadLettered: true });
+    expect((await operator.console.purge({ jobIds: [id] })).done).toEqual([id]);
+    const sweeper = actor('sweeper');
+    for (const stale of await sweeper.queues.operations.getFailed(0, -1))
+      await sweeper.lifecycle.settleFailed(stale, noEffect);
+    expect(await whereIs(operator, id)).toEqual({ operations: 'missing', deadLettered: false, outcome: 'purged' });
+  });
+});
+
+describe('a crash half-way', () => {
+  it('through a move: the sweep finishes it (one DLQ entry, no failed instance)', async () => {
+    const worker = actor('worker');
+    const job = await failedJob(worker);
+    const id = String(job.id);
+    crashAt(worker.lifecycle, 'move:dead-letter-added');
+    await expect(worker.lifecycle.settleFailed(job, noEffect)).rejects.toThrow(/simulated crash/);
+    const sweeper = actor('sweeper');
+    const [left] = await sweeper.queues.operations.getFailed(0, 0);
+    expect(await sweeper.lifecycle.settleFailed(left as NonNullable<typeof left>, noEffect)).toBe('dead-lettered');
+    expect(await whereIs(sweeper, id)).toEqual({ operations: 'missing', deadLettered: true, outcome: 'dead-lettered' });
+  });
+
+  it('through a redrive: the new instance stays held until the sweep finishes the redrive', async () => {
+    const worker = actor('worker');
+    const operator = actor('operator');
+    const job = await failedJob(worker);
+    const id = String(job.id);
+    await worker.lifecycle.settleFailed(job, noEffect);
+    crashAt(operator.lifecycle, 'redrive:added');
+    await expect(operator.lifecycle.redrive(id)).rejects.toThrow(/simulated crash/);
+    // Both records exist, but the new instance cannot run while the old entry is there.
+    expect(await whereIs(worker, id)).toMatchObject({ operations: 'delayed', deadLettered: true });
+    expect(await worker.lifecycle.finishInterruptedRedrives()).toBe(1);
+    expect(await whereIs(worker, id)).toEqual({ operations: 'waiting', deadLettered: false, outcome: 'redriven' });
+    await worker.history.flush();
+    await operator.history.flush();
+    expect((await resources.stores.history.list(id)).map((e) => e.type)).toEqual(
+      expect.arrayContaining(['enqueued', 'dead-lettered', 'redriven']),
+    );
+  });
+
+  it('through a redrive, then purged: both the entry and the held instance go', async () => {
+    const worker = actor('worker');
+    const operator = actor('operator');
+    const job = await failedJob(worker);
+    const id = String(job.id);
+    await worker.lifecycle.settleFailed(job, noEffect);
+    crashAt(operator.lifecycle, 'redrive:added');
+    await expect(operator.lifecycle.redrive(id)).rejects.toThrow(/simulated crash/);
+    expect((await worker.console.purge({ jobIds: [id] })).done).toEqual([id]);
+    expect(await worker.lifecycle.finishInterruptedRedrives()).toBe(0);
+    expect(await whereIs(worker, id)).toEqual({ operations: 'missing', deadLettered: false, outcome: 'purged' });
+  });
+});
+
+describe('producer recovery', () => {
+  it('never re-adds a job an operator purged', async () => {
+    const producer = actor('producer');
+    const id = randomUUID();
+    // A producer that died after its addBulk, before marking the record committed.
+    crashAt(producer.lifecycle, 'enqueue:added');
+    await expect(producer.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }])).rejects.toThrow();
+    const worker = actor('worker');
+    const failed = await failNext(worker, id);
+    await worker.lifecycle.settleFailed(failed, noEffect);
+    expect((await worker.console.purge({ jobIds: [id] })).done).toEqual([id]);
+    const restarted = actor('producer-2');
+    expect(await restarted.lifecycle.recover()).toBe(0);
+    expect(await whereIs(restarted, id)).toEqual({ operations: 'missing', deadLettered: false, outcome: 'purged' });
+  });
+
+  it('re-adds a recorded job that never reached Redis', async () => {
+    const producer = actor('producer');
+    const id = randomUUID();
+    crashAt(producer.lifecycle, 'enqueue:recorded');
+    await expect(producer.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }])).rejects.toThrow();
+    expect(await whereIs(producer, id)).toMatchObject({ operations: 'missing' });
+    expect(await actor('producer-2').lifecycle.recover()).toBe(1);
+    expect(await whereIs(producer, id)).toMatchObject({ operations: 'waiting' });
+  });
+});
+
+describe('a stale delivery', () => {
+  it('cannot record completed once its lock is gone', async () => {
+    const system = actor('worker');
+    const id = randomUUID();
+    await system.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }]);
+    const { job } = await activate(system, id);
+    // The lock expired (the worker blocked) and the stalled check gave the job to another delivery.
+    const details = {
+      attempt: 1,
+      durationMs: 1,
+      capacityUnits: 0,
+      dynamoCalls: 1,
+      result: { op: 'get-user' as const, userId: id, found: false },
+    };
+    expect(await system.lifecycle.completed(job, 'a-token-that-lost-its-lock', details)).toBe(false);
+    expect((await system.ledger.readOutcomes()).has(id)).toBe(false);
+  });
+});
