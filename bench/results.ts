@@ -275,7 +275,7 @@ export const STEP_LABELS: [string, string][] = [
   ['validate', 'validate (zod payload schema)'],
   ['read', 'read (head and own-event GetItems in parallel, GetItem, GSI Query)'],
   ['append', 'append (conditional PutItem of the event, with the window flag beside it)'],
-  ['project', 'link (PutItem of the head, conditional on its version)'],
+  ['project', 'project (link: PutItem of the head, conditional on its version)'],
   ['handler', 'handler total (read + append + project, batches in parallel)'],
   ['history', 'history (two buffered records)'],
   ['history-flush', 'history flush (BatchWriteItem, in the background)'],
