@@ -15,7 +15,8 @@ import { makeOutput } from './output.js';
 const USAGE = `Usage: djq <command> [options]      (from a checkout: npm run -s djq -- <command>)
 
 Commands:
-  stats                               queue counts by state, DLQ size, events and users
+  stats [--exact]                     queue counts by state, DLQ size, table size (approximate;
+                                      --exact counts events and users with full-table scans)
   history <jobId>                     a job's lifecycle: enqueued, attempts, outcome
   dlq list [--reason TEXT]            dead-lettered jobs with their reasons
   dlq show <jobId>                    one dead-lettered job: payload and every attempt's error
@@ -41,6 +42,7 @@ async function run(argv: string[]): Promise<number> {
       reason: { type: 'string' },
       verify: { type: 'boolean', default: false },
       rebuild: { type: 'boolean', default: false },
+      exact: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -57,7 +59,7 @@ async function run(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'stats':
-        return await stats(ctx, out);
+        return await stats(ctx, out, { exact: values.exact });
       case 'history':
         return await history(ctx, out, rest);
       case 'replay':
