@@ -15,6 +15,9 @@ const EXIT_DEADLINE_MS = 20_000;
 const CHILD = `
 import { createLogger } from ${JSON.stringify(join(root, 'shared/runtime/logger.ts'))};
 import { exitProcess } from ${JSON.stringify(join(root, 'shared/runtime/shutdown.ts'))};
+// Blocking, as a piped stdout is under plain node (the images run compiled JS); tsx, which runs
+// this child, has already made it non-blocking, which would hide the problem.
+process.stdout._handle.setBlocking(true);
 const logger = createLogger({ LOG_LEVEL: 'info', LOG_FORMAT: 'json' }, 'unread');
 for (let i = 0; i < 10_000; i++) logger.info({ i, pad: 'x'.repeat(400) }, 'a line nobody reads');
 setTimeout(() => exitProcess(0), 500);
