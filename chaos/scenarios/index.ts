@@ -3,6 +3,7 @@ import type { Scenario } from '../scenario.js';
 import { badInput } from './bad-input.js';
 import { dynamoFaults } from './dynamo-faults.js';
 import { killWorkers } from './kill-workers.js';
+import { liveCheck } from './live-check.js';
 import { mixed, soak } from './mixed.js';
 import { operatorRaces } from './operator-races.js';
 import { poison } from './poison.js';
@@ -30,6 +31,7 @@ export const SCENARIOS: ScenarioEntry[] = [
   { name: 'bad-input', run: (n) => badInput(n, { allEnvCases: n >= 500 }), full: 500, small: 100 },
   { name: 'mixed', run: mixed, full: 2000, small: 400 },
   { name: 'operator-races', run: operatorRaces, full: 2000, small: 300 },
+  { name: 'live-check', run: liveCheck, full: 2000, small: 300 },
   { name: 'stuck-backend-shutdown', run: stuckBackendShutdown, full: 1000, small: 300 },
   { name: 'soak', run: soak, full: 20_000, small: 1000 },
 ];

@@ -121,7 +121,6 @@ export async function operatorRaces(jobs: number): Promise<ScenarioResult> {
         faultSummary: `2 consoles + djq: ${tally.redriven} redrives, ${tally.purged} purges (${tally.headOn} head-on), 15% poison, 20% faults, +40 ms`,
         expectations,
         startedAt,
-        extra: { purged: report.purged },
       });
     },
   );

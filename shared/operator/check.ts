@@ -13,7 +13,7 @@ export interface CheckReport {
   deadLettered: number;
   /** Dead-lettered, then deleted for good by an operator (djq dlq purge). */
   purged: number;
-  /** Still waiting, active or retrying: not finished yet, not lost. */
+  /** Still waiting, active or retrying, or being added by the producer: not finished yet, not lost. */
   pending: number;
   /** Enqueued, yet neither finished, nor dead-lettered, nor anywhere in the queue. */
   lost: number;
@@ -34,7 +34,8 @@ export interface CheckReport {
  * Correct on a live stack too. Each job's records are written in an order the reads follow: its
  * `completed` outcome before it leaves the queue, its DLQ entry before its failed instance goes, a
  * redriven instance before its DLQ entry goes, `purged` before the entry goes. So a job the first
- * reads see nowhere is looked for again in what was written since; only then is it lost.
+ * reads see nowhere is looked for again in what was written since; only then is it lost, unless
+ * its producer has not finished adding it (its ledger record is not committed yet).
  */
 export async function checkLedger(deps: {
   system: Pick<JobSystem, 'ledger' | 'queues' | 'stores'>;
@@ -70,6 +71,10 @@ export async function checkLedger(deps: {
   // Jobs that finished between the first reads and their state check.
   const lost: string[] = [];
   if (unseen.length > 0) {
+    // The producer writes its ledger record before its addBulk: a job of a record still uncommitted
+    // now may not have reached Redis when we looked. Read before the rest: if its record is
+    // committed by now, the job was in Redis before the reads below, so they see where it went.
+    const inFlight = new Set((await ledger.uncommitted())?.jobs.map((j) => j.id));
     const later = await ledger.readOutcomes(outcomesRead.outcomes);
     const laterDlq = await readDeadLetters(queues);
     for (const id of unseen) {
@@ -77,7 +82,7 @@ export async function checkLedger(deps: {
       if (outcome === 'completed') completed++;
       else if (outcome === 'purged') purged++;
       else if (laterDlq.has(id)) dlq.set(id, laterDlq.get(id) ?? {});
-      else if (UNFINISHED.has(await queues.operations.getJobState(id))) pending++;
+      else if (UNFINISHED.has(await queues.operations.getJobState(id)) || inFlight.has(id)) pending++;
       else lost.push(id);
     }
   }
