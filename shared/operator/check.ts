@@ -40,6 +40,8 @@ export interface CheckReport {
 export async function checkLedger(deps: {
   system: Pick<JobSystem, 'ledger' | 'queues' | 'stores'>;
   faults?: Record<string, unknown>;
+  /** Test-only: runs between the first reads and the queue-state checks (jobs finish meanwhile). */
+  afterFirstReads?: () => Promise<void>;
 }): Promise<CheckReport> {
   const { ledger, queues, stores } = deps.system;
   const window = await ledger.checkWindow();
@@ -49,6 +51,7 @@ export async function checkLedger(deps: {
   const outcomesRead = await ledger.position();
   const dlq = await readDeadLetters(queues);
   const verify = await verifyProjection(stores.events, stores.users, () => readPendingWork(queues));
+  await deps.afterFirstReads?.();
 
   let completed = 0;
   let pending = 0;
