@@ -47,8 +47,10 @@ export async function checkLedger(deps: {
   const window = await ledger.checkWindow();
   const enqueued = await ledger.readEnqueued(window);
   // Outcomes before the DLQ: a completed redriven job had left the DLQ before its outcome was written.
-  const outcomes = await ledger.readOutcomes();
+  // Where the stream ends before reading it: an outcome written during the read is then read
+  // again below, never skipped (read after it, the position could pass an outcome the read missed).
   const outcomesRead = await ledger.position();
+  const outcomes = await ledger.readOutcomes();
   const dlq = await readDeadLetters(queues);
   const verify = await verifyProjection(stores.events, stores.users, () => readPendingWork(queues));
   await deps.afterFirstReads?.();
