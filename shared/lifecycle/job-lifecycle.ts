@@ -152,13 +152,15 @@ export class JobLifecycle {
    */
   async enqueue(jobs: readonly LedgerJob[], onRecorded: () => void = () => undefined): Promise<void> {
     const { ledger } = this.deps;
+    // Stamped before the jobs exist: a worker may start one before this method returns, and a
+    // job's history must read enqueued → attempt-started in time order.
+    const at = now();
     const record = await ledger.recordEnqueued(jobs);
     onRecorded();
     await this.probe('enqueue:recorded', record);
     await this.addBulk(jobs);
     await this.probe('enqueue:added', record);
     await ledger.markCommitted(record);
-    const at = now();
     for (const job of jobs) this.history({ type: 'enqueued', jobId: job.id, op: job.name, at });
     this.emit({ type: 'enqueued', jobs });
   }
@@ -437,6 +439,7 @@ export class JobLifecycle {
   /** The second half of a redrive, also run by the sweep for a redrive that died half-way. Under the lock. */
   private async finishRedrive(jobId: string, job: Job): Promise<void> {
     const { queues, keys, ledger, redis } = this.deps;
+    const at = now(); // before the job is released: its next attempt must come after this in its history
     await queues.deadLetter.remove(jobId);
     await this.probe('redrive:dead-letter-removed', jobId);
     // Recorded once the DLQ entry is gone: the ledger never says "redriven" for a job still in the DLQ.
@@ -444,7 +447,7 @@ export class JobLifecycle {
     if ((await job.getState()) === 'delayed') await job.promote();
     await redis.hdel(keys.redriveIntents, jobId);
     const ref = refOf(job);
-    this.history({ type: 'redriven', ...ref, at: now() });
+    this.history({ type: 'redriven', ...ref, at });
     this.emit({ type: 'redriven', ...ref });
   }
 
