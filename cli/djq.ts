@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // djq: the operator's command line. Reads the same environment variables as the services, or, with
 // none set, finds the running `npm start` stack through .djq/stack.json.
-// First: starts OpenTelemetry before anything loads the AWS SDK (only when OTEL_* ask for traces).
+import '../shared/runtime/node-version.js';
+// Then: starts OpenTelemetry before anything loads the AWS SDK (only when OTEL_* ask for traces).
 import '../shared/telemetry/preload.js';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../shared/runtime/config.js';
@@ -17,7 +18,8 @@ import { makeOutput } from './output.js';
 const USAGE = `Usage: djq <command> [options]      (from a checkout: npm run -s djq -- <command>)
 
 Commands:
-  stats                               queue counts by state, DLQ size, events and users
+  stats [--exact]                     queue counts by state, DLQ size, table size (approximate;
+                                      --exact counts events and users with full-table scans)
   history <jobId>                     a job's lifecycle: enqueued, attempts, outcome
   dlq list [--reason TEXT]            dead-lettered jobs with their reasons
   dlq show <jobId>                    one dead-lettered job: payload and every attempt's error
@@ -31,9 +33,6 @@ Commands:
 Every command takes --json for one JSON document on stdout.
 Exit codes: 0 ok, 1 the command found a problem (or failed), 2 bad usage or configuration.`;
 
-// The lockfile pins the SDK, so its notice about future releases needing Node 22 is noise on every command.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -46,6 +45,7 @@ async function run(argv: string[]): Promise<number> {
       reason: { type: 'string' },
       verify: { type: 'boolean', default: false },
       rebuild: { type: 'boolean', default: false },
+      exact: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -62,7 +62,7 @@ async function run(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'stats':
-        return await stats(ctx, out);
+        return await stats(ctx, out, { exact: values.exact });
       case 'history':
         return await history(ctx, out, rest);
       case 'replay':

@@ -1,5 +1,6 @@
 // Producer process entry point: `node dist/producer/main.js` (or via npm start / docker).
-// First: starts OpenTelemetry before anything loads the AWS SDK (only when OTEL_* ask for traces).
+import '../shared/runtime/node-version.js';
+// Then: starts OpenTelemetry before anything loads the AWS SDK (only when OTEL_* ask for traces).
 import '../shared/telemetry/preload.js';
 import { Counter, collectDefaultMetrics, Registry } from 'prom-client';
 import { describeTable } from '../shared/dynamo/table.js';
@@ -9,7 +10,7 @@ import { loadConfigOrExit } from '../shared/runtime/config.js';
 import { createLogger } from '../shared/runtime/logger.js';
 import { startProbeServer } from '../shared/runtime/probe-server.js';
 import { connectRedisFailFast, redactUrl, waitForRedis } from '../shared/runtime/redis.js';
-import { exitOnStartupError, exitProcess, onShutdownSignal, stopWhenParentExits } from '../shared/runtime/shutdown.js';
+import { exitOnStartupError, exitProcess, onShutdownSignal, watchParentFromStart } from '../shared/runtime/shutdown.js';
 import { createDynamoStores } from '../shared/store/index.js';
 import { openJobSystem } from '../shared/wiring.js';
 import { OperationGenerator } from './generator.js';
@@ -19,6 +20,7 @@ const config = loadConfigOrExit();
 const logger = createLogger(config, 'producer');
 
 async function main() {
+  const parentGone = watchParentFromStart();
   const dynamo = await openDynamo(config, logger);
   // Fail fast while Redis is down: the tick keeps its jobs and retries them on the next interval.
   const redis = connectRedisFailFast(config);
@@ -80,7 +82,7 @@ async function main() {
     logger.info({ produced: producer.produced }, `producer stopped after ${producer.produced} jobs`);
     return 0;
   });
-  stopWhenParentExits(stop);
+  parentGone(stop);
 
   await producer.recover();
   logger.info(

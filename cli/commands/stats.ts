@@ -1,23 +1,50 @@
-// djq stats: queue counts by state, DLQ size, events and users.
+// djq stats: queue counts by state, DLQ size, and the table's size from DescribeTable (what DynamoDB
+// keeps without a scan: approximate); --exact counts events and live users with full-table scans.
+import { DEPARTMENT_INDEX } from '../../shared/dynamo/table.js';
 import type { CliContext } from '../context.js';
 import { type Output, table } from '../output.js';
 
-export async function stats(ctx: CliContext, out: Output): Promise<number> {
+const APPROXIMATE =
+  'approximate: DynamoDB refreshes ItemCount about every six hours (dynalite always reports 0); --exact scans the table';
+
+export async function stats(ctx: CliContext, out: Output, options: { exact: boolean } = { exact: false }) {
   const { queues, stores } = await ctx.system();
-  const [counts, dlq, events, users] = await Promise.all([
+  const [counts, dlq, description, exact] = await Promise.all([
     queues.operations.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'),
     queues.deadLetter.getJobCountByTypes('waiting', 'prioritized', 'delayed'),
-    stores.events.count(),
-    stores.users.count(),
+    ctx.table(),
+    // Full-table COUNT scans: minutes and real read capacity on a table of millions of items.
+    options.exact ? Promise.all([stores.events.count(), stores.users.count()]) : undefined,
   ]);
-  const data = { queue: ctx.config.QUEUE_NAME, counts, deadLetter: dlq, events, users, source: ctx.source };
+  const index = description?.GlobalSecondaryIndexes?.find((i) => i.IndexName === DEPARTMENT_INDEX);
+  const estimate = {
+    items: description?.ItemCount ?? 0,
+    sizeBytes: description?.TableSizeBytes ?? 0,
+    usersWithDepartment: index?.ItemCount ?? 0,
+    note: APPROXIMATE,
+  };
+  const data = {
+    queue: ctx.config.QUEUE_NAME,
+    counts,
+    deadLetter: dlq,
+    table: estimate,
+    ...(exact ? { events: exact[0], users: exact[1] } : {}),
+    source: ctx.source,
+  };
   out.result(data, () =>
     table([
       ['queue', ctx.config.QUEUE_NAME],
       ...Object.entries(counts).map(([state, n]) => [`  ${state}`, n]),
       ['dead-letter queue', dlq],
-      ['events', events],
-      ['users', users],
+      ['table items (approx.)', estimate.items],
+      ['  bytes (approx.)', estimate.sizeBytes],
+      ['  users with a department (approx.)', estimate.usersWithDepartment],
+      ...(exact
+        ? [
+            ['events (exact, scanned)', exact[0]],
+            ['users (exact, scanned)', exact[1]],
+          ]
+        : [['(approx.', `${APPROXIMATE})`]]),
       ['(from', `${ctx.source})`],
     ]),
   );

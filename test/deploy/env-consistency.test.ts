@@ -18,8 +18,8 @@ import {
   loadCompose,
   loadMonk,
   mergeCompose,
-  OTEL_SDK_VARIABLES,
   monkServiceOf,
+  OTEL_SDK_VARIABLES,
   ROOT,
   read,
   resolveRunnable,
@@ -139,7 +139,8 @@ function otelProblems(): string[] {
   const configuration = /## Configuration\n([\s\S]*?)\n## /.exec(read('README.md'))?.[1] ?? '';
   for (const name of OTEL_SDK_VARIABLES) {
     if (!new RegExp(`^#${name}=`, 'm').test(example)) problems.push(`.env.example: no commented-out ${name}=`);
-    if (!configuration.includes(`\`${name}\``)) problems.push(`README.md: the Configuration section does not name ${name}`);
+    if (!configuration.includes(`\`${name}\``))
+      problems.push(`README.md: the Configuration section does not name ${name}`);
   }
   return problems;
 }
