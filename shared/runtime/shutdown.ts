@@ -6,13 +6,16 @@ import type { Logger } from './logger.js';
 import { releaseLogs } from './logger.js';
 
 /** The most an exit waits for buffered log lines. */
-const LOG_FLUSH_MS = 500;
+const LOG_FLUSH_MS = 2000;
 
 let exiting = false;
 
-/** Flushes logs (bounded) and exits. Safe to call more than once: the first call wins. */
+/**
+ * Flushes logs for at most `flushMs`, then exits. The first call wins, except that a call with
+ * `flushMs` 0 (a deadline passed, a second signal) exits now even while an earlier flush waits.
+ */
 export function exitProcess(code: number, flushMs = LOG_FLUSH_MS): void {
-  if (exiting) return;
+  if (exiting && flushMs > 0) return;
   exiting = true;
   void releaseLogs(flushMs).finally(() => process.exit(code));
 }
@@ -35,16 +38,19 @@ export function onShutdownSignal(
       return;
     }
     stopping = true;
+    const deadlineAt = Date.now() + deadlineMs;
+    /** The log flush fits in what is left of the deadline. */
+    const flushBudget = () => Math.max(0, Math.min(LOG_FLUSH_MS, deadlineAt - Date.now()));
     logger.info({ signal, deadlineMs }, 'shutting down');
     setTimeout(() => {
       logger.error({ deadlineMs }, `did not stop within ${deadlineMs} ms (SHUTDOWN_TIMEOUT_MS): exiting anyway`);
       exitProcess(1, 0);
     }, deadlineMs);
     stop(signal).then(
-      (code) => exitProcess(code),
+      (code) => exitProcess(code, flushBudget()),
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
-        exitProcess(1);
+        exitProcess(1, flushBudget());
       },
     );
   };
