@@ -1,7 +1,7 @@
 // Board process entry point: `npm run board` (or `node dist/board/main.js`, or via npm start).
 import { loadConfigOrExit } from '../shared/runtime/config.js';
 import { createLogger } from '../shared/runtime/logger.js';
-import { connectRedis, redactUrl, waitForRedis } from '../shared/runtime/redis.js';
+import { connectRedis, describeRedis, waitForRedis } from '../shared/runtime/redis.js';
 import { exitOnStartupError, onShutdownSignal, stopWhenParentExits } from '../shared/runtime/shutdown.js';
 import { startBoard } from './board-server.js';
 
@@ -17,7 +17,7 @@ async function main() {
     {
       url: board.url,
       queue: config.QUEUE_NAME,
-      redis: redactUrl(config.REDIS_URL),
+      redis: describeRedis(config),
       auth: config.BOARD_USERNAME !== undefined,
       readOnly: config.BOARD_READ_ONLY,
     },

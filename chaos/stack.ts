@@ -5,7 +5,6 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { createDynamoClients, type DynamoClients } from '../shared/dynamo/client.js';
 import { ensureTable } from '../shared/dynamo/table.js';
@@ -19,6 +18,7 @@ import {
   startDynalite,
   startRedisServer,
 } from '../shared/runtime/local-services.js';
+import type { RedisConnection } from '../shared/runtime/redis.js';
 import { connectRedis } from '../shared/runtime/redis.js';
 import { createDynamoStores } from '../shared/store/index.js';
 import type { Stores } from '../shared/store/types.js';
@@ -74,7 +74,7 @@ export class ChaosStack {
     readonly env: Record<string, string>,
     readonly config: Config,
     /** The harness's own connection: waits out a Redis restart instead of failing. */
-    readonly redis: Redis,
+    readonly redis: RedisConnection,
     readonly dynamo: DynamoClients,
     /** The same wiring as every service (acting as 'chaos' when a scenario redrives or purges). */
     readonly system: JobSystem,

@@ -4,7 +4,7 @@
 // `outcomes` gets one entry when a job completes (written before BullMQ acknowledges it) or is
 // dead-lettered or redriven. Both are trimmed approximately at LEDGER_MAX_ENTRIES; `checkWindow`
 // says from where on both streams still hold every record of a job.
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../runtime/redis.js';
 import type { QueueKeys } from './keys.js';
 
 /** `purged`: an operator deleted the job from the DLQ for good (djq dlq purge). */
@@ -28,7 +28,7 @@ export class Ledger {
   readonly committedKey: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     keys: QueueKeys,
     /** LEDGER_MAX_ENTRIES: each stream is trimmed (approximately) to this many entries. */
     private readonly maxEntries: number,
