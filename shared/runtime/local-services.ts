@@ -157,6 +157,8 @@ export interface RedisClusterServer {
   servers: ClusterNodeProcess[];
   /** The nodes serving slots now, by port (after a failover, promoted replicas included). */
   masterPorts(): Promise<number[]>;
+  /** The port of the master serving `slot` now, as a live node sees it. */
+  masterOf(slot: number): Promise<number | undefined>;
   stop(): Promise<void>;
 }
 
@@ -229,23 +231,30 @@ export async function startRedisCluster(
       if (Date.now() > deadline) throw new Error('the Redis Cluster did not reach cluster_state:ok in time');
       await sleep(200);
     }
+    /** Masters serving slots, as a live node sees them: port and slot ranges. */
+    const servingMasters = () => {
+      const live = servers.find((s) => s.process.exitCode === null && s.process.signalCode === null);
+      if (!live) return [];
+      // <id> <ip:port@cport> <flags> <master> <ping> <pong> <epoch> <link> <slot ranges…>
+      return redisCli(live.port, 'CLUSTER', 'NODES')
+        .trim()
+        .split('\n')
+        .map((line) => line.split(' '))
+        .filter((parts) => {
+          const flags = (parts[2] ?? '').split(',');
+          return flags.includes('master') && !flags.some((f) => f.startsWith('fail')) && parts.length > 8;
+        })
+        .map((parts) => ({
+          port: Number(/:(\d+)@/.exec(parts[1] ?? '')?.[1]),
+          ranges: parts.slice(8).map((r) => r.split('-').map(Number) as [number, number?]),
+        }));
+    };
     return {
       nodes: nodes.join(','),
       servers,
-      async masterPorts() {
-        const live = servers.find((s) => s.process.exitCode === null && s.process.signalCode === null);
-        if (!live) return [];
-        // <id> <ip:port@cport> <flags> <master> <ping> <pong> <epoch> <link> <slot ranges…>
-        return redisCli(live.port, 'CLUSTER', 'NODES')
-          .trim()
-          .split('\n')
-          .map((line) => line.split(' '))
-          .filter((parts) => {
-            const flags = (parts[2] ?? '').split(',');
-            return flags.includes('master') && !flags.some((f) => f.startsWith('fail')) && parts.length > 8;
-          })
-          .map((parts) => Number(/:(\d+)@/.exec(parts[1] ?? '')?.[1]));
-      },
+      masterPorts: async () => servingMasters().map((m) => m.port),
+      masterOf: async (slot) =>
+        servingMasters().find((m) => m.ranges.some(([from, to = from]) => slot >= from && slot <= to))?.port,
       stop,
     };
   } catch (error) {
