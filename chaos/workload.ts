@@ -1,8 +1,10 @@
 // The workload most scenarios share: a paced producer and N worker processes on a stack of their
 // own, optionally with a worker killed (-9) and replaced every few seconds and memory sampled,
 // until every job has finished; then the checker and the dead-letter entries.
+
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeadLetterEntry } from '../shared/lifecycle/dead-letter.js';
+import { queueKeys } from '../shared/lifecycle/keys.js';
 import type { CheckReport } from '../shared/operator/check.js';
 import { isRunning, rssMb, type Service } from './processes.js';
 import { ChaosStack, type EnvOverrides, every, pace } from './stack.js';
@@ -171,13 +173,7 @@ async function keptByDesignMb(stack: ChaosStack): Promise<number> {
   }
   let cursor = '0';
   do {
-    const [next, keys] = await redis.scan(
-      cursor,
-      'MATCH',
-      `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}-dlq:*`,
-      'COUNT',
-      1000,
-    );
+    const [next, keys] = await redis.scan(cursor, 'MATCH', queueKeys(config).deadLetterKeyPattern, 'COUNT', 1000);
     cursor = next;
     if (keys.length === 0) continue;
     const pipeline = redis.pipeline();

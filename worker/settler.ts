@@ -13,6 +13,13 @@ import type { UserCommands } from './user-commands.js';
 /** Failed jobs read per sweep pass: a pass stays cheap even when an incident left many waiting. */
 const SWEEP_PAGE = 1000;
 
+/**
+ * How long after a stalled job's move the sweep still looks for its effect: a blocked delivery
+ * that wakes up finishes its DynamoDB calls within their deadlines (DYNAMODB_*_TIMEOUT_MS), well
+ * inside this.
+ */
+const STALLED_RECHECK_MS = 10 * 60 * 1000;
+
 export class Settler {
   private sweeping: Promise<number> | undefined;
 
@@ -24,7 +31,7 @@ export class Settler {
    * Whether a write job's effect landed, user by user, repairing the projection of every user whose
    * event is there (whatever is decided, the projection must show what landed).
    */
-  async checkEffect(job: Job): Promise<EffectCheck> {
+  async checkEffect(job: Pick<Job, 'id' | 'name' | 'data'>): Promise<EffectCheck> {
     let targets: string[];
     try {
       targets = writeTargets(parseJob(job.name, job.data));
@@ -77,6 +84,7 @@ export class Settler {
     let settled = 0;
     try {
       settled += await lifecycle.finishInterruptedRedrives();
+      settled += await lifecycle.recheckStalledDeadLetters((job) => this.checkEffect(job), STALLED_RECHECK_MS);
       // The page may go stale while we work through it: settleFailed re-reads each job under its lock.
       for (const job of await queues.operations.getFailed(0, SWEEP_PAGE - 1)) {
         try {

@@ -169,7 +169,7 @@ export class JobLifecycle {
    * under its lock, so a purge or redrive of the same id is never undone.
    */
   async recover(): Promise<number> {
-    const { ledger, queues, keys } = this.deps;
+    const { ledger, queues } = this.deps;
     const last = await ledger.uncommitted();
     if (!last) return 0;
     const recovered: LedgerJob[] = [];
@@ -323,6 +323,8 @@ export class JobLifecycle {
       }
       const { logs } = await queues.operations.getJobLogs(jobId, 0, -1, true);
       const data = buildDeadLetterData(current, logs, effect);
+      // Its stalled delivery may still be running and land its effect after this check: look again later.
+      if (data.attempts.at(-1)?.errorClass === 'Stalled') await redis.zadd(keys.stalledDeadLetters, Date.now(), jobId);
       await queues.deadLetter.add(current.name, data, { jobId });
       await this.probe('move:dead-letter-added', jobId);
       await ledger.recordOutcome(jobId, 'dead-lettered');
@@ -344,6 +346,51 @@ export class JobLifecycle {
       });
       return 'dead-lettered';
     });
+  }
+
+  /**
+   * A job failed by stalling was dead-lettered while its stalled delivery may still have been
+   * running (a blocked process, not a dead one): that delivery can land its effect after the move
+   * looked. For `windowMs` after the move, the sweep asks again; a job whose effect has landed is
+   * settled as completed and leaves the DLQ, so it is never both applied and dead-lettered.
+   */
+  async recheckStalledDeadLetters(
+    checkEffect: (job: { id: string; name: string; data: unknown }) => Promise<EffectCheck>,
+    windowMs: number,
+  ): Promise<number> {
+    const { queues, keys, ledger, redis } = this.deps;
+    await redis.zremrangebyscore(keys.stalledDeadLetters, '-inf', Date.now() - windowMs);
+    let settled = 0;
+    for (const jobId of await redis.zrange(keys.stalledDeadLetters, 0, -1)) {
+      const entry = await queues.deadLetter.getJob(jobId);
+      if (!entry) {
+        await redis.zrem(keys.stalledDeadLetters, jobId); // redriven or purged meanwhile
+        continue;
+      }
+      const effect = await checkEffect({ id: jobId, name: entry.name, data: (entry.data as DeadLetterData).payload });
+      if (!effect.applied) continue;
+      await this.locked(jobId, async () => {
+        const current = await queues.deadLetter.getJob(jobId);
+        if (!current || current.timestamp !== entry.timestamp) return;
+        await ledger.recordOutcome(jobId, 'completed');
+        await queues.deadLetter.remove(jobId);
+        await redis.zrem(keys.stalledDeadLetters, jobId);
+        const ref = { jobId, op: entry.name };
+        const attempts = (entry.data as DeadLetterData).attemptsMade;
+        this.history({
+          type: 'completed',
+          ...ref,
+          attempt: attempts,
+          at: now(),
+          durationMs: 0,
+          capacityUnits: 0,
+          result: 'its stalled delivery landed the effect after the move: settled as completed',
+        });
+        this.emit({ type: 'settled-completed', ...ref, attempts });
+        settled++;
+      });
+    }
+    return settled;
   }
 
   // ---- operator side ------------------------------------------------------------------------

@@ -54,10 +54,15 @@ export function queueKeys(settings: KeySettings, shard = 0) {
     ledgerCommitted: `${base}:ledger:committed`,
     /** jobId → instance timestamp of a redrive in progress (a write-ahead record; see JobLifecycle.redrive). */
     redriveIntents: `${base}:redrives`,
+    /** jobId → when it was dead-lettered, for jobs failed by stalling (see recheckStalledDeadLetters). */
+    stalledDeadLetters: `${base}:dlq:stalled`,
     /** Held while one of our transitions (move, redrive, purge, recover) changes this job id. */
     transitionLock: (jobId: string) => `${base}:transition:${jobId}`,
     /** BullMQ's own lock of an active job of the operations queue (holds the worker's token). */
     activeJobLock: (jobId: string) => `${base}:${jobId}:lock`,
+    /** SCAN patterns: every key of this queue family (cleanup), and the dead-letter queue's keys. */
+    everyKeyPattern: `${prefix}:*`,
+    deadLetterKeyPattern: `${prefix}:${operations}-dlq:*`,
   };
 }
 
@@ -76,6 +81,7 @@ function sampleKeys(keys: QueueKeys): string[] {
     keys.ledgerOutcomes,
     keys.ledgerCommitted,
     keys.redriveIntents,
+    keys.stalledDeadLetters,
     keys.transitionLock('a-job-id'),
     keys.activeJobLock('a-job-id'),
   ];

@@ -67,9 +67,7 @@ export class Ledger {
    * job's fate belongs to whoever holds it now, and its effect is found by them (it is idempotent).
    */
   async recordCompletedIfOwner(jobId: string, activeLockKey: string, token: string): Promise<boolean> {
-    const written = await this.redis.eval(
-      RECORD_IF_OWNER,
-      2,
+    const written = await withScripts(this.redis).djqRecordCompletedIfOwner(
       activeLockKey,
       this.outcomesKey,
       token,
@@ -152,6 +150,18 @@ export class Ledger {
 const RECORD_IF_OWNER = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'id', ARGV[3], 'o', 'completed')
 return 1`;
+
+type WithScripts = RedisConnection & {
+  djqRecordCompletedIfOwner(lockKey: string, outcomesKey: string, ...args: string[]): Promise<number>;
+};
+
+/** Defines the script once per connection, so each call is an EVALSHA, not the script's text. */
+function withScripts(redis: RedisConnection): WithScripts {
+  const scripted = redis as WithScripts;
+  if (typeof scripted.djqRecordCompletedIfOwner !== 'function')
+    redis.defineCommand('djqRecordCompletedIfOwner', { numberOfKeys: 2, lua: RECORD_IF_OWNER });
+  return scripted;
+}
 
 function field(fields: string[], name: string): string | undefined {
   for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];

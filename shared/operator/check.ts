@@ -41,11 +41,14 @@ export interface CheckReport {
 export async function checkLedger(deps: {
   system: Pick<JobSystem, 'ledger' | 'queues' | 'stores'>;
   faults?: Record<string, unknown>;
+  /** Test-only: runs between the first reads and the queue-state checks (jobs finish meanwhile). */
+  afterFirstReads?: () => Promise<void>;
 }): Promise<CheckReport> {
   return checkShards({
     shards: [deps.system],
     stores: deps.system.stores,
     ...(deps.faults ? { faults: deps.faults } : {}),
+    ...(deps.afterFirstReads ? { afterFirstReads: deps.afterFirstReads } : {}),
   });
 }
 
@@ -70,6 +73,8 @@ export async function checkShards(deps: {
   shards: readonly ShardView[];
   stores: Pick<Stores, 'events' | 'users'>;
   faults?: Record<string, unknown>;
+  /** Test-only: runs between the first reads and the queue-state checks (jobs finish meanwhile). */
+  afterFirstReads?: () => Promise<void>;
 }): Promise<CheckReport> {
   const reads: ShardReads[] = [];
   for (const shard of deps.shards) {
@@ -84,6 +89,7 @@ export async function checkShards(deps: {
   const verify = await verifyProjection(deps.stores.events, deps.stores.users, () =>
     readPendingWork(deps.shards.map((s) => s.queues)),
   );
+  await deps.afterFirstReads?.();
 
   let completed = 0;
   let pending = 0;

@@ -127,6 +127,33 @@ describe('read-only mode', () => {
   });
 });
 
+describe('Bull Board is a view, also on a writable board', () => {
+  it('refuses its own clean, remove and retry, which would bypass the ledger and the job locks', async () => {
+    const dlq = fixture.queues.deadLetter.name;
+    const ops = fixture.queues.operations.name;
+    const attempts = [
+      api(`/admin/queues/api/queues/${dlq}/clean/waiting`, { method: 'PUT' }),
+      api(`/admin/queues/api/queues/${dlq}/${fixture.poisonJobId}/clean`, { method: 'PUT' }),
+      api(`/admin/queues/api/queues/${ops}/clean/failed`, { method: 'PUT' }),
+      api(`/admin/queues/api/queues/${ops}/retry/failed`, { method: 'PUT' }),
+    ];
+    // 405: Bull Board's own "queue is read-only" answer (a 404 would mean the route was wrong).
+    for (const res of await Promise.all(attempts)) expect(res.status).toBe(405);
+    expect(await fixture.queues.deadLetter.getJob(fixture.poisonJobId)).toBeDefined();
+    const queues = await api('/admin/queues/api/queues');
+    const listed = (queues.body.queues as { name: string; readOnlyMode: boolean }[]).map((q) => [
+      q.name,
+      q.readOnlyMode,
+    ]);
+    expect(listed).toEqual(
+      expect.arrayContaining([
+        [ops, true],
+        [dlq, true],
+      ]),
+    );
+  });
+});
+
 describe('metrics and probes', () => {
   it('exposes queue gauges read from Redis on scrape, and Node defaults', async () => {
     const res = await api('/metrics');
@@ -213,6 +240,12 @@ describe('the DLQ API', () => {
     expect(back.redrives).toBe(1);
     const shown = await api(`/api/dlq/${poisonJobId}`);
     expect(shown.body).toMatchObject({ attemptsMade: 2, redrives: 1 });
+    // The redrive is a lifecycle transition like any other: in the job's history, by the board.
+    const history = await waitFor('the redrive in the job history', async () => {
+      const entries = await fixture.resources.stores.history.list(poisonJobId);
+      return entries.some((e) => e.type === 'redriven') && entries;
+    });
+    expect(history.find((e) => e.type === 'redriven')).toMatchObject({ workerId: 'board' });
   });
 
   it('redrives all jobs matching a reason', async () => {
@@ -231,6 +264,7 @@ describe('the DLQ API', () => {
     const one = await api('/api/dlq/purge', { method: 'POST', json: { jobIds: [extra] } });
     expect(one.body).toEqual({ purged: [extra], notFound: [] });
     expect(await fixture.queues.deadLetter.getJob(extra)).toBeUndefined();
+    expect((await fixture.worker.system.ledger.readOutcomes()).get(extra)).toBe('purged');
 
     const before = (await api('/api/dlq')).body.count as number;
     expect(before).toBeGreaterThan(0);

@@ -148,7 +148,7 @@ describe('the compiled services, run as the images run them', () => {
     } finally {
       await operations.close();
       await deadLetter.close();
-      await deleteKeys(redis, `${config.QUEUE_PREFIX}:*`);
+      await deleteKeys(redis, queueKeys(config).everyKeyPattern);
       redis.disconnect();
       await dynamo.client
         .send(new DeleteTableCommand({ TableName: config.DYNAMODB_TABLE_NAME }))
@@ -204,7 +204,7 @@ describe('the compiled services, run as the images run them', () => {
         await within(child.exited, 30_000, 'worker shutdown', child.output);
       }
     } finally {
-      await deleteKeys(redis, `${config.QUEUE_PREFIX}:*`);
+      await deleteKeys(redis, queueKeys(config).everyKeyPattern);
       redis.disconnect();
       await dynamo.client
         .send(new DeleteTableCommand({ TableName: config.DYNAMODB_TABLE_NAME }))

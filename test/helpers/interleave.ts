@@ -81,6 +81,9 @@ export async function activate(system: JobSystem, id: string): Promise<{ job: Jo
     prefix: system.keys.prefix,
     autorun: false,
   });
+  // Both its connections ready before we use and close it: a close racing the blocking connection's
+  // start-up rejects that connection's pending commands ("Connection is closed").
+  await worker.waitUntilReady();
   const token = randomUUID();
   const job = (await worker.getNextJob(token, { block: false })) as Job | undefined;
   await worker.close();

@@ -1,10 +1,12 @@
 // Per-test isolation: every test gets its own queue prefix and table, so files run in parallel
 // beside a Redis that other things use. No FLUSHALL, ever: cleanup deletes only our own keys.
+
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { createDynamoClients, type DynamoClients, withoutFaults } from '../../shared/dynamo/client.js';
 import { ensureTable } from '../../shared/dynamo/table.js';
+import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { type Config, loadConfig } from '../../shared/runtime/config.js';
 import { createDynamoStores } from '../../shared/store/index.js';
 import type { Stores } from '../../shared/store/types.js';
@@ -55,7 +57,7 @@ export async function openTestResources(config: Config): Promise<TestResources> 
     dynamo,
     stores: createDynamoStores(dynamo, config),
     cleanup: async () => {
-      await deleteKeys(redis, `${config.QUEUE_PREFIX}:*`);
+      await deleteKeys(redis, queueKeys(config).everyKeyPattern);
       redis.disconnect();
       dynamo.close();
     },

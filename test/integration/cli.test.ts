@@ -85,11 +85,23 @@ describe('djq', () => {
       return entry?.data.attemptsMade === 2 ? entry : undefined;
     });
     expect(back.data.redrives).toBe(1);
+    // The redrive is in the job's history, by djq, between the two dead-letterings.
+    await worker.service.system.history.flush();
+    const timeline = await djq('history', ids.poison as string, '--json');
+    const types = (timeline.json.entries as unknown as { type: string; workerId?: string }[]).map((e) => e.type);
+    expect(types.filter((t) => t === 'dead-lettered' || t === 'redriven')).toEqual([
+      'dead-lettered',
+      'redriven',
+      'dead-lettered',
+    ]);
+    expect((await djq('history', ids.poison as string)).output).toContain('redriven from the dead-letter queue [djq]');
 
     expect((await djq('dlq', 'purge', '--all')).code).toBe(2); // needs --yes
     const purge = await djq('dlq', 'purge', '--all', '--yes', '--json');
     expect((purge.json.purged as string[]).sort()).toEqual([ids.missing, ids.poison].sort());
     expect(await producer.queues.deadLetter.getWaitingCount()).toBe(0);
+    const purged = await djq('history', ids.poison as string, '--json');
+    expect(purged.json.status).toBe('purged');
   });
 
   it('replay --verify catches a corrupted projection and --rebuild fixes it', async () => {

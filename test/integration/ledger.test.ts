@@ -9,7 +9,7 @@ const env = testEnv();
 const redis = new Redis(env.config.REDIS_URL);
 
 afterAll(async () => {
-  await deleteKeys(redis, `${env.config.QUEUE_PREFIX}:*`);
+  await deleteKeys(redis, queueKeys(env.config).everyKeyPattern);
   redis.disconnect();
 });
 

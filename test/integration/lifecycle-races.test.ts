@@ -3,9 +3,12 @@
 // half-way through each, producer recovery and a stale delivery. Two actors (two JobSystems with
 // their own Redis connections, as two processes would have), real Redis and BullMQ; each order is
 // forced with gates (pause at a step, learn who waits on the lock), never with sleeps.
+
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { queueKeys } from '../../shared/lifecycle/keys.js';
+import { checkLedger } from '../../shared/operator/check.js';
 import type { JobSystem } from '../../shared/wiring.js';
 import { openJobSystem } from '../../shared/wiring.js';
 import { activate, crashAt, failedJob, failNext, noEffect, pauseAt, waitsForLock } from '../helpers/interleave.js';
@@ -44,11 +47,20 @@ afterEach(async () => {
     await system.close();
     redis.disconnect();
   }
-  await deleteKeys(resources.redis, `${env.config.QUEUE_PREFIX}:*`);
+  await deleteKeys(resources.redis, queueKeys(env.config).everyKeyPattern);
 });
 
 afterAll(async () => {
   await resources.cleanup();
+});
+
+/** What a get-user attempt reports when it completes (the job's own work is not the point here). */
+const completedAttempt = (userId: string) => ({
+  attempt: 1,
+  durationMs: 1,
+  capacityUnits: 0,
+  dynamoCalls: 1,
+  result: { op: 'get-user' as const, userId, found: false },
 });
 
 /** Where a job id is now: its operations-queue state ('missing' if none) and whether the DLQ holds it. */
@@ -116,15 +128,7 @@ describe("the sweep's stale page", () => {
     expect(await sweeper.lifecycle.settleFailed(stale as NonNullable<typeof stale>, noEffect)).toBe('gone');
     expect(await whereIs(sweeper, id)).toMatchObject({ operations: 'active', deadLettered: false });
     // The running delivery completes: one state, completed.
-    expect(
-      await operator.lifecycle.completed(running.job, running.token, {
-        attempt: 1,
-        durationMs: 1,
-        capacityUnits: 0,
-        dynamoCalls: 1,
-        result: { op: 'get-user', userId: 'x', found: false },
-      }),
-    ).toBe(true);
+    expect(await operator.lifecycle.completed(running.job, running.token, completedAttempt(id))).toBe(true);
     await running.job.moveToCompleted('ok', running.token, false);
     expect(await whereIs(sweeper, id)).toEqual({ operations: 'completed', deadLettered: false, outcome: 'completed' });
   });
@@ -258,14 +262,44 @@ describe('a stale delivery', () => {
     await system.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }]);
     const { job } = await activate(system, id);
     // The lock expired (the worker blocked) and the stalled check gave the job to another delivery.
-    const details = {
-      attempt: 1,
-      durationMs: 1,
-      capacityUnits: 0,
-      dynamoCalls: 1,
-      result: { op: 'get-user' as const, userId: id, found: false },
-    };
-    expect(await system.lifecycle.completed(job, 'a-token-that-lost-its-lock', details)).toBe(false);
+    expect(await system.lifecycle.completed(job, 'a-token-that-lost-its-lock', completedAttempt(id))).toBe(false);
     expect((await system.ledger.readOutcomes()).has(id)).toBe(false);
+  });
+});
+
+describe('a stalled delivery that lands its effect after the move', () => {
+  it('is settled as completed by a later sweep: never both applied and dead-lettered', async () => {
+    const worker = actor('worker');
+    const job = await failedJob(worker); // failed without an attempt line: what a stall leaves
+    const id = String(job.id);
+    expect(await worker.lifecycle.settleFailed(job, noEffect)).toBe('dead-lettered');
+    expect((await worker.console.show(id))?.attempts.at(-1)?.errorClass).toBe('Stalled');
+    // Not landed yet: the sweep leaves it in the DLQ.
+    expect(await worker.lifecycle.recheckStalledDeadLetters(noEffect, 60_000)).toBe(0);
+    // The stalled delivery wakes up and lands its effect; the next sweep finds it.
+    const landed = async () => ({ applied: true, landed: [id], missing: [] });
+    expect(await worker.lifecycle.recheckStalledDeadLetters(landed, 60_000)).toBe(1);
+    expect(await whereIs(worker, id)).toEqual({ operations: 'missing', deadLettered: false, outcome: 'completed' });
+    expect(await worker.lifecycle.recheckStalledDeadLetters(landed, 60_000)).toBe(0); // nothing left to look at
+  });
+});
+
+describe('djq check on a live stack', () => {
+  it('does not report a job lost that completed (and left the queue) while the check was reading', async () => {
+    const system = actor('worker');
+    const id = randomUUID();
+    await system.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }]);
+    const report = await checkLedger({
+      system,
+      // Between the check's first reads and its look at the queue, the job completes and is removed
+      // (retention), so the queue no longer knows it.
+      afterFirstReads: async () => {
+        const { job, token } = await activate(system, id);
+        expect(await system.lifecycle.completed(job, token, completedAttempt(id))).toBe(true);
+        await job.moveToCompleted('ok', token, false);
+        await job.remove();
+      },
+    });
+    expect(report).toMatchObject({ enqueued: 1, completed: 1, lost: 0, pending: 0 });
   });
 });

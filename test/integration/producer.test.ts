@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OperationGenerator } from '../../producer/generator.js';
 import { Producer } from '../../producer/producer.js';
 import { parseOperationMix } from '../../shared/domain/operations.js';
+import { queueKeys } from '../../shared/lifecycle/keys.js';
 import type { Ledger } from '../../shared/lifecycle/ledger.js';
 import type { Queues } from '../../shared/lifecycle/queues.js';
 import { createMemoryStores } from '../../shared/store/memory-stores.js';
@@ -46,7 +47,7 @@ beforeEach(() => {
 
 afterEach(async () => {
   await system.close();
-  await deleteKeys(redis, `${env.config.QUEUE_PREFIX}:*`);
+  await deleteKeys(redis, queueKeys(env.config).everyKeyPattern);
   redis.disconnect();
 });
 
