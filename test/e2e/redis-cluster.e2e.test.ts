@@ -40,7 +40,8 @@ async function djq<T>(env: Record<string, string>, ...args: string[]): Promise<{
   const cli = startService('cli/djq.ts', env, [...args, '--json']);
   services.push(cli);
   const { code } = await cli.exited;
-  const json = cli.output().slice(cli.output().indexOf('{'));
+  const output = cli.output();
+  const json = output.slice(Math.min(...['{', '['].map((c) => output.indexOf(c)).filter((i) => i >= 0)));
   return { code, data: JSON.parse(json) as T };
 }
 
@@ -113,5 +114,23 @@ describe('Redis Cluster (3 masters + 3 replicas), QUEUE_SHARDS=3', () => {
     const stats = await djq<{ counts: Record<string, number>; deadLetter: number; shards: unknown[] }>(env, 'stats');
     expect(stats.data.shards).toHaveLength(3);
     expect(stats.data.deadLetter).toBe(check.data.deadLettered);
+
+    // The DLQ console spans the shards: list them all, purge one from the shard that holds it.
+    const list = await djq<{ jobId: string }[]>(env, 'dlq', 'list');
+    expect(list.data).toHaveLength(check.data.deadLettered);
+    const held = await Promise.all(
+      list.data.map(async (e) => {
+        for (const [i, s] of shards.entries()) if (await s.queues.deadLetter.getJob(e.jobId)) return i;
+        return -1;
+      }),
+    );
+    expect(held).not.toContain(-1);
+    const pick = held.indexOf(Math.max(...held));
+    const victim = list.data[pick]?.jobId ?? '';
+    const purge = await djq<{ purged: string[] }>(env, 'dlq', 'purge', victim);
+    expect(purge.data.purged).toEqual([victim]);
+    expect(await shards[held[pick] ?? 0]?.queues.deadLetter.getJob(victim)).toBeUndefined();
+    const after = await djq<CheckReport>(env, 'check');
+    expect(after.data).toMatchObject({ purged: 1, lost: 0, duplicated: 0 });
   });
 });
