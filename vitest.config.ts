@@ -13,8 +13,6 @@ export default defineConfig({
       AWS_SECRET_ACCESS_KEY: 'test',
       AWS_REGION: 'us-east-1',
       LOG_LEVEL: 'silent',
-      // The lockfile pins the SDK; its notice about releases after January 2027 needing Node 22 is noise here.
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
     // Two cores: more parallel files only make the child-process tests slower.
     maxWorkers: 2,

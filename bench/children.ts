@@ -21,7 +21,6 @@ export function spawnWorker(env: Record<string, string>): WorkerChild {
       HOME: process.env.HOME ?? '',
       AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'bench',
       AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'bench',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       ...env,
     },
     // An IPC channel makes the worker stop with us (stopWhenParentExits) if the bench dies.

@@ -2,6 +2,8 @@
 // held to, and the tables printed at the end of a run.
 import { fmt, type Row, renderTable } from './report.js';
 import type { BaselineRun, ProjectRun } from './sections/end-to-end.js';
+import type { HistoryResult } from './sections/history.js';
+import type { HotAggregateResult } from './sections/hot-aggregate.js';
 import type { LatencyResult } from './sections/latency.js';
 import type { MemoryResult } from './sections/memory.js';
 import type { ProducerResult } from './sections/producer.js';
@@ -20,15 +22,17 @@ export interface Figures {
   latency?: LatencyResult;
   memory?: MemoryResult;
   producer?: ProducerResult;
+  history?: HistoryResult;
+  hotAggregate?: HotAggregateResult;
 }
 
 /** The round trips each operation should make (README "Performance"); the run checks them. */
 export const EXPECTED_TRIPS: Record<string, string> = {
   'create-user': '2',
   'get-user': '1',
-  'update-user': '3',
+  'update-user': '5 in 3',
   'query-by-department': '1',
-  'delete-user': '3',
+  'delete-user': '5 in 3',
   'batch-create-users': '2 per user',
 };
 
@@ -85,6 +89,15 @@ export function summarise(f: Figures, quick: boolean) {
     scalingEfficiency4: { target: '>= 0.9', met: f.scaling ? f.scaling.efficiency4 >= 0.9 : undefined },
     latencyP99Ms: { target: '<= 25', met: latencyMs ? latencyMs.p99 <= 25 : undefined },
     workerRssGrowth: { target: '<= 1.2', met: f.memory ? f.memory.growth <= 1.2 : undefined },
+    historyCostRatio: { target: '<= 1.2', met: f.history ? f.history.costRatio <= 1.2 : undefined },
+    hotAggregateShare: {
+      target: '>= 0.8, 0 dead-lettered',
+      met: f.hotAggregate
+        ? f.hotAggregate.share >= 0.8 &&
+          f.hotAggregate.contended.deadLettered === 0 &&
+          f.hotAggregate.contended.verified
+        : undefined,
+    },
   };
 
   const json = {
@@ -99,6 +112,9 @@ export function summarise(f: Figures, quick: boolean) {
     workerRssGrowth: maybe(f.memory?.growth, 3),
     redisUsedMemoryMB: f.memory?.redisUsedMemoryMB ?? null,
     producerBulkSpeedup: maybe(f.producer ? f.producer.addBulkPerSec / f.producer.addPerSec : undefined, 2),
+    historyCostRatio: maybe(f.history?.costRatio, 3),
+    hotAggregateShare: maybe(f.hotAggregate?.share, 3),
+    hotAggregateDeadLettered: f.hotAggregate ? f.hotAggregate.contended.deadLettered : null,
     targets,
     details: f,
   };
@@ -204,6 +220,40 @@ export function summarise(f: Figures, quick: boolean) {
       '(info)',
     ]);
   }
+  if (f.history) {
+    const h = f.history;
+    rows.push([
+      `Update on a ${h.long.events.toLocaleString('en')}-event user vs a ${h.short.events}-event one (${h.long.updates} each, alternating)`,
+      `${h.long.msPerUpdate} ms, ${h.long.readUnitsPerUpdate} RCU`,
+      `${h.short.msPerUpdate} ms, ${h.short.readUnitsPerUpdate} RCU`,
+      `${fmt.ratio(h.latencyRatio)} / ${fmt.ratio(h.readUnitsRatio)}`,
+      `<= 1.20${check(targets.historyCostRatio.met)}`,
+    ]);
+    rows.push([
+      "Redelivery of the long user's 2nd event after all the rest",
+      `${h.redelivery.ms} ms, ${h.redelivery.readUnits} RCU`,
+      h.redelivery.foundApplied ? 'found applied' : 'NOT FOUND',
+      '',
+      '(info)',
+    ]);
+  }
+  if (f.hotAggregate) {
+    const { serial, contended, share } = f.hotAggregate;
+    rows.push([
+      `Hot aggregate: ${contended.jobs} updates of one user, ${contended.workers} workers × ${contended.concurrency}`,
+      `${fmt.rate(contended.jobsPerSec)}, ${contended.deadLettered} DLQ'd`,
+      `serial (1 × 1) ${fmt.rate(serial.jobsPerSec)}`,
+      fmt.ratio(share),
+      `>= 0.80, 0 DLQ${check(targets.hotAggregateShare.met)}`,
+    ]);
+    rows.push([
+      'Hot aggregate: conflicts per job (lost rounds + put-backs)',
+      `${contended.conflictRoundsPerJob} + ${contended.putBacksPerJob}`,
+      `serial ${serial.conflictRoundsPerJob} + ${serial.putBacksPerJob}`,
+      '',
+      contended.verified ? '(info) stream verified' : 'stream NOT verified ✗',
+    ]);
+  }
   const parts = [
     renderTable(
       `Benchmark${quick ? ' (--quick: a smoke run, the figures are not meaningful)' : ''}`,
@@ -223,9 +273,9 @@ function maybe(value: number | undefined, digits: number): number | null {
 /** The steps of a job in the order they run, with the label the table and the chart give them. */
 export const STEP_LABELS: [string, string][] = [
   ['validate', 'validate (zod payload schema)'],
-  ['read', 'read (event Query, GetItem, GSI Query)'],
-  ['append', 'append (conditional PutItem of the event)'],
-  ['project', 'project (version-guarded PutItem)'],
+  ['read', 'read (head and own-event GetItems in parallel, GetItem, GSI Query)'],
+  ['append', 'append (conditional PutItem of the event, with the window flag beside it)'],
+  ['project', 'project (link: PutItem of the head, conditional on its version)'],
   ['handler', 'handler total (read + append + project, batches in parallel)'],
   ['history', 'history (two buffered records)'],
   ['history-flush', 'history flush (BatchWriteItem, in the background)'],

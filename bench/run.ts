@@ -1,5 +1,6 @@
 // `npm run bench [-- --quick]`: each measurement of issue 6 against its baseline in one run, a table
 // on the terminal and bench/results/latest.json (quick.json for --quick, which is only a smoke run).
+import '../shared/runtime/node-version.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -9,6 +10,8 @@ import { writeCharts } from '../charts/main.js';
 import { clearProgress, progress } from './report.js';
 import { type Figures, summarise } from './results.js';
 import { ceilingRun, naiveRun, projectRun } from './sections/end-to-end.js';
+import { history } from './sections/history.js';
+import { hotAggregate } from './sections/hot-aggregate.js';
 import { latency } from './sections/latency.js';
 import { memory } from './sections/memory.js';
 import { producerRates } from './sections/producer.js';
@@ -36,6 +39,8 @@ const sizes = quick
       latency: { perSec: 200, seconds: 4, warmupSeconds: 1 },
       memory: [300, 1500] as [number, number],
       producer: { bulkJobs: 3000, singleJobs: 500 },
+      history: { shortEvents: 10, longEvents: 2000, updates: 40 },
+      hot: 200,
     }
   : {
       overhead: { jobs: 20_000, rounds: 3 },
@@ -45,6 +50,8 @@ const sizes = quick
       latency: { perSec: 200, seconds: 30, warmupSeconds: 2 },
       memory: [5000, 50_000] as [number, number],
       producer: { bulkJobs: 20_000, singleJobs: 5000 },
+      history: { shortEvents: 10, longEvents: 10_000, updates: 300 },
+      hot: 1000,
     };
 
 function versions(redisVersion: string) {
@@ -88,6 +95,8 @@ async function main() {
     if (wanted('latency')) figures.latency = await latency(services, sizes.latency);
     if (wanted('memory')) figures.memory = await memory(services, sizes.memory);
     if (wanted('producer')) figures.producer = await producerRates(services, sizes.producer);
+    if (wanted('history')) figures.history = await history(services, sizes.history);
+    if (wanted('hot')) figures.hotAggregate = await hotAggregate(services, sizes.hot);
     const redisVersion = /redis_version:(\S+)/.exec(await services.control.info('server'))?.[1] ?? 'unknown';
     clearProgress();
     const { table, json } = summarise(figures, quick);

@@ -30,7 +30,6 @@ export async function startBenchServices(): Promise<BenchServices> {
   // dynalite accepts any credentials; the SDK only needs some to sign with.
   process.env.AWS_ACCESS_KEY_ID ??= 'bench';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'bench';
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const redis = await startRedisServer();
   const dynalite = await startDynalite();
   const control = new Redis(redis.url, { maxRetriesPerRequest: null });

@@ -46,17 +46,21 @@ export function timedStores(stores: Stores, times: StepTimes): Stores {
   const { events, users, history } = stores;
   return {
     events: {
-      load: (userId) => times.time('read', () => events.load(userId)),
-      get: (userId, version) => times.time('read', () => events.get(userId, version)),
-      append: (event) => times.time('append', () => events.append(event)),
+      getByJob: (userId, jobId) => times.time('read', () => events.getByJob(userId, jobId)),
+      put: (event) => times.time('append', () => events.put(event)),
+      rewrite: (event, from) => times.time('append', () => events.rewrite(event, from)),
+      discard: (userId, jobId, version) => times.time('append', () => events.discard(userId, jobId, version)),
+      // Flags go out beside the append (same round trip), so they count as part of it.
+      markLinked: (userId, jobId, version) => times.time('append', () => events.markLinked(userId, jobId, version)),
+      listUser: (userId) => events.listUser(userId),
       scanAll: () => events.scanAll(),
       count: () => events.count(),
     },
     users: {
       getUser: (userId) => times.time('read', () => users.getUser(userId)),
-      getState: (userId) => times.time('read', () => users.getState(userId)),
+      getHead: (userId) => times.time('read', () => users.getHead(userId)),
       queryByDepartment: (department, limit) => times.time('read', () => users.queryByDepartment(department, limit)),
-      put: (state) => times.time('project', () => users.put(state)),
+      link: (head, from) => times.time('project', () => users.link(head, from)),
       overwrite: (userId, state) => users.overwrite(userId, state),
       scanAll: () => users.scanAll(),
       count: () => users.count(),

@@ -1,4 +1,5 @@
 // Board process entry point: `npm run board` (or `node dist/board/main.js`, or via npm start).
+import '../shared/runtime/node-version.js';
 import { loadConfigOrExit } from '../shared/runtime/config.js';
 import { createLogger } from '../shared/runtime/logger.js';
 import { connectRedis, describeRedis, waitForRedis } from '../shared/runtime/redis.js';

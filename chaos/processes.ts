@@ -61,7 +61,6 @@ export function startService(file: string, env: Record<string, string>, args: st
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,6 +3,7 @@
 // stdout) and exits 1 if any scenario lost, duplicated or mismatched anything or missed its own
 // expectations. A full run (no --small, no --only) also saves chaos/results/latest.json and redraws
 // docs/charts. Everything started is stopped at the end, also on failure and Ctrl-C.
+import '../shared/runtime/node-version.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';

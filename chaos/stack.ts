@@ -112,7 +112,6 @@ export class ChaosStack {
     // The harness's own SDK client needs some credentials; dynalite accepts any.
     process.env.AWS_ACCESS_KEY_ID ??= 'chaos';
     process.env.AWS_SECRET_ACCESS_KEY ??= 'chaos';
-    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     const dir = mkdtempSync(join(tmpdir(), `djq-chaos-${name}-`));
     trackDir(dir);
     let redisServer: RedisServer | undefined;

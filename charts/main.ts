@@ -1,6 +1,7 @@
 // `npm run charts`: redraws docs/charts/*.svg from the saved results (bench/results/latest.json,
 // chaos/results/latest.json) without running anything. `npm run bench` and `npm run chaos` call
 // the same functions after a full run.
+import '../shared/runtime/node-version.js';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import type { ScenarioResult } from '../chaos/scenario.js';

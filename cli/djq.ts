@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // djq: the operator's command line. Reads the same environment variables as the services, or, with
 // none set, finds the running `npm start` stack through .djq/stack.json.
+import '../shared/runtime/node-version.js';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../shared/runtime/config.js';
 import { check } from './commands/check.js';
@@ -14,7 +15,8 @@ import { makeOutput } from './output.js';
 const USAGE = `Usage: djq <command> [options]      (from a checkout: npm run -s djq -- <command>)
 
 Commands:
-  stats                               queue counts by state, DLQ size, events and users
+  stats [--exact]                     queue counts by state, DLQ size, table size (approximate;
+                                      --exact counts events and users with full-table scans)
   history <jobId>                     a job's lifecycle: enqueued, attempts, outcome
   dlq list [--reason TEXT]            dead-lettered jobs with their reasons
   dlq show <jobId>                    one dead-lettered job: payload and every attempt's error
@@ -28,9 +30,6 @@ Commands:
 Every command takes --json for one JSON document on stdout.
 Exit codes: 0 ok, 1 the command found a problem (or failed), 2 bad usage or configuration.`;
 
-// The lockfile pins the SDK, so its notice about future releases needing Node 22 is noise on every command.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -43,6 +42,7 @@ async function run(argv: string[]): Promise<number> {
       reason: { type: 'string' },
       verify: { type: 'boolean', default: false },
       rebuild: { type: 'boolean', default: false },
+      exact: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -59,7 +59,7 @@ async function run(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'stats':
-        return await stats(ctx, out);
+        return await stats(ctx, out, { exact: values.exact });
       case 'history':
         return await history(ctx, out, rest);
       case 'replay':

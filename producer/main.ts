@@ -1,4 +1,5 @@
 // Producer process entry point: `node dist/producer/main.js` (or via npm start / docker).
+import '../shared/runtime/node-version.js';
 import { Counter, collectDefaultMetrics, Registry } from 'prom-client';
 import { describeTable } from '../shared/dynamo/table.js';
 import { logTransitions } from '../shared/lifecycle/transition-log.js';

@@ -1,6 +1,7 @@
 // `npm start`: the whole system on one machine. It finds or starts Redis and DynamoDB (dynalite),
 // runs one producer, N workers and the board as child processes with a live summary, restarts a
 // worker that dies, and stops everything cleanly on Ctrl-C. See STACK_USAGE for the flags.
+import '../shared/runtime/node-version.js';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -297,8 +298,6 @@ async function main() {
   const stack = new Stack({
     ...env,
     LOG_FORMAT: env.LOG_FORMAT ?? (tty ? 'pretty' : 'json'),
-    // Said once above instead of once per child process.
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   });
   // Ports: METRICS_PORT for the producer and METRICS_PORT + i for worker i, BOARD_PORT for the board;
   // one that is taken (another stack, another program) is replaced by a free one, and said so.

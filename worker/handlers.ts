@@ -21,7 +21,13 @@ export function makeHandlers(users: UserProjectionStore, commands: UserCommands)
     },
     'update-user': async ({ userId, changes }, jobId) => {
       const out = await commands.update(jobId, userId, changes);
-      return { op: 'update-user', userId, version: out.version, applied: out.applied };
+      return {
+        op: 'update-user',
+        userId,
+        version: out.version,
+        applied: out.applied,
+        ...(out.conflicts ? { conflicts: out.conflicts } : {}),
+      };
     },
     'query-by-department': async ({ department, limit }) => {
       const found = await users.queryByDepartment(department, limit);
@@ -35,6 +41,7 @@ export function makeHandlers(users: UserProjectionStore, commands: UserCommands)
         version: out.version,
         applied: out.applied,
         ...(out.alreadyDeleted ? { alreadyDeleted: true } : {}),
+        ...(out.conflicts ? { conflicts: out.conflicts } : {}),
       };
     },
     'batch-create-users': async ({ users: batch }, jobId) => {

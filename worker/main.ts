@@ -1,4 +1,5 @@
 // Worker process entry point: `node dist/worker/main.js` (or via npm start / docker).
+import '../shared/runtime/node-version.js';
 import { describeTable } from '../shared/dynamo/table.js';
 import { openDynamo } from '../shared/runtime/bootstrap.js';
 import { loadConfigOrExit } from '../shared/runtime/config.js';

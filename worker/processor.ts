@@ -8,6 +8,7 @@ import { withCallTally } from '../shared/dynamo/instrumentation.js';
 import type { JobLifecycle } from '../shared/lifecycle/job-lifecycle.js';
 import { classifyError } from '../shared/runtime/errors.js';
 import type { Handlers } from './handlers.js';
+import { isContention, putBack, putBackDelayMs } from './put-back.js';
 
 /** A delivery that finished its work after BullMQ gave the job to someone else (its lock expired). */
 export class LockLostError extends Error {
@@ -36,6 +37,10 @@ export function makeProcessor(handlers: Handlers, lifecycle: JobLifecycle) {
       });
       outcome = { result: value, capacityUnits: tally.capacityUnits, dynamoCalls: tally.calls };
     } catch (error) {
+      if (token && isContention(error)) {
+        // Not a failed attempt: the job goes back to the queue and its attempts stay as they are.
+        return putBack(job, token, putBackDelayMs(job.attemptsStarted));
+      }
       const c = classifyError(error);
       const message = (error as Error)?.message ?? String(error);
       const final = !c.retryable || attempt >= maxAttempts;

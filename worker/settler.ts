@@ -28,8 +28,8 @@ export class Settler {
   ) {}
 
   /**
-   * Whether a write job's effect landed, user by user, repairing the projection of every user whose
-   * event is there (whatever is decided, the projection must show what landed).
+   * Whether a write job's effect landed, user by user. Nothing to repair: an effect lands by moving
+   * the user's head, which is the projection row, so the projection shows whatever landed.
    */
   async checkEffect(job: Pick<Job, 'id' | 'name' | 'data'>): Promise<EffectCheck> {
     let targets: string[];
@@ -42,11 +42,7 @@ export class Settler {
     const { commands } = this.deps;
     // The same DynamoDB trouble that failed the job may hit this check: each call is retried briefly.
     const landed = await Promise.all(
-      targets.map(async (id) => {
-        const applied = await retryTransient(() => commands.hasApplied(String(job.id), id));
-        if (applied) await retryTransient(() => commands.repair(id));
-        return applied;
-      }),
+      targets.map((id) => retryTransient(() => commands.hasApplied(String(job.id), id))),
     );
     return {
       applied: landed.every(Boolean),

@@ -1,14 +1,23 @@
-// The event-sourced write path, with an exactly-once effect under at-least-once delivery.
+// The event-sourced write path, with an exactly-once effect under at-least-once delivery, at a cost
+// that does not grow with the user's history.
 //
-// A command (1) loads the user's events with a strongly consistent read, (2) returns early if one
-// of them carries this job's id (already applied: only re-project), (3) appends the new event into
-// the next version slot with a conditional put, retrying from (1) if another job took the slot,
-// (4) writes the folded state to the projection with a version guard. Every step is safe to repeat:
-// a crash anywhere leaves either no event (the retry appends it) or the job's event (the retry finds
-// it and only re-projects). See "How exactly-once works" in the README.
+// A job's event is keyed by (user, job), so a job has at most one event per user by construction,
+// and the user's head (the projection row) is the concurrency token: an event is part of the stream
+// once the head moves from its version - 1 to its version in one conditional write ("linking"). A
+// command reads the head and its own event (two items, in parallel), then either finds its event
+// linked (done), links it if it is next, or writes it at head + 1 (moving it there if it lost an
+// earlier race) and links it. Every step is safe to repeat; see "How exactly-once works" in the README.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { NewUser } from '../shared/domain/jobs.js';
-import { foldUser, type UserEvent, type UserState } from '../shared/domain/user.js';
+import {
+  applyToHead,
+  droppedFromWindow,
+  jobAtVersion,
+  type StoredEvent,
+  type UserEvent,
+  type UserHead,
+} from '../shared/domain/user.js';
 import {
   UserAlreadyExistsError,
   UserDeletedError,
@@ -16,13 +25,16 @@ import {
   VersionConflictError,
 } from '../shared/store/errors.js';
 import type { EventStore, UserProjectionStore } from '../shared/store/types.js';
+import { KeyedMutex } from './keyed-mutex.js';
 
 export interface CommandOutcome {
   userId: string;
   version: number;
-  /** false when this job's event was already there (a redelivery) or there was nothing to do. */
+  /** false when this job's event was already linked (a redelivery) or there was nothing to do. */
   applied: boolean;
   alreadyDeleted?: boolean;
+  /** Rounds lost to other writers before this one succeeded (absent when none). */
+  conflicts?: number;
 }
 
 type EventDraft = Pick<UserEvent, 'type' | 'data'>;
@@ -30,98 +42,173 @@ type EventDraft = Pick<UserEvent, 'type' | 'data'>;
 export interface UserCommandsOptions {
   events: EventStore;
   users: UserProjectionStore;
-  /** In-process reload-and-retry rounds on a version conflict before the job is retried by BullMQ. */
+  /**
+   * Rounds of re-read and retry when another writer linked first, before giving up with a
+   * VersionConflictError (which the processor turns into a put-back, not a failed attempt).
+   * @default 5
+   */
   maxConflictRounds?: number;
+  /**
+   * Pause before round `round` (≥ 1), given how long the lost round took. The writer that won goes
+   * straight on with its process's next job on the user while the losers wait a round or two, so
+   * one process tends to keep the user for a while instead of all of them colliding every round.
+   * @default lastRoundMs · 2^(round-1) · U[0.5, 1.5)
+   */
+  backoffMs?: (round: number, lastRoundMs: number) => number;
   now?: () => string;
+}
+
+/**
+ * Where a job's stored event stands against the head:
+ * - none: the job wrote no event for this user;
+ * - linked: part of the stream (flagged, or named by the head's window);
+ * - next: at head + 1, not linked yet (its writer died or is still on it): link it;
+ * - lost: at a version the head gave to another job: it must move (it can never be linked there);
+ * - lost-unsure: below the head's window and unflagged when read: lost, unless flagged since
+ *   (every write that acts on it is conditional on "not flagged", which settles the race);
+ * - ahead: past head + 1, so the head read is older than the event's writer's: read again.
+ */
+type Standing = 'none' | 'linked' | 'next' | 'lost' | 'lost-unsure' | 'ahead';
+
+function standingOf(mine: StoredEvent | undefined, head: UserHead | undefined): Standing {
+  if (!mine) return 'none';
+  if (mine.linked) return 'linked';
+  const headVersion = head?.version ?? 0;
+  if (mine.version === headVersion + 1) return 'next';
+  if (mine.version > headVersion + 1) return 'ahead';
+  const named = jobAtVersion(head, mine.version);
+  if (named === mine.jobId) return 'linked';
+  return named === undefined ? 'lost-unsure' : 'lost';
+}
+
+function plain(event: StoredEvent): UserEvent {
+  const { linked: _linked, ...rest } = event;
+  return rest as UserEvent;
 }
 
 export class UserCommands {
   private readonly events: EventStore;
   private readonly users: UserProjectionStore;
   private readonly maxConflictRounds: number;
+  private readonly backoffMs: (round: number, lastRoundMs: number) => number;
   private readonly now: () => string;
+  /** Writers on one user in this process take turns: they would only race each other for its next version. */
+  private readonly mutex = new KeyedMutex();
 
   constructor(options: UserCommandsOptions) {
     this.events = options.events;
     this.users = options.users;
     this.maxConflictRounds = options.maxConflictRounds ?? 5;
+    this.backoffMs =
+      options.backoffMs ?? ((round, lastRoundMs) => lastRoundMs * 2 ** (round - 1) * (0.5 + Math.random()));
     this.now = options.now ?? (() => new Date().toISOString());
   }
 
-  /** Create needs no read first: a new user's first event has version 1, so the slot decides. */
+  /** Create needs no read first: a new user's head does not exist, so the first link decides. */
   async create(jobId: string, user: NewUser): Promise<CommandOutcome> {
-    const event: UserEvent = { type: 'UserCreated', userId: user.id, version: 1, jobId, at: this.now(), data: user };
-    try {
-      await this.events.append(event);
-    } catch (error) {
-      if (!(error instanceof VersionConflictError)) throw error;
-      const first = await this.events.get(user.id, 1);
-      if (first && first.jobId !== jobId) throw new UserAlreadyExistsError(user.id, first.jobId);
-      await this.repair(user.id);
-      return { userId: user.id, version: 1, applied: false };
-    }
-    await this.project(foldUser(user.id, [event]) as UserState);
-    return { userId: user.id, version: 1, applied: true };
+    return this.mutex.run(user.id, async () => {
+      const event: UserEvent = { type: 'UserCreated', userId: user.id, version: 1, jobId, at: this.now(), data: user };
+      if ((await this.events.put(event)) && (await this.users.link(applyToHead(undefined, event), 0))) {
+        return { userId: user.id, version: 1, applied: true };
+      }
+      // A redelivery, or an id that exists already: the general path tells which.
+      return this.settle(jobId, user.id, (head) => {
+        if (head) throw new UserAlreadyExistsError(user.id, head.createdBy);
+        return { type: 'UserCreated', data: user };
+      });
+    });
   }
 
   async update(jobId: string, userId: string, changes: { age?: number; department?: string }) {
-    return this.decide(jobId, userId, (state) => {
-      if (!state) throw new UserNotFoundError(userId);
-      if (state.deleted) throw new UserDeletedError(userId);
-      return { type: 'UserUpdated', data: changes };
-    });
+    return this.mutex.run(userId, () =>
+      this.settle(jobId, userId, (head) => {
+        if (!head) throw new UserNotFoundError(userId);
+        if (head.deleted) throw new UserDeletedError(userId);
+        return { type: 'UserUpdated', data: changes };
+      }),
+    );
   }
 
   /** Deleting a deleted user is a success with nothing to do: delete is idempotent across jobs. */
   async delete(jobId: string, userId: string) {
-    return this.decide(jobId, userId, (state) => {
-      if (!state) throw new UserNotFoundError(userId);
-      if (state.deleted) return undefined;
-      return { type: 'UserDeleted', data: {} };
-    });
+    return this.mutex.run(userId, () =>
+      this.settle(jobId, userId, (head) => {
+        if (!head) throw new UserNotFoundError(userId);
+        if (head.deleted) return undefined;
+        return { type: 'UserDeleted', data: {} };
+      }),
+    );
   }
 
-  /** Re-projects a user from its events (after a crash between append and project, or on dead-letter). */
-  async repair(userId: string): Promise<{ version: number }> {
-    const state = foldUser(userId, await this.events.load(userId));
-    if (state) await this.project(state);
-    return { version: state?.version ?? 0 };
-  }
-
-  /** Whether this job's event is already in the user's stream. */
+  /** Whether this job's event is part of the user's stream: two items read, a third if it is unclear. */
   async hasApplied(jobId: string, userId: string): Promise<boolean> {
-    return (await this.events.load(userId)).some((e) => e.jobId === jobId);
+    const [head, mine] = await Promise.all([this.users.getHead(userId), this.events.getByJob(userId, jobId)]);
+    const standing = standingOf(mine, head);
+    if (standing === 'linked') return true;
+    // Flagged between our two reads? The flag is written before the head drops it, so a read now settles it.
+    if (standing === 'lost-unsure') return (await this.events.getByJob(userId, jobId))?.linked === true;
+    return false;
   }
 
-  private async decide(
+  private async settle(
     jobId: string,
     userId: string,
-    draft: (state: UserState | undefined) => EventDraft | undefined,
+    draft: (head: UserHead | undefined) => EventDraft | undefined,
   ): Promise<CommandOutcome> {
-    for (let round = 0; ; round++) {
-      const events = await this.events.load(userId);
-      const state = foldUser(userId, events);
-      const mine = events.find((e) => e.jobId === jobId);
-      if (mine) {
-        // Already applied by an earlier delivery: the projection may have missed it, so write it again.
-        if (state) await this.project(state);
-        return { userId, version: mine.version, applied: false };
+    let headVersion = 0;
+    let roundStarted = 0;
+    for (let round = 0; round < this.maxConflictRounds; round++) {
+      if (round > 0) await sleep(this.backoffMs(round, performance.now() - roundStarted));
+      roundStarted = performance.now();
+      const [head, mine] = await Promise.all([this.users.getHead(userId), this.events.getByJob(userId, jobId)]);
+      headVersion = head?.version ?? 0;
+      const standing = standingOf(mine, head);
+      const lost = round > 0 ? { conflicts: round } : {};
+      if (mine && standing === 'linked') return { userId, version: mine.version, applied: false, ...lost };
+      if (standing === 'ahead') continue;
+      if (mine && standing === 'next') {
+        // An earlier delivery wrote it and died (or is still on it): whoever links first, it is linked once.
+        if (await this.link(head, plain(mine))) return { userId, version: mine.version, applied: true, ...lost };
+        continue;
       }
-      const next = draft(state);
-      if (!next) return { userId, version: state?.version ?? 0, applied: false, alreadyDeleted: true };
-      const event = { ...next, userId, version: (state?.version ?? 0) + 1, jobId, at: this.now() } as UserEvent;
+
+      // No event, or one that lost its version: decide against the state as it is now.
+      let next: EventDraft | undefined;
       try {
-        await this.events.append(event);
+        next = draft(head);
       } catch (error) {
-        if (error instanceof VersionConflictError && round + 1 < this.maxConflictRounds) continue;
+        // Final for this job: its lost event goes, unless it turns out linked (then the next round says so).
+        if (mine && !(await this.events.discard(userId, jobId, mine.version))) continue;
         throw error;
       }
-      await this.project(foldUser(userId, [...events, event]) as UserState);
-      return { userId, version: event.version, applied: true };
+      if (!next) {
+        if (mine && !(await this.events.discard(userId, jobId, mine.version))) continue;
+        return { userId, version: headVersion, applied: false, alreadyDeleted: true, ...lost };
+      }
+      const event = { ...next, userId, version: headVersion + 1, jobId, at: this.now() } as UserEvent;
+      const target = applyToHead(head, event);
+      // The event and the flags of what the link pushes out of the window, in parallel: both before the link.
+      const [written] = await Promise.all([
+        mine ? this.events.rewrite(event, mine.version) : this.events.put(event),
+        this.flagDropped(userId, head, target),
+      ]);
+      if (written && (await this.users.link(target, headVersion))) {
+        return { userId, version: event.version, applied: true, ...lost };
+      }
     }
+    throw new VersionConflictError(userId, headVersion + 1);
   }
 
-  private async project(state: UserState): Promise<void> {
-    await this.users.put(state);
+  /** Links a stored event that is next: flags what leaves the window, then moves the head. */
+  private async link(head: UserHead | undefined, event: UserEvent): Promise<boolean> {
+    const target = applyToHead(head, event);
+    await this.flagDropped(event.userId, head, target);
+    return this.users.link(target, head?.version ?? 0);
+  }
+
+  private async flagDropped(userId: string, head: UserHead | undefined, target: UserHead): Promise<void> {
+    await Promise.all(
+      droppedFromWindow(head, target).map(({ version, jobId }) => this.events.markLinked(userId, jobId, version)),
+    );
   }
 }

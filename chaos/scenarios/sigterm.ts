@@ -29,9 +29,12 @@ export async function sigterm(jobs: number): Promise<ScenarioResult> {
       (await stack.consumingWorkerIds()).size === workers.length &&
       (await stack.queues.operations.getActiveCount()) >= 16;
     while (!(await ready()) && Date.now() < deadline) await sleep(100);
+    // attemptsStarted, not attemptsMade: getActive() reads the list, then each job, so an attempt that
+    // fails in between shows up here with attemptsMade already counting it. The attempt that was in
+    // flight has finished once attemptsMade reaches attemptsStarted.
     const inFlight = (await stack.queues.operations.getActive()).map((j) => ({
       id: String(j.id),
-      attemptsMade: j.attemptsMade,
+      attemptsStarted: j.attemptsStarted,
     }));
 
     const signalledAt = performance.now();
@@ -51,10 +54,10 @@ export async function sigterm(jobs: number): Promise<ScenarioResult> {
     const outcomes = await stack.ledger.readOutcomes();
     // Finished: completed or dead-lettered, or the attempt ended in a failure that will be retried.
     const abandoned: string[] = [];
-    for (const { id, attemptsMade } of inFlight) {
+    for (const { id, attemptsStarted } of inFlight) {
       if (outcomes.has(id)) continue;
       const job = await stack.queues.operations.getJob(id);
-      if (!job || job.attemptsMade <= attemptsMade) abandoned.push(id);
+      if (!job || job.attemptsMade < attemptsStarted) abandoned.push(id);
     }
     const leftAfterShutdown = await stack.unfinished();
 

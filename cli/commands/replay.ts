@@ -19,6 +19,11 @@ export async function replay(
     out.result(report, () =>
       [
         `${report.matching} of ${report.aggregates} users match the fold of their ${report.events} events.`,
+        ...(report.unlinked
+          ? [
+              `  (${report.unlinked} event(s) in no stream: written by jobs that lost their version and ended without it)`,
+            ]
+          : []),
         ...report.mismatches.map((m) => `  MISMATCH ${m.userId}: ${m.problem}`),
         ...report.explained.map(
           (m) => `  pending  ${m.userId}: ${m.problem} — job(s) ${m.pendingJobs?.join(', ')} not finished yet`,

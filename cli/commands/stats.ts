@@ -1,35 +1,48 @@
-// djq stats: queue counts by state, DLQ size, events and users; with a sharded queue, the totals
-// and then each shard's counts.
+// djq stats: queue counts by state, DLQ size, and the table's size from DescribeTable (what DynamoDB
+// keeps without a scan: approximate); --exact counts events and live users with full-table scans.
+// With a sharded queue: the totals, then each shard's counts.
+import { DEPARTMENT_INDEX } from '../../shared/dynamo/table.js';
 import type { CliContext } from '../context.js';
 import { type Output, table } from '../output.js';
 
+const APPROXIMATE =
+  'approximate: DynamoDB refreshes ItemCount about every six hours (dynalite always reports 0); --exact scans the table';
+
 const STATES = ['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'] as const;
 
-export async function stats(ctx: CliContext, out: Output): Promise<number> {
+export async function stats(ctx: CliContext, out: Output, options: { exact: boolean } = { exact: false }) {
   const { shards, stores } = await ctx.system();
-  const [perShard, events, users] = await Promise.all([
+  const [perShard, description, exact] = await Promise.all([
     Promise.all(
       shards.map(async ({ queues }) => ({
         counts: await queues.operations.getJobCounts(...STATES),
         deadLetter: await queues.deadLetter.getJobCountByTypes('waiting', 'prioritized', 'delayed'),
       })),
     ),
-    stores.events.count(),
-    stores.users.count(),
+    ctx.table(),
+    // Full-table COUNT scans: minutes and real read capacity on a table of millions of items.
+    options.exact ? Promise.all([stores.events.count(), stores.users.count()]) : undefined,
   ]);
   const counts: Record<string, number> = {};
   for (const { counts: c } of perShard)
     for (const [state, n] of Object.entries(c)) counts[state] = (counts[state] ?? 0) + n;
   const dlq = perShard.reduce((sum, s) => sum + s.deadLetter, 0);
   const sharded = shards.length > 1;
+  const index = description?.GlobalSecondaryIndexes?.find((i) => i.IndexName === DEPARTMENT_INDEX);
+  const estimate = {
+    items: description?.ItemCount ?? 0,
+    sizeBytes: description?.TableSizeBytes ?? 0,
+    usersWithDepartment: index?.ItemCount ?? 0,
+    note: APPROXIMATE,
+  };
   const data = {
     queue: ctx.config.QUEUE_NAME,
     counts,
     deadLetter: dlq,
-    events,
-    users,
-    source: ctx.source,
     ...(sharded ? { shards: perShard } : {}),
+    table: estimate,
+    ...(exact ? { events: exact[0], users: exact[1] } : {}),
+    source: ctx.source,
   };
   out.result(data, () =>
     table([
@@ -42,8 +55,15 @@ export async function stats(ctx: CliContext, out: Output): Promise<number> {
             `${STATES.map((state) => `${state} ${s.counts[state] ?? 0}`).join(', ')}; dead-letter ${s.deadLetter}`,
           ])
         : []),
-      ['events', events],
-      ['users', users],
+      ['table items (approx.)', estimate.items],
+      ['  bytes (approx.)', estimate.sizeBytes],
+      ['  users with a department (approx.)', estimate.usersWithDepartment],
+      ...(exact
+        ? [
+            ['events (exact, scanned)', exact[0]],
+            ['users (exact, scanned)', exact[1]],
+          ]
+        : [['(approx.', `${APPROXIMATE})`]]),
       ['(from', `${ctx.source})`],
     ]),
   );

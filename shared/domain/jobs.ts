@@ -52,7 +52,14 @@ export function isJobName(name: string): name is JobName {
 export type JobResult =
   | { op: 'create-user'; userId: string; version: number; applied: boolean }
   | { op: 'get-user'; userId: string; found: boolean; user?: Record<string, unknown> }
-  | { op: 'update-user'; userId: string; version: number; applied: boolean }
+  | { op: 'update-user'; userId: string; version: number; applied: boolean; conflicts?: number }
   | { op: 'query-by-department'; department: string; count: number }
-  | { op: 'delete-user'; userId: string; version: number; applied: boolean; alreadyDeleted?: boolean }
+  | {
+      op: 'delete-user';
+      userId: string;
+      version: number;
+      applied: boolean;
+      alreadyDeleted?: boolean;
+      conflicts?: number;
+    }
   | { op: 'batch-create-users'; count: number; applied: number };

@@ -15,8 +15,11 @@ export const DEPARTMENT_INDEX = 'gsi1-department';
 /** Key builders: the only place that knows how items are keyed. */
 export const keys = {
   userPk: (userId: string) => `USER#${userId}`,
-  /** Zero-padded so events sort by version as strings. */
-  eventSk: (version: number) => `EVENT#${String(version).padStart(10, '0')}`,
+  /**
+   * Keyed by the job, not the version: one job has at most one event per user by construction, and
+   * "did job X write an event for this user?" is one GetItem whatever the stream's length.
+   */
+  eventSk: (jobId: string) => `EVENT#${jobId}`,
   eventPrefix: 'EVENT#',
   stateSk: 'STATE',
   departmentPk: (department: string) => `DEPT#${department}`,

@@ -23,7 +23,7 @@ import type { HistoryEntry, HistoryRecorder } from './history.js';
 import type { QueueKeys } from './keys.js';
 import type { Ledger, LedgerJob } from './ledger.js';
 import type { Queues } from './queues.js';
-import { type TransitionLockOptions, withTransitionLock } from './transition-lock.js';
+import { type Fence, type TransitionLockOptions, withTransitionLock } from './transition-lock.js';
 
 /** BullMQ adds a bulk in one MULTI round trip; very large bulks are split. */
 const ADD_BULK_CHUNK = 1000;
@@ -91,6 +91,8 @@ export type TransitionStep =
   | 'redrive:locked'
   | 'redrive:added'
   | 'redrive:dead-letter-removed'
+  | 'redrive:released'
+  | 'recheck:recorded'
   | 'purge:locked'
   | 'enqueue:recorded'
   | 'enqueue:added';
@@ -152,13 +154,15 @@ export class JobLifecycle {
    */
   async enqueue(jobs: readonly LedgerJob[], onRecorded: () => void = () => undefined): Promise<void> {
     const { ledger } = this.deps;
+    // Stamped before the jobs exist: a worker may start one before this method returns, and a
+    // job's history must read enqueued → attempt-started in time order.
+    const at = now();
     const record = await ledger.recordEnqueued(jobs);
     onRecorded();
     await this.probe('enqueue:recorded', record);
     await this.addBulk(jobs);
     await this.probe('enqueue:added', record);
     await ledger.markCommitted(record);
-    const at = now();
     for (const job of jobs) this.history({ type: 'enqueued', jobId: job.id, op: job.name, at });
     this.emit({ type: 'enqueued', jobs });
   }
@@ -174,10 +178,11 @@ export class JobLifecycle {
     if (!last) return 0;
     const recovered: LedgerJob[] = [];
     for (const job of last.jobs) {
-      await this.locked(job.id, async () => {
+      await this.locked(job.id, async (fence) => {
         if ((await queues.operations.getJob(job.id)) || (await queues.deadLetter.getJob(job.id))) return;
         // An outcome after the record means the job lived and ended (completed, purged…): leave it.
         if ((await ledger.readOutcomes(last.recordId)).has(job.id)) return;
+        await fence();
         await this.addBulk([job]);
         recovered.push(job);
       });
@@ -287,19 +292,21 @@ export class JobLifecycle {
     const alreadyMoved = Boolean(await queues.deadLetter.getJob(jobId));
     // A job already in the DLQ was decided: a repeat (the sweep after a crash) must not re-decide.
     const effect = alreadyMoved ? undefined : await checkEffect();
-    return this.locked(jobId, async () => {
+    return this.locked(jobId, async (fence) => {
       await this.probe('move:locked', jobId);
       const current = await queues.operations.getJob(jobId);
       if (!current || current.timestamp !== job.timestamp || (await current.getState()) !== 'failed') return 'gone';
       const entry = await queues.deadLetter.getJob(jobId);
       if (entry) {
-        if ((await redis.hget(keys.redriveIntents, jobId)) === String(current.timestamp)) {
+        if (await this.isInterruptedRedrive(current, entry)) {
           // The entry is from before an interrupted redrive that released this very instance:
           // the redrive had in effect happened, so the entry is stale.
-          await this.finishRedrive(jobId, current);
+          await this.finishRedrive(jobId, current, fence);
         } else {
           // Moved before, but the removal did not happen (a crash): finish it.
+          await fence();
           await ledger.recordOutcome(jobId, 'dead-lettered');
+          await fence();
           await current.remove();
           return 'dead-lettered';
         }
@@ -307,7 +314,9 @@ export class JobLifecycle {
       if (!effect) return 'gone'; // the entry vanished since the first look: the next pass decides afresh
       const ref = refOf(current);
       if (effect.applied) {
+        await fence();
         await ledger.recordOutcome(jobId, 'completed');
+        await fence();
         await current.remove();
         this.history({
           type: 'completed',
@@ -325,9 +334,12 @@ export class JobLifecycle {
       const data = buildDeadLetterData(current, logs, effect);
       // Its stalled delivery may still be running and land its effect after this check: look again later.
       if (data.attempts.at(-1)?.errorClass === 'Stalled') await redis.zadd(keys.stalledDeadLetters, Date.now(), jobId);
+      await fence();
       await queues.deadLetter.add(current.name, data, { jobId });
       await this.probe('move:dead-letter-added', jobId);
+      await fence();
       await ledger.recordOutcome(jobId, 'dead-lettered');
+      await fence();
       await current.remove();
       this.history({
         type: 'dead-lettered',
@@ -369,10 +381,13 @@ export class JobLifecycle {
       }
       const effect = await checkEffect({ id: jobId, name: entry.name, data: (entry.data as DeadLetterData).payload });
       if (!effect.applied) continue;
-      await this.locked(jobId, async () => {
+      await this.locked(jobId, async (fence) => {
         const current = await queues.deadLetter.getJob(jobId);
         if (!current || current.timestamp !== entry.timestamp) return;
+        await fence();
         await ledger.recordOutcome(jobId, 'completed');
+        await this.probe('recheck:recorded', jobId);
+        await fence();
         await queues.deadLetter.remove(jobId);
         await redis.zrem(keys.stalledDeadLetters, jobId);
         const ref = { jobId, op: entry.name };
@@ -403,7 +418,7 @@ export class JobLifecycle {
    */
   async redrive(jobId: string): Promise<OperatorOutcome> {
     const { queues, keys, redis } = this.deps;
-    return this.locked(jobId, async () => {
+    return this.locked(jobId, async (fence) => {
       await this.probe('redrive:locked', jobId);
       const entry = await queues.deadLetter.getJob(jobId);
       if (!entry) return 'not-found';
@@ -411,16 +426,19 @@ export class JobLifecycle {
       const lingering = await queues.operations.getJob(jobId);
       if (lingering) {
         const state = await lingering.getState();
-        if ((await redis.hget(keys.redriveIntents, jobId)) === String(lingering.timestamp)) {
-          await this.finishRedrive(jobId, lingering); // an interrupted redrive of this entry: finish it
+        if (await this.isInterruptedRedrive(lingering, entry)) {
+          await this.finishRedrive(jobId, lingering, fence); // an interrupted redrive of this entry: finish it
           return 'done';
         }
         // The dead instance the move had not removed yet; anything else means the id is alive.
         if (state !== 'failed') throw new JobBusyError(jobId, state);
+        await fence();
         await lingering.remove();
       }
       const timestamp = Math.max(Date.now(), (lingering?.timestamp ?? 0) + 1, entry.timestamp + 1);
+      await fence();
       await redis.hset(keys.redriveIntents, jobId, String(timestamp));
+      await fence();
       const job = await queues.operations.add(entry.name, data.payload, {
         ...this.deps.jobOptions,
         jobId,
@@ -429,23 +447,45 @@ export class JobLifecycle {
       });
       for (const line of redriveLogLines(data)) await job.log(line);
       await this.probe('redrive:added', jobId);
-      await this.finishRedrive(jobId, job);
+      await this.finishRedrive(jobId, job, fence);
       return 'done';
     });
   }
 
   /** The second half of a redrive, also run by the sweep for a redrive that died half-way. Under the lock. */
-  private async finishRedrive(jobId: string, job: Job): Promise<void> {
+  private async finishRedrive(jobId: string, job: Job, fence: Fence): Promise<void> {
     const { queues, keys, ledger, redis } = this.deps;
+    const at = now(); // before the job is released: its next attempt must come after this in its history
+    await fence();
     await queues.deadLetter.remove(jobId);
     await this.probe('redrive:dead-letter-removed', jobId);
     // Recorded once the DLQ entry is gone: the ledger never says "redriven" for a job still in the DLQ.
+    await fence();
     await ledger.recordOutcome(jobId, 'redriven');
-    if ((await job.getState()) === 'delayed') await job.promote();
+    if ((await job.getState()) === 'delayed') {
+      await fence();
+      await job.promote();
+    }
+    await this.probe('redrive:released', jobId);
+    await fence();
     await redis.hdel(keys.redriveIntents, jobId);
     const ref = refOf(job);
-    this.history({ type: 'redriven', ...ref, at: now() });
+    this.history({ type: 'redriven', ...ref, at });
     this.emit({ type: 'redriven', ...ref });
+  }
+
+  /**
+   * Whether `job` is the new instance of a redrive that died half-way: its intent names it, and it
+   * is still held or the DLQ entry predates it. An intent left by a redrive that died after
+   * releasing its job (before clearing the intent) names an instance that has run since: finishing
+   * that "redrive" again would record `redriven` over its outcome, or remove the DLQ entry of its
+   * own later move.
+   */
+  private async isInterruptedRedrive(job: Job, entry: Job | undefined): Promise<boolean> {
+    const { keys, redis } = this.deps;
+    if ((await redis.hget(keys.redriveIntents, String(job.id))) !== String(job.timestamp)) return false;
+    if (entry && entry.timestamp < job.timestamp) return true;
+    return (await job.getState()) === 'delayed' && !job.processedOn;
   }
 
   /** Finishes redrives whose process died half-way (run by every worker's sweep). */
@@ -453,15 +493,17 @@ export class JobLifecycle {
     const { queues, keys, redis } = this.deps;
     let finished = 0;
     for (const [jobId] of Object.entries(await redis.hgetall(keys.redriveIntents))) {
-      await this.locked(jobId, async () => {
+      await this.locked(jobId, async (fence) => {
         const intent = await redis.hget(keys.redriveIntents, jobId); // re-read inside the lock
         if (intent === null) return;
         const job = await queues.operations.getJob(jobId);
-        if (job && String(job.timestamp) === intent) {
-          await this.finishRedrive(jobId, job);
+        if (job && (await this.isInterruptedRedrive(job, await queues.deadLetter.getJob(jobId)))) {
+          await this.finishRedrive(jobId, job, fence);
           finished++;
         } else {
-          // The redrive died before adding its job: the entry stays in the DLQ, as if never redriven.
+          // The redrive died before adding its job (the entry stays in the DLQ, as if never
+          // redriven), or after releasing it (only the intent was left): nothing more to do.
+          await fence();
           await redis.hdel(keys.redriveIntents, jobId);
         }
       });
@@ -476,7 +518,7 @@ export class JobLifecycle {
    */
   async purge(jobId: string): Promise<OperatorOutcome> {
     const { queues, keys, ledger, redis } = this.deps;
-    return this.locked(jobId, async () => {
+    return this.locked(jobId, async (fence) => {
       await this.probe('purge:locked', jobId);
       const entry = await queues.deadLetter.getJob(jobId);
       if (!entry) return 'not-found';
@@ -487,9 +529,17 @@ export class JobLifecycle {
         const heldRedrive = state === 'delayed' && intent === String(lingering.timestamp);
         if (state !== 'failed' && !heldRedrive) throw new JobBusyError(jobId, state);
       }
+      await fence();
       await ledger.recordOutcome(jobId, 'purged');
-      await lingering?.remove();
-      if (intent !== null) await redis.hdel(keys.redriveIntents, jobId);
+      if (lingering) {
+        await fence();
+        await lingering.remove();
+      }
+      if (intent !== null) {
+        await fence();
+        await redis.hdel(keys.redriveIntents, jobId);
+      }
+      await fence();
       await queues.deadLetter.remove(jobId);
       const ref = { jobId, op: entry.name };
       this.history({ type: 'purged', ...ref, at: now() });
@@ -500,8 +550,11 @@ export class JobLifecycle {
 
   // ---- plumbing -----------------------------------------------------------------------------
 
-  /** Runs `fn` under the job id's transition lock (see the header: the per-job-id rule). */
-  private locked<T>(jobId: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` under the job id's transition lock (see the header: the per-job-id rule). `fn` calls
+   * `fence` right before each write: if the lock expired while `fn` was paused, it stops there.
+   */
+  private locked<T>(jobId: string, fn: (fence: Fence) => Promise<T>): Promise<T> {
     const { redis, keys, lock } = this.deps;
     return withTransitionLock(redis, keys.transitionLock(jobId), fn, lock, () => void this.probe('lock:busy', jobId));
   }

@@ -9,9 +9,25 @@ import type { RedisConnection } from '../runtime/redis.js';
 /** Deletes the key only if it still holds our token: never frees a lock that expired and was retaken. */
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
+/** Renews the lock only if it still holds our token: the fence a holder passes before each write. */
+const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
+
 export class TransitionBusyError extends Error {
   override name = 'TransitionBusyError';
 }
+
+/** The holder's lock expired (it was paused or slow past the TTL): it stopped before its next write. */
+export class TransitionLockLostError extends TransitionBusyError {
+  override name = 'TransitionLockLostError';
+}
+
+/**
+ * Proves the lock is still ours and renews it for another TTL; throws TransitionLockLostError if
+ * not. A holder calls it right before each write: a holder paused past the TTL (a GC pause, a
+ * blocked event loop, SIGSTOP) while another actor took the job id then writes nothing more, and
+ * each write runs with a whole TTL ahead of it.
+ */
+export type Fence = () => Promise<void>;
 
 export interface TransitionLockOptions {
   /** The lock's lifetime: longer than any holder's Redis-only work, short enough to free a dead holder's. */
@@ -25,7 +41,7 @@ export const DEFAULT_TRANSITION_LOCK: TransitionLockOptions = { ttlMs: 30_000, w
 export async function withTransitionLock<T>(
   redis: RedisConnection,
   key: string,
-  fn: () => Promise<T>,
+  fn: (fence: Fence) => Promise<T>,
   options: TransitionLockOptions = DEFAULT_TRANSITION_LOCK,
   /** Called once when the lock is found held (tests use it to know a contender is waiting). */
   onBusy: () => void = () => undefined,
@@ -38,8 +54,14 @@ export async function withTransitionLock<T>(
     if (Date.now() >= deadline) throw new TransitionBusyError(`${key} is busy with another transition; try again`);
     await sleep(pause);
   }
+  const fence: Fence = async () => {
+    if ((await redis.eval(RENEW, 1, key, token, options.ttlMs)) !== 1)
+      throw new TransitionLockLostError(
+        `${key} expired while its transition was half-way; it stopped before writing more`,
+      );
+  };
   try {
-    return await fn();
+    return await fn(fence);
   } finally {
     await redis.eval(RELEASE, 1, key, token);
   }

@@ -35,8 +35,10 @@ export interface CheckReport {
 /**
  * Correct on a live stack too. Each job's records are written in an order the reads follow: its
  * `completed` outcome before it leaves the queue, its DLQ entry before its failed instance goes, a
- * redriven instance before its DLQ entry goes, `purged` before the entry goes. So a job the first
- * reads see nowhere is looked for again in what was written since; only then is it lost.
+ * redriven instance before its DLQ entry goes, `purged` before the entry goes, a stalled dead
+ * letter's `completed` before its entry goes. So a job the first reads see nowhere is looked for
+ * again in what was written since; only then is it lost; and one seen in both places is looked for
+ * again in the DLQ; only then is it both.
  */
 export async function checkLedger(deps: {
   system: Pick<JobSystem, 'ledger' | 'queues' | 'stores'>;
@@ -103,11 +105,12 @@ export async function checkShards(deps: {
     const { ledger, queues } = shard;
     enqueuedCount += enqueued.size;
     const unseen: string[] = [];
+    const shardBoth: string[] = [];
     for (const id of enqueued.keys()) {
       const done = outcomes.get(id) === 'completed';
       const dead = dlq.has(id);
       if (done) completed++;
-      if (done && dead) both.push(id);
+      if (done && dead) shardBoth.push(id);
       if (done || dead) continue;
       if (outcomes.get(id) === 'purged') {
         purged++;
@@ -127,6 +130,19 @@ export async function checkShards(deps: {
         else if (laterDlq.has(id)) dlq.set(id, laterDlq.get(id) ?? {});
         else if (UNFINISHED.has(await queues.operations.getJobState(id))) pending++;
         else lost.push(id);
+      }
+    }
+    // Seen both completed and dead-lettered: read again, as a job's later records may settle it. A
+    // stalled dead letter settled as completed records `completed` before its entry leaves the DLQ;
+    // a job recorded completed whose ack was lost, then failed by stalling, is dead-lettered after.
+    if (shardBoth.length > 0) {
+      const later = await ledger.readOutcomes(outcomesRead);
+      const nowDlq = await readDeadLetters(queues);
+      for (const id of shardBoth) {
+        const outcome = later.get(id);
+        if (!nowDlq.has(id)) dlq.delete(id);
+        else if (outcome !== undefined && outcome !== 'completed') completed--;
+        else both.push(id);
       }
     }
     deadLettered += [...dlq.keys()].filter((id) => enqueued.has(id)).length;

@@ -1,15 +1,17 @@
-// Replays the event store: folds every user's events and compares the fold with the users
-// projection (verify), or rewrites the projection from the fold (rebuild).
-import { foldUser, sameState, type UserEvent, type UserState } from '../domain/user.js';
+// Replays the event store: folds every user's whole stream and compares the fold with the users
+// projection, which is also the write path's head (verify), or rewrites it from the fold (rebuild).
+// The stream is the linked events: flagged, or named by the head's window; the rest are events
+// of jobs that lost the race for their version and never came back, and are never part of a state.
+import { foldUser, linkedStream, type StoredEvent, sameHead, type UserEvent, type UserHead } from '../domain/user.js';
 import type { EventStore, UserProjectionStore } from '../store/types.js';
 import type { PendingWork } from './pending-work.js';
 
 export interface Mismatch {
   userId: string;
   /** What the events say (undefined: no events). */
-  expected?: UserState;
+  expected?: UserHead;
   /** What the projection holds (undefined: no row). */
-  actual?: UserState;
+  actual?: UserHead;
   problem: string;
   /** Jobs still in the queue that target this user: the difference may be their work in progress. */
   pendingJobs?: string[];
@@ -17,7 +19,10 @@ export interface Mismatch {
 
 export interface VerifyReport {
   aggregates: number;
+  /** Events in the users' streams. */
   events: number;
+  /** Stored events in no stream: left by jobs that lost their version and ended without it. */
+  unlinked: number;
   matching: number;
   /** Differences no pending job explains. */
   mismatches: Mismatch[];
@@ -28,21 +33,34 @@ export interface VerifyReport {
 }
 
 async function loadAll(events: EventStore, users: UserProjectionStore) {
+  const stored = new Map<string, StoredEvent[]>();
+  for await (const event of events.scanAll()) {
+    const list = stored.get(event.userId) ?? [];
+    list.push(event);
+    stored.set(event.userId, list);
+  }
+  const rows = new Map<string, UserHead>();
+  for await (const row of users.scanAll()) rows.set(row.userId, row);
   const byUser = new Map<string, UserEvent[]>();
   let eventCount = 0;
-  for await (const event of events.scanAll()) {
-    eventCount++;
-    const list = byUser.get(event.userId) ?? [];
-    list.push(event);
-    byUser.set(event.userId, list);
+  let unlinked = 0;
+  for (const [userId, list] of stored) {
+    const split = linkedStream(list, rows.get(userId));
+    unlinked += split.unlinked.length;
+    if (split.stream.length === 0) continue;
+    eventCount += split.stream.length;
+    byUser.set(userId, split.stream);
   }
-  for (const list of byUser.values()) list.sort((a, b) => a.version - b.version);
-  const rows = new Map<string, UserState>();
-  for await (const row of users.scanAll()) rows.set(row.userId, row);
-  return { byUser, rows, eventCount };
+  return { byUser, rows, eventCount, unlinked };
 }
 
-function fold(userId: string, events: UserEvent[]): { state?: UserState; error?: string } {
+/** One user's head, stream and unlinked events, read whole (operators and tests, not the write path). */
+export async function loadUser(events: EventStore, users: UserProjectionStore, userId: string) {
+  const [stored, head] = await Promise.all([events.listUser(userId), users.getHead(userId)]);
+  return { head, ...linkedStream(stored, head) };
+}
+
+function fold(userId: string, events: UserEvent[]): { state?: UserHead; error?: string } {
   try {
     const state = foldUser(userId, events);
     return state ? { state } : {};
@@ -62,7 +80,7 @@ export async function verifyProjection(
   readPending: () => Promise<PendingWork> = async () => new Map(),
 ): Promise<VerifyReport> {
   const pendingBefore = await readPending();
-  const { byUser, rows, eventCount } = await loadAll(events, users);
+  const { byUser, rows, eventCount, unlinked } = await loadAll(events, users);
   const pendingAfter = await readPending();
   const pendingFor = (userId: string) => [
     ...new Set([...(pendingBefore.get(userId) ?? []), ...(pendingAfter.get(userId) ?? [])]),
@@ -82,13 +100,13 @@ export async function verifyProjection(
     if (error) found.push({ ...base, problem: `events do not fold: ${error}` });
     else if (!expected) found.push({ ...base, problem: 'projection row without events' });
     else if (!actual) found.push({ ...base, problem: 'events without a projection row' });
-    else if (!sameState(expected, actual)) {
+    else if (!sameHead(expected, actual)) {
       found.push({
         ...base,
         problem:
           actual.version !== expected.version
             ? `projection at version ${actual.version}, events at ${expected.version}`
-            : 'projection differs from the fold of its events',
+            : 'projection (or its recent jobs) differs from the fold of its events',
       });
     }
   }
@@ -102,6 +120,7 @@ export async function verifyProjection(
   return {
     aggregates: ids.size,
     events: eventCount,
+    unlinked,
     matching: ids.size - found.length,
     mismatches,
     explained,
@@ -110,9 +129,10 @@ export async function verifyProjection(
 }
 
 /**
- * Rewrites every projection row from the fold of its events, and removes rows without events.
- * Events are never touched. Run it while workers are stopped: a worker projecting meanwhile could
- * be overwritten by an older fold (its next write to that user repairs it, but verify first).
+ * Rewrites every projection row from the fold of its stream, and removes rows without events.
+ * Events are never changed, only flagged linked below the rewritten head's window (the write
+ * path's invariant). Stop the workers first: the head is their concurrency token, and a head
+ * rewritten under a running writer could be moved backwards.
  */
 export async function rebuildProjection(events: EventStore, users: UserProjectionStore) {
   const { byUser, rows } = await loadAll(events, users);
@@ -126,7 +146,11 @@ export async function rebuildProjection(events: EventStore, users: UserProjectio
       continue;
     }
     const row = rows.get(userId);
-    if (!row || !sameState(state, row)) {
+    if (!row || !sameHead(state, row)) {
+      // The write path's invariant: whatever is outside the head's window is flagged linked.
+      // (Only rows that change are rewritten, so this is rare; flagging a flagged event is a no-op.)
+      const below = state ? list.filter((e) => e.version <= state.version - state.recentJobs.length) : [];
+      for (const e of below) await events.markLinked(userId, e.jobId, e.version);
       await users.overwrite(userId, state);
       written++;
     }

@@ -56,14 +56,31 @@ export function onShutdownSignal(
 const PARENT_CHECK_MS = 1000;
 
 /**
+ * The parent this process started under, read when this module loads: a process watches its parent
+ * only once started up, and by then an orphan has been re-parented already.
+ */
+const startupParent = process.ppid;
+
+/**
  * Stops the process (as on SIGTERM) when its parent is gone: a child of `npm start` whose IPC
  * channel closed, or `npm start` itself when the npm (or shell, or supervisor) that started it
  * died or was signalled without passing the signal on. An orphan is re-parented, so its ppid changes.
  */
 export function stopWhenParentExits(stop: (signal: string) => void): void {
-  if (process.send) process.on('disconnect', () => stop('parent-disconnected'));
-  const parent = process.ppid;
+  if (process.send) {
+    // The channel may have closed during start-up, before anyone listened: 'disconnect' fires once.
+    if (!process.connected) {
+      stop('parent-disconnected');
+      return;
+    }
+    process.on('disconnect', () => stop('parent-disconnected'));
+  }
+  const parent = startupParent;
   if (parent <= 1) return; // started by init or a container runtime: it has no parent to outlive
+  if (process.ppid !== parent) {
+    stop('parent-exited');
+    return;
+  }
   const timer = setInterval(() => {
     if (process.ppid !== parent) {
       clearInterval(timer);

@@ -1,24 +1,38 @@
-// Event store on DynamoDB: one item per event under USER#<id> / EVENT#<version>. An append is a
-// conditional put on an empty version slot: optimistic concurrency without transactions.
+// Event store on DynamoDB: one item per (user, job) under USER#<id> / EVENT#<jobId>, carrying its
+// version. Which event holds a version is decided by the head (see dynamo-user-projection.ts), so
+// every write here is conditional on the item's own state: no transactions needed.
 import {
+  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  paginateQuery,
   paginateScan,
-  QueryCommand,
   ScanCommand,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { UserEvent } from '../domain/user.js';
+import type { StoredEvent, UserEvent } from '../domain/user.js';
 import { keys } from '../dynamo/table.js';
-import { VersionConflictError } from './errors.js';
 import type { EventStore } from './types.js';
 
-type EventItem = UserEvent & { pk: string; sk: string };
+type EventItem = StoredEvent & { pk: string; sk: string };
 
-function toEvent(item: Record<string, unknown>): UserEvent {
+function toEvent(item: Record<string, unknown>): StoredEvent {
   const { pk: _pk, sk: _sk, ...event } = item as unknown as EventItem;
-  return event as UserEvent;
+  return event as StoredEvent;
 }
+
+const isConditionFailure = (error: unknown) => (error as Error).name === 'ConditionalCheckFailedException';
+
+/** Condition pieces, one reason each. */
+const conditions = {
+  /** This job has no event for this user yet. */
+  absent: 'attribute_not_exists(pk)',
+  /** The item is still at the version the caller saw. */
+  atVersion: '#version = :from',
+  /** Not part of the stream for good: a flagged event is never moved or deleted. */
+  notFlagged: 'attribute_not_exists(linked)',
+};
 
 export class DynamoEventStore implements EventStore {
   constructor(
@@ -26,53 +40,104 @@ export class DynamoEventStore implements EventStore {
     private readonly tableName: string,
   ) {}
 
-  async load(userId: string): Promise<UserEvent[]> {
-    const events: UserEvent[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :events)',
-          ExpressionAttributeValues: { ':pk': keys.userPk(userId), ':events': keys.eventPrefix },
-          // Strongly consistent: the idempotency check must see every event already appended.
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) events.push(toEvent(item));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return events;
+  private key(userId: string, jobId: string) {
+    return { pk: keys.userPk(userId), sk: keys.eventSk(jobId) };
   }
 
-  async get(userId: string, version: number): Promise<UserEvent | undefined> {
+  async getByJob(userId: string, jobId: string): Promise<StoredEvent | undefined> {
     const { Item } = await this.doc.send(
-      new GetCommand({
-        TableName: this.tableName,
-        Key: { pk: keys.userPk(userId), sk: keys.eventSk(version) },
-        ConsistentRead: true,
-      }),
+      new GetCommand({ TableName: this.tableName, Key: this.key(userId, jobId), ConsistentRead: true }),
     );
     return Item ? toEvent(Item) : undefined;
   }
 
-  async append(event: UserEvent): Promise<void> {
+  async put(event: UserEvent): Promise<boolean> {
+    return this.conditionalPut(event, conditions.absent);
+  }
+
+  async rewrite(event: UserEvent, fromVersion: number): Promise<boolean> {
+    return this.conditionalPut(event, `${conditions.atVersion} AND ${conditions.notFlagged}`, fromVersion);
+  }
+
+  private async conditionalPut(event: UserEvent, condition: string, fromVersion?: number): Promise<boolean> {
     try {
       await this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { pk: keys.userPk(event.userId), sk: keys.eventSk(event.version), ...event },
-          // The version slot must be empty: whoever appends first owns it; events are never overwritten.
-          ConditionExpression: 'attribute_not_exists(pk)',
+          Item: { ...this.key(event.userId, event.jobId), ...event },
+          ConditionExpression: condition,
+          ...(fromVersion !== undefined
+            ? {
+                ExpressionAttributeNames: { '#version': 'version' },
+                ExpressionAttributeValues: { ':from': fromVersion },
+              }
+            : {}),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async discard(userId: string, jobId: string, version: number): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: this.key(userId, jobId),
+          ConditionExpression: `${conditions.atVersion} AND ${conditions.notFlagged}`,
+          ExpressionAttributeNames: { '#version': 'version' },
+          ExpressionAttributeValues: { ':from': version },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async markLinked(userId: string, jobId: string, version: number): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(userId, jobId),
+          UpdateExpression: 'SET linked = :yes',
+          // The head names this (job, version): an event there is never moved, so a failure is corruption.
+          ConditionExpression: conditions.atVersion,
+          ExpressionAttributeNames: { '#version': 'version' },
+          ExpressionAttributeValues: { ':from': version, ':yes': true },
         }),
       );
     } catch (error) {
-      if ((error as Error).name === 'ConditionalCheckFailedException') {
-        throw new VersionConflictError(event.userId, event.version, { cause: error });
+      if (isConditionFailure(error)) {
+        throw new Error(
+          `user ${userId}: the head links job ${jobId} at version ${version}, but its event is not there`,
+          {
+            cause: error,
+          },
+        );
       }
       throw error;
     }
+  }
+
+  async listUser(userId: string): Promise<StoredEvent[]> {
+    const events: StoredEvent[] = [];
+    const pages = paginateQuery(
+      { client: this.doc },
+      {
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :events)',
+        ExpressionAttributeValues: { ':pk': keys.userPk(userId), ':events': keys.eventPrefix },
+        ConsistentRead: true,
+      },
+    );
+    for await (const page of pages) for (const item of page.Items ?? []) events.push(toEvent(item));
+    return events.sort((a, b) => a.version - b.version);
   }
 
   async *scanAll(): AsyncIterable<UserEvent> {

@@ -1,6 +1,6 @@
-// The users projection on DynamoDB: one STATE item per user holding the folded state and the
-// version it reflects. Writes are version-guarded, so applying a state twice, or an older state
-// after a newer one, is a no-op: that is what makes re-projection after a crash safe.
+// The users projection on DynamoDB: one STATE item per user holding the folded state, the version
+// it reflects and the newest jobs. It is also the aggregate's head: an event becomes part of the
+// stream when the head moves from its version - 1 to its version, in one conditional write.
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
@@ -9,7 +9,7 @@ import {
   paginateScan,
   QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { User, UserState } from '../domain/user.js';
+import type { User, UserHead } from '../domain/user.js';
 import { DEPARTMENT_INDEX, keys } from '../dynamo/table.js';
 import { countItems } from './dynamo-event-store.js';
 import type { UserProjectionStore } from './types.js';
@@ -22,14 +22,16 @@ function toUser(item: Record<string, unknown>): User {
   return user as unknown as User;
 }
 
-function toState(item: Record<string, unknown>): UserState {
-  const state: UserState = {
+function toHead(item: Record<string, unknown>): UserHead {
+  const head: UserHead = {
     userId: String(item.userId),
     version: Number(item.version),
     deleted: item.deleted === true,
+    recentJobs: Array.isArray(item.recentJobs) ? item.recentJobs.map(String) : [],
+    createdBy: String(item.createdBy ?? ''),
   };
-  if (!state.deleted) state.user = toUser(item);
-  return state;
+  if (!head.deleted) head.user = toUser(item);
+  return head;
 }
 
 export class DynamoUserProjection implements UserProjectionStore {
@@ -38,13 +40,15 @@ export class DynamoUserProjection implements UserProjectionStore {
     private readonly tableName: string,
   ) {}
 
-  private item(state: UserState): Record<string, unknown> {
+  private item(state: UserHead): Record<string, unknown> {
     const base = {
       pk: keys.userPk(state.userId),
       sk: keys.stateSk,
       userId: state.userId,
       version: state.version,
       deleted: state.deleted,
+      recentJobs: state.recentJobs,
+      createdBy: state.createdBy,
     };
     if (!state.user) return base; // a tombstone keeps the version, so late retries stay no-ops
     const department = state.user.department;
@@ -70,7 +74,7 @@ export class DynamoUserProjection implements UserProjectionStore {
     return toUser(Item);
   }
 
-  async getState(userId: string): Promise<UserState | undefined> {
+  async getHead(userId: string): Promise<UserHead | undefined> {
     const { Item } = await this.doc.send(
       new GetCommand({
         TableName: this.tableName,
@@ -78,7 +82,7 @@ export class DynamoUserProjection implements UserProjectionStore {
         ConsistentRead: true,
       }),
     );
-    return Item ? toState(Item) : undefined;
+    return Item ? toHead(Item) : undefined;
   }
 
   async queryByDepartment(department: string, limit: number): Promise<User[]> {
@@ -94,16 +98,20 @@ export class DynamoUserProjection implements UserProjectionStore {
     return (Items ?? []).map(toUser);
   }
 
-  async put(state: UserState): Promise<boolean> {
+  async link(head: UserHead, fromVersion: number): Promise<boolean> {
     try {
       await this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: this.item(state),
-          // Write only forward: a missing row, or one that reflects an older version.
-          ConditionExpression: 'attribute_not_exists(pk) OR #version < :version',
-          ExpressionAttributeNames: { '#version': 'version' },
-          ExpressionAttributeValues: { ':version': state.version },
+          Item: this.item(head),
+          // Exactly one event moves a user from one version to the next: the first to write wins.
+          ...(fromVersion === 0
+            ? { ConditionExpression: 'attribute_not_exists(pk)' }
+            : {
+                ConditionExpression: '#version = :from',
+                ExpressionAttributeNames: { '#version': 'version' },
+                ExpressionAttributeValues: { ':from': fromVersion },
+              }),
         }),
       );
       return true;
@@ -113,7 +121,7 @@ export class DynamoUserProjection implements UserProjectionStore {
     }
   }
 
-  async overwrite(userId: string, state: UserState | undefined): Promise<void> {
+  async overwrite(userId: string, state: UserHead | undefined): Promise<void> {
     if (state) {
       await this.doc.send(new PutCommand({ TableName: this.tableName, Item: this.item(state) }));
     } else {
@@ -123,7 +131,7 @@ export class DynamoUserProjection implements UserProjectionStore {
     }
   }
 
-  async *scanAll(): AsyncIterable<UserState> {
+  async *scanAll(): AsyncIterable<UserHead> {
     const pages = paginateScan(
       { client: this.doc },
       {
@@ -133,7 +141,7 @@ export class DynamoUserProjection implements UserProjectionStore {
         ConsistentRead: true,
       },
     );
-    for await (const page of pages) for (const item of page.Items ?? []) yield toState(item);
+    for await (const page of pages) for (const item of page.Items ?? []) yield toHead(item);
   }
 
   count(): Promise<number> {

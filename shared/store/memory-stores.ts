@@ -1,8 +1,7 @@
 // In-memory stores with the same contracts as the DynamoDB ones (conditional append, version-guarded
 // projection). For unit tests and the queue-overhead benchmark, never for production.
-import type { User, UserEvent, UserState } from '../domain/user.js';
+import type { StoredEvent, User, UserEvent, UserHead } from '../domain/user.js';
 import type { HistoryEntry } from '../lifecycle/history.js';
-import { VersionConflictError } from './errors.js';
 import type { EventStore, JobHistoryStore, Stores, UserProjectionStore } from './types.js';
 
 /**
@@ -22,41 +21,66 @@ function frozenCopy<T>(value: T): T {
 }
 
 export class MemoryEventStore implements EventStore {
-  readonly byUser = new Map<string, UserEvent[]>();
+  /** userId → jobId → event. */
+  readonly byUser = new Map<string, Map<string, StoredEvent>>();
 
-  async load(userId: string) {
-    return [...(this.byUser.get(userId) ?? [])];
+  private of(userId: string): Map<string, StoredEvent> {
+    let events = this.byUser.get(userId);
+    if (!events) {
+      events = new Map();
+      this.byUser.set(userId, events);
+    }
+    return events;
   }
-  async get(userId: string, version: number) {
-    return this.byUser.get(userId)?.[version - 1];
+  async getByJob(userId: string, jobId: string) {
+    return this.byUser.get(userId)?.get(jobId);
   }
-  async append(event: UserEvent) {
-    const events = this.byUser.get(event.userId) ?? [];
-    if (events.length >= event.version) throw new VersionConflictError(event.userId, event.version);
-    if (events.length !== event.version - 1) throw new Error(`gap before version ${event.version}`);
-    events.push(frozenCopy(event));
-    this.byUser.set(event.userId, events);
+  async put(event: UserEvent) {
+    const events = this.of(event.userId);
+    if (events.has(event.jobId)) return false;
+    events.set(event.jobId, frozenCopy(event));
+    return true;
+  }
+  async rewrite(event: UserEvent, fromVersion: number) {
+    const events = this.of(event.userId);
+    const current = events.get(event.jobId);
+    if (!current || current.version !== fromVersion || current.linked) return false;
+    events.set(event.jobId, frozenCopy(event));
+    return true;
+  }
+  async discard(userId: string, jobId: string, version: number) {
+    const current = this.byUser.get(userId)?.get(jobId);
+    if (!current || current.version !== version || current.linked) return false;
+    this.byUser.get(userId)?.delete(jobId);
+    return true;
+  }
+  async markLinked(userId: string, jobId: string, version: number) {
+    const current = this.byUser.get(userId)?.get(jobId);
+    if (current?.version !== version) throw new Error(`user ${userId}: no event of job ${jobId} at version ${version}`);
+    this.of(userId).set(jobId, frozenCopy({ ...current, linked: true }));
+  }
+  async listUser(userId: string) {
+    return [...(this.byUser.get(userId)?.values() ?? [])].sort((a, b) => a.version - b.version);
   }
   async *scanAll() {
-    for (const events of this.byUser.values()) yield* events;
+    for (const events of this.byUser.values()) yield* events.values();
   }
   async count() {
     let n = 0;
-    for (const events of this.byUser.values()) n += events.length;
+    for (const events of this.byUser.values()) n += events.size;
     return n;
   }
 }
 
 export class MemoryUserProjection implements UserProjectionStore {
-  readonly rows = new Map<string, UserState>();
+  readonly rows = new Map<string, UserHead>();
 
   async getUser(userId: string): Promise<User | undefined> {
     const row = this.rows.get(userId);
     return row?.user;
   }
-  async getState(userId: string) {
-    const row = this.rows.get(userId);
-    return row;
+  async getHead(userId: string) {
+    return this.rows.get(userId);
   }
   async queryByDepartment(department: string, limit: number) {
     const users: User[] = [];
@@ -66,14 +90,14 @@ export class MemoryUserProjection implements UserProjectionStore {
     }
     return users;
   }
-  async put(state: UserState) {
-    const current = this.rows.get(state.userId);
-    if (current && current.version >= state.version) return false;
-    this.rows.set(state.userId, frozenCopy(state));
+  async link(head: UserHead, fromVersion: number) {
+    const current = this.rows.get(head.userId);
+    if ((current?.version ?? 0) !== fromVersion) return false;
+    this.rows.set(head.userId, frozenCopy(head));
     return true;
   }
-  async overwrite(userId: string, state: UserState | undefined) {
-    if (state) this.rows.set(userId, frozenCopy(state));
+  async overwrite(userId: string, head: UserHead | undefined) {
+    if (head) this.rows.set(userId, frozenCopy(head));
     else this.rows.delete(userId);
   }
   async *scanAll() {

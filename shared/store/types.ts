@@ -1,36 +1,45 @@
 // The storage interfaces. The write path, the CLI and the benchmarks see only these; DynamoDB and
 // the in-memory store implement them. Nothing above this layer imports the AWS SDK.
-import type { User, UserEvent, UserState } from '../domain/user.js';
+import type { StoredEvent, User, UserEvent, UserHead } from '../domain/user.js';
 import type { HistoryEntry } from '../lifecycle/history.js';
 
 export interface EventStore {
-  /** Every event of one user, oldest first, read strongly consistent. */
-  load(userId: string): Promise<UserEvent[]>;
-  /** One event by version, strongly consistent. */
-  get(userId: string, version: number): Promise<UserEvent | undefined>;
-  /** Conditional append: throws VersionConflictError when the version slot is taken. */
-  append(event: UserEvent): Promise<void>;
-  /** Every event of every user, in no particular order (replay). */
-  scanAll(): AsyncIterable<UserEvent>;
-  /** How many events there are (a full COUNT scan: for stats, not the hot path). */
+  /** The event `jobId` wrote for this user (linked or not), strongly consistent: one item. */
+  getByJob(userId: string, jobId: string): Promise<StoredEvent | undefined>;
+  /** Writes a job's first event for a user; false if the job already has one (another delivery). */
+  put(event: UserEvent): Promise<boolean>;
+  /**
+   * Moves a job's unlinked event to a new version (its job lost the race for `fromVersion`). False
+   * if it is no longer at `fromVersion` or has been flagged linked meanwhile.
+   */
+  rewrite(event: UserEvent, fromVersion: number): Promise<boolean>;
+  /** Deletes a job's unlinked event at `version` (its job ended without it); false if it changed. */
+  discard(userId: string, jobId: string, version: number): Promise<boolean>;
+  /** Flags an event linked before it leaves the head's window; throws if it is not at `version`. */
+  markLinked(userId: string, jobId: string, version: number): Promise<void>;
+  /** Every stored event of one user, linked or not (operators and tests: reads the whole stream). */
+  listUser(userId: string): Promise<StoredEvent[]>;
+  /** Every stored event of every user, in no particular order (replay). */
+  scanAll(): AsyncIterable<StoredEvent>;
+  /** How many event items there are (a full COUNT scan: for stats, not the hot path). */
   count(): Promise<number>;
 }
 
 export interface UserProjectionStore {
   /** The seed's GetItem with a projection expression: just the user's public attributes. */
   getUser(userId: string): Promise<User | undefined>;
-  /** The full projection row, tombstones included (replay, repair). */
-  getState(userId: string): Promise<UserState | undefined>;
+  /** The head (projection row plus the write path's bookkeeping), tombstones included, consistent. */
+  getHead(userId: string): Promise<UserHead | undefined>;
   /** Users of a department, through the department index. */
   queryByDepartment(department: string, limit: number): Promise<User[]>;
   /**
-   * Version-guarded write of a folded state: writes only if the stored version is lower, so replays,
-   * duplicates and out-of-order retries are no-ops. Returns whether it wrote.
+   * Links the next event: writes `head` only if the stored head is at `fromVersion` (absent for 0).
+   * False when another event was linked first. The only write that moves a user forward.
    */
-  put(state: UserState): Promise<boolean>;
+  link(head: UserHead, fromVersion: number): Promise<boolean>;
   /** Unconditional write or delete (replay --rebuild only). */
-  overwrite(userId: string, state: UserState | undefined): Promise<void>;
-  scanAll(): AsyncIterable<UserState>;
+  overwrite(userId: string, head: UserHead | undefined): Promise<void>;
+  scanAll(): AsyncIterable<UserHead>;
   /** Live (not deleted) users (a full COUNT scan: for stats, not the hot path). */
   count(): Promise<number>;
 }

@@ -20,6 +20,11 @@ const IMAGES: Image[] = [
   { path: 'docker/dynamodb/Dockerfile', context: 'docker/dynamodb' },
 ];
 
+// The images run the Node of .nvmrc (the one CI tests on), on a slim official image; a digest may
+// follow the tag to pin it (`node:24-bookworm-slim@sha256:<64 hex>`).
+const NODE_MAJOR = read('.nvmrc').trim();
+const NODE_BASE = new RegExp(`^node:${NODE_MAJOR}-(bookworm|trixie)-slim(@sha256:[0-9a-f]{64})?$`);
+
 function parse(path: string): Dockerfile {
   return DockerfileParser.parse(read(path));
 }
@@ -55,7 +60,7 @@ function problems(path: string, context: string, dockerfile: Dockerfile): string
   const out: string[] = [];
   const instructions = dockerfile.getInstructions();
   for (const from of dockerfile.getFROMs()) {
-    if (!/^node:22-(bookworm-slim|alpine)/.test(from.getImage() ?? '')) out.push(`${path}: base ${from.getImage()}`);
+    if (!NODE_BASE.test(from.getImage() ?? '')) out.push(`${path}: base ${from.getImage()}`);
   }
   const stage = lastStage(dockerfile);
   const users = stage.filter((i) => i.getKeyword() === 'USER').map((i) => args(i)[0] ?? '');
@@ -112,6 +117,28 @@ describe('Dockerfiles', () => {
       'broken: COPY source missing-file does not exist',
       'broken: npm install instead of npm ci',
       'broken: installs nothing with npm ci',
+    ]);
+  });
+
+  it("takes only .nvmrc's Node on a slim image as a base, by tag or pinned by digest", () => {
+    const bases = (images: string[]) =>
+      problems('bases', '.', DockerfileParser.parse(images.map((image) => `FROM ${image}`).join('\n'))).filter((p) =>
+        p.startsWith('bases: base '),
+      );
+    const digest = 'a'.repeat(64);
+    expect(bases([`node:${NODE_MAJOR}-bookworm-slim`, `node:${NODE_MAJOR}-bookworm-slim@sha256:${digest}`])).toEqual(
+      [],
+    );
+    expect(
+      bases([
+        `node:${Number(NODE_MAJOR) - 2}-bookworm-slim`,
+        `node:${NODE_MAJOR}`,
+        `node:${NODE_MAJOR}-bookworm-slim@sha256:abc`,
+      ]),
+    ).toEqual([
+      `bases: base node:${Number(NODE_MAJOR) - 2}-bookworm-slim`,
+      `bases: base node:${NODE_MAJOR}`,
+      `bases: base node:${NODE_MAJOR}-bookworm-slim@sha256:abc`,
     ]);
   });
 

@@ -59,10 +59,13 @@ describe('djq', () => {
     expect(entries.at(-1)?.type).toBe('dead-lettered');
   });
 
-  it('stats counts queues, the DLQ, events and users', async () => {
+  it('stats counts queues, the DLQ, and (with --exact) events and users', async () => {
     const { code, json } = await djq('stats', '--json');
     expect(code).toBe(0);
-    expect(json).toMatchObject({ deadLetter: 2, events: 1, users: 1 });
+    expect(json).toMatchObject({ deadLetter: 2, table: { note: expect.stringContaining('approximate') } });
+    expect(json).not.toHaveProperty('events'); // no full-table scan unless asked
+    const exact = await djq('stats', '--exact', '--json');
+    expect(exact.json).toMatchObject({ deadLetter: 2, events: 1, users: 1 });
   });
 
   it('dlq list, show, redrive and purge', async () => {
@@ -106,7 +109,7 @@ describe('djq', () => {
 
   it('replay --verify catches a corrupted projection and --rebuild fixes it', async () => {
     expect((await djq('replay', '--verify')).code).toBe(0);
-    const state = await resources.stores.users.getState(user.id);
+    const state = await resources.stores.users.getHead(user.id);
     await resources.stores.users.overwrite(user.id, { ...state!, user: { ...state!.user!, age: 999 } });
     const broken = await djq('replay', '--verify', '--json');
     expect(broken.code).toBe(1);

@@ -1,7 +1,8 @@
 // The core pipeline through a real BullMQ worker against real Redis and dynalite: no mocks.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { foldUser, sameState } from '../../shared/domain/user.js';
+import { foldUser, sameHead } from '../../shared/domain/user.js';
 import type { DeadLetterEntry } from '../../shared/lifecycle/dead-letter.js';
+import { loadUser } from '../../shared/operator/replay.js';
 import type { Stores } from '../../shared/store/types.js';
 import { newUser, openProducerSide, startTestWorker, type TestWorker, waitFor } from '../helpers/pipeline.js';
 import { openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
@@ -35,7 +36,12 @@ async function deadLetter(jobId: string): Promise<DeadLetterEntry> {
 }
 
 async function projectionMatchesEvents(stores: Stores, userId: string) {
-  return sameState(await stores.users.getState(userId), foldUser(userId, await stores.events.load(userId)));
+  const { head, stream } = await loadUser(stores.events, stores.users, userId);
+  return sameHead(head, foldUser(userId, stream));
+}
+
+async function streamOf(stores: Stores, userId: string) {
+  return (await loadUser(stores.events, stores.users, userId)).stream;
 }
 
 beforeEach(async () => {
@@ -77,11 +83,7 @@ describe('pipeline', () => {
     expect(await returnValue(missing)).toMatchObject({ found: false });
 
     const stores = resources.stores;
-    expect((await stores.events.load(user.id)).map((e) => e.type)).toEqual([
-      'UserCreated',
-      'UserUpdated',
-      'UserDeleted',
-    ]);
+    expect((await streamOf(stores, user.id)).map((e) => e.type)).toEqual(['UserCreated', 'UserUpdated', 'UserDeleted']);
     for (const id of [user.id, ...batch.map((u) => u.id)]) expect(await projectionMatchesEvents(stores, id)).toBe(true);
   });
 
@@ -97,22 +99,22 @@ describe('pipeline', () => {
     await producer.enqueue('update-user', { userId: user.id, changes: { age: 77 } }, update);
     await waitFor('redelivery', async () => Boolean(await returnValue(update)));
     expect(await returnValue(update)).toMatchObject({ applied: false });
-    const events = await resources.stores.events.load(user.id);
+    const events = await streamOf(resources.stores, user.id);
     expect(events.filter((e) => e.jobId === update)).toHaveLength(1);
     expect(await projectionMatchesEvents(resources.stores, user.id)).toBe(true);
   });
 
   it.each([
-    ['before the event is appended', 'append', 'before'],
-    ['after the event is appended', 'append', 'after'],
-    ['after the projection is written', 'put', 'after'],
+    ['before the event is written', 'put', 'before'],
+    ['after the event is written, before the head links it', 'put', 'after'],
+    ['after the head links it', 'link', 'after'],
   ] as const)('a write path interrupted %s is retried to one event', async (_label, step, when) => {
     await setup({ JOB_ATTEMPTS: 3 });
     let crashes = 0;
     // Interrupt the write path once at the chosen step, the way a dying process would.
     workers.push(
       startTestWorker(env.config, (stores) => {
-        const target = step === 'append' ? stores.events : stores.users;
+        const target = step === 'put' ? stores.events : stores.users;
         const original = (target as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[step]!.bind(
           target,
         );
@@ -131,7 +133,7 @@ describe('pipeline', () => {
     const update = await producer.enqueue('update-user', { userId: user.id, changes: { department: 'HR' } });
     expect(await finished(update)).toBe('completed');
     expect(crashes).toBe(1);
-    const events = await resources.stores.events.load(user.id);
+    const events = await streamOf(resources.stores, user.id);
     expect(events.filter((e) => e.jobId === update)).toHaveLength(1);
     expect(await projectionMatchesEvents(resources.stores, user.id)).toBe(true);
     expect((await resources.stores.users.getUser(user.id))?.department).toBe('HR');

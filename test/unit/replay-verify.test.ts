@@ -16,8 +16,15 @@ describe('verifyProjection', () => {
     const stores = createMemoryStores();
     const waiting = randomUUID();
     const orphan = randomUUID();
-    await stores.events.append(created(waiting, 'job-waiting-for-retry'));
-    await stores.events.append(created(orphan, 'job-long-gone'));
+    // Linked events whose head is missing (with the head as the concurrency token a crash cannot
+    // leave this, only damage can; an event never linked is in no stream and is no difference).
+    for (const [userId, jobId] of [
+      [waiting, 'job-waiting-for-retry'],
+      [orphan, 'job-long-gone'],
+    ] as const) {
+      await stores.events.put(created(userId, jobId));
+      await stores.events.markLinked(userId, jobId, 1);
+    }
     const pending = new Map([[waiting, ['job-waiting-for-retry']]]);
 
     const report = await verifyProjection(stores.events, stores.users, async () => pending);

@@ -1,0 +1,180 @@
+// Interleavings at the edges of the per-job-id rule, each forced with gates (never sleeps): a
+// transition whose lock ran out while it was half-way, a redrive that died after releasing its job
+// but before clearing its intent, and `djq check` reading while a stalled dead letter is settled.
+// Two actors (two JobSystems with their own Redis connections, as two processes), real Redis and BullMQ.
+
+import { randomUUID } from 'node:crypto';
+import { UnrecoverableError } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { queueKeys } from '../../shared/lifecycle/keys.js';
+import { checkLedger } from '../../shared/operator/check.js';
+import type { JobSystem } from '../../shared/wiring.js';
+import { openJobSystem } from '../../shared/wiring.js';
+import { activate, crashAt, failedJob, failNext, noEffect, pauseAt } from '../helpers/interleave.js';
+import { silentLogger } from '../helpers/pipeline.js';
+import { deleteKeys, openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
+
+let resources: TestResources;
+/** Each test its own queue prefix, so one test's jobs are never another's "next job". */
+let env = testEnv();
+const opened: { system: JobSystem; redis: Redis }[] = [];
+
+/** One actor: its own connection and wiring, like a separate process. */
+function actor(name: string): JobSystem {
+  const redis = new Redis(env.config.REDIS_URL, { maxRetriesPerRequest: null });
+  const system = openJobSystem({
+    config: env.config,
+    redis,
+    stores: resources.stores,
+    logger: silentLogger,
+    actor: name,
+  });
+  opened.push({ system, redis });
+  return system;
+}
+
+beforeAll(async () => {
+  resources = await openTestResources(env.config);
+});
+
+beforeEach(() => {
+  env = testEnv({ DYNAMODB_TABLE_NAME: env.config.DYNAMODB_TABLE_NAME });
+});
+
+afterEach(async () => {
+  for (const { system, redis } of opened.splice(0)) {
+    await system.close();
+    redis.disconnect();
+  }
+  await deleteKeys(resources.redis, queueKeys(env.config).everyKeyPattern);
+});
+
+afterAll(async () => {
+  await resources.cleanup();
+});
+
+async function whereIs(system: JobSystem, id: string) {
+  const job = await system.queues.operations.getJob(id);
+  return {
+    operations: job ? await job.getState() : 'missing',
+    deadLettered: Boolean(await system.queues.deadLetter.getJob(id)),
+    outcome: (await system.ledger.readOutcomes()).get(id),
+  };
+}
+
+const completedAttempt = (userId: string) => ({
+  attempt: 1,
+  durationMs: 1,
+  capacityUnits: 0,
+  dynamoCalls: 1,
+  result: { op: 'get-user' as const, userId, found: false },
+});
+
+describe('a transition whose lock ran out half-way', () => {
+  it('a move that resumes after its lock expired and a redrive took the id never removes the redriven job', async () => {
+    const worker = actor('worker');
+    const operator = actor('operator');
+    const job = await failedJob(worker);
+    const id = String(job.id);
+    // The mover stops (a GC pause, a blocked event loop, a SIGSTOP) after adding the DLQ entry…
+    const moveHalfway = pauseAt(worker.lifecycle, 'move:dead-letter-added', id);
+    const moving = worker.lifecycle.settleFailed(job, noEffect);
+    await moveHalfway.reached;
+    // …for longer than the lock's TTL: the lock is gone and an operator's redrive takes it.
+    await resources.redis.del(worker.keys.transitionLock(id));
+    expect(await operator.lifecycle.redrive(id)).toBe('done');
+    expect(await whereIs(operator, id)).toEqual({ operations: 'waiting', deadLettered: false, outcome: 'redriven' });
+    // The mover wakes up and carries on with what it thinks it still holds.
+    moveHalfway.release();
+    await expect(moving).rejects.toThrow(/expired while its transition was half-way/);
+    expect(await whereIs(operator, id)).toEqual({ operations: 'waiting', deadLettered: false, outcome: 'redriven' });
+    expect(await checkLedger({ system: operator })).toMatchObject({ lost: 0, duplicated: 0, pending: 1 });
+  });
+});
+
+describe('a redrive that died after releasing its job, before clearing its intent', () => {
+  it('the sweep clears the intent and never records "redriven" over the job\'s later completion', async () => {
+    const worker = actor('worker');
+    const operator = actor('operator');
+    const job = await failedJob(worker);
+    const id = String(job.id);
+    expect(await worker.lifecycle.settleFailed(job, noEffect)).toBe('dead-lettered');
+    crashAt(operator.lifecycle, 'redrive:released');
+    await expect(operator.lifecycle.redrive(id)).rejects.toThrow(/simulated crash/);
+    // The released job runs and completes before the next sweep.
+    const running = await activate(worker, id);
+    expect(await worker.lifecycle.completed(running.job, running.token, completedAttempt(id))).toBe(true);
+    await running.job.moveToCompleted('ok', running.token, false);
+    await worker.lifecycle.finishInterruptedRedrives();
+    expect(await whereIs(worker, id)).toEqual({ operations: 'completed', deadLettered: false, outcome: 'completed' });
+    expect(await resources.redis.hget(worker.keys.redriveIntents, id)).toBeNull();
+    expect(await checkLedger({ system: worker })).toMatchObject({ completed: 1, lost: 0, duplicated: 0 });
+  });
+  it("an operator redrive of the job's next dead-letter entry redrives it, not the stale intent", async () => {
+    const worker = actor('worker');
+    const operator = actor('operator');
+    const job = await failedJob(worker);
+    const id = String(job.id);
+    await worker.lifecycle.settleFailed(job, noEffect);
+    crashAt(operator.lifecycle, 'redrive:released');
+    await expect(operator.lifecycle.redrive(id)).rejects.toThrow(/simulated crash/);
+    // The released job fails for good again, and its move dies after adding the new DLQ entry.
+    const again = await failNext(worker, id);
+    crashAt(worker.lifecycle, 'move:dead-letter-added');
+    await expect(worker.lifecycle.settleFailed(again, noEffect)).rejects.toThrow(/simulated crash/);
+    // Before any sweep, another operator redrives it.
+    expect(await actor('operator-2').lifecycle.redrive(id)).toBe('done');
+    expect(await whereIs(worker, id)).toEqual({ operations: 'waiting', deadLettered: false, outcome: 'redriven' });
+  });
+});
+
+describe('djq check on a live stack', () => {
+  it('does not report a stalled dead letter settled as completed during the check as both completed and dead-lettered', async () => {
+    const worker = actor('worker');
+    const checker = actor('checker');
+    const job = await failedJob(worker); // failed without an attempt line: what a stall leaves
+    const id = String(job.id);
+    expect(await worker.lifecycle.settleFailed(job, noEffect)).toBe('dead-lettered');
+    // The sweep finds the stalled delivery's effect landed: `completed` is recorded, the entry not yet removed…
+    const recorded = pauseAt(worker.lifecycle, 'recheck:recorded', id);
+    const landed = async () => ({ applied: true, landed: [id], missing: [] });
+    const rechecking = worker.lifecycle.recheckStalledDeadLetters(landed, 60_000);
+    await recorded.reached;
+    // …when the check reads the outcomes and the DLQ; the entry goes before the check finishes.
+    const report = await checkLedger({
+      system: checker,
+      afterFirstReads: async () => {
+        recorded.release();
+        expect(await rechecking).toBe(1);
+      },
+    });
+    expect(await whereIs(checker, id)).toEqual({ operations: 'missing', deadLettered: false, outcome: 'completed' });
+    expect(report).toMatchObject({ completed: 1, deadLettered: 0, duplicated: 0, lost: 0 });
+  });
+
+  it('does not report a job recorded completed, then dead-lettered during the check, as both', async () => {
+    const worker = actor('worker');
+    const checker = actor('checker');
+    const id = randomUUID();
+    await worker.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }]);
+    // Its delivery records `completed`, then its ack never lands and the job fails for good (a
+    // stall past MAX_STALLED_COUNT leaves the same records).
+    const { job, token } = await activate(worker, id);
+    expect(await worker.lifecycle.completed(job, token, completedAttempt(id))).toBe(true);
+    await job.moveToFailed(new UnrecoverableError('stalled'), token, false);
+    // A move that died after adding the DLQ entry: the check's first reads see `completed` and the entry.
+    crashAt(worker.lifecycle, 'move:dead-letter-added');
+    const failed = await worker.queues.operations.getJob(id);
+    await expect(worker.lifecycle.settleFailed(failed as NonNullable<typeof failed>, noEffect)).rejects.toThrow();
+    const sweeper = actor('sweeper');
+    const report = await checkLedger({
+      system: checker,
+      afterFirstReads: async () => {
+        const [left] = await sweeper.queues.operations.getFailed(0, 0);
+        expect(await sweeper.lifecycle.settleFailed(left as NonNullable<typeof left>, noEffect)).toBe('dead-lettered');
+      },
+    });
+    expect(report).toMatchObject({ completed: 0, deadLettered: 1, duplicated: 0, lost: 0 });
+  });
+});
