@@ -3,13 +3,14 @@ import '../shared/runtime/node-version.js';
 import { loadConfigOrExit } from '../shared/runtime/config.js';
 import { createLogger } from '../shared/runtime/logger.js';
 import { connectRedis, describeRedis, waitForRedis } from '../shared/runtime/redis.js';
-import { exitOnStartupError, onShutdownSignal, stopWhenParentExits } from '../shared/runtime/shutdown.js';
+import { exitOnStartupError, onShutdownSignal, watchParentFromStart } from '../shared/runtime/shutdown.js';
 import { startBoard } from './board-server.js';
 
 const config = loadConfigOrExit();
 const logger = createLogger(config, 'board');
 
 async function main() {
+  const parentGone = watchParentFromStart();
   const redis = connectRedis(config);
   redis.on('error', (error) => logger.debug({ err: error.message }, 'redis connection error'));
   await waitForRedis(redis, config.REDIS_URL, 30_000);
@@ -31,7 +32,7 @@ async function main() {
     logger.info('board stopped');
     return 0;
   });
-  stopWhenParentExits(stop);
+  parentGone(stop);
 }
 
 main().catch((error: unknown) => exitOnStartupError(logger, error));

@@ -93,6 +93,7 @@ function failedResult(scenario: string, size: number, error: unknown, durationMs
     enqueued: 0,
     completed: 0,
     deadLettered: 0,
+    purged: 0,
     pending: 0,
     lost: 0,
     duplicated: 0,

@@ -16,6 +16,8 @@ export interface ScenarioResult {
   enqueued: number;
   completed: number;
   deadLettered: number;
+  /** Dead-lettered, then deleted for good by an operator (djq dlq purge). */
+  purged: number;
   pending: number;
   lost: number;
   duplicated: number;
@@ -69,6 +71,7 @@ export function result(input: {
     enqueued: report.enqueued,
     completed: report.completed,
     deadLettered: report.deadLettered,
+    purged: report.purged,
     pending: report.pending,
     lost: report.lost,
     duplicated: report.duplicated,

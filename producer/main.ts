@@ -8,7 +8,7 @@ import { loadConfigOrExit } from '../shared/runtime/config.js';
 import { createLogger } from '../shared/runtime/logger.js';
 import { startProbeServer } from '../shared/runtime/probe-server.js';
 import { connectRedisFailFast, describeRedis, waitForRedis } from '../shared/runtime/redis.js';
-import { exitOnStartupError, exitProcess, onShutdownSignal, stopWhenParentExits } from '../shared/runtime/shutdown.js';
+import { exitOnStartupError, exitProcess, onShutdownSignal, watchParentFromStart } from '../shared/runtime/shutdown.js';
 import { createDynamoStores } from '../shared/store/index.js';
 import { openShardedSystem } from '../shared/wiring.js';
 import { OperationGenerator } from './generator.js';
@@ -18,6 +18,7 @@ const config = loadConfigOrExit();
 const logger = createLogger(config, 'producer');
 
 async function main() {
+  const parentGone = watchParentFromStart();
   const dynamo = await openDynamo(config, logger);
   // Fail fast while Redis is down: the tick keeps its jobs and retries them on the next interval.
   const redis = connectRedisFailFast(config);
@@ -80,7 +81,7 @@ async function main() {
     logger.info({ produced: producer.produced }, `producer stopped after ${producer.produced} jobs`);
     return 0;
   });
-  stopWhenParentExits(stop);
+  parentGone(stop);
 
   await producer.recover();
   logger.info(

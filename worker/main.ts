@@ -6,7 +6,7 @@ import { loadConfigOrExit } from '../shared/runtime/config.js';
 import { createLogger } from '../shared/runtime/logger.js';
 import { startProbeServer } from '../shared/runtime/probe-server.js';
 import { connectRedis, describeRedis, waitForRedis } from '../shared/runtime/redis.js';
-import { exitOnStartupError, onShutdownSignal, stopWhenParentExits } from '../shared/runtime/shutdown.js';
+import { exitOnStartupError, onShutdownSignal, watchParentFromStart } from '../shared/runtime/shutdown.js';
 import { createDynamoStores } from '../shared/store/index.js';
 import { WorkerMetrics } from './metrics.js';
 import { startWorkerService, workerIdOf } from './worker-service.js';
@@ -19,6 +19,7 @@ const logger = createLogger(config, 'worker', { workerId: workerIdOf(config) });
 const CLOSE_RESERVE_MS = 1000;
 
 async function main() {
+  const parentGone = watchParentFromStart();
   const metrics = new WorkerMetrics();
   const dynamo = await openDynamo(config, logger, metrics.dynamoCall);
   const redis = connectRedis(config);
@@ -60,7 +61,7 @@ async function main() {
     logger.info({ drained }, drained ? 'worker stopped: in-flight jobs finished' : 'worker stopped after the deadline');
     return 0;
   });
-  stopWhenParentExits(stop);
+  parentGone(stop);
 }
 
 main().catch((error: unknown) => exitOnStartupError(logger, error));

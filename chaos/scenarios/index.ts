@@ -4,12 +4,15 @@ import { badInput } from './bad-input.js';
 import { clusterFailover } from './cluster-failover.js';
 import { dynamoFaults } from './dynamo-faults.js';
 import { killWorkers } from './kill-workers.js';
+import { liveCheck } from './live-check.js';
 import { mixed, soak } from './mixed.js';
+import { operatorRaces } from './operator-races.js';
 import { poison } from './poison.js';
 import { producerKill } from './producer-kill.js';
 import { redisRestart } from './redis-restart.js';
 import { sigterm } from './sigterm.js';
 import { slowDynamo } from './slow-dynamo.js';
+import { stuckBackendShutdown } from './stuck-backend-shutdown.js';
 
 export interface ScenarioEntry {
   name: string;
@@ -29,5 +32,8 @@ export const SCENARIOS: ScenarioEntry[] = [
   { name: 'producer-kill', run: producerKill, full: 6000, small: 2000 },
   { name: 'bad-input', run: (n) => badInput(n, { allEnvCases: n >= 500 }), full: 500, small: 100 },
   { name: 'mixed', run: mixed, full: 2000, small: 400 },
+  { name: 'operator-races', run: operatorRaces, full: 2000, small: 300 },
+  { name: 'live-check', run: liveCheck, full: 2000, small: 300 },
+  { name: 'stuck-backend-shutdown', run: stuckBackendShutdown, full: 1000, small: 300 },
   { name: 'soak', run: soak, full: 20_000, small: 1000 },
 ];

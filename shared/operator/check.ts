@@ -15,7 +15,7 @@ export interface CheckReport {
   deadLettered: number;
   /** Dead-lettered, then deleted for good by an operator (djq dlq purge). */
   purged: number;
-  /** Still waiting, active or retrying: not finished yet, not lost. */
+  /** Still waiting, active or retrying, or being added by the producer: not finished yet, not lost. */
   pending: number;
   /** Enqueued, yet neither finished, nor dead-lettered, nor anywhere in the queue. */
   lost: number;
@@ -37,8 +37,9 @@ export interface CheckReport {
  * `completed` outcome before it leaves the queue, its DLQ entry before its failed instance goes, a
  * redriven instance before its DLQ entry goes, `purged` before the entry goes, a stalled dead
  * letter's `completed` before its entry goes. So a job the first reads see nowhere is looked for
- * again in what was written since; only then is it lost; and one seen in both places is looked for
- * again in the DLQ; only then is it both.
+ * again in what was written since; only then is it lost, unless its producer has not finished
+ * adding it (its ledger record is not committed yet). One seen in both places is looked for again
+ * in the DLQ; only then is it both.
  */
 export async function checkLedger(deps: {
   system: Pick<JobSystem, 'ledger' | 'queues' | 'stores'>;
@@ -84,8 +85,10 @@ export async function checkShards(deps: {
     const window = await ledger.checkWindow();
     const enqueued = await ledger.readEnqueued(window);
     // Outcomes before the DLQ: a completed redriven job had left the DLQ before its outcome was written.
-    const outcomes = await ledger.readOutcomes();
+    // Where the stream ends before reading it: an outcome written during the read is then read
+    // again below, never skipped (read after it, the position could pass an outcome the read missed).
     const outcomesRead = (await ledger.position()).outcomes;
+    const outcomes = await ledger.readOutcomes();
     reads.push({ shard, window, enqueued, outcomes, outcomesRead, dlq: await readDeadLetters(queues) });
   }
   const verify = await verifyProjection(deps.stores.events, deps.stores.users, () =>
@@ -121,6 +124,10 @@ export async function checkShards(deps: {
     }
     // Jobs that finished between the first reads and their state check.
     if (unseen.length > 0) {
+      // The producer writes its ledger record before its addBulk: a job of a record still uncommitted
+      // now may not have reached Redis when we looked. Read before the rest: if its record is
+      // committed by now, the job was in Redis before the reads below, so they see where it went.
+      const inFlight = new Set((await ledger.uncommitted())?.jobs.map((j) => j.id));
       const later = await ledger.readOutcomes(outcomesRead);
       const laterDlq = await readDeadLetters(queues);
       for (const id of unseen) {
@@ -128,7 +135,7 @@ export async function checkShards(deps: {
         if (outcome === 'completed') completed++;
         else if (outcome === 'purged') purged++;
         else if (laterDlq.has(id)) dlq.set(id, laterDlq.get(id) ?? {});
-        else if (UNFINISHED.has(await queues.operations.getJobState(id))) pending++;
+        else if (UNFINISHED.has(await queues.operations.getJobState(id)) || inFlight.has(id)) pending++;
         else lost.push(id);
       }
     }

@@ -29,12 +29,25 @@ export function createLogger(
   // (npm run bench). The buffer is bounded (a stdout nobody reads drops lines instead of growing),
   // and flushed at exit within a deadline by releaseLogs(); the logs are not the record of what
   // happened (the ledger and the job history are).
+  nonBlockingStdout();
   const destination = pino.destination({ dest: 1, sync: false, maxLength: MAX_BUFFERED_LOG_BYTES });
   destinations.add(destination);
   return pino(options, destination);
 }
 
 const MAX_BUFFERED_LOG_BYTES = 16 * 1024 * 1024;
+
+/**
+ * A pipe or socket handed to us as stdout is usually in blocking mode. The async destination writes
+ * on libuv's thread pool, so with a reader that stopped reading, one write blocks a pool thread for
+ * good, and process.exit() then waits for that thread forever (libuv joins its pool at exit): no
+ * deadline could end the process. Opening process.stdout puts the descriptor in non-blocking mode
+ * (libuv's uv_pipe_open), so a full pipe answers EAGAIN, which the destination retries on a timer.
+ */
+function nonBlockingStdout(): void {
+  const stdout = process.stdout as unknown as { isTTY?: boolean; _handle?: { setBlocking?: (b: boolean) => void } };
+  if (!stdout.isTTY) stdout._handle?.setBlocking?.(false);
+}
 const destinations = new Set<ReturnType<typeof pino.destination>>();
 
 /**

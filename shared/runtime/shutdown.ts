@@ -95,3 +95,16 @@ export function exitOnStartupError(logger: Logger, error: unknown): void {
   logger.fatal({ err: error }, (error as Error).message);
   exitProcess(1);
 }
+
+/**
+ * Watches the parent from the first line of a service's start-up: a start-up stuck on a backend
+ * that never answers (a DynamoDB table check, Redis) must not outlive the stack that started it.
+ * Until the service hands over its own stop, a lost parent exits the process at once.
+ */
+export function watchParentFromStart(): (stop: (signal: string) => void) => void {
+  let target: (signal: string) => void = () => exitProcess(1, 0);
+  stopWhenParentExits((signal) => target(signal));
+  return (stop) => {
+    target = stop;
+  };
+}
