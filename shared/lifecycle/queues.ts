@@ -1,7 +1,7 @@
 // The queues both sides use, and the options every operation job is enqueued with.
 import { type JobsOptions, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Config } from '../runtime/config.js';
+import type { RedisConnection } from '../runtime/redis.js';
 import type { QueueKeys } from './keys.js';
 
 /**
@@ -25,7 +25,7 @@ export function operationJobOptions(
   };
 }
 
-export function openQueues(keys: QueueKeys, connection: Redis) {
+export function openQueues(keys: QueueKeys, connection: RedisConnection) {
   const operations = new Queue(keys.operations, { connection, prefix: keys.prefix });
   const deadLetter = new Queue(keys.deadLetter, { connection, prefix: keys.prefix });
   return {
