@@ -6,15 +6,15 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import express from 'express';
-import type { Redis } from 'ioredis';
 import { createDynamoClients, withoutFaults } from '../shared/dynamo/client.js';
 import { describeTable } from '../shared/dynamo/table.js';
 import { logTransitions } from '../shared/lifecycle/transition-log.js';
 import type { Config } from '../shared/runtime/config.js';
 import type { Logger } from '../shared/runtime/logger.js';
 import { runReadiness } from '../shared/runtime/probe-server.js';
+import type { RedisConnection } from '../shared/runtime/redis.js';
 import { createDynamoStores } from '../shared/store/index.js';
-import { openJobSystem } from '../shared/wiring.js';
+import { openShardedSystem } from '../shared/wiring.js';
 import { basicAuth, isLoopback } from './auth.js';
 import { dlqRoutes } from './dlq-routes.js';
 import { QueueMetrics } from './queue-metrics.js';
@@ -28,7 +28,7 @@ const OPEN_PATHS = ['/healthz', '/readyz'] as const;
 export interface BoardDeps {
   config: Config;
   /** Shared by the queues; the caller owns it and closes it after `close()`. */
-  redis: Redis;
+  redis: RedisConnection;
   logger: Logger;
   /** @default config.BOARD_HOST */
   host?: string;
@@ -63,9 +63,16 @@ export async function startBoard(deps: BoardDeps): Promise<Board> {
   // Injected faults are for the workers' demos: the board's reads, probes and DLQ actions go without.
   const dynamo = createDynamoClients(withoutFaults(config));
   // The DLQ actions are lifecycle transitions like any other: under the job's lock, in the ledger and history.
-  const system = openJobSystem({ config, redis, stores: createDynamoStores(dynamo, config), logger, actor: 'board' });
-  logTransitions(system.lifecycle, logger);
-  const { queues } = system;
+  const system = openShardedSystem({
+    config,
+    redis,
+    stores: createDynamoStores(dynamo, config),
+    logger,
+    actor: 'board',
+  });
+  for (const shard of system.shards) logTransitions(shard.lifecycle, logger);
+  const queues = system.shards.map((s) => s.queues);
+  const sharded = queues.length > 1;
   const metrics = new QueueMetrics({
     queues,
     onError: (error) => logger.warn({ err: error }, 'queue gauges not collected: Redis did not answer'),
@@ -74,20 +81,27 @@ export async function startBoard(deps: BoardDeps): Promise<Board> {
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(BOARD_PATH);
   createBullBoard({
-    queues: [
-      // A view only: Bull Board's own actions (retry, remove, clean, promote) change a job without
-      // its transition lock and without the ledger, so a retry could race a dead-letter move and a
-      // clean of the failed set would lose jobs on their way to the DLQ. Actions go through the
-      // operator console: djq dlq, or POST /api/dlq/*.
-      new BullMQAdapter(queues.operations, {
-        readOnlyMode: true,
-        description: 'DynamoDB operation jobs: retried with backoff, dead-lettered when they fail for good',
-      }),
-      new BullMQAdapter(queues.deadLetter, {
-        readOnlyMode: true,
-        description: 'Jobs that failed for good; redrive or purge them with djq dlq or POST /api/dlq/*',
-      }),
-    ],
+    // A view only: Bull Board's own actions (retry, remove, clean, promote) change a job without
+    // its transition lock and without the ledger, so a retry could race a dead-letter move and a
+    // clean of the failed set would lose jobs on their way to the DLQ. Actions go through the
+    // operator console: djq dlq, or POST /api/dlq/*. Shards share their queue names, so each
+    // shard's pair is listed under `<QUEUE_NAME>.shard-<n>.` (Bull Board groups names by '.').
+    queues: queues.flatMap((shard, i) => {
+      const parts = sharded ? { prefix: `${config.QUEUE_NAME}.shard-${i}.`, delimiter: '.' } : {};
+      const of = sharded ? ` (shard ${i} of ${queues.length})` : '';
+      return [
+        new BullMQAdapter(shard.operations, {
+          readOnlyMode: true,
+          description: `DynamoDB operation jobs: retried with backoff, dead-lettered when they fail for good${of}`,
+          ...parts,
+        }),
+        new BullMQAdapter(shard.deadLetter, {
+          readOnlyMode: true,
+          description: `Jobs that failed for good; redrive or purge them with djq dlq or POST /api/dlq/*${of}`,
+          ...parts,
+        }),
+      ];
+    }),
     serverAdapter,
     options: { uiConfig: { boardTitle: `djq ${config.QUEUE_NAME}` } },
   });

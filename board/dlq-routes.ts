@@ -8,7 +8,8 @@ import type { Logger } from '../shared/runtime/logger.js';
 
 export interface DlqRoutesDeps {
   dlq: DlqConsole;
-  queues: Queues;
+  /** Every shard's queues (one entry unless QUEUE_SHARDS > 1): /api/stats sums them. */
+  queues: Queues | readonly Queues[];
   readOnly: boolean;
   logger: Logger;
 }
@@ -105,14 +106,24 @@ export function dlqRoutes(deps: DlqRoutesDeps): Router {
     res.json(entry);
   });
 
+  const shards: readonly Queues[] = Array.isArray(queues) ? queues : [queues as Queues];
+  const first = shards[0] as Queues;
   router.get('/stats', async (_req, res) => {
-    const [operations, deadLetter] = await Promise.all([
-      queues.operations.getJobCounts(),
-      queues.deadLetter.getJobCounts(),
-    ]);
+    const counts = await Promise.all(
+      shards.map(async (q) => ({
+        operations: await q.operations.getJobCounts(),
+        deadLetter: await q.deadLetter.getJobCounts(),
+      })),
+    );
+    const total = (pick: (c: (typeof counts)[number]) => Record<string, number>) => {
+      const sum: Record<string, number> = {};
+      for (const c of counts) for (const [state, n] of Object.entries(pick(c))) sum[state] = (sum[state] ?? 0) + n;
+      return sum;
+    };
     res.json({
-      operations: { name: queues.operations.name, ...operations },
-      deadLetter: { name: queues.deadLetter.name, ...deadLetter },
+      operations: { name: first.operations.name, ...total((c) => c.operations) },
+      deadLetter: { name: first.deadLetter.name, ...total((c) => c.deadLetter) },
+      ...(shards.length > 1 ? { shards: counts } : {}),
     });
   });
 

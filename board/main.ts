@@ -4,7 +4,7 @@ import '../shared/runtime/node-version.js';
 import '../shared/telemetry/preload.js';
 import { loadConfigOrExit } from '../shared/runtime/config.js';
 import { createLogger } from '../shared/runtime/logger.js';
-import { connectRedis, redactUrl, waitForRedis } from '../shared/runtime/redis.js';
+import { connectRedis, describeRedis, waitForRedis } from '../shared/runtime/redis.js';
 import { exitOnStartupError, onShutdownSignal, watchParentFromStart } from '../shared/runtime/shutdown.js';
 import { startBoard } from './board-server.js';
 
@@ -21,7 +21,7 @@ async function main() {
     {
       url: board.url,
       queue: config.QUEUE_NAME,
-      redis: redactUrl(config.REDIS_URL),
+      redis: describeRedis(config),
       auth: config.BOARD_USERNAME !== undefined,
       readOnly: config.BOARD_READ_ONLY,
     },

@@ -11,7 +11,8 @@ interface Snapshot {
 }
 
 export interface QueueMetricsOptions {
-  queues: Queues;
+  /** The queues, or every shard's (the gauges then count the logical queue: all shards summed). */
+  queues: Queues | readonly Queues[];
   /** A scrape must not hang while Redis is down (the board's connection waits out outages). @default 2000 */
   timeoutMs?: number;
   onError?: (error: unknown) => void;
@@ -21,8 +22,11 @@ export class QueueMetrics {
   readonly registry = new Registry();
   private inflight: Promise<Snapshot | undefined> | undefined;
 
+  private readonly shards: readonly Queues[];
+
   constructor(private readonly options: QueueMetricsOptions) {
-    const { queues } = options;
+    this.shards = Array.isArray(options.queues) ? options.queues : [options.queues as Queues];
+    const queues = this.shards[0] as Queues;
     const self = this;
     new Gauge({
       name: 'djq_queue_jobs',
@@ -71,19 +75,31 @@ export class QueueMetrics {
   }
 
   private async read(): Promise<Snapshot | undefined> {
-    const { queues, timeoutMs = 2000, onError } = this.options;
+    const { timeoutMs = 2000, onError } = this.options;
     let timer: NodeJS.Timeout | undefined;
     try {
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`Redis did not answer in ${timeoutMs} ms`)), timeoutMs);
       });
-      const [ops, dlq] = await Promise.race([
-        Promise.all([
-          queues.operations.getJobCounts(...OPERATION_STATES, 'prioritized'),
-          queues.deadLetter.getJobCounts('waiting', 'prioritized', 'delayed'),
-        ]),
+      const perShard = await Promise.race([
+        Promise.all(
+          this.shards.map((queues) =>
+            Promise.all([
+              queues.operations.getJobCounts(...OPERATION_STATES, 'prioritized'),
+              queues.deadLetter.getJobCounts('waiting', 'prioritized', 'delayed'),
+            ]),
+          ),
+        ),
         timeout,
       ]);
+      const sum = (pick: (shard: (typeof perShard)[number]) => Record<string, number>) => {
+        const total: Record<string, number> = {};
+        for (const shard of perShard)
+          for (const [state, count] of Object.entries(pick(shard))) total[state] = (total[state] ?? 0) + count;
+        return total;
+      };
+      const ops = sum(([o]) => o);
+      const dlq = sum(([, d]) => d);
       const n = (v: number | undefined) => v ?? 0;
       return {
         operations: {

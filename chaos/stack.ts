@@ -1,28 +1,31 @@
-// One scenario's own world: a redis-server (AOF, temp dir) and dynalite on free loopback ports, the
+// One scenario's own world: a redis-server (AOF, temp dir), or a Redis Cluster of 3 masters and 3
+// replicas, and dynalite on free loopback ports, the
 // producer and worker processes it starts, a log tally of what the workers went through, and the
 // ledger checker reading the final state straight from Redis and DynamoDB.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { createDynamoClients, type DynamoClients } from '../shared/dynamo/client.js';
 import { ensureTable } from '../shared/dynamo/table.js';
 import type { Ledger } from '../shared/lifecycle/ledger.js';
 import type { Queues } from '../shared/lifecycle/queues.js';
-import { type CheckReport, checkLedger } from '../shared/operator/check.js';
+import { type CheckReport, checkShards } from '../shared/operator/check.js';
 import { type Config, loadConfig } from '../shared/runtime/config.js';
 import {
   type DynaliteServer,
+  type RedisClusterServer,
   type RedisServer,
   startDynalite,
+  startRedisCluster,
   startRedisServer,
 } from '../shared/runtime/local-services.js';
+import type { RedisConnection } from '../shared/runtime/redis.js';
 import { connectRedis } from '../shared/runtime/redis.js';
 import { createDynamoStores } from '../shared/store/index.js';
 import type { Stores } from '../shared/store/types.js';
-import { type JobSystem, openJobSystem } from '../shared/wiring.js';
+import { type JobSystem, openShardedSystem, type ShardedJobSystem } from '../shared/wiring.js';
 import { isRunning, removeDir, type Service, startService, stopService, track, trackDir } from './processes.js';
 
 export type EnvOverrides = Record<string, string | number | boolean>;
@@ -69,16 +72,24 @@ export class ChaosStack {
   private constructor(
     readonly name: string,
     readonly dir: string,
-    public redisServer: RedisServer,
+    /** The single redis-server; undefined on a cluster stack. */
+    public redisServer: RedisServer | undefined,
+    /** The Redis Cluster of a cluster stack (QUEUE_SHARDS shards spread over its masters). */
+    readonly cluster: RedisClusterServer | undefined,
     readonly dynalite: DynaliteServer,
     readonly env: Record<string, string>,
     readonly config: Config,
     /** The harness's own connection: waits out a Redis restart instead of failing. */
-    readonly redis: Redis,
+    readonly redis: RedisConnection,
     readonly dynamo: DynamoClients,
-    /** The same wiring as every service (acting as 'chaos' when a scenario redrives or purges). */
-    readonly system: JobSystem,
+    /** The same wiring as every service (acting as 'chaos' when a scenario redrives or purges), every shard. */
+    readonly sharded: ShardedJobSystem,
   ) {}
+
+  /** Shard 0 (the only one unless QUEUE_SHARDS > 1). */
+  get system(): JobSystem {
+    return this.sharded.shards[0] as JobSystem;
+  }
 
   get stores(): Stores {
     return this.system.stores;
@@ -93,23 +104,34 @@ export class ChaosStack {
   }
 
   /** Starts Redis and dynalite for one scenario; `overrides` go into every process's environment. */
-  static async start(name: string, overrides: EnvOverrides = {}): Promise<ChaosStack> {
+  static async start(
+    name: string,
+    overrides: EnvOverrides = {},
+    options: { cluster?: boolean } = {},
+  ): Promise<ChaosStack> {
     // The harness's own SDK client needs some credentials; dynalite accepts any.
     process.env.AWS_ACCESS_KEY_ID ??= 'chaos';
     process.env.AWS_SECRET_ACCESS_KEY ??= 'chaos';
     const dir = mkdtempSync(join(tmpdir(), `djq-chaos-${name}-`));
     trackDir(dir);
     let redisServer: RedisServer | undefined;
+    let cluster: RedisClusterServer | undefined;
     let dynalite: DynaliteServer | undefined;
     try {
-      redisServer = await startRedisServer({ dir });
-      track(redisServer.process);
+      if (options.cluster) {
+        cluster = await startRedisCluster({ dir });
+        for (const node of cluster.servers) track(node.process);
+      } else {
+        redisServer = await startRedisServer({ dir });
+        track(redisServer.process);
+      }
       dynalite = await startDynalite();
       track(dynalite.process);
-      return await ChaosStack.connect(name, dir, redisServer, dynalite, overrides);
+      return await ChaosStack.connect(name, dir, redisServer, cluster, dynalite, overrides);
     } catch (error) {
       await dynalite?.stop();
       await redisServer?.stop();
+      await cluster?.stop();
       removeDir(dir);
       throw error;
     }
@@ -118,13 +140,16 @@ export class ChaosStack {
   private static async connect(
     name: string,
     dir: string,
-    redisServer: RedisServer,
+    redisServer: RedisServer | undefined,
+    cluster: RedisClusterServer | undefined,
     dynalite: DynaliteServer,
     overrides: EnvOverrides,
   ): Promise<ChaosStack> {
     const env: Record<string, string> = {
       ...CHAOS_DEFAULTS,
-      REDIS_URL: redisServer.url,
+      // On a cluster REDIS_URL gives only the scheme and credentials; the nodes are the seeds.
+      REDIS_URL: redisServer?.url ?? `redis://${cluster?.nodes.split(',')[0]}`,
+      ...(cluster ? { REDIS_CLUSTER_NODES: cluster.nodes } : {}),
       AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
       DYNAMODB_TABLE_NAME: `chaos-${name}`,
     };
@@ -141,16 +166,18 @@ export class ChaosStack {
     }
     const redis = connectRedis(config);
     redis.on('error', () => undefined); // expected while a scenario restarts Redis
-    const system = openJobSystem({
+    const sharded = openShardedSystem({
       config,
       redis,
       stores: createDynamoStores(dynamo, config),
       logger: pino({ level: 'silent' }),
       actor: 'chaos',
     });
-    system.queues.operations.on('error', () => undefined);
-    system.queues.deadLetter.on('error', () => undefined);
-    return new ChaosStack(name, dir, redisServer, dynalite, env, config, redis, dynamo, system);
+    for (const { queues } of sharded.shards) {
+      queues.operations.on('error', () => undefined);
+      queues.deadLetter.on('error', () => undefined);
+    }
+    return new ChaosStack(name, dir, redisServer, cluster, dynalite, env, config, redis, dynamo, sharded);
   }
 
   startWorker(overrides: EnvOverrides = {}): Service {
@@ -188,7 +215,10 @@ export class ChaosStack {
 
   /** Workers registered with Redis as consumers of the queue (BullMQ names their connections). */
   async consumingWorkerIds(): Promise<Set<string>> {
-    const clients = (await this.queues.operations.getWorkers()) as { name?: string; rawname?: string }[];
+    const clients = (await Promise.all(this.sharded.shards.map((s) => s.queues.operations.getWorkers()))).flat() as {
+      name?: string;
+      rawname?: string;
+    }[];
     const ids = new Set<string>();
     for (const c of clients) {
       const name = c.rawname?.split(':w:')[1] ?? c.name;
@@ -199,6 +229,7 @@ export class ChaosStack {
 
   /** Stops Redis (SIGTERM: it writes its AOF out), waits, and starts it again on the same dir and port. */
   async restartRedis(downMs: number): Promise<void> {
+    if (!this.redisServer) throw new Error('restartRedis needs a single redis-server stack, not a cluster');
     await this.redisServer.stop('SIGTERM');
     await sleep(downMs);
     this.redisServer = await startRedisServer({ dir: this.redisServer.dir, port: this.redisServer.port });
@@ -207,15 +238,33 @@ export class ChaosStack {
 
   /** Jobs not finished yet: waiting, active, delayed, retrying or on their way to the DLQ. */
   async unfinished(): Promise<number> {
-    const c = await this.queues.operations.getJobCounts(
-      'waiting',
-      'active',
-      'delayed',
-      'prioritized',
-      'waiting-children',
-      'failed',
-    );
-    return Object.values(c).reduce((a, b) => a + b, 0);
+    let total = 0;
+    for (const { queues } of this.sharded.shards) {
+      const c = await queues.operations.getJobCounts(
+        'waiting',
+        'active',
+        'delayed',
+        'prioritized',
+        'waiting-children',
+        'failed',
+      );
+      total += Object.values(c).reduce((a, b) => a + b, 0);
+    }
+    return total;
+  }
+
+  /** Ledger outcomes recorded so far, every shard. */
+  async finished(): Promise<number> {
+    let total = 0;
+    for (const { ledger } of this.sharded.shards) total += Number(await this.redis.xlen(ledger.outcomesKey));
+    return total;
+  }
+
+  /** Jobs in the ledgers, every shard (a job recorded twice counts once). */
+  async enqueuedCount(): Promise<number> {
+    let total = 0;
+    for (const { ledger } of this.sharded.shards) total += (await ledger.readEnqueued()).size;
+    return total;
   }
 
   /**
@@ -229,10 +278,9 @@ export class ChaosStack {
     while (Date.now() < deadline) {
       if (progress && Date.now() - lastReport > 5000) {
         lastReport = Date.now();
-        const counts = await this.queues.operations.getJobCounts('waiting', 'active', 'delayed', 'failed');
-        const finished = await this.redis.xlen(this.ledger.outcomesKey);
+        const finished = await this.finished();
         progress(
-          `[${this.name}] finished ${finished}, ${JSON.stringify(counts)}, workers ${this.liveWorkers().length}`,
+          `[${this.name}] finished ${finished}, unfinished ${await this.unfinished()}, workers ${this.liveWorkers().length}`,
         );
       }
       const producerDone = !options.producer || options.producer.process.exitCode === 0;
@@ -240,7 +288,7 @@ export class ChaosStack {
       if (producerDone && (await this.unfinished()) === 0) {
         if (++quietRounds >= 2) {
           if (options.expectedEnqueued === undefined) return true;
-          if ((await this.ledger.readEnqueued()).size >= options.expectedEnqueued) return true;
+          if ((await this.enqueuedCount()) >= options.expectedEnqueued) return true;
         }
       } else quietRounds = 0;
       await sleep(500);
@@ -249,7 +297,7 @@ export class ChaosStack {
   }
 
   async check(faults: Record<string, unknown> = {}): Promise<CheckReport> {
-    return checkLedger({ system: this.system, faults });
+    return checkShards({ shards: this.sharded.shards, stores: this.stores, faults });
   }
 
   /** Redis INFO memory used_memory, in MB. */
@@ -270,11 +318,12 @@ export class ChaosStack {
         if (!done) await stopService(s, 'SIGKILL');
       }),
     );
-    await this.system.close().catch(() => undefined);
+    await this.sharded.close().catch(() => undefined);
     this.redis.disconnect();
     this.dynamo.close();
     await this.dynalite.stop();
-    await this.redisServer.stop();
+    await this.redisServer?.stop();
+    await this.cluster?.stop();
     removeDir(this.dir);
   }
 

@@ -3,7 +3,7 @@
 // (64 KiB on Linux), each further write blocks or fails with EAGAIN, as with a log collector that
 // hangs or a parent that stopped reading.
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, openSync, readSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Linux's default pipe capacity. */
@@ -29,6 +29,15 @@ export class UnreadPipe {
     const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
     const writeFd = openSync(path, constants.O_WRONLY);
     return new UnreadPipe(readFd, writeFd);
+  }
+
+  /**
+   * Fills most of the pipe before the child gets it, so the child meets a full pipe after its first
+   * few lines whatever the machine's speed (how much it logs before the signal varies with load).
+   */
+  prefill(bytes = FULL_PIPE_BYTES): void {
+    const line = `${'-'.repeat(79)}\n`;
+    writeSync(this.writeFd, line.repeat(Math.ceil(bytes / line.length)));
   }
 
   closeWriter(): void {

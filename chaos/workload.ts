@@ -24,6 +24,8 @@ export interface WorkloadOptions {
   timeoutMs?: number;
   /** Something done to the stack every `everyMs` while the run goes on (besides kills). */
   periodic?: { everyMs: number; run: (stack: ChaosStack) => Promise<void> };
+  /** Run on a Redis Cluster (3 masters, 3 replicas) instead of one redis-server. */
+  cluster?: boolean;
   /** Called once the run is going (e.g. to restart Redis mid-run). */
   during?: (stack: ChaosStack, producer: Service) => Promise<void>;
 }
@@ -55,7 +57,7 @@ export async function runWorkload<T>(
   options: WorkloadOptions,
   finish: (run: WorkloadRun) => T | Promise<T>,
 ): Promise<T> {
-  const stack = await ChaosStack.start(options.scenario, options.env);
+  const stack = await ChaosStack.start(options.scenario, options.env, { cluster: options.cluster ?? false });
   try {
     const memory: MemorySamples = {
       workerRssMb: [],
@@ -102,7 +104,7 @@ export async function runWorkload<T>(
     // Let the replacement workers finish starting, so stopping them is a clean drain.
     await sleep(200);
     const report = await stack.check({ kills });
-    const deadLetters = await stack.system.console.list();
+    const deadLetters = await stack.sharded.console.list();
     if (!drained) await printDiagnostics(stack);
     if (report.duplicated > 0) await explainDuplicates(stack, report.examples.duplicated);
     return await finish({
@@ -159,7 +161,7 @@ async function sampleMemory(stack: ChaosStack, memory: MemorySamples): Promise<v
   if (rss.length > 0) memory.workerRssMaxMb.push(round(Math.max(...rss)));
   memory.redisUsedMemoryMb.push(round(used));
   memory.redisQueueMemoryMb.push(round(used - byDesign));
-  memory.finishedAt.push(Number(await stack.redis.xlen(stack.ledger.outcomesKey)));
+  memory.finishedAt.push(await stack.finished());
 }
 
 /** Memory of the ledger streams and the dead-letter queue's keys, which grow with jobs by design. */

@@ -1,15 +1,16 @@
 // What every djq command needs: the configuration (the same environment variables as the services,
 // or, with none set, the running `npm start` stack's), and lazily opened Redis and DynamoDB clients.
-import type { Redis } from 'ioredis';
+
 import pino from 'pino';
 import { createDynamoClients, type DynamoClients, withoutFaults } from '../shared/dynamo/client.js';
 import { describeTable } from '../shared/dynamo/table.js';
 import { type Config, loadConfig } from '../shared/runtime/config.js';
-import { connectRedisFailFast, redactUrl, waitForRedis } from '../shared/runtime/redis.js';
+import type { RedisConnection } from '../shared/runtime/redis.js';
+import { connectRedisFailFast, describeRedis, waitForRedis } from '../shared/runtime/redis.js';
 import { readStackState } from '../shared/runtime/stack-state.js';
 import { createDynamoStores } from '../shared/store/index.js';
 import type { Stores } from '../shared/store/types.js';
-import { type JobSystem, openJobSystem } from '../shared/wiring.js';
+import { openShardedSystem, type ShardedJobSystem } from '../shared/wiring.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -18,9 +19,9 @@ export class UsageError extends Error {
 export class CliContext {
   readonly config: Config;
   readonly source: string;
-  private redis?: Redis;
+  private redis?: RedisConnection;
   private dynamo?: DynamoClients;
-  private systemCache?: JobSystem;
+  private systemCache?: ShardedJobSystem;
 
   constructor(env: NodeJS.ProcessEnv = process.env) {
     const stack = env.REDIS_URL ? undefined : readStackState();
@@ -35,20 +36,23 @@ export class CliContext {
     this.source = stack ? `the npm start stack (pid ${stack.pid})` : 'the environment';
   }
 
-  /** Redis and DynamoDB, wired as every service wires them; the CLI acts as 'djq' in history and the ledger. */
-  async system(): Promise<JobSystem> {
+  /**
+   * Redis and DynamoDB, wired as every service wires them, over every shard of the queue (one unless
+   * QUEUE_SHARDS > 1); the CLI acts as 'djq' in history and the ledger.
+   */
+  async system(): Promise<ShardedJobSystem> {
     if (!this.systemCache) {
       const stores = await this.stores();
       this.redis = connectRedisFailFast(this.config);
       this.redis.on('error', () => undefined);
       await waitForRedis(this.redis, this.config.REDIS_URL, 5000).catch(() => {
         throw new Error(
-          `cannot reach Redis at ${redactUrl(this.config.REDIS_URL)} (from ${this.source}). Start the stack (npm start) or set REDIS_URL.`,
+          `cannot reach Redis at ${describeRedis(this.config)} (from ${this.source}). Start the stack (npm start) or set REDIS_URL.`,
         );
       });
       // Errors reach the user through the command's own output; history write failures are said at close.
       const logger = pino({ level: 'silent' });
-      this.systemCache = openJobSystem({ config: this.config, redis: this.redis, stores, logger, actor: 'djq' });
+      this.systemCache = openShardedSystem({ config: this.config, redis: this.redis, stores, logger, actor: 'djq' });
     }
     return this.systemCache;
   }

@@ -9,10 +9,10 @@ import { openDynamo } from '../shared/runtime/bootstrap.js';
 import { loadConfigOrExit } from '../shared/runtime/config.js';
 import { createLogger } from '../shared/runtime/logger.js';
 import { startProbeServer } from '../shared/runtime/probe-server.js';
-import { connectRedisFailFast, redactUrl, waitForRedis } from '../shared/runtime/redis.js';
+import { connectRedisFailFast, describeRedis, waitForRedis } from '../shared/runtime/redis.js';
 import { exitOnStartupError, exitProcess, onShutdownSignal, watchParentFromStart } from '../shared/runtime/shutdown.js';
 import { createDynamoStores } from '../shared/store/index.js';
-import { openJobSystem } from '../shared/wiring.js';
+import { openShardedSystem } from '../shared/wiring.js';
 import { OperationGenerator } from './generator.js';
 import { Producer } from './producer.js';
 
@@ -26,14 +26,14 @@ async function main() {
   const redis = connectRedisFailFast(config);
   redis.on('error', (error) => logger.debug({ err: error.message }, 'redis connection error'));
   await waitForRedis(redis, config.REDIS_URL, 30_000);
-  const system = openJobSystem({
+  const system = openShardedSystem({
     config,
     redis,
     stores: createDynamoStores(dynamo, config),
     logger,
     actor: 'producer',
   });
-  logTransitions(system.lifecycle, logger);
+  for (const shard of system.shards) logTransitions(shard.lifecycle, logger);
 
   // /healthz for container health checks, /metrics with the enqueue counter.
   const registry = new Registry();
@@ -44,7 +44,8 @@ async function main() {
     registers: [registry],
   });
   const producer = new Producer({
-    lifecycle: system.lifecycle,
+    shards: system.shards.map((s) => s.lifecycle),
+    shardOf: system.shardOf,
     generator: new OperationGenerator({
       mix: config.OPERATION_MIX,
       batchSize: config.BATCH_SIZE,
@@ -88,7 +89,8 @@ async function main() {
   logger.info(
     {
       queue: config.QUEUE_NAME,
-      redis: redactUrl(config.REDIS_URL),
+      redis: describeRedis(config),
+      shards: config.QUEUE_SHARDS,
       intervalMs: config.OPERATION_INTERVAL_MS,
       perTick: config.OPERATIONS_PER_TICK,
       maxOperations: config.MAX_OPERATIONS ?? null,

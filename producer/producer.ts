@@ -8,23 +8,38 @@ import type { Logger } from '../shared/runtime/logger.js';
 import { tracing } from '../shared/telemetry/tracing.js';
 import type { GeneratedJob, OperationGenerator } from './generator.js';
 
-export interface ProducerOptions {
-  lifecycle: JobLifecycle;
+/** Where jobs go: one lifecycle, or the lifecycles of every shard and the rule that picks one. */
+export type ProducerTarget =
+  | { lifecycle: JobLifecycle }
+  | { shards: readonly JobLifecycle[]; shardOf: (job: GeneratedJob) => number };
+
+export type ProducerOptions = ProducerTarget & {
   generator: OperationGenerator;
   intervalMs: number;
   perTick: number;
   maxOperations?: number;
   logger: Logger;
   onEnqueued?: (count: number) => void;
+};
+
+/** One shard's part of a tick: its jobs, and whether its ledger record was written. */
+interface PendingPart {
+  lifecycle: JobLifecycle;
+  jobs: GeneratedJob[];
+  recorded: boolean;
+  done: boolean;
 }
 
 export class Producer {
   produced = 0;
-  private pending: { jobs: GeneratedJob[]; recorded: boolean } | undefined;
+  private pending: { jobs: GeneratedJob[]; parts: PendingPart[] } | undefined;
+  private readonly lifecycles: readonly JobLifecycle[];
   private readonly stopController = new AbortController();
   private running: Promise<void> | undefined;
 
-  constructor(private readonly options: ProducerOptions) {}
+  constructor(private readonly options: ProducerOptions) {
+    this.lifecycles = 'lifecycle' in options ? [options.lifecycle] : options.shards;
+  }
 
   /** Stops ticking and resolves once the tick in flight (if any) has finished: its jobs are safe. */
   async stop(): Promise<void> {
@@ -37,8 +52,26 @@ export class Producer {
   }
 
   /** Re-adds what a producer killed between its ledger write and its addBulk left out of Redis. */
-  recover(): Promise<number> {
-    return this.options.lifecycle.recover();
+  async recover(): Promise<number> {
+    let recovered = 0;
+    for (const lifecycle of this.lifecycles) recovered += await lifecycle.recover();
+    return recovered;
+  }
+
+  /** A tick's jobs, split by the shard each goes to (in job order within a shard). */
+  private split(jobs: GeneratedJob[]): PendingPart[] {
+    const { options } = this;
+    if ('lifecycle' in options) return [{ lifecycle: options.lifecycle, jobs, recorded: false, done: false }];
+    const byShard = new Map<number, GeneratedJob[]>();
+    for (const job of jobs) {
+      const shard = options.shardOf(job);
+      byShard.set(shard, [...(byShard.get(shard) ?? []), job]);
+    }
+    return [...byShard].map(([shard, part]) => {
+      const lifecycle = options.shards[shard];
+      if (!lifecycle) throw new Error(`shardOf returned ${shard}, but there are ${options.shards.length} shards`);
+      return { lifecycle, jobs: part, recorded: false, done: false };
+    });
   }
 
   /** One tick: returns how many jobs it enqueued (0 if it failed and will retry). */
@@ -52,18 +85,23 @@ export class Producer {
   }
 
   private async tickOnce(): Promise<number> {
-    const { lifecycle, logger } = this.options;
+    const { logger } = this.options;
     if (!this.pending) {
       const remaining =
         this.options.maxOperations === undefined ? Infinity : this.options.maxOperations - this.produced;
       const count = Math.min(this.options.perTick, remaining);
       if (count <= 0) return 0;
-      this.pending = { jobs: Array.from({ length: count }, () => this.options.generator.next()), recorded: false };
+      const jobs = Array.from({ length: count }, () => this.options.generator.next());
+      this.pending = { jobs, parts: this.split(jobs) };
     }
     const batch = this.pending;
     try {
-      if (batch.recorded) await lifecycle.recover();
-      else await lifecycle.enqueue(batch.jobs, () => (batch.recorded = true));
+      for (const part of batch.parts) {
+        if (part.done) continue;
+        if (part.recorded) await part.lifecycle.recover();
+        else await part.lifecycle.enqueue(part.jobs, () => (part.recorded = true));
+        part.done = true;
+      }
     } catch (error) {
       logger.warn(
         { err: (error as Error).message, jobs: batch.jobs.length },

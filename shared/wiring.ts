@@ -2,17 +2,20 @@
 // the queue's key names, both queues, the ledger, the job history and the job lifecycle, built
 // from the config the same way everywhere, with no optional members. Callers bring the clients
 // (Redis and the stores), because who owns a connection differs: a service, a test, a harness.
-import type { Redis } from 'ioredis';
+
+import { routingUser } from './domain/payload.js';
 import { type HistoryRecorder, startHistoryRecorder } from './lifecycle/history.js';
 import { JobLifecycle } from './lifecycle/job-lifecycle.js';
-import { type QueueKeys, queueKeys } from './lifecycle/keys.js';
-import { Ledger } from './lifecycle/ledger.js';
+import { crc16 } from './lifecycle/key-slot.js';
+import { allShardKeys, type QueueKeys, queueKeys } from './lifecycle/keys.js';
+import { Ledger, type LedgerJob } from './lifecycle/ledger.js';
 import { openQueues, operationJobOptions, type Queues } from './lifecycle/queues.js';
 import { DEFAULT_TRANSITION_LOCK } from './lifecycle/transition-lock.js';
 import { traceTransitions } from './lifecycle/transition-trace.js';
 import { DlqConsole } from './operator/dlq-console.js';
 import type { Config } from './runtime/config.js';
 import type { Logger } from './runtime/logger.js';
+import type { RedisConnection } from './runtime/redis.js';
 import type { Stores } from './store/types.js';
 import { tracing } from './telemetry/tracing.js';
 
@@ -34,19 +37,25 @@ export interface JobSystem {
 export interface JobSystemDeps {
   config: Config;
   /** A connection with maxRetriesPerRequest: null (BullMQ duplicates it for blocking calls). */
-  redis: Redis;
+  redis: RedisConnection;
   stores: Stores;
   logger: Logger;
   /** Who acts, in history and logs: a worker id, 'producer', 'djq', 'board'. */
   actor: string;
+  /** Which shard of the queue (0 to QUEUE_SHARDS-1). @default 0 */
+  shard?: number;
+  /** A history recorder to share (one per process is enough for all shards). @default a new one */
+  history?: HistoryRecorder;
 }
 
+/** One shard of the queue (shard 0 when QUEUE_SHARDS=1): its queues, ledger, locks and lifecycle. */
 export function openJobSystem(deps: JobSystemDeps): JobSystem {
   const { config, redis, stores, logger, actor } = deps;
-  const keys = queueKeys(config);
+  const keys = queueKeys(config, deps.shard ?? 0);
   const queues = openQueues(keys, redis);
   const ledger = new Ledger(redis, keys, config.LEDGER_MAX_ENTRIES);
-  const history = startHistoryRecorder(config, stores.history, logger);
+  const ownHistory = deps.history === undefined;
+  const history = deps.history ?? startHistoryRecorder(config, stores.history, logger);
   const lifecycle = new JobLifecycle({
     redis,
     keys,
@@ -66,18 +75,55 @@ export function openJobSystem(deps: JobSystemDeps): JobSystem {
     ledger,
     history,
     lifecycle,
-    console: new DlqConsole(queues, lifecycle),
+    console: new DlqConsole([{ queues, lifecycle }]),
     stores,
     async close() {
-      await history.close();
+      if (ownHistory) await history.close();
       await queues.close();
     },
   };
 }
 
+/** Every shard of one logical queue, seen as one: what the producer, workers, djq and the board open. */
+export interface ShardedJobSystem {
+  config: Config;
+  /** One JobSystem per shard, shard i at index i (one entry when QUEUE_SHARDS=1). */
+  shards: JobSystem[];
+  /** The shard a job goes to: by its user, so one user's jobs stay in order on one shard. */
+  shardOf(job: Pick<LedgerJob, 'id' | 'name' | 'data'>): number;
+  /** The DLQ console over every shard: list merges them, actions find the shard that holds the job. */
+  console: DlqConsole;
+  stores: Stores;
+  history: HistoryRecorder;
+  close(): Promise<void>;
+}
+
+/** The shard of a routing key (a user id, else a job id): CRC16, as Redis Cluster hashes keys. */
+export function shardFor(key: string, shards: number): number {
+  return shards <= 1 ? 0 : crc16(Buffer.from(key)) % shards;
+}
+
+export function openShardedSystem(deps: Omit<JobSystemDeps, 'shard' | 'history'>): ShardedJobSystem {
+  const { config, stores, logger } = deps;
+  const history = startHistoryRecorder(config, stores.history, logger);
+  const shards = allShardKeys(config).map((keys) => openJobSystem({ ...deps, shard: keys.shard, history }));
+  return {
+    config,
+    shards,
+    shardOf: (job) => shardFor(routingUser(job.name, job.data) ?? job.id, shards.length),
+    console: new DlqConsole(shards.map((s) => ({ queues: s.queues, lifecycle: s.lifecycle }))),
+    stores,
+    history,
+    async close() {
+      await history.close();
+      await Promise.all(shards.map((s) => s.close()));
+    },
+  };
+}
+
 /** The read side alone (no DynamoDB, no actor): what `npm start`'s live summary reads. */
-export function openQueueView(config: Config, redis: Redis) {
-  const keys = queueKeys(config);
+export function openQueueView(config: Config, redis: RedisConnection, shard = 0) {
+  const keys = queueKeys(config, shard);
   const queues = openQueues(keys, redis);
   return { keys, queues, ledger: new Ledger(redis, keys, config.LEDGER_MAX_ENTRIES), close: () => queues.close() };
 }

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { allShardKeys } from '../shared/lifecycle/keys.js';
 import type { Ledger, LedgerPosition } from '../shared/lifecycle/ledger.js';
 import type { Queues } from '../shared/lifecycle/queues.js';
 import { type Config, ConfigError, loadConfig } from '../shared/runtime/config.js';
@@ -161,34 +162,45 @@ interface Tally {
   deadLettered: number;
 }
 
-/** This run's jobs and their latest outcomes, read from the ledger (not from any worker's counters). */
-async function tally(ledger: Ledger, from: LedgerPosition): Promise<Tally> {
-  const [enqueued, outcomes] = await Promise.all([
-    ledger.readEnqueued(from.enqueued),
-    ledger.readOutcomes(from.outcomes),
-  ]);
-  let completed = 0;
-  let deadLettered = 0;
-  for (const id of enqueued.keys()) {
-    const outcome = outcomes.get(id);
-    if (outcome === 'completed') completed++;
-    else if (outcome === 'dead-lettered') deadLettered++;
-  }
-  return { produced: enqueued.size, completed, deadLettered };
+/** One shard's queues and ledger, and where its ledger stood when this run began. */
+interface ShardView {
+  queues: Queues;
+  ledger: Ledger;
+  from: LedgerPosition;
 }
 
-async function summary(
-  queues: Queues,
-  ledger: Ledger,
-  from: LedgerPosition,
-  json: boolean,
-  last: { t: number; done: number },
-) {
-  const [counts, dlq, t] = await Promise.all([
-    queues.operations.getJobCounts('waiting', 'active', 'delayed', 'prioritized'),
-    queues.deadLetter.getWaitingCount(),
-    tally(ledger, from),
-  ]);
+/**
+ * This run's jobs and their latest outcomes, read from the ledger (not from any worker's counters),
+ * summed over the shards (one unless QUEUE_SHARDS > 1).
+ */
+async function tally(shards: readonly ShardView[]): Promise<Tally> {
+  const total: Tally = { produced: 0, completed: 0, deadLettered: 0 };
+  for (const { ledger, from } of shards) {
+    const [enqueued, outcomes] = await Promise.all([
+      ledger.readEnqueued(from.enqueued),
+      ledger.readOutcomes(from.outcomes),
+    ]);
+    total.produced += enqueued.size;
+    for (const id of enqueued.keys()) {
+      const outcome = outcomes.get(id);
+      if (outcome === 'completed') total.completed++;
+      else if (outcome === 'dead-lettered') total.deadLettered++;
+    }
+  }
+  return total;
+}
+
+async function summary(shards: readonly ShardView[], json: boolean, last: { t: number; done: number }) {
+  const perShard = await Promise.all(
+    shards.map(({ queues }) => queues.operations.getJobCounts('waiting', 'active', 'delayed', 'prioritized')),
+  );
+  const counts: Record<string, number> = {};
+  for (const c of perShard) for (const [state, n] of Object.entries(c)) counts[state] = (counts[state] ?? 0) + n;
+  const dlq = (await Promise.all(shards.map(({ queues }) => queues.deadLetter.getWaitingCount()))).reduce(
+    (a, b) => a + b,
+    0,
+  );
+  const t = await tally(shards);
   const now = performance.now();
   const done = t.completed + t.deadLettered;
   const rate = last.t > 0 ? ((done - last.done) * 1000) / (now - last.t) : 0;
@@ -277,8 +289,11 @@ async function main() {
 
   const redis = connectRedis(config);
   redis.on('error', () => undefined);
-  const { queues, ledger } = openQueueView(config, redis);
-  const from = await ledger.position();
+  const shards: ShardView[] = [];
+  for (const keys of allShardKeys(config)) {
+    const { queues, ledger } = openQueueView(config, redis, keys.shard);
+    shards.push({ queues, ledger, from: await ledger.position() });
+  }
 
   const stack = new Stack({
     ...env,
@@ -363,7 +378,7 @@ async function main() {
   const shutdown = async (code: number, last?: string) => {
     say('stopping: workers finish their in-flight jobs first');
     await stack.stop(config.SHUTDOWN_TIMEOUT_MS + CHILD_EXIT_GRACE_MS);
-    await queues.close();
+    await Promise.all(shards.map(({ queues }) => queues.close()));
     redis.disconnect();
     await stopServices();
     removeStackState();
@@ -390,10 +405,10 @@ async function main() {
     }
     if (performance.now() - lastSummary > 5000) {
       lastSummary = performance.now();
-      await summary(queues, ledger, from, args.json, rate).catch(() => say('summary unavailable (Redis unreachable?)'));
+      await summary(shards, args.json, rate).catch(() => say('summary unavailable (Redis unreachable?)'));
     }
     if (args.untilDrained && stack.producerExit === 0) {
-      const t = await tally(ledger, from).catch(() => undefined);
+      const t = await tally(shards).catch(() => undefined);
       if (t && t.produced >= (config.MAX_OPERATIONS ?? 0) && t.completed + t.deadLettered >= t.produced) {
         return shutdown(0, JSON.stringify(t));
       }

@@ -7,7 +7,7 @@ import { openDynamo } from '../shared/runtime/bootstrap.js';
 import { loadConfigOrExit } from '../shared/runtime/config.js';
 import { createLogger } from '../shared/runtime/logger.js';
 import { startProbeServer } from '../shared/runtime/probe-server.js';
-import { connectRedis, redactUrl, waitForRedis } from '../shared/runtime/redis.js';
+import { connectRedis, describeRedis, waitForRedis } from '../shared/runtime/redis.js';
 import { exitOnStartupError, onShutdownSignal, watchParentFromStart } from '../shared/runtime/shutdown.js';
 import { createDynamoStores } from '../shared/store/index.js';
 import { WorkerMetrics } from './metrics.js';
@@ -45,12 +45,14 @@ async function main() {
     {
       workerId: service.workerId,
       queue: config.QUEUE_NAME,
-      redis: redactUrl(config.REDIS_URL),
+      redis: describeRedis(config),
       table: config.DYNAMODB_TABLE_NAME,
       concurrency: config.WORKER_CONCURRENCY,
+      shards: service.shards.map((s) => s.shard),
       metricsPort: probe?.port ?? null,
     },
-    `worker ${service.workerId} ready: ${config.WORKER_CONCURRENCY} jobs at a time from ${config.QUEUE_NAME}`,
+    `worker ${service.workerId} ready: ${config.WORKER_CONCURRENCY} jobs at a time from ${config.QUEUE_NAME}` +
+      (config.QUEUE_SHARDS > 1 ? ` (each of shards ${service.shards.map((s) => s.shard).join(', ')})` : ''),
   );
 
   const stop = onShutdownSignal(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {

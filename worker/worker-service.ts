@@ -1,12 +1,14 @@
 // Assembles one worker process: the BullMQ Worker and its processor, the settler (dead-letter
-// moves and sweep), and a shutdown bounded by SHUTDOWN_TIMEOUT_MS as a whole.
+// moves and sweep), and a shutdown bounded by SHUTDOWN_TIMEOUT_MS as a whole. With a sharded queue,
+// one of each per shard consumed (WORKER_SHARDS, or all), sharing the process's history buffer.
 import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { startHistoryRecorder } from '../shared/lifecycle/history.js';
 import { logTransitions } from '../shared/lifecycle/transition-log.js';
 import type { Config } from '../shared/runtime/config.js';
 import { withDeadline } from '../shared/runtime/deadline.js';
 import type { Logger } from '../shared/runtime/logger.js';
+import type { RedisConnection } from '../shared/runtime/redis.js';
 import type { Stores } from '../shared/store/types.js';
 import { tracing } from '../shared/telemetry/tracing.js';
 import { type JobSystem, openJobSystem } from '../shared/wiring.js';
@@ -20,15 +22,18 @@ export interface WorkerServiceDeps {
   config: Config;
   stores: Stores;
   /** A connection with maxRetriesPerRequest: null; the worker duplicates it for blocking calls. */
-  redis: Redis;
+  redis: RedisConnection;
   logger: Logger;
   metrics: WorkerMetrics;
 }
 
 export interface WorkerService {
+  /** The first shard's (the only one's, unless QUEUE_SHARDS > 1): what most callers need. */
   worker: Worker;
   system: JobSystem;
   settler: Settler;
+  /** One per shard consumed, in shard order. */
+  shards: { shard: number; worker: Worker; system: JobSystem; settler: Settler }[];
   workerId: string;
   /**
    * Stops taking jobs, waits for in-flight ones, flushes history; all within `timeoutMs`. Resolves
@@ -43,50 +48,72 @@ export function workerIdOf(config: Pick<Config, 'WORKER_ID'>): string {
   return config.WORKER_ID ?? `${hostname()}-${process.pid}`;
 }
 
+/** The shards a worker consumes: WORKER_SHARDS, or every shard. */
+export function consumedShards(config: Pick<Config, 'QUEUE_SHARDS' | 'WORKER_SHARDS'>): number[] {
+  return config.WORKER_SHARDS ?? Array.from({ length: config.QUEUE_SHARDS }, (_, i) => i);
+}
+
 export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
   const { config, stores, redis, logger, metrics } = deps;
   const workerId = workerIdOf(config);
-  const system = openJobSystem({ config, redis, stores, logger, actor: workerId });
-  const { lifecycle, queues, keys } = system;
-  logTransitions(lifecycle, logger);
-  metrics.observe(lifecycle);
+  const history = startHistoryRecorder(config, stores.history, logger);
   const commands = new UserCommands({ events: stores.events, users: stores.users });
-  const settler = new Settler({ queues, lifecycle, commands, logger });
-
+  const handlers = makeHandlers(stores.users, commands);
+  // bullmq-otel when tracing is on (OTEL_*): BullMQ's spans, and the trace context read from each job.
   const telemetry = tracing().bullmq;
-  const worker = new Worker(keys.operations, makeProcessor(makeHandlers(stores.users, commands), lifecycle), {
-    ...(telemetry ? { telemetry } : {}),
-    connection: redis,
-    prefix: keys.prefix,
-    concurrency: config.WORKER_CONCURRENCY,
-    lockDuration: config.LOCK_DURATION_MS,
-    stalledInterval: config.STALLED_INTERVAL_MS,
-    maxStalledCount: config.MAX_STALLED_COUNT,
-    name: workerId,
+  const shards = consumedShards(config).map((shard) => {
+    const system = openJobSystem({ config, redis, stores, logger, actor: workerId, shard, history });
+    const { lifecycle, queues, keys } = system;
+    logTransitions(lifecycle, logger);
+    metrics.observe(lifecycle);
+    const settler = new Settler({ queues, lifecycle, commands, logger });
+    const worker = new Worker(keys.operations, makeProcessor(handlers, lifecycle), {
+      ...(telemetry ? { telemetry } : {}),
+      connection: redis,
+      prefix: keys.prefix,
+      concurrency: config.WORKER_CONCURRENCY,
+      lockDuration: config.LOCK_DURATION_MS,
+      stalledInterval: config.STALLED_INTERVAL_MS,
+      maxStalledCount: config.MAX_STALLED_COUNT,
+      name: workerId,
+    });
+    worker.on('failed', settler.onFailed);
+    worker.on('error', (error) => logger.error({ err: error, shard }, 'worker error'));
+    worker.on('stalled', (jobId) =>
+      logger.warn({ jobId, shard }, 'job stalled (its worker died or blocked); it will run again'),
+    );
+    return { shard, worker, system, settler };
   });
-  worker.on('failed', settler.onFailed);
-  worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
-  worker.on('stalled', (jobId) =>
-    logger.warn({ jobId }, 'job stalled (its worker died or blocked); it will run again'),
-  );
+  const first = shards[0];
+  if (!first) throw new Error('a worker needs at least one shard to consume');
 
-  void settler.sweep();
-  const sweepTimer = setInterval(() => void settler.sweep(), config.DLQ_SWEEP_INTERVAL_MS);
+  const sweep = () => {
+    for (const s of shards) void s.settler.sweep();
+  };
+  sweep();
+  const sweepTimer = setInterval(sweep, config.DLQ_SWEEP_INTERVAL_MS);
   sweepTimer.unref();
 
   return {
-    worker,
-    system,
-    settler,
+    worker: first.worker,
+    system: first.system,
+    settler: first.settler,
+    shards,
     workerId,
     async close(timeoutMs = config.SHUTDOWN_TIMEOUT_MS) {
       clearInterval(sweepTimer);
       const deadline = Date.now() + timeoutMs;
       // BullMQ's close() has no timeout, and a later close(true) forces nothing (it returns the
       // first call's promise): the deadline is ours.
-      const drained = await withDeadline(worker.close(), deadline);
+      const drained = await withDeadline(Promise.all(shards.map((s) => s.worker.close())), deadline);
       if (!drained) logger.warn({ timeoutMs }, 'in-flight jobs did not finish in time; abandoning them');
-      const flushed = await withDeadline(system.close(), deadline);
+      const flushed = await withDeadline(
+        (async () => {
+          await history.close();
+          await Promise.all(shards.map((s) => s.system.close()));
+        })(),
+        deadline,
+      );
       if (!flushed) logger.warn('job history not flushed before the deadline');
       return drained && flushed;
     },

@@ -1,6 +1,7 @@
 // Every scenario, in the order `npm run chaos` runs them, with its full and its --small size.
 import type { Scenario } from '../scenario.js';
 import { badInput } from './bad-input.js';
+import { clusterFailover } from './cluster-failover.js';
 import { dynamoFaults } from './dynamo-faults.js';
 import { killWorkers } from './kill-workers.js';
 import { liveCheck } from './live-check.js';
@@ -23,6 +24,7 @@ export interface ScenarioEntry {
 export const SCENARIOS: ScenarioEntry[] = [
   { name: 'kill-workers', run: killWorkers, full: 2000, small: 300 },
   { name: 'redis-restart', run: redisRestart, full: 2000, small: 300 },
+  { name: 'cluster-failover', run: clusterFailover, full: 2000, small: 400 },
   { name: 'dynamo-faults', run: dynamoFaults, full: 2000, small: 300 },
   { name: 'slow-dynamo', run: slowDynamo, full: 600, small: 100 },
   { name: 'poison', run: poison, full: 2000, small: 300 },

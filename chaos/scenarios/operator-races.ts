@@ -5,10 +5,9 @@
 // redrive --all and purge beside them. In the end every job is in exactly one state (completed,
 // dead-lettered or purged), no redrive is left half-done, and the checker finds nothing lost.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
 import pino from 'pino';
 import type { DlqActionReport } from '../../shared/operator/dlq-console.js';
-import { connectRedis } from '../../shared/runtime/redis.js';
+import { connectRedis, type RedisConnection } from '../../shared/runtime/redis.js';
 import { createDynamoStores } from '../../shared/store/index.js';
 import { type JobSystem, openJobSystem } from '../../shared/wiring.js';
 import { runDjq } from '../djq.js';
@@ -134,7 +133,7 @@ interface Operator {
 
 /** An operator with its own Redis connection, wired as djq and the board are, under its own name. */
 function openOperator(stack: ChaosStack, actor: string): Operator {
-  const redis: Redis = connectRedis(stack.config);
+  const redis: RedisConnection = connectRedis(stack.config);
   redis.on('error', () => undefined);
   const system = openJobSystem({
     config: stack.config,

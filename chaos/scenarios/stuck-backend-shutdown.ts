@@ -121,6 +121,8 @@ async function runCase(stack: ChaosStack, how: How, jobs: number): Promise<CaseR
   trackDir(dir);
   const npmOut = UnreadPipe.open(dir, 'npm.out');
   const workerOut = UnreadPipe.open(dir, 'worker.out');
+  npmOut.prefill();
+  workerOut.prefill();
   const spawned: ChildProcess[] = [];
   try {
     const env: Record<string, string> = {

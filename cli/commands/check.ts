@@ -1,13 +1,12 @@
 // djq check: the ledger checker against a live or finished stack. Exits 1 if any job was lost or
 // applied twice, or a projection row differs from its events.
-import { checkLedger, checkPassed } from '../../shared/operator/check.js';
+import { checkPassed, checkShards } from '../../shared/operator/check.js';
 import type { CliContext } from '../context.js';
 import type { Output } from '../output.js';
 
 export async function check(ctx: CliContext, out: Output): Promise<number> {
-  const report = await checkLedger({
-    system: await ctx.system(),
-  });
+  const { shards, stores } = await ctx.system();
+  const report = await checkShards({ shards, stores });
   const passed = checkPassed(report);
   out.result(report, () =>
     [

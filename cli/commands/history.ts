@@ -8,13 +8,22 @@ import type { Output } from '../output.js';
 export async function history(ctx: CliContext, out: Output, ids: string[]): Promise<number> {
   const [jobId] = ids;
   if (!jobId || ids.length !== 1) throw new UsageError('history takes exactly one jobId');
-  const { stores, queues } = await ctx.system();
-  const [entries, queueState, inDlq] = await Promise.all([
+  const { stores, shards } = await ctx.system();
+  const [entries, places] = await Promise.all([
     stores.history.list(jobId),
-    queues.operations.getJobState(jobId),
-    queues.deadLetter.getJob(jobId),
+    // A job lives in one shard: look in each (one, unless QUEUE_SHARDS > 1).
+    Promise.all(
+      shards.map(async ({ queues }) => ({
+        state: await queues.operations.getJobState(jobId),
+        inDlq: Boolean(await queues.deadLetter.getJob(jobId)),
+      })),
+    ),
   ]);
-  const where = inDlq ? 'dead-letter queue' : queueState;
+  const found = places.findIndex((p) => p.inDlq || p.state !== 'unknown');
+  const place = places[Math.max(0, found)];
+  const where =
+    (place?.inDlq ? 'dead-letter queue' : (place?.state ?? 'unknown')) +
+    (shards.length > 1 && found >= 0 ? ` (shard ${found})` : '');
   if (entries.length === 0 && where === 'unknown') {
     process.stderr.write(`No history for job ${jobId}: unknown id, or expired (HISTORY_RETENTION_DAYS).\n`);
     return 1;

@@ -11,9 +11,11 @@ export async function replay(
   mode: { verify: boolean; rebuild: boolean },
 ): Promise<number> {
   if (mode.verify === mode.rebuild) throw new UsageError('replay needs exactly one of --verify or --rebuild');
-  const { stores, queues } = await ctx.system();
+  const { stores, shards } = await ctx.system();
   if (mode.verify) {
-    const report = await verifyProjection(stores.events, stores.users, () => readPendingWork(queues));
+    const report = await verifyProjection(stores.events, stores.users, () =>
+      readPendingWork(shards.map((s) => s.queues)),
+    );
     out.result(report, () =>
       [
         `${report.matching} of ${report.aggregates} users match the fold of their ${report.events} events.`,

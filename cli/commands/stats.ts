@@ -1,5 +1,6 @@
 // djq stats: queue counts by state, DLQ size, and the table's size from DescribeTable (what DynamoDB
 // keeps without a scan: approximate); --exact counts events and live users with full-table scans.
+// With a sharded queue: the totals, then each shard's counts.
 import { DEPARTMENT_INDEX } from '../../shared/dynamo/table.js';
 import type { CliContext } from '../context.js';
 import { type Output, table } from '../output.js';
@@ -7,15 +8,26 @@ import { type Output, table } from '../output.js';
 const APPROXIMATE =
   'approximate: DynamoDB refreshes ItemCount about every six hours (dynalite always reports 0); --exact scans the table';
 
+const STATES = ['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'] as const;
+
 export async function stats(ctx: CliContext, out: Output, options: { exact: boolean } = { exact: false }) {
-  const { queues, stores } = await ctx.system();
-  const [counts, dlq, description, exact] = await Promise.all([
-    queues.operations.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'),
-    queues.deadLetter.getJobCountByTypes('waiting', 'prioritized', 'delayed'),
+  const { shards, stores } = await ctx.system();
+  const [perShard, description, exact] = await Promise.all([
+    Promise.all(
+      shards.map(async ({ queues }) => ({
+        counts: await queues.operations.getJobCounts(...STATES),
+        deadLetter: await queues.deadLetter.getJobCountByTypes('waiting', 'prioritized', 'delayed'),
+      })),
+    ),
     ctx.table(),
     // Full-table COUNT scans: minutes and real read capacity on a table of millions of items.
     options.exact ? Promise.all([stores.events.count(), stores.users.count()]) : undefined,
   ]);
+  const counts: Record<string, number> = {};
+  for (const { counts: c } of perShard)
+    for (const [state, n] of Object.entries(c)) counts[state] = (counts[state] ?? 0) + n;
+  const dlq = perShard.reduce((sum, s) => sum + s.deadLetter, 0);
+  const sharded = shards.length > 1;
   const index = description?.GlobalSecondaryIndexes?.find((i) => i.IndexName === DEPARTMENT_INDEX);
   const estimate = {
     items: description?.ItemCount ?? 0,
@@ -27,15 +39,22 @@ export async function stats(ctx: CliContext, out: Output, options: { exact: bool
     queue: ctx.config.QUEUE_NAME,
     counts,
     deadLetter: dlq,
+    ...(sharded ? { shards: perShard } : {}),
     table: estimate,
     ...(exact ? { events: exact[0], users: exact[1] } : {}),
     source: ctx.source,
   };
   out.result(data, () =>
     table([
-      ['queue', ctx.config.QUEUE_NAME],
+      ['queue', ctx.config.QUEUE_NAME + (sharded ? ` (${shards.length} shards, totals)` : '')],
       ...Object.entries(counts).map(([state, n]) => [`  ${state}`, n]),
       ['dead-letter queue', dlq],
+      ...(sharded
+        ? perShard.map((s, i) => [
+            `shard ${i}`,
+            `${STATES.map((state) => `${state} ${s.counts[state] ?? 0}`).join(', ')}; dead-letter ${s.deadLetter}`,
+          ])
+        : []),
       ['table items (approx.)', estimate.items],
       ['  bytes (approx.)', estimate.sizeBytes],
       ['  users with a department (approx.)', estimate.usersWithDepartment],

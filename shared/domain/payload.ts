@@ -48,3 +48,19 @@ export function pendingTargets(name: string, data: unknown): string[] {
     return [];
   }
 }
+
+/**
+ * The user a job is about, for routing it to a shard (so one user's jobs stay in order on one
+ * shard): the first user it writes, or the user it reads; undefined for a job about no one user (a
+ * query by department) or with an invalid payload.
+ */
+export function routingUser(name: string, data: unknown): string | undefined {
+  let parsed: ParsedJob;
+  try {
+    parsed = parseJob(name, data);
+  } catch {
+    return undefined;
+  }
+  if (parsed.name === 'get-user') return parsed.payload.userId;
+  return writeTargets(parsed)[0];
+}

@@ -10,8 +10,8 @@
 // BullMQ's lock: a delivery that lost its lock cannot record `completed`.
 import { EventEmitter } from 'node:events';
 import type { Job, JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { JobResult } from '../domain/jobs.js';
+import type { RedisConnection } from '../runtime/redis.js';
 import { tracing } from '../telemetry/tracing.js';
 import {
   type AttemptRecord,
@@ -111,7 +111,7 @@ export type SettleOutcome = 'dead-lettered' | 'completed' | 'gone';
 export type OperatorOutcome = 'done' | 'not-found';
 
 export interface JobLifecycleDeps {
-  redis: Redis;
+  redis: RedisConnection;
   keys: QueueKeys;
   queues: Queues;
   ledger: Ledger;

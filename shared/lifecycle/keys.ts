@@ -1,15 +1,49 @@
 // Every Redis name of one logical queue, derived in one place (as BullMQ's QueueKeys does): the
 // operations queue, its dead-letter queue, the ledger streams, redrive intents and the per-job
-// transition locks. Nothing else concatenates key strings.
-import type { Config } from '../runtime/config.js';
+// transition locks, for each shard. Nothing else concatenates key strings.
+//
+// On one Redis with one shard the names are the plain `<QUEUE_PREFIX>:<QUEUE_NAME>…`. On a Redis
+// Cluster, or with QUEUE_SHARDS > 1, every shard's prefix carries a hash tag of its own,
+// `<QUEUE_PREFIX>:{<QUEUE_NAME>-<shard>}`, so all keys of a shard (BullMQ's Lua scripts touch many
+// at once, and so do ours) live in one slot, and the shards spread over the cluster's masters.
+import { keySlot } from './key-slot.js';
+
+/** What the names depend on (a structural subset of Config, so config.ts can check them). */
+export interface KeySettings {
+  QUEUE_PREFIX: string;
+  QUEUE_NAME: string;
+  /** @default 1 */
+  QUEUE_SHARDS?: number;
+  /** Set: cluster mode (hash tags are required). */
+  REDIS_CLUSTER_NODES?: unknown;
+}
 
 export type QueueKeys = ReturnType<typeof queueKeys>;
 
-export function queueKeys(config: Pick<Config, 'QUEUE_PREFIX' | 'QUEUE_NAME'>) {
-  const prefix = config.QUEUE_PREFIX;
-  const operations = config.QUEUE_NAME;
+const shardCount = (settings: KeySettings) => settings.QUEUE_SHARDS ?? 1;
+
+/** Whether the names need hash tags: in cluster mode, and whenever the queue is sharded. */
+export function hashTagged(settings: KeySettings): boolean {
+  return settings.REDIS_CLUSTER_NODES !== undefined || shardCount(settings) > 1;
+}
+
+/** A prefix with braces is the user's own hash tag: used as it is (and checked by keyLayoutProblems). */
+const hasOwnTag = (prefix: string) => prefix.includes('{') || prefix.includes('}');
+
+/** The BullMQ prefix of one shard. */
+export function shardPrefix(settings: KeySettings, shard = 0): string {
+  const prefix = settings.QUEUE_PREFIX;
+  if (!hashTagged(settings) || hasOwnTag(prefix)) return prefix;
+  const tag = shardCount(settings) > 1 ? `${settings.QUEUE_NAME}-${shard}` : settings.QUEUE_NAME;
+  return `${prefix}:{${tag}}`;
+}
+
+export function queueKeys(settings: KeySettings, shard = 0) {
+  const prefix = shardPrefix(settings, shard);
+  const operations = settings.QUEUE_NAME;
   const base = `${prefix}:${operations}`;
   return {
+    shard,
     prefix,
     /** BullMQ queue names (BullMQ adds the prefix itself). */
     operations,
@@ -30,4 +64,55 @@ export function queueKeys(config: Pick<Config, 'QUEUE_PREFIX' | 'QUEUE_NAME'>) {
     everyKeyPattern: `${prefix}:*`,
     deadLetterKeyPattern: `${prefix}:${operations}-dlq:*`,
   };
+}
+
+/** Every shard's keys, shard 0 first. */
+export function allShardKeys(settings: KeySettings): QueueKeys[] {
+  return Array.from({ length: shardCount(settings) }, (_, shard) => queueKeys(settings, shard));
+}
+
+/** A sample of every kind of key one shard has, BullMQ's included (they are `<prefix>:<queue>:<suffix>`). */
+function sampleKeys(keys: QueueKeys): string[] {
+  const bull = (queue: string, suffix: string) => `${keys.prefix}:${queue}:${suffix}`;
+  return [
+    ...['wait', 'active', 'id', 'events', 'meta', 'stalled-check', 'a-job-id'].map((s) => bull(keys.operations, s)),
+    ...['wait', 'id', 'a-job-id'].map((s) => bull(keys.deadLetter, s)),
+    keys.ledgerEnqueued,
+    keys.ledgerOutcomes,
+    keys.ledgerCommitted,
+    keys.redriveIntents,
+    keys.stalledDeadLetters,
+    keys.transitionLock('a-job-id'),
+    keys.activeJobLock('a-job-id'),
+  ];
+}
+
+/**
+ * What is wrong with the key layout for a cluster, naming the fix (empty when nothing is): every
+ * key of a shard must hash to one slot (BullMQ's scripts and our ledger script are multi-key), and
+ * two shards must not share their keys.
+ */
+export function keyLayoutProblems(settings: KeySettings): string[] {
+  if (!hashTagged(settings)) return [];
+  const problems: string[] = [];
+  const shards = allShardKeys(settings);
+  const fix =
+    'Remove the braces from QUEUE_PREFIX (each shard then gets the hash tag {<QUEUE_NAME>-<shard>}), or put exactly one non-empty {tag} in it with QUEUE_SHARDS=1.';
+  for (const keys of shards) {
+    const slots = new Map<number, string>();
+    for (const key of sampleKeys(keys)) if (!slots.has(keySlot(key))) slots.set(keySlot(key), key);
+    if (slots.size > 1) {
+      const examples = [...slots].slice(0, 2).map(([slot, key]) => `${key} in slot ${slot}`);
+      problems.push(
+        `QUEUE_PREFIX=${JSON.stringify(settings.QUEUE_PREFIX)} spreads the keys of shard ${keys.shard} over ${slots.size} cluster slots (e.g. ${examples.join(', ')}); every key of a queue must share one hash tag. ${fix}`,
+      );
+      break;
+    }
+  }
+  if (shards.length > 1 && new Set(shards.map((k) => k.prefix)).size < shards.length) {
+    problems.push(
+      `QUEUE_PREFIX=${JSON.stringify(settings.QUEUE_PREFIX)} has a hash tag of its own, so all ${shards.length} shards would share one slot and the same keys. ${fix}`,
+    );
+  }
+  return problems;
 }

@@ -4,7 +4,7 @@
 // `outcomes` gets one entry when a job completes (written before BullMQ acknowledges it) or is
 // dead-lettered or redriven. Both are trimmed approximately at LEDGER_MAX_ENTRIES; `checkWindow`
 // says from where on both streams still hold every record of a job.
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../runtime/redis.js';
 import type { QueueKeys } from './keys.js';
 
 /** `purged`: an operator deleted the job from the DLQ for good (djq dlq purge). */
@@ -28,7 +28,7 @@ export class Ledger {
   readonly committedKey: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     keys: QueueKeys,
     /** LEDGER_MAX_ENTRIES: each stream is trimmed (approximately) to this many entries. */
     private readonly maxEntries: number,
@@ -151,12 +151,12 @@ const RECORD_IF_OWNER = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'id', ARGV[3], 'o', 'completed')
 return 1`;
 
-type WithScripts = Redis & {
+type WithScripts = RedisConnection & {
   djqRecordCompletedIfOwner(lockKey: string, outcomesKey: string, ...args: string[]): Promise<number>;
 };
 
 /** Defines the script once per connection, so each call is an EVALSHA, not the script's text. */
-function withScripts(redis: Redis): WithScripts {
+function withScripts(redis: RedisConnection): WithScripts {
   const scripted = redis as WithScripts;
   if (typeof scripted.djqRecordCompletedIfOwner !== 'function')
     redis.defineCommand('djqRecordCompletedIfOwner', { numberOfKeys: 2, lua: RECORD_IF_OWNER });

@@ -1,7 +1,7 @@
 // The queues both sides use, and the options every operation job is enqueued with.
 import { type JobsOptions, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Config } from '../runtime/config.js';
+import type { RedisConnection } from '../runtime/redis.js';
 import { tracing } from '../telemetry/tracing.js';
 import type { QueueKeys } from './keys.js';
 
@@ -26,7 +26,7 @@ export function operationJobOptions(
   };
 }
 
-export function openQueues(keys: QueueKeys, connection: Redis) {
+export function openQueues(keys: QueueKeys, connection: RedisConnection) {
   // bullmq-otel when tracing is on: BullMQ's own spans, and each job carries its trace context.
   const telemetry = tracing().bullmq;
   const options = { connection, prefix: keys.prefix, ...(telemetry ? { telemetry } : {}) };

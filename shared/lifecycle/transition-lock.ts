@@ -4,7 +4,7 @@
 // own (a holder that dies frees it), so what runs under it touches Redis only: bounded and short.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../runtime/redis.js';
 
 /** Deletes the key only if it still holds our token: never frees a lock that expired and was retaken. */
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
@@ -39,7 +39,7 @@ export interface TransitionLockOptions {
 export const DEFAULT_TRANSITION_LOCK: TransitionLockOptions = { ttlMs: 30_000, waitMs: 15_000 };
 
 export async function withTransitionLock<T>(
-  redis: Redis,
+  redis: RedisConnection,
   key: string,
   fn: (fence: Fence) => Promise<T>,
   options: TransitionLockOptions = DEFAULT_TRANSITION_LOCK,

@@ -1,6 +1,8 @@
 // The ledger checker: reads the final state straight from Redis and DynamoDB (never from the
 // workers' counters) and says whether every enqueued job ended completed or dead-lettered, once.
+import type { LedgerJob, Outcome } from '../lifecycle/ledger.js';
 import type { Queues } from '../lifecycle/queues.js';
+import type { Stores } from '../store/types.js';
 import type { JobSystem } from '../wiring.js';
 import { readPendingWork } from './pending-work.js';
 import { verifyProjection } from './replay.js';
@@ -45,75 +47,122 @@ export async function checkLedger(deps: {
   /** Test-only: runs between the first reads and the queue-state checks (jobs finish meanwhile). */
   afterFirstReads?: () => Promise<void>;
 }): Promise<CheckReport> {
-  const { ledger, queues, stores } = deps.system;
-  const window = await ledger.checkWindow();
-  const enqueued = await ledger.readEnqueued(window);
-  // Outcomes before the DLQ: a completed redriven job had left the DLQ before its outcome was written.
-  // Where the stream ends before reading it: an outcome written during the read is then read
-  // again below, never skipped (read after it, the position could pass an outcome the read missed).
-  const outcomesRead = await ledger.position();
-  const outcomes = await ledger.readOutcomes();
-  const dlq = await readDeadLetters(queues);
-  const verify = await verifyProjection(stores.events, stores.users, () => readPendingWork(queues));
+  return checkShards({
+    shards: [deps.system],
+    stores: deps.system.stores,
+    ...(deps.faults ? { faults: deps.faults } : {}),
+    ...(deps.afterFirstReads ? { afterFirstReads: deps.afterFirstReads } : {}),
+  });
+}
+
+type ShardView = Pick<JobSystem, 'ledger' | 'queues'>;
+
+/** What one shard's first reads found (its ledger window, enqueued jobs, outcomes and DLQ). */
+interface ShardReads {
+  shard: ShardView;
+  window: string;
+  enqueued: Map<string, LedgerJob>;
+  outcomes: Map<string, Outcome>;
+  outcomesRead: string;
+  dlq: Map<string, DeadLetterSummary>;
+}
+
+/**
+ * Every shard of a sharded queue, as one queue: each shard's ledger is checked against its own
+ * queues and DLQ (a job lives in one shard all its life), the projection once, with the pending
+ * work of every shard explaining differences.
+ */
+export async function checkShards(deps: {
+  shards: readonly ShardView[];
+  stores: Pick<Stores, 'events' | 'users'>;
+  faults?: Record<string, unknown>;
+  /** Test-only: runs between the first reads and the queue-state checks (jobs finish meanwhile). */
+  afterFirstReads?: () => Promise<void>;
+}): Promise<CheckReport> {
+  const reads: ShardReads[] = [];
+  for (const shard of deps.shards) {
+    const { ledger, queues } = shard;
+    const window = await ledger.checkWindow();
+    const enqueued = await ledger.readEnqueued(window);
+    // Outcomes before the DLQ: a completed redriven job had left the DLQ before its outcome was written.
+    // Where the stream ends before reading it: an outcome written during the read is then read
+    // again below, never skipped (read after it, the position could pass an outcome the read missed).
+    const outcomesRead = (await ledger.position()).outcomes;
+    const outcomes = await ledger.readOutcomes();
+    reads.push({ shard, window, enqueued, outcomes, outcomesRead, dlq: await readDeadLetters(queues) });
+  }
+  const verify = await verifyProjection(deps.stores.events, deps.stores.users, () =>
+    readPendingWork(deps.shards.map((s) => s.queues)),
+  );
   await deps.afterFirstReads?.();
 
   let completed = 0;
   let pending = 0;
   let purged = 0;
-  const unseen: string[] = [];
-  const both: string[] = [];
-  for (const id of enqueued.keys()) {
-    const done = outcomes.get(id) === 'completed';
-    const dead = dlq.has(id);
-    if (done) completed++;
-    if (done && dead) both.push(id);
-    if (done || dead) continue;
-    if (outcomes.get(id) === 'purged') {
-      purged++;
-      continue;
-    }
-    if (UNFINISHED.has(await queues.operations.getJobState(id))) pending++;
-    else unseen.push(id);
-  }
-  // Jobs that finished between the first reads and their state check.
+  let enqueuedCount = 0;
+  let deadLettered = 0;
+  let deadLettersWithoutReason = 0;
   const lost: string[] = [];
-  if (unseen.length > 0) {
-    // The producer writes its ledger record before its addBulk: a job of a record still uncommitted
-    // now may not have reached Redis when we looked. Read before the rest: if its record is
-    // committed by now, the job was in Redis before the reads below, so they see where it went.
-    const inFlight = new Set((await ledger.uncommitted())?.jobs.map((j) => j.id));
-    const later = await ledger.readOutcomes(outcomesRead.outcomes);
-    const laterDlq = await readDeadLetters(queues);
-    for (const id of unseen) {
-      const outcome = later.get(id);
-      if (outcome === 'completed') completed++;
-      else if (outcome === 'purged') purged++;
-      else if (laterDlq.has(id)) dlq.set(id, laterDlq.get(id) ?? {});
-      else if (UNFINISHED.has(await queues.operations.getJobState(id)) || inFlight.has(id)) pending++;
-      else lost.push(id);
+  const both: string[] = [];
+  for (const { shard, enqueued, outcomes, outcomesRead, dlq } of reads) {
+    const { ledger, queues } = shard;
+    enqueuedCount += enqueued.size;
+    const unseen: string[] = [];
+    const shardBoth: string[] = [];
+    for (const id of enqueued.keys()) {
+      const done = outcomes.get(id) === 'completed';
+      const dead = dlq.has(id);
+      if (done) completed++;
+      if (done && dead) shardBoth.push(id);
+      if (done || dead) continue;
+      if (outcomes.get(id) === 'purged') {
+        purged++;
+        continue;
+      }
+      if (UNFINISHED.has(await queues.operations.getJobState(id))) pending++;
+      else unseen.push(id);
     }
-  }
-  // Seen both completed and dead-lettered: read again, as a job's later records may settle it. A
-  // stalled dead letter settled as completed records `completed` before its entry leaves the DLQ;
-  // a job recorded completed whose ack was lost, then failed by stalling, is dead-lettered after.
-  if (both.length > 0) {
-    const later = await ledger.readOutcomes(outcomesRead.outcomes);
-    const nowDlq = await readDeadLetters(queues);
-    for (const id of both.splice(0)) {
-      const outcome = later.get(id);
-      if (!nowDlq.has(id)) dlq.delete(id);
-      else if (outcome !== undefined && outcome !== 'completed') completed--;
-      else both.push(id);
+    // Jobs that finished between the first reads and their state check.
+    if (unseen.length > 0) {
+      // The producer writes its ledger record before its addBulk: a job of a record still uncommitted
+      // now may not have reached Redis when we looked. Read before the rest: if its record is
+      // committed by now, the job was in Redis before the reads below, so they see where it went.
+      const inFlight = new Set((await ledger.uncommitted())?.jobs.map((j) => j.id));
+      const later = await ledger.readOutcomes(outcomesRead);
+      const laterDlq = await readDeadLetters(queues);
+      for (const id of unseen) {
+        const outcome = later.get(id);
+        if (outcome === 'completed') completed++;
+        else if (outcome === 'purged') purged++;
+        else if (laterDlq.has(id)) dlq.set(id, laterDlq.get(id) ?? {});
+        else if (UNFINISHED.has(await queues.operations.getJobState(id)) || inFlight.has(id)) pending++;
+        else lost.push(id);
+      }
     }
+    // Seen both completed and dead-lettered: read again, as a job's later records may settle it. A
+    // stalled dead letter settled as completed records `completed` before its entry leaves the DLQ;
+    // a job recorded completed whose ack was lost, then failed by stalling, is dead-lettered after.
+    if (shardBoth.length > 0) {
+      const later = await ledger.readOutcomes(outcomesRead);
+      const nowDlq = await readDeadLetters(queues);
+      for (const id of shardBoth) {
+        const outcome = later.get(id);
+        if (!nowDlq.has(id)) dlq.delete(id);
+        else if (outcome !== undefined && outcome !== 'completed') completed--;
+        else both.push(id);
+      }
+    }
+    deadLettered += [...dlq.keys()].filter((id) => enqueued.has(id)).length;
+    deadLettersWithoutReason += [...dlq.values()].filter(
+      (d) => !d.reason || !Array.isArray(d.attempts) || d.attempts.length === 0,
+    ).length;
   }
-  const deadLettered = [...dlq.keys()].filter((id) => enqueued.has(id)).length;
-  const deadLettersWithoutReason = [...dlq.values()].filter(
-    (d) => !d.reason || !Array.isArray(d.attempts) || d.attempts.length === 0,
-  ).length;
+  // The latest window of any shard: from then on every shard's streams hold every record.
+  const window = reads.map((r) => r.window).reduce((a, b) => (compareIds(a, b) >= 0 ? a : b), '0-0');
   const duplicated = verify.duplicateEvents.map((d) => d.jobId).concat(both);
   return {
     since: window === '0-0' ? 'start' : new Date(Number(window.split('-')[0])).toISOString(),
-    enqueued: enqueued.size,
+    enqueued: enqueuedCount,
     completed,
     deadLettered,
     purged,
@@ -134,11 +183,23 @@ export async function checkLedger(deps: {
   };
 }
 
+/** Orders two stream ids (`ms-seq`). */
+function compareIds(a: string, b: string): number {
+  const [am = 0, as = 0] = a.split('-').map(Number);
+  const [bm = 0, bs = 0] = b.split('-').map(Number);
+  return am - bm || as - bs;
+}
+
+interface DeadLetterSummary {
+  reason?: string;
+  attempts?: unknown[];
+}
+
 const UNFINISHED = new Set(['waiting', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children', 'failed']);
 
-async function readDeadLetters(queues: Queues): Promise<Map<string, { reason?: string; attempts?: unknown[] }>> {
+async function readDeadLetters(queues: Queues): Promise<Map<string, DeadLetterSummary>> {
   const jobs = await queues.deadLetter.getJobs(['waiting', 'prioritized', 'delayed'], 0, -1, true);
-  return new Map(jobs.filter(Boolean).map((j) => [String(j.id), j.data as { reason?: string; attempts?: unknown[] }]));
+  return new Map(jobs.filter(Boolean).map((j) => [String(j.id), j.data as DeadLetterSummary]));
 }
 
 export function checkPassed(report: CheckReport): boolean {

@@ -1,6 +1,7 @@
 // The operator's console for the dead-letter queue: list, show, redrive and purge, by job id, all,
 // or by reason. `djq dlq` and the board's DLQ API are thin shells over this one class, so they
-// cannot drift; every action is a JobLifecycle transition (under the job's lock, recorded).
+// cannot drift; every action is a JobLifecycle transition (under the job's lock, recorded). With a
+// sharded queue it spans every shard: a job id lives in one shard's DLQ, and is acted on there.
 import type { DeadLetterData, DeadLetterEntry } from '../lifecycle/dead-letter.js';
 import { JobBusyError, type JobLifecycle } from '../lifecycle/job-lifecycle.js';
 import type { Queues } from '../lifecycle/queues.js';
@@ -22,37 +23,53 @@ export interface DlqActionReport {
   busy: { jobId: string; reason: string }[];
 }
 
+/** One shard's queues and lifecycle (the only one, unless QUEUE_SHARDS > 1). */
+export interface DlqShard {
+  queues: Queues;
+  lifecycle: JobLifecycle;
+}
+
 export class DlqConsole {
-  constructor(
-    private readonly queues: Queues,
-    private readonly lifecycle: JobLifecycle,
-  ) {}
+  constructor(private readonly shards: readonly DlqShard[]) {}
 
   async list(filter: DlqFilter = {}): Promise<DeadLetterEntry[]> {
-    const jobs = await this.queues.deadLetter.getJobs(['waiting', 'prioritized', 'delayed'], 0, -1, true);
     const needle = filter.reason?.toLowerCase();
-    return jobs
+    const perShard = await Promise.all(
+      this.shards.map((s) => s.queues.deadLetter.getJobs(['waiting', 'prioritized', 'delayed'], 0, -1, true)),
+    );
+    return perShard
+      .flat()
       .filter((j) => j?.data)
       .map((j) => ({ jobId: String(j.id), ...(j.data as DeadLetterData) }))
       .filter((e) => !needle || e.reason.toLowerCase().includes(needle));
   }
 
   async show(jobId: string): Promise<DeadLetterEntry | undefined> {
-    const job = await this.queues.deadLetter.getJob(jobId);
-    return job?.data ? { jobId, ...(job.data as DeadLetterData) } : undefined;
+    for (const shard of this.shards) {
+      const job = await shard.queues.deadLetter.getJob(jobId);
+      if (job?.data) return { jobId, ...(job.data as DeadLetterData) };
+    }
+    return undefined;
   }
 
   redrive(selection: DlqSelection): Promise<DlqActionReport> {
-    return this.act(selection, (id) => this.lifecycle.redrive(id));
+    return this.act(selection, (shard, id) => shard.lifecycle.redrive(id));
   }
 
   purge(selection: DlqSelection): Promise<DlqActionReport> {
-    return this.act(selection, (id) => this.lifecycle.purge(id));
+    return this.act(selection, (shard, id) => shard.lifecycle.purge(id));
+  }
+
+  /** The shard whose DLQ holds the job now (the first shard when none does: the action then says not-found). */
+  private async shardHolding(jobId: string): Promise<DlqShard> {
+    if (this.shards.length > 1)
+      for (const shard of this.shards) if (await shard.queues.deadLetter.getJob(jobId)) return shard;
+    return this.shards[0] as DlqShard;
   }
 
   private async act(
     selection: DlqSelection,
-    action: (jobId: string) => Promise<'done' | 'not-found'>,
+    action: (shard: DlqShard, jobId: string) => Promise<'done' | 'not-found'>,
   ): Promise<DlqActionReport> {
     const ids =
       'all' in selection
@@ -61,7 +78,7 @@ export class DlqConsole {
     const report: DlqActionReport = { done: [], notFound: [], busy: [] };
     for (const jobId of ids) {
       try {
-        const outcome = await action(jobId);
+        const outcome = await action(await this.shardHolding(jobId), jobId);
         (outcome === 'done' ? report.done : report.notFound).push(jobId);
       } catch (error) {
         if (!(error instanceof JobBusyError || error instanceof TransitionBusyError)) throw error;

@@ -9,9 +9,12 @@ export type PendingWork = Map<string, string[]>;
 
 const UNFINISHED: JobType[] = ['waiting', 'active', 'delayed', 'prioritized', 'failed'];
 
-export async function readPendingWork(queues: Queues): Promise<PendingWork> {
+/** The pending work of one queue, or of every shard of a sharded one. */
+export async function readPendingWork(queues: Queues | readonly Queues[]): Promise<PendingWork> {
   const pending: PendingWork = new Map();
-  for (const job of await queues.operations.getJobs(UNFINISHED, 0, -1, true)) {
+  const shards: readonly Queues[] = Array.isArray(queues) ? queues : [queues as Queues];
+  const jobs = (await Promise.all(shards.map((q) => q.operations.getJobs(UNFINISHED, 0, -1, true)))).flat();
+  for (const job of jobs) {
     if (!job) continue;
     for (const userId of pendingTargets(job.name, job.data)) {
       pending.set(userId, [...(pending.get(userId) ?? []), String(job.id)]);

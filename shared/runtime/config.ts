@@ -3,6 +3,7 @@
 // are all checked against `configSchema` by test/deploy/env-consistency.test.ts.
 import { z } from 'zod';
 import { OPERATION_KEYS, type OperationKey, parseOperationMix } from '../domain/operations.js';
+import { keyLayoutProblems } from '../lifecycle/keys.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
@@ -34,6 +35,10 @@ const url = (protocols: string[]) =>
 
 /** Names kebab-case-ish: BullMQ forbids ':' in queue names and DynamoDB limits table names. */
 const queueName = z.string().regex(/^[A-Za-z0-9_-]{1,80}$/, { message: 'use letters, digits, - and _ only (no ":")' });
+/** A prefix may carry a cluster hash tag of its own (`{…}`); keys.ts checks it at start-up. */
+const queuePrefix = z
+  .string()
+  .regex(/^[A-Za-z0-9_{}-]{1,80}$/, { message: 'use letters, digits, -, _ and a {hash tag} only (no ":")' });
 const tableName = z
   .string()
   .regex(/^[A-Za-z0-9_.-]{3,255}$/, { message: '3-255 characters of letters, digits, _ - .' });
@@ -54,8 +59,27 @@ export const configSchema = z.object({
     .min(1)
     .optional()
     .describe('PEM file of the CA that signed the Redis certificate, with a rediss:// REDIS_URL (unset: system CAs)'),
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .transform((v, ctx) => {
+      try {
+        return parseClusterNodes(v);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    })
+    .optional()
+    .describe(
+      'Redis Cluster seed nodes host:port,… (set: cluster mode; REDIS_URL then gives only rediss:// and user:password)',
+    ),
   QUEUE_NAME: queueName.default('dynamo-ops').describe('Operations queue; the dead-letter queue is `<QUEUE_NAME>-dlq`'),
-  QUEUE_PREFIX: queueName.default('djq').describe('Redis key prefix for the queues and the ledger'),
+  QUEUE_PREFIX: queuePrefix
+    .default('djq')
+    .describe('Redis key prefix for the queues and the ledger (a cluster hash tag is added per shard)'),
+  QUEUE_SHARDS: int(1, 1024)
+    .default(1)
+    .describe('Queues one logical queue is split into, each its own hash tag (a job goes to hash(userId) mod N)'),
   AWS_REGION: z.string().min(1).default('us-east-1').describe('AWS region of the DynamoDB table'),
   AWS_ENDPOINT_URL_DYNAMODB: url(['http:', 'https:'])
     .optional()
@@ -101,6 +125,18 @@ export const configSchema = z.object({
 
   // Worker
   WORKER_CONCURRENCY: int(1, 1000).default(16).describe('Jobs processed at once per worker process'),
+  WORKER_SHARDS: z
+    .string()
+    .transform((v, ctx) => {
+      const shards = v.split(',').map((s) => s.trim());
+      if (shards.some((s) => !/^\d{1,4}$/.test(s))) {
+        ctx.addIssue({ code: 'custom', message: 'expected shard numbers separated by commas, e.g. 0,2' });
+        return z.NEVER;
+      }
+      return [...new Set(shards.map(Number))].sort((a, b) => a - b);
+    })
+    .optional()
+    .describe('Shards this worker consumes, e.g. 0,2 (unset: every shard of QUEUE_SHARDS)'),
   WORKER_ID: z.string().min(1).optional().describe('Name of this worker in logs and history (default host-pid)'),
   // At most 120 s: docker-compose.yml's stop_grace_period (150 s) must outlast any value.
   SHUTDOWN_TIMEOUT_MS: int(0, 120_000)
@@ -137,6 +173,28 @@ export const configSchema = z.object({
 });
 
 export type Config = z.output<typeof configSchema>;
+
+export interface ClusterNode {
+  host: string;
+  port: number;
+}
+
+/** `host:port,host:port` (IPv6 as `[::1]:7000`): the seed nodes ioredis's Cluster starts from. */
+export function parseClusterNodes(value: string): ClusterNode[] {
+  const nodes = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const match = /^(\[[^\]]+\]|[^:\s]+):(\d{1,5})$/.exec(entry);
+      const port = Number(match?.[2]);
+      if (!match?.[1] || port < 1 || port > 65535)
+        throw new Error(`"${entry}" is not host:port (e.g. 10.0.0.1:6379,10.0.0.2:6379)`);
+      return { host: match[1].replace(/^\[|\]$/g, ''), port };
+    });
+  if (nodes.length === 0) throw new Error('expected at least one host:port');
+  return nodes;
+}
 export type OperationMix = Record<OperationKey, number>;
 
 /** Variables whose values may hold a password (user:password@ in a URL). */
@@ -188,6 +246,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (config.REDIS_TLS_CA_FILE !== undefined && !config.REDIS_URL.startsWith('rediss://')) {
     throw new ConfigError(
       `Invalid configuration:\n  REDIS_TLS_CA_FILE is set but REDIS_URL=${JSON.stringify(redactUrl(config.REDIS_URL))} is not rediss://: use rediss:// for TLS, or unset REDIS_TLS_CA_FILE.`,
+    );
+  }
+  const layout = keyLayoutProblems(config);
+  if (layout.length > 0) throw new ConfigError(`Invalid configuration:\n${layout.map((p) => `  ${p}`).join('\n')}`);
+  const outOfRange = config.WORKER_SHARDS?.filter((shard) => shard >= config.QUEUE_SHARDS) ?? [];
+  if (outOfRange.length > 0) {
+    throw new ConfigError(
+      `Invalid configuration:\n  WORKER_SHARDS=${JSON.stringify(config.WORKER_SHARDS?.join(','))}: shard(s) ${outOfRange.join(', ')} do not exist with QUEUE_SHARDS=${config.QUEUE_SHARDS} (shards are numbered 0 to ${config.QUEUE_SHARDS - 1}).`,
     );
   }
   if ((config.BOARD_USERNAME === undefined) !== (config.BOARD_PASSWORD === undefined)) {

@@ -1,7 +1,7 @@
 // Local services for `npm start`, the tests, chaos and bench: a redis-server from PATH on a free
 // port, and dynalite (the open-source DynamoDB) in a child process of its own.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -144,4 +144,121 @@ export async function portOr(wanted: number, host = '127.0.0.1'): Promise<number
     server.listen(wanted, host, () => server.close(() => resolve(true)));
   });
   return free ? wanted : freePort();
+}
+
+export interface ClusterNodeProcess extends LocalProcess {
+  port: number;
+  dir: string;
+}
+
+export interface RedisClusterServer {
+  /** host:port,… of every node: a REDIS_CLUSTER_NODES value. */
+  nodes: string;
+  servers: ClusterNodeProcess[];
+  /** The nodes serving slots now, by port (after a failover, promoted replicas included). */
+  masterPorts(): Promise<number[]>;
+  /** The port of the master serving `slot` now, as a live node sees it. */
+  masterOf(slot: number): Promise<number | undefined>;
+  stop(): Promise<void>;
+}
+
+/** `redis-cli -p PORT …` output, or a clear error. */
+function redisCli(port: number, ...args: string[]): string {
+  return execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/**
+ * A real Redis Cluster on loopback: `masters` masters with one replica each (`redis-server
+ * --cluster-enabled yes`, joined by `redis-cli --cluster create`), each node in a temp dir of its
+ * own, on free ports. Resolves once every node says cluster_state:ok and every master has its
+ * replica in sync. A small node timeout makes a failover quick (a replica is promoted ~1-2 s after
+ * its master dies). On any failure everything started is stopped before the error is thrown.
+ */
+export async function startRedisCluster(
+  options: { masters?: number; nodeTimeoutMs?: number; dir?: string; timeoutMs?: number } = {},
+): Promise<RedisClusterServer> {
+  if (!hasCommand('redis-server') || !hasCommand('redis-cli')) throw new Error(REDIS_INSTALL_HINT);
+  const masters = options.masters ?? 3;
+  const root = options.dir ?? mkdtempSync(join(tmpdir(), 'djq-redis-cluster-'));
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  const servers: ClusterNodeProcess[] = [];
+  const stop = async () => {
+    await Promise.all(servers.map((s) => s.stop('SIGKILL')));
+    if (!options.dir) rmSync(root, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < masters * 2; i++) {
+      const port = await freePort();
+      const dir = mkdtempSync(join(root, `node-${port}-`));
+      const child = spawn(
+        'redis-server',
+        [
+          ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''],
+          ...['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf')],
+          ...['--cluster-node-timeout', String(options.nodeTimeoutMs ?? 1000)],
+          ...['--appendonly', 'yes', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction'],
+        ],
+        { stdio: 'ignore' },
+      );
+      servers.push({ port, dir, process: child, stop: stopper(child) });
+    }
+    for (const server of servers) {
+      const url = `redis://127.0.0.1:${server.port}`;
+      while (!(await redisAnswers(url, 200))) {
+        if (server.process.exitCode !== null) throw new Error(`cluster node on port ${server.port} exited`);
+        if (Date.now() > deadline) throw new Error(`cluster node on port ${server.port} did not start`);
+        await sleep(50);
+      }
+    }
+    const nodes = servers.map((s) => `127.0.0.1:${s.port}`);
+    // redis-cli warns that masters and replicas share a host: on loopback that is the point.
+    execFileSync('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-replicas', '1', '--cluster-yes'], {
+      stdio: 'ignore',
+    });
+    for (;;) {
+      const ready = servers.every((s) => {
+        const info = redisCli(s.port, 'CLUSTER', 'INFO');
+        const replication = redisCli(s.port, 'INFO', 'replication');
+        const role = /role:(\w+)/.exec(replication)?.[1];
+        const synced =
+          role === 'master' ? /connected_slaves:1/.test(replication) : /master_link_status:up/.test(replication);
+        return info.includes('cluster_state:ok') && synced;
+      });
+      if (ready) break;
+      if (Date.now() > deadline) throw new Error('the Redis Cluster did not reach cluster_state:ok in time');
+      await sleep(200);
+    }
+    /** Masters serving slots, as a live node sees them: port and slot ranges. */
+    const servingMasters = () => {
+      const live = servers.find((s) => s.process.exitCode === null && s.process.signalCode === null);
+      if (!live) return [];
+      // <id> <ip:port@cport> <flags> <master> <ping> <pong> <epoch> <link> <slot ranges…>
+      return redisCli(live.port, 'CLUSTER', 'NODES')
+        .trim()
+        .split('\n')
+        .map((line) => line.split(' '))
+        .filter((parts) => {
+          const flags = (parts[2] ?? '').split(',');
+          return flags.includes('master') && !flags.some((f) => f.startsWith('fail')) && parts.length > 8;
+        })
+        .map((parts) => ({
+          port: Number(/:(\d+)@/.exec(parts[1] ?? '')?.[1]),
+          ranges: parts.slice(8).map((r) => r.split('-').map(Number) as [number, number?]),
+        }));
+    };
+    return {
+      nodes: nodes.join(','),
+      servers,
+      masterPorts: async () => servingMasters().map((m) => m.port),
+      masterOf: async (slot) =>
+        servingMasters().find((m) => m.ranges.some(([from, to = from]) => slot >= from && slot <= to))?.port,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }

@@ -1,14 +1,30 @@
 // ioredis connections, configured the way BullMQ needs them, with TLS and AUTH from the config:
 // a rediss:// REDIS_URL turns TLS on (verified against REDIS_TLS_CA_FILE, or the system's CAs),
-// and user:password@ in it authenticates (ACL user, or `requirepass` with no user).
+// and user:password@ in it authenticates (ACL user, or `requirepass` with no user). With
+// REDIS_CLUSTER_NODES set, every connection is an ioredis Cluster over those seed nodes, with the
+// scheme and credentials of REDIS_URL applied to each node.
 import { readFileSync } from 'node:fs';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { type Config, ConfigError, redactUrl } from './config.js';
 
 export { redactUrl };
 
+/** One Redis server or a Redis Cluster: BullMQ, the ledger and the locks take either. */
+export type RedisConnection = Redis | Cluster;
+
 /** What a connection needs to know: where, and which CA vouches for the server. */
-export type RedisTarget = Pick<Config, 'REDIS_URL' | 'REDIS_TLS_CA_FILE'>;
+export type RedisTarget = Pick<Config, 'REDIS_URL' | 'REDIS_TLS_CA_FILE'> &
+  Partial<Pick<Config, 'REDIS_CLUSTER_NODES'>>;
+
+/** A target known, by its type, not to be a cluster: its connection is a plain Redis. */
+type SingleTarget = Pick<Config, 'REDIS_URL' | 'REDIS_TLS_CA_FILE'> & { REDIS_CLUSTER_NODES?: undefined };
+
+/** Where a connection goes, for logs and errors: the URL (password hidden) or the cluster's seed nodes. */
+export function describeRedis(target: RedisTarget): string {
+  return target.REDIS_CLUSTER_NODES
+    ? `cluster ${target.REDIS_CLUSTER_NODES.map((n) => `${n.host}:${n.port}`).join(',')}`
+    : redactUrl(target.REDIS_URL);
+}
 
 /**
  * TLS options beyond what the URL says. The CA file is read once per connection, so a rotated CA
@@ -31,7 +47,10 @@ export function redisTlsOptions(target: RedisTarget): RedisOptions {
  * Workers and long-lived services: `maxRetriesPerRequest: null` so commands wait out a Redis
  * restart instead of failing (BullMQ requires it for workers).
  */
-export function connectRedis(target: RedisTarget, options: RedisOptions = {}): Redis {
+export function connectRedis(target: SingleTarget, options?: RedisOptions): Redis;
+export function connectRedis(target: RedisTarget, options?: RedisOptions): RedisConnection;
+export function connectRedis(target: RedisTarget, options: RedisOptions = {}): RedisConnection {
+  if (target.REDIS_CLUSTER_NODES) return connectCluster(target, { maxRetriesPerRequest: null, ...options });
   return new Redis(target.REDIS_URL, {
     maxRetriesPerRequest: null,
     // Reconnect forever with a capped backoff: a Redis restart must not end the process.
@@ -42,24 +61,61 @@ export function connectRedis(target: RedisTarget, options: RedisOptions = {}): R
 }
 
 /** Producers and the CLI fail fast while Redis is down, so a caller can retry or report it. */
-export function connectRedisFailFast(target: RedisTarget, options: RedisOptions = {}): Redis {
+export function connectRedisFailFast(target: SingleTarget, options?: RedisOptions): Redis;
+export function connectRedisFailFast(target: RedisTarget, options?: RedisOptions): RedisConnection;
+export function connectRedisFailFast(target: RedisTarget, options: RedisOptions = {}): RedisConnection {
   return connectRedis(target, { enableOfflineQueue: false, maxRetriesPerRequest: 1, ...options });
+}
+
+/**
+ * A failover (a master dies, its replica is promoted after cluster-node-timeout) closes the
+ * connections to the dead master: a command caught there is retried every FAILOVER_RETRY_MS, with
+ * the slot map refreshed, up to MAX_REDIRECTIONS times (~20 s), instead of failing at once.
+ */
+const FAILOVER_RETRY_MS = 300;
+const MAX_REDIRECTIONS = 64;
+
+function connectCluster(target: RedisTarget, options: RedisOptions): Cluster {
+  const url = new URL(target.REDIS_URL);
+  const { enableOfflineQueue, ...nodeOptions } = options;
+  const clusterOptions: ClusterOptions = {
+    redisOptions: {
+      ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+      ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+      ...(url.protocol === 'rediss:' ? { tls: {}, ...redisTlsOptions(target) } : {}),
+      // No retryStrategy per node: a node that is gone stays gone; the cluster finds the slot's new master.
+      ...nodeOptions,
+    },
+    retryDelayOnFailover: FAILOVER_RETRY_MS,
+    retryDelayOnClusterDown: FAILOVER_RETRY_MS,
+    maxRedirections: MAX_REDIRECTIONS,
+    // Reconnect forever with a capped backoff when every node is unreachable.
+    clusterRetryStrategy: (times) => Math.min(times * 200, 2000),
+    // TLS certificates of managed clusters (ElastiCache, MemoryDB) name the host, not the IP a lookup gives.
+    ...(url.protocol === 'rediss:' ? { dnsLookup: (address, callback) => callback(null, address) } : {}),
+    ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
+  };
+  return new Cluster(target.REDIS_CLUSTER_NODES ?? [], clusterOptions);
 }
 
 /**
  * Resolves once the connection is ready, or rejects with an error that says what to do, naming the
  * last connection error (a refused password, an untrusted certificate) but never the password.
  */
-export async function waitForRedis(redis: Redis, url: string, timeoutMs = 10_000): Promise<void> {
+export async function waitForRedis(redis: RedisConnection, url: string, timeoutMs = 10_000): Promise<void> {
   if (redis.status === 'ready') return;
   let lastError = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       cleanup();
       const cause = lastError ? ` (last error: ${lastError})` : ': is it running?';
+      const where =
+        redis instanceof Cluster
+          ? `Redis Cluster (REDIS_CLUSTER_NODES, ${redactUrl(url)})`
+          : `Redis at ${redactUrl(url)}`;
       reject(
         new Error(
-          `Redis at ${redactUrl(url)} did not answer within ${timeoutMs} ms${cause}. Check REDIS_URL (and REDIS_TLS_CA_FILE for rediss://).`,
+          `${where} did not answer within ${timeoutMs} ms${cause}. Check REDIS_URL (and REDIS_TLS_CA_FILE for rediss://).`,
         ),
       );
     }, timeoutMs);

@@ -7,16 +7,20 @@ import type { Logger } from './logger.js';
 import { releaseLogs } from './logger.js';
 
 /** The most an exit waits for buffered log lines. */
-const LOG_FLUSH_MS = 500;
+const LOG_FLUSH_MS = 2000;
 
 let exiting = false;
 
 /** The most an exit waits for buffered spans to reach the collector (tracing on only). */
 const TRACE_FLUSH_MS = 2000;
 
-/** Flushes logs and buffered spans (each bounded) and exits. Safe to call more than once: the first call wins. */
+/**
+ * Flushes logs and buffered spans (each bounded: `flushMs` for the logs), then exits. The first call
+ * wins, except that a call with `flushMs` 0 (a deadline passed, a second signal) exits now even while
+ * an earlier flush waits.
+ */
 export function exitProcess(code: number, flushMs = LOG_FLUSH_MS): void {
-  if (exiting) return;
+  if (exiting && flushMs > 0) return;
   exiting = true;
   void Promise.all([releaseLogs(flushMs), tracing().flush(flushMs === 0 ? 0 : TRACE_FLUSH_MS)]).finally(() =>
     process.exit(code),
@@ -41,16 +45,19 @@ export function onShutdownSignal(
       return;
     }
     stopping = true;
+    const deadlineAt = Date.now() + deadlineMs;
+    /** The log flush fits in what is left of the deadline. */
+    const flushBudget = () => Math.max(0, Math.min(LOG_FLUSH_MS, deadlineAt - Date.now()));
     logger.info({ signal, deadlineMs }, 'shutting down');
     setTimeout(() => {
       logger.error({ deadlineMs }, `did not stop within ${deadlineMs} ms (SHUTDOWN_TIMEOUT_MS): exiting anyway`);
       exitProcess(1, 0);
     }, deadlineMs);
     stop(signal).then(
-      (code) => exitProcess(code),
+      (code) => exitProcess(code, flushBudget()),
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
-        exitProcess(1);
+        exitProcess(1, flushBudget());
       },
     );
   };

@@ -1,0 +1,93 @@
+// Cluster key layout: the slot function against the Redis Cluster spec's values, the names each
+// shard gets, the start-up check of a prefix, the cluster config forms, and shard routing.
+import { describe, expect, it } from 'vitest';
+import { crc16, hashTagOf, keySlot } from '../../shared/lifecycle/key-slot.js';
+import { allShardKeys, keyLayoutProblems, queueKeys } from '../../shared/lifecycle/keys.js';
+import { ConfigError, loadConfig, parseClusterNodes } from '../../shared/runtime/config.js';
+import { shardFor } from '../../shared/wiring.js';
+
+describe('key slots', () => {
+  it('match the cluster spec: CRC16/XMODEM, hash tags', () => {
+    expect(crc16(Buffer.from('123456789'))).toBe(0x31c3);
+    expect(keySlot('foo')).toBe(12182);
+    expect(keySlot('{user1000}.following')).toBe(keySlot('{user1000}.followers'));
+    expect(hashTagOf('foo{}{bar}')).toBe('foo{}{bar}');
+    expect(hashTagOf('foo{{bar}}zap')).toBe('{bar');
+    expect(hashTagOf('foo{bar}{zap}')).toBe('bar');
+  });
+});
+
+describe('queue keys', () => {
+  const base = { QUEUE_PREFIX: 'djq', QUEUE_NAME: 'ops' };
+
+  it('are the plain names on one Redis with one shard', () => {
+    const keys = queueKeys(base);
+    expect(keys.prefix).toBe('djq');
+    expect(keys.ledgerOutcomes).toBe('djq:ops:ledger:outcomes');
+    expect(keys.transitionLock('j1')).toBe('djq:ops:transition:j1');
+  });
+
+  it('carry one hash tag per shard, each shard in one slot, shards in different slots', () => {
+    const shards = allShardKeys({ ...base, QUEUE_SHARDS: 3 });
+    expect(shards.map((k) => k.prefix)).toEqual(['djq:{ops-0}', 'djq:{ops-1}', 'djq:{ops-2}']);
+    for (const keys of shards) {
+      const slots = new Set(
+        [
+          keys.ledgerEnqueued,
+          keys.redriveIntents,
+          keys.activeJobLock('x'),
+          `${keys.prefix}:${keys.deadLetter}:wait`,
+        ].map(keySlot),
+      );
+      expect(slots.size).toBe(1);
+    }
+    expect(new Set(shards.map((k) => keySlot(k.ledgerOutcomes))).size).toBe(3);
+    expect(keyLayoutProblems({ ...base, QUEUE_SHARDS: 3 })).toEqual([]);
+  });
+
+  it('in cluster mode with one shard, tag the queue name', () => {
+    expect(queueKeys({ ...base, REDIS_CLUSTER_NODES: [] }).prefix).toBe('djq:{ops}');
+  });
+
+  it('reject a prefix whose braces would spread a shard over slots, naming the fix', () => {
+    const problems = keyLayoutProblems({ ...base, QUEUE_PREFIX: 'djq{}', REDIS_CLUSTER_NODES: [] });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/spreads the keys of shard 0 over \d+ cluster slots/);
+    expect(problems[0]).toMatch(/Remove the braces from QUEUE_PREFIX/);
+  });
+
+  it('reject a prefix with its own tag when there are several shards', () => {
+    const problems = keyLayoutProblems({ ...base, QUEUE_PREFIX: '{djq}', QUEUE_SHARDS: 2 });
+    expect(problems.join('\n')).toMatch(/all 2 shards would share one slot/);
+    expect(keyLayoutProblems({ ...base, QUEUE_PREFIX: '{djq}', REDIS_CLUSTER_NODES: [] })).toEqual([]);
+  });
+});
+
+describe('cluster config', () => {
+  it('parses seed nodes, IPv6 included', () => {
+    expect(parseClusterNodes('10.0.0.1:7000, redis-2:7001,[::1]:7002')).toEqual([
+      { host: '10.0.0.1', port: 7000 },
+      { host: 'redis-2', port: 7001 },
+      { host: '::1', port: 7002 },
+    ]);
+    expect(() => parseClusterNodes('10.0.0.1')).toThrow(/not host:port/);
+  });
+
+  it('fails at load with one clear error for a bad layout, a bad node list or a shard out of range', () => {
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7000', QUEUE_PREFIX: 'djq{' })).toThrow(ConfigError);
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'nope' })).toThrow(
+      /REDIS_CLUSTER_NODES="nope": "nope" is not host:port/,
+    );
+    expect(() => loadConfig({ QUEUE_SHARDS: '2', WORKER_SHARDS: '1,2' })).toThrow(/shard\(s\) 2 do not exist/);
+    expect(loadConfig({ QUEUE_SHARDS: '3', WORKER_SHARDS: '2, 0' }).WORKER_SHARDS).toEqual([0, 2]);
+  });
+});
+
+describe('shard routing', () => {
+  it('is stable and spreads keys over every shard', () => {
+    expect(shardFor('user-a', 1)).toBe(0);
+    expect(shardFor('user-a', 3)).toBe(shardFor('user-a', 3));
+    const hit = new Set(Array.from({ length: 100 }, (_, i) => shardFor(`user-${i}`, 3)));
+    expect([...hit].sort()).toEqual([0, 1, 2]);
+  });
+});
