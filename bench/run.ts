@@ -1,10 +1,10 @@
 // `npm run bench [-- --quick]`: each measurement of issue 6 against its baseline in one run, a table
 // on the terminal and bench/results/latest.json (quick.json for --quick, which is only a smoke run).
 import '../shared/runtime/node-version.js';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { benchCharts } from '../charts/bench.js';
 import { writeCharts } from '../charts/main.js';
 import { clearProgress, progress } from './report.js';
@@ -59,7 +59,17 @@ const sizes = quick
 
 function versions(redisVersion: string) {
   const require = createRequire(import.meta.url);
-  const version = (pkg: string) => (require(`${pkg}/package.json`) as { version: string }).version;
+  // Up from the package's entry point to its own package.json: some packages (OpenTelemetry's) do
+  // not export ./package.json, and some have nested ones (dist/esm/package.json) without a name.
+  const version = (pkg: string) => {
+    for (let dir = dirname(require.resolve(pkg)); dir !== dirname(dir); dir = dirname(dir)) {
+      const file = join(dir, 'package.json');
+      if (!existsSync(file)) continue;
+      const manifest = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version: string };
+      if (manifest.name === pkg) return manifest.version;
+    }
+    return 'unknown';
+  };
   return {
     node: process.version,
     redis: redisVersion,
