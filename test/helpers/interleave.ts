@@ -3,8 +3,13 @@
 // sleeps: every ordering is forced by these gates.
 import { randomUUID } from 'node:crypto';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import type { JobLifecycle, TransitionStep } from '../../shared/lifecycle/job-lifecycle.js';
-import type { JobSystem } from '../../shared/wiring.js';
+import { queueKeys } from '../../shared/lifecycle/keys.js';
+import { type JobSystem, openJobSystem } from '../../shared/wiring.js';
+import { silentLogger } from './pipeline.js';
+import { deleteKeys, openTestResources, type TestResources, testEnv } from './stack.js';
 
 export interface Gate {
   /** Resolves when the actor has reached the step (and is paused there). */
@@ -92,3 +97,71 @@ export async function activate(system: JobSystem, id: string): Promise<{ job: Jo
 }
 
 export const noEffect = async () => ({ applied: false, landed: [], missing: [] });
+
+/**
+ * The setup of a file of interleaving tests: each test its own queue prefix (so one test's jobs
+ * are never another's "next job"), and actors, each with its own Redis connection and wiring as a
+ * separate process would have, closed after the test.
+ */
+export function useRaceActors() {
+  let resources: TestResources | undefined;
+  let env = testEnv();
+  const opened: { system: JobSystem; redis: Redis }[] = [];
+  const open = () => {
+    if (!resources) throw new Error('useRaceActors: resources are opened in beforeAll');
+    return resources;
+  };
+
+  beforeAll(async () => {
+    resources = await openTestResources(env.config);
+  });
+  beforeEach(() => {
+    env = testEnv({ DYNAMODB_TABLE_NAME: env.config.DYNAMODB_TABLE_NAME });
+  });
+  afterEach(async () => {
+    for (const { system, redis } of opened.splice(0)) {
+      await system.close();
+      redis.disconnect();
+    }
+    await deleteKeys(open().redis, queueKeys(env.config).everyKeyPattern);
+  });
+  afterAll(async () => {
+    await resources?.cleanup();
+  });
+
+  return {
+    resources: open,
+    /** One actor: its own connection and wiring, like a separate process. */
+    actor(name: string): JobSystem {
+      const redis = new Redis(env.config.REDIS_URL, { maxRetriesPerRequest: null });
+      const system = openJobSystem({
+        config: env.config,
+        redis,
+        stores: open().stores,
+        logger: silentLogger,
+        actor: name,
+      });
+      opened.push({ system, redis });
+      return system;
+    },
+  };
+}
+
+/** Where a job id is now: its operations-queue state ('missing' if none) and whether the DLQ holds it. */
+export async function whereIs(system: JobSystem, id: string) {
+  const job = await system.queues.operations.getJob(id);
+  return {
+    operations: job ? await job.getState() : 'missing',
+    deadLettered: Boolean(await system.queues.deadLetter.getJob(id)),
+    outcome: (await system.ledger.readOutcomes()).get(id),
+  };
+}
+
+/** What a get-user attempt reports when it completes (the job's own work is not the point here). */
+export const completedAttempt = (userId: string) => ({
+  attempt: 1,
+  durationMs: 1,
+  capacityUnits: 0,
+  dynamoCalls: 1,
+  result: { op: 'get-user' as const, userId, found: false },
+});

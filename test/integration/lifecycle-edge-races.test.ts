@@ -5,71 +5,21 @@
 
 import { randomUUID } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { queueKeys } from '../../shared/lifecycle/keys.js';
+import { describe, expect, it } from 'vitest';
 import { checkLedger } from '../../shared/operator/check.js';
-import type { JobSystem } from '../../shared/wiring.js';
-import { openJobSystem } from '../../shared/wiring.js';
-import { activate, crashAt, failedJob, failNext, noEffect, pauseAt } from '../helpers/interleave.js';
-import { silentLogger } from '../helpers/pipeline.js';
-import { deleteKeys, openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
+import {
+  activate,
+  completedAttempt,
+  crashAt,
+  failedJob,
+  failNext,
+  noEffect,
+  pauseAt,
+  useRaceActors,
+  whereIs,
+} from '../helpers/interleave.js';
 
-let resources: TestResources;
-/** Each test its own queue prefix, so one test's jobs are never another's "next job". */
-let env = testEnv();
-const opened: { system: JobSystem; redis: Redis }[] = [];
-
-/** One actor: its own connection and wiring, like a separate process. */
-function actor(name: string): JobSystem {
-  const redis = new Redis(env.config.REDIS_URL, { maxRetriesPerRequest: null });
-  const system = openJobSystem({
-    config: env.config,
-    redis,
-    stores: resources.stores,
-    logger: silentLogger,
-    actor: name,
-  });
-  opened.push({ system, redis });
-  return system;
-}
-
-beforeAll(async () => {
-  resources = await openTestResources(env.config);
-});
-
-beforeEach(() => {
-  env = testEnv({ DYNAMODB_TABLE_NAME: env.config.DYNAMODB_TABLE_NAME });
-});
-
-afterEach(async () => {
-  for (const { system, redis } of opened.splice(0)) {
-    await system.close();
-    redis.disconnect();
-  }
-  await deleteKeys(resources.redis, queueKeys(env.config).everyKeyPattern);
-});
-
-afterAll(async () => {
-  await resources.cleanup();
-});
-
-async function whereIs(system: JobSystem, id: string) {
-  const job = await system.queues.operations.getJob(id);
-  return {
-    operations: job ? await job.getState() : 'missing',
-    deadLettered: Boolean(await system.queues.deadLetter.getJob(id)),
-    outcome: (await system.ledger.readOutcomes()).get(id),
-  };
-}
-
-const completedAttempt = (userId: string) => ({
-  attempt: 1,
-  durationMs: 1,
-  capacityUnits: 0,
-  dynamoCalls: 1,
-  result: { op: 'get-user' as const, userId, found: false },
-});
+const { actor, resources } = useRaceActors();
 
 describe('a transition whose lock ran out half-way', () => {
   it('a move that resumes after its lock expired and a redrive took the id never removes the redriven job', async () => {
@@ -82,7 +32,7 @@ describe('a transition whose lock ran out half-way', () => {
     const moving = worker.lifecycle.settleFailed(job, noEffect);
     await moveHalfway.reached;
     // …for longer than the lock's TTL: the lock is gone and an operator's redrive takes it.
-    await resources.redis.del(worker.keys.transitionLock(id));
+    await resources().redis.del(worker.keys.transitionLock(id));
     expect(await operator.lifecycle.redrive(id)).toBe('done');
     expect(await whereIs(operator, id)).toEqual({ operations: 'waiting', deadLettered: false, outcome: 'redriven' });
     // The mover wakes up and carries on with what it thinks it still holds.
@@ -108,7 +58,7 @@ describe('a redrive that died after releasing its job, before clearing its inten
     await running.job.moveToCompleted('ok', running.token, false);
     await worker.lifecycle.finishInterruptedRedrives();
     expect(await whereIs(worker, id)).toEqual({ operations: 'completed', deadLettered: false, outcome: 'completed' });
-    expect(await resources.redis.hget(worker.keys.redriveIntents, id)).toBeNull();
+    expect(await resources().redis.hget(worker.keys.redriveIntents, id)).toBeNull();
     expect(await checkLedger({ system: worker })).toMatchObject({ completed: 1, lost: 0, duplicated: 0 });
   });
   it("an operator redrive of the job's next dead-letter entry redrives it, not the stale intent", async () => {

@@ -5,73 +5,22 @@
 // forced with gates (pause at a step, learn who waits on the lock), never with sleeps.
 
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { queueKeys } from '../../shared/lifecycle/keys.js';
+import { describe, expect, it } from 'vitest';
 import { checkLedger } from '../../shared/operator/check.js';
-import type { JobSystem } from '../../shared/wiring.js';
-import { openJobSystem } from '../../shared/wiring.js';
-import { activate, crashAt, failedJob, failNext, noEffect, pauseAt, waitsForLock } from '../helpers/interleave.js';
-import { silentLogger } from '../helpers/pipeline.js';
-import { deleteKeys, openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
+import {
+  activate,
+  completedAttempt,
+  crashAt,
+  failedJob,
+  failNext,
+  noEffect,
+  pauseAt,
+  useRaceActors,
+  waitsForLock,
+  whereIs,
+} from '../helpers/interleave.js';
 
-let resources: TestResources;
-/** Each test its own queue prefix, so one test's jobs are never another's "next job". */
-let env = testEnv();
-const opened: { system: JobSystem; redis: Redis }[] = [];
-
-/** One actor: its own connection and wiring, like a separate process. */
-function actor(name: string): JobSystem {
-  const redis = new Redis(env.config.REDIS_URL, { maxRetriesPerRequest: null });
-  const system = openJobSystem({
-    config: env.config,
-    redis,
-    stores: resources.stores,
-    logger: silentLogger,
-    actor: name,
-  });
-  opened.push({ system, redis });
-  return system;
-}
-
-beforeAll(async () => {
-  resources = await openTestResources(env.config);
-});
-
-beforeEach(() => {
-  env = testEnv({ DYNAMODB_TABLE_NAME: env.config.DYNAMODB_TABLE_NAME });
-});
-
-afterEach(async () => {
-  for (const { system, redis } of opened.splice(0)) {
-    await system.close();
-    redis.disconnect();
-  }
-  await deleteKeys(resources.redis, queueKeys(env.config).everyKeyPattern);
-});
-
-afterAll(async () => {
-  await resources.cleanup();
-});
-
-/** What a get-user attempt reports when it completes (the job's own work is not the point here). */
-const completedAttempt = (userId: string) => ({
-  attempt: 1,
-  durationMs: 1,
-  capacityUnits: 0,
-  dynamoCalls: 1,
-  result: { op: 'get-user' as const, userId, found: false },
-});
-
-/** Where a job id is now: its operations-queue state ('missing' if none) and whether the DLQ holds it. */
-async function whereIs(system: JobSystem, id: string) {
-  const job = await system.queues.operations.getJob(id);
-  return {
-    operations: job ? await job.getState() : 'missing',
-    deadLettered: Boolean(await system.queues.deadLetter.getJob(id)),
-    outcome: (await system.ledger.readOutcomes()).get(id),
-  };
-}
+const { actor, resources } = useRaceActors();
 
 describe('dead-letter move × redrive', () => {
   it('a redrive that arrives while the move is half-way waits for it, then redrives the moved job', async () => {
@@ -209,7 +158,7 @@ describe('a crash half-way', () => {
     expect(await whereIs(worker, id)).toEqual({ operations: 'waiting', deadLettered: false, outcome: 'redriven' });
     await worker.history.flush();
     await operator.history.flush();
-    expect((await resources.stores.history.list(id)).map((e) => e.type)).toEqual(
+    expect((await resources().stores.history.list(id)).map((e) => e.type)).toEqual(
       expect.arrayContaining(['enqueued', 'dead-lettered', 'redriven']),
     );
   });
