@@ -45,6 +45,11 @@ export class Producer {
   async stop(): Promise<void> {
     this.stopController.abort();
     await this.running;
+    // A tick that failed after writing its ledger record (a Redis blip) left jobs the next tick
+    // would have finished: finish them now, once, so a stop does not leave them for a restart.
+    for (const part of this.pending?.parts ?? []) {
+      if (part.recorded && !part.done) await part.lifecycle.recover().catch(() => undefined);
+    }
   }
 
   get done(): boolean {

@@ -183,11 +183,14 @@ export class JobLifecycle {
     const last = await ledger.uncommitted();
     if (!last) return 0;
     const recovered: LedgerJob[] = [];
+    // An outcome after the record means the job lived and ended (completed, purged…): leave it.
+    // Read once for the whole record; under each job's lock only what was written since.
+    const since = (await ledger.position()).outcomes;
+    const ended = await ledger.readOutcomes(last.recordId);
     for (const job of last.jobs) {
       await this.locked(job.id, async (fence) => {
         if ((await queues.operations.getJob(job.id)) || (await queues.deadLetter.getJob(job.id))) return;
-        // An outcome after the record means the job lived and ended (completed, purged…): leave it.
-        if ((await ledger.readOutcomes(last.recordId)).has(job.id)) return;
+        if (ended.has(job.id) || (await ledger.readOutcomes(since)).has(job.id)) return;
         await fence();
         await this.addBulk([job]);
         recovered.push(job);

@@ -12,6 +12,7 @@ import type { Ledger } from '../../shared/lifecycle/ledger.js';
 import type { Queues } from '../../shared/lifecycle/queues.js';
 import { createMemoryStores } from '../../shared/store/memory-stores.js';
 import { type JobSystem, openJobSystem } from '../../shared/wiring.js';
+import { crashAt } from '../helpers/interleave.js';
 import { silentLogger } from '../helpers/pipeline.js';
 import { deleteKeys, testEnv } from '../helpers/stack.js';
 
@@ -88,5 +89,17 @@ describe('Producer', () => {
     const recorded = await ledger.readEnqueued();
     expect(recorded.size).toBe(2); // the same two ids, recorded twice
     expect(await queues.operations.count()).toBe(2);
+  });
+
+  it('a stop after a tick that failed past its ledger write still gets its jobs into Redis', async () => {
+    const p = producer({ perTick: 3, maxOperations: 3 });
+    // The tick's ledger record is written, then its addBulk fails (a Redis blip, here a crash point).
+    crashAt(system.lifecycle, 'enqueue:recorded');
+    expect(await p.tick()).toBe(0);
+    expect(await queues.operations.count()).toBe(0);
+    await p.stop(); // nothing else will tick: the stop finishes the recorded jobs
+    const recorded = [...(await ledger.readEnqueued()).keys()];
+    expect(recorded).toHaveLength(3);
+    for (const id of recorded) expect(await queues.operations.getJob(id)).toBeDefined();
   });
 });
