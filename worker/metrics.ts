@@ -4,7 +4,7 @@ import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client
 import type { DynamoCall } from '../shared/dynamo/instrumentation.js';
 import type { JobLifecycle } from '../shared/lifecycle/job-lifecycle.js';
 
-export type JobOutcome = 'completed' | 'retried' | 'dead-lettered' | 'failed-final';
+export type JobOutcome = 'completed' | 'retried' | 'dead-lettered' | 'failed-final' | 'put-back';
 
 const THROTTLES = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded']);
 
@@ -12,7 +12,7 @@ export class WorkerMetrics {
   readonly registry = new Registry();
   private readonly jobs = new Counter({
     name: 'djq_jobs_total',
-    help: 'Jobs by operation and outcome (completed, retried, failed-final, dead-lettered)',
+    help: 'Jobs by operation and outcome (completed, retried, failed-final, dead-lettered, put-back)',
     labelNames: ['op', 'outcome'] as const,
     registers: [this.registry],
   });
@@ -65,6 +65,7 @@ export class WorkerMetrics {
       else if (t.type === 'attempt-failed') this.job(t.op, t.final ? 'failed-final' : 'retried', t.durationMs);
       else if (t.type === 'settled-completed') this.job(t.op, 'completed');
       else if (t.type === 'dead-lettered') this.job(t.op, 'dead-lettered');
+      else if (t.type === 'put-back') this.job(t.op, 'put-back');
     });
   }
 

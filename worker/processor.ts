@@ -9,7 +9,7 @@ import type { JobLifecycle } from '../shared/lifecycle/job-lifecycle.js';
 import { classifyError } from '../shared/runtime/errors.js';
 import { tracing } from '../shared/telemetry/tracing.js';
 import type { Handlers } from './handlers.js';
-import { isContention, putBack, putBackDelayMs } from './put-back.js';
+import { isContention, putBack } from './put-back.js';
 
 /** A delivery that finished its work after BullMQ gave the job to someone else (its lock expired). */
 export class LockLostError extends Error {
@@ -45,7 +45,7 @@ export function makeProcessor(handlers: Handlers, lifecycle: JobLifecycle) {
     } catch (error) {
       if (token && isContention(error)) {
         // Not a failed attempt: the job goes back to the queue and its attempts stay as they are.
-        return putBack(job, token, putBackDelayMs(job.attemptsStarted));
+        return putBack(lifecycle, job, token, attempt);
       }
       const c = classifyError(error);
       const message = (error as Error)?.message ?? String(error);

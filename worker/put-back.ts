@@ -1,7 +1,9 @@
 // A version conflict is two writers meeting on one user, not a failure of the job: the job goes back
-// to the queue after a jittered pause without using an attempt (BullMQ's moveToDelayed with the
-// job's lock token skips the attempt count, and a DelayedError tells the worker it was moved).
+// to the queue after a jittered pause without using an attempt (JobLifecycle.putBack; BullMQ's
+// moveToDelayed with the job's lock token skips the attempt count, and a DelayedError tells the
+// worker it was moved).
 import { DelayedError, type Job } from 'bullmq';
+import type { JobLifecycle } from '../shared/lifecycle/job-lifecycle.js';
 import { VersionConflictError } from '../shared/store/errors.js';
 
 /** Contention, not failure: the write path lost every round of its race for the user's next version. */
@@ -19,8 +21,9 @@ export function putBackDelayMs(starts: number, random: () => number = Math.rando
   return Math.round(delay * (0.5 + random()));
 }
 
-/** Moves the running job back to the delayed set and throws the error that tells BullMQ so. */
-export async function putBack(job: Job, token: string, delayMs: number): Promise<never> {
-  await job.moveToDelayed(Date.now() + delayMs, token);
+/** Puts the running job back (a lifecycle transition) and throws the error that tells BullMQ so. */
+export async function putBack(lifecycle: JobLifecycle, job: Job, token: string, attempt: number): Promise<never> {
+  const delayMs = putBackDelayMs(job.attemptsStarted);
+  await lifecycle.putBack(job, token, { attempt, delayMs, reason: 'contended: lost every round for the user' });
   throw new DelayedError(`put back for ${delayMs} ms: contended`);
 }

@@ -38,6 +38,8 @@ export async function history(ctx: CliContext, out: Output, ids: string[]): Prom
         case 'redriven':
         case 'purged':
           return `${e.at}  ${e.type} from the dead-letter queue${who}`;
+        case 'put-back':
+          return `${e.at}  put back for ${e.delayMs} ms${who}: ${e.reason} (no attempt used)`;
         case 'attempt-started':
           return `${e.at}  attempt ${e.attempt} started${who}`;
         case 'attempt-failed':

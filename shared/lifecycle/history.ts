@@ -25,6 +25,7 @@ export type HistoryEntry = {
   | { type: 'dead-lettered'; reason: string; attempts: number; landed?: string[] }
   | { type: 'redriven' }
   | { type: 'purged' }
+  | { type: 'put-back'; attempt: number; delayMs: number; reason: string }
 );
 
 export type HistoryType = HistoryEntry['type'];
@@ -39,6 +40,7 @@ export function statusOf(entries: readonly HistoryEntry[]): string {
     else if (e.type === 'completed') status = 'completed';
     else if (e.type === 'dead-lettered') status = 'dead-lettered';
     else if (e.type === 'purged') status = 'purged';
+    else if (e.type === 'put-back') status = 'waiting';
   }
   return status;
 }

@@ -73,6 +73,8 @@ export type Transition = Stamp &
         dynamoCalls: number;
         result: JobResult;
       })
+    /** Not a failed attempt: the job went back to the queue (contention) without using an attempt. */
+    | (JobRef & { type: 'put-back'; attempt: number; delayMs: number; reason: string })
     /** A delivery finished its work after losing BullMQ's lock: nothing was recorded. */
     | (JobRef & { type: 'lock-lost'; attempt: number })
     /** The job failed for good but its effect had landed (e.g. it stalled after appending). */
@@ -256,6 +258,17 @@ export class JobLifecycle {
       });
       this.emit({ type: 'attempt-failed', ...ref, ...failure });
     }
+  }
+
+  /**
+   * Puts the running job back in the queue for `delayMs` without using an attempt (BullMQ's
+   * moveToDelayed with the delivery's token; the caller then throws DelayedError so BullMQ knows).
+   */
+  async putBack(job: Job, token: string, details: { attempt: number; delayMs: number; reason: string }): Promise<void> {
+    await job.moveToDelayed(Date.now() + details.delayMs, token);
+    const ref = refOf(job);
+    this.history({ type: 'put-back', ...ref, ...details, at: now() });
+    this.emit({ type: 'put-back', ...ref, ...details });
   }
 
   /**

@@ -32,6 +32,12 @@ function log(logger: Logger, t: Transition): void {
       logger.info(fields, `${t.op} completed`);
       return;
     }
+    case 'put-back':
+      logger.debug(
+        { jobId: t.jobId, op: t.op, attempt: t.attempt, delayMs: t.delayMs },
+        `${t.op} put back for ${t.delayMs} ms (${t.reason}); no attempt used`,
+      );
+      return;
     case 'lock-lost':
       logger.warn(
         { jobId: t.jobId, op: t.op, attempt: t.attempt },
