@@ -10,6 +10,7 @@ import type { ProducerResult } from './sections/producer.js';
 import type { QueueOverheadResult } from './sections/queue-overhead.js';
 import type { OperationTrips } from './sections/round-trips.js';
 import type { ScalingResult } from './sections/scaling.js';
+import type { ShardsResult } from './sections/shards.js';
 import type { TracingResult } from './sections/tracing.js';
 import { round } from './support.js';
 
@@ -26,6 +27,7 @@ export interface Figures {
   tracing?: TracingResult;
   history?: HistoryResult;
   hotAggregate?: HotAggregateResult;
+  shards?: ShardsResult;
 }
 
 /** The round trips each operation should make (README "Performance"); the run checks them. */
@@ -121,6 +123,8 @@ export function summarise(f: Figures, quick: boolean) {
     historyCostRatio: maybe(f.history?.costRatio, 3),
     hotAggregateShare: maybe(f.hotAggregate?.share, 3),
     hotAggregateDeadLettered: f.hotAggregate ? f.hotAggregate.contended.deadLettered : null,
+    shardsProducerRatio: maybe(f.shards?.producerRatio, 2),
+    shardsWorkerRatio: maybe(f.shards?.workerRatio, 2),
     targets,
     details: f,
   };
@@ -224,6 +228,24 @@ export function summarise(f: Figures, quick: boolean) {
       `one add per job ${fmt.rate(p.addPerSec)}`,
       fmt.ratio(p.addBulkPerSec / p.addPerSec),
       '(info)',
+    ]);
+  }
+  if (f.shards) {
+    const { one, three } = f.shards;
+    const cluster = '(info) loopback Redis Cluster, 3 masters + 3 replicas, one 2-core machine';
+    rows.push([
+      `Producer on 3 shards vs 1 (${one.jobs} jobs, median and range of ${f.shards.rounds} pairs)`,
+      fmt.rate(three.producerJobsPerSec),
+      `1 shard ${fmt.rate(one.producerJobsPerSec)}`,
+      `${fmt.ratio(f.shards.producerRatio)} (${fmt.ratio(f.shards.producerRatioRange[0])}–${fmt.ratio(f.shards.producerRatioRange[1])})`,
+      cluster,
+    ]);
+    rows.push([
+      'One worker consuming 3 shards vs 1',
+      fmt.rate(three.workerJobsPerSec),
+      `1 shard ${fmt.rate(one.workerJobsPerSec)}`,
+      `${fmt.ratio(f.shards.workerRatio)} (${fmt.ratio(f.shards.workerRatioRange[0])}–${fmt.ratio(f.shards.workerRatioRange[1])})`,
+      cluster,
     ]);
   }
   if (f.tracing) {

@@ -18,6 +18,7 @@ import { producerRates } from './sections/producer.js';
 import { queueOverhead } from './sections/queue-overhead.js';
 import { roundTrips } from './sections/round-trips.js';
 import { scaling } from './sections/scaling.js';
+import { shardsSection } from './sections/shards.js';
 import { tracingOverhead } from './sections/tracing.js';
 import { CONCURRENCY, startBenchServices } from './support.js';
 
@@ -43,6 +44,7 @@ const sizes = quick
       tracing: { jobs: 300, rounds: 1 },
       history: { shortEvents: 10, longEvents: 2000, updates: 40 },
       hot: 200,
+      shards: { jobs: 300, rounds: 1 },
     }
   : {
       overhead: { jobs: 20_000, rounds: 3 },
@@ -55,6 +57,7 @@ const sizes = quick
       tracing: { jobs: 4000, rounds: 3 },
       history: { shortEvents: 10, longEvents: 10_000, updates: 300 },
       hot: 1000,
+      shards: { jobs: 3000, rounds: 3 },
     };
 
 function versions(redisVersion: string) {
@@ -113,6 +116,7 @@ async function main() {
     if (wanted('tracing')) figures.tracing = await tracingOverhead(services, sizes.tracing);
     if (wanted('history')) figures.history = await history(services, sizes.history);
     if (wanted('hot')) figures.hotAggregate = await hotAggregate(services, sizes.hot);
+    if (wanted('shards')) figures.shards = await shardsSection(services, sizes.shards);
     const redisVersion = /redis_version:(\S+)/.exec(await services.control.info('server'))?.[1] ?? 'unknown';
     clearProgress();
     const { table, json } = summarise(figures, quick);
