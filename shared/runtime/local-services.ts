@@ -53,12 +53,18 @@ export interface LocalProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/** How long a local service gets to stop on SIGTERM before it is killed. */
+const SERVICE_STOP_MS = 5000;
+
 function stopper(child: ChildProcess) {
   return async (signal: NodeJS.Signals = 'SIGTERM') => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill(signal);
+    // dynalite's SIGTERM waits for its server to close, which a client's keep-alive socket can hold.
+    const timer = setTimeout(() => child.kill('SIGKILL'), SERVICE_STOP_MS);
     await exited;
+    clearTimeout(timer);
   };
 }
 
