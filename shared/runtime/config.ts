@@ -159,7 +159,9 @@ export const configSchema = z.object({
   BOARD_HOST: z.string().min(1).default('127.0.0.1').describe('Bull Board bind address'),
   BOARD_USERNAME: z.string().min(1).optional().describe('Basic auth user for the board (with BOARD_PASSWORD)'),
   BOARD_PASSWORD: z.string().min(1).optional().describe('Basic auth password for the board'),
-  BOARD_READ_ONLY: bool.default(false).describe('Turn off redrive and purge on the board API (Bull Board itself is always a view)'),
+  BOARD_READ_ONLY: bool
+    .default(false)
+    .describe('Turn off redrive and purge on the board API (Bull Board itself is always a view)'),
 
   // Logging
   LOG_LEVEL: z
