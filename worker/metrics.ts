@@ -1,12 +1,12 @@
 // Prometheus metrics of one worker process. Counters, not only gauges: rates and totals by
 // operation and outcome are what BullMQ's own gauge exporter cannot give.
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { DynamoCall } from '../shared/dynamo/instrumentation.js';
 import type { JobLifecycle } from '../shared/lifecycle/job-lifecycle.js';
+import { THROTTLING_ERRORS } from '../shared/runtime/errors.js';
+import type { FlowControl } from './flow-control.js';
 
 export type JobOutcome = 'completed' | 'retried' | 'dead-lettered' | 'failed-final' | 'put-back';
-
-const THROTTLES = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded']);
 
 export class WorkerMetrics {
   readonly registry = new Registry();
@@ -42,6 +42,18 @@ export class WorkerMetrics {
     labelNames: ['command'] as const,
     registers: [this.registry],
   });
+  private readonly throttledRequests = new Counter({
+    name: 'djq_dynamodb_throttled_requests_total',
+    help: 'DynamoDB requests answered with a throttling error, SDK retries included (the flow-control signal)',
+    labelNames: ['command'] as const,
+    registers: [this.registry],
+  });
+  private readonly putBacks = new Counter({
+    name: 'djq_jobs_put_back_total',
+    help: 'Jobs put back without using an attempt, by cause (contended, throttled)',
+    labelNames: ['op', 'cause'] as const,
+    registers: [this.registry],
+  });
   private readonly dynamoErrors = new Counter({
     name: 'djq_dynamodb_errors_total',
     help: 'DynamoDB calls that ended in an error, by command and error name',
@@ -65,16 +77,52 @@ export class WorkerMetrics {
       else if (t.type === 'attempt-failed') this.job(t.op, t.final ? 'failed-final' : 'retried', t.durationMs);
       else if (t.type === 'settled-completed') this.job(t.op, 'completed');
       else if (t.type === 'dead-lettered') this.job(t.op, 'dead-lettered');
-      else if (t.type === 'put-back') this.job(t.op, 'put-back');
+      else if (t.type === 'put-back') {
+        this.job(t.op, 'put-back');
+        this.putBacks.inc({ op: t.op, cause: t.cause });
+      }
+    });
+  }
+
+  /** The fleet's flow state as this worker last heard it, per shard. */
+  observeFlow(flows: readonly { shard: number; flow: FlowControl }[]): void {
+    const shardOf = (shard: number) => ({ shard: String(shard) });
+    new Gauge({
+      name: 'djq_flow_rate_jobs_per_second',
+      help: 'Fleet job rate flow control allows (0: no limit; DynamoDB has not throttled)',
+      labelNames: ['shard'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const { shard, flow } of flows) this.set(shardOf(shard), flow.rate ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'djq_flow_limited',
+      help: '1 while flow control limits the fleet because DynamoDB throttled',
+      labelNames: ['shard'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const { shard, flow } of flows) this.set(shardOf(shard), flow.rate === null ? 0 : 1);
+      },
+    });
+    new Gauge({
+      name: 'djq_flow_fleet_capacity_units_per_second',
+      help: "Capacity units the fleet's jobs consumed in the last full second (all workers)",
+      labelNames: ['shard'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const { shard, flow } of flows) this.set(shardOf(shard), flow.fleetUnitsPerSecond);
+      },
     });
   }
 
   dynamoCall = (call: DynamoCall): void => {
     this.dynamoLatency.observe({ command: call.command }, call.durationMs / 1000);
+    if (call.throttledRequests > 0) this.throttledRequests.inc({ command: call.command }, call.throttledRequests);
     if (call.capacityUnits > 0) this.capacity.inc({ table: call.table ?? 'unknown' }, call.capacityUnits);
     if (call.errorName) {
       this.dynamoErrors.inc({ command: call.command, error: call.errorName });
-      if (THROTTLES.has(call.errorName)) this.throttles.inc({ command: call.command });
+      if (THROTTLING_ERRORS.has(call.errorName)) this.throttles.inc({ command: call.command });
     }
   };
 }

@@ -4,12 +4,13 @@
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { JobResult } from '../shared/domain/jobs.js';
 import { parseJob } from '../shared/domain/payload.js';
-import { withCallTally } from '../shared/dynamo/instrumentation.js';
+import { emptyTally, withCallTally } from '../shared/dynamo/instrumentation.js';
 import type { JobLifecycle } from '../shared/lifecycle/job-lifecycle.js';
 import { classifyError } from '../shared/runtime/errors.js';
 import { tracing } from '../shared/telemetry/tracing.js';
+import type { FlowControl } from './flow-control.js';
 import type { Handlers } from './handlers.js';
-import { isContention, putBack } from './put-back.js';
+import { putBack, putBackCause } from './put-back.js';
 
 /** A delivery that finished its work after BullMQ gave the job to someone else (its lock expired). */
 export class LockLostError extends Error {
@@ -23,7 +24,7 @@ function nextDelayMs(job: Job, attempt: number): number | undefined {
   return backoff.delay * 2 ** (attempt - 1);
 }
 
-export function makeProcessor(handlers: Handlers, lifecycle: JobLifecycle) {
+export function makeProcessor(handlers: Handlers, lifecycle: JobLifecycle, flow: FlowControl) {
   // One span per attempt (a child of BullMQ's `process` span when tracing is on): the DynamoDB calls
   // nest under it, and the lifecycle's transitions write the job id, attempt and outcome onto it.
   return (job: Job, token?: string): Promise<JobResult> =>
@@ -35,18 +36,21 @@ export function makeProcessor(handlers: Handlers, lifecycle: JobLifecycle) {
     const started = performance.now();
     const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
     let outcome: { result: JobResult; capacityUnits: number; dynamoCalls: number };
+    // Kept whatever the attempt's outcome: flow control learns from failed and put-back attempts too.
+    const tally = emptyTally();
     try {
-      const { value, tally } = await withCallTally(async () => {
+      const result = await withCallTally(tally, async () => {
         const parsed = parseJob(job.name, job.data);
         const handler = handlers[parsed.name] as (p: unknown, id: string) => Promise<JobResult>;
         return handler(parsed.payload, String(job.id));
       });
-      outcome = { result: value, capacityUnits: tally.capacityUnits, dynamoCalls: tally.calls };
+      flow.noteAttempt(tally);
+      outcome = { result, capacityUnits: tally.capacityUnits, dynamoCalls: tally.calls };
     } catch (error) {
-      if (token && isContention(error)) {
-        // Not a failed attempt: the job goes back to the queue and its attempts stay as they are.
-        return putBack(lifecycle, job, token, attempt);
-      }
+      flow.noteAttempt(tally);
+      const cause = putBackCause(error, flow.enabled);
+      // Not a failed attempt: the job goes back to the queue and its attempts stay as they are.
+      if (token && cause) return putBack(lifecycle, job, token, attempt, cause);
       const c = classifyError(error);
       const message = (error as Error)?.message ?? String(error);
       const final = !c.retryable || attempt >= maxAttempts;

@@ -1,19 +1,30 @@
-// A version conflict is two writers meeting on one user, not a failure of the job: the job goes back
-// to the queue after a jittered pause without using an attempt (JobLifecycle.putBack; BullMQ's
-// moveToDelayed with the job's lock token skips the attempt count, and a DelayedError tells the
-// worker it was moved).
+// Two errors are not failures of the job, and go back to the queue after a jittered pause without
+// using an attempt (JobLifecycle.putBack; BullMQ's moveToDelayed with the job's lock token skips
+// the attempt count, and a DelayedError tells the worker it was moved):
+//   - contended: a version conflict is two writers meeting on one user;
+//   - throttled: DynamoDB is over its capacity, and with flow control on the fleet slows down
+//     (shared/flow/fleet-rate.ts) instead of each job burning its attempts on it.
 import { DelayedError, type Job } from 'bullmq';
+import type { PutBackCause } from '../shared/lifecycle/history.js';
 import type { JobLifecycle } from '../shared/lifecycle/job-lifecycle.js';
+import { classifyError } from '../shared/runtime/errors.js';
 import { VersionConflictError } from '../shared/store/errors.js';
 
-/** Contention, not failure: the write path lost every round of its race for the user's next version. */
-export function isContention(error: unknown): boolean {
-  return error instanceof VersionConflictError;
+const REASONS: Record<PutBackCause, string> = {
+  contended: 'contended: lost every round for the user',
+  throttled: 'throttled: DynamoDB is over its capacity; the fleet slows down',
+};
+
+/** Why `error` puts the job back rather than failing its attempt; undefined when it is a failure. */
+export function putBackCause(error: unknown, flowControl: boolean): PutBackCause | undefined {
+  if (error instanceof VersionConflictError) return 'contended';
+  if (flowControl && classifyError(error).kind === 'throttled') return 'throttled';
+  return undefined;
 }
 
 /**
- * The pause before a contended job runs again: doubles with each start of the job (capped), then
- * jittered over [0.5, 1.5) so put-back jobs on one user do not come back in step.
+ * The pause before a put-back job runs again: doubles with each start of the job (capped), then
+ * jittered over [0.5, 1.5) so put-back jobs do not come back in step.
  * @default base 25 ms, cap 2,000 ms
  */
 export function putBackDelayMs(starts: number, random: () => number = Math.random, baseMs = 25, capMs = 2000): number {
@@ -22,8 +33,14 @@ export function putBackDelayMs(starts: number, random: () => number = Math.rando
 }
 
 /** Puts the running job back (a lifecycle transition) and throws the error that tells BullMQ so. */
-export async function putBack(lifecycle: JobLifecycle, job: Job, token: string, attempt: number): Promise<never> {
+export async function putBack(
+  lifecycle: JobLifecycle,
+  job: Job,
+  token: string,
+  attempt: number,
+  cause: PutBackCause,
+): Promise<never> {
   const delayMs = putBackDelayMs(job.attemptsStarted);
-  await lifecycle.putBack(job, token, { attempt, delayMs, reason: 'contended: lost every round for the user' });
-  throw new DelayedError(`put back for ${delayMs} ms: contended`);
+  await lifecycle.putBack(job, token, { attempt, delayMs, cause, reason: REASONS[cause] });
+  throw new DelayedError(`put back for ${delayMs} ms: ${cause}`);
 }

@@ -12,6 +12,7 @@ import type { RedisConnection } from '../shared/runtime/redis.js';
 import type { Stores } from '../shared/store/types.js';
 import { tracing } from '../shared/telemetry/tracing.js';
 import { type JobSystem, openJobSystem } from '../shared/wiring.js';
+import { FlowControl } from './flow-control.js';
 import { makeHandlers } from './handlers.js';
 import type { WorkerMetrics } from './metrics.js';
 import { makeProcessor } from './processor.js';
@@ -33,7 +34,7 @@ export interface WorkerService {
   system: JobSystem;
   settler: Settler;
   /** One per shard consumed, in shard order. */
-  shards: { shard: number; worker: Worker; system: JobSystem; settler: Settler }[];
+  shards: { shard: number; worker: Worker; system: JobSystem; settler: Settler; flow: FlowControl }[];
   workerId: string;
   /**
    * Stops taking jobs, waits for in-flight ones, flushes history; all within `timeoutMs`. Resolves
@@ -67,7 +68,10 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
     logTransitions(lifecycle, logger);
     metrics.observe(lifecycle);
     const settler = new Settler({ queues, lifecycle, commands, logger });
-    const worker = new Worker(keys.operations, makeProcessor(handlers, lifecycle), {
+    // Each shard is its own queue with its own rate: each converges on its share of the table.
+    const flow = FlowControl.fromConfig(config, redis, keys, logger.child({ shard }));
+    flow.start();
+    const worker = new Worker(keys.operations, makeProcessor(handlers, lifecycle, flow), {
       ...(telemetry ? { telemetry } : {}),
       connection: redis,
       prefix: keys.prefix,
@@ -82,10 +86,11 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
     worker.on('stalled', (jobId) =>
       logger.warn({ jobId, shard }, 'job stalled (its worker died or blocked); it will run again'),
     );
-    return { shard, worker, system, settler };
+    return { shard, worker, system, settler, flow };
   });
   const first = shards[0];
   if (!first) throw new Error('a worker needs at least one shard to consume');
+  metrics.observeFlow(shards);
 
   const sweep = () => {
     for (const s of shards) void s.settler.sweep();
@@ -102,6 +107,7 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
     workerId,
     async close(timeoutMs = config.SHUTDOWN_TIMEOUT_MS) {
       clearInterval(sweepTimer);
+      for (const s of shards) s.flow.close();
       const deadline = Date.now() + timeoutMs;
       // BullMQ's close() has no timeout, and a later close(true) forces nothing (it returns the
       // first call's promise): the deadline is ours.

@@ -6,6 +6,9 @@ import { sum } from '../stack.js';
 import { runWorkload } from '../workload.js';
 
 export const DYNAMO_FAULTS_ENV = {
+  // The retry path as it is without flow control: throttles use attempts and can exhaust them. The
+  // capacity scenario covers throttling with flow control on.
+  FLOW_CONTROL: false,
   FAULT_THROTTLE_RATE: 0.15,
   FAULT_ERROR_RATE: 0.15,
   DYNAMODB_MAX_ATTEMPTS: 1,

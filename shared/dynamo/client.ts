@@ -16,6 +16,7 @@ type DynamoConfig = Pick<
   | 'AWS_REGION'
   | 'AWS_ENDPOINT_URL_DYNAMODB'
   | 'DYNAMODB_MAX_ATTEMPTS'
+  | 'DYNAMODB_RETRY_MODE'
   | 'DYNAMODB_CONNECT_TIMEOUT_MS'
   | 'DYNAMODB_REQUEST_TIMEOUT_MS'
   | 'FAULT_THROTTLE_RATE'
@@ -30,7 +31,7 @@ export function createDynamoClients(config: DynamoConfig, observe?: DynamoObserv
     ...(config.AWS_ENDPOINT_URL_DYNAMODB ? { endpoint: config.AWS_ENDPOINT_URL_DYNAMODB } : {}),
     // Set explicitly so behaviour does not change with the SDK's defaults between releases.
     maxAttempts: config.DYNAMODB_MAX_ATTEMPTS,
-    retryMode: 'standard',
+    retryMode: config.DYNAMODB_RETRY_MODE,
     // The SDK has no timeouts by default: an endpoint that accepts connections and never answers
     // would hold a job (and a shutdown) forever. A timed-out call is a retryable network error.
     requestHandler: {

@@ -1,13 +1,23 @@
 // Watches every DynamoDB call: latency, consumed capacity and throttles go to an observer (metrics),
-// and the capacity is also added to the current job's tally through AsyncLocalStorage, so the
-// one-line-per-job log carries it as the seed's demo did, without threading it through every call.
+// and they are also added to the current job's tally through AsyncLocalStorage, so the
+// one-line-per-job log carries them as the seed's demo did, and flow control learns what each
+// attempt met, without threading a counter through every call. Requests and throttles are counted
+// per HTTP request (inside the SDK's retry loop): a throttle the SDK retried away is still the
+// table saying "slower".
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { THROTTLING_ERRORS } from '../runtime/errors.js';
 
 export interface CallTally {
   calls: number;
   capacityUnits: number;
+  /** HTTP requests sent (SDK retries included). */
+  requests: number;
+  /** Requests DynamoDB answered with a throttling error (SDK retries included). */
+  throttled: number;
 }
+
+export const emptyTally = (): CallTally => ({ calls: 0, capacityUnits: 0, requests: 0, throttled: 0 });
 
 export interface DynamoCall {
   command: string;
@@ -15,17 +25,17 @@ export interface DynamoCall {
   capacityUnits: number;
   table?: string;
   errorName?: string;
+  /** Requests of this call DynamoDB throttled (the SDK may have retried them away). */
+  throttledRequests: number;
 }
 
 export type DynamoObserver = (call: DynamoCall) => void;
 
 const jobTally = new AsyncLocalStorage<CallTally>();
 
-/** Runs `fn` with a fresh tally of the DynamoDB calls it makes. */
-export async function withCallTally<T>(fn: () => Promise<T>): Promise<{ value: T; tally: CallTally }> {
-  const tally: CallTally = { calls: 0, capacityUnits: 0 };
-  const value = await jobTally.run(tally, fn);
-  return { value, tally };
+/** Runs `fn`, adding the DynamoDB calls it makes to `tally` (which keeps them if `fn` throws). */
+export function withCallTally<T>(tally: CallTally, fn: () => Promise<T>): Promise<T> {
+  return jobTally.run(tally, fn);
 }
 
 const CAPACITY_COMMANDS = new Set([
@@ -40,11 +50,14 @@ const CAPACITY_COMMANDS = new Set([
 ]);
 
 type CapacityEntry = { TableName?: string; CapacityUnits?: number };
+/** Shared by the call's middlewares: the SDK hands each of them the same context object. */
+type CallContext = { djqRequests?: number; djqThrottled?: number };
 
 export function addInstrumentation(client: DynamoDBClient, observe?: DynamoObserver): void {
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const command = String(context.commandName ?? 'Unknown');
+      const counts = context as CallContext;
       const input = args.input as Record<string, unknown>;
       if (CAPACITY_COMMANDS.has(command) && input.ReturnConsumedCapacity === undefined) {
         input.ReturnConsumedCapacity = 'TOTAL';
@@ -52,30 +65,51 @@ export function addInstrumentation(client: DynamoDBClient, observe?: DynamoObser
       const started = performance.now();
       const tally = jobTally.getStore();
       if (tally) tally.calls += 1;
-      try {
-        const result = await next(args);
-        const consumed = (result.output as { ConsumedCapacity?: CapacityEntry | CapacityEntry[] }).ConsumedCapacity;
-        const entries = consumed === undefined ? [] : Array.isArray(consumed) ? consumed : [consumed];
-        const units = entries.reduce((sum, e) => sum + (e.CapacityUnits ?? 0), 0);
-        if (tally) tally.capacityUnits += units;
+      const settle = (units: number, table: string | undefined, errorName?: string) => {
+        const throttledRequests = counts.djqThrottled ?? 0;
+        if (tally) {
+          tally.capacityUnits += units;
+          tally.requests += counts.djqRequests ?? 0;
+          tally.throttled += throttledRequests;
+        }
         observe?.({
           command,
           durationMs: performance.now() - started,
           capacityUnits: units,
-          table: entries[0]?.TableName ?? (input.TableName as string | undefined),
+          table,
+          throttledRequests,
+          ...(errorName ? { errorName } : {}),
         });
+      };
+      try {
+        const result = await next(args);
+        const consumed = (result.output as { ConsumedCapacity?: CapacityEntry | CapacityEntry[] }).ConsumedCapacity;
+        const entries = consumed === undefined ? [] : Array.isArray(consumed) ? consumed : [consumed];
+        settle(
+          entries.reduce((sum, e) => sum + (e.CapacityUnits ?? 0), 0),
+          entries[0]?.TableName ?? (input.TableName as string | undefined),
+        );
         return result;
       } catch (error) {
-        observe?.({
-          command,
-          durationMs: performance.now() - started,
-          capacityUnits: 0,
-          table: input.TableName as string | undefined,
-          errorName: (error as Error).name,
-        });
+        settle(0, input.TableName as string | undefined, (error as Error).name);
         throw error;
       }
     },
     { step: 'initialize', priority: 'high', name: 'djqInstrumentation' },
+  );
+  // Inside the retry loop (finalizeRequest runs once per HTTP attempt), outside fault injection,
+  // which is added after this and so runs inside it: injected throttles count as real ones.
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const counts = context as CallContext;
+      counts.djqRequests = (counts.djqRequests ?? 0) + 1;
+      try {
+        return await next(args);
+      } catch (error) {
+        if (THROTTLING_ERRORS.has((error as Error).name)) counts.djqThrottled = (counts.djqThrottled ?? 0) + 1;
+        throw error;
+      }
+    },
+    { step: 'finalizeRequest', priority: 'low', name: 'djqRequestCounting' },
   );
 }

@@ -5,6 +5,9 @@ import type { Config } from '../runtime/config.js';
 import type { Logger } from '../runtime/logger.js';
 import type { JobHistoryStore } from '../store/types.js';
 
+/** Why a job went back to the queue without using an attempt (see worker/put-back.ts). */
+export type PutBackCause = 'contended' | 'throttled';
+
 export type HistoryEntry = {
   jobId: string;
   at: string;
@@ -25,7 +28,7 @@ export type HistoryEntry = {
   | { type: 'dead-lettered'; reason: string; attempts: number; landed?: string[] }
   | { type: 'redriven' }
   | { type: 'purged' }
-  | { type: 'put-back'; attempt: number; delayMs: number; reason: string }
+  | { type: 'put-back'; attempt: number; delayMs: number; cause?: PutBackCause; reason: string }
 );
 
 export type HistoryType = HistoryEntry['type'];

@@ -20,7 +20,7 @@ import {
   type DeadLetterData,
   redriveLogLines,
 } from './dead-letter.js';
-import type { HistoryEntry, HistoryRecorder } from './history.js';
+import type { HistoryEntry, HistoryRecorder, PutBackCause } from './history.js';
 import type { QueueKeys } from './keys.js';
 import type { Ledger, LedgerJob } from './ledger.js';
 import type { Queues } from './queues.js';
@@ -74,7 +74,7 @@ export type Transition = Stamp &
         result: JobResult;
       })
     /** Not a failed attempt: the job went back to the queue (contention) without using an attempt. */
-    | (JobRef & { type: 'put-back'; attempt: number; delayMs: number; reason: string })
+    | (JobRef & { type: 'put-back'; attempt: number; delayMs: number; cause: PutBackCause; reason: string })
     /** A delivery finished its work after losing BullMQ's lock: nothing was recorded. */
     | (JobRef & { type: 'lock-lost'; attempt: number })
     /** The job failed for good but its effect had landed (e.g. it stalled after appending). */
@@ -264,7 +264,11 @@ export class JobLifecycle {
    * Puts the running job back in the queue for `delayMs` without using an attempt (BullMQ's
    * moveToDelayed with the delivery's token; the caller then throws DelayedError so BullMQ knows).
    */
-  async putBack(job: Job, token: string, details: { attempt: number; delayMs: number; reason: string }): Promise<void> {
+  async putBack(
+    job: Job,
+    token: string,
+    details: { attempt: number; delayMs: number; cause: PutBackCause; reason: string },
+  ): Promise<void> {
     await job.moveToDelayed(Date.now() + details.delayMs, token);
     const ref = refOf(job);
     this.history({ type: 'put-back', ...ref, ...details, at: now() });

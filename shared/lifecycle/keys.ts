@@ -56,6 +56,12 @@ export function queueKeys(settings: KeySettings, shard = 0) {
     redriveIntents: `${base}:redrives`,
     /** jobId → when it was dead-lettered, for jobs failed by stalling (see recheckStalledDeadLetters). */
     stalledDeadLetters: `${base}:dlq:stalled`,
+    /** The fleet's flow control: the shared job rate and the last seconds' tallies (see flow-control.ts). */
+    flow: `${base}:flow`,
+    /** BullMQ's queue metadata, whose max/duration fields are the queue's global rate limit. */
+    bullMeta: `${base}:meta`,
+    /** BullMQ's rate-limiter window counter (jobs started in the current window). */
+    bullLimiter: `${base}:limiter`,
     /** Held while one of our transitions (move, redrive, purge, recover) changes this job id. */
     transitionLock: (jobId: string) => `${base}:transition:${jobId}`,
     /** BullMQ's own lock of an active job of the operations queue (holds the worker's token). */
@@ -82,6 +88,9 @@ function sampleKeys(keys: QueueKeys): string[] {
     keys.ledgerCommitted,
     keys.redriveIntents,
     keys.stalledDeadLetters,
+    keys.flow,
+    keys.bullMeta,
+    keys.bullLimiter,
     keys.transitionLock('a-job-id'),
     keys.activeJobLock('a-job-id'),
   ];

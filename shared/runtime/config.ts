@@ -89,6 +89,10 @@ export const configSchema = z.object({
     .describe('The single table holding events, the users projection and job history'),
   CREATE_TABLES: bool.default(true).describe('Create the table if missing and wait until ACTIVE'),
   DYNAMODB_MAX_ATTEMPTS: int(1, 10).default(3).describe('AWS SDK attempts per DynamoDB call (SDK retries)'),
+  DYNAMODB_RETRY_MODE: z
+    .enum(['standard', 'adaptive'])
+    .default('standard')
+    .describe("AWS SDK retry mode: adaptive adds the SDK's own per-client rate limiter on throttles"),
   DYNAMODB_CONNECT_TIMEOUT_MS: int(100, 600_000)
     .default(3000)
     .describe('Deadline to open a connection to DynamoDB (per SDK attempt)'),
@@ -146,6 +150,27 @@ export const configSchema = z.object({
   STALLED_INTERVAL_MS: int(1000).default(30_000).describe('How often workers look for stalled jobs'),
   MAX_STALLED_COUNT: int(0, 100).default(2).describe('Stalls a job survives before it fails'),
   DLQ_SWEEP_INTERVAL_MS: int(100).default(10_000).describe('How often a worker moves failed jobs missing from the DLQ'),
+  FLOW_CONTROL: bool
+    .default(true)
+    .describe(
+      'When DynamoDB throttles, slow the whole fleet (a job rate shared in Redis) and put throttled jobs back without using an attempt',
+    ),
+  FLOW_RATE_INITIAL: int(1, 1_000_000)
+    .optional()
+    .describe('Fleet job rate (jobs/s) before the first throttle (unset: no limit until DynamoDB first throttles)'),
+  FLOW_RATE_FLOOR: int(1, 1_000_000).default(1).describe('Lowest fleet job rate flow control goes down to (jobs/s)'),
+  FLOW_RATE_CEILING: int(1, 1_000_000)
+    .default(100_000)
+    .describe('Highest fleet job rate; reaching it lifts the limit until the next throttle (jobs/s)'),
+  FLOW_RATE_STEP: int(1, 1_000_000)
+    .default(5)
+    .describe('Additive increase of the fleet job rate per second without throttles while it holds jobs back'),
+  FLOW_DECREASE_FACTOR: z.coerce
+    .number({ message: 'expected a number between 0.1 and 0.95' })
+    .min(0.1, { message: 'must be between 0.1 and 0.95' })
+    .max(0.95, { message: 'must be between 0.1 and 0.95' })
+    .default(0.8)
+    .describe('Multiplicative decrease of the fleet job rate on a second with throttles'),
   FAULT_THROTTLE_RATE: rate.default(0).describe('Injected DynamoDB throttling share (demos, tests)'),
   FAULT_ERROR_RATE: rate.default(0).describe('Injected DynamoDB 5xx share (demos, tests)'),
   FAULT_LATENCY_MS: int(0, 600_000).default(0).describe('Injected latency per DynamoDB call'),
@@ -256,6 +281,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (outOfRange.length > 0) {
     throw new ConfigError(
       `Invalid configuration:\n  WORKER_SHARDS=${JSON.stringify(config.WORKER_SHARDS?.join(','))}: shard(s) ${outOfRange.join(', ')} do not exist with QUEUE_SHARDS=${config.QUEUE_SHARDS} (shards are numbered 0 to ${config.QUEUE_SHARDS - 1}).`,
+    );
+  }
+  if (config.FLOW_RATE_FLOOR > config.FLOW_RATE_CEILING) {
+    throw new ConfigError(
+      `Invalid configuration:\n  FLOW_RATE_FLOOR=${config.FLOW_RATE_FLOOR} is above FLOW_RATE_CEILING=${config.FLOW_RATE_CEILING}: the floor must be at most the ceiling.`,
     );
   }
   if ((config.BOARD_USERNAME === undefined) !== (config.BOARD_PASSWORD === undefined)) {

@@ -26,7 +26,8 @@ export interface Classification {
   errorClass: string;
 }
 
-const THROTTLING = new Set([
+/** DynamoDB's throttling error names (the SDK's retry strategy backs off on them too). */
+export const THROTTLING_ERRORS = new Set([
   'ProvisionedThroughputExceededException',
   'ThrottlingException',
   'RequestLimitExceeded',
@@ -62,7 +63,7 @@ export function classifyError(error: unknown): Classification {
   if (err instanceof PoisonPayloadError || POISON_NAMES.has(name)) return as('poison', false);
   if (err instanceof UserDeletedError || err instanceof UserAlreadyExistsError) return as('final', false);
   if (err instanceof UnrecoverableError) return as('final', false);
-  if (THROTTLING.has(name)) return as('throttled', true);
+  if (THROTTLING_ERRORS.has(name)) return as('throttled', true);
   if (err instanceof VersionConflictError) return as('conflict', true);
   if (err instanceof UserNotFoundError) return as('not-found', true);
   if (SERVER.has(name) || (status !== undefined && status >= 500)) return as('server', true);

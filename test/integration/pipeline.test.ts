@@ -139,8 +139,25 @@ describe('pipeline', () => {
     expect((await resources.stores.users.getUser(user.id))?.department).toBe('HR');
   });
 
-  it('recovers from injected throttling by retrying', async () => {
-    await setup({ FAULT_THROTTLE_RATE: 0.15, DYNAMODB_MAX_ATTEMPTS: 1, JOB_ATTEMPTS: 12 });
+  it('with flow control on, puts throttled jobs back without using an attempt: none is dead-lettered', async () => {
+    // One attempt each: any throttle that used an attempt would dead-letter its job.
+    await setup({ FAULT_THROTTLE_RATE: 0.15, DYNAMODB_MAX_ATTEMPTS: 1, JOB_ATTEMPTS: 1, FLOW_CONTROL: 'true' });
+    workers.push(startTestWorker(env.config));
+    const ids = [];
+    // 30 jobs of 2+ calls at 15%: some call is throttled in all but ~1 run in 10,000.
+    for (let i = 0; i < 30; i++) ids.push(await producer.enqueue('create-user', { user: newUser() }));
+    for (const id of ids) expect(await finished(id)).toBe('completed');
+    await workers[0]!.service.system.history.flush();
+    const entries = (await Promise.all(ids.map((id) => resources.stores.history.list(id)))).flat();
+    const putBacks = entries.filter((e) => e.type === 'put-back');
+    expect(putBacks.length).toBeGreaterThan(0);
+    expect(putBacks.every((e) => e.type === 'put-back' && e.cause === 'throttled')).toBe(true);
+    expect(entries.filter((e) => e.type === 'attempt-failed')).toEqual([]);
+    expect(await producer.queues.deadLetter.count()).toBe(0);
+  });
+
+  it('with flow control off, recovers from injected throttling by retrying', async () => {
+    await setup({ FAULT_THROTTLE_RATE: 0.15, DYNAMODB_MAX_ATTEMPTS: 1, JOB_ATTEMPTS: 12, FLOW_CONTROL: 'false' });
     workers.push(startTestWorker(env.config));
     const ids = [];
     // 30 jobs of 2+ calls at 15%: some attempt fails in all but ~1 run in 10,000.

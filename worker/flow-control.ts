@@ -1,0 +1,104 @@
+// One worker's part in the fleet's flow control (shared/flow/fleet-rate.ts): it tallies what its
+// jobs did against DynamoDB and reports once a second; the fleet decides the rate. Advisory: a
+// report that fails (Redis away) is dropped, never blocks a job, and the next one carries on.
+import type { CallTally } from '../shared/dynamo/instrumentation.js';
+import { FleetRate, type FlowReport, type FlowSettings } from '../shared/flow/fleet-rate.js';
+import type { QueueKeys } from '../shared/lifecycle/keys.js';
+import type { Config } from '../shared/runtime/config.js';
+import { withDeadline } from '../shared/runtime/deadline.js';
+import type { Logger } from '../shared/runtime/logger.js';
+import type { RedisConnection } from '../shared/runtime/redis.js';
+
+const REPORT_EVERY_MS = 1000;
+
+export function flowSettingsOf(config: Config): FlowSettings {
+  return {
+    floor: config.FLOW_RATE_FLOOR,
+    ceiling: config.FLOW_RATE_CEILING,
+    step: config.FLOW_RATE_STEP,
+    factor: config.FLOW_DECREASE_FACTOR,
+    ...(config.FLOW_RATE_INITIAL !== undefined ? { initial: config.FLOW_RATE_INITIAL } : {}),
+  };
+}
+
+export class FlowControl {
+  /** The fleet's rate as the last report returned it (null: no limit). */
+  rate: number | null = null;
+  /** Capacity units the fleet's jobs consumed in the last full second, as the last report returned it. */
+  fleetUnitsPerSecond = 0;
+  private pending: FlowReport = emptyReport();
+  private timer: NodeJS.Timeout | undefined;
+  private reporting = false;
+  private readonly fleet: FleetRate;
+
+  constructor(
+    /** FLOW_CONTROL: off, throttled jobs are failed attempts as any other retryable error. */
+    readonly enabled: boolean,
+    redis: RedisConnection,
+    keys: QueueKeys,
+    settings: FlowSettings,
+    private readonly logger: Logger,
+  ) {
+    this.fleet = new FleetRate(redis, keys, settings);
+  }
+
+  static fromConfig(config: Config, redis: RedisConnection, keys: QueueKeys, logger: Logger): FlowControl {
+    return new FlowControl(config.FLOW_CONTROL, redis, keys, flowSettingsOf(config), logger);
+  }
+
+  /** Starts the reports (on), or removes a limit an earlier fleet left (off). */
+  start(): void {
+    if (!this.enabled) {
+      void this.fleet.lift().catch((error) => this.logger.warn({ err: error }, 'could not lift the fleet rate limit'));
+      return;
+    }
+    this.timer = setInterval(() => void this.report(), REPORT_EVERY_MS);
+    this.timer.unref();
+  }
+
+  /** One attempt's DynamoDB calls (whatever its outcome). */
+  noteAttempt(tally: CallTally): void {
+    this.pending.started += 1;
+    this.pending.requests += tally.requests;
+    this.pending.throttled += tally.throttled;
+    this.pending.capacityUnits += tally.capacityUnits;
+  }
+
+  /** Sends what was tallied since the last report; at most one report in flight, each with a deadline. */
+  async report(): Promise<void> {
+    if (this.reporting) return;
+    this.reporting = true;
+    const report = this.pending;
+    this.pending = emptyReport();
+    const sent = this.fleet.report(report).then(
+      ({ rate, lastSecond }) => {
+        if (rate !== this.rate) this.logRateChange(rate, report);
+        this.rate = rate;
+        this.fleetUnitsPerSecond = lastSecond.capacityUnits;
+      },
+      (error) => this.logger.debug({ err: error }, 'flow report dropped'),
+    );
+    if (!(await withDeadline(sent, Date.now() + REPORT_EVERY_MS * 2)))
+      this.logger.debug('flow report dropped: no answer from Redis in time');
+    this.reporting = false;
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+
+  private logRateChange(rate: number | null, report: FlowReport): void {
+    const previous = this.rate;
+    if (rate === null) this.logger.info({ previous }, 'fleet rate limit lifted: DynamoDB keeps up');
+    else if (previous === null || rate < previous)
+      this.logger.warn(
+        { rate, previous, throttled: report.throttled },
+        `DynamoDB is throttling: fleet slowed to ${rate} jobs/s`,
+      );
+    else this.logger.debug({ rate, previous }, 'fleet rate raised');
+  }
+}
+
+function emptyReport(): FlowReport {
+  return { started: 0, requests: 0, throttled: 0, capacityUnits: 0 };
+}
