@@ -17,6 +17,7 @@ import { createDynamoStores } from '../shared/store/index.js';
 import { openShardedSystem } from '../shared/wiring.js';
 import { basicAuth, isLoopback } from './auth.js';
 import { dlqRoutes } from './dlq-routes.js';
+import { FlowAwareAdapter, FlowStatus } from './flow-status.js';
 import { QueueMetrics } from './queue-metrics.js';
 
 /** Where Bull Board is mounted; its adapter's base path must be the same, or its assets 404. */
@@ -78,6 +79,7 @@ export async function startBoard(deps: BoardDeps): Promise<Board> {
     onError: (error) => logger.warn({ err: error }, 'queue gauges not collected: Redis did not answer'),
   });
 
+  const flow = new FlowStatus(system.shards.map((s) => s.readFlow));
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(BOARD_PATH);
   createBullBoard({
@@ -90,11 +92,15 @@ export async function startBoard(deps: BoardDeps): Promise<Board> {
       const parts = sharded ? { prefix: `${config.QUEUE_NAME}.shard-${i}.`, delimiter: '.' } : {};
       const of = sharded ? ` (shard ${i} of ${queues.length})` : '';
       return [
-        new BullMQAdapter(shard.operations, {
-          readOnlyMode: true,
-          description: `DynamoDB operation jobs: retried with backoff, dead-lettered when they fail for good${of}`,
-          ...parts,
-        }),
+        new FlowAwareAdapter(
+          shard.operations,
+          {
+            readOnlyMode: true,
+            description: `DynamoDB operation jobs: retried with backoff, dead-lettered when they fail for good${of}`,
+            ...parts,
+          },
+          () => flow.line(i),
+        ),
         new BullMQAdapter(shard.deadLetter, {
           readOnlyMode: true,
           description: `Jobs that failed for good; redrive or purge them with djq dlq or POST /api/dlq/*${of}`,
@@ -124,6 +130,9 @@ export async function startBoard(deps: BoardDeps): Promise<Board> {
     const { contentType, text } = await metrics.metrics();
     res.type(contentType).send(text);
   });
+  app.get('/api/flow', (_req, res) => {
+    res.json({ shards: flow.all() });
+  });
   app.use(
     '/api',
     dlqRoutes({ dlq: system.console, queues, readOnly, logger: logger.child({ component: 'board-api' }) }),
@@ -143,6 +152,7 @@ export async function startBoard(deps: BoardDeps): Promise<Board> {
       });
     });
   } catch (error) {
+    flow.close();
     metrics.close();
     await system.close();
     dynamo.close();
@@ -174,6 +184,7 @@ export async function startBoard(deps: BoardDeps): Promise<Board> {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
+      flow.close();
       metrics.close();
       await system.close();
       dynamo.close();

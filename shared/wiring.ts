@@ -4,6 +4,7 @@
 // (Redis and the stores), because who owns a connection differs: a service, a test, a harness.
 
 import { routingUser } from './domain/payload.js';
+import { type FleetFlowView, readFleetFlow } from './flow/fleet-rate.js';
 import { type HistoryRecorder, startHistoryRecorder } from './lifecycle/history.js';
 import { JobLifecycle } from './lifecycle/job-lifecycle.js';
 import { crc16 } from './lifecycle/key-slot.js';
@@ -30,6 +31,8 @@ export interface JobSystem {
   /** The operator's DLQ actions (list, show, redrive, purge), shared by djq and the board. */
   console: DlqConsole;
   stores: Stores;
+  /** The fleet's flow control state for this shard (the job rate DynamoDB's throttling left). */
+  readFlow(): Promise<FleetFlowView>;
   /** Flushes the history and closes the queues; the caller closes its own Redis and DynamoDB clients. */
   close(): Promise<void>;
 }
@@ -77,6 +80,7 @@ export function openJobSystem(deps: JobSystemDeps): JobSystem {
     lifecycle,
     console: new DlqConsole([{ queues, lifecycle }]),
     stores,
+    readFlow: () => readFleetFlow(redis, keys),
     async close() {
       if (ownHistory) await history.close();
       await queues.close();
@@ -125,5 +129,11 @@ export function openShardedSystem(deps: Omit<JobSystemDeps, 'shard' | 'history'>
 export function openQueueView(config: Config, redis: RedisConnection, shard = 0) {
   const keys = queueKeys(config, shard);
   const queues = openQueues(keys, redis);
-  return { keys, queues, ledger: new Ledger(redis, keys, config.LEDGER_MAX_ENTRIES), close: () => queues.close() };
+  return {
+    keys,
+    queues,
+    ledger: new Ledger(redis, keys, config.LEDGER_MAX_ENTRIES),
+    readFlow: () => readFleetFlow(redis, keys),
+    close: () => queues.close(),
+  };
 }

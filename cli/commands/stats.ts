@@ -1,7 +1,9 @@
-// djq stats: queue counts by state, DLQ size, and the table's size from DescribeTable (what DynamoDB
+// djq stats: queue counts by state, DLQ size, the fleet's flow-control rate (is DynamoDB holding the
+// queue back?), and the table's size from DescribeTable (what DynamoDB
 // keeps without a scan: approximate); --exact counts events and live users with full-table scans.
 // With a sharded queue: the totals, then each shard's counts.
 import { DEPARTMENT_INDEX } from '../../shared/dynamo/table.js';
+import { describeFleetFlow } from '../../shared/flow/fleet-rate.js';
 import type { CliContext } from '../context.js';
 import { type Output, table } from '../output.js';
 
@@ -14,9 +16,10 @@ export async function stats(ctx: CliContext, out: Output, options: { exact: bool
   const { shards, stores } = await ctx.system();
   const [perShard, description, exact] = await Promise.all([
     Promise.all(
-      shards.map(async ({ queues }) => ({
+      shards.map(async ({ queues, readFlow }) => ({
         counts: await queues.operations.getJobCounts(...STATES),
         deadLetter: await queues.deadLetter.getJobCountByTypes('waiting', 'prioritized', 'delayed'),
+        flow: await readFlow(),
       })),
     ),
     ctx.table(),
@@ -40,6 +43,8 @@ export async function stats(ctx: CliContext, out: Output, options: { exact: bool
     counts,
     deadLetter: dlq,
     ...(sharded ? { shards: perShard } : {}),
+    /** Per shard: the fleet's job rate flow control set after DynamoDB throttled (null: no limit). */
+    flow: perShard.map((s) => s.flow),
     table: estimate,
     ...(exact ? { events: exact[0], users: exact[1] } : {}),
     source: ctx.source,
@@ -49,6 +54,10 @@ export async function stats(ctx: CliContext, out: Output, options: { exact: bool
       ['queue', ctx.config.QUEUE_NAME + (sharded ? ` (${shards.length} shards, totals)` : '')],
       ...Object.entries(counts).map(([state, n]) => [`  ${state}`, n]),
       ['dead-letter queue', dlq],
+      ...perShard.map((s, i) => [
+        sharded ? `DynamoDB flow control, shard ${i}` : 'DynamoDB flow control',
+        describeFleetFlow(s.flow),
+      ]),
       ...(sharded
         ? perShard.map((s, i) => [
             `shard ${i}`,

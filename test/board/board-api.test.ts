@@ -5,6 +5,8 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLoopback, parseBasicAuth } from '../../board/auth.js';
 import { type Board, startBoard } from '../../board/board-server.js';
+import { FleetRate } from '../../shared/flow/fleet-rate.js';
+import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { type BoardFixture, startBoardFixture, waitFor } from './fixture.js';
 
 let fixture: BoardFixture;
@@ -151,6 +153,45 @@ describe('Bull Board is a view, also on a writable board', () => {
         [dlq, true],
       ]),
     );
+  });
+});
+
+describe('flow control', () => {
+  it('shows the fleet rate, and RATE-LIMITED while DynamoDB flow control holds the queue back', async () => {
+    // A queue of its own with no worker, so only this test's reports move its fleet rate.
+    const queueName = 'throttled';
+    const flowBoard = await fixture.startBoard({ QUEUE_NAME: queueName });
+    const keys = queueKeys({ ...fixture.config, QUEUE_NAME: queueName });
+    const clock = { second: 1_000_000 };
+    const fleet = new FleetRate(
+      fixture.resources.redis,
+      keys,
+      { floor: 1, ceiling: 1000, step: 5, factor: 0.5 },
+      () => clock.second,
+    );
+    await fleet.report({ started: 40, requests: 80, throttled: 3, capacityUnits: 40 });
+    clock.second += 1;
+    await fleet.report({ started: 0, requests: 0, throttled: 0, capacityUnits: 0 });
+    // BullMQ's window counter at the limit: jobs would be waiting on it.
+    await fixture.resources.redis.set(keys.bullLimiter, 20, 'PX', 60_000);
+
+    const flow = await waitFor('the board to read the fleet rate', async () => {
+      const res = await api('/api/flow', { on: flowBoard });
+      const shards = res.body.shards as { rate: number | null; heldBack: boolean }[];
+      return shards[0]?.heldBack ? shards : undefined;
+    });
+    expect(flow[0]).toMatchObject({ rate: 20, heldBack: true, lastSecond: { started: 40, throttled: 3 } });
+    const queues = await api('/admin/queues/api/queues', { on: flowBoard });
+    const listed = queues.body.queues as { name: string; description?: string }[];
+    expect(listed.find((q) => q.name === queueName)?.description).toContain(
+      'RATE-LIMITED by DynamoDB flow control: 20 jobs/s (holding jobs back)',
+    );
+    // The fixture's own queue has no limit and says nothing about it.
+    const own = await api('/admin/queues/api/queues');
+    const ops = (own.body.queues as { name: string; description?: string }[]).find(
+      (q) => q.name === fixture.queues.operations.name,
+    );
+    expect(ops?.description).not.toContain('flow control');
   });
 });
 

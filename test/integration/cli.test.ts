@@ -64,6 +64,8 @@ describe('djq', () => {
     expect(code).toBe(0);
     expect(json).toMatchObject({ deadLetter: 2, table: { note: expect.stringContaining('approximate') } });
     expect(json).not.toHaveProperty('events'); // no full-table scan unless asked
+    // Nothing throttled in this run: flow control has set no limit.
+    expect(json).toMatchObject({ flow: [{ rate: null, heldBack: false }] });
     const exact = await djq('stats', '--exact', '--json');
     expect(exact.json).toMatchObject({ deadLetter: 2, events: 1, users: 1 });
   });
