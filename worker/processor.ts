@@ -50,7 +50,7 @@ export function makeProcessor(handlers: Handlers, lifecycle: JobLifecycle, flow:
       flow.noteAttempt(tally);
       const cause = putBackCause(error, flow.enabled);
       // Not a failed attempt: the job goes back to the queue and its attempts stay as they are.
-      if (token && cause) return putBack(lifecycle, job, token, attempt, cause);
+      if (token && cause) return putBack(lifecycle, job, token, attempt, cause, tally.capacityUnits);
       const c = classifyError(error);
       const message = (error as Error)?.message ?? String(error);
       const final = !c.retryable || attempt >= maxAttempts;
@@ -65,6 +65,7 @@ export function makeProcessor(handlers: Handlers, lifecycle: JobLifecycle, flow:
           message,
           retryable: c.retryable,
           final,
+          capacityUnits: tally.capacityUnits,
           ...(delay !== undefined ? { nextDelayMs: delay } : {}),
         })
         .catch(() => undefined); // the job's log line is bookkeeping: its failure must not change the outcome

@@ -39,8 +39,9 @@ export async function putBack(
   token: string,
   attempt: number,
   cause: PutBackCause,
+  capacityUnits: number,
 ): Promise<never> {
   const delayMs = putBackDelayMs(job.attemptsStarted);
-  await lifecycle.putBack(job, token, { attempt, delayMs, cause, reason: REASONS[cause] });
+  await lifecycle.putBack(job, token, { attempt, delayMs, cause, reason: REASONS[cause], capacityUnits });
   throw new DelayedError(`put back for ${delayMs} ms: ${cause}`);
 }

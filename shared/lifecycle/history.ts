@@ -23,12 +23,21 @@ export type HistoryEntry = {
       message: string;
       retryable: boolean;
       nextDelayMs?: number;
+      /** Units the failed attempt consumed (absent in entries written before 0.3). */
+      capacityUnits?: number;
     }
   | { type: 'completed'; attempt: number; durationMs: number; capacityUnits: number; result: string }
   | { type: 'dead-lettered'; reason: string; attempts: number; landed?: string[] }
   | { type: 'redriven' }
   | { type: 'purged' }
-  | { type: 'put-back'; attempt: number; delayMs: number; cause?: PutBackCause; reason: string }
+  | {
+      type: 'put-back';
+      attempt: number;
+      delayMs: number;
+      cause?: PutBackCause;
+      reason: string;
+      capacityUnits?: number;
+    }
 );
 
 export type HistoryType = HistoryEntry['type'];

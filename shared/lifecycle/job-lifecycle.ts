@@ -64,6 +64,8 @@ export type Transition = Stamp &
         /** No attempt follows: the job goes to the failed set, then the DLQ (or is settled). */
         final: boolean;
         nextDelayMs?: number;
+        /** What the failed attempt consumed before it failed (spent for nothing). */
+        capacityUnits: number;
       })
     | (JobRef & {
         type: 'completed';
@@ -73,8 +75,16 @@ export type Transition = Stamp &
         dynamoCalls: number;
         result: JobResult;
       })
-    /** Not a failed attempt: the job went back to the queue (contention) without using an attempt. */
-    | (JobRef & { type: 'put-back'; attempt: number; delayMs: number; cause: PutBackCause; reason: string })
+    /** Not a failed attempt: the job went back to the queue (contended, throttled) without using an attempt. */
+    | (JobRef & {
+        type: 'put-back';
+        attempt: number;
+        delayMs: number;
+        cause: PutBackCause;
+        reason: string;
+        /** What the attempt consumed before it was put back (spent for nothing). */
+        capacityUnits: number;
+      })
     /** A delivery finished its work after losing BullMQ's lock: nothing was recorded. */
     | (JobRef & { type: 'lock-lost'; attempt: number })
     /** The job failed for good but its effect had landed (e.g. it stalled after appending). */
@@ -254,6 +264,7 @@ export class JobLifecycle {
         errorClass: failure.errorClass,
         message: failure.message,
         retryable: failure.retryable,
+        capacityUnits: failure.capacityUnits,
         ...(nextDelayMs !== undefined ? { nextDelayMs } : {}),
       });
       this.emit({ type: 'attempt-failed', ...ref, ...failure });
@@ -267,7 +278,7 @@ export class JobLifecycle {
   async putBack(
     job: Job,
     token: string,
-    details: { attempt: number; delayMs: number; cause: PutBackCause; reason: string },
+    details: { attempt: number; delayMs: number; cause: PutBackCause; reason: string; capacityUnits: number },
   ): Promise<void> {
     await job.moveToDelayed(Date.now() + details.delayMs, token);
     const ref = refOf(job);
