@@ -6,7 +6,6 @@
 // table's is. It rewrites request bodies (to learn the units consumed), which breaks SigV4 signatures:
 // fine for dynalite, which does not check them, and the reason it forwards to plain HTTP only.
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import {
   Agent,
   createServer,
@@ -344,13 +343,13 @@ export async function startCapacityLimit(
   server.requestTimeout = upstreamTimeoutMs;
   server.headersTimeout = upstreamTimeoutMs;
   const host = options.host ?? '127.0.0.1';
-  server.listen(options.port ?? 0, host);
-  await Promise.race([
-    once(server, 'listening'),
-    once(server, 'error').then(([error]) => {
-      throw error;
-    }),
-  ]);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   const address = server.address();
   if (!address || typeof address === 'string') throw new Error('the capacity limit has no TCP address');
 

@@ -209,6 +209,26 @@ describe('capacity limit', () => {
     expect(proxy.stats()).toMatchObject({ requests: 30, throttled: 20, writeUnits: 10 });
   });
 
+  it('a failed conditional write costs a unit, as on DynamoDB; the client still gets its own error', async () => {
+    const { limit: proxy } = await limit({ readUnitsPerSecond: 10, writeUnitsPerSecond: 10 });
+    const c = client(proxy.endpoint);
+    const id = randomUUID();
+    await put(c, id);
+
+    const error = await rejection(
+      c.send(
+        new PutItemCommand({
+          TableName: TABLE,
+          Item: { pk: { S: `CAP#${id}` }, sk: { S: 'ITEM' } },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      ),
+    );
+
+    expect(error.name).toBe('ConditionalCheckFailedException');
+    expect(proxy.stats()).toMatchObject({ requests: 2, throttled: 0, writeUnits: 2 });
+  });
+
   it('two separate clients share one budget', async () => {
     const { limit: proxy } = await limit({ readUnitsPerSecond: 1, writeUnitsPerSecond: 1, burstSeconds: 1 });
     const first = client(proxy.endpoint);
