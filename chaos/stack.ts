@@ -1,5 +1,5 @@
 // One scenario's own world: a redis-server (AOF, temp dir), or a Redis Cluster of 3 masters and 3
-// replicas, and dynalite on free loopback ports, the
+// replicas, and dynalite on free loopback ports (optionally behind a capacity limit), the
 // producer and worker processes it starts, a log tally of what the workers went through, and the
 // ledger checker reading the final state straight from Redis and DynamoDB.
 import { mkdtempSync } from 'node:fs';
@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
+import { type CapacityBudget, type CapacityLimit, startCapacityLimit } from '../shared/dynamo/capacity-limit.js';
 import { createDynamoClients, type DynamoClients } from '../shared/dynamo/client.js';
 import { ensureTable } from '../shared/dynamo/table.js';
 import type { Ledger } from '../shared/lifecycle/ledger.js';
@@ -77,7 +78,14 @@ export class ChaosStack {
     /** The Redis Cluster of a cluster stack (QUEUE_SHARDS shards spread over its masters). */
     readonly cluster: RedisClusterServer | undefined,
     readonly dynalite: DynaliteServer,
+    /**
+     * The capacity-limited endpoint in front of dynalite that the processes under test use, when the
+     * stack was started with a capacity budget; the harness itself always talks to dynalite directly.
+     */
+    readonly capacityLimit: CapacityLimit | undefined,
+    /** Every started process's environment (its DynamoDB endpoint is the capacity limit's, when on). */
     readonly env: Record<string, string>,
+    /** The harness's own settings: the same as `env`, except DynamoDB is dynalite itself. */
     readonly config: Config,
     /** The harness's own connection: waits out a Redis restart instead of failing. */
     readonly redis: RedisConnection,
@@ -103,12 +111,19 @@ export class ChaosStack {
     return this.system.ledger;
   }
 
-  /** Starts Redis and dynalite for one scenario; `overrides` go into every process's environment. */
+  /**
+   * Starts Redis and dynalite for one scenario; `overrides` go into every process's environment.
+   * With `capacity`, workers and producers reach dynalite through a capacity limit of that budget,
+   * running in this process; the checker never goes through it, so it is never throttled.
+   */
   static async start(
     name: string,
     overrides: EnvOverrides = {},
-    options: { cluster?: boolean } = {},
+    options: { cluster?: boolean; capacity?: CapacityBudget } = {},
   ): Promise<ChaosStack> {
+    if (options.capacity && overrides.AWS_ENDPOINT_URL_DYNAMODB !== undefined) {
+      throw new Error('a capacity budget puts its own endpoint in front of dynalite: drop AWS_ENDPOINT_URL_DYNAMODB');
+    }
     // The harness's own SDK client needs some credentials; dynalite accepts any.
     process.env.AWS_ACCESS_KEY_ID ??= 'chaos';
     process.env.AWS_SECRET_ACCESS_KEY ??= 'chaos';
@@ -117,6 +132,7 @@ export class ChaosStack {
     let redisServer: RedisServer | undefined;
     let cluster: RedisClusterServer | undefined;
     let dynalite: DynaliteServer | undefined;
+    let capacityLimit: CapacityLimit | undefined;
     try {
       if (options.cluster) {
         cluster = await startRedisCluster({ dir });
@@ -127,8 +143,10 @@ export class ChaosStack {
       }
       dynalite = await startDynalite();
       track(dynalite.process);
-      return await ChaosStack.connect(name, dir, redisServer, cluster, dynalite, overrides);
+      if (options.capacity) capacityLimit = await startCapacityLimit(dynalite.endpoint, options.capacity);
+      return await ChaosStack.connect(name, dir, redisServer, cluster, dynalite, capacityLimit, overrides);
     } catch (error) {
+      await capacityLimit?.close();
       await dynalite?.stop();
       await redisServer?.stop();
       await cluster?.stop();
@@ -143,6 +161,7 @@ export class ChaosStack {
     redisServer: RedisServer | undefined,
     cluster: RedisClusterServer | undefined,
     dynalite: DynaliteServer,
+    capacityLimit: CapacityLimit | undefined,
     overrides: EnvOverrides,
   ): Promise<ChaosStack> {
     const env: Record<string, string> = {
@@ -155,6 +174,7 @@ export class ChaosStack {
     };
     for (const [k, v] of Object.entries(overrides)) env[k] = String(v);
     const config = loadConfig(env);
+    if (capacityLimit) env.AWS_ENDPOINT_URL_DYNAMODB = capacityLimit.endpoint;
     // The harness reads the tables fault-free, whatever FAULT_* the processes under test get.
     const dynamo = createDynamoClients({ ...config, FAULT_THROTTLE_RATE: 0, FAULT_ERROR_RATE: 0, FAULT_LATENCY_MS: 0 });
     try {
@@ -177,7 +197,19 @@ export class ChaosStack {
       queues.operations.on('error', () => undefined);
       queues.deadLetter.on('error', () => undefined);
     }
-    return new ChaosStack(name, dir, redisServer, cluster, dynalite, env, config, redis, dynamo, sharded);
+    return new ChaosStack(
+      name,
+      dir,
+      redisServer,
+      cluster,
+      dynalite,
+      capacityLimit,
+      env,
+      config,
+      redis,
+      dynamo,
+      sharded,
+    );
   }
 
   startWorker(overrides: EnvOverrides = {}): Service {
@@ -321,6 +353,7 @@ export class ChaosStack {
     await this.sharded.close().catch(() => undefined);
     this.redis.disconnect();
     this.dynamo.close();
+    await this.capacityLimit?.close();
     await this.dynalite.stop();
     await this.redisServer?.stop();
     await this.cluster?.stop();

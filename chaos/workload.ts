@@ -3,6 +3,7 @@
 // until every job has finished; then the checker and the dead-letter entries.
 
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { CapacityBudget } from '../shared/dynamo/capacity-limit.js';
 import type { DeadLetterEntry } from '../shared/lifecycle/dead-letter.js';
 import { queueKeys } from '../shared/lifecycle/keys.js';
 import type { CheckReport } from '../shared/operator/check.js';
@@ -26,6 +27,8 @@ export interface WorkloadOptions {
   periodic?: { everyMs: number; run: (stack: ChaosStack) => Promise<void> };
   /** Run on a Redis Cluster (3 masters, 3 replicas) instead of one redis-server. */
   cluster?: boolean;
+  /** A table-wide capacity budget the workers and the producer meet (the checker does not). */
+  capacity?: CapacityBudget;
   /** Called once the run is going (e.g. to restart Redis mid-run). */
   during?: (stack: ChaosStack, producer: Service) => Promise<void>;
 }
@@ -57,7 +60,10 @@ export async function runWorkload<T>(
   options: WorkloadOptions,
   finish: (run: WorkloadRun) => T | Promise<T>,
 ): Promise<T> {
-  const stack = await ChaosStack.start(options.scenario, options.env, { cluster: options.cluster ?? false });
+  const stack = await ChaosStack.start(options.scenario, options.env, {
+    cluster: options.cluster ?? false,
+    ...(options.capacity ? { capacity: options.capacity } : {}),
+  });
   try {
     const memory: MemorySamples = {
       workerRssMb: [],

@@ -6,6 +6,8 @@ export interface StackArgs {
   maxOperations?: number;
   untilDrained: boolean;
   dataDir?: string;
+  /** Read and write capacity units per second of the capacity-limited DynamoDB in front of dynalite. */
+  capacity?: number;
   interval?: number;
   perTick?: number;
   json: boolean;
@@ -25,6 +27,9 @@ Options:
   --interval MS         producer tick interval (OPERATION_INTERVAL_MS, default 3000)
   --per-tick N          jobs per tick (OPERATIONS_PER_TICK, default 1)
   --data-dir PATH       keep dynalite's data on disk there (default: in memory)
+  --capacity N          give the embedded dynalite a table-wide budget of N read and N write
+                        capacity units per second, throttled over budget as DynamoDB does
+                        (not with AWS_ENDPOINT_URL_DYNAMODB)
   --json                summary lines as JSON instead of text
   -h, --help            this help
 
@@ -47,6 +52,7 @@ export function parseStackArgs(argv: string[]): StackArgs {
       'max-operations': { type: 'string' },
       'until-drained': { type: 'boolean', default: false },
       'data-dir': { type: 'string' },
+      capacity: { type: 'string' },
       interval: { type: 'string' },
       'per-tick': { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -63,6 +69,8 @@ export function parseStackArgs(argv: string[]): StackArgs {
   if (interval !== undefined) args.interval = interval;
   const perTick = positiveInt('--per-tick', values['per-tick']);
   if (perTick !== undefined) args.perTick = perTick;
+  const capacity = positiveInt('--capacity', values.capacity);
+  if (capacity !== undefined) args.capacity = capacity;
   if (values['data-dir'] !== undefined) args.dataDir = values['data-dir'];
   return args;
 }

@@ -1,6 +1,7 @@
-// `npm start`: the whole system on one machine. It finds or starts Redis and DynamoDB (dynalite),
-// runs one producer, N workers and the board as child processes with a live summary, restarts a
-// worker that dies, and stops everything cleanly on Ctrl-C. See STACK_USAGE for the flags.
+// `npm start`: the whole system on one machine. It finds or starts Redis and DynamoDB (dynalite,
+// behind a capacity limit with --capacity), runs one producer, N workers and the board as child
+// processes with a live summary, restarts a worker that dies, and stops everything cleanly on
+// Ctrl-C. See STACK_USAGE for the flags.
 import '../shared/runtime/node-version.js';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { type CapacityLimit, type CapacityStats, startCapacityLimit } from '../shared/dynamo/capacity-limit.js';
 import { allShardKeys } from '../shared/lifecycle/keys.js';
 import type { Ledger, LedgerPosition } from '../shared/lifecycle/ledger.js';
 import type { Queues } from '../shared/lifecycle/queues.js';
@@ -190,7 +192,35 @@ async function tally(shards: readonly ShardView[]): Promise<Tally> {
   return total;
 }
 
-async function summary(shards: readonly ShardView[], json: boolean, last: { t: number; done: number }) {
+/** Where the previous summary line left the capacity limit's counters. */
+interface CapacityMark {
+  at: number;
+  stats: CapacityStats;
+}
+
+/** The capacity limit since the previous line: units consumed per second and requests throttled. */
+function capacitySince(limit: CapacityLimit, mark: CapacityMark) {
+  const stats = limit.stats();
+  const at = Date.now();
+  const seconds = Math.max(0.001, (at - mark.at) / 1000);
+  const perSecond = (units: number) => Math.round((units / seconds) * 10) / 10;
+  const figures = {
+    budgetUnitsPerSecond: limit.budget.writeUnitsPerSecond,
+    readUnitsPerSecond: perSecond(stats.readUnits - mark.stats.readUnits),
+    writeUnitsPerSecond: perSecond(stats.writeUnits - mark.stats.writeUnits),
+    throttled: stats.throttled - mark.stats.throttled,
+  };
+  mark.at = at;
+  mark.stats = stats;
+  return figures;
+}
+
+async function summary(
+  shards: readonly ShardView[],
+  json: boolean,
+  last: { t: number; done: number },
+  capacity?: { limit: CapacityLimit; mark: CapacityMark },
+) {
   const perShard = await Promise.all(
     shards.map(({ queues }) => queues.operations.getJobCounts('waiting', 'active', 'delayed', 'prioritized')),
   );
@@ -215,11 +245,19 @@ async function summary(shards: readonly ShardView[], json: boolean, last: { t: n
     deadLettered: t.deadLettered,
     dlqSize: dlq,
     jobsPerSecond: Math.round(rate * 10) / 10,
+    // Read and write units per second consumed, and requests throttled, since the previous line.
+    ...(capacity ? { capacity: capacitySince(capacity.limit, capacity.mark) } : {}),
   };
   if (json) return say(JSON.stringify({ summary: line }));
+  const c = line.capacity;
+  const dynamo = c
+    ? ` · DynamoDB ${c.readUnitsPerSecond} read + ${c.writeUnitsPerSecond} write units/s of ${c.budgetUnitsPerSecond} each, ` +
+      `${c.throttled > 0 ? paint(31, String(c.throttled)) : '0'} throttled`
+    : '';
   say(
     `produced ${line.produced} · waiting ${line.waiting} · active ${line.active} · retrying ${line.delayed} · ` +
-      `completed ${paint(32, String(line.completed))} · dead-lettered ${paint(31, String(line.deadLettered))} · ${line.jobsPerSecond} jobs/s`,
+      `completed ${paint(32, String(line.completed))} · dead-lettered ${paint(31, String(line.deadLettered))} · ${line.jobsPerSecond} jobs/s` +
+      dynamo,
   );
 }
 
@@ -249,6 +287,11 @@ async function main() {
   if (args.untilDrained && config.MAX_OPERATIONS === undefined) {
     fail('--until-drained needs --max-operations N (or MAX_OPERATIONS): otherwise the producer never stops.');
   }
+  if (args.capacity !== undefined && config.AWS_ENDPOINT_URL_DYNAMODB) {
+    fail(
+      `--capacity limits the embedded dynalite, but AWS_ENDPOINT_URL_DYNAMODB points at ${config.AWS_ENDPOINT_URL_DYNAMODB}: unset it to use --capacity, or drop --capacity.`,
+    );
+  }
 
   const owned: LocalProcess[] = [];
   const stopServices = async () => {
@@ -269,15 +312,30 @@ async function main() {
     );
   }
   // DynamoDB: the configured endpoint (or real AWS with credentials), else dynalite.
+  let capacityLimit: CapacityLimit | undefined;
+  /** What `djq` is told to use: never the capacity limit, so operator commands neither spend nor wait on it. */
+  let operatorDynamoEndpoint: string | undefined;
   if (config.AWS_ENDPOINT_URL_DYNAMODB) {
     say(`DynamoDB: using ${config.AWS_ENDPOINT_URL_DYNAMODB}`);
   } else {
     const dynalite = await startDynalite(args.dataDir ? { path: args.dataDir } : {});
     owned.push(dynalite);
     env.AWS_ENDPOINT_URL_DYNAMODB = dynalite.endpoint;
+    operatorDynamoEndpoint = dynalite.endpoint;
     say(
       `DynamoDB: started dynalite on ${dynalite.endpoint} (${args.dataDir ? `data in ${args.dataDir}` : 'in memory'})`,
     );
+    if (args.capacity !== undefined) {
+      capacityLimit = await startCapacityLimit(dynalite.endpoint, {
+        readUnitsPerSecond: args.capacity,
+        writeUnitsPerSecond: args.capacity,
+      });
+      env.AWS_ENDPOINT_URL_DYNAMODB = capacityLimit.endpoint;
+      say(
+        `DynamoDB capacity: ${args.capacity} read and ${args.capacity} write units per second for the whole stack, ` +
+          `throttled over budget as DynamoDB does (every service goes through ${capacityLimit.endpoint})`,
+      );
+    }
   }
   const endpoint = new URL(env.AWS_ENDPOINT_URL_DYNAMODB as string);
   if (['127.0.0.1', 'localhost', '[::1]'].includes(endpoint.hostname) && !env.AWS_ACCESS_KEY_ID) {
@@ -340,6 +398,7 @@ async function main() {
     const value = env[key] ?? (config as unknown as Record<string, unknown>)[key];
     if (value !== undefined) stateEnv[key] = String(value);
   }
+  if (operatorDynamoEndpoint) stateEnv.AWS_ENDPOINT_URL_DYNAMODB = operatorDynamoEndpoint;
   writeStackState({
     pid: process.pid,
     startedAt: new Date().toISOString(),
@@ -380,6 +439,7 @@ async function main() {
     await stack.stop(config.SHUTDOWN_TIMEOUT_MS + CHILD_EXIT_GRACE_MS);
     await Promise.all(shards.map(({ queues }) => queues.close()));
     redis.disconnect();
+    await capacityLimit?.close();
     await stopServices();
     removeStackState();
     // Flushed with a deadline: the last line matters to a reader, a reader that is gone must not hold us.
@@ -394,6 +454,9 @@ async function main() {
   };
 
   const rate = { t: 0, done: 0 };
+  const capacity = capacityLimit
+    ? { limit: capacityLimit, mark: { at: Date.now(), stats: capacityLimit.stats() } }
+    : undefined;
   let lastSummary = 0;
   for (;;) {
     await sleep(500);
@@ -405,7 +468,7 @@ async function main() {
     }
     if (performance.now() - lastSummary > 5000) {
       lastSummary = performance.now();
-      await summary(shards, args.json, rate).catch(() => say('summary unavailable (Redis unreachable?)'));
+      await summary(shards, args.json, rate, capacity).catch(() => say('summary unavailable (Redis unreachable?)'));
     }
     if (args.untilDrained && stack.producerExit === 0) {
       const t = await tally(shards).catch(() => undefined);

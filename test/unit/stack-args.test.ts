@@ -1,0 +1,33 @@
+// `npm start`'s flags: parsed strictly, one clear error for anything malformed.
+import { describe, expect, it } from 'vitest';
+import { parseStackArgs, STACK_USAGE } from '../../stack/args.js';
+
+describe('parseStackArgs', () => {
+  it('has defaults for no flags, and no capacity limit', () => {
+    expect(parseStackArgs([])).toEqual({ workers: 2, untilDrained: false, json: false, help: false });
+  });
+
+  it('--capacity N: N read and N write units per second', () => {
+    expect(parseStackArgs(['--capacity', '200']).capacity).toBe(200);
+    expect(parseStackArgs(['--capacity=1']).capacity).toBe(1);
+  });
+
+  it.each(['0', '-5', '1.5', '2e3', 'lots', ''])('--capacity %j is refused', (value) => {
+    expect(() => parseStackArgs([`--capacity=${value}`])).toThrow(
+      `--capacity needs a whole number >= 1, got "${value}"`,
+    );
+  });
+
+  it('--capacity needs a value', () => {
+    expect(() => parseStackArgs(['--capacity'])).toThrow(/--capacity/);
+  });
+
+  it('the help text documents --capacity', () => {
+    expect(STACK_USAGE).toMatch(/--capacity N/);
+  });
+
+  it('an unknown flag or a stray argument is an error', () => {
+    expect(() => parseStackArgs(['--capacities', '3'])).toThrow(/--capacities/);
+    expect(() => parseStackArgs(['200'])).toThrow('unexpected argument "200"');
+  });
+});
