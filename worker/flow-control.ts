@@ -1,7 +1,7 @@
 // One worker's part in the fleet's flow control (shared/flow/fleet-rate.ts): it tallies what its
 // jobs did against DynamoDB and reports once a second; the fleet decides the rate. Advisory: a
 // report that fails (Redis away) is dropped, never blocks a job, and the next one carries on.
-import type { CallTally } from '../shared/dynamo/instrumentation.js';
+import { type CallTally, onThrottledRequest } from '../shared/dynamo/instrumentation.js';
 import { FleetRate, type FlowReport, type FlowSettings } from '../shared/flow/fleet-rate.js';
 import type { QueueKeys } from '../shared/lifecycle/keys.js';
 import type { Config } from '../shared/runtime/config.js';
@@ -15,7 +15,7 @@ export function flowSettingsOf(config: Config): FlowSettings {
   return {
     floor: config.FLOW_RATE_FLOOR,
     ceiling: config.FLOW_RATE_CEILING,
-    step: config.FLOW_RATE_STEP,
+    increase: config.FLOW_RATE_INCREASE,
     factor: config.FLOW_DECREASE_FACTOR,
     ...(config.FLOW_RATE_INITIAL !== undefined ? { initial: config.FLOW_RATE_INITIAL } : {}),
   };
@@ -28,6 +28,7 @@ export class FlowControl {
   fleetUnitsPerSecond = 0;
   private pending: FlowReport = emptyReport();
   private timer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
   private reporting = false;
   private readonly fleet: FleetRate;
 
@@ -54,13 +55,19 @@ export class FlowControl {
     }
     this.timer = setInterval(() => void this.report(), REPORT_EVERY_MS);
     this.timer.unref();
+    this.unsubscribe = onThrottledRequest(() => {
+      this.pending.throttled += 1;
+    });
   }
 
-  /** One attempt's DynamoDB calls (whatever its outcome). */
-  noteAttempt(tally: CallTally): void {
+  /** An attempt begins: the fleet's rate is in attempts started per second. */
+  noteStarted(): void {
     this.pending.started += 1;
+  }
+
+  /** One attempt's DynamoDB calls, once it ends (whatever its outcome); throttles arrive as they happen. */
+  noteCalls(tally: CallTally): void {
     this.pending.requests += tally.requests;
-    this.pending.throttled += tally.throttled;
     this.pending.capacityUnits += tally.capacityUnits;
   }
 
@@ -85,6 +92,7 @@ export class FlowControl {
 
   close(): void {
     clearInterval(this.timer);
+    this.unsubscribe?.();
   }
 
   private logRateChange(rate: number | null, report: FlowReport): void {

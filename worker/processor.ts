@@ -32,6 +32,7 @@ export function makeProcessor(handlers: Handlers, lifecycle: JobLifecycle, flow:
 
   async function runAttempt(job: Job, token?: string): Promise<JobResult> {
     const attempt = lifecycle.attemptStarted(job);
+    flow.noteStarted();
     const maxAttempts = job.opts.attempts ?? 1;
     const started = performance.now();
     const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
@@ -44,10 +45,10 @@ export function makeProcessor(handlers: Handlers, lifecycle: JobLifecycle, flow:
         const handler = handlers[parsed.name] as (p: unknown, id: string) => Promise<JobResult>;
         return handler(parsed.payload, String(job.id));
       });
-      flow.noteAttempt(tally);
+      flow.noteCalls(tally);
       outcome = { result, capacityUnits: tally.capacityUnits, dynamoCalls: tally.calls };
     } catch (error) {
-      flow.noteAttempt(tally);
+      flow.noteCalls(tally);
       const cause = putBackCause(error, flow.enabled);
       // Not a failed attempt: the job goes back to the queue and its attempts stay as they are.
       if (token && cause) return putBack(lifecycle, job, token, attempt, cause, tally.capacityUnits);

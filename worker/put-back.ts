@@ -41,7 +41,8 @@ export async function putBack(
   cause: PutBackCause,
   capacityUnits: number,
 ): Promise<never> {
-  const delayMs = putBackDelayMs(job.attemptsStarted);
+  // A throttled job needs no long pause: the fleet rate paces its return.
+  const delayMs = putBackDelayMs(job.attemptsStarted, Math.random, 25, cause === 'throttled' ? 500 : 2000);
   await lifecycle.putBack(job, token, { attempt, delayMs, cause, reason: REASONS[cause], capacityUnits });
   throw new DelayedError(`put back for ${delayMs} ms: ${cause}`);
 }

@@ -28,7 +28,8 @@ export async function history(ctx: CliContext, out: Output, ids: string[]): Prom
     process.stderr.write(`No history for job ${jobId}: unknown id, or expired (HISTORY_RETENTION_DAYS).\n`);
     return 1;
   }
-  const status = statusOf(entries);
+  // A job's history starts at its first attempt: one still waiting for it has none yet.
+  const status = entries.length === 0 ? where : statusOf(entries);
   out.result({ jobId, status, queueState: where, entries }, () => {
     const lines = entries.map((e) => {
       const who = e.workerId ? ` [${e.workerId}]` : '';
@@ -39,7 +40,7 @@ export async function history(ctx: CliContext, out: Output, ids: string[]): Prom
         case 'purged':
           return `${e.at}  ${e.type} from the dead-letter queue${who}`;
         case 'put-back':
-          return `${e.at}  put back for ${e.delayMs} ms${who}: ${e.reason} (no attempt used)`;
+          return `${e.at}  put back for ${e.delayMs} ms${who}: ${e.reason} (no attempt used${e.capacityUnits ? `; ${e.capacityUnits} capacity units spent` : ''})`;
         case 'attempt-started':
           return `${e.at}  attempt ${e.attempt} started${who}`;
         case 'attempt-failed':
@@ -51,7 +52,8 @@ export async function history(ctx: CliContext, out: Output, ids: string[]): Prom
       }
       return '';
     });
-    return [`job ${jobId}: ${status} (now: ${where})`, ...lines].join('\n');
+    const notStarted = entries.length === 0 ? ['(not started yet: its history begins at its first attempt)'] : [];
+    return [`job ${jobId}: ${status} (now: ${where})`, ...notStarted, ...lines].join('\n');
   });
   return 0;
 }

@@ -33,6 +33,19 @@ export type DynamoObserver = (call: DynamoCall) => void;
 
 const jobTally = new AsyncLocalStorage<CallTally>();
 
+/**
+ * Listeners told of each throttled request the moment it comes back (flow control): waiting for
+ * the attempt to end would delay the signal by the SDK's throttling backoff, a second or more per
+ * retry, while the fleet keeps pushing. Process-wide: the table is shared by every queue shard.
+ */
+const throttleListeners = new Set<() => void>();
+
+/** Calls `listener` on every throttled request of any client of this process; returns the unsubscribe. */
+export function onThrottledRequest(listener: () => void): () => void {
+  throttleListeners.add(listener);
+  return () => throttleListeners.delete(listener);
+}
+
 /** Runs `fn`, adding the DynamoDB calls it makes to `tally` (which keeps them if `fn` throws). */
 export function withCallTally<T>(tally: CallTally, fn: () => Promise<T>): Promise<T> {
   return jobTally.run(tally, fn);
@@ -106,7 +119,10 @@ export function addInstrumentation(client: DynamoDBClient, observe?: DynamoObser
       try {
         return await next(args);
       } catch (error) {
-        if (THROTTLING_ERRORS.has((error as Error).name)) counts.djqThrottled = (counts.djqThrottled ?? 0) + 1;
+        if (THROTTLING_ERRORS.has((error as Error).name)) {
+          counts.djqThrottled = (counts.djqThrottled ?? 0) + 1;
+          for (const listener of throttleListeners) listener();
+        }
         throw error;
       }
     },

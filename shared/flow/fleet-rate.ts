@@ -7,10 +7,16 @@
 // Each worker reports what its jobs did in the last second (jobs started, DynamoDB requests,
 // throttled requests, capacity units). The script adds that to the current second's tallies; the
 // first report of a new second decides on the second just finished:
-//   - any throttled request: rate = max(floor, min(rate, jobs started) x factor), at most once per
-//     two seconds (throttles from jobs started before the cut are still arriving);
-//   - else, if the limit held jobs back (BullMQ's window counter reached it): rate + step; reaching
-//     the ceiling lifts the limit;
+//   - any throttled request: rate = min(rate, jobs started) x (1 - the share of requests
+//     throttled), cut by at most `factor` and never below the floor; at most once per two seconds
+//     (throttles from jobs started before the cut are still arriving). A cut in proportion to the
+//     throttled share (as DCTCP does with congestion marks) leaves a small overshoot a small cut,
+//     where a fixed halving would keep the table well below its capacity most of the time;
+//   - else, if the limit held jobs back (BullMQ's window counter reached it): rate + increase x rate
+//     (at least 1 job/s); reaching the ceiling lifts the limit. The increase is a share of the rate
+//     so one default suits a table of 10 jobs/s and one of 10,000: an increase of a fixed number of
+//     jobs is either too slow to recover on a large table or overshoots a small one every second;
+
 //   - else nothing (an unused rate is not raised: it would only allow a burst later).
 // With no reports for a minute the rate is forgotten: an idle fleet probes afresh.
 import type { QueueKeys } from '../lifecycle/keys.js';
@@ -19,7 +25,9 @@ import type { RedisConnection } from '../runtime/redis.js';
 export interface FlowSettings {
   floor: number;
   ceiling: number;
-  step: number;
+  /** Share of the rate added per second while the limit holds jobs back. */
+  increase: number;
+  /** The largest cut in one go: the rate is multiplied by at least this. */
   factor: number;
   /** The rate before the first throttle; undefined: no limit until then. */
   initial?: number;
@@ -50,7 +58,7 @@ export interface FleetFlowView extends FleetFlow {
 
 const TICK = `
 local flow, meta, limiter = KEYS[1], KEYS[2], KEYS[3]
-local floor, ceiling, step, factor, initial = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local floor, ceiling, increase, factor, initial = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 -- Redis's clock, so workers on machines whose clocks differ agree on the second (ARGV[10]: tests).
 local sec = tonumber(ARGV[10])
 if not sec then sec = tonumber(redis.call('TIME')[1]) end
@@ -78,13 +86,14 @@ if sec > cur then
     if sec - cutSec >= 2 then
       local base = math.max(started, floor)
       if rate then base = math.min(rate, base) end
-      rate = math.max(floor, math.floor(base * factor))
+      local share = requests > 0 and math.min(1, throttled / requests) or 1
+      rate = math.max(floor, math.floor(base * math.max(factor, 1 - share)))
       apply(rate)
       redis.call('HSET', flow, 'cutSec', sec)
     end
     redis.call('HSET', flow, 'throttledAt', cur * 1000)
   elseif rate and bound == 1 then
-    rate = rate + step
+    rate = rate + math.max(1, math.floor(rate * increase))
     if rate >= ceiling then rate = nil end
     apply(rate)
   end
@@ -137,7 +146,7 @@ export class FleetRate {
 
   /** Adds one worker's report and lets the fleet decide if a second has passed; returns the fleet's state. */
   async report(report: FlowReport): Promise<Omit<FleetFlow, 'lastThrottleAt'>> {
-    const { floor, ceiling, step, factor, initial } = this.settings;
+    const { floor, ceiling, increase, factor, initial } = this.settings;
     const [rate, started, requests, throttled, units] = (
       await this.redis.djqFlowTick(
         this.keys.flow,
@@ -149,7 +158,7 @@ export class FleetRate {
         report.capacityUnits,
         floor,
         ceiling,
-        step,
+        increase,
         factor,
         initial ?? 0,
         ...(this.clock ? [this.clock()] : []),
@@ -166,7 +175,7 @@ export class FleetRate {
     };
   }
 
-  /** Removes the limit flow control set (FLOW_CONTROL=false): a limit someone else set stays. */
+  /** Removes the limit flow control set (when it is turned off): a limit someone else set stays. */
   async lift(): Promise<void> {
     await this.redis.djqFlowLift(this.keys.flow, this.keys.bullMeta);
   }

@@ -172,16 +172,15 @@ export class JobLifecycle {
 
   private async enqueueRecorded(jobs: readonly LedgerJob[], onRecorded: () => void): Promise<void> {
     const { ledger } = this.deps;
-    // Stamped before the jobs exist: a worker may start one before this method returns, and a
-    // job's history must read enqueued → attempt-started in time order.
-    const at = now();
     const record = await ledger.recordEnqueued(jobs);
     onRecorded();
     await this.probe('enqueue:recorded', record);
     await this.addBulk(jobs);
     await this.probe('enqueue:added', record);
     await ledger.markCommitted(record);
-    for (const job of jobs) this.history({ type: 'enqueued', jobId: job.id, op: job.name, at });
+    // The job's history starts at its first attempt (see attemptStarted), not here: the ledger
+    // already holds the enqueue durably, and a history write per enqueued job would spend the
+    // table's write capacity at the rate jobs arrive, which flow control cannot slow down.
     this.emit({ type: 'enqueued', jobs });
   }
 
@@ -209,8 +208,6 @@ export class JobLifecycle {
       });
     }
     await ledger.markCommitted(last.recordId);
-    const at = now();
-    for (const job of recovered) this.history({ type: 'enqueued', jobId: job.id, op: job.name, at });
     if (recovered.length > 0) this.emit({ type: 'recovered', jobs: recovered });
     return recovered.length;
   }
@@ -233,6 +230,11 @@ export class JobLifecycle {
   attemptStarted(job: Job): number {
     const attempt = job.attemptsMade + 1;
     const ref = refOf(job);
+    // An instance's first start writes its 'enqueued' entry, dated when it was added, in the same
+    // history item as its start and (usually) its completion: one write for the job's whole life.
+    if (job.attemptsMade === 0 && job.attemptsStarted <= 1) {
+      this.history({ type: 'enqueued', jobId: ref.jobId, op: ref.op, at: new Date(job.timestamp).toISOString() });
+    }
     this.history({ type: 'attempt-started', ...ref, attempt, at: now() });
     this.emit({ type: 'attempt-started', ...ref, attempt });
     return attempt;

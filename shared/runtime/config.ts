@@ -162,15 +162,22 @@ export const configSchema = z.object({
   FLOW_RATE_CEILING: int(1, 1_000_000)
     .default(100_000)
     .describe('Highest fleet job rate; reaching it lifts the limit until the next throttle (jobs/s)'),
-  FLOW_RATE_STEP: int(1, 1_000_000)
-    .default(5)
-    .describe('Additive increase of the fleet job rate per second without throttles while it holds jobs back'),
+  FLOW_RATE_INCREASE: z.coerce
+    .number({ message: 'expected a number between 0.01 and 1' })
+    .min(0.01, { message: 'must be between 0.01 and 1' })
+    .max(1, { message: 'must be between 0.01 and 1' })
+    .default(0.02)
+    .describe(
+      'Increase of the fleet job rate per second without throttles while it holds jobs back, as a share of the rate (at least 1 job/s)',
+    ),
   FLOW_DECREASE_FACTOR: z.coerce
     .number({ message: 'expected a number between 0.1 and 0.95' })
     .min(0.1, { message: 'must be between 0.1 and 0.95' })
     .max(0.95, { message: 'must be between 0.1 and 0.95' })
-    .default(0.8)
-    .describe('Multiplicative decrease of the fleet job rate on a second with throttles'),
+    .default(0.5)
+    .describe(
+      'Largest cut of the fleet job rate in one second with throttles (it is cut by the share of requests throttled, to at least this factor)',
+    ),
   FAULT_THROTTLE_RATE: rate.default(0).describe('Injected DynamoDB throttling share (demos, tests)'),
   FAULT_ERROR_RATE: rate.default(0).describe('Injected DynamoDB 5xx share (demos, tests)'),
   FAULT_LATENCY_MS: int(0, 600_000).default(0).describe('Injected latency per DynamoDB call'),

@@ -73,6 +73,7 @@ export async function failedJob(system: JobSystem, data: unknown = { userId: ran
 /** Takes the next waiting job (which must be `id`) and fails it for good. */
 export async function failNext(system: JobSystem, id: string): Promise<Job> {
   const job = await activate(system, id);
+  system.lifecycle.attemptStarted(job.job);
   await job.job.moveToFailed(new UnrecoverableError('boom: failed for good'), job.token, false);
   const failed = await system.queues.operations.getJob(id);
   if (!failed || (await failed.getState()) !== 'failed') throw new Error(`job ${id} did not fail`);

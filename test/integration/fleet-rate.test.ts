@@ -9,7 +9,7 @@ import { deleteKeys, testEnv } from '../helpers/stack.js';
 
 const env = testEnv();
 const redis = new Redis(env.config.REDIS_URL, { maxRetriesPerRequest: null });
-const settings = { floor: 2, ceiling: 60, step: 5, factor: 0.5 };
+const settings = { floor: 2, ceiling: 60, increase: 0.1, factor: 0.5 };
 
 afterAll(async () => {
   await deleteKeys(redis, `${env.config.QUEUE_PREFIX}*`);
@@ -45,20 +45,22 @@ describe('the fleet rate', () => {
     await f.queue.close();
   });
 
-  it('cuts to factor x the jobs started in a second with throttles, once per two seconds, and BullMQ enforces it', async () => {
+  it('cuts by the share of requests throttled in a second, by at most the factor, once per two seconds; BullMQ enforces it', async () => {
     const f = fleet();
-    // Two workers report into the same second: the fleet's tallies are their sum.
-    await f.rate.report(report(30, 1));
-    await f.rate.report(report(10));
+    // Two workers report into the same second: the fleet's tallies are their sum (40 jobs, 80
+    // requests, 8 throttled: a tenth).
+    await f.rate.report(report(30, 6));
+    await f.rate.report(report(10, 2));
     f.second.now += 1;
-    expect((await f.rate.report(report(0))).rate).toBe(20);
-    expect(await f.queue.getGlobalRateLimit()).toEqual({ max: 20, duration: 1000 });
+    expect((await f.rate.report(report(0))).rate).toBe(36);
+    expect(await f.queue.getGlobalRateLimit()).toEqual({ max: 36, duration: 1000 });
     // Throttles from jobs started before the cut keep arriving: the next second does not cut again...
-    await f.rate.report(report(20, 3));
+    await f.rate.report(report(20, 40));
     f.second.now += 1;
-    expect((await f.rate.report(report(0))).rate).toBe(20);
-    // ...the one after does.
-    await f.rate.report(report(20, 3));
+    expect((await f.rate.report(report(0))).rate).toBe(36);
+    // ...the one after does: every request throttled, but the cut is at most the factor (0.5), from
+    // the 20 jobs that actually started.
+    await f.rate.report(report(20, 40));
     f.second.now += 1;
     expect((await f.rate.report(report(0))).rate).toBe(10);
     const flow = await readFleetFlow(redis, f.keys);
@@ -69,13 +71,13 @@ describe('the fleet rate', () => {
 
   it('never goes below the floor', async () => {
     const f = fleet();
-    await f.rate.report(report(1, 5));
+    await f.rate.report(report(1, 2));
     f.second.now += 1;
     expect((await f.rate.report(report(0))).rate).toBe(settings.floor);
     await f.queue.close();
   });
 
-  it('raises the rate by the step only while it holds jobs back, and lifts it at the ceiling', async () => {
+  it('raises the rate by a share of itself only while it holds jobs back, and lifts it at the ceiling', async () => {
     const f = fleet({ initial: 50 });
     expect((await f.rate.report(report(10))).rate).toBe(50);
     // 10 jobs started of 50 allowed: the limit held nothing back, so it is not raised.
@@ -98,7 +100,7 @@ describe('the fleet rate', () => {
 
   it('forgets the rate after a minute without reports', async () => {
     const f = fleet();
-    await f.rate.report(report(40, 1));
+    await f.rate.report(report(40, 80));
     f.second.now += 1;
     expect((await f.rate.report(report(0))).rate).toBe(20);
     f.second.now += 61;
@@ -109,7 +111,7 @@ describe('the fleet rate', () => {
 
   it('lift() removes only a limit flow control set', async () => {
     const ours = fleet();
-    await ours.rate.report(report(40, 1));
+    await ours.rate.report(report(40, 80));
     ours.second.now += 1;
     await ours.rate.report(report(0));
     await ours.rate.lift();

@@ -1,0 +1,194 @@
+// Scenario: DynamoDB's capacity is the limit. A table budget of C write (and C read) units per
+// second, enforced by the capacity-limited fixture in front of dynalite and shared by every
+// process; a producer demanding about 2C; workers that could push far more. With flow control the
+// fleet settles on what the table gives: every job completes, none is dead-lettered because of
+// throttling, and the table's capacity goes to work that completes (goodput). The same run without
+// flow control (throttles use attempts, as before) and with the SDK's `adaptive` retry mode alone
+// are measured side by side by the bench (bench/sections/capacity.ts), with 1, 4 and 8 workers.
+//
+// Goodput is measured in write units, the budget this mix exhausts first: the units the table
+// admitted (the fixture's count) less the units spent by attempts that did not complete (failed or
+// put back: their history records what they consumed), per second of the run. Job history writes
+// count as work: they are the jobs' own record. It is a lower bound: a wasted attempt's read units
+// are subtracted from the write units too.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CapacityStats } from '../../shared/dynamo/capacity-limit.js';
+import { THROTTLING_ERRORS } from '../../shared/runtime/errors.js';
+import { expect, result, type ScenarioResult } from '../scenario.js';
+import type { ChaosStack } from '../stack.js';
+import { runWorkload, type WorkloadRun } from '../workload.js';
+
+export type FlowMode = 'flow-control' | 'no-flow-control' | 'sdk-adaptive';
+
+const MODE_ENV: Record<FlowMode, Record<string, string>> = {
+  'flow-control': { FLOW_CONTROL: 'true' },
+  'no-flow-control': { FLOW_CONTROL: 'false' },
+  'sdk-adaptive': { FLOW_CONTROL: 'false', DYNAMODB_RETRY_MODE: 'adaptive' },
+};
+
+/**
+ * Write units one job of the default mix costs, history included (measured: see the bench's
+ * `unitsPerJob`), used only to pace the producer at about twice the budget.
+ */
+const WRITE_UNITS_PER_JOB = 4.5;
+
+export interface CapacityOptions {
+  jobs: number;
+  /** Write and read units per second the table allows. */
+  capacity: number;
+  workers: number;
+  mode: FlowMode;
+}
+
+export interface CapacityFigures {
+  mode: FlowMode;
+  workers: number;
+  capacity: number;
+  jobs: number;
+  completed: number;
+  deadLettered: number;
+  /** Dead-lettered with a throttling error as the last attempt's error. */
+  deadLetteredByThrottling: number;
+  /** Write units of completed work per second ÷ the write budget. */
+  goodputShare: number;
+  /** Throttled requests ÷ all metered requests. */
+  throttledShare: number;
+  /** Write units the table admitted per job (history included). */
+  unitsPerJob: number;
+  /** Write units spent by attempts that did not complete. */
+  wastedUnits: number;
+  seconds: number;
+  jobsPerSecond: number;
+}
+
+/** Runs one capacity-limited workload and hands its figures, with the run, to `finish`. */
+export async function runCapacity<T>(
+  options: CapacityOptions,
+  finish: (figures: CapacityFigures, run: WorkloadRun) => T,
+): Promise<T> {
+  const { jobs, capacity, workers, mode } = options;
+  const demandJobsPerSecond = (2 * capacity) / WRITE_UNITS_PER_JOB;
+  let startedAt = 0;
+  let before: CapacityStats | undefined;
+  return runWorkload(
+    {
+      scenario: `capacity-${mode}-${workers}w`,
+      jobs,
+      workers,
+      seconds: jobs / demandJobsPerSecond,
+      // The project's own retry defaults, so "without flow control" is today's behaviour.
+      env: { ...MODE_ENV[mode], JOB_BACKOFF_MS: 1000, JOB_ATTEMPTS: 5 },
+      capacity: { readUnitsPerSecond: capacity, writeUnitsPerSecond: capacity },
+      timeoutMs: 120_000 + (jobs / capacity) * WRITE_UNITS_PER_JOB * 4000,
+      // The run's clock starts at the first metered request, not at the processes' start-up.
+      during: async (stack) => {
+        const limit = limitOf(stack);
+        const idle = limit.stats().requests;
+        const deadline = Date.now() + 60_000;
+        while (limit.stats().requests === idle && Date.now() < deadline) await sleep(20);
+        startedAt = performance.now();
+        before = limit.stats();
+      },
+    },
+    async (run) => {
+      const seconds = (performance.now() - startedAt) / 1000;
+      const after = limitOf(run.stack).stats();
+      const start = before ?? after;
+      const admittedWriteUnits = after.writeUnits - start.writeUnits;
+      const requests = after.requests - start.requests;
+      const throttled = after.throttled - start.throttled;
+      const wastedUnits = await wastedWriteUnits(run.stack);
+      const goodput = Math.max(0, admittedWriteUnits - wastedUnits) / seconds;
+      const deadLetteredByThrottling = run.deadLetters.filter((d) =>
+        THROTTLING_ERRORS.has(d.attempts.at(-1)?.errorClass ?? ''),
+      ).length;
+      const figures: CapacityFigures = {
+        mode,
+        workers,
+        capacity,
+        jobs,
+        completed: run.report.completed,
+        deadLettered: run.report.deadLettered,
+        deadLetteredByThrottling,
+        goodputShare: round(goodput / capacity),
+        throttledShare: round(requests > 0 ? throttled / requests : 0),
+        unitsPerJob: round(admittedWriteUnits / Math.max(1, run.report.enqueued)),
+        wastedUnits: Math.round(wastedUnits),
+        seconds: Math.round(seconds * 10) / 10,
+        jobsPerSecond: Math.round(run.report.completed / seconds),
+      };
+      return finish(figures, run);
+    },
+  );
+}
+
+/** The chaos scenario: flow control on, 4 workers, a budget of 100 units/s, with its expectations. */
+export async function capacityScenario(jobs: number): Promise<ScenarioResult> {
+  const startedAt = performance.now();
+  // A short run is dominated by the first seconds, before the fleet has found the rate.
+  const small = jobs < 1000;
+  const goodputTarget = small ? 0.7 : 0.85;
+  const throttledTarget = small ? 0.2 : 0.1;
+  return runCapacity({ jobs, capacity: 100, workers: 4, mode: 'flow-control' }, (figures, run) =>
+    result({
+      scenario: 'capacity',
+      size: jobs,
+      report: run.report,
+      faults: {
+        capacityUnitsPerSecond: figures.capacity,
+        goodputShare: figures.goodputShare,
+        throttledShare: figures.throttledShare,
+        deadLetteredByThrottling: figures.deadLetteredByThrottling,
+        unitsPerJob: figures.unitsPerJob,
+        jobsPerSecond: figures.jobsPerSecond,
+      },
+      faultSummary: `${figures.capacity} units/s, demand ~2x: goodput ${figures.goodputShare} of it, ${Math.round(figures.throttledShare * 100)}% of requests throttled`,
+      expectations: [
+        expect('run drained', run.drained),
+        expect('producer exited 0', run.producerExitCode === 0, `exit ${run.producerExitCode}`),
+        expect('every job enqueued', run.report.enqueued === jobs, `${run.report.enqueued} of ${jobs}`),
+        expect(
+          'no job dead-lettered because of throttling',
+          figures.deadLetteredByThrottling === 0,
+          `${figures.deadLetteredByThrottling} dead-lettered by throttling`,
+        ),
+        expect(
+          `goodput at least ${goodputTarget} of the budget`,
+          figures.goodputShare >= goodputTarget,
+          `${figures.goodputShare} (${figures.unitsPerJob} write units per job, ${figures.wastedUnits} wasted)`,
+        ),
+        expect(
+          `at most ${throttledTarget * 100}% of requests throttled`,
+          figures.throttledShare <= throttledTarget,
+          `${figures.throttledShare}`,
+        ),
+      ],
+      startedAt,
+      extra: {
+        goodputShare: figures.goodputShare,
+        throttledShare: figures.throttledShare,
+        deadLetteredByThrottling: figures.deadLetteredByThrottling,
+      },
+    }),
+  );
+}
+
+function limitOf(stack: ChaosStack) {
+  if (!stack.capacityLimit) throw new Error('the capacity scenario needs a stack with a capacity limit');
+  return stack.capacityLimit;
+}
+
+/** Units spent by attempts that failed or were put back, from every job's history. */
+async function wastedWriteUnits(stack: ChaosStack): Promise<number> {
+  const ids = [...(await stack.ledger.readEnqueued()).keys()];
+  let wasted = 0;
+  for (let i = 0; i < ids.length; i += 32) {
+    const lists = await Promise.all(ids.slice(i, i + 32).map((id) => stack.stores.history.list(id)));
+    for (const entry of lists.flat()) {
+      if (entry.type === 'attempt-failed' || entry.type === 'put-back') wasted += entry.capacityUnits ?? 0;
+    }
+  }
+  return wasted;
+}
+
+const round = (n: number) => Math.round(n * 1000) / 1000;
