@@ -7,15 +7,17 @@
 // Each worker reports what its jobs did in the last second (jobs started, DynamoDB requests,
 // throttled requests, capacity units). The script adds that to the current second's tallies; the
 // first report of a new second decides on the second just finished:
-//   - any throttled request: rate = min(rate, jobs started) x (1 - the share of requests
-//     throttled), cut by at most `factor` and never below the floor; at most once per two seconds
-//     (throttles from jobs started before the cut are still arriving). A cut in proportion to the
-//     throttled share (as DCTCP does with congestion marks) leaves a small overshoot a small cut,
-//     where a fixed halving would keep the table well below its capacity most of the time;
-//   - else, if the limit held jobs back (BullMQ's window counter reached it): rate + increase x rate
-//     (at least 1 job/s); reaching the ceiling lifts the limit. The increase is a share of the rate
-//     so one default suits a table of 10 jobs/s and one of 10,000: an increase of a fixed number of
-//     jobs is either too slow to recover on a large table or overshoots a small one every second;
+//   - any throttled request: the rate (or, when it was not holding jobs back, the jobs started)
+//     times (1 - half the share of requests throttled), cut by at most `factor` and never below the
+//     floor; at most once per two seconds (throttles from jobs started before the cut are still
+//     arriving). A cut in proportion to the throttled share (as DCTCP does with congestion marks;
+//     half, because the SDK's retries of a throttled request are counted as requests too)
+//     leaves a small overshoot a small cut, where a fixed halving would keep the table well below
+//     its capacity most of the time. The rate before the cut is kept as the `peak`;
+//   - else, if the limit held jobs back (BullMQ's window counter reached it): back up quickly (25%
+//     a second) to just under the peak, then probe above it slowly, `increase` x rate a second (at
+//     least 1 job/s), as CUBIC does around its last loss; reaching the ceiling lifts the limit. The
+//     steps are shares of the rate so one default suits a table of 10 jobs/s and one of 10,000;
 
 //   - else nothing (an unused rate is not raised: it would only allow a burst later).
 // With no reports for a minute the rate is forgotten: an idle fleet probes afresh.
@@ -62,19 +64,26 @@ local floor, ceiling, increase, factor, initial = tonumber(ARGV[5]), tonumber(AR
 -- Redis's clock, so workers on machines whose clocks differ agree on the second (ARGV[10]: tests).
 local sec = tonumber(ARGV[10])
 if not sec then sec = tonumber(redis.call('TIME')[1]) end
-local f = redis.call('HMGET', flow, 'sec', 'started', 'requests', 'throttled', 'units', 'rate', 'bound', 'cutSec')
-local cur, rate, cutSec = tonumber(f[1]), tonumber(f[6]), tonumber(f[8]) or 0
+local f = redis.call('HMGET', flow, 'sec', 'started', 'requests', 'throttled', 'units', 'rate', 'bound', 'cutSec', 'peak')
+local cur, rate, cutSec, peak = tonumber(f[1]), tonumber(f[6]), tonumber(f[8]) or 0, tonumber(f[9]) or 0
+-- BullMQ's window: a quarter of a second once the rate allows it, so the jobs of a second start
+-- spread over it rather than all at its first instant (a burst the table would throttle).
+local function windowMax(r) if r >= 8 then return math.floor(r / 4 + 0.5) else return r end end
 local function apply(r)
-  if r then redis.call('HSET', meta, 'max', r, 'duration', 1000) redis.call('HSET', flow, 'rate', r)
+  if r then
+    local max = windowMax(r)
+    redis.call('HSET', meta, 'max', max, 'duration', max == r and 1000 or 250)
+    redis.call('HSET', flow, 'rate', r)
   else redis.call('HDEL', meta, 'max', 'duration') redis.call('HDEL', flow, 'rate') end
 end
+local function limiterFull(r) return r and tonumber(redis.call('GET', limiter) or '0') >= windowMax(r) end
 if cur == nil then
   cur = sec
   if initial > 0 then rate = initial apply(rate) end
   redis.call('HSET', flow, 'sec', sec)
 end
 local bound = tonumber(f[7]) or 0
-if rate and tonumber(redis.call('GET', limiter) or '0') >= rate then bound = 1 end
+if limiterFull(rate) then bound = 1 end
 if sec > cur then
   local started, requests, throttled, units = tonumber(f[2]) or 0, tonumber(f[3]) or 0, tonumber(f[4]) or 0, tonumber(f[5]) or 0
   if sec - cur > 60 then
@@ -84,23 +93,31 @@ if sec > cur then
     started, requests, throttled, units = 0, 0, 0, 0
   elseif throttled > 0 then
     if sec - cutSec >= 2 then
-      local base = math.max(started, floor)
-      if rate then base = math.min(rate, base) end
+      local base
+      if rate and bound == 1 then base = rate
+      else
+        base = math.max(started, floor)
+        if rate then base = math.min(rate, base) end
+      end
       local share = requests > 0 and math.min(1, throttled / requests) or 1
-      rate = math.max(floor, math.floor(base * math.max(factor, 1 - share)))
+      -- The peak is the limit DynamoDB throttled under (jobs started is noisier: the workers'
+      -- reports do not fall evenly into seconds).
+      redis.call('HSET', flow, 'cutSec', sec, 'peak', rate or base)
+      rate = math.max(floor, math.floor(base * math.max(factor, 1 - share / 2)))
       apply(rate)
-      redis.call('HSET', flow, 'cutSec', sec)
     end
     redis.call('HSET', flow, 'throttledAt', cur * 1000)
   elseif rate and bound == 1 then
-    rate = rate + math.max(1, math.floor(rate * increase))
+    local below = math.floor(peak * 0.95)
+    if rate < below then rate = math.min(below, rate + math.max(1, math.floor(rate * 0.25)))
+    else rate = rate + math.max(1, math.floor(rate * increase)) end
     if rate >= ceiling then rate = nil end
     apply(rate)
   end
   redis.call('HSET', flow, 'sec', sec, 'started', 0, 'requests', 0, 'throttled', 0, 'units', 0, 'bound', 0,
     'lastStarted', started, 'lastRequests', requests, 'lastThrottled', throttled, 'lastUnits', units)
   bound = 0
-  if rate and tonumber(redis.call('GET', limiter) or '0') >= rate then bound = 1 end
+  if limiterFull(rate) then bound = 1 end
 end
 redis.call('HINCRBY', flow, 'started', ARGV[1])
 redis.call('HINCRBY', flow, 'requests', ARGV[2])
@@ -189,6 +206,8 @@ export async function readFleetFlow(redis: RedisConnection, keys: QueueKeys): Pr
   ]);
   const num = (v: string | null | undefined) => (v === null || v === undefined ? null : Number(v));
   const rate = num(fields[0]);
+  // As the script's windowMax: the limit is held per quarter second from 8 jobs/s.
+  const windowMax = rate === null ? 0 : rate >= 8 ? Math.floor(rate / 4 + 0.5) : rate;
   return {
     rate,
     lastSecond: {
@@ -198,7 +217,7 @@ export async function readFleetFlow(redis: RedisConnection, keys: QueueKeys): Pr
       capacityUnits: Math.round((num(fields[4]) ?? 0) * 10) / 10,
     },
     lastThrottleAt: num(fields[5]),
-    heldBack: rate !== null && Number(used ?? 0) >= rate,
+    heldBack: rate !== null && Number(used ?? 0) >= windowMax,
   };
 }
 

@@ -169,8 +169,8 @@ describe('flow control', () => {
       { floor: 1, ceiling: 1000, increase: 0.1, factor: 0.5 },
       () => clock.second,
     );
-    // Half the requests throttled: the rate is cut by half, from the 40 jobs started to 20.
-    await fleet.report({ started: 40, requests: 80, throttled: 40, capacityUnits: 40 });
+    // Every request throttled: the rate is cut by half (the factor), from the 40 jobs started to 20.
+    await fleet.report({ started: 40, requests: 80, throttled: 80, capacityUnits: 40 });
     clock.second += 1;
     await fleet.report({ started: 0, requests: 0, throttled: 0, capacityUnits: 0 });
     // BullMQ's window counter at the limit: jobs would be waiting on it.
@@ -181,7 +181,7 @@ describe('flow control', () => {
       const shards = res.body.shards as { rate: number | null; heldBack: boolean }[];
       return shards[0]?.heldBack ? shards : undefined;
     });
-    expect(flow[0]).toMatchObject({ rate: 20, heldBack: true, lastSecond: { started: 40, throttled: 40 } });
+    expect(flow[0]).toMatchObject({ rate: 20, heldBack: true, lastSecond: { started: 40, throttled: 80 } });
     const queues = await api('/admin/queues/api/queues', { on: flowBoard });
     const listed = queues.body.queues as { name: string; description?: string }[];
     expect(listed.find((q) => q.name === queueName)?.description).toContain(

@@ -48,16 +48,17 @@ describe('the fleet rate', () => {
   it('cuts by the share of requests throttled in a second, by at most the factor, once per two seconds; BullMQ enforces it', async () => {
     const f = fleet();
     // Two workers report into the same second: the fleet's tallies are their sum (40 jobs, 80
-    // requests, 8 throttled: a tenth).
+    // requests, 8 throttled: a tenth, so a cut of half that, 5%).
     await f.rate.report(report(30, 6));
     await f.rate.report(report(10, 2));
     f.second.now += 1;
-    expect((await f.rate.report(report(0))).rate).toBe(36);
-    expect(await f.queue.getGlobalRateLimit()).toEqual({ max: 36, duration: 1000 });
+    expect((await f.rate.report(report(0))).rate).toBe(38);
+    // Held a quarter of a second at a time: 38 jobs/s is 10 per 250 ms.
+    expect(await f.queue.getGlobalRateLimit()).toEqual({ max: 10, duration: 250 });
     // Throttles from jobs started before the cut keep arriving: the next second does not cut again...
     await f.rate.report(report(20, 40));
     f.second.now += 1;
-    expect((await f.rate.report(report(0))).rate).toBe(36);
+    expect((await f.rate.report(report(0))).rate).toBe(38);
     // ...the one after does: every request throttled, but the cut is at most the factor (0.5), from
     // the 20 jobs that actually started.
     await f.rate.report(report(20, 40));
@@ -95,6 +96,27 @@ describe('the fleet rate', () => {
     // 60 is the ceiling: the limit is lifted until the next throttle.
     expect((await f.rate.report(report(0))).rate).toBeNull();
     expect(await f.queue.getGlobalRateLimit()).toBeNull();
+    await f.queue.close();
+  });
+
+  it('backs up fast to just under the rate it was throttled at, then probes above it slowly', async () => {
+    const f = fleet({ initial: 40, ceiling: 1000 });
+    await f.rate.report(report(0));
+    const held = () => redis.set(f.keys.bullLimiter, 1000, 'PX', 60_000);
+    await held();
+    // Every request throttled under a limit of 40 that held jobs back: cut by the factor, to 20.
+    await f.rate.report(report(40, 80));
+    f.second.now += 1;
+    expect((await f.rate.report(report(0))).rate).toBe(20);
+    const rates = [];
+    for (let i = 0; i < 4; i++) {
+      await held();
+      await f.rate.report(report(20));
+      f.second.now += 1;
+      rates.push((await f.rate.report(report(0))).rate);
+    }
+    // +25% a second up to 38 (95% of 40), then the configured 10% a second.
+    expect(rates).toEqual([25, 31, 38, 41]);
     await f.queue.close();
   });
 
