@@ -125,10 +125,11 @@ export async function runCapacity<T>(
 /** The chaos scenario: flow control on, 4 workers, a budget of 100 units/s, with its expectations. */
 export async function capacityScenario(jobs: number): Promise<ScenarioResult> {
   const startedAt = performance.now();
-  // A short run is dominated by the first seconds, before the fleet has found the rate.
+  // A short run (about 15 s) is dominated by its first seconds, before the fleet has found the
+  // rate: the targets hold for the full size; the small one checks the same things looser.
   const small = jobs < 1000;
-  const goodputTarget = small ? 0.7 : 0.85;
-  const throttledTarget = small ? 0.2 : 0.1;
+  const goodputTarget = small ? 0.6 : 0.85;
+  const throttledTarget = small ? 0.3 : 0.1;
   return runCapacity({ jobs, capacity: 100, workers: 4, mode: 'flow-control' }, (figures, run) =>
     result({
       scenario: 'capacity',

@@ -1,6 +1,7 @@
 // Every scenario, in the order `npm run chaos` runs them, with its full and its --small size.
 import type { Scenario } from '../scenario.js';
 import { badInput } from './bad-input.js';
+import { capacityScenario } from './capacity.js';
 import { clusterFailover } from './cluster-failover.js';
 import { dynamoFaults } from './dynamo-faults.js';
 import { killWorkers } from './kill-workers.js';
@@ -26,6 +27,7 @@ export const SCENARIOS: ScenarioEntry[] = [
   { name: 'redis-restart', run: redisRestart, full: 2000, small: 300 },
   { name: 'cluster-failover', run: clusterFailover, full: 2000, small: 400 },
   { name: 'dynamo-faults', run: dynamoFaults, full: 2000, small: 300 },
+  { name: 'capacity', run: capacityScenario, full: 3000, small: 400 },
   { name: 'slow-dynamo', run: slowDynamo, full: 600, small: 100 },
   { name: 'poison', run: poison, full: 2000, small: 300 },
   { name: 'sigterm', run: sigterm, full: 1000, small: 300 },

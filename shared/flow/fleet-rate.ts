@@ -10,7 +10,7 @@
 //   - any throttled request: the rate (or, when it was not holding jobs back, the jobs started)
 //     times (1 - half the share of requests throttled), cut by at most `factor` and never below the
 //     floor; at most once per two seconds (throttles from jobs started before the cut are still
-//     arriving). A cut in proportion to the throttled share (as DCTCP does with congestion marks;
+//     arriving) unless a fifth or more of the requests were throttled. A cut in proportion to the throttled share (as DCTCP does with congestion marks;
 //     half, because the SDK's retries of a throttled request are counted as requests too)
 //     leaves a small overshoot a small cut, where a fixed halving would keep the table well below
 //     its capacity most of the time. The rate before the cut is kept as the `peak`;
@@ -92,14 +92,16 @@ if sec > cur then
     apply(rate)
     started, requests, throttled, units = 0, 0, 0, 0
   elseif throttled > 0 then
-    if sec - cutSec >= 2 then
+    local share = requests > 0 and math.min(1, throttled / requests) or 1
+    -- After a cut, a second of modest throttling is mostly the echo of requests sent before it
+    -- (the SDK retries a throttle a second later): wait a second more. A storm is cut at once.
+    if sec - cutSec >= 2 or share >= 0.2 then
       local base
       if rate and bound == 1 then base = rate
       else
         base = math.max(started, floor)
         if rate then base = math.min(rate, base) end
       end
-      local share = requests > 0 and math.min(1, throttled / requests) or 1
       -- The peak is the limit DynamoDB throttled under (jobs started is noisier: the workers'
       -- reports do not fall evenly into seconds).
       redis.call('HSET', flow, 'cutSec', sec, 'peak', rate or base)

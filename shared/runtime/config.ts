@@ -166,7 +166,7 @@ export const configSchema = z.object({
     .number({ message: 'expected a number between 0.01 and 1' })
     .min(0.01, { message: 'must be between 0.01 and 1' })
     .max(1, { message: 'must be between 0.01 and 1' })
-    .default(0.02)
+    .default(0.04)
     .describe(
       'Increase of the fleet job rate per second without throttles while it holds jobs back, as a share of the rate (at least 1 job/s)',
     ),
