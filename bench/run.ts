@@ -93,7 +93,10 @@ async function main() {
   const figures: Figures = {};
   try {
     if (wanted('overhead')) {
-      figures.queueOverhead = await queueOverhead(services, jobsFlag ? { jobs: jobsFlag, rounds: 3 } : sizes.overhead);
+      figures.queueOverhead = await queueOverhead(
+        services,
+        jobsFlag ? { jobs: jobsFlag, rounds: sizes.overhead.rounds } : sizes.overhead,
+      );
     }
     if (wanted('e2e')) {
       const { jobs, rounds, ceilingSeconds } = sizes.e2e;

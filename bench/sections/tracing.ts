@@ -16,11 +16,11 @@ import { createDynamoStores } from '../../shared/store/index.js';
 import { spawnWorker } from '../children.js';
 import { type OtlpReceiver, startOtlpReceiver } from '../otlp-receiver.js';
 import { progress } from '../report.js';
-import { median } from '../results.js';
 import {
   type BenchServices,
   createTable,
   dropPrefix,
+  median,
   round,
   runConfig,
   steadyRate,
