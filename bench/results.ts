@@ -8,10 +8,12 @@ import type { LatencyResult } from './sections/latency.js';
 import type { MemoryResult } from './sections/memory.js';
 import type { ProducerResult } from './sections/producer.js';
 import type { OverheadRound, OverheadRun, Pairing, QueueOverheadResult } from './sections/queue-overhead.js';
+import type { RedisCommandsResult } from './sections/redis-commands.js';
 import type { OperationTrips } from './sections/round-trips.js';
 import type { ScalingResult } from './sections/scaling.js';
 import type { ShardsResult } from './sections/shards.js';
 import type { TracingResult } from './sections/tracing.js';
+import type { StepProfile, WorkerProfileResult } from './sections/worker-profile.js';
 import { median, round } from './support.js';
 
 export interface Figures {
@@ -20,6 +22,8 @@ export interface Figures {
   project?: ProjectRun[];
   ceiling?: { requestsPerSec: number }[];
   roundTrips?: Record<string, OperationTrips>;
+  redisCommands?: RedisCommandsResult;
+  workerProfile?: WorkerProfileResult;
   scaling?: ScalingResult;
   latency?: LatencyResult;
   memory?: MemoryResult;
@@ -115,6 +119,9 @@ export function summarise(f: Figures, quick: boolean) {
     tracingCpuRatio100: maybe(f.tracing?.cpuRatio100.median, 3),
     tracingCpuRatio1: maybe(f.tracing?.cpuRatio1.median, 3),
     historyCostRatio: maybe(f.history?.costRatio, 3),
+    redisCommandsPerJob: f.redisCommands?.serverCommandsPerJob ?? null,
+    redisRoundTripsPerJob: f.redisCommands?.roundTripsPerJob ?? null,
+    workerCpuMicrosPerJob: f.workerProfile?.deployed.processCpuMicrosPerJob ?? null,
     hotAggregateShare: maybe(f.hotAggregate?.share, 3),
     hotAggregateDeadLettered: f.hotAggregate ? f.hotAggregate.contended.deadLettered : null,
     shardsProducerRatio: maybe(f.shards?.producerRatio, 2),
@@ -293,6 +300,8 @@ export function summarise(f: Figures, quick: boolean) {
   ];
   if (f.latency) parts.push(stepsTable(f.latency));
   if (f.roundTrips) parts.push(tripsTable(f.roundTrips));
+  if (f.redisCommands) parts.push(redisTable(f.redisCommands));
+  if (f.workerProfile) parts.push(profileTable(f.workerProfile));
   return { table: parts.join('\n\n'), json };
 }
 
@@ -376,5 +385,40 @@ function tripsTable(trips: Record<string, OperationTrips>): string {
     'DynamoDB round trips per operation (counted)',
     ['Operation', 'Mean', 'Min–max', 'Expected', 'Jobs'],
     rows,
+  );
+}
+
+function redisTable(r: RedisCommandsResult): string {
+  const sent = Object.entries(r.requestsByName).map(([name, n]) => [`sent: ${name}`, n.toFixed(3), '']);
+  const run = Object.entries(r.serverByCommand).map(([name, s]) => [
+    `run by Redis: ${name}`,
+    s.calls.toFixed(3),
+    s.usec.toFixed(1),
+  ]);
+  return renderTable(
+    `Redis per job (producer at ${r.offeredPerSec} jobs/s + one worker, ${r.jobs} jobs, a redis-server of its own): ` +
+      `${r.roundTripsPerJob} round trips, ${r.requestsPerJob} requests sent, ${r.serverCommandsPerJob} commands run ` +
+      `(scripts' own included), ${r.redisCpuMicrosPerJob} µs of Redis CPU`,
+    ['What', 'Per job', 'Redis µs per job'],
+    [...sent, ...run],
+  );
+}
+
+function profileTable(p: WorkerProfileResult): string {
+  const { deployed, inMemory } = p;
+  const steps = [...new Set([...Object.keys(deployed.stepsMicrosPerJob), ...Object.keys(inMemory.stepsMicrosPerJob)])];
+  const cell = (profile: StepProfile, step: string) => {
+    const micros = profile.stepsMicrosPerJob[step];
+    if (micros === undefined) return '';
+    const share = profile.busyMicrosPerJob > 0 ? Math.round((micros / profile.busyMicrosPerJob) * 100) : 0;
+    return `${micros} µs (${share}%)`;
+  };
+  return renderTable(
+    'Worker CPU per job by step (CPU profiles; a sample counts for the innermost frame of ours or a package). ' +
+      `Deployed: worker/main.ts on dynalite, ${deployed.jobs} jobs, main thread busy ${deployed.busyMicrosPerJob} µs ` +
+      `per job (process, all threads: ${deployed.processCpuMicrosPerJob} µs). In memory: the queue-overhead pipeline, ` +
+      `${inMemory.jobs} jobs, busy ${inMemory.busyMicrosPerJob} µs per job`,
+    ['Step', 'Deployed (dynalite)', 'In memory'],
+    steps.map((step) => [step, cell(deployed, step), cell(inMemory, step)]),
   );
 }

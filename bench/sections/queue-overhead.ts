@@ -121,7 +121,17 @@ async function rawRun(services: BenchServices, jobs: number, label: string, remo
   return run;
 }
 
-async function projectRun(services: BenchServices, jobs: number, label: string, overrides: Record<string, number>) {
+/**
+ * The project's pipeline draining `jobs` on in-memory stores, in this process. `around` wraps the
+ * draining alone (the worker profile runs a CPU profiler there).
+ */
+export async function projectRun(
+  services: BenchServices,
+  jobs: number,
+  label: string,
+  overrides: Record<string, number>,
+  around: <T>(drain: () => Promise<T>) => Promise<T> = (drain) => drain(),
+) {
   const { config } = runConfig(services, label, overrides);
   const redis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
   const stores = createMemoryStores();
@@ -130,14 +140,16 @@ async function projectRun(services: BenchServices, jobs: number, label: string, 
   await fillQueue(queue, generate(benchGenerator(config, seeded), jobs), operationJobOptions(config));
   const ledger = new Ledger(redis, queueKeys(config), config.LEDGER_MAX_ENTRIES);
   let service: ReturnType<typeof startWorkerService> | undefined;
-  const run = await withCpu(services, jobs, async () => {
-    const started = Date.now();
-    service = startWorkerService({ config, stores, redis, logger: devNullLogger(), metrics: new WorkerMetrics() });
-    const settled = await waitForOutcomes(services.control, ledger.outcomesKey, jobs, (done) =>
-      progress('queue overhead', `${label} ${done}/${jobs}`),
-    );
-    return jobs / ((settled.lastAt - started) / 1000);
-  });
+  const run = await withCpu(services, jobs, () =>
+    around(async () => {
+      const started = Date.now();
+      service = startWorkerService({ config, stores, redis, logger: devNullLogger(), metrics: new WorkerMetrics() });
+      const settled = await waitForOutcomes(services.control, ledger.outcomesKey, jobs, (done) =>
+        progress('queue overhead', `${label} ${done}/${jobs}`),
+      );
+      return jobs / ((settled.lastAt - started) / 1000);
+    }),
+  );
   await service?.close();
   await queue.close();
   await dropPrefix(services.control, config.QUEUE_PREFIX);
