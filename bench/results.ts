@@ -184,6 +184,7 @@ export function summarise(f: Figures, quick: boolean) {
       '',
       `p99 <= 25 ms${check(targets.latencyP99Ms.met)}`,
     ]);
+    rows.push(...tailRows(l));
   }
   if (f.memory) {
     const m = f.memory;
@@ -303,6 +304,49 @@ export function summarise(f: Figures, quick: boolean) {
   if (f.redisCommands) parts.push(redisTable(f.redisCommands));
   if (f.workerProfile) parts.push(profileTable(f.workerProfile));
   return { table: parts.join('\n\n'), json };
+}
+
+/** Where the latency tail comes from (older results lack these figures). */
+function tailRows(l: LatencyResult): Row[] {
+  const rows: Row[] = [];
+  if (l.split) {
+    const { all, slowest1pct: slow } = l.split;
+    rows.push([
+      'Latency: median wait in the queue + processing, slowest 1% of jobs',
+      `${slow.waitMs} + ${slow.processingMs} ms (${slow.jobs} jobs)`,
+      `all jobs ${all.waitMs} + ${all.processingMs} ms`,
+      '',
+      '(info)',
+    ]);
+  }
+  if (l.dynamoCallMs) {
+    const d = l.dynamoCallMs;
+    rows.push([
+      'Latency: DynamoDB calls (dynalite)',
+      `p50 ${d.p50} / p99 ${d.p99} ms`,
+      `max ${d.max} ms`,
+      '',
+      '(info)',
+    ]);
+  }
+  if (l.runtime) {
+    const { eventLoopDelayMs: loop, gc } = l.runtime;
+    rows.push([
+      'Latency: worker event-loop delay',
+      `p50 ${loop.p50} / p99 ${loop.p99} ms`,
+      `max ${loop.max} ms`,
+      '',
+      '(info)',
+    ]);
+    rows.push([
+      'Latency: worker GC pauses',
+      `${gc.count}, ${gc.totalMs} ms in all (${(gc.shareOfWall * 100).toFixed(1)}% of the time)`,
+      `longest ${gc.maxMs} ms, ${gc.over10ms} of ≥ 10 ms`,
+      '',
+      '(info)',
+    ]);
+  }
+  return rows;
 }
 
 /** Every figure of a row comes from the one round whose ratio is the median; the range is over all rounds. */
