@@ -1,26 +1,26 @@
 // Turns the measurements into the headline figures (the JSON's top level), the targets they are
 // held to, and the tables printed at the end of a run.
 import { fmt, type Row, renderTable } from './report.js';
-import type { BaselineRun, ProjectRun } from './sections/end-to-end.js';
+import type { BaselineRun, CeilingRun, ProjectRun } from './sections/end-to-end.js';
 import type { HistoryResult } from './sections/history.js';
 import type { HotAggregateResult } from './sections/hot-aggregate.js';
 import type { LatencyResult } from './sections/latency.js';
 import type { MemoryResult } from './sections/memory.js';
 import type { ProducerResult } from './sections/producer.js';
-import type { OverheadRound, OverheadRun, Pairing, QueueOverheadResult } from './sections/queue-overhead.js';
+import type { OverheadRound, OverheadRun, QueueOverheadResult } from './sections/queue-overhead.js';
 import type { RedisCommandsResult } from './sections/redis-commands.js';
 import type { OperationTrips } from './sections/round-trips.js';
 import type { ScalingResult } from './sections/scaling.js';
 import type { ShardsResult } from './sections/shards.js';
 import type { TracingResult } from './sections/tracing.js';
 import type { StepProfile, WorkerProfileResult } from './sections/worker-profile.js';
-import { median, round } from './support.js';
+import { median, medianPair, type Pairing, round } from './support.js';
 
 export interface Figures {
   queueOverhead?: QueueOverheadResult;
   naive?: BaselineRun[];
   project?: ProjectRun[];
-  ceiling?: { requestsPerSec: number }[];
+  ceiling?: CeilingRun[];
   roundTrips?: Record<string, OperationTrips>;
   redisCommands?: RedisCommandsResult;
   workerProfile?: WorkerProfileResult;
@@ -44,37 +44,17 @@ export const EXPECTED_TRIPS: Record<string, string> = {
   'batch-create-users': '2 per user',
 };
 
-/** Median over rounds of a ratio taken within each round (the sides of a round ran back to back). */
-function pairedMedian<A, B>(a: A[] | undefined, b: B[] | undefined, ratio: (a: A, b: B) => number) {
-  if (!a?.length || !b?.length) return undefined;
-  return median(a.slice(0, b.length).map((x, i) => ratio(x, b[i] as B)));
-}
-
 const check = (met: boolean | undefined) => (met === undefined ? '' : met ? ' ✓' : ' ✗');
 
 export function summarise(f: Figures, quick: boolean) {
-  // Rates are medians over rounds; ratios are medians of the ratios within each round.
+  // A ratio is the median of the ratios within back-to-back rounds, and its row shows that round's
+  // figures (so figures and ratio agree); counts per job are medians over rounds.
   const med = <T>(runs: T[] | undefined, key: (r: T) => number) => (runs?.length ? median(runs.map(key)) : undefined);
-  const project = f.project?.length
-    ? {
-        jobs: f.project[0]?.jobs ?? 0,
-        jobsPerSec: med(f.project, (r) => r.jobsPerSec) as number,
-        requestsPerSec: med(f.project, (r) => r.requestsPerSec) as number,
-        requestsPerJob: med(f.project, (r) => r.requestsPerJob) as number,
-        historyRequestsPerJob: med(f.project, (r) => r.historyRequestsPerJob) as number,
-      }
-    : undefined;
-  const naive = f.naive?.length
-    ? {
-        jobsPerSec: med(f.naive, (r) => r.jobsPerSec) as number,
-        requestsPerSec: med(f.naive, (r) => r.requestsPerSec) as number,
-      }
-    : undefined;
-  const ceiling = f.ceiling?.length ? { requestsPerSec: med(f.ceiling, (r) => r.requestsPerSec) as number } : undefined;
+  const e2e = endToEndPairs(f);
   const queueOverheadRatio = f.queueOverhead?.ratio.ratio;
-  const backendRequestsRatio = pairedMedian(f.project, f.naive, (p, n) => p.requestsPerSec / n.requestsPerSec);
-  const endToEndJobsRatio = pairedMedian(f.project, f.naive, (p, n) => p.jobsPerSec / n.jobsPerSec);
-  const backendCeilingShare = pairedMedian(f.project, f.ceiling, (p, c) => p.requestsPerSec / c.requestsPerSec);
+  const backendRequestsRatio = e2e?.requests.ratio;
+  const endToEndJobsRatio = e2e?.jobs.ratio;
+  const backendCeilingShare = e2e?.ceilingRequests?.ratio;
   const latencyMs = f.latency ? { p50: f.latency.p50, p95: f.latency.p95, p99: f.latency.p99 } : undefined;
 
   const targets = {
@@ -86,7 +66,10 @@ export function summarise(f: Figures, quick: boolean) {
       target: '>= 0.9',
       met: backendRequestsRatio === undefined ? undefined : backendRequestsRatio >= 0.9,
     },
-    historyRequestsPerJob: { target: '<= 0.1', met: project ? project.historyRequestsPerJob <= 0.1 : undefined },
+    historyRequestsPerJob: {
+      target: '<= 0.1',
+      met: f.project?.length ? (med(f.project, (r) => r.historyRequestsPerJob) as number) <= 0.1 : undefined,
+    },
     scalingEfficiency4: { target: '>= 0.9', met: f.scaling ? f.scaling.efficiency4 >= 0.9 : undefined },
     latencyP99Ms: { target: '<= 25', met: latencyMs ? latencyMs.p99 <= 25 : undefined },
     workerRssGrowth: { target: '<= 1.2', met: f.memory ? f.memory.growth <= 1.2 : undefined },
@@ -106,9 +89,21 @@ export function summarise(f: Figures, quick: boolean) {
     queueOverheadRatioToFastest: maybe(f.queueOverhead?.ratioToFastest.ratio, 3),
     backendRequestsRatio: maybe(backendRequestsRatio, 3),
     endToEndJobsRatio: maybe(endToEndJobsRatio, 3),
-    requestsPerJob: maybe(project?.requestsPerJob, 3),
-    historyRequestsPerJob: maybe(project?.historyRequestsPerJob, 3),
+    backendCapacityRatio: maybe(e2e?.capacity.ratio, 3),
+    requestsPerJob: maybe(
+      med(f.project, (r) => r.requestsPerJob),
+      3,
+    ),
+    capacityUnitsPerJob: maybe(
+      med(f.project, (r) => r.capacityUnitsPerJob ?? Number.NaN),
+      3,
+    ),
+    historyRequestsPerJob: maybe(
+      med(f.project, (r) => r.historyRequestsPerJob),
+      3,
+    ),
     backendCeilingShare: maybe(backendCeilingShare, 3),
+    backendCeilingCapacityShare: maybe(e2e?.ceilingCapacity?.ratio, 3),
     scalingEfficiency4: maybe(f.scaling?.efficiency4, 3),
     latencyMs: latencyMs ?? null,
     workerRssGrowth: maybe(f.memory?.growth, 3),
@@ -132,37 +127,15 @@ export function summarise(f: Figures, quick: boolean) {
 
   const rows: Row[] = [];
   if (f.queueOverhead) rows.push(...overheadRows(f.queueOverhead, check(targets.queueOverheadRatio.met)));
-  if (project && naive) {
-    rows.push([
-      `End to end on dynalite (${project.jobs} jobs, default mix, median of ${f.project?.length} pairs)`,
-      fmt.rate(project.jobsPerSec),
-      `naive PutItem ${fmt.rate(naive.jobsPerSec)}`,
-      fmt.ratio(endToEndJobsRatio as number),
-      '(info)',
-    ]);
-    rows.push([
-      'DynamoDB requests/s',
-      fmt.rate(project.requestsPerSec),
-      `naive ${fmt.rate(naive.requestsPerSec)}`,
-      fmt.ratio(backendRequestsRatio as number),
-      `>= 0.90${check(targets.backendRequestsRatio.met)}`,
-    ]);
-    rows.push(['DynamoDB requests per job', project.requestsPerJob.toFixed(2), 'naive 1.00', '', '(info)']);
+  if (e2e && f.project && f.naive) {
+    const historyPerJob = med(f.project, (r) => r.historyRequestsPerJob) as number;
+    rows.push(...endToEndRows(e2e, f.project, f.naive, f.ceiling ?? [], check(targets.backendRequestsRatio.met)));
     rows.push([
       'of which history (BatchWriteItem)',
-      project.historyRequestsPerJob.toFixed(3),
+      historyPerJob.toFixed(3),
       '',
       '',
       `<= 0.10${check(targets.historyRequestsPerJob.met)}`,
-    ]);
-  }
-  if (project && ceiling) {
-    rows.push([
-      'Share of the backend ceiling (requests/s)',
-      fmt.rate(project.requestsPerSec),
-      `tight PutItem loop ${fmt.rate(ceiling.requestsPerSec)}`,
-      fmt.ratio(backendCeilingShare as number),
-      '(info)',
     ]);
   }
   if (f.scaling) {
@@ -304,6 +277,93 @@ export function summarise(f: Figures, quick: boolean) {
   if (f.redisCommands) parts.push(redisTable(f.redisCommands));
   if (f.workerProfile) parts.push(profileTable(f.workerProfile));
   return { table: parts.join('\n\n'), json };
+}
+
+interface EndToEndPairs {
+  jobs: Pairing;
+  requests: Pairing;
+  capacity: Pairing;
+  ceilingRequests?: Pairing;
+  ceilingCapacity?: Pairing;
+}
+
+function endToEndPairs(f: Figures): EndToEndPairs | undefined {
+  const { project, naive, ceiling } = f;
+  if (!project?.length || !naive?.length) return undefined;
+  const pairs = <B>(other: B[], ratio: (p: ProjectRun, b: B) => number) =>
+    medianPair(project.slice(0, other.length).map((p, i) => ratio(p, other[i] as B)));
+  // Older results have no capacity units: their ratio is n/a.
+  const units = (r: { capacityUnitsPerSec?: number }) => r.capacityUnitsPerSec ?? Number.NaN;
+  return {
+    jobs: pairs(naive, (p, n) => p.jobsPerSec / n.jobsPerSec),
+    requests: pairs(naive, (p, n) => p.requestsPerSec / n.requestsPerSec),
+    capacity: pairs(naive, (p, n) => units(p) / units(n)),
+    ...(ceiling?.length
+      ? {
+          ceilingRequests: pairs(ceiling, (p, c) => p.requestsPerSec / c.requestsPerSec),
+          ceilingCapacity: pairs(ceiling, (p, c) => units(p) / units(c)),
+        }
+      : {}),
+  };
+}
+
+function endToEndRows(
+  e: EndToEndPairs,
+  project: ProjectRun[],
+  naive: BaselineRun[],
+  ceiling: CeilingRun[],
+  requestsMet: string,
+): Row[] {
+  const spread = (p: Pairing) => `${fmt.ratio(p.ratio)} (${fmt.ratio(p.range[0])}–${fmt.ratio(p.range[1])})`;
+  const at = <T>(runs: T[], p: Pairing) => runs[p.round] as T;
+  const units = (v: number | undefined) => (v === undefined ? 'n/a' : `${Math.round(v).toLocaleString('en-US')} CU/s`);
+  const rows: Row[] = [
+    [
+      `End to end on dynalite (${project[0]?.jobs} jobs, default mix; median pair of ${project.length}, range)`,
+      fmt.rate(at(project, e.jobs).jobsPerSec),
+      `naive PutItem ${fmt.rate(at(naive, e.jobs).jobsPerSec)}`,
+      spread(e.jobs),
+      '(info)',
+    ],
+    [
+      'DynamoDB requests/s',
+      fmt.rate(at(project, e.requests).requestsPerSec),
+      `naive ${fmt.rate(at(naive, e.requests).requestsPerSec)}`,
+      spread(e.requests),
+      `>= 0.90${requestsMet}`,
+    ],
+    [
+      'DynamoDB capacity units/s (read + write)',
+      units(at(project, e.capacity).capacityUnitsPerSec),
+      `naive ${units(at(naive, e.capacity).capacityUnitsPerSec)}`,
+      spread(e.capacity),
+      '(info)',
+    ],
+    [
+      'DynamoDB requests, capacity units per job',
+      `${(median(project.map((r) => r.requestsPerJob)) as number).toFixed(2)}, ${(median(project.map((r) => r.capacityUnitsPerJob ?? Number.NaN)) as number).toFixed(2)}`,
+      'naive 1.00, 1.00',
+      '',
+      '(info)',
+    ],
+  ];
+  if (e.ceilingRequests && e.ceilingCapacity) {
+    rows.push([
+      'Share of the backend ceiling: requests/s',
+      fmt.rate(at(project, e.ceilingRequests).requestsPerSec),
+      `tight PutItem loop ${fmt.rate(at(ceiling, e.ceilingRequests).requestsPerSec)}`,
+      spread(e.ceilingRequests),
+      '(info)',
+    ]);
+    rows.push([
+      'Share of the backend ceiling: capacity units/s',
+      units(at(project, e.ceilingCapacity).capacityUnitsPerSec),
+      `tight PutItem loop ${units(at(ceiling, e.ceilingCapacity).capacityUnitsPerSec)}`,
+      spread(e.ceilingCapacity),
+      '(info)',
+    ]);
+  }
+  return rows;
 }
 
 /** Where the latency tail comes from (older results lack these figures). */

@@ -174,3 +174,22 @@ export async function steadyRate(redis: Redis, outcomesKey: string, skipShare = 
   const seconds = ((times.at(-1) as number) - (times[from] as number)) / 1000;
   return (times.length - 1 - from) / seconds;
 }
+
+/** A comparison of two sides: the pair (round) whose ratio is the median, and the range over rounds. */
+export interface Pairing {
+  /** The round the figures come from: its ratio is the median of the rounds' ratios. */
+  round: number;
+  ratio: number;
+  range: [number, number];
+}
+
+/** The round whose ratio is the median (the lower middle one for an even count), and the range. */
+export function medianPair(ratios: readonly number[]): Pairing {
+  const order = ratios.map((ratio, index) => ({ ratio, round: index })).sort((a, b) => a.ratio - b.ratio);
+  const middle = order[Math.floor((order.length - 1) / 2)] as { ratio: number; round: number };
+  return {
+    round: middle.round,
+    ratio: round(middle.ratio, 3),
+    range: [round(order[0]?.ratio ?? Number.NaN, 3), round(order.at(-1)?.ratio ?? Number.NaN, 3)],
+  };
+}

@@ -20,8 +20,9 @@ import {
   devNullLogger,
   dropPrefix,
   median,
+  medianPair,
+  type Pairing,
   redisCpuSeconds,
-  round,
   runConfig,
   waitForOutcomes,
 } from '../support.js';
@@ -46,14 +47,6 @@ export interface OverheadRound {
   project: OverheadRun;
   /** The project's pipeline with JOB_KEEP_COMPLETED=0 (completed jobs removed at once). */
   projectRemove: OverheadRun;
-}
-
-/** A comparison of two sides: the pair (round) whose ratio is the median, and the range over rounds. */
-export interface Pairing {
-  /** The round the figures come from: its ratio is the median of the rounds' ratios. */
-  round: number;
-  ratio: number;
-  range: [number, number];
 }
 
 export interface QueueOverheadResult {
@@ -155,17 +148,6 @@ export async function projectRun(
   await dropPrefix(services.control, config.QUEUE_PREFIX);
   redis.disconnect();
   return run;
-}
-
-/** The round whose ratio is the median (the lower middle one for an even count), and the range. */
-export function medianPair(ratios: readonly number[]): Pairing {
-  const order = ratios.map((ratio, round) => ({ ratio, round })).sort((a, b) => a.ratio - b.ratio);
-  const middle = order[Math.floor((order.length - 1) / 2)] as { ratio: number; round: number };
-  return {
-    round: middle.round,
-    ratio: round(middle.ratio, 3),
-    range: [round(order[0]?.ratio ?? Number.NaN, 3), round(order.at(-1)?.ratio ?? Number.NaN, 3)],
-  };
 }
 
 const cpuOf = (r: OverheadRun) => r.nodeMicros + r.redisMicros;
