@@ -1,7 +1,6 @@
 // djq stats: queue counts by state, DLQ size, and the table's size from DescribeTable (what DynamoDB
-// keeps without a scan: approximate); --exact counts events and live users with full-table scans.
-// With a sharded queue: the totals, then each shard's counts.
-import { DEPARTMENT_INDEX } from '../../shared/dynamo/table.js';
+// keeps without a scan: approximate, and said so); --exact counts events and live users with
+// full-table scans. With a sharded queue: the totals, then each shard's counts.
 import type { CliContext } from '../context.js';
 import { type Output, table } from '../output.js';
 
@@ -12,14 +11,14 @@ const STATES = ['waiting', 'active', 'delayed', 'prioritized', 'completed', 'fai
 
 export async function stats(ctx: CliContext, out: Output, options: { exact: boolean } = { exact: false }) {
   const { shards, stores } = await ctx.system();
-  const [perShard, description, exact] = await Promise.all([
+  const [perShard, size, exact] = await Promise.all([
     Promise.all(
       shards.map(async ({ queues }) => ({
         counts: await queues.operations.getJobCounts(...STATES),
         deadLetter: await queues.deadLetter.getJobCountByTypes('waiting', 'prioritized', 'delayed'),
       })),
     ),
-    ctx.table(),
+    stores.table.size(),
     // Full-table COUNT scans: minutes and real read capacity on a table of millions of items.
     options.exact ? Promise.all([stores.events.count(), stores.users.count()]) : undefined,
   ]);
@@ -28,13 +27,7 @@ export async function stats(ctx: CliContext, out: Output, options: { exact: bool
     for (const [state, n] of Object.entries(c)) counts[state] = (counts[state] ?? 0) + n;
   const dlq = perShard.reduce((sum, s) => sum + s.deadLetter, 0);
   const sharded = shards.length > 1;
-  const index = description?.GlobalSecondaryIndexes?.find((i) => i.IndexName === DEPARTMENT_INDEX);
-  const estimate = {
-    items: description?.ItemCount ?? 0,
-    sizeBytes: description?.TableSizeBytes ?? 0,
-    usersWithDepartment: index?.ItemCount ?? 0,
-    note: APPROXIMATE,
-  };
+  const estimate = { ...size, ...(size.approximate ? { note: APPROXIMATE } : {}) };
   const data = {
     queue: ctx.config.QUEUE_NAME,
     counts,
@@ -44,6 +37,7 @@ export async function stats(ctx: CliContext, out: Output, options: { exact: bool
     ...(exact ? { events: exact[0], users: exact[1] } : {}),
     source: ctx.source,
   };
+  const approx = size.approximate ? ' (approx.)' : '';
   out.result(data, () =>
     table([
       ['queue', ctx.config.QUEUE_NAME + (sharded ? ` (${shards.length} shards, totals)` : '')],
@@ -55,15 +49,17 @@ export async function stats(ctx: CliContext, out: Output, options: { exact: bool
             `${STATES.map((state) => `${state} ${s.counts[state] ?? 0}`).join(', ')}; dead-letter ${s.deadLetter}`,
           ])
         : []),
-      ['table items (approx.)', estimate.items],
-      ['  bytes (approx.)', estimate.sizeBytes],
-      ['  users with a department (approx.)', estimate.usersWithDepartment],
+      [`table items${approx}`, estimate.items],
+      [`  bytes${approx}`, estimate.sizeBytes],
+      [`  users with a department${approx}`, estimate.usersWithDepartment],
       ...(exact
         ? [
             ['events (exact, scanned)', exact[0]],
             ['users (exact, scanned)', exact[1]],
           ]
-        : [['(approx.', `${APPROXIMATE})`]]),
+        : size.approximate
+          ? [['(approx.', `${APPROXIMATE})`]]
+          : []),
       ['(from', `${ctx.source})`],
     ]),
   );

@@ -2,7 +2,7 @@
 // projection). For unit tests and the queue-overhead benchmark, never for production.
 import type { StoredEvent, User, UserEvent, UserHead } from '../domain/user.js';
 import type { HistoryEntry } from '../lifecycle/history.js';
-import type { EventStore, JobHistoryStore, Stores, UserProjectionStore } from './types.js';
+import type { EventStore, JobHistoryStore, Stores, TableSize, TableSizeStore, UserProjectionStore } from './types.js';
 
 /**
  * Stored values are deep-frozen copies, so reads can hand them out without copying (as cheap as a
@@ -118,10 +118,29 @@ export class MemoryJobHistory implements JobHistoryStore {
   }
 }
 
+/** Counted exactly (it is cheap in memory); the sizes in bytes are not kept. */
+export class MemoryTableSize implements TableSizeStore {
+  constructor(
+    private readonly stores: { events: MemoryEventStore; users: MemoryUserProjection; history: MemoryJobHistory },
+  ) {}
+
+  async size(): Promise<TableSize> {
+    const { events, users, history } = this.stores;
+    const heads = [...users.rows.values()];
+    return {
+      items: (await events.count()) + heads.length + history.entries.length,
+      sizeBytes: 0,
+      usersWithDepartment: heads.filter((h) => h.user?.department !== undefined).length,
+      approximate: false,
+    };
+  }
+}
+
 export function createMemoryStores(): Stores & {
   events: MemoryEventStore;
   users: MemoryUserProjection;
   history: MemoryJobHistory;
 } {
-  return { events: new MemoryEventStore(), users: new MemoryUserProjection(), history: new MemoryJobHistory() };
+  const stores = { events: new MemoryEventStore(), users: new MemoryUserProjection(), history: new MemoryJobHistory() };
+  return { ...stores, table: new MemoryTableSize(stores) };
 }
