@@ -514,14 +514,15 @@ function profileTable(p: WorkerProfileResult): string {
   const cell = (profile: StepProfile, step: string) => {
     const micros = profile.stepsMicrosPerJob[step];
     if (micros === undefined) return '';
-    const share = profile.busyMicrosPerJob > 0 ? Math.round((micros / profile.busyMicrosPerJob) * 100) : 0;
-    return `${micros} µs (${share}%)`;
+    const total = profile.mainThreadCpuMicrosPerJob;
+    return `${micros} µs (${total > 0 ? Math.round((micros / total) * 100) : 0}%)`;
   };
   return renderTable(
-    'Worker CPU per job by step (CPU profiles; a sample counts for the innermost frame of ours or a package). ' +
-      `Deployed: worker/main.ts on dynalite, ${deployed.jobs} jobs, main thread busy ${deployed.busyMicrosPerJob} µs ` +
-      `per job (process, all threads: ${deployed.processCpuMicrosPerJob} µs). In memory: the queue-overhead pipeline, ` +
-      `${inMemory.jobs} jobs, busy ${inMemory.busyMicrosPerJob} µs per job`,
+    "Worker CPU per job by step (CPU profiles: a step's share of the main thread's samples × its CPU time; a sample " +
+      'counts for the innermost frame of ours or a package). ' +
+      `Deployed: worker/main.ts on dynalite, ${deployed.jobs} jobs, main thread ${deployed.mainThreadCpuMicrosPerJob} µs ` +
+      `per job (all threads ${deployed.processCpuMicrosPerJob} µs). In memory: the queue-overhead pipeline, ` +
+      `${inMemory.jobs} jobs, main thread ${inMemory.mainThreadCpuMicrosPerJob} µs per job`,
     ['Step', 'Deployed (dynalite)', 'In memory'],
     steps.map((step) => [step, cell(deployed, step), cell(inMemory, step)]),
   );

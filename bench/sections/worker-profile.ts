@@ -1,5 +1,7 @@
-// Worker CPU per step, from two CPU profiles summed by step (bench/cpu-profile.ts) and divided by
-// the jobs: µs of the worker's main thread per job, by what it was doing.
+// Worker CPU per step, from two CPU profiles summed by step (bench/cpu-profile.ts): each step's share
+// of the main thread's samples, times the main thread's CPU time per job (from /proc). V8 samples on
+// a wall clock, so on a busy machine a sample also covers time the thread waited for a core; the
+// shares hold, the sampled time would overstate the CPU.
 // - deployed: one worker/main.ts process (dynalite, logs at info, metrics) under `node --cpu-prof`
 //   draining a full queue of the default mix; the profile is cut to the draining window after a
 //   warm-up (start-up, first-use module loads and shutdown left out).
@@ -17,7 +19,7 @@ import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { Ledger } from '../../shared/lifecycle/ledger.js';
 import { operationJobOptions } from '../../shared/lifecycle/queues.js';
 import { createDynamoStores } from '../../shared/store/index.js';
-import { processCpuSeconds, spawnWorker } from '../children.js';
+import { mainThreadCpuSeconds, processCpuSeconds, spawnWorker } from '../children.js';
 import { type CpuProfile, cpuBySteps, NOT_WORK } from '../cpu-profile.js';
 import { progress } from '../report.js';
 import { type BenchServices, createTable, dropPrefix, runConfig, waitForOutcomes } from '../support.js';
@@ -26,9 +28,11 @@ import { projectRun } from './queue-overhead.js';
 
 export interface StepProfile {
   jobs: number;
-  /** The main thread's busy time per job in the profile (samples not idle). */
-  busyMicrosPerJob: number;
-  /** µs per job by step, largest first; idle and the bench's own work (NOT_WORK) are not in it. */
+  /** The main thread's CPU time per job over the window (from /proc): what the steps divide. */
+  mainThreadCpuMicrosPerJob: number;
+  /** The profile's busy (not idle) sampled time per job: above the CPU time when the thread waited for a core. */
+  sampledBusyMicrosPerJob: number;
+  /** µs of main-thread CPU per job by step, largest first; idle and the bench's own work (NOT_WORK) are not in it. */
   stepsMicrosPerJob: Record<string, number>;
 }
 
@@ -46,15 +50,19 @@ const WARMUP_JOBS = 200;
 /** Monotonic clock in µs: what V8's profile timestamps count in (on Linux, CLOCK_MONOTONIC both). */
 const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
 
-function summarise(profile: CpuProfile, jobs: number, from?: number, to?: number): StepProfile {
+function summarise(profile: CpuProfile, jobs: number, cpuSeconds: number, from?: number, to?: number): StepProfile {
   const steps = cpuBySteps(profile, from, to);
   for (const step of NOT_WORK) steps.delete(step);
-  const perJob = (micros: number) => Math.round(micros / jobs);
+  const sampled = [...steps.values()].reduce((a, b) => a + b, 0);
+  const cpuMicros = cpuSeconds * 1e6;
   return {
     jobs,
-    busyMicrosPerJob: perJob([...steps.values()].reduce((a, b) => a + b, 0)),
+    mainThreadCpuMicrosPerJob: Math.round(cpuMicros / jobs),
+    sampledBusyMicrosPerJob: Math.round(sampled / jobs),
     stepsMicrosPerJob: Object.fromEntries(
-      [...steps].sort((a, b) => b[1] - a[1]).map(([step, micros]) => [step, perJob(micros)]),
+      [...steps]
+        .sort((a, b) => b[1] - a[1])
+        .map(([step, micros]) => [step, Math.round(((micros / sampled) * cpuMicros) / jobs)]),
     ),
   };
 }
@@ -84,6 +92,7 @@ async function deployedProfile(services: BenchServices, jobs: number): Promise<W
     await queue.resume();
     const warm = await waitForOutcomes(services.control, ledger.outcomesKey, WARMUP_JOBS);
     const cpu0 = processCpuSeconds(pid);
+    const main0 = mainThreadCpuSeconds(pid);
     const from = monotonicMicros();
     await waitForOutcomes(services.control, ledger.outcomesKey, total, (done) =>
       progress('worker profile', `${done}/${total} under --cpu-prof`),
@@ -91,12 +100,13 @@ async function deployedProfile(services: BenchServices, jobs: number): Promise<W
     const to = monotonicMicros();
     const measured = total - warm.count;
     const processCpu = processCpuSeconds(pid) - cpu0;
+    const mainCpu = mainThreadCpuSeconds(pid) - main0;
     await child.stop(); // the profile is written as the process exits
     const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
     if (!file) throw new Error(`the worker wrote no profile into ${dir}: ${child.stderr()}`);
     const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
     return {
-      ...summarise(profile, measured, from, to),
+      ...summarise(profile, measured, mainCpu, from, to),
       processCpuMicrosPerJob: Math.round((processCpu * 1e6) / measured),
     };
   } finally {
@@ -114,20 +124,23 @@ async function inMemoryProfile(services: BenchServices, jobs: number): Promise<S
   const session = new Session();
   session.connect();
   let profile: CpuProfile | undefined;
+  let mainCpu = 0;
   try {
     await session.post('Profiler.enable');
     await projectRun(services, jobs, 'profile-in-memory', {}, async (drain) => {
       await session.post('Profiler.start');
+      const main0 = mainThreadCpuSeconds(process.pid);
       try {
         return await drain();
       } finally {
+        mainCpu = mainThreadCpuSeconds(process.pid) - main0;
         profile = (await session.post('Profiler.stop')).profile as unknown as CpuProfile;
       }
     });
   } finally {
     session.disconnect();
   }
-  return summarise(profile as CpuProfile, jobs);
+  return summarise(profile as CpuProfile, jobs, mainCpu);
 }
 
 export async function workerProfile(
