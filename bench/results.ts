@@ -509,8 +509,14 @@ function redisTable(r: RedisCommandsResult): string {
 }
 
 function profileTable(p: WorkerProfileResult): string {
-  const { deployed, inMemory } = p;
-  const steps = [...new Set([...Object.keys(deployed.stepsMicrosPerJob), ...Object.keys(inMemory.stepsMicrosPerJob)])];
+  const { deployed, inMemory, raw } = p;
+  const steps = [
+    ...new Set([
+      ...Object.keys(deployed.stepsMicrosPerJob),
+      ...Object.keys(inMemory.stepsMicrosPerJob),
+      ...Object.keys(raw?.stepsMicrosPerJob ?? {}),
+    ]),
+  ];
   const cell = (profile: StepProfile, step: string) => {
     const micros = profile.stepsMicrosPerJob[step];
     if (micros === undefined) return '';
@@ -522,8 +528,9 @@ function profileTable(p: WorkerProfileResult): string {
       'counts for the innermost frame of ours or a package). ' +
       `Deployed: worker/main.ts on dynalite, ${deployed.jobs} jobs, main thread ${deployed.mainThreadCpuMicrosPerJob} µs ` +
       `per job (all threads ${deployed.processCpuMicrosPerJob} µs). In memory: the queue-overhead pipeline, ` +
-      `${inMemory.jobs} jobs, main thread ${inMemory.mainThreadCpuMicrosPerJob} µs per job`,
-    ['Step', 'Deployed (dynalite)', 'In memory'],
-    steps.map((step) => [step, cell(deployed, step), cell(inMemory, step)]),
+      `${inMemory.jobs} jobs, main thread ${inMemory.mainThreadCpuMicrosPerJob} µs per job` +
+      (raw ? `; raw BullMQ no-op worker the same way: ${raw.mainThreadCpuMicrosPerJob} µs` : ''),
+    ['Step', 'Deployed (dynalite)', 'In memory', 'Raw BullMQ no-op'],
+    steps.map((step) => [step, cell(deployed, step), cell(inMemory, step), raw ? cell(raw, step) : '']),
   );
 }

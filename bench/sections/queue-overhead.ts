@@ -79,7 +79,18 @@ async function withCpu(services: BenchServices, jobs: number, run: () => Promise
   };
 }
 
-async function rawRun(services: BenchServices, jobs: number, label: string, removeOnComplete: boolean) {
+/** Wraps the draining alone (the worker profile runs a CPU profiler there). */
+type Around = <T>(drain: () => Promise<T>) => Promise<T>;
+const bare: Around = (drain) => drain();
+
+/** A raw BullMQ worker with a no-op processor draining `jobs`, in this process. */
+export async function rawRun(
+  services: BenchServices,
+  jobs: number,
+  label: string,
+  removeOnComplete: boolean,
+  around: Around = bare,
+) {
   const { config } = runConfig(services, label);
   const redis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
   const queue = new Queue(config.QUEUE_NAME, { connection: redis, prefix: config.QUEUE_PREFIX });
@@ -89,25 +100,27 @@ async function rawRun(services: BenchServices, jobs: number, label: string, remo
   };
   await fillQueue(queue, generate(benchGenerator(config), jobs), options);
   let done = 0;
-  const run = await withCpu(services, jobs, async () => {
-    const started = performance.now();
-    const finished = new Promise<number>((resolve) => {
-      const worker = new Worker(config.QUEUE_NAME, async () => undefined, {
-        connection: redis,
-        prefix: config.QUEUE_PREFIX,
-        concurrency: CONCURRENCY,
+  const run = await withCpu(services, jobs, () =>
+    around(async () => {
+      const started = performance.now();
+      const finished = new Promise<number>((resolve) => {
+        const worker = new Worker(config.QUEUE_NAME, async () => undefined, {
+          connection: redis,
+          prefix: config.QUEUE_PREFIX,
+          concurrency: CONCURRENCY,
+        });
+        worker.on('completed', () => {
+          done += 1;
+          if (done % 1000 === 0) progress('queue overhead', `${label} ${done}/${jobs}`);
+          if (done === jobs) {
+            const elapsed = performance.now() - started;
+            void worker.close().then(() => resolve(elapsed));
+          }
+        });
       });
-      worker.on('completed', () => {
-        done += 1;
-        if (done % 1000 === 0) progress('queue overhead', `${label} ${done}/${jobs}`);
-        if (done === jobs) {
-          const elapsed = performance.now() - started;
-          void worker.close().then(() => resolve(elapsed));
-        }
-      });
-    });
-    return jobs / ((await finished) / 1000);
-  });
+      return jobs / ((await finished) / 1000);
+    }),
+  );
   await queue.close();
   await dropPrefix(services.control, config.QUEUE_PREFIX);
   redis.disconnect();
@@ -123,7 +136,7 @@ export async function projectRun(
   jobs: number,
   label: string,
   overrides: Record<string, number>,
-  around: <T>(drain: () => Promise<T>) => Promise<T> = (drain) => drain(),
+  around: Around = bare,
 ) {
   const { config } = runConfig(services, label, overrides);
   const redis = new Redis(services.redis.url, { maxRetriesPerRequest: null });

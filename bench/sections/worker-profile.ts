@@ -6,7 +6,8 @@
 //   draining a full queue of the default mix; the profile is cut to the draining window after a
 //   warm-up (start-up, first-use module loads and shutdown left out).
 // - in memory: the queue-overhead section's pipeline (in-memory stores, this process) with V8's
-//   profiler on around the draining only: what the project adds to a raw BullMQ worker.
+//   profiler on around the draining only, and its raw BullMQ no-op worker the same way: what the
+//   project adds to a raw BullMQ worker, step by step.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
@@ -24,7 +25,7 @@ import { type CpuProfile, cpuBySteps, NOT_WORK } from '../cpu-profile.js';
 import { progress } from '../report.js';
 import { type BenchServices, createTable, dropPrefix, runConfig, waitForOutcomes } from '../support.js';
 import { benchGenerator, fillQueue, generate, seedUsers } from '../workload.js';
-import { projectRun } from './queue-overhead.js';
+import { projectRun, rawRun } from './queue-overhead.js';
 
 export interface StepProfile {
   jobs: number;
@@ -42,6 +43,8 @@ export interface WorkerProfileResult {
     processCpuMicrosPerJob: number;
   };
   inMemory: StepProfile;
+  /** A raw BullMQ no-op worker, profiled the same way: what any BullMQ worker pays. */
+  raw: StepProfile;
 }
 
 /** Jobs run before the window opens: first-use module loads and the JIT's warm-up stay out of it. */
@@ -118,16 +121,15 @@ async function deployedProfile(services: BenchServices, jobs: number): Promise<W
   }
 }
 
-async function inMemoryProfile(services: BenchServices, jobs: number): Promise<StepProfile> {
-  // A run before the profiled one warms the JIT, as the queue-overhead rounds are warm.
-  await projectRun(services, Math.min(jobs, 2000), 'profile-warmup', {});
+/** Profiles `drain` (a run in this process) and the main thread's CPU time while it goes. */
+async function profiled(jobs: number, run: (around: <T>(drain: () => Promise<T>) => Promise<T>) => Promise<unknown>) {
   const session = new Session();
   session.connect();
   let profile: CpuProfile | undefined;
   let mainCpu = 0;
   try {
     await session.post('Profiler.enable');
-    await projectRun(services, jobs, 'profile-in-memory', {}, async (drain) => {
+    await run(async (drain) => {
       await session.post('Profiler.start');
       const main0 = mainThreadCpuSeconds(process.pid);
       try {
@@ -143,12 +145,23 @@ async function inMemoryProfile(services: BenchServices, jobs: number): Promise<S
   return summarise(profile as CpuProfile, jobs, mainCpu);
 }
 
+async function inMemoryProfiles(services: BenchServices, jobs: number) {
+  // A run of each before the profiled ones warms the JIT, as the queue-overhead rounds are warm.
+  const warmup = Math.min(jobs, 2000);
+  await rawRun(services, warmup, 'profile-raw-warmup', false);
+  await projectRun(services, warmup, 'profile-warmup', {});
+  return {
+    inMemory: await profiled(jobs, (around) => projectRun(services, jobs, 'profile-in-memory', {}, around)),
+    raw: await profiled(jobs, (around) => rawRun(services, jobs, 'profile-raw', false, around)),
+  };
+}
+
 export async function workerProfile(
   services: BenchServices,
   options: { jobs: number; inMemoryJobs: number },
 ): Promise<WorkerProfileResult> {
   return {
     deployed: await deployedProfile(services, options.jobs),
-    inMemory: await inMemoryProfile(services, options.inMemoryJobs),
+    ...(await inMemoryProfiles(services, options.inMemoryJobs)),
   };
 }
