@@ -1,25 +1,29 @@
 // Turns the measurements into the headline figures (the JSON's top level), the targets they are
 // held to, and the tables printed at the end of a run.
 import { fmt, type Row, renderTable } from './report.js';
-import type { BaselineRun, ProjectRun } from './sections/end-to-end.js';
+import type { BaselineRun, CeilingRun, ProjectRun } from './sections/end-to-end.js';
 import type { HistoryResult } from './sections/history.js';
 import type { HotAggregateResult } from './sections/hot-aggregate.js';
 import type { LatencyResult } from './sections/latency.js';
 import type { MemoryResult } from './sections/memory.js';
 import type { ProducerResult } from './sections/producer.js';
-import type { QueueOverheadResult } from './sections/queue-overhead.js';
+import type { OverheadRound, OverheadRun, QueueOverheadResult } from './sections/queue-overhead.js';
+import type { RedisCommandsResult } from './sections/redis-commands.js';
 import type { OperationTrips } from './sections/round-trips.js';
 import type { ScalingResult } from './sections/scaling.js';
 import type { ShardsResult } from './sections/shards.js';
 import type { TracingResult } from './sections/tracing.js';
-import { round } from './support.js';
+import type { StepProfile, WorkerProfileResult } from './sections/worker-profile.js';
+import { median, medianPair, type Pairing, round } from './support.js';
 
 export interface Figures {
   queueOverhead?: QueueOverheadResult;
   naive?: BaselineRun[];
   project?: ProjectRun[];
-  ceiling?: { requestsPerSec: number }[];
+  ceiling?: CeilingRun[];
   roundTrips?: Record<string, OperationTrips>;
+  redisCommands?: RedisCommandsResult;
+  workerProfile?: WorkerProfileResult;
   scaling?: ScalingResult;
   latency?: LatencyResult;
   memory?: MemoryResult;
@@ -40,44 +44,17 @@ export const EXPECTED_TRIPS: Record<string, string> = {
   'batch-create-users': '2 per user',
 };
 
-export function median(values: readonly number[]): number | undefined {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
-
-/** Median over rounds of a ratio taken within each round (the sides of a round ran back to back). */
-function pairedMedian<A, B>(a: A[] | undefined, b: B[] | undefined, ratio: (a: A, b: B) => number) {
-  if (!a?.length || !b?.length) return undefined;
-  return median(a.slice(0, b.length).map((x, i) => ratio(x, b[i] as B)));
-}
-
 const check = (met: boolean | undefined) => (met === undefined ? '' : met ? ' ✓' : ' ✗');
 
 export function summarise(f: Figures, quick: boolean) {
-  // Rates are medians over rounds; ratios are medians of the ratios within each round.
+  // A ratio is the median of the ratios within back-to-back rounds, and its row shows that round's
+  // figures (so figures and ratio agree); counts per job are medians over rounds.
   const med = <T>(runs: T[] | undefined, key: (r: T) => number) => (runs?.length ? median(runs.map(key)) : undefined);
-  const project = f.project?.length
-    ? {
-        jobs: f.project[0]?.jobs ?? 0,
-        jobsPerSec: med(f.project, (r) => r.jobsPerSec) as number,
-        requestsPerSec: med(f.project, (r) => r.requestsPerSec) as number,
-        requestsPerJob: med(f.project, (r) => r.requestsPerJob) as number,
-        historyRequestsPerJob: med(f.project, (r) => r.historyRequestsPerJob) as number,
-      }
-    : undefined;
-  const naive = f.naive?.length
-    ? {
-        jobsPerSec: med(f.naive, (r) => r.jobsPerSec) as number,
-        requestsPerSec: med(f.naive, (r) => r.requestsPerSec) as number,
-      }
-    : undefined;
-  const ceiling = f.ceiling?.length ? { requestsPerSec: med(f.ceiling, (r) => r.requestsPerSec) as number } : undefined;
-  const queueOverheadRatio = f.queueOverhead?.ratio;
-  const backendRequestsRatio = pairedMedian(f.project, f.naive, (p, n) => p.requestsPerSec / n.requestsPerSec);
-  const endToEndJobsRatio = pairedMedian(f.project, f.naive, (p, n) => p.jobsPerSec / n.jobsPerSec);
-  const backendCeilingShare = pairedMedian(f.project, f.ceiling, (p, c) => p.requestsPerSec / c.requestsPerSec);
+  const e2e = endToEndPairs(f);
+  const queueOverheadRatio = f.queueOverhead?.ratio.ratio;
+  const backendRequestsRatio = e2e?.requests.ratio;
+  const endToEndJobsRatio = e2e?.jobs.ratio;
+  const backendCeilingShare = e2e?.ceilingRequests?.ratio;
   const latencyMs = f.latency ? { p50: f.latency.p50, p95: f.latency.p95, p99: f.latency.p99 } : undefined;
 
   const targets = {
@@ -89,7 +66,10 @@ export function summarise(f: Figures, quick: boolean) {
       target: '>= 0.9',
       met: backendRequestsRatio === undefined ? undefined : backendRequestsRatio >= 0.9,
     },
-    historyRequestsPerJob: { target: '<= 0.1', met: project ? project.historyRequestsPerJob <= 0.1 : undefined },
+    historyRequestsPerJob: {
+      target: '<= 0.1',
+      met: f.project?.length ? (med(f.project, (r) => r.historyRequestsPerJob) as number) <= 0.1 : undefined,
+    },
     scalingEfficiency4: { target: '>= 0.9', met: f.scaling ? f.scaling.efficiency4 >= 0.9 : undefined },
     latencyP99Ms: { target: '<= 25', met: latencyMs ? latencyMs.p99 <= 25 : undefined },
     workerRssGrowth: { target: '<= 1.2', met: f.memory ? f.memory.growth <= 1.2 : undefined },
@@ -106,11 +86,24 @@ export function summarise(f: Figures, quick: boolean) {
 
   const json = {
     queueOverheadRatio: maybe(queueOverheadRatio, 3),
+    queueOverheadRatioToFastest: maybe(f.queueOverhead?.ratioToFastest.ratio, 3),
     backendRequestsRatio: maybe(backendRequestsRatio, 3),
     endToEndJobsRatio: maybe(endToEndJobsRatio, 3),
-    requestsPerJob: maybe(project?.requestsPerJob, 3),
-    historyRequestsPerJob: maybe(project?.historyRequestsPerJob, 3),
+    backendCapacityRatio: maybe(e2e?.capacity.ratio, 3),
+    requestsPerJob: maybe(
+      med(f.project, (r) => r.requestsPerJob),
+      3,
+    ),
+    capacityUnitsPerJob: maybe(
+      med(f.project, (r) => r.capacityUnitsPerJob ?? Number.NaN),
+      3,
+    ),
+    historyRequestsPerJob: maybe(
+      med(f.project, (r) => r.historyRequestsPerJob),
+      3,
+    ),
     backendCeilingShare: maybe(backendCeilingShare, 3),
+    backendCeilingCapacityShare: maybe(e2e?.ceilingCapacity?.ratio, 3),
     scalingEfficiency4: maybe(f.scaling?.efficiency4, 3),
     latencyMs: latencyMs ?? null,
     workerRssGrowth: maybe(f.memory?.growth, 3),
@@ -121,6 +114,9 @@ export function summarise(f: Figures, quick: boolean) {
     tracingCpuRatio100: maybe(f.tracing?.cpuRatio100.median, 3),
     tracingCpuRatio1: maybe(f.tracing?.cpuRatio1.median, 3),
     historyCostRatio: maybe(f.history?.costRatio, 3),
+    redisCommandsPerJob: f.redisCommands?.serverCommandsPerJob ?? null,
+    redisRoundTripsPerJob: f.redisCommands?.roundTripsPerJob ?? null,
+    workerCpuMicrosPerJob: f.workerProfile?.deployed.processCpuMicrosPerJob ?? null,
     hotAggregateShare: maybe(f.hotAggregate?.share, 3),
     hotAggregateDeadLettered: f.hotAggregate ? f.hotAggregate.contended.deadLettered : null,
     shardsProducerRatio: maybe(f.shards?.producerRatio, 2),
@@ -130,57 +126,16 @@ export function summarise(f: Figures, quick: boolean) {
   };
 
   const rows: Row[] = [];
-  if (f.queueOverhead) {
-    const q = f.queueOverhead;
-    rows.push([
-      `Queue overhead (in-memory store, ${q.jobs} jobs, median of ${q.rounds} pairs)`,
-      fmt.rate(Math.max(...q.projectJobsPerSec)),
-      `raw BullMQ no-op ${fmt.rate(Math.max(...q.rawJobsPerSec))}`,
-      fmt.ratio(q.ratio),
-      `>= 0.80${check(targets.queueOverheadRatio.met)}`,
-    ]);
-    rows.push([
-      'CPU per job: worker process + Redis',
-      `${q.projectCpuMicrosPerJob.node} + ${q.projectCpuMicrosPerJob.redis} µs`,
-      `raw ${q.rawCpuMicrosPerJob.node} + ${q.rawCpuMicrosPerJob.redis} µs`,
-      fmt.ratio(
-        (q.rawCpuMicrosPerJob.node + q.rawCpuMicrosPerJob.redis) /
-          (q.projectCpuMicrosPerJob.node + q.projectCpuMicrosPerJob.redis),
-      ),
-      '(info)',
-    ]);
-  }
-  if (project && naive) {
-    rows.push([
-      `End to end on dynalite (${project.jobs} jobs, default mix, median of ${f.project?.length} pairs)`,
-      fmt.rate(project.jobsPerSec),
-      `naive PutItem ${fmt.rate(naive.jobsPerSec)}`,
-      fmt.ratio(endToEndJobsRatio as number),
-      '(info)',
-    ]);
-    rows.push([
-      'DynamoDB requests/s',
-      fmt.rate(project.requestsPerSec),
-      `naive ${fmt.rate(naive.requestsPerSec)}`,
-      fmt.ratio(backendRequestsRatio as number),
-      `>= 0.90${check(targets.backendRequestsRatio.met)}`,
-    ]);
-    rows.push(['DynamoDB requests per job', project.requestsPerJob.toFixed(2), 'naive 1.00', '', '(info)']);
+  if (f.queueOverhead) rows.push(...overheadRows(f.queueOverhead, check(targets.queueOverheadRatio.met)));
+  if (e2e && f.project && f.naive) {
+    const historyPerJob = med(f.project, (r) => r.historyRequestsPerJob) as number;
+    rows.push(...endToEndRows(e2e, f.project, f.naive, f.ceiling ?? [], check(targets.backendRequestsRatio.met)));
     rows.push([
       'of which history (BatchWriteItem)',
-      project.historyRequestsPerJob.toFixed(3),
+      historyPerJob.toFixed(3),
       '',
       '',
       `<= 0.10${check(targets.historyRequestsPerJob.met)}`,
-    ]);
-  }
-  if (project && ceiling) {
-    rows.push([
-      'Share of the backend ceiling (requests/s)',
-      fmt.rate(project.requestsPerSec),
-      `tight PutItem loop ${fmt.rate(ceiling.requestsPerSec)}`,
-      fmt.ratio(backendCeilingShare as number),
-      '(info)',
     ]);
   }
   if (f.scaling) {
@@ -202,6 +157,7 @@ export function summarise(f: Figures, quick: boolean) {
       '',
       `p99 <= 25 ms${check(targets.latencyP99Ms.met)}`,
     ]);
+    rows.push(...tailRows(l));
   }
   if (f.memory) {
     const m = f.memory;
@@ -318,7 +274,177 @@ export function summarise(f: Figures, quick: boolean) {
   ];
   if (f.latency) parts.push(stepsTable(f.latency));
   if (f.roundTrips) parts.push(tripsTable(f.roundTrips));
+  if (f.redisCommands) parts.push(redisTable(f.redisCommands));
+  if (f.workerProfile) parts.push(profileTable(f.workerProfile));
   return { table: parts.join('\n\n'), json };
+}
+
+interface EndToEndPairs {
+  jobs: Pairing;
+  requests: Pairing;
+  capacity: Pairing;
+  ceilingRequests?: Pairing;
+  ceilingCapacity?: Pairing;
+}
+
+function endToEndPairs(f: Figures): EndToEndPairs | undefined {
+  const { project, naive, ceiling } = f;
+  if (!project?.length || !naive?.length) return undefined;
+  const pairs = <B>(other: B[], ratio: (p: ProjectRun, b: B) => number) =>
+    medianPair(project.slice(0, other.length).map((p, i) => ratio(p, other[i] as B)));
+  // Older results have no capacity units: their ratio is n/a.
+  const units = (r: { capacityUnitsPerSec?: number }) => r.capacityUnitsPerSec ?? Number.NaN;
+  return {
+    jobs: pairs(naive, (p, n) => p.jobsPerSec / n.jobsPerSec),
+    requests: pairs(naive, (p, n) => p.requestsPerSec / n.requestsPerSec),
+    capacity: pairs(naive, (p, n) => units(p) / units(n)),
+    ...(ceiling?.length
+      ? {
+          ceilingRequests: pairs(ceiling, (p, c) => p.requestsPerSec / c.requestsPerSec),
+          ceilingCapacity: pairs(ceiling, (p, c) => units(p) / units(c)),
+        }
+      : {}),
+  };
+}
+
+function endToEndRows(
+  e: EndToEndPairs,
+  project: ProjectRun[],
+  naive: BaselineRun[],
+  ceiling: CeilingRun[],
+  requestsMet: string,
+): Row[] {
+  const spread = (p: Pairing) => `${fmt.ratio(p.ratio)} (${fmt.ratio(p.range[0])}–${fmt.ratio(p.range[1])})`;
+  const at = <T>(runs: T[], p: Pairing) => runs[p.round] as T;
+  const units = (v: number | undefined) => (v === undefined ? 'n/a' : `${Math.round(v).toLocaleString('en-US')} CU/s`);
+  const rows: Row[] = [
+    [
+      `End to end on dynalite (${project[0]?.jobs} jobs, default mix; median pair of ${project.length}, range)`,
+      fmt.rate(at(project, e.jobs).jobsPerSec),
+      `naive PutItem ${fmt.rate(at(naive, e.jobs).jobsPerSec)}`,
+      spread(e.jobs),
+      '(info)',
+    ],
+    [
+      'DynamoDB requests/s',
+      fmt.rate(at(project, e.requests).requestsPerSec),
+      `naive ${fmt.rate(at(naive, e.requests).requestsPerSec)}`,
+      spread(e.requests),
+      `>= 0.90${requestsMet}`,
+    ],
+    [
+      'DynamoDB capacity units/s (read + write)',
+      units(at(project, e.capacity).capacityUnitsPerSec),
+      `naive ${units(at(naive, e.capacity).capacityUnitsPerSec)}`,
+      spread(e.capacity),
+      '(info)',
+    ],
+    [
+      'DynamoDB requests, capacity units per job',
+      `${(median(project.map((r) => r.requestsPerJob)) as number).toFixed(2)}, ${(median(project.map((r) => r.capacityUnitsPerJob ?? Number.NaN)) as number).toFixed(2)}`,
+      'naive 1.00, 1.00',
+      '',
+      '(info)',
+    ],
+  ];
+  if (e.ceilingRequests && e.ceilingCapacity) {
+    rows.push([
+      'Share of the backend ceiling: requests/s',
+      fmt.rate(at(project, e.ceilingRequests).requestsPerSec),
+      `tight PutItem loop ${fmt.rate(at(ceiling, e.ceilingRequests).requestsPerSec)}`,
+      spread(e.ceilingRequests),
+      '(info)',
+    ]);
+    rows.push([
+      'Share of the backend ceiling: capacity units/s',
+      units(at(project, e.ceilingCapacity).capacityUnitsPerSec),
+      `tight PutItem loop ${units(at(ceiling, e.ceilingCapacity).capacityUnitsPerSec)}`,
+      spread(e.ceilingCapacity),
+      '(info)',
+    ]);
+  }
+  return rows;
+}
+
+/** Where the latency tail comes from (older results lack these figures). */
+function tailRows(l: LatencyResult): Row[] {
+  const rows: Row[] = [];
+  if (l.split) {
+    const { all, slowest1pct: slow } = l.split;
+    rows.push([
+      'Latency: median wait in the queue + processing, slowest 1% of jobs',
+      `${slow.waitMs} + ${slow.processingMs} ms (${slow.jobs} jobs)`,
+      `all jobs ${all.waitMs} + ${all.processingMs} ms`,
+      '',
+      '(info)',
+    ]);
+  }
+  if (l.dynamoCallMs) {
+    const d = l.dynamoCallMs;
+    rows.push([
+      'Latency: DynamoDB calls (dynalite)',
+      `p50 ${d.p50} / p99 ${d.p99} ms`,
+      `max ${d.max} ms`,
+      '',
+      '(info)',
+    ]);
+  }
+  if (l.runtime) {
+    const { eventLoopDelayMs: loop, gc } = l.runtime;
+    rows.push([
+      'Latency: worker event-loop delay',
+      `p50 ${loop.p50} / p99 ${loop.p99} ms`,
+      `max ${loop.max} ms`,
+      '',
+      '(info)',
+    ]);
+    rows.push([
+      'Latency: worker GC pauses',
+      `${gc.count}, ${gc.totalMs} ms in all (${(gc.shareOfWall * 100).toFixed(1)}% of the time)`,
+      `longest ${gc.maxMs} ms, ${gc.over10ms} of ≥ 10 ms`,
+      '',
+      '(info)',
+    ]);
+  }
+  return rows;
+}
+
+/** Every figure of a row comes from the one round whose ratio is the median; the range is over all rounds. */
+function overheadRows(q: QueueOverheadResult, met: string): Row[] {
+  const spread = (p: Pairing) => `${fmt.ratio(p.ratio)} (${fmt.ratio(p.range[0])}–${fmt.ratio(p.range[1])})`;
+  const pair = (p: Pairing) => q.rounds[p.round] as OverheadRound;
+  const cpu = (r: OverheadRun) => `${r.nodeMicros} + ${r.redisMicros} µs`;
+  const rounds = `median pair of ${q.rounds.length}, range`;
+  return [
+    [
+      `Queue overhead (in-memory store, ${q.jobs} jobs, same job options; ${rounds})`,
+      fmt.rate(pair(q.ratio).project.jobsPerSec),
+      `raw BullMQ no-op ${fmt.rate(pair(q.ratio).raw.jobsPerSec)}`,
+      spread(q.ratio),
+      `>= 0.80${met}`,
+    ],
+    [
+      'Against raw BullMQ with removeOnComplete: true',
+      fmt.rate(pair(q.ratioToFastest).project.jobsPerSec),
+      `raw, removeOnComplete ${fmt.rate(pair(q.ratioToFastest).rawRemove.jobsPerSec)}`,
+      spread(q.ratioToFastest),
+      '(info)',
+    ],
+    [
+      'CPU per job: worker process + Redis (raw ÷ project)',
+      cpu(pair(q.cpuRatio).project),
+      `raw ${cpu(pair(q.cpuRatio).raw)}`,
+      spread(q.cpuRatio),
+      '(info)',
+    ],
+    [
+      'Keeping completed jobs (by age and count) vs removing them: CPU per job',
+      `+${q.retentionMicrosPerJob.project.node} + ${q.retentionMicrosPerJob.project.redis} µs`,
+      `raw +${q.retentionMicrosPerJob.raw.node} + ${q.retentionMicrosPerJob.raw.redis} µs`,
+      '',
+      '(info) worker + Redis, median of rounds',
+    ],
+  ];
 }
 
 function maybe(value: number | undefined, digits: number): number | null {
@@ -363,5 +489,48 @@ function tripsTable(trips: Record<string, OperationTrips>): string {
     'DynamoDB round trips per operation (counted)',
     ['Operation', 'Mean', 'Min–max', 'Expected', 'Jobs'],
     rows,
+  );
+}
+
+function redisTable(r: RedisCommandsResult): string {
+  const sent = Object.entries(r.requestsByName).map(([name, n]) => [`sent: ${name}`, n.toFixed(3), '']);
+  const run = Object.entries(r.serverByCommand).map(([name, s]) => [
+    `run by Redis: ${name}`,
+    s.calls.toFixed(3),
+    s.usec.toFixed(1),
+  ]);
+  return renderTable(
+    `Redis per job (producer at ${r.offeredPerSec} jobs/s + one worker, ${r.jobs} jobs, a redis-server of its own): ` +
+      `${r.roundTripsPerJob} round trips, ${r.requestsPerJob} requests sent, ${r.serverCommandsPerJob} commands run ` +
+      `(scripts' own included), ${r.redisCpuMicrosPerJob} µs of Redis CPU`,
+    ['What', 'Per job', 'Redis µs per job'],
+    [...sent, ...run],
+  );
+}
+
+function profileTable(p: WorkerProfileResult): string {
+  const { deployed, inMemory, raw } = p;
+  const steps = [
+    ...new Set([
+      ...Object.keys(deployed.stepsMicrosPerJob),
+      ...Object.keys(inMemory.stepsMicrosPerJob),
+      ...Object.keys(raw?.stepsMicrosPerJob ?? {}),
+    ]),
+  ];
+  const cell = (profile: StepProfile, step: string) => {
+    const micros = profile.stepsMicrosPerJob[step];
+    if (micros === undefined) return '';
+    const total = profile.mainThreadCpuMicrosPerJob;
+    return `${micros} µs (${total > 0 ? Math.round((micros / total) * 100) : 0}%)`;
+  };
+  return renderTable(
+    "Worker CPU per job by step (CPU profiles: a step's share of the main thread's samples × its CPU time; a sample " +
+      'counts for the innermost frame of ours or a package). ' +
+      `Deployed: worker/main.ts on dynalite, ${deployed.jobs} jobs, main thread ${deployed.mainThreadCpuMicrosPerJob} µs ` +
+      `per job (all threads ${deployed.processCpuMicrosPerJob} µs). In memory: the queue-overhead pipeline, ` +
+      `${inMemory.jobs} jobs, main thread ${inMemory.mainThreadCpuMicrosPerJob} µs per job` +
+      (raw ? `; raw BullMQ no-op worker the same way: ${raw.mainThreadCpuMicrosPerJob} µs` : ''),
+    ['Step', 'Deployed (dynalite)', 'In memory', 'Raw BullMQ no-op'],
+    steps.map((step) => [step, cell(deployed, step), cell(inMemory, step), raw ? cell(raw, step) : '']),
   );
 }

@@ -16,10 +16,12 @@ import { latency } from './sections/latency.js';
 import { memory } from './sections/memory.js';
 import { producerRates } from './sections/producer.js';
 import { queueOverhead } from './sections/queue-overhead.js';
+import { redisCommands } from './sections/redis-commands.js';
 import { roundTrips } from './sections/round-trips.js';
 import { scaling } from './sections/scaling.js';
 import { shardsSection } from './sections/shards.js';
 import { tracingOverhead } from './sections/tracing.js';
+import { workerProfile } from './sections/worker-profile.js';
 import { CONCURRENCY, startBenchServices } from './support.js';
 
 const quick = process.argv.includes('--quick');
@@ -37,6 +39,8 @@ const sizes = quick
       overhead: { jobs: 2000, rounds: 1 },
       e2e: { jobs: 400, rounds: 1, ceilingSeconds: 2 },
       trips: 120,
+      commands: { jobs: 400, perSec: 200 },
+      profile: { jobs: 400, inMemoryJobs: 2000 },
       scaling: { jobsPerWorker: 80, concurrency: 2 },
       latency: { perSec: 200, seconds: 4, warmupSeconds: 1 },
       memory: [300, 1500] as [number, number],
@@ -50,6 +54,8 @@ const sizes = quick
       overhead: { jobs: 20_000, rounds: 3 },
       e2e: { jobs: 4000, rounds: 3, ceilingSeconds: 5 },
       trips: 400,
+      commands: { jobs: 2000, perSec: 200 },
+      profile: { jobs: 4000, inMemoryJobs: 20_000 },
       scaling: { jobsPerWorker: 600, concurrency: 2 },
       latency: { perSec: 200, seconds: 30, warmupSeconds: 2 },
       memory: [5000, 50_000] as [number, number],
@@ -93,7 +99,10 @@ async function main() {
   const figures: Figures = {};
   try {
     if (wanted('overhead')) {
-      figures.queueOverhead = await queueOverhead(services, jobsFlag ? { jobs: jobsFlag, rounds: 3 } : sizes.overhead);
+      figures.queueOverhead = await queueOverhead(
+        services,
+        jobsFlag ? { jobs: jobsFlag, rounds: sizes.overhead.rounds } : sizes.overhead,
+      );
     }
     if (wanted('e2e')) {
       const { jobs, rounds, ceilingSeconds } = sizes.e2e;
@@ -109,6 +118,8 @@ async function main() {
       }
     }
     if (wanted('trips')) figures.roundTrips = await roundTrips(services, sizes.trips);
+    if (wanted('commands')) figures.redisCommands = await redisCommands(services, sizes.commands);
+    if (wanted('profile')) figures.workerProfile = await workerProfile(services, sizes.profile);
     if (wanted('scaling')) figures.scaling = await scaling(services, sizes.scaling);
     if (wanted('latency')) figures.latency = await latency(services, sizes.latency);
     if (wanted('memory')) figures.memory = await memory(services, sizes.memory);

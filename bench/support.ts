@@ -130,6 +130,13 @@ export async function waitForOutcomes(
   }
 }
 
+export function median(values: readonly number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
 /** Nearest-rank percentile of sorted values. */
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -166,4 +173,23 @@ export async function steadyRate(redis: Redis, outcomesKey: string, skipShare = 
   const from = Math.floor(times.length * skipShare);
   const seconds = ((times.at(-1) as number) - (times[from] as number)) / 1000;
   return (times.length - 1 - from) / seconds;
+}
+
+/** A comparison of two sides: the pair (round) whose ratio is the median, and the range over rounds. */
+export interface Pairing {
+  /** The round the figures come from: its ratio is the median of the rounds' ratios. */
+  round: number;
+  ratio: number;
+  range: [number, number];
+}
+
+/** The round whose ratio is the median (the lower middle one for an even count), and the range. */
+export function medianPair(ratios: readonly number[]): Pairing {
+  const order = ratios.map((ratio, index) => ({ ratio, round: index })).sort((a, b) => a.ratio - b.ratio);
+  const middle = order[Math.floor((order.length - 1) / 2)] as { ratio: number; round: number };
+  return {
+    round: middle.round,
+    ratio: round(middle.ratio, 3),
+    range: [round(order[0]?.ratio ?? Number.NaN, 3), round(order.at(-1)?.ratio ?? Number.NaN, 3)],
+  };
 }

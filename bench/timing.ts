@@ -43,7 +43,7 @@ export class StepTimes {
 }
 
 export function timedStores(stores: Stores, times: StepTimes): Stores {
-  const { events, users, history } = stores;
+  const { events, users, history, table } = stores;
   return {
     events: {
       getByJob: (userId, jobId) => times.time('read', () => events.getByJob(userId, jobId)),
@@ -69,6 +69,7 @@ export function timedStores(stores: Stores, times: StepTimes): Stores {
       write: (entries) => times.time('history-flush', () => history.write(entries)),
       list: (jobId) => history.list(jobId),
     },
+    table,
   };
 }
 

@@ -70,12 +70,6 @@ export class CliContext {
     return createDynamoStores(this.dynamo, this.config);
   }
 
-  /** The table's own description (item counts DynamoDB keeps, approximately, without a scan). */
-  async table() {
-    await this.stores();
-    return describeTable((this.dynamo as DynamoClients).client, this.config.DYNAMODB_TABLE_NAME);
-  }
-
   async close(): Promise<void> {
     await this.systemCache?.close();
     this.redis?.disconnect();

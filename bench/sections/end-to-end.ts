@@ -24,20 +24,30 @@ import {
 } from '../support.js';
 import { benchGenerator, fillQueue, generate, seedUsers } from '../workload.js';
 
-/** Counts DynamoDB calls by command; `frozen` keeps the count at the end of the timed window. */
+/** Counts DynamoDB calls by command, and the capacity units they consumed (ReturnConsumedCapacity). */
 class CallCounter {
   readonly byCommand = new Map<string, number>();
   total = 0;
+  capacityUnits = 0;
   observe = (call: DynamoCall): void => {
     this.total += 1;
+    this.capacityUnits += call.capacityUnits;
     this.byCommand.set(call.command, (this.byCommand.get(call.command) ?? 0) + 1);
   };
+  reset(): void {
+    this.total = 0;
+    this.capacityUnits = 0;
+    this.byCommand.clear();
+  }
 }
 
 export interface ProjectRun {
   jobs: number;
   jobsPerSec: number;
   requestsPerSec: number;
+  /** Read and write capacity units consumed per second (dynalite reports them as DynamoDB would). */
+  capacityUnitsPerSec?: number;
+  capacityUnitsPerJob?: number;
   requestsPerJob: number;
   historyRequestsPerJob: number;
   requestsByCommand: Record<string, number>;
@@ -59,20 +69,22 @@ export async function projectRun(services: BenchServices, jobs: number, label = 
   await fillQueue(queue, generate(benchGenerator(config, seeded), jobs), operationJobOptions(config));
   const ledger = new Ledger(redis, queueKeys(config), config.LEDGER_MAX_ENTRIES);
 
-  counter.total = 0;
-  counter.byCommand.clear();
+  counter.reset();
   const started = Date.now();
   const service = startWorkerService({ config, stores: base, redis, logger: devNullLogger(), metrics });
   const settled = await waitForOutcomes(services.control, ledger.outcomesKey, jobs, (done) =>
     progress('end to end', `project ${done}/${jobs}`),
   );
   const callsInWindow = counter.total;
+  const unitsInWindow = counter.capacityUnits;
   await service.close(); // flushes the last history batch, which belongs to these jobs
   const seconds = (settled.lastAt - started) / 1000;
   const result: ProjectRun = {
     jobs,
     jobsPerSec: jobs / seconds,
     requestsPerSec: callsInWindow / seconds,
+    capacityUnitsPerSec: unitsInWindow / seconds,
+    capacityUnitsPerJob: counter.capacityUnits / jobs,
     requestsPerJob: counter.total / jobs,
     historyRequestsPerJob: (counter.byCommand.get('BatchWriteItemCommand') ?? 0) / jobs,
     requestsByCommand: Object.fromEntries(counter.byCommand),
@@ -87,6 +99,7 @@ export async function projectRun(services: BenchServices, jobs: number, label = 
 export interface BaselineRun {
   jobsPerSec: number;
   requestsPerSec: number;
+  capacityUnitsPerSec?: number;
 }
 
 /** One PutItem per job: no event store, no history, no idempotency, no ledger. */
@@ -127,14 +140,24 @@ export async function naiveRun(services: BenchServices, jobs: number): Promise<B
   await dropPrefix(services.control, config.QUEUE_PREFIX);
   redis.disconnect();
   dynamo.close();
-  return { jobsPerSec: jobs / seconds, requestsPerSec: counter.total / seconds };
+  return {
+    jobsPerSec: jobs / seconds,
+    requestsPerSec: counter.total / seconds,
+    capacityUnitsPerSec: counter.capacityUnits / seconds,
+  };
 }
 
 /** The backend's limit: CONCURRENCY loops each sending PutItem back to back for `seconds`. */
-export async function ceilingRun(services: BenchServices, seconds: number): Promise<{ requestsPerSec: number }> {
+export interface CeilingRun {
+  requestsPerSec: number;
+  capacityUnitsPerSec?: number;
+}
+
+export async function ceilingRun(services: BenchServices, seconds: number): Promise<CeilingRun> {
   const { config } = runConfig(services, 'ceiling');
   await createTable(config);
-  const dynamo = createDynamoClients(config);
+  const counter = new CallCounter();
+  const dynamo = createDynamoClients(config, counter.observe);
   const deadline = performance.now() + seconds * 1000;
   let sent = 0;
   const loop = async (lane: number) => {
@@ -157,5 +180,5 @@ export async function ceilingRun(services: BenchServices, seconds: number): Prom
   await Promise.all(Array.from({ length: CONCURRENCY }, (_, lane) => loop(lane)));
   const elapsed = (performance.now() - started) / 1000;
   dynamo.close();
-  return { requestsPerSec: sent / elapsed };
+  return { requestsPerSec: sent / elapsed, capacityUnitsPerSec: counter.capacityUnits / elapsed };
 }

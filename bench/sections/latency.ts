@@ -1,5 +1,8 @@
 // 5. Latency: the producer (ledger, then addBulk) at a fixed offered rate into the full project
-// on dynalite; enqueue→completion per job is BullMQ's finishedOn − timestamp.
+// on dynalite; enqueue→completion per job is BullMQ's finishedOn − timestamp. Beside it, where the
+// tail comes from: each job's wait in the queue (processedOn − timestamp) apart from its processing
+// (finishedOn − processedOn), for all jobs and for the slowest 1%; the DynamoDB calls' own latency;
+// and this process's event-loop delay and GC pauses over the measured window.
 import { Redis } from 'ioredis';
 import { Producer } from '../../producer/producer.js';
 import { createDynamoClients } from '../../shared/dynamo/client.js';
@@ -8,6 +11,7 @@ import { openJobSystem } from '../../shared/wiring.js';
 import { WorkerMetrics } from '../../worker/metrics.js';
 import { startWorkerService } from '../../worker/worker-service.js';
 import { progress } from '../report.js';
+import { type RuntimeStats, watchRuntime } from '../runtime-stats.js';
 import {
   type BenchServices,
   createTable,
@@ -33,6 +37,31 @@ export interface LatencyResult {
   percentilesMs?: Record<string, number>;
   /** Mean ms per job of each step at this (unsaturated) rate. */
   stepsMsPerJob: Record<string, number>;
+  /** Median wait in the queue and median processing, of all measured jobs and of the slowest 1%. */
+  split?: { all: WaitAndWork; slowest1pct: WaitAndWork };
+  /** Every DynamoDB call of the window (SDK retries included): p50, p99, max in ms. */
+  dynamoCallMs?: { p50: number; p99: number; max: number; calls: number };
+  /** The worker's (this process's) event loop and GC over the measured window. */
+  runtime?: RuntimeStats;
+}
+
+export interface WaitAndWork {
+  jobs: number;
+  waitMs: number;
+  processingMs: number;
+}
+
+function waitAndWork(jobs: readonly { waitMs: number; processingMs: number }[]): WaitAndWork {
+  const med = (values: number[]) =>
+    percentile(
+      values.sort((a, b) => a - b),
+      50,
+    );
+  return {
+    jobs: jobs.length,
+    waitMs: med(jobs.map((j) => j.waitMs)),
+    processingMs: med(jobs.map((j) => j.processingMs)),
+  };
 }
 
 /** The producer ticks every 10 ms; rate/100 jobs per tick. */
@@ -45,7 +74,12 @@ export async function latency(
   const { config } = runConfig(services, 'latency');
   await createTable(config);
   const metrics = new WorkerMetrics();
-  const dynamo = createDynamoClients(config, metrics.dynamoCall);
+  const callMs: number[] = [];
+  let measuring = false;
+  const dynamo = createDynamoClients(config, (call) => {
+    metrics.dynamoCall(call);
+    if (measuring) callMs.push(call.durationMs);
+  });
   const stores = createDynamoStores(dynamo, config);
   const seeded = await seedUsers(stores);
   const redis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
@@ -64,11 +98,20 @@ export async function latency(
   const total = Math.round(options.perSec * (options.seconds + options.warmupSeconds));
   const measureFrom = Date.now() + options.warmupSeconds * 1000;
   const samples: number[] = [];
+  const jobs: { totalMs: number; waitMs: number; processingMs: number }[] = [];
   let finished = 0;
   const allDone = new Promise<void>((resolve) => {
     service.worker.on('completed', (job) => {
       finished += 1;
-      if (job.timestamp >= measureFrom && job.finishedOn) samples.push(job.finishedOn - job.timestamp);
+      if (job.timestamp >= measureFrom && job.finishedOn) {
+        samples.push(job.finishedOn - job.timestamp);
+        const processedOn = job.processedOn ?? job.timestamp;
+        jobs.push({
+          totalMs: job.finishedOn - job.timestamp,
+          waitMs: processedOn - job.timestamp,
+          processingMs: job.finishedOn - processedOn,
+        });
+      }
       if (finished % 100 === 0) progress('latency', `${finished}/${total} at ${options.perSec} jobs/s`);
       if (finished >= total) resolve();
     });
@@ -83,10 +126,18 @@ export async function latency(
     maxOperations: total,
     logger,
   });
+  const runtime = watchRuntime();
+  const warmedUp = setTimeout(() => {
+    runtime.reset();
+    measuring = true;
+  }, measureFrom - Date.now());
   const started = Date.now();
   await producer.run();
   const producedIn = (Date.now() - started) / 1000;
   await allDone;
+  clearTimeout(warmedUp);
+  const runtimeStats = runtime.stop();
+  measuring = false;
   await service.close();
   untimeAcks();
   await producerSide.close();
@@ -96,6 +147,9 @@ export async function latency(
   dynamo.close();
 
   samples.sort((a, b) => a - b);
+  jobs.sort((a, b) => a.totalMs - b.totalMs);
+  callMs.sort((a, b) => a - b);
+  const ms = (v: number) => round(v, 1);
   return {
     offeredPerSec: options.perSec,
     seconds: options.seconds,
@@ -110,5 +164,16 @@ export async function latency(
       ['max', samples.at(-1) ?? Number.NaN],
     ]),
     stepsMsPerJob: times.perJob(total),
+    split: {
+      all: waitAndWork(jobs),
+      slowest1pct: waitAndWork(jobs.slice(Math.floor(jobs.length * 0.99))),
+    },
+    dynamoCallMs: {
+      p50: ms(percentile(callMs, 50)),
+      p99: ms(percentile(callMs, 99)),
+      max: ms(callMs.at(-1) ?? Number.NaN),
+      calls: callMs.length,
+    },
+    runtime: runtimeStats,
   };
 }

@@ -4,7 +4,6 @@
 // in each round, rounds interleaved, so load from the rest of the machine hits each alike; the
 // figures are ratios within a round, with their spread over the rounds. Besides jobs/s, the
 // worker's own CPU time per job (from /proc), which a busy machine disturbs much less than a rate.
-import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -13,14 +12,14 @@ import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { Ledger } from '../../shared/lifecycle/ledger.js';
 import { operationJobOptions } from '../../shared/lifecycle/queues.js';
 import { createDynamoStores } from '../../shared/store/index.js';
-import { spawnWorker } from '../children.js';
+import { processCpuSeconds, spawnWorker } from '../children.js';
 import { type OtlpReceiver, startOtlpReceiver } from '../otlp-receiver.js';
 import { progress } from '../report.js';
-import { median } from '../results.js';
 import {
   type BenchServices,
   createTable,
   dropPrefix,
+  median,
   round,
   runConfig,
   steadyRate,
@@ -56,17 +55,6 @@ function otelEnv(mode: TracingMode, sink: OtlpReceiver): Record<string, string> 
     ...(mode === 'sampled1' ? { OTEL_TRACES_SAMPLER_ARG: '0.01' } : {}),
   };
 }
-
-/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat (Linux; the bench's platform). */
-function processCpuSeconds(pid: number): number {
-  // Fields after the command name (which may contain spaces): utime and stime are the 12th and 13th.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
-}
-
-/** USER_HZ: 100 on every Linux the bench runs on (getconf CLK_TCK). */
-const CLOCK_TICKS_PER_SECOND = 100;
 
 async function tracingRound(services: BenchServices, mode: TracingMode, jobs: number, sink: OtlpReceiver) {
   const { config, env } = runConfig(services, `trace-${mode}`);

@@ -1,8 +1,7 @@
 // djq stats: queue counts by state, DLQ size, the fleet's flow-control rate (is DynamoDB holding the
-// queue back?), and the table's size from DescribeTable (what DynamoDB
-// keeps without a scan: approximate); --exact counts events and live users with full-table scans.
-// With a sharded queue: the totals, then each shard's counts.
-import { DEPARTMENT_INDEX } from '../../shared/dynamo/table.js';
+// queue back?), and the table's size from DescribeTable (what DynamoDB keeps without a scan:
+// approximate, and said so); --exact counts events and live users with full-table scans. With a
+// sharded queue: the totals, then each shard's counts.
 import { describeFleetFlow } from '../../shared/flow/fleet-rate.js';
 import type { CliContext } from '../context.js';
 import { type Output, table } from '../output.js';
@@ -14,7 +13,7 @@ const STATES = ['waiting', 'active', 'delayed', 'prioritized', 'completed', 'fai
 
 export async function stats(ctx: CliContext, out: Output, options: { exact: boolean } = { exact: false }) {
   const { shards, stores } = await ctx.system();
-  const [perShard, description, exact] = await Promise.all([
+  const [perShard, size, exact] = await Promise.all([
     Promise.all(
       shards.map(async ({ queues, readFlow }) => ({
         counts: await queues.operations.getJobCounts(...STATES),
@@ -22,7 +21,7 @@ export async function stats(ctx: CliContext, out: Output, options: { exact: bool
         flow: await readFlow(),
       })),
     ),
-    ctx.table(),
+    stores.table.size(),
     // Full-table COUNT scans: minutes and real read capacity on a table of millions of items.
     options.exact ? Promise.all([stores.events.count(), stores.users.count()]) : undefined,
   ]);
@@ -31,13 +30,7 @@ export async function stats(ctx: CliContext, out: Output, options: { exact: bool
     for (const [state, n] of Object.entries(c)) counts[state] = (counts[state] ?? 0) + n;
   const dlq = perShard.reduce((sum, s) => sum + s.deadLetter, 0);
   const sharded = shards.length > 1;
-  const index = description?.GlobalSecondaryIndexes?.find((i) => i.IndexName === DEPARTMENT_INDEX);
-  const estimate = {
-    items: description?.ItemCount ?? 0,
-    sizeBytes: description?.TableSizeBytes ?? 0,
-    usersWithDepartment: index?.ItemCount ?? 0,
-    note: APPROXIMATE,
-  };
+  const estimate = { ...size, ...(size.approximate ? { note: APPROXIMATE } : {}) };
   const data = {
     queue: ctx.config.QUEUE_NAME,
     counts,
@@ -49,6 +42,7 @@ export async function stats(ctx: CliContext, out: Output, options: { exact: bool
     ...(exact ? { events: exact[0], users: exact[1] } : {}),
     source: ctx.source,
   };
+  const approx = size.approximate ? ' (approx.)' : '';
   out.result(data, () =>
     table([
       ['queue', ctx.config.QUEUE_NAME + (sharded ? ` (${shards.length} shards, totals)` : '')],
@@ -64,15 +58,17 @@ export async function stats(ctx: CliContext, out: Output, options: { exact: bool
             `${STATES.map((state) => `${state} ${s.counts[state] ?? 0}`).join(', ')}; dead-letter ${s.deadLetter}`,
           ])
         : []),
-      ['table items (approx.)', estimate.items],
-      ['  bytes (approx.)', estimate.sizeBytes],
-      ['  users with a department (approx.)', estimate.usersWithDepartment],
+      [`table items${approx}`, estimate.items],
+      [`  bytes${approx}`, estimate.sizeBytes],
+      [`  users with a department${approx}`, estimate.usersWithDepartment],
       ...(exact
         ? [
             ['events (exact, scanned)', exact[0]],
             ['users (exact, scanned)', exact[1]],
           ]
-        : [['(approx.', `${APPROXIMATE})`]]),
+        : size.approximate
+          ? [['(approx.', `${APPROXIMATE})`]]
+          : []),
       ['(from', `${ctx.source})`],
     ]),
   );

@@ -235,8 +235,9 @@ export class JobLifecycle {
     if (job.attemptsMade === 0 && job.attemptsStarted <= 1) {
       this.history({ type: 'enqueued', jobId: ref.jobId, op: ref.op, at: new Date(job.timestamp).toISOString() });
     }
-    this.history({ type: 'attempt-started', ...ref, attempt, at: now() });
-    this.emit({ type: 'attempt-started', ...ref, attempt });
+    const at = now();
+    this.history({ type: 'attempt-started', ...ref, attempt, at });
+    this.emit({ type: 'attempt-started', ...ref, attempt }, at);
     return attempt;
   }
 
@@ -304,16 +305,17 @@ export class JobLifecycle {
       this.emit({ type: 'lock-lost', ...ref, attempt: details.attempt });
       return false;
     }
+    const at = now();
     this.history({
       type: 'completed',
       ...ref,
       attempt: details.attempt,
-      at: now(),
+      at,
       durationMs: details.durationMs,
       capacityUnits: details.capacityUnits,
       result: summarise(details.result),
     });
-    this.emit({ type: 'completed', ...ref, ...details });
+    this.emit({ type: 'completed', ...ref, ...details }, at);
     return true;
   }
 
@@ -625,16 +627,19 @@ export class JobLifecycle {
     return withTransitionLock(redis, keys.transitionLock(jobId), fn, lock, () => void this.probe('lock:busy', jobId));
   }
 
+  /** `entry` is built by the caller for this call alone, so it is stamped in place (no copy per record). */
   private history(entry: HistoryEntry): void {
     try {
-      this.deps.history.record({ ...entry, workerId: this.deps.actor });
+      entry.workerId = this.deps.actor;
+      this.deps.history.record(entry);
     } catch {
       // History never decides a job's fate.
     }
   }
 
-  private emit(transition: DistributiveOmit<Transition, keyof Stamp>): void {
-    this.events.emit('transition', { ...transition, actor: this.deps.actor, at: now() });
+  /** `at`: the transition's own time when it has one already (one clock read per transition). */
+  private emit(transition: DistributiveOmit<Transition, keyof Stamp>, at = now()): void {
+    this.events.emit('transition', { ...transition, actor: this.deps.actor, at });
   }
 }
 

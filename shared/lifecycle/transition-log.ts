@@ -19,7 +19,9 @@ function log(logger: Logger, t: Transition): void {
       );
       return;
     case 'attempt-started':
-      logger.debug({ jobId: t.jobId, op: t.op, attempt: t.attempt }, `${t.op} attempt ${t.attempt} started`);
+      // Every job passes here: the line is not even built at the default level (info).
+      if (logger.isLevelEnabled('debug'))
+        logger.debug({ jobId: t.jobId, op: t.op, attempt: t.attempt }, `${t.op} attempt ${t.attempt} started`);
       return;
     case 'attempt-failed': {
       const { type: _type, actor: _actor, at: _at, message, final, ...fields } = t;

@@ -5,6 +5,7 @@ import type { DynamoClients } from '../dynamo/client.js';
 import type { Config } from '../runtime/config.js';
 import { DynamoEventStore } from './dynamo-event-store.js';
 import { DynamoJobHistory } from './dynamo-job-history.js';
+import { DynamoTableSize } from './dynamo-table-size.js';
 import { DynamoUserProjection } from './dynamo-user-projection.js';
 import type { Stores } from './types.js';
 
@@ -17,5 +18,6 @@ export function createDynamoStores(
     events: new DynamoEventStore(clients.doc, table),
     users: new DynamoUserProjection(clients.doc, table),
     history: new DynamoJobHistory(clients.doc, table, config.HISTORY_RETENTION_DAYS),
+    table: new DynamoTableSize(clients.client, table),
   };
 }

@@ -51,8 +51,25 @@ export interface JobHistoryStore {
   list(jobId: string): Promise<HistoryEntry[]>;
 }
 
+/** The table's size without reading it: what `djq stats` shows on every call. */
+export interface TableSize {
+  /** Every item: events, heads, history entries. */
+  items: number;
+  sizeBytes: number;
+  /** Items in the department index: users with a department (tombstones have none). */
+  usersWithDepartment: number;
+  /** True when the figures are DynamoDB's own estimate (DescribeTable, refreshed about every six hours). */
+  approximate: boolean;
+}
+
+export interface TableSizeStore {
+  /** One DescribeTable call on DynamoDB, never a scan: costs nothing whatever the table's size. */
+  size(): Promise<TableSize>;
+}
+
 export interface Stores {
   events: EventStore;
   users: UserProjectionStore;
   history: JobHistoryStore;
+  table: TableSizeStore;
 }
