@@ -1,6 +1,7 @@
 // Turns the measurements into the headline figures (the JSON's top level), the targets they are
 // held to, and the tables printed at the end of a run.
 import { fmt, type Row, renderTable } from './report.js';
+import type { CapacitySection } from './sections/capacity.js';
 import type { BaselineRun, CeilingRun, ProjectRun } from './sections/end-to-end.js';
 import type { HistoryResult } from './sections/history.js';
 import type { HotAggregateResult } from './sections/hot-aggregate.js';
@@ -32,6 +33,7 @@ export interface Figures {
   history?: HistoryResult;
   hotAggregate?: HotAggregateResult;
   shards?: ShardsResult;
+  capacity?: CapacitySection;
 }
 
 /** The round trips each operation should make (README "Performance"); the run checks them. */
@@ -82,6 +84,17 @@ export function summarise(f: Figures, quick: boolean) {
           f.hotAggregate.contended.verified
         : undefined,
     },
+    capacityGoodputShare: {
+      target: '>= 0.85, <= 10% throttled, 0 dead-lettered by throttling (flow control, 4 workers)',
+      met: f.capacity
+        ? (() => {
+            const flow = f.capacity.modes[0];
+            return flow
+              ? flow.goodputShare >= 0.85 && flow.throttledShare <= 0.1 && flow.deadLetteredByThrottling === 0
+              : false;
+          })()
+        : undefined,
+    },
   };
 
   const json = {
@@ -121,6 +134,8 @@ export function summarise(f: Figures, quick: boolean) {
     hotAggregateDeadLettered: f.hotAggregate ? f.hotAggregate.contended.deadLettered : null,
     shardsProducerRatio: maybe(f.shards?.producerRatio, 2),
     shardsWorkerRatio: maybe(f.shards?.workerRatio, 2),
+    capacityGoodputShare: maybe(f.capacity?.modes[0]?.goodputShare, 3),
+    capacityThrottledShare: maybe(f.capacity?.modes[0]?.throttledShare, 3),
     targets,
     details: f,
   };
@@ -265,6 +280,7 @@ export function summarise(f: Figures, quick: boolean) {
       contended.verified ? '(info) stream verified' : 'stream NOT verified ✗',
     ]);
   }
+  if (f.capacity) rows.push(...capacityRows(f.capacity, check(targets.capacityGoodputShare.met)));
   const parts = [
     renderTable(
       `Benchmark${quick ? ' (--quick: a smoke run, the figures are not meaningful)' : ''}`,
@@ -533,4 +549,29 @@ function profileTable(p: WorkerProfileResult): string {
     ['Step', 'Deployed (dynalite)', 'In memory', 'Raw BullMQ no-op'],
     steps.map((step) => [step, cell(deployed, step), cell(inMemory, step), raw ? cell(raw, step) : '']),
   );
+}
+
+/** The capacity section: three ways of meeting throttling with 4 workers, then 1 and 8 with flow control. */
+function capacityRows(c: CapacitySection, flowCheck: string): Row[] {
+  const pct = (share: number) => `${Math.round(share * 1000) / 10}%`;
+  const describe = (r: CapacitySection['modes'][number]) =>
+    `goodput ${fmt.ratio(r.goodputShare)} of C, ${pct(r.throttledShare)} throttled, ${r.deadLetteredByThrottling} DLQ'd by throttling`;
+  const label: Record<string, string> = {
+    'flow-control': 'flow control',
+    'no-flow-control': 'no flow control (throttles use attempts)',
+    'sdk-adaptive': "SDK 'adaptive' retry mode alone",
+  };
+  const rows: Row[] = c.modes.map((r, i) => [
+    i === 0
+      ? `Capacity C = ${c.capacity} units/s, demand ~2C, ${r.jobs} jobs, 4 workers: ${label[r.mode]}`
+      : `  … ${label[r.mode]}`,
+    describe(r),
+    `${fmt.rate(r.jobsPerSecond)}, ${r.unitsPerJob} WCU/job`,
+    '',
+    i === 0 ? `>= 0.85, <= 10%, 0${flowCheck}` : '(info)',
+  ]);
+  for (const r of c.scaling) {
+    rows.push([`  flow control, ${r.workers} worker(s)`, describe(r), fmt.rate(r.jobsPerSecond), '', '(info)']);
+  }
+  return rows;
 }

@@ -9,6 +9,7 @@ import { benchCharts } from '../charts/bench.js';
 import { writeCharts } from '../charts/main.js';
 import { clearProgress, progress } from './report.js';
 import { type Figures, summarise } from './results.js';
+import { capacitySection } from './sections/capacity.js';
 import { ceilingRun, naiveRun, projectRun } from './sections/end-to-end.js';
 import { history } from './sections/history.js';
 import { hotAggregate } from './sections/hot-aggregate.js';
@@ -48,6 +49,7 @@ const sizes = quick
       tracing: { jobs: 300, rounds: 1 },
       history: { shortEvents: 10, longEvents: 2000, updates: 40 },
       hot: 200,
+      capacity: { jobs: 300, capacity: 100 },
       shards: { jobs: 300, rounds: 1 },
     }
   : {
@@ -63,6 +65,7 @@ const sizes = quick
       tracing: { jobs: 4000, rounds: 3 },
       history: { shortEvents: 10, longEvents: 10_000, updates: 300 },
       hot: 1000,
+      capacity: { jobs: 2000, capacity: 100 },
       shards: { jobs: 3000, rounds: 3 },
     };
 
@@ -128,6 +131,7 @@ async function main() {
     if (wanted('history')) figures.history = await history(services, sizes.history);
     if (wanted('hot')) figures.hotAggregate = await hotAggregate(services, sizes.hot);
     if (wanted('shards')) figures.shards = await shardsSection(services, sizes.shards);
+    if (wanted('capacity')) figures.capacity = await capacitySection(sizes.capacity);
     const redisVersion = /redis_version:(\S+)/.exec(await services.control.info('server'))?.[1] ?? 'unknown';
     clearProgress();
     const { table, json } = summarise(figures, quick);
