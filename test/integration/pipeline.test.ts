@@ -26,8 +26,16 @@ async function finished(jobId: string) {
   });
 }
 
+/**
+ * The result BullMQ stores with its ack, which lands just after the ledger's `completed` record
+ * (the order that makes a crash in between safe): wait for the ack, not only the record.
+ */
 async function returnValue(jobId: string) {
-  return (await producer.queues.operations.getJob(jobId))?.returnvalue;
+  const job = await waitFor(`job ${jobId} acknowledged`, async () => {
+    const current = await producer.queues.operations.getJob(jobId);
+    return current?.finishedOn ? current : undefined;
+  });
+  return job.returnvalue;
 }
 
 async function deadLetter(jobId: string): Promise<DeadLetterEntry> {
