@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { type CapacityLimit, type CapacityStats, startCapacityLimit } from '../shared/dynamo/capacity-limit.js';
+import type { FleetFlowView } from '../shared/flow/fleet-rate.js';
 import { allShardKeys } from '../shared/lifecycle/keys.js';
 import type { Ledger, LedgerPosition } from '../shared/lifecycle/ledger.js';
 import type { Queues } from '../shared/lifecycle/queues.js';
@@ -168,6 +169,8 @@ interface Tally {
 interface ShardView {
   queues: Queues;
   ledger: Ledger;
+  /** The fleet's flow-control state for this shard. */
+  readFlow(): Promise<FleetFlowView>;
   from: LedgerPosition;
 }
 
@@ -231,6 +234,10 @@ async function summary(
     0,
   );
   const t = await tally(shards);
+  // The slowest shard's limit: any shard held back by DynamoDB holds part of the work back.
+  const flows = await Promise.all(shards.map((s) => s.readFlow()));
+  const limited = flows.filter((f) => f.rate !== null);
+  const heldBack = limited.length > 0 ? Math.min(...limited.map((f) => f.rate as number)) : null;
   const now = performance.now();
   const done = t.completed + t.deadLettered;
   const rate = last.t > 0 ? ((done - last.done) * 1000) / (now - last.t) : 0;
@@ -245,6 +252,8 @@ async function summary(
     deadLettered: t.deadLettered,
     dlqSize: dlq,
     jobsPerSecond: Math.round(rate * 10) / 10,
+    // The fleet's job rate when DynamoDB's throttling has flow control holding the queue back.
+    heldBackByDynamo: heldBack === null ? null : { jobsPerSecond: heldBack, now: flows.some((f) => f.heldBack) },
     // Read and write units per second consumed, and requests throttled, since the previous line.
     ...(capacity ? { capacity: capacitySince(capacity.limit, capacity.mark) } : {}),
   };
@@ -257,6 +266,9 @@ async function summary(
   say(
     `produced ${line.produced} · waiting ${line.waiting} · active ${line.active} · retrying ${line.delayed} · ` +
       `completed ${paint(32, String(line.completed))} · dead-lettered ${paint(31, String(line.deadLettered))} · ${line.jobsPerSecond} jobs/s` +
+      (line.heldBackByDynamo
+        ? ` · ${paint(33, `held back by DynamoDB: ${line.heldBackByDynamo.jobsPerSecond} jobs/s`)}${line.heldBackByDynamo.now ? '' : ' (not reached)'}`
+        : '') +
       dynamo,
   );
 }
@@ -349,8 +361,8 @@ async function main() {
   redis.on('error', () => undefined);
   const shards: ShardView[] = [];
   for (const keys of allShardKeys(config)) {
-    const { queues, ledger } = openQueueView(config, redis, keys.shard);
-    shards.push({ queues, ledger, from: await ledger.position() });
+    const { queues, ledger, readFlow } = openQueueView(config, redis, keys.shard);
+    shards.push({ queues, ledger, readFlow, from: await ledger.position() });
   }
 
   const stack = new Stack({

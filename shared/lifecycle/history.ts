@@ -62,19 +62,27 @@ export interface HistoryRecorderOptions {
   flushIntervalMs: number;
   /** Entries held at most; past it the oldest are dropped and counted, so memory stays bounded. */
   maxBuffered: number;
-  onError?: (error: unknown, lost: number) => void;
+  /** A failed write: `pending` entries wait for the next try; `streak` failures in a row so far. */
+  onError?: (error: unknown, pending: number, streak: number) => void;
 }
+
+/** Longest pause between flushes while writes keep failing. */
+const MAX_BACKOFF_MS = 30_000;
 
 export class HistoryRecorder {
   private buffer: HistoryEntry[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
+  /** Failed writes in a row, and when the timer may try again: a throttled or unreachable table
+   * is not hit every interval with an ever larger batch (each throttle also slows the fleet). */
+  private streak = 0;
+  private resumeAt = 0;
   dropped = 0;
 
   constructor(private readonly options: HistoryRecorderOptions) {}
 
   start(): void {
-    this.timer ??= setInterval(() => void this.flush(), this.options.flushIntervalMs);
+    this.timer ??= setInterval(() => void this.flushWhenDue(), this.options.flushIntervalMs);
     this.timer.unref();
   }
 
@@ -82,7 +90,11 @@ export class HistoryRecorder {
     this.buffer.push(entry);
     this.trim();
     // Flush early once a full batch is waiting, but never run two flushes at once.
-    if (this.buffer.length >= 25 && !this.flushing) void this.flush();
+    if (this.buffer.length >= 25 && !this.flushing) void this.flushWhenDue();
+  }
+
+  private flushWhenDue(): Promise<void> {
+    return Date.now() < this.resumeAt ? Promise.resolve() : this.flush();
   }
 
   get pending(): number {
@@ -100,10 +112,16 @@ export class HistoryRecorder {
     this.buffer = [];
     this.flushing = this.options.store
       .write(batch)
+      .then(() => {
+        this.streak = 0;
+        this.resumeAt = 0;
+      })
       .catch((error: unknown) => {
-        this.options.onError?.(error, batch.length);
+        this.streak += 1;
+        this.resumeAt = Date.now() + Math.min(MAX_BACKOFF_MS, this.options.flushIntervalMs * 2 ** this.streak);
         this.buffer = batch.concat(this.buffer);
         this.trim();
+        this.options.onError?.(error, this.buffer.length, this.streak);
       })
       .finally(() => {
         this.flushing = undefined;
@@ -125,7 +143,7 @@ export class HistoryRecorder {
     this.timer = undefined;
     for (let round = 0; round < maxRounds && (this.flushing || this.buffer.length > 0); round++) await this.flush();
     if (this.buffer.length > 0) {
-      this.options.onError?.(new Error('history store unavailable at shutdown'), this.buffer.length);
+      this.options.onError?.(new Error('history store unavailable at shutdown'), this.buffer.length, this.streak);
       this.dropped += this.buffer.length;
       this.buffer = [];
     }
@@ -142,7 +160,12 @@ export function startHistoryRecorder(
     store,
     flushIntervalMs: config.HISTORY_FLUSH_MS,
     maxBuffered: config.HISTORY_BUFFER_MAX,
-    onError: (error, lost) => logger.warn({ err: error, lost }, 'job history write failed (jobs are unaffected)'),
+    // One warning when writes start failing, then one every tenth try: a throttled table would
+    // otherwise fill the log with a line per flush.
+    onError: (error, pending, streak) => {
+      const log = streak <= 1 || streak % 10 === 0 ? logger.warn.bind(logger) : logger.debug.bind(logger);
+      log({ err: error, pending, streak }, 'job history write failed (jobs are unaffected); retrying with backoff');
+    },
   });
   recorder.start();
   return recorder;

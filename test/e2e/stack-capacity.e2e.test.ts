@@ -28,8 +28,17 @@ function startStack(env: Record<string, string>, args: string[]): Service {
 }
 
 interface SummaryLine {
-  summary: { capacity?: { budgetUnitsPerSecond: number; writeUnitsPerSecond: number; throttled: number } };
+  summary: {
+    capacity?: { budgetUnitsPerSecond: number; writeUnitsPerSecond: number; throttled: number };
+    heldBackByDynamo: { jobsPerSecond: number; now: boolean } | null;
+  };
 }
+
+const summariesOf = (output: string) =>
+  output
+    .split('\n')
+    .filter((line) => line.startsWith('[stack] {"summary"'))
+    .map((line) => JSON.parse(line.slice('[stack] '.length)) as SummaryLine);
 
 describe('npm start --capacity', () => {
   it('runs every service through the capacity limit and reports it in the summary line', async () => {
@@ -48,14 +57,33 @@ describe('npm start --capacity', () => {
     const output = stack.output();
     expect(code, output.slice(-3000)).toBe(0);
     expect(output).toMatch(/DynamoDB capacity: 10000 read and 10000 write units per second/);
-    const summaries = output
-      .split('\n')
-      .filter((line) => line.startsWith('[stack] {"summary"'))
-      .map((line) => JSON.parse(line.slice('[stack] '.length)) as SummaryLine);
+    const summaries = summariesOf(output);
     expect(summaries.length).toBeGreaterThan(0);
     for (const { summary } of summaries) {
       expect(summary.capacity).toMatchObject({ budgetUnitsPerSecond: 10000, throttled: 0 });
+      expect(summary.heldBackByDynamo).toBeNull();
     }
+    const last = JSON.parse(output.trim().split('\n').at(-1) ?? '') as { produced: number; completed: number };
+    expect(last.produced).toBe(40);
+  });
+
+  it('says when DynamoDB holds the queue back, and drains anyway', { timeout: 150_000 }, async () => {
+    const env = testEnv({ BOARD_PORT: 0 });
+    resources = await openTestResources(env.config);
+    const { AWS_ENDPOINT_URL_DYNAMODB: _shared, ...stackEnv } = env.env;
+
+    // 40 jobs at once against a table of 20 units/s: several times what it gives, for seconds.
+    const stack = startStack(stackEnv, [
+      ...['--capacity', '20', '--workers', '2', '--json', '--until-drained'],
+      ...['--max-operations', '40', '--interval', '1000', '--per-tick', '40'],
+    ]);
+    const { code } = await stack.exited;
+
+    const output = stack.output();
+    expect(code, output.slice(-3000)).toBe(0);
+    const held = summariesOf(output).filter(({ summary }) => summary.heldBackByDynamo !== null);
+    expect(held.length, output.slice(-3000)).toBeGreaterThan(0);
+    expect(held[0]?.summary.heldBackByDynamo?.jobsPerSecond).toBeGreaterThanOrEqual(1);
     const last = JSON.parse(output.trim().split('\n').at(-1) ?? '') as { produced: number; completed: number };
     expect(last.produced).toBe(40);
   });

@@ -37,6 +37,32 @@ describe('HistoryRecorder', () => {
     expect(written.map((e) => e.jobId)).toEqual(Array.from({ length: 30 }, (_, i) => `j${i + 10}`));
   });
 
+  it('backs off after a failed write: a full batch waits for the backoff, an explicit flush does not', async () => {
+    let writes = 0;
+    const streaks: number[] = [];
+    const recorder = new HistoryRecorder({
+      store: {
+        write: async () => {
+          writes += 1;
+          throw new Error('ProvisionedThroughputExceededException');
+        },
+        list: async () => [],
+      },
+      flushIntervalMs: 60_000,
+      maxBuffered: 1000,
+      onError: (_error, _pending, streak) => streaks.push(streak),
+    });
+    for (let i = 0; i < 25; i++) recorder.record(entry(`a${i}`)); // a full batch: flushes early
+    await recorder.flush(); // the early flush's promise
+    expect(writes).toBe(1);
+    for (let i = 0; i < 25; i++) recorder.record(entry(`b${i}`)); // full again, but inside the backoff
+    expect(writes).toBe(1);
+    await recorder.flush();
+    expect(writes).toBe(2);
+    expect(streaks).toEqual([1, 2]);
+    expect(recorder.pending).toBe(50);
+  });
+
   it('gives up at shutdown when the store stays down, counting what it lost', async () => {
     const recorder = new HistoryRecorder({
       store: { write: async () => Promise.reject(new Error('down')), list: async () => [] },
