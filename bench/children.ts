@@ -1,8 +1,10 @@
-// Worker processes for the scaling and memory runs: `worker/main.ts` exactly as `npm start` runs it,
-// as real child processes (stdout to /dev/null), and their resident memory read from the OS.
+// Child processes of the bench: `worker/main.ts` exactly as `npm start` runs it (scaling, memory,
+// tracing, profile), and the raw BullMQ no-op worker on a chosen Node (node-versions); as real
+// processes (stdout to /dev/null), their memory and CPU read from the OS.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { NoOpDrain } from './noop-worker.js';
 
 const root = join(import.meta.dirname, '..');
 const tsx = import.meta.resolve('tsx');
@@ -15,15 +17,25 @@ export interface WorkerChild {
 
 /** `nodeArgs` go before the script (e.g. --cpu-prof). */
 export function spawnWorker(env: Record<string, string>, nodeArgs: readonly string[] = []): WorkerChild {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', tsx, join(root, 'worker', 'main.ts')], {
-    cwd: root,
+  return spawnScript(join(root, 'worker', 'main.ts'), {
+    nodeArgs,
     env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
       AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'bench',
       AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'bench',
       ...env,
     },
+  });
+}
+
+/** A TypeScript script through tsx under `node` (this process's Node unless given). */
+function spawnScript(
+  script: string,
+  options: { env?: Record<string, string>; nodeArgs?: readonly string[]; node?: string; args?: readonly string[] },
+): WorkerChild {
+  const { env = {}, nodeArgs = [], node = process.execPath, args = [] } = options;
+  const child = spawn(node, [...nodeArgs, '--import', tsx, script, ...args], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     // An IPC channel makes the worker stop with us (stopWhenParentExits) if the bench dies.
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
@@ -41,6 +53,49 @@ export function spawnWorker(env: Record<string, string>, nodeArgs: readonly stri
       await exited;
     },
   };
+}
+
+/** What bench/raw-worker-child.ts drains: a queue the bench has filled, on the bench's Redis. */
+export interface RawChildSpec extends NoOpDrain {
+  redisUrl: string;
+}
+
+/** What it reports back over IPC. */
+export interface RawChildReport {
+  /** process.versions.node of the child. */
+  node: string;
+  jobsPerSec: number;
+  /** µs of the child's CPU per job over the drain (user + system, all threads; start-up left out). */
+  cpuMicrosPerJob: number;
+}
+
+/** Runs the raw BullMQ no-op worker under `node` until it has drained `spec.jobs`, and returns its report. */
+export async function runRawWorkerChild(
+  node: string,
+  spec: RawChildSpec,
+  timeoutMs = 600_000,
+): Promise<RawChildReport> {
+  const child = spawnScript(join(root, 'bench', 'raw-worker-child.ts'), { node, args: [JSON.stringify(spec)] });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await new Promise<RawChildReport>((resolve, reject) => {
+      child.process.once('message', (report) => resolve(report as RawChildReport));
+      // 'close', not 'exit': it comes after the IPC channel has delivered what the child sent.
+      child.process.once('close', (code, signal) =>
+        reject(
+          new Error(`raw worker child on ${node} exited (${signal ?? code}) without a report:\n${child.stderr()}`),
+        ),
+      );
+      child.process.once('error', reject);
+      timer = setTimeout(
+        () => reject(new Error(`raw worker child on ${node} did not drain ${spec.jobs} jobs within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+  } finally {
+    clearTimeout(timer);
+    await child.stop();
+  }
 }
 
 /** Resident set size of a process in bytes (Linux /proc, else ps). */

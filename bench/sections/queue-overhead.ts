@@ -5,7 +5,7 @@
 // (`removeOnComplete: true` for raw BullMQ, JOB_KEEP_COMPLETED=0 for the project): what keeping
 // completed jobs for Bull Board costs per job, on each side.
 import type { JobsOptions } from 'bullmq';
-import { Queue, Worker } from 'bullmq';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { Ledger } from '../../shared/lifecycle/ledger.js';
@@ -13,6 +13,7 @@ import { operationJobOptions } from '../../shared/lifecycle/queues.js';
 import { createMemoryStores } from '../../shared/store/memory-stores.js';
 import { WorkerMetrics } from '../../worker/metrics.js';
 import { startWorkerService } from '../../worker/worker-service.js';
+import { drainWithNoOpWorker } from '../noop-worker.js';
 import { progress } from '../report.js';
 import {
   type BenchServices,
@@ -99,26 +100,13 @@ export async function rawRun(
     ...(removeOnComplete ? { removeOnComplete: true } : {}),
   };
   await fillQueue(queue, generate(benchGenerator(config), jobs), options);
-  let done = 0;
+  const drain = { queueName: config.QUEUE_NAME, prefix: config.QUEUE_PREFIX, concurrency: CONCURRENCY, jobs };
   const run = await withCpu(services, jobs, () =>
     around(async () => {
-      const started = performance.now();
-      const finished = new Promise<number>((resolve) => {
-        const worker = new Worker(config.QUEUE_NAME, async () => undefined, {
-          connection: redis,
-          prefix: config.QUEUE_PREFIX,
-          concurrency: CONCURRENCY,
-        });
-        worker.on('completed', () => {
-          done += 1;
-          if (done % 1000 === 0) progress('queue overhead', `${label} ${done}/${jobs}`);
-          if (done === jobs) {
-            const elapsed = performance.now() - started;
-            void worker.close().then(() => resolve(elapsed));
-          }
-        });
-      });
-      return jobs / ((await finished) / 1000);
+      const elapsedMs = await drainWithNoOpWorker(redis, drain, (done) =>
+        progress('queue overhead', `${label} ${done}/${jobs}`),
+      );
+      return jobs / (elapsedMs / 1000);
     }),
   );
   await queue.close();
