@@ -7,6 +7,7 @@ import type { HistoryResult } from './sections/history.js';
 import type { HotAggregateResult } from './sections/hot-aggregate.js';
 import type { LatencyResult } from './sections/latency.js';
 import type { MemoryResult } from './sections/memory.js';
+import type { NodeVersionPair, NodeVersionsResult } from './sections/node-versions.js';
 import type { ProducerResult } from './sections/producer.js';
 import type { OverheadRound, OverheadRun, QueueOverheadResult } from './sections/queue-overhead.js';
 import type { RedisCommandsResult } from './sections/redis-commands.js';
@@ -34,6 +35,7 @@ export interface Figures {
   hotAggregate?: HotAggregateResult;
   shards?: ShardsResult;
   capacity?: CapacitySection;
+  nodeVersions?: NodeVersionsResult;
 }
 
 /** The round trips each operation should make (README "Performance"); the run checks them. */
@@ -136,6 +138,7 @@ export function summarise(f: Figures, quick: boolean) {
     shardsWorkerRatio: maybe(f.shards?.workerRatio, 2),
     capacityGoodputShare: maybe(f.capacity?.modes[0]?.goodputShare, 3),
     capacityThrottledShare: maybe(f.capacity?.modes[0]?.throttledShare, 3),
+    nodeVersionRatio: f.nodeVersions && !('skipped' in f.nodeVersions) ? round(f.nodeVersions.ratio.ratio, 3) : null,
     targets,
     details: f,
   };
@@ -281,6 +284,7 @@ export function summarise(f: Figures, quick: boolean) {
     ]);
   }
   if (f.capacity) rows.push(...capacityRows(f.capacity, check(targets.capacityGoodputShare.met)));
+  if (f.nodeVersions) rows.push(...nodeVersionRows(f.nodeVersions));
   const parts = [
     renderTable(
       `Benchmark${quick ? ' (--quick: a smoke run, the figures are not meaningful)' : ''}`,
@@ -574,4 +578,28 @@ function capacityRows(c: CapacitySection, flowCheck: string): Row[] {
     rows.push([`  flow control, ${r.workers} worker(s)`, describe(r), fmt.rate(r.jobsPerSecond), '', '(info)']);
   }
   return rows;
+}
+
+/** Raw BullMQ on the bench's Node against Node 20 (the project cannot run there; BullMQ can). */
+function nodeVersionRows(n: NodeVersionsResult): Row[] {
+  if ('skipped' in n)
+    return [["Raw BullMQ no-op worker, Node 20 vs the bench's Node", 'skipped', n.skipped, '', '(info)']];
+  const spread = (p: Pairing) => `${fmt.ratio(p.ratio)} (${fmt.ratio(p.range[0])}–${fmt.ratio(p.range[1])})`;
+  const pair = (p: Pairing) => n.pairs[p.round] as NodeVersionPair;
+  return [
+    [
+      `Raw BullMQ no-op worker on Node ${n.current.version} vs ${n.node20.version} (${n.jobs} jobs; median pair of ${n.pairs.length}, range)`,
+      fmt.rate(pair(n.ratio).current.jobsPerSec),
+      `Node 20 ${fmt.rate(pair(n.ratio).node20.jobsPerSec)}`,
+      spread(n.ratio),
+      '(info) child process, same job options',
+    ],
+    [
+      'Its worker CPU per job (current ÷ Node 20)',
+      `${pair(n.cpuRatio).current.cpuMicrosPerJob} µs`,
+      `Node 20 ${pair(n.cpuRatio).node20.cpuMicrosPerJob} µs`,
+      spread(n.cpuRatio),
+      '(info)',
+    ],
+  ];
 }

@@ -15,6 +15,7 @@ import { history } from './sections/history.js';
 import { hotAggregate } from './sections/hot-aggregate.js';
 import { latency } from './sections/latency.js';
 import { memory } from './sections/memory.js';
+import { nodeVersions } from './sections/node-versions.js';
 import { producerRates } from './sections/producer.js';
 import { queueOverhead } from './sections/queue-overhead.js';
 import { redisCommands } from './sections/redis-commands.js';
@@ -51,6 +52,7 @@ const sizes = quick
       hot: 200,
       capacity: { jobs: 300, capacity: 100 },
       shards: { jobs: 300, rounds: 1 },
+      nodeVersions: { jobs: 2000, pairs: 1 },
     }
   : {
       overhead: { jobs: 20_000, rounds: 3 },
@@ -67,6 +69,7 @@ const sizes = quick
       hot: 1000,
       capacity: { jobs: 2000, capacity: 100 },
       shards: { jobs: 3000, rounds: 3 },
+      nodeVersions: { jobs: 20_000, pairs: 3 },
     };
 
 function versions(redisVersion: string) {
@@ -131,6 +134,7 @@ async function main() {
     if (wanted('history')) figures.history = await history(services, sizes.history);
     if (wanted('hot')) figures.hotAggregate = await hotAggregate(services, sizes.hot);
     if (wanted('shards')) figures.shards = await shardsSection(services, sizes.shards);
+    if (wanted('node-versions')) figures.nodeVersions = await nodeVersions(services, sizes.nodeVersions);
     if (wanted('capacity')) figures.capacity = await capacitySection(sizes.capacity);
     const redisVersion = /redis_version:(\S+)/.exec(await services.control.info('server'))?.[1] ?? 'unknown';
     clearProgress();
