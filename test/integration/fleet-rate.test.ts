@@ -55,8 +55,9 @@ describe('the fleet rate', () => {
     expect((await f.rate.report(report(0))).rate).toBe(38);
     // Held a quarter of a second at a time: 38 jobs/s is 10 per 250 ms.
     expect(await f.queue.getGlobalRateLimit()).toEqual({ max: 10, duration: 250 });
-    // Throttles from jobs started before the cut keep arriving: the next second does not cut again...
-    await f.rate.report(report(20, 40));
+    // Throttles from jobs started before the cut keep arriving: a modest share (3 of 40) the next
+    // second does not cut again...
+    await f.rate.report(report(20, 3));
     f.second.now += 1;
     expect((await f.rate.report(report(0))).rate).toBe(38);
     // ...the one after does: every request throttled, but the cut is at most the factor (0.5), from
@@ -67,6 +68,17 @@ describe('the fleet rate', () => {
     const flow = await readFleetFlow(redis, f.keys);
     expect(flow.rate).toBe(10);
     expect(flow.lastThrottleAt).toBe((f.second.now - 1) * 1000);
+    await f.queue.close();
+  });
+
+  it('cuts again at once, without waiting out the two seconds, when a fifth or more of the requests are throttled', async () => {
+    const f = fleet();
+    await f.rate.report(report(40, 8));
+    f.second.now += 1;
+    expect((await f.rate.report(report(0))).rate).toBe(38);
+    await f.rate.report(report(30, 30)); // half of 60 requests throttled: a storm
+    f.second.now += 1;
+    expect((await f.rate.report(report(0))).rate).toBe(22); // min(38, 30) x (1 - 0.5 / 2)
     await f.queue.close();
   });
 
