@@ -53,6 +53,26 @@ describe('DynamoDB job history', () => {
     expect(await history.list('b')).toEqual([flush[1]]);
   });
 
+  it("splits a job's entries of one flush over items below DynamoDB's 400 KB item limit", async () => {
+    const { history } = resources.stores;
+    // A job put back again and again while the table throttles (and the recorder, backing off,
+    // holds its entries): thousands of entries of one job in one flush, over 400 KB together.
+    const reason = `throttled: ${'x'.repeat(200)}`;
+    const flush: HistoryEntry[] = Array.from({ length: 3000 }, (_, i) => ({
+      jobId: 'busy',
+      at: at(i),
+      type: 'put-back',
+      attempt: 1,
+      delayMs: 250,
+      cause: 'throttled',
+      reason,
+    }));
+    await history.write(flush);
+    const items = await itemsOf('busy');
+    expect(items.length).toBeGreaterThan(1);
+    expect((await history.list('busy')).map((e) => e.at)).toEqual(flush.map((e) => e.at));
+  });
+
   it('reads items written one entry per item (before 0.3) beside new ones', async () => {
     const { history } = resources.stores;
     await resources.dynamo.doc.send(
