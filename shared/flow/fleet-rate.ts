@@ -87,9 +87,12 @@ if limiterFull(rate) then bound = 1 end
 if sec > cur then
   local started, requests, throttled, units = tonumber(f[2]) or 0, tonumber(f[3]) or 0, tonumber(f[4]) or 0, tonumber(f[5]) or 0
   if sec - cur > 60 then
-    -- Idle for a minute: forget the rate and probe afresh.
-    rate = initial > 0 and initial or nil
-    apply(rate)
+    -- Idle for a minute: forget the rate and probe afresh. With no rate of ours there is nothing to
+    -- forget: a limit in the queue's meta is someone else's (as lift() leaves it).
+    if rate or initial > 0 then
+      rate = initial > 0 and initial or nil
+      apply(rate)
+    end
     started, requests, throttled, units = 0, 0, 0, 0
   elseif throttled > 0 then
     local share = requests > 0 and math.min(1, throttled / requests) or 1

@@ -135,6 +135,16 @@ describe('the fleet rate', () => {
     await f.queue.close();
   });
 
+  it("forgetting an idle fleet's rate leaves a limit flow control did not set", async () => {
+    const f = fleet();
+    await f.queue.setGlobalRateLimit(7, 1000);
+    await f.rate.report(report(10));
+    f.second.now += 61;
+    expect((await f.rate.report(report(0))).rate).toBeNull();
+    expect(await f.queue.getGlobalRateLimit()).toEqual({ max: 7, duration: 1000 });
+    await f.queue.close();
+  });
+
   it('lift() removes only a limit flow control set', async () => {
     const ours = fleet();
     await ours.rate.report(report(40, 80));
