@@ -145,6 +145,20 @@ describe('the fleet rate', () => {
     await f.queue.close();
   });
 
+  it("keeps deciding when Redis's clock steps back (a failover to a host whose clock is behind)", async () => {
+    const f = fleet();
+    await f.rate.report(report(40, 8));
+    f.second.now += 1;
+    expect((await f.rate.report(report(0))).rate).toBe(38);
+    f.second.now -= 30;
+    // A tenth of the requests throttled in the first second after the step: the last cut's second
+    // is in the new clock's future, which says nothing about how long ago it was.
+    await f.rate.report(report(40, 8));
+    f.second.now += 1;
+    expect((await f.rate.report(report(0))).rate).toBe(36);
+    await f.queue.close();
+  });
+
   it('lift() removes only a limit flow control set', async () => {
     const ours = fleet();
     await ours.rate.report(report(40, 80));
