@@ -1,7 +1,7 @@
 // One worker's part in the fleet's flow control (shared/flow/fleet-rate.ts): it tallies what its
 // jobs did against DynamoDB and reports once a second; the fleet decides the rate. Advisory: a
 // report that fails (Redis away) is dropped, never blocks a job, and the next one carries on.
-import { type CallTally, onThrottledRequest } from '../shared/dynamo/instrumentation.js';
+import { type CallTally, emptyTally, onThrottledRequest } from '../shared/dynamo/instrumentation.js';
 import { FleetRate, type FlowReport, type FlowSettings } from '../shared/flow/fleet-rate.js';
 import type { QueueKeys } from '../shared/lifecycle/keys.js';
 import type { Config } from '../shared/runtime/config.js';
@@ -10,6 +10,14 @@ import type { Logger } from '../shared/runtime/logger.js';
 import type { RedisConnection } from '../shared/runtime/redis.js';
 
 const REPORT_EVERY_MS = 1000;
+
+/** What tests change. */
+export interface FlowControlOptions {
+  /** Seconds since epoch instead of Redis's TIME. @default Redis's TIME */
+  clock?: () => number;
+  /** Between two reports; tests that report by hand make it long. @default 1000 */
+  reportEveryMs?: number;
+}
 
 export function flowSettingsOf(config: Config): FlowSettings {
   return {
@@ -31,6 +39,7 @@ export class FlowControl {
   private unsubscribe: (() => void) | undefined;
   private reporting = false;
   private readonly fleet: FleetRate;
+  private readonly reportEveryMs: number;
 
   constructor(
     /** FLOW_CONTROL: off, throttled jobs are failed attempts as any other retryable error. */
@@ -39,8 +48,10 @@ export class FlowControl {
     keys: QueueKeys,
     settings: FlowSettings,
     private readonly logger: Logger,
+    options: FlowControlOptions = {},
   ) {
-    this.fleet = new FleetRate(redis, keys, settings);
+    this.fleet = new FleetRate(redis, keys, settings, options.clock);
+    this.reportEveryMs = options.reportEveryMs ?? REPORT_EVERY_MS;
   }
 
   static fromConfig(config: Config, redis: RedisConnection, keys: QueueKeys, logger: Logger): FlowControl {
@@ -53,11 +64,22 @@ export class FlowControl {
       void this.fleet.lift().catch((error) => this.logger.warn({ err: error }, 'could not lift the fleet rate limit'));
       return;
     }
-    this.timer = setInterval(() => void this.report(), REPORT_EVERY_MS);
+    this.timer = setInterval(() => void this.report(), this.reportEveryMs);
     this.timer.unref();
-    this.unsubscribe = onThrottledRequest(() => {
-      this.pending.throttled += 1;
-    });
+    // Throttles of no job's tally (history writes, sweeps): the table is every shard's.
+    this.unsubscribe = onThrottledRequest(() => this.noteThrottled());
+  }
+
+  /**
+   * A tally for one attempt's DynamoDB calls whose throttles count for this queue (shard) alone:
+   * another shard of the same process, maybe idle, must not be cut for them.
+   */
+  newTally(): CallTally {
+    return emptyTally(() => this.noteThrottled());
+  }
+
+  private noteThrottled(): void {
+    this.pending.throttled += 1;
   }
 
   /** An attempt begins: the fleet's rate is in attempts started per second. */
