@@ -7,9 +7,15 @@
 // again and again while the table throttles) gets several items, each well below the item limit.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BatchWriteCommand, type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  type BatchWriteCommandOutput,
+  type DynamoDBDocumentClient,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { keys } from '../dynamo/table.js';
 import type { HistoryEntry } from '../lifecycle/history.js';
+import { HistoryWriteError } from './errors.js';
 import type { JobHistoryStore } from './types.js';
 
 const BATCH_LIMIT = 25;
@@ -75,12 +81,27 @@ export class DynamoJobHistory implements JobHistoryStore {
     );
     for (let i = 0; i < items.length; i += BATCH_LIMIT) {
       let requests = items.slice(i, i + BATCH_LIMIT).map((Item) => ({ PutRequest: { Item } }));
+      // What is not stored when this batch fails: a retry of the whole flush would store the
+      // batches already written a second time (and spend their write units again, on a table
+      // that is likely throttling).
+      const unwritten = (cause: unknown) =>
+        new HistoryWriteError(
+          [...requests.map((r) => r.PutRequest.Item), ...items.slice(i + BATCH_LIMIT)].flatMap(
+            (item) => item.entries as HistoryEntry[],
+          ),
+          { cause },
+        );
       for (let round = 0; requests.length > 0; round++) {
         if (round >= MAX_UNPROCESSED_ROUNDS) {
-          throw new Error(`${requests.length} history items stayed unprocessed after ${round} rounds`);
+          throw unwritten(new Error(`${requests.length} history items stayed unprocessed after ${round} rounds`));
         }
         if (round > 0) await sleep(Math.min(1000, 25 * 2 ** round));
-        const out = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
+        let out: BatchWriteCommandOutput;
+        try {
+          out = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
+        } catch (error) {
+          throw unwritten(error);
+        }
         requests = (out.UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
       }
     }
