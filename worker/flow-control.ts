@@ -58,14 +58,18 @@ export class FlowControl {
     return new FlowControl(config.FLOW_CONTROL, redis, keys, flowSettingsOf(config), logger);
   }
 
-  /** Starts the reports (on), or removes a limit an earlier fleet left (off). */
+  /**
+   * Starts the reports (on), or the lifts of a limit a fleet with flow control on left (off): now
+   * and every round after, not only at start, or a rolling deploy that turns flow control off would
+   * keep the limit its last old worker set, with no one left to raise or forget it.
+   */
   start(): void {
-    if (!this.enabled) {
-      void this.fleet.lift().catch((error) => this.logger.warn({ err: error }, 'could not lift the fleet rate limit'));
-      return;
-    }
     this.timer = setInterval(() => void this.report(), this.reportEveryMs);
     this.timer.unref();
+    if (!this.enabled) {
+      void this.report();
+      return;
+    }
     // Throttles of no job's tally (history writes, sweeps): the table is every shard's.
     this.unsubscribe = onThrottledRequest(() => this.noteThrottled());
   }
@@ -93,13 +97,25 @@ export class FlowControl {
     this.pending.capacityUnits += tally.capacityUnits;
   }
 
-  /** Sends what was tallied since the last report; at most one report in flight, each with a deadline. */
+  /**
+   * Sends what was tallied since the last report (off: lifts the limit); at most one in flight, each
+   * with a deadline.
+   */
   async report(): Promise<void> {
     if (this.reporting) return;
     this.reporting = true;
+    const sent = this.enabled
+      ? this.sendReport()
+      : this.fleet.lift().catch((error) => this.logger.debug({ err: error }, 'could not lift the fleet rate limit'));
+    if (!(await withDeadline(sent, Date.now() + REPORT_EVERY_MS * 2)))
+      this.logger.debug('flow report dropped: no answer from Redis in time');
+    this.reporting = false;
+  }
+
+  private sendReport(): Promise<void> {
     const report = this.pending;
     this.pending = emptyReport();
-    const sent = this.fleet.report(report).then(
+    return this.fleet.report(report).then(
       ({ rate, lastSecond }) => {
         if (rate !== this.rate) this.logRateChange(rate, report);
         this.rate = rate;
@@ -107,9 +123,6 @@ export class FlowControl {
       },
       (error) => this.logger.debug({ err: error }, 'flow report dropped'),
     );
-    if (!(await withDeadline(sent, Date.now() + REPORT_EVERY_MS * 2)))
-      this.logger.debug('flow report dropped: no answer from Redis in time');
-    this.reporting = false;
   }
 
   close(): void {

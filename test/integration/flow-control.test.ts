@@ -5,6 +5,7 @@ import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDynamoClients } from '../../shared/dynamo/client.js';
 import { withCallTally } from '../../shared/dynamo/instrumentation.js';
+import { FleetRate, readFleetFlow } from '../../shared/flow/fleet-rate.js';
 import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { FlowControl, flowSettingsOf } from '../../worker/flow-control.js';
 import { deleteKeys, openTestResources, testEnv } from '../helpers/stack.js';
@@ -67,5 +68,31 @@ describe('flow control with two queue shards in one process', () => {
     const { throttledPerShard } = shardFlows();
     await expect(getItem()).rejects.toThrow(/throttl|exceeds/i);
     expect(await throttledPerShard()).toEqual(['1', '1']);
+  });
+});
+
+describe('flow control turned off', () => {
+  it('lifts a limit set after it started: a rolling deploy that turns flow control off ends unlimited', async () => {
+    const keys = queueKeys({ ...env.config, QUEUE_NAME: `flow-${queues++}` });
+    const settings = flowSettingsOf(env.config);
+    const second = { now: 7_000_000 };
+    const off = new FlowControl(false, resources.redis, keys, settings, pino({ level: 'silent' }), {
+      clock: () => second.now,
+      reportEveryMs: 3_600_000,
+    });
+    opened.push(off);
+    off.start();
+    // Its lift at start (and a script load it may need) is done before the old worker goes on.
+    await resources.redis.ping();
+    // A worker of the old release, flow control on, still running: DynamoDB throttles it.
+    const old = new FleetRate(resources.redis, keys, settings, () => second.now);
+    await old.report({ started: 40, requests: 80, throttled: 80, capacityUnits: 40 });
+    second.now += 1;
+    await old.report({ started: 0, requests: 0, throttled: 0, capacityUnits: 0 });
+    expect((await readFleetFlow(resources.redis, keys)).rate).not.toBeNull();
+    // The old worker is gone: no one with flow control on is left to raise or forget its limit.
+    await off.report(); // what its timer does
+    expect((await readFleetFlow(resources.redis, keys)).rate).toBeNull();
+    expect(await resources.redis.hmget(keys.bullMeta, 'max', 'duration')).toEqual([null, null]);
   });
 });
