@@ -1,7 +1,7 @@
 // One worker's part in the fleet's flow control (shared/flow/fleet-rate.ts): it tallies what its
 // jobs did against DynamoDB and reports once a second; the fleet decides the rate. Advisory: a
 // report that fails (Redis away) is dropped, never blocks a job, and the next one carries on.
-import { type CallTally, onThrottledRequest } from '../shared/dynamo/instrumentation.js';
+import { type CallTally, emptyTally, onThrottledRequest } from '../shared/dynamo/instrumentation.js';
 import { FleetRate, type FlowReport, type FlowSettings } from '../shared/flow/fleet-rate.js';
 import type { QueueKeys } from '../shared/lifecycle/keys.js';
 import type { Config } from '../shared/runtime/config.js';
@@ -10,6 +10,14 @@ import type { Logger } from '../shared/runtime/logger.js';
 import type { RedisConnection } from '../shared/runtime/redis.js';
 
 const REPORT_EVERY_MS = 1000;
+
+/** What tests change. */
+export interface FlowControlOptions {
+  /** Seconds since epoch instead of Redis's TIME. @default Redis's TIME */
+  clock?: () => number;
+  /** Between two reports; tests that report by hand make it long. @default 1000 */
+  reportEveryMs?: number;
+}
 
 export function flowSettingsOf(config: Config): FlowSettings {
   return {
@@ -31,6 +39,7 @@ export class FlowControl {
   private unsubscribe: (() => void) | undefined;
   private reporting = false;
   private readonly fleet: FleetRate;
+  private readonly reportEveryMs: number;
 
   constructor(
     /** FLOW_CONTROL: off, throttled jobs are failed attempts as any other retryable error. */
@@ -39,25 +48,42 @@ export class FlowControl {
     keys: QueueKeys,
     settings: FlowSettings,
     private readonly logger: Logger,
+    options: FlowControlOptions = {},
   ) {
-    this.fleet = new FleetRate(redis, keys, settings);
+    this.fleet = new FleetRate(redis, keys, settings, options.clock);
+    this.reportEveryMs = options.reportEveryMs ?? REPORT_EVERY_MS;
   }
 
   static fromConfig(config: Config, redis: RedisConnection, keys: QueueKeys, logger: Logger): FlowControl {
     return new FlowControl(config.FLOW_CONTROL, redis, keys, flowSettingsOf(config), logger);
   }
 
-  /** Starts the reports (on), or removes a limit an earlier fleet left (off). */
+  /**
+   * Starts the reports (on), or the lifts of a limit a fleet with flow control on left (off): now
+   * and every round after, not only at start, or a rolling deploy that turns flow control off would
+   * keep the limit its last old worker set, with no one left to raise or forget it.
+   */
   start(): void {
+    this.timer = setInterval(() => void this.report(), this.reportEveryMs);
+    this.timer.unref();
     if (!this.enabled) {
-      void this.fleet.lift().catch((error) => this.logger.warn({ err: error }, 'could not lift the fleet rate limit'));
+      void this.report();
       return;
     }
-    this.timer = setInterval(() => void this.report(), REPORT_EVERY_MS);
-    this.timer.unref();
-    this.unsubscribe = onThrottledRequest(() => {
-      this.pending.throttled += 1;
-    });
+    // Throttles of no job's tally (history writes, sweeps): the table is every shard's.
+    this.unsubscribe = onThrottledRequest(() => this.noteThrottled());
+  }
+
+  /**
+   * A tally for one attempt's DynamoDB calls whose throttles count for this queue (shard) alone:
+   * another shard of the same process, maybe idle, must not be cut for them.
+   */
+  newTally(): CallTally {
+    return emptyTally(() => this.noteThrottled());
+  }
+
+  private noteThrottled(): void {
+    this.pending.throttled += 1;
   }
 
   /** An attempt begins: the fleet's rate is in attempts started per second. */
@@ -71,13 +97,25 @@ export class FlowControl {
     this.pending.capacityUnits += tally.capacityUnits;
   }
 
-  /** Sends what was tallied since the last report; at most one report in flight, each with a deadline. */
+  /**
+   * Sends what was tallied since the last report (off: lifts the limit); at most one in flight, each
+   * with a deadline.
+   */
   async report(): Promise<void> {
     if (this.reporting) return;
     this.reporting = true;
+    const sent = this.enabled
+      ? this.sendReport()
+      : this.fleet.lift().catch((error) => this.logger.debug({ err: error }, 'could not lift the fleet rate limit'));
+    if (!(await withDeadline(sent, Date.now() + REPORT_EVERY_MS * 2)))
+      this.logger.debug('flow report dropped: no answer from Redis in time');
+    this.reporting = false;
+  }
+
+  private sendReport(): Promise<void> {
     const report = this.pending;
     this.pending = emptyReport();
-    const sent = this.fleet.report(report).then(
+    return this.fleet.report(report).then(
       ({ rate, lastSecond }) => {
         if (rate !== this.rate) this.logRateChange(rate, report);
         this.rate = rate;
@@ -85,9 +123,6 @@ export class FlowControl {
       },
       (error) => this.logger.debug({ err: error }, 'flow report dropped'),
     );
-    if (!(await withDeadline(sent, Date.now() + REPORT_EVERY_MS * 2)))
-      this.logger.debug('flow report dropped: no answer from Redis in time');
-    this.reporting = false;
   }
 
   close(): void {

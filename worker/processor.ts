@@ -4,7 +4,7 @@
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { JobResult } from '../shared/domain/jobs.js';
 import { parseJob } from '../shared/domain/payload.js';
-import { emptyTally, withCallTally } from '../shared/dynamo/instrumentation.js';
+import { withCallTally } from '../shared/dynamo/instrumentation.js';
 import type { JobLifecycle } from '../shared/lifecycle/job-lifecycle.js';
 import { classifyError } from '../shared/runtime/errors.js';
 import { tracing } from '../shared/telemetry/tracing.js';
@@ -38,7 +38,7 @@ export function makeProcessor(handlers: Handlers, lifecycle: JobLifecycle, flow:
     const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
     let outcome: { result: JobResult; capacityUnits: number; dynamoCalls: number };
     // Kept whatever the attempt's outcome: flow control learns from failed and put-back attempts too.
-    const tally = emptyTally();
+    const tally = flow.newTally();
     try {
       const result = await withCallTally(tally, async () => {
         const parsed = parseJob(job.name, job.data);

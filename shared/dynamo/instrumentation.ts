@@ -15,9 +15,20 @@ export interface CallTally {
   requests: number;
   /** Requests DynamoDB answered with a throttling error (SDK retries included). */
   throttled: number;
+  /**
+   * Told of each throttled request of these calls the moment it comes back, instead of the
+   * process-wide listeners: a job's throttles are its own queue shard's signal, not every shard's.
+   */
+  onThrottled?: () => void;
 }
 
-export const emptyTally = (): CallTally => ({ calls: 0, capacityUnits: 0, requests: 0, throttled: 0 });
+export const emptyTally = (onThrottled?: () => void): CallTally => ({
+  calls: 0,
+  capacityUnits: 0,
+  requests: 0,
+  throttled: 0,
+  ...(onThrottled ? { onThrottled } : {}),
+});
 
 export interface DynamoCall {
   command: string;
@@ -36,11 +47,13 @@ const jobTally = new AsyncLocalStorage<CallTally>();
 /**
  * Listeners told of each throttled request the moment it comes back (flow control): waiting for
  * the attempt to end would delay the signal by the SDK's throttling backoff, a second or more per
- * retry, while the fleet keeps pushing. Process-wide: the table is shared by every queue shard.
+ * retry, while the fleet keeps pushing. Process-wide, for the requests of no job's tally (history
+ * writes, sweeps): the table is shared by every queue shard.
  */
 const throttleListeners = new Set<() => void>();
 
-/** Calls `listener` on every throttled request of any client of this process; returns the unsubscribe. */
+/** Calls `listener` on every throttled request of any client of this process outside a tally with
+ * its own onThrottled; returns the unsubscribe. */
 export function onThrottledRequest(listener: () => void): () => void {
   throttleListeners.add(listener);
   return () => throttleListeners.delete(listener);
@@ -64,7 +77,7 @@ const CAPACITY_COMMANDS = new Set([
 
 type CapacityEntry = { TableName?: string; CapacityUnits?: number };
 /** Shared by the call's middlewares: the SDK hands each of them the same context object. */
-type CallContext = { djqRequests?: number; djqThrottled?: number };
+type CallContext = { djqRequests?: number; djqThrottled?: number; djqOnThrottled?: () => void };
 
 export function addInstrumentation(client: DynamoDBClient, observe?: DynamoObserver): void {
   client.middlewareStack.add(
@@ -78,6 +91,7 @@ export function addInstrumentation(client: DynamoDBClient, observe?: DynamoObser
       const started = performance.now();
       const tally = jobTally.getStore();
       if (tally) tally.calls += 1;
+      if (tally?.onThrottled) counts.djqOnThrottled = tally.onThrottled;
       const settle = (units: number, table: string | undefined, errorName?: string) => {
         const throttledRequests = counts.djqThrottled ?? 0;
         if (tally) {
@@ -121,7 +135,8 @@ export function addInstrumentation(client: DynamoDBClient, observe?: DynamoObser
       } catch (error) {
         if (THROTTLING_ERRORS.has((error as Error).name)) {
           counts.djqThrottled = (counts.djqThrottled ?? 0) + 1;
-          for (const listener of throttleListeners) listener();
+          if (counts.djqOnThrottled) counts.djqOnThrottled();
+          else for (const listener of throttleListeners) listener();
         }
         throw error;
       }

@@ -84,18 +84,24 @@ if cur == nil then
 end
 local bound = tonumber(f[7]) or 0
 if limiterFull(rate) then bound = 1 end
-if sec > cur then
+-- A second before the current one is a new second too: Redis's clock stepped back (NTP, a failover
+-- to a host whose clock is behind), and waiting for it to catch up would freeze the rate meanwhile.
+if sec ~= cur then
   local started, requests, throttled, units = tonumber(f[2]) or 0, tonumber(f[3]) or 0, tonumber(f[4]) or 0, tonumber(f[5]) or 0
   if sec - cur > 60 then
-    -- Idle for a minute: forget the rate and probe afresh.
-    rate = initial > 0 and initial or nil
-    apply(rate)
+    -- Idle for a minute: forget the rate and probe afresh. With no rate of ours there is nothing to
+    -- forget: a limit in the queue's meta is someone else's (as lift() leaves it).
+    if rate or initial > 0 then
+      rate = initial > 0 and initial or nil
+      apply(rate)
+    end
     started, requests, throttled, units = 0, 0, 0, 0
   elseif throttled > 0 then
     local share = requests > 0 and math.min(1, throttled / requests) or 1
     -- After a cut, a second of modest throttling is mostly the echo of requests sent before it
     -- (the SDK retries a throttle a second later): wait a second more. A storm is cut at once.
-    if sec - cutSec >= 2 or share >= 0.2 then
+    -- (A cut in the clock's future is from before a step back: how long ago is unknown.)
+    if sec - cutSec >= 2 or sec < cutSec or share >= 0.2 then
       local base
       if rate and bound == 1 then base = rate
       else

@@ -3,6 +3,7 @@
 // touches the job itself: a crash loses at most this process's unflushed buffer.
 import type { Config } from '../runtime/config.js';
 import type { Logger } from '../runtime/logger.js';
+import { HistoryWriteError } from '../store/errors.js';
 import type { JobHistoryStore } from '../store/types.js';
 
 /** Why a job went back to the queue without using an attempt (see worker/put-back.ts). */
@@ -119,7 +120,9 @@ export class HistoryRecorder {
       .catch((error: unknown) => {
         this.streak += 1;
         this.resumeAt = Date.now() + Math.min(MAX_BACKOFF_MS, this.options.flushIntervalMs * 2 ** this.streak);
-        this.buffer = batch.concat(this.buffer);
+        // A write that stopped part-way stored the rest: only what it did not store is kept.
+        const unwritten = error instanceof HistoryWriteError ? error.unwritten : batch;
+        this.buffer = unwritten.concat(this.buffer);
         this.trim();
         this.options.onError?.(error, this.buffer.length, this.streak);
       })

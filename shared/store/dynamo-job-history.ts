@@ -3,16 +3,47 @@
 // A flush writes one item per job, holding that job's entries of the flush in order: a job's start
 // and its completion usually share a flush, so this halves what the worker's history costs in
 // write capacity (each small item is a write unit). Items written before 0.3 hold one entry as
-// their own attributes; list() reads both shapes.
+// their own attributes; list() reads both shapes. A job with many entries in one flush (put back
+// again and again while the table throttles) gets several items, each well below the item limit.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BatchWriteCommand, type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  type BatchWriteCommandOutput,
+  type DynamoDBDocumentClient,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { keys } from '../dynamo/table.js';
 import type { HistoryEntry } from '../lifecycle/history.js';
+import { HistoryWriteError } from './errors.js';
 import type { JobHistoryStore } from './types.js';
 
 const BATCH_LIMIT = 25;
 const MAX_UNPROCESSED_ROUNDS = 8;
+/**
+ * The entries' JSON per item at most: DynamoDB refuses an item over 400 KB, and with it the whole
+ * batch, again on every retry. Far below it, as the item's size is close to the JSON's, not equal.
+ */
+const ITEM_ENTRY_BYTES = 64 * 1024;
+
+/** One job's entries in order, cut into runs of at most `limit` bytes of JSON (an entry over it alone). */
+function bySize(entries: readonly HistoryEntry[], limit: number): HistoryEntry[][] {
+  const runs: HistoryEntry[][] = [];
+  let run: HistoryEntry[] = [];
+  let size = 0;
+  for (const entry of entries) {
+    const bytes = Buffer.byteLength(JSON.stringify(entry));
+    if (run.length > 0 && size + bytes > limit) {
+      runs.push(run);
+      run = [];
+      size = 0;
+    }
+    run.push(entry);
+    size += bytes;
+  }
+  if (run.length > 0) runs.push(run);
+  return runs;
+}
 
 export class DynamoJobHistory implements JobHistoryStore {
   private sequence = 0;
@@ -45,15 +76,32 @@ export class DynamoJobHistory implements JobHistoryStore {
       if (list) list.push(entry);
       else byJob.set(entry.jobId, [entry]);
     }
-    const items = [...byJob.values()].map((jobEntries) => this.item(jobEntries));
+    const items = [...byJob.values()].flatMap((jobEntries) =>
+      bySize(jobEntries, ITEM_ENTRY_BYTES).map((run) => this.item(run)),
+    );
     for (let i = 0; i < items.length; i += BATCH_LIMIT) {
       let requests = items.slice(i, i + BATCH_LIMIT).map((Item) => ({ PutRequest: { Item } }));
+      // What is not stored when this batch fails: a retry of the whole flush would store the
+      // batches already written a second time (and spend their write units again, on a table
+      // that is likely throttling).
+      const unwritten = (cause: unknown) =>
+        new HistoryWriteError(
+          [...requests.map((r) => r.PutRequest.Item), ...items.slice(i + BATCH_LIMIT)].flatMap(
+            (item) => item.entries as HistoryEntry[],
+          ),
+          { cause },
+        );
       for (let round = 0; requests.length > 0; round++) {
         if (round >= MAX_UNPROCESSED_ROUNDS) {
-          throw new Error(`${requests.length} history items stayed unprocessed after ${round} rounds`);
+          throw unwritten(new Error(`${requests.length} history items stayed unprocessed after ${round} rounds`));
         }
         if (round > 0) await sleep(Math.min(1000, 25 * 2 ** round));
-        const out = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
+        let out: BatchWriteCommandOutput;
+        try {
+          out = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
+        } catch (error) {
+          throw unwritten(error);
+        }
         requests = (out.UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
       }
     }

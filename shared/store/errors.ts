@@ -1,5 +1,6 @@
 // The store's own errors: SDK errors are converted at the store edge so the write path reasons in
 // domain terms (a taken version slot, a missing user), never in SDK exception names.
+import type { HistoryEntry } from '../lifecycle/history.js';
 
 export class StoreError extends Error {
   constructor(message: string, options?: ErrorOptions) {
@@ -40,5 +41,18 @@ export class UserAlreadyExistsError extends StoreError {
     readonly byJobId: string,
   ) {
     super(`user ${userId} already exists (created by job ${byJobId})`);
+  }
+}
+
+/**
+ * A history write that stopped part-way: `unwritten` are the entries not written (the others are
+ * stored), so a retry writes only them and never stores an entry twice.
+ */
+export class HistoryWriteError extends StoreError {
+  constructor(
+    readonly unwritten: readonly HistoryEntry[],
+    options?: ErrorOptions,
+  ) {
+    super(`${unwritten.length} job history entries not written`, options);
   }
 }

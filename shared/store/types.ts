@@ -45,7 +45,10 @@ export interface UserProjectionStore {
 }
 
 export interface JobHistoryStore {
-  /** Writes entries in batches; throws only if some could not be written after retries. */
+  /**
+   * Writes entries in batches; throws only if some could not be written after retries, a
+   * HistoryWriteError naming them when others were (so a retry does not store those twice).
+   */
   write(entries: readonly HistoryEntry[]): Promise<void>;
   /** One job's timeline, oldest first. */
   list(jobId: string): Promise<HistoryEntry[]>;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type HistoryEntry, HistoryRecorder, statusOf } from '../../shared/lifecycle/history.js';
+import { HistoryWriteError } from '../../shared/store/errors.js';
 import { MemoryJobHistory } from '../../shared/store/memory-stores.js';
 
 const entry = (jobId: string): HistoryEntry => ({ type: 'enqueued', jobId, at: new Date().toISOString() });
@@ -61,6 +62,31 @@ describe('HistoryRecorder', () => {
     expect(writes).toBe(2);
     expect(streaks).toEqual([1, 2]);
     expect(recorder.pending).toBe(50);
+  });
+
+  it('keeps for the next flush only what a write stopped part-way did not store', async () => {
+    const written: string[] = [];
+    let failPartWay = true;
+    const recorder = new HistoryRecorder({
+      store: {
+        write: async (entries) => {
+          if (failPartWay) {
+            failPartWay = false;
+            written.push(...entries.slice(0, 3).map((e) => e.jobId));
+            throw new HistoryWriteError(entries.slice(3), { cause: new Error('throttled') });
+          }
+          written.push(...entries.map((e) => e.jobId));
+        },
+        list: async () => [],
+      },
+      flushIntervalMs: 60_000,
+      maxBuffered: 100,
+    });
+    for (let i = 0; i < 5; i++) recorder.record(entry(`j${i}`));
+    await recorder.flush();
+    expect(recorder.pending).toBe(2);
+    await recorder.close();
+    expect(written).toEqual(['j0', 'j1', 'j2', 'j3', 'j4']);
   });
 
   it('gives up at shutdown when the store stays down, counting what it lost', async () => {
