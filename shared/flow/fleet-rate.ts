@@ -208,14 +208,14 @@ export class FleetRate {
 
 /** The fleet's flow state as operators see it (djq stats, the board, npm start's summary). */
 export async function readFleetFlow(redis: RedisConnection, keys: QueueKeys): Promise<FleetFlowView> {
-  const [fields, used] = await Promise.all([
+  const [fields, used, windowMax] = await Promise.all([
     redis.hmget(keys.flow, 'rate', 'lastStarted', 'lastRequests', 'lastThrottled', 'lastUnits', 'throttledAt'),
     redis.get(keys.bullLimiter),
+    // The jobs one window allows, as the script set it and BullMQ enforces it.
+    redis.hget(keys.bullMeta, 'max'),
   ]);
   const num = (v: string | null | undefined) => (v === null || v === undefined ? null : Number(v));
   const rate = num(fields[0]);
-  // As the script's windowMax: the limit is held per quarter second from 8 jobs/s.
-  const windowMax = rate === null ? 0 : rate >= 8 ? Math.floor(rate / 4 + 0.5) : rate;
   return {
     rate,
     lastSecond: {
@@ -225,7 +225,7 @@ export async function readFleetFlow(redis: RedisConnection, keys: QueueKeys): Pr
       capacityUnits: Math.round((num(fields[4]) ?? 0) * 10) / 10,
     },
     lastThrottleAt: num(fields[5]),
-    heldBack: rate !== null && Number(used ?? 0) >= windowMax,
+    heldBack: rate !== null && windowMax !== null && Number(used ?? 0) >= Number(windowMax),
   };
 }
 

@@ -16,10 +16,14 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
     .min(min, { message: `must be at least ${min}` })
     .max(max, { message: `must be at most ${max}` });
 
-const rate = z.coerce
-  .number({ message: 'expected a number between 0 and 1' })
-  .min(0, { message: 'must be between 0 and 1' })
-  .max(1, { message: 'must be between 0 and 1' });
+/** A number between `min` and `max`, one message for either bound. */
+const between = (min: number, max: number) =>
+  z.coerce
+    .number({ message: `expected a number between ${min} and ${max}` })
+    .min(min, { message: `must be between ${min} and ${max}` })
+    .max(max, { message: `must be between ${min} and ${max}` });
+
+const rate = between(0, 1);
 
 const url = (protocols: string[]) =>
   z.string().refine(
@@ -162,18 +166,12 @@ export const configSchema = z.object({
   FLOW_RATE_CEILING: int(1, 1_000_000)
     .default(100_000)
     .describe('Highest fleet job rate; reaching it lifts the limit until the next throttle (jobs/s)'),
-  FLOW_RATE_INCREASE: z.coerce
-    .number({ message: 'expected a number between 0.01 and 1' })
-    .min(0.01, { message: 'must be between 0.01 and 1' })
-    .max(1, { message: 'must be between 0.01 and 1' })
+  FLOW_RATE_INCREASE: between(0.01, 1)
     .default(0.04)
     .describe(
       'Increase of the fleet job rate per second without throttles while it holds jobs back, as a share of the rate (at least 1 job/s)',
     ),
-  FLOW_DECREASE_FACTOR: z.coerce
-    .number({ message: 'expected a number between 0.1 and 0.95' })
-    .min(0.1, { message: 'must be between 0.1 and 0.95' })
-    .max(0.95, { message: 'must be between 0.1 and 0.95' })
+  FLOW_DECREASE_FACTOR: between(0.1, 0.95)
     .default(0.5)
     .describe(
       'Largest cut of the fleet job rate in one second with throttles (it is cut by the share of requests throttled, to at least this factor)',
