@@ -128,3 +128,30 @@ describe('djq check on a live stack', () => {
     expect(report).toMatchObject({ completed: 0, deadLettered: 1, duplicated: 0, lost: 0 });
   });
 });
+
+describe('a put-back by a delivery that lost its lock', () => {
+  it('a throttled delivery whose lock went to another worker moves nothing and records nothing', async () => {
+    const first = actor('first');
+    const second = actor('second');
+    const id = randomUUID();
+    await first.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: randomUUID() } }]);
+    const stale = await activate(first, id);
+    // The first delivery stalls past its lock (a long GC pause, a stuck DynamoDB call) and the
+    // stalled check gives the job to the second worker: its lock now holds the second's token.
+    await resources().redis.set(first.keys.activeJobLock(id), 'second-worker-token', 'PX', 30_000);
+    // The first delivery wakes up throttled and tries to put the job back.
+    await expect(
+      first.lifecycle.putBack(stale.job, stale.token, {
+        attempt: 1,
+        delayMs: 100,
+        cause: 'throttled',
+        reason: 'throttled',
+        capacityUnits: 0,
+      }),
+    ).rejects.toThrow(/lock/i);
+    // The job stays active under its new owner, with no put-back in its history.
+    expect(await whereIs(second, id)).toMatchObject({ operations: 'active' });
+    await first.history.flush();
+    expect((await resources().stores.history.list(id)).map((e) => e.type)).not.toContain('put-back');
+  });
+});
