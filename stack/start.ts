@@ -15,6 +15,7 @@ import { allShardKeys } from '../shared/lifecycle/keys.js';
 import type { Ledger, LedgerPosition } from '../shared/lifecycle/ledger.js';
 import type { Queues } from '../shared/lifecycle/queues.js';
 import { type Config, ConfigError, loadConfig } from '../shared/runtime/config.js';
+import { withDeadline } from '../shared/runtime/deadline.js';
 import {
   type LocalProcess,
   portOr,
@@ -164,6 +165,9 @@ interface Tally {
   completed: number;
   deadLettered: number;
 }
+
+/** How long the live summary and the drain check wait for Redis before moving on. */
+const READ_DEADLINE_MS = 5000;
 
 /** One shard's queues and ledger, and where its ledger stood when this run began. */
 interface ShardView {
@@ -480,10 +484,21 @@ async function main() {
     }
     if (performance.now() - lastSummary > 5000) {
       lastSummary = performance.now();
-      await summary(shards, args.json, rate, capacity).catch(() => say('summary unavailable (Redis unreachable?)'));
+      // A stuck Redis must not hold the loop that also watches for a stop or a failed service.
+      const shown = summary(shards, args.json, rate, capacity).catch(() =>
+        say('summary unavailable (Redis unreachable?)'),
+      );
+      if (!(await withDeadline(shown, Date.now() + READ_DEADLINE_MS)))
+        say(`summary unavailable: Redis did not answer within ${READ_DEADLINE_MS / 1000} s`);
     }
     if (args.untilDrained && stack.producerExit === 0) {
-      const t = await tally(shards).catch(() => undefined);
+      let t: Tally | undefined;
+      await withDeadline(
+        tally(shards).then((read) => {
+          t = read;
+        }),
+        Date.now() + READ_DEADLINE_MS,
+      );
       if (t && t.produced >= (config.MAX_OPERATIONS ?? 0) && t.completed + t.deadLettered >= t.produced) {
         return shutdown(0, JSON.stringify(t));
       }
