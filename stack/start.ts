@@ -474,6 +474,14 @@ async function main() {
     ? { limit: capacityLimit, mark: { at: Date.now(), stats: capacityLimit.stats() } }
     : undefined;
   let lastSummary = 0;
+  // A stuck Redis must not hold the loop that also watches for a stop or a failed service.
+  const showSummary = async () => {
+    const shown = summary(shards, args.json, rate, capacity).catch(() =>
+      say('summary unavailable (Redis unreachable?)'),
+    );
+    if (!(await withDeadline(shown, Date.now() + READ_DEADLINE_MS)))
+      say(`summary unavailable: Redis did not answer within ${READ_DEADLINE_MS / 1000} s`);
+  };
   for (;;) {
     await sleep(500);
     if (stopRequested) return shutdown(0);
@@ -484,12 +492,7 @@ async function main() {
     }
     if (performance.now() - lastSummary > 5000) {
       lastSummary = performance.now();
-      // A stuck Redis must not hold the loop that also watches for a stop or a failed service.
-      const shown = summary(shards, args.json, rate, capacity).catch(() =>
-        say('summary unavailable (Redis unreachable?)'),
-      );
-      if (!(await withDeadline(shown, Date.now() + READ_DEADLINE_MS)))
-        say(`summary unavailable: Redis did not answer within ${READ_DEADLINE_MS / 1000} s`);
+      await showSummary();
     }
     if (args.untilDrained && stack.producerExit === 0) {
       let t: Tally | undefined;
@@ -500,6 +503,8 @@ async function main() {
         Date.now() + READ_DEADLINE_MS,
       );
       if (t && t.produced >= (config.MAX_OPERATIONS ?? 0) && t.completed + t.deadLettered >= t.produced) {
+        // The run's last state, however short the run was: a line every 5 s may not have come yet.
+        await showSummary();
         return shutdown(0, JSON.stringify(t));
       }
     }
