@@ -4,9 +4,12 @@ import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { type GeneratedJob, OperationGenerator, RecentIds } from '../producer/generator.js';
 import { DEPARTMENTS } from '../shared/domain/jobs.js';
+import { createDynamoClients, withoutFaults } from '../shared/dynamo/client.js';
 import type { Config } from '../shared/runtime/config.js';
+import { createDynamoStores } from '../shared/store/index.js';
 import type { Stores } from '../shared/store/types.js';
 import { UserCommands } from '../worker/user-commands.js';
+import { createTable } from './support.js';
 
 /**
  * Ids become pickable only after `lag` newer users were generated: with jobs taken roughly in
@@ -30,6 +33,17 @@ class SettledIds extends RecentIds {
 export const SEED_USERS = 500;
 
 /** Creates `count` users directly through the write path, so the first jobs have users to read and change. */
+/** A run's table, created and seeded with users, by a fault-free client: set-up, not measured. */
+export async function seededTable(config: Config): Promise<string[]> {
+  await createTable(config);
+  const dynamo = createDynamoClients(withoutFaults(config));
+  try {
+    return await seedUsers(createDynamoStores(dynamo, config));
+  } finally {
+    dynamo.close();
+  }
+}
+
 export async function seedUsers(stores: Stores, count = SEED_USERS): Promise<string[]> {
   const commands = new UserCommands({ events: stores.events, users: stores.users });
   const ids = Array.from({ length: count }, () => randomUUID());

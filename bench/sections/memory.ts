@@ -4,15 +4,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { createDynamoClients } from '../../shared/dynamo/client.js';
 import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { Ledger } from '../../shared/lifecycle/ledger.js';
 import { operationJobOptions } from '../../shared/lifecycle/queues.js';
-import { createDynamoStores } from '../../shared/store/index.js';
 import { rssBytes, spawnWorker } from '../children.js';
 import { progress } from '../report.js';
-import { type BenchServices, createTable, dropPrefix, runConfig } from '../support.js';
-import { benchGenerator, fillQueue, generate, seedUsers } from '../workload.js';
+import { type BenchServices, dropPrefix, runConfig } from '../support.js';
+import { benchGenerator, fillQueue, generate, seededTable } from '../workload.js';
 
 export interface MemoryResult {
   checkpoints: [number, number];
@@ -33,10 +31,7 @@ const BACKLOG = 3000;
 
 export async function memory(services: BenchServices, checkpoints: [number, number]): Promise<MemoryResult> {
   const { config, env } = runConfig(services, 'memory');
-  await createTable(config);
-  const dynamo = createDynamoClients(config);
-  const seeded = await seedUsers(createDynamoStores(dynamo, config));
-  dynamo.close();
+  const seeded = await seededTable(config);
   const redis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
   const queue = new Queue(config.QUEUE_NAME, { connection: redis, prefix: config.QUEUE_PREFIX });
   const ledger = new Ledger(redis, queueKeys(config), config.LEDGER_MAX_ENTRIES);

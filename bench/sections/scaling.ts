@@ -3,15 +3,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { createDynamoClients } from '../../shared/dynamo/client.js';
 import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { Ledger } from '../../shared/lifecycle/ledger.js';
 import { operationJobOptions } from '../../shared/lifecycle/queues.js';
-import { createDynamoStores } from '../../shared/store/index.js';
 import { spawnWorker, type WorkerChild } from '../children.js';
 import { progress } from '../report.js';
-import { type BenchServices, createTable, dropPrefix, runConfig, steadyRate, waitForOutcomes } from '../support.js';
-import { benchGenerator, fillQueue, generate, seedUsers } from '../workload.js';
+import { type BenchServices, dropPrefix, runConfig, steadyRate, waitForOutcomes } from '../support.js';
+import { benchGenerator, fillQueue, generate, seededTable } from '../workload.js';
 
 export const SCALING_LATENCY_MS = 20;
 
@@ -33,12 +31,9 @@ async function scalingRound(
     WORKER_CONCURRENCY: options.concurrency,
     FAULT_LATENCY_MS: SCALING_LATENCY_MS,
   });
-  await createTable(config);
   const jobs = options.jobsPerWorker * workers;
   // Seeding is set-up, not measured: no injected latency.
-  const dynamo = createDynamoClients({ ...config, FAULT_LATENCY_MS: 0 });
-  const seeded = await seedUsers(createDynamoStores(dynamo, config));
-  dynamo.close();
+  const seeded = await seededTable(config);
   const redis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
   const queue = new Queue(config.QUEUE_NAME, { connection: redis, prefix: config.QUEUE_PREFIX });
   // Paused while the workers start, so all of them begin together on a full queue.

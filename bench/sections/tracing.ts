@@ -7,25 +7,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { createDynamoClients } from '../../shared/dynamo/client.js';
 import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { Ledger } from '../../shared/lifecycle/ledger.js';
 import { operationJobOptions } from '../../shared/lifecycle/queues.js';
-import { createDynamoStores } from '../../shared/store/index.js';
 import { processCpuSeconds, spawnWorker } from '../children.js';
 import { type OtlpReceiver, startOtlpReceiver } from '../otlp-receiver.js';
 import { progress } from '../report.js';
-import {
-  type BenchServices,
-  createTable,
-  dropPrefix,
-  median,
-  round,
-  runConfig,
-  steadyRate,
-  waitForOutcomes,
-} from '../support.js';
-import { benchGenerator, fillQueue, generate, seedUsers } from '../workload.js';
+import { type BenchServices, dropPrefix, median, round, runConfig, steadyRate, waitForOutcomes } from '../support.js';
+import { benchGenerator, fillQueue, generate, seededTable } from '../workload.js';
 
 export const TRACING_MODES = ['off', 'sampled100', 'sampled1'] as const;
 export type TracingMode = (typeof TRACING_MODES)[number];
@@ -58,10 +47,7 @@ function otelEnv(mode: TracingMode, sink: OtlpReceiver): Record<string, string> 
 
 async function tracingRound(services: BenchServices, mode: TracingMode, jobs: number, sink: OtlpReceiver) {
   const { config, env } = runConfig(services, `trace-${mode}`);
-  await createTable(config);
-  const dynamo = createDynamoClients(config);
-  const seeded = await seedUsers(createDynamoStores(dynamo, config));
-  dynamo.close();
+  const seeded = await seededTable(config);
   const redis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
   // The bench fills the queue itself (no producer spans): what is measured is the worker's cost.
   const queue = new Queue(config.QUEUE_NAME, { connection: redis, prefix: config.QUEUE_PREFIX });

@@ -15,16 +15,14 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { createDynamoClients } from '../../shared/dynamo/client.js';
 import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { Ledger } from '../../shared/lifecycle/ledger.js';
 import { operationJobOptions } from '../../shared/lifecycle/queues.js';
-import { createDynamoStores } from '../../shared/store/index.js';
 import { mainThreadCpuSeconds, processCpuSeconds, spawnWorker } from '../children.js';
 import { type CpuProfile, cpuBySteps, NOT_WORK } from '../cpu-profile.js';
 import { progress } from '../report.js';
-import { type BenchServices, createTable, dropPrefix, runConfig, waitForOutcomes } from '../support.js';
-import { benchGenerator, fillQueue, generate, seedUsers } from '../workload.js';
+import { type BenchServices, dropPrefix, runConfig, waitForOutcomes } from '../support.js';
+import { benchGenerator, fillQueue, generate, seededTable } from '../workload.js';
 import { projectRun, rawRun } from './queue-overhead.js';
 
 export interface StepProfile {
@@ -72,10 +70,7 @@ function summarise(profile: CpuProfile, jobs: number, cpuSeconds: number, from?:
 
 async function deployedProfile(services: BenchServices, jobs: number): Promise<WorkerProfileResult['deployed']> {
   const { config, env } = runConfig(services, 'profile');
-  await createTable(config);
-  const dynamo = createDynamoClients(config);
-  const seeded = await seedUsers(createDynamoStores(dynamo, config));
-  dynamo.close();
+  const seeded = await seededTable(config);
   const redis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
   const queue = new Queue(config.QUEUE_NAME, { connection: redis, prefix: config.QUEUE_PREFIX });
   await queue.pause();
