@@ -7,7 +7,7 @@ import type { JobLifecycle } from '../shared/lifecycle/job-lifecycle.js';
 import { Ledger } from '../shared/lifecycle/ledger.js';
 import type { Stores } from '../shared/store/types.js';
 
-export type Step = 'handler' | 'ledger' | 'read' | 'append' | 'project' | 'history-flush' | 'ack';
+export type Step = 'handler' | 'ledger' | 'read' | 'append' | 'project' | 'history-flush' | 'ack' | 'decide';
 
 /** Subscribes to the lifecycle: the production path carries no timing code. */
 export function timeAttempts(lifecycle: JobLifecycle, times: StepTimes): () => void {
@@ -43,7 +43,7 @@ export class StepTimes {
 }
 
 export function timedStores(stores: Stores, times: StepTimes): Stores {
-  const { events, users, history, table } = stores;
+  const { events, users, history, table, jobs } = stores;
   return {
     events: {
       getByJob: (userId, jobId) => times.time('read', () => events.getByJob(userId, jobId)),
@@ -59,8 +59,11 @@ export function timedStores(stores: Stores, times: StepTimes): Stores {
     users: {
       getUser: (userId) => times.time('read', () => users.getUser(userId)),
       getHead: (userId) => times.time('read', () => users.getHead(userId)),
+      readForWrite: (userId) => times.time('read', () => users.readForWrite(userId)),
+      bar: (userId, jobId) => users.bar(userId, jobId),
+      unbar: (userId, jobId) => users.unbar(userId, jobId),
       queryByDepartment: (department, limit) => times.time('read', () => users.queryByDepartment(department, limit)),
-      link: (head, from) => times.time('project', () => users.link(head, from)),
+      link: (head, from, bars) => times.time('project', () => users.link(head, from, bars)),
       overwrite: (userId, state) => users.overwrite(userId, state),
       scanAll: () => users.scanAll(),
       count: () => users.count(),
@@ -70,6 +73,16 @@ export function timedStores(stores: Stores, times: StepTimes): Stores {
       list: (jobId) => history.list(jobId),
     },
     table,
+    jobs: {
+      accept: (accepted) => jobs.accept(accepted),
+      decide: (jobId, outcome, by, reason) => times.time('decide', () => jobs.decide(jobId, outcome, by, reason)),
+      reopen: (jobId, by) => jobs.reopen(jobId, by),
+      purge: (jobId, by) => jobs.purge(jobId, by),
+      get: (jobId) => jobs.get(jobId),
+      scanAll: () => jobs.scanAll(),
+      readEpoch: (queue) => jobs.readEpoch(queue),
+      initEpoch: (queue, epoch) => jobs.initEpoch(queue, epoch),
+    },
   };
 }
 

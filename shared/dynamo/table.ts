@@ -25,6 +25,13 @@ export const keys = {
   departmentPk: (department: string) => `DEPT#${department}`,
   jobPk: (jobId: string) => `JOB#${jobId}`,
   historyPrefix: 'HISTORY#',
+  /** The job as the producer accepted it (JOB#<id>), written before it goes to Redis. */
+  acceptedSk: 'ACCEPTED',
+  /** The job's outcome record (JOB#<id>): the one item each generation's outcome is decided on. */
+  outcomeSk: 'OUTCOME',
+  /** The epoch of a queue's Redis data: META / EPOCH#<queue>. */
+  metaPk: 'META',
+  epochSk: (queue: string) => `EPOCH#${queue}`,
 } as const;
 
 export async function ensureTable(client: DynamoDBClient, tableName: string, timeoutMs = 60_000): Promise<void> {

@@ -8,11 +8,12 @@ import {
   PutCommand,
   paginateScan,
   QueryCommand,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { User, UserHead } from '../domain/user.js';
 import { DEPARTMENT_INDEX, keys } from '../dynamo/table.js';
 import { countItems } from './dynamo-event-store.js';
-import type { UserProjectionStore } from './types.js';
+import { type BarResult, type Bars, NO_BARS, type UserProjectionStore } from './types.js';
 
 const USER_ATTRIBUTES = ['id', 'name', 'email', 'age', 'department', 'createdAt', 'updatedAt'] as const;
 
@@ -20,6 +21,14 @@ function toUser(item: Record<string, unknown>): User {
   const user: Record<string, unknown> = {};
   for (const attr of USER_ATTRIBUTES) if (item[attr] !== undefined) user[attr] = item[attr];
   return user as unknown as User;
+}
+
+/** A head item with no version is bare: it holds only bars of a user that does not exist (yet). */
+const isBare = (item: Record<string, unknown>) => item.version === undefined;
+
+function toBars(item: Record<string, unknown> | undefined): Bars {
+  if (!item || item.barSeq === undefined) return NO_BARS;
+  return { seq: Number(item.barSeq), jobs: item.bars instanceof Set ? [...item.bars].map(String) : [] };
 }
 
 function toHead(item: Record<string, unknown>): UserHead {
@@ -40,8 +49,11 @@ export class DynamoUserProjection implements UserProjectionStore {
     private readonly tableName: string,
   ) {}
 
-  private item(state: UserHead): Record<string, unknown> {
+  private item(state: UserHead, bars: Bars): Record<string, unknown> {
     const base = {
+      // Bars are written through unchanged (the link is conditional on their counter).
+      ...(bars.seq > 0 ? { barSeq: bars.seq } : {}),
+      ...(bars.jobs.length > 0 ? { bars: new Set(bars.jobs) } : {}),
       pk: keys.userPk(state.userId),
       sk: keys.stateSk,
       userId: state.userId,
@@ -65,24 +77,62 @@ export class DynamoUserProjection implements UserProjectionStore {
       new GetCommand({
         TableName: this.tableName,
         Key: { pk: keys.userPk(userId), sk: keys.stateSk },
-        // The seed's projection expression; `name` is a reserved word.
-        ProjectionExpression: 'id, #name, email, age, department, createdAt, updatedAt, deleted',
-        ExpressionAttributeNames: { '#name': 'name' },
+        // The seed's projection expression (`name` is a reserved word), and the version to tell a bare item.
+        ProjectionExpression: 'id, #name, email, age, department, createdAt, updatedAt, deleted, #version',
+        ExpressionAttributeNames: { '#name': 'name', '#version': 'version' },
       }),
     );
-    if (!Item || Item.deleted === true) return undefined;
+    if (!Item || Item.deleted === true || isBare(Item)) return undefined;
     return toUser(Item);
   }
 
   async getHead(userId: string): Promise<UserHead | undefined> {
+    return (await this.readForWrite(userId)).head;
+  }
+
+  async readForWrite(userId: string): Promise<{ head: UserHead | undefined; bars: Bars }> {
     const { Item } = await this.doc.send(
-      new GetCommand({
-        TableName: this.tableName,
-        Key: { pk: keys.userPk(userId), sk: keys.stateSk },
-        ConsistentRead: true,
-      }),
+      new GetCommand({ TableName: this.tableName, Key: this.key(userId), ConsistentRead: true }),
     );
-    return Item ? toHead(Item) : undefined;
+    return { head: Item && !isBare(Item) ? toHead(Item) : undefined, bars: toBars(Item) };
+  }
+
+  async bar(userId: string, jobId: string): Promise<BarResult> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(userId),
+          UpdateExpression: 'ADD bars :job, barSeq :one',
+          // Not once the head names the job: its event is linked, a bar would come too late.
+          ConditionExpression: 'NOT contains(recentJobs, :id)',
+          ExpressionAttributeValues: { ':job': new Set([jobId]), ':one': 1, ':id': jobId },
+        }),
+      );
+      return 'barred';
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return 'linked';
+      throw error;
+    }
+  }
+
+  async unbar(userId: string, jobId: string): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: this.key(userId),
+        UpdateExpression: 'DELETE bars :job ADD barSeq :one',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':job': new Set([jobId]), ':one': 1 },
+      }),
+    ).catch((error: unknown) => {
+      // No item: nothing was barred.
+      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+    });
+  }
+
+  private key(userId: string) {
+    return { pk: keys.userPk(userId), sk: keys.stateSk };
   }
 
   async queryByDepartment(department: string, limit: number): Promise<User[]> {
@@ -98,20 +148,26 @@ export class DynamoUserProjection implements UserProjectionStore {
     return (Items ?? []).map(toUser);
   }
 
-  async link(head: UserHead, fromVersion: number): Promise<boolean> {
+  async link(head: UserHead, fromVersion: number, bars: Bars = NO_BARS): Promise<boolean> {
+    // Exactly one event moves a user from one version to the next: the first to write wins. And no
+    // bar may have come since the read: the counter every bar moves is part of the condition.
+    const version = fromVersion === 0 ? 'attribute_not_exists(#version)' : '#version = :from';
+    const barred = bars.seq === 0 ? 'attribute_not_exists(barSeq)' : 'barSeq = :seq';
     try {
       await this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: this.item(head),
-          // Exactly one event moves a user from one version to the next: the first to write wins.
-          ...(fromVersion === 0
-            ? { ConditionExpression: 'attribute_not_exists(pk)' }
-            : {
-                ConditionExpression: '#version = :from',
-                ExpressionAttributeNames: { '#version': 'version' },
-                ExpressionAttributeValues: { ':from': fromVersion },
-              }),
+          Item: this.item(head, bars),
+          ConditionExpression: `${version} AND ${barred}`,
+          ExpressionAttributeNames: { '#version': 'version' },
+          ...(fromVersion > 0 || bars.seq > 0
+            ? {
+                ExpressionAttributeValues: {
+                  ...(fromVersion > 0 ? { ':from': fromVersion } : {}),
+                  ...(bars.seq > 0 ? { ':seq': bars.seq } : {}),
+                },
+              }
+            : {}),
         }),
       );
       return true;
@@ -123,7 +179,8 @@ export class DynamoUserProjection implements UserProjectionStore {
 
   async overwrite(userId: string, state: UserHead | undefined): Promise<void> {
     if (state) {
-      await this.doc.send(new PutCommand({ TableName: this.tableName, Item: this.item(state) }));
+      // Replay --rebuild runs with the workers stopped; bars it would drop only matter to stale deliveries.
+      await this.doc.send(new PutCommand({ TableName: this.tableName, Item: this.item(state, NO_BARS) }));
     } else {
       await this.doc.send(
         new DeleteCommand({ TableName: this.tableName, Key: { pk: keys.userPk(userId), sk: keys.stateSk } }),
@@ -136,7 +193,7 @@ export class DynamoUserProjection implements UserProjectionStore {
       { client: this.doc },
       {
         TableName: this.tableName,
-        FilterExpression: 'begins_with(pk, :user) AND sk = :state',
+        FilterExpression: 'begins_with(pk, :user) AND sk = :state AND attribute_exists(version)',
         ExpressionAttributeValues: { ':user': 'USER#', ':state': keys.stateSk },
         ConsistentRead: true,
       },

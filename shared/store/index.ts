@@ -5,6 +5,7 @@ import type { DynamoClients } from '../dynamo/client.js';
 import type { Config } from '../runtime/config.js';
 import { DynamoEventStore } from './dynamo-event-store.js';
 import { DynamoJobHistory } from './dynamo-job-history.js';
+import { DynamoJobRecords } from './dynamo-job-records.js';
 import { DynamoTableSize } from './dynamo-table-size.js';
 import { DynamoUserProjection } from './dynamo-user-projection.js';
 import type { Stores } from './types.js';
@@ -16,6 +17,7 @@ export function createDynamoStores(
   const table = config.DYNAMODB_TABLE_NAME;
   return {
     events: new DynamoEventStore(clients.doc, table),
+    jobs: new DynamoJobRecords(clients.doc, table),
     users: new DynamoUserProjection(clients.doc, table),
     history: new DynamoJobHistory(clients.doc, table, config.HISTORY_RETENTION_DAYS),
     table: new DynamoTableSize(clients.client, table),

@@ -2,7 +2,21 @@
 // projection). For unit tests and the queue-overhead benchmark, never for production.
 import type { StoredEvent, User, UserEvent, UserHead } from '../domain/user.js';
 import type { HistoryEntry } from '../lifecycle/history.js';
-import type { EventStore, JobHistoryStore, Stores, TableSize, TableSizeStore, UserProjectionStore } from './types.js';
+import {
+  type AcceptedJob,
+  type BarResult,
+  type Bars,
+  type Decision,
+  type EventStore,
+  type JobHistoryStore,
+  type JobRecord,
+  type JobRecordStore,
+  NO_BARS,
+  type Stores,
+  type TableSize,
+  type TableSizeStore,
+  type UserProjectionStore,
+} from './types.js';
 
 /**
  * Stored values are deep-frozen copies, so reads can hand them out without copying (as cheap as a
@@ -81,6 +95,20 @@ export class MemoryUserProjection implements UserProjectionStore {
   async getHead(userId: string) {
     return this.rows.get(userId);
   }
+  readonly bars = new Map<string, Bars>();
+  async readForWrite(userId: string) {
+    return { head: this.rows.get(userId), bars: this.bars.get(userId) ?? NO_BARS };
+  }
+  async bar(userId: string, jobId: string): Promise<BarResult> {
+    if (this.rows.get(userId)?.recentJobs.includes(jobId)) return 'linked';
+    const bars = this.bars.get(userId) ?? NO_BARS;
+    this.bars.set(userId, { seq: bars.seq + 1, jobs: [...new Set([...bars.jobs, jobId])] });
+    return 'barred';
+  }
+  async unbar(userId: string, jobId: string) {
+    const bars = this.bars.get(userId);
+    if (bars) this.bars.set(userId, { seq: bars.seq + 1, jobs: bars.jobs.filter((j) => j !== jobId) });
+  }
   async queryByDepartment(department: string, limit: number) {
     const users: User[] = [];
     for (const row of this.rows.values()) {
@@ -89,9 +117,10 @@ export class MemoryUserProjection implements UserProjectionStore {
     }
     return users;
   }
-  async link(head: UserHead, fromVersion: number) {
+  async link(head: UserHead, fromVersion: number, bars: Bars = NO_BARS) {
     const current = this.rows.get(head.userId);
     if ((current?.version ?? 0) !== fromVersion) return false;
+    if ((this.bars.get(head.userId) ?? NO_BARS).seq !== bars.seq) return false;
     this.rows.set(head.userId, frozenCopy(head));
     return true;
   }
@@ -117,6 +146,54 @@ export class MemoryJobHistory implements JobHistoryStore {
   }
 }
 
+export class MemoryJobRecords implements JobRecordStore {
+  readonly records = new Map<string, JobRecord>();
+  readonly epochs = new Map<string, string>();
+
+  async accept(jobs: readonly AcceptedJob[]) {
+    const at = new Date().toISOString();
+    for (const job of jobs) {
+      const record = this.records.get(job.id) ?? { jobId: job.id, gen: 1, marks: [] };
+      this.records.set(job.id, { ...record, accepted: frozenCopy({ ...job, at }) });
+    }
+  }
+  async decide(jobId: string, outcome: 'completed' | 'dead-lettered', by: string, reason?: string): Promise<Decision> {
+    const record = this.records.get(jobId) ?? { jobId, gen: 1, marks: [] };
+    if (record.outcome) return { won: false, outcome: record.outcome, gen: record.gen };
+    const mark = { outcome, at: new Date().toISOString(), by, ...(reason ? { reason } : {}) };
+    this.records.set(jobId, { ...record, outcome, marks: [...record.marks, mark] });
+    return { won: true, outcome, gen: record.gen };
+  }
+  async reopen(jobId: string, by: string) {
+    const record = this.records.get(jobId);
+    if (record?.outcome !== 'dead-lettered') return false;
+    const { outcome: _closed, ...open } = record;
+    const mark = { outcome: 'redriven' as const, at: new Date().toISOString(), by };
+    this.records.set(jobId, { ...open, gen: record.gen + 1, marks: [...record.marks, mark] });
+    return true;
+  }
+  async purge(jobId: string, by: string) {
+    const record = this.records.get(jobId);
+    if (record?.outcome !== 'dead-lettered') return false;
+    const mark = { outcome: 'purged' as const, at: new Date().toISOString(), by };
+    this.records.set(jobId, { ...record, outcome: 'purged', marks: [...record.marks, mark] });
+    return true;
+  }
+  async get(jobId: string) {
+    return this.records.get(jobId);
+  }
+  async *scanAll() {
+    yield* this.records.values();
+  }
+  async readEpoch(queue: string) {
+    return this.epochs.get(queue);
+  }
+  async initEpoch(queue: string, epoch: string) {
+    if (!this.epochs.has(queue)) this.epochs.set(queue, epoch);
+    return this.epochs.get(queue) as string;
+  }
+}
+
 /** Counted exactly (it is cheap in memory); the sizes in bytes are not kept. */
 export class MemoryTableSize implements TableSizeStore {
   constructor(
@@ -139,7 +216,13 @@ export function createMemoryStores(): Stores & {
   events: MemoryEventStore;
   users: MemoryUserProjection;
   history: MemoryJobHistory;
+  jobs: MemoryJobRecords;
 } {
-  const stores = { events: new MemoryEventStore(), users: new MemoryUserProjection(), history: new MemoryJobHistory() };
+  const stores = {
+    events: new MemoryEventStore(),
+    users: new MemoryUserProjection(),
+    history: new MemoryJobHistory(),
+    jobs: new MemoryJobRecords(),
+  };
   return { ...stores, table: new MemoryTableSize(stores) };
 }

@@ -25,6 +25,21 @@ export interface EventStore {
   count(): Promise<number>;
 }
 
+/**
+ * Jobs barred from ever linking an event on one user (their job was dead-lettered or purged), and
+ * the counter every bar and unbar moves. Kept on the user's head item, so a link, which is
+ * conditional on the counter it read, can never overtake a bar: one item, one condition.
+ */
+export interface Bars {
+  seq: number;
+  jobs: readonly string[];
+}
+
+export const NO_BARS: Bars = { seq: 0, jobs: [] };
+
+/** What a bar found: the job is barred now, or its event had already been linked (applied). */
+export type BarResult = 'barred' | 'linked';
+
 export interface UserProjectionStore {
   /** The seed's GetItem with a projection expression: just the user's public attributes. */
   getUser(userId: string): Promise<User | undefined>;
@@ -32,16 +47,92 @@ export interface UserProjectionStore {
   getHead(userId: string): Promise<UserHead | undefined>;
   /** Users of a department, through the department index. */
   queryByDepartment(department: string, limit: number): Promise<User[]>;
+  /** The head and the user's bars, one consistent read: what the write path decides on. */
+  readForWrite(userId: string): Promise<{ head: UserHead | undefined; bars: Bars }>;
   /**
-   * Links the next event: writes `head` only if the stored head is at `fromVersion` (absent for 0).
-   * False when another event was linked first. The only write that moves a user forward.
+   * Links the next event: writes `head` only if the stored head is at `fromVersion` (absent for 0)
+   * and its bars are still `bars` (written through unchanged). False when another event was linked
+   * first or a bar came in between. The only write that moves a user forward.
    */
-  link(head: UserHead, fromVersion: number): Promise<boolean>;
+  link(head: UserHead, fromVersion: number, bars?: Bars): Promise<boolean>;
+  /**
+   * Bars `jobId` from ever linking an event on this user, unless the head names it already (then
+   * 'linked'). Creates a bare item (no version, no user) when the user does not exist yet.
+   */
+  bar(userId: string, jobId: string): Promise<BarResult>;
+  /** Lifts a bar (a redrive gives the job another chance). */
+  unbar(userId: string, jobId: string): Promise<void>;
   /** Unconditional write or delete (replay --rebuild only). */
   overwrite(userId: string, head: UserHead | undefined): Promise<void>;
   scanAll(): AsyncIterable<UserHead>;
   /** Live (not deleted) users (a full COUNT scan: for stats, not the hot path). */
   count(): Promise<number>;
+}
+
+/** How a job's generation ended. `purged`: an operator deleted it from the DLQ for good. */
+export type JobOutcome = 'completed' | 'dead-lettered' | 'purged';
+
+/**
+ * One decision or redrive in a job's life, in order: the record's append-only trail. A mark's
+ * generation is 1 + the redrives before it.
+ */
+export interface OutcomeMark {
+  /** `redriven` closes a dead-lettered generation and opens the next. */
+  outcome: JobOutcome | 'redriven';
+  at: string;
+  by: string;
+  reason?: string;
+}
+
+/** What a producer accepted: enough to run the job again if Redis loses it. */
+export interface AcceptedJob {
+  id: string;
+  name: string;
+  data: unknown;
+}
+
+/** A job's record in DynamoDB: the accepted job, and what decided each of its generations. */
+export interface JobRecord {
+  jobId: string;
+  /** Absent when the job was decided but its acceptance not recorded (tables of earlier releases). */
+  accepted?: AcceptedJob & { at: string };
+  /** 1 until a redrive; each redrive opens the next. */
+  gen: number;
+  /** The current generation's outcome; absent while it runs. */
+  outcome?: JobOutcome;
+  marks: OutcomeMark[];
+}
+
+/** The result of a decision: whether this call decided, and the outcome that stands either way. */
+export interface Decision {
+  won: boolean;
+  outcome: JobOutcome;
+  gen: number;
+}
+
+/**
+ * The one place a job's outcome is decided: one conditional write per generation, so no stale
+ * delivery, expired lock or lost Redis can give a generation a second outcome.
+ */
+export interface JobRecordStore {
+  /** Records jobs as accepted before they go to Redis (idempotent: the same job again is the same item). */
+  accept(jobs: readonly AcceptedJob[]): Promise<void>;
+  /**
+   * Decides the current generation's outcome if it has none: `won` says whether this call decided.
+   * `completed` and `dead-lettered` only: a purge goes through `purge`.
+   */
+  decide(jobId: string, outcome: 'completed' | 'dead-lettered', by: string, reason?: string): Promise<Decision>;
+  /** Closes a dead-lettered generation and opens the next; false if the job is not dead-lettered. */
+  reopen(jobId: string, by: string): Promise<boolean>;
+  /** Decides `purged` for a dead-lettered job; false if it is not dead-lettered. */
+  purge(jobId: string, by: string): Promise<boolean>;
+  get(jobId: string): Promise<JobRecord | undefined>;
+  /** Every record (a scan: operators, the checker and recovery, never the hot path). */
+  scanAll(): AsyncIterable<JobRecord>;
+  /** The epoch of the Redis data this table's jobs live in (see shared/lifecycle/epoch.ts). */
+  readEpoch(queue: string): Promise<string | undefined>;
+  /** Sets the epoch if there is none; returns the one that stands. */
+  initEpoch(queue: string, epoch: string): Promise<string>;
 }
 
 export interface JobHistoryStore {
@@ -72,6 +163,7 @@ export interface TableSizeStore {
 
 export interface Stores {
   events: EventStore;
+  jobs: JobRecordStore;
   users: UserProjectionStore;
   history: JobHistoryStore;
   table: TableSizeStore;
