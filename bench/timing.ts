@@ -76,7 +76,7 @@ export function timedStores(stores: Stores, times: StepTimes): Stores {
     jobs: {
       accept: (accepted) => jobs.accept(accepted),
       decide: (jobId, outcome, by, reason) => times.time('decide', () => jobs.decide(jobId, outcome, by, reason)),
-      reopen: (jobId, by) => jobs.reopen(jobId, by),
+      reopen: (jobId, by, startedAt) => jobs.reopen(jobId, by, startedAt),
       purge: (jobId, by) => jobs.purge(jobId, by),
       get: (jobId) => jobs.get(jobId),
       scanAll: () => jobs.scanAll(),

@@ -5,6 +5,7 @@
 
 import { routingUser } from './domain/payload.js';
 import { type FleetFlowView, readFleetFlow } from './flow/fleet-rate.js';
+import { EffectBars } from './lifecycle/effect-bars.js';
 import { type HistoryRecorder, startHistoryRecorder } from './lifecycle/history.js';
 import { JobLifecycle } from './lifecycle/job-lifecycle.js';
 import { crc16 } from './lifecycle/key-slot.js';
@@ -65,6 +66,8 @@ export function openJobSystem(deps: JobSystemDeps): JobSystem {
     queues,
     ledger,
     history,
+    records: stores.jobs,
+    effects: new EffectBars(stores),
     jobOptions: operationJobOptions(config),
     actor,
     lock: DEFAULT_TRANSITION_LOCK,

@@ -19,12 +19,13 @@ import {
   type UserHead,
 } from '../shared/domain/user.js';
 import {
+  JobBarredError,
   UserAlreadyExistsError,
   UserDeletedError,
   UserNotFoundError,
   VersionConflictError,
 } from '../shared/store/errors.js';
-import type { EventStore, UserProjectionStore } from '../shared/store/types.js';
+import type { Bars, EventStore, UserProjectionStore } from '../shared/store/types.js';
 import { KeyedMutex } from './keyed-mutex.js';
 
 export interface CommandOutcome {
@@ -160,15 +161,20 @@ export class UserCommands {
     for (let round = 0; round < this.maxConflictRounds; round++) {
       if (round > 0) await sleep(this.backoffMs(round, performance.now() - roundStarted));
       roundStarted = performance.now();
-      const [head, mine] = await Promise.all([this.users.getHead(userId), this.events.getByJob(userId, jobId)]);
+      const [{ head, bars }, mine] = await Promise.all([
+        this.users.readForWrite(userId),
+        this.events.getByJob(userId, jobId),
+      ]);
       headVersion = head?.version ?? 0;
       const standing = standingOf(mine, head);
       const lost = round > 0 ? { conflicts: round } : {};
       if (mine && standing === 'linked') return { userId, version: mine.version, applied: false, ...lost };
+      // The job was dead-lettered (or is being): its outcome is decided without this delivery.
+      if (bars.jobs.includes(jobId)) throw new JobBarredError(jobId, userId);
       if (standing === 'ahead') continue;
       if (mine && standing === 'next') {
         // An earlier delivery wrote it and died (or is still on it): whoever links first, it is linked once.
-        if (await this.link(head, plain(mine))) return { userId, version: mine.version, applied: true, ...lost };
+        if (await this.link(head, plain(mine), bars)) return { userId, version: mine.version, applied: true, ...lost };
         continue;
       }
 
@@ -192,7 +198,7 @@ export class UserCommands {
         mine ? this.events.rewrite(event, mine.version) : this.events.put(event),
         this.flagDropped(userId, head, target),
       ]);
-      if (written && (await this.users.link(target, headVersion))) {
+      if (written && (await this.users.link(target, headVersion, bars))) {
         return { userId, version: event.version, applied: true, ...lost };
       }
     }
@@ -200,10 +206,10 @@ export class UserCommands {
   }
 
   /** Links a stored event that is next: flags what leaves the window, then moves the head. */
-  private async link(head: UserHead | undefined, event: UserEvent): Promise<boolean> {
+  private async link(head: UserHead | undefined, event: UserEvent, bars: Bars): Promise<boolean> {
     const target = applyToHead(head, event);
     await this.flagDropped(event.userId, head, target);
-    return this.users.link(target, head?.version ?? 0);
+    return this.users.link(target, head?.version ?? 0, bars);
   }
 
   private async flagDropped(userId: string, head: UserHead | undefined, target: UserHead): Promise<void> {

@@ -3,6 +3,7 @@
 // one of each per shard consumed (WORKER_SHARDS, or all), sharing the process's history buffer.
 import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
+import { EffectBars } from '../shared/lifecycle/effect-bars.js';
 import { startHistoryRecorder } from '../shared/lifecycle/history.js';
 import { logTransitions } from '../shared/lifecycle/transition-log.js';
 import type { Config } from '../shared/runtime/config.js';
@@ -60,6 +61,7 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
   const history = startHistoryRecorder(config, stores.history, logger);
   const commands = new UserCommands({ events: stores.events, users: stores.users });
   const handlers = makeHandlers(stores.users, commands);
+  const effects = new EffectBars(stores);
   // bullmq-otel when tracing is on (OTEL_*): BullMQ's spans, and the trace context read from each job.
   const telemetry = tracing().bullmq;
   const shards = consumedShards(config).map((shard) => {
@@ -67,7 +69,7 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
     const { lifecycle, queues, keys } = system;
     logTransitions(lifecycle, logger);
     metrics.observe(lifecycle);
-    const settler = new Settler({ queues, lifecycle, commands, logger });
+    const settler = new Settler({ queues, lifecycle, effects, logger });
     // Each shard is its own queue with its own rate: each converges on its share of the table.
     const flow = FlowControl.fromConfig(config, redis, keys, logger.child({ shard }));
     flow.start();

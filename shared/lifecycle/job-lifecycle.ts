@@ -3,6 +3,11 @@
 // writes its records together, the same way for every caller: the durable record first (BullMQ
 // state and the ledger), then the job's history, then one event that logs and metrics subscribe to.
 //
+// DynamoDB decides each job's outcome (shared/store JobRecordStore): one conditional write per
+// generation, which a delivery's completion and a dead-letter move contend for; whoever loses
+// follows it. A write job's move first bars the job from its users (effect-bars.ts), so a stale
+// delivery can never land the effect of a job decided dead-lettered. Redis follows the decision.
+//
 // The per-job-id rule: a transition that changes a job we do not hold through BullMQ's own lock
 // (the dead-letter move, redrive, purge, recovery) runs under that job id's transition lock,
 // re-reads the job inside it, and acts only on the instance it read (identified by its id *and*
@@ -12,6 +17,7 @@ import { EventEmitter } from 'node:events';
 import type { Job, JobsOptions } from 'bullmq';
 import type { JobResult } from '../domain/jobs.js';
 import type { RedisConnection } from '../runtime/redis.js';
+import type { JobOutcome, JobRecord, JobRecordStore } from '../store/types.js';
 import { tracing } from '../telemetry/tracing.js';
 import {
   type AttemptRecord,
@@ -20,6 +26,7 @@ import {
   type DeadLetterData,
   redriveLogLines,
 } from './dead-letter.js';
+import type { EffectBars, EffectCheck } from './effect-bars.js';
 import type { HistoryEntry, HistoryRecorder, PutBackCause } from './history.js';
 import type { QueueKeys } from './keys.js';
 import type { Ledger, LedgerJob } from './ledger.js';
@@ -110,14 +117,7 @@ export type TransitionStep =
   | 'enqueue:recorded'
   | 'enqueue:added';
 
-/** What the worker found out about a failed write job's effect before settling it. */
-export interface EffectCheck {
-  /** Every user the job targets has its event: the job is settled as completed. */
-  applied: boolean;
-  /** For batches: which users landed and which did not (said in the dead-letter entry). */
-  landed: string[];
-  missing: string[];
-}
+export type { EffectCheck } from './effect-bars.js';
 
 export type SettleOutcome = 'dead-lettered' | 'completed' | 'gone';
 export type OperatorOutcome = 'done' | 'not-found';
@@ -128,6 +128,10 @@ export interface JobLifecycleDeps {
   queues: Queues;
   ledger: Ledger;
   history: HistoryRecorder;
+  /** Where each job's outcome is decided, and its acceptance recorded. */
+  records: JobRecordStore;
+  /** Bars a dead-lettered job from its users; a redrive lifts them. */
+  effects: EffectBars;
   /** The options every operation job is added with (attempts, backoff, retention). */
   jobOptions: JobsOptions;
   /** Who acts: a worker id, 'producer', 'djq', 'board'. Recorded in history and logs. */
@@ -171,7 +175,9 @@ export class JobLifecycle {
   }
 
   private async enqueueRecorded(jobs: readonly LedgerJob[], onRecorded: () => void): Promise<void> {
-    const { ledger } = this.deps;
+    const { ledger, records } = this.deps;
+    // Accepted in DynamoDB first: if Redis loses the job, `djq recover` finds it there.
+    await records.accept(jobs);
     const record = await ledger.recordEnqueued(jobs);
     onRecorded();
     await this.probe('enqueue:recorded', record);
@@ -202,6 +208,7 @@ export class JobLifecycle {
       await this.locked(job.id, async (fence) => {
         if ((await queues.operations.getJob(job.id)) || (await queues.deadLetter.getJob(job.id))) return;
         if (ended.has(job.id) || (await ledger.readOutcomes(since)).has(job.id)) return;
+        if ((await this.deps.records.get(job.id))?.outcome) return;
         await fence();
         await this.addBulk([job]);
         recovered.push(job);
@@ -298,8 +305,14 @@ export class JobLifecycle {
     token: string | undefined,
     details: Omit<Extract<Transition, { type: 'completed' }>, keyof JobRef | keyof Stamp | 'type'>,
   ): Promise<boolean> {
-    const { ledger, keys } = this.deps;
+    const { ledger, keys, records } = this.deps;
     const ref = refOf(job);
+    // DynamoDB decides: a job decided dead-lettered (or purged) meanwhile stays so, and this
+    // delivery ends recording nothing (a write job's effect could not land: it was barred first).
+    if ((await records.decide(ref.jobId, 'completed', this.deps.actor)).outcome !== 'completed') {
+      this.emit({ type: 'lock-lost', ...ref, attempt: details.attempt });
+      return false;
+    }
     if (token === undefined) await ledger.recordOutcome(ref.jobId, 'completed');
     else if (!(await ledger.recordCompletedIfOwner(ref.jobId, keys.activeJobLock(ref.jobId), token))) {
       this.emit({ type: 'lock-lost', ...ref, attempt: details.attempt });
@@ -343,38 +356,28 @@ export class JobLifecycle {
     );
   }
 
-  private async settle(job: Job, checkEffect: () => Promise<EffectCheck>): Promise<SettleOutcome> {
-    const { queues, keys, ledger, redis } = this.deps;
+  private async settle(job: Job, barEffect: () => Promise<EffectCheck>): Promise<SettleOutcome> {
     const jobId = String(job.id);
-    const alreadyMoved = Boolean(await queues.deadLetter.getJob(jobId));
-    // A job already in the DLQ was decided: a repeat (the sweep after a crash) must not re-decide.
-    const effect = alreadyMoved ? undefined : await checkEffect();
+    const decided = await this.decideFailed(job, barEffect);
+    if (!decided) return 'gone';
+    const { queues, ledger } = this.deps;
+    // Redis follows the decision, under the lock, on the very instance that failed.
     return this.locked(jobId, async (fence) => {
       await this.probe('move:locked', jobId);
       const current = await queues.operations.getJob(jobId);
       if (!current || current.timestamp !== job.timestamp || (await current.getState()) !== 'failed') return 'gone';
       const entry = await queues.deadLetter.getJob(jobId);
-      if (entry) {
-        if (await this.isInterruptedRedrive(current, entry)) {
-          // The entry is from before an interrupted redrive that released this very instance:
-          // the redrive had in effect happened, so the entry is stale.
-          await this.finishRedrive(jobId, current, fence);
-        } else {
-          // Moved before, but the removal did not happen (a crash): finish it.
-          await fence();
-          await ledger.recordOutcome(jobId, 'dead-lettered');
-          await fence();
-          await current.remove();
-          return 'dead-lettered';
-        }
+      if (entry && (await this.isInterruptedRedrive(current, entry))) {
+        // The entry is from before an interrupted redrive that released this very instance.
+        await this.finishRedrive(jobId, current, fence);
       }
-      if (!effect) return 'gone'; // the entry vanished since the first look: the next pass decides afresh
       const ref = refOf(current);
-      if (effect.applied) {
+      if (decided.outcome !== 'dead-lettered') {
         await fence();
-        await ledger.recordOutcome(jobId, 'completed');
+        if (decided.outcome === 'completed') await ledger.recordOutcome(jobId, 'completed');
         await fence();
         await current.remove();
+        if (decided.outcome === 'purged') return 'gone';
         this.history({
           type: 'completed',
           ...ref,
@@ -382,22 +385,23 @@ export class JobLifecycle {
           at: now(),
           durationMs: 0,
           capacityUnits: 0,
-          result: 'its effect had landed before it failed: settled as completed',
+          result: 'its outcome was decided completed before it failed: settled as completed',
         });
         this.emit({ type: 'settled-completed', ...ref, attempts: current.attemptsMade });
         return 'completed';
       }
       const { logs } = await queues.operations.getJobLogs(jobId, 0, -1, true);
-      const data = buildDeadLetterData(current, logs, effect);
-      // Its stalled delivery may still be running and land its effect after this check: look again later.
-      if (data.attempts.at(-1)?.errorClass === 'Stalled') await redis.zadd(keys.stalledDeadLetters, Date.now(), jobId);
-      await fence();
-      await queues.deadLetter.add(current.name, data, { jobId });
+      const data = buildDeadLetterData(current, logs, decided.effect);
+      if (!(await queues.deadLetter.getJob(jobId))) {
+        await fence();
+        await queues.deadLetter.add(current.name, data, { jobId });
+      }
       await this.probe('move:dead-letter-added', jobId);
       await fence();
       await ledger.recordOutcome(jobId, 'dead-lettered');
       await fence();
       await current.remove();
+      if (!decided.won) return 'dead-lettered'; // a repeat of a move that crashed half-way: recorded once
       this.history({
         type: 'dead-lettered',
         ...ref,
@@ -418,51 +422,31 @@ export class JobLifecycle {
   }
 
   /**
-   * A job failed by stalling was dead-lettered while its stalled delivery may still have been
-   * running (a blocked process, not a dead one): that delivery can land its effect after the move
-   * looked. For `windowMs` after the move, the sweep asks again; a job whose effect has landed is
-   * settled as completed and leaves the DLQ, so it is never both applied and dead-lettered.
+   * The DynamoDB half of settling a failed instance: its generation's outcome if decided before (a
+   * delivery recorded it completed, then lost its ack; a move that crashed half-way), else decided
+   * now, after barring the job from its users. Undefined for an instance of an earlier generation
+   * (a sweep's stale page): that generation was decided long ago.
    */
-  async recheckStalledDeadLetters(
-    checkEffect: (job: { id: string; name: string; data: unknown }) => Promise<EffectCheck>,
-    windowMs: number,
-  ): Promise<number> {
-    const { queues, keys, ledger, redis } = this.deps;
-    await redis.zremrangebyscore(keys.stalledDeadLetters, '-inf', Date.now() - windowMs);
-    let settled = 0;
-    for (const jobId of await redis.zrange(keys.stalledDeadLetters, 0, -1)) {
-      const entry = await queues.deadLetter.getJob(jobId);
-      if (!entry) {
-        await redis.zrem(keys.stalledDeadLetters, jobId); // redriven or purged meanwhile
-        continue;
-      }
-      const effect = await checkEffect({ id: jobId, name: entry.name, data: (entry.data as DeadLetterData).payload });
-      if (!effect.applied) continue;
-      await this.locked(jobId, async (fence) => {
-        const current = await queues.deadLetter.getJob(jobId);
-        if (!current || current.timestamp !== entry.timestamp) return;
-        await fence();
-        await ledger.recordOutcome(jobId, 'completed');
-        await this.probe('recheck:recorded', jobId);
-        await fence();
-        await queues.deadLetter.remove(jobId);
-        await redis.zrem(keys.stalledDeadLetters, jobId);
-        const ref = { jobId, op: entry.name };
-        const attempts = (entry.data as DeadLetterData).attemptsMade;
-        this.history({
-          type: 'completed',
-          ...ref,
-          attempt: attempts,
-          at: now(),
-          durationMs: 0,
-          capacityUnits: 0,
-          result: 'its stalled delivery landed the effect after the move: settled as completed',
-        });
-        this.emit({ type: 'settled-completed', ...ref, attempts });
-        settled++;
-      });
-    }
-    return settled;
+  private async decideFailed(
+    job: Job,
+    barEffect: () => Promise<EffectCheck>,
+  ): Promise<{ outcome: JobOutcome; won: boolean; effect: EffectCheck } | undefined> {
+    const { records, actor } = this.deps;
+    const jobId = String(job.id);
+    const record = await records.get(jobId);
+    if (job.timestamp < (record?.genStartedAt ?? 0)) return undefined;
+    if (record?.outcome) return { outcome: record.outcome, won: false, effect: await this.effectOf(record) };
+    const effect = await barEffect();
+    const reason = job.failedReason || 'unknown';
+    const decision = await records.decide(jobId, effect.applied ? 'completed' : 'dead-lettered', actor, reason);
+    return { outcome: decision.outcome, won: decision.won, effect };
+  }
+
+  /** A decided job's effect as its move found it (a batch's landed users are in its DLQ entry's reason). */
+  private async effectOf(record: JobRecord): Promise<EffectCheck> {
+    const entry = await this.deps.queues.deadLetter.getJob(record.jobId);
+    const data = entry?.data as DeadLetterData | undefined;
+    return { applied: false, landed: data?.landed ?? [], missing: data?.missing ?? [] };
   }
 
   // ---- operator side ------------------------------------------------------------------------
@@ -484,7 +468,7 @@ export class JobLifecycle {
     jobId: string,
     linkOriginal: (metadata: string | undefined) => void,
   ): Promise<OperatorOutcome> {
-    const { queues, keys, redis } = this.deps;
+    const { queues, keys, redis, records, effects, actor } = this.deps;
     return this.locked(jobId, async (fence) => {
       await this.probe('redrive:locked', jobId);
       const entry = await queues.deadLetter.getJob(jobId);
@@ -500,17 +484,33 @@ export class JobLifecycle {
         }
         // The dead instance the move had not removed yet; anything else means the id is alive.
         if (state !== 'failed') throw new JobBusyError(jobId, state);
+      }
+      const timestamp = Math.max(Date.now(), (lingering?.timestamp ?? 0) + 1, entry.timestamp + 1);
+      // DynamoDB first: the dead-lettered generation closes and the next opens, or nothing changes.
+      const record = await records.get(jobId);
+      const resumed = record !== undefined && record.outcome === undefined && record.genStartedAt !== undefined;
+      if (!resumed && !(await records.reopen(jobId, actor, timestamp))) {
+        if (record?.outcome === 'dead-lettered') throw new JobBusyError(jobId, 'being changed by another operator');
+        // The entry is stale: DynamoDB decided the job otherwise (completed, purged).
+        await fence();
+        await queues.deadLetter.remove(jobId);
+        return 'not-found';
+      }
+      // Its bars go before its next generation can run (a redrive that dies here leaves the job
+      // open in DynamoDB and in the DLQ in Redis: a second redrive resumes, `djq recover` re-adds).
+      await effects.unbar({ id: jobId, name: entry.name, data: data.payload });
+      const startedAt = resumed ? (record?.genStartedAt ?? timestamp) : timestamp;
+      if (lingering) {
         await fence();
         await lingering.remove();
       }
-      const timestamp = Math.max(Date.now(), (lingering?.timestamp ?? 0) + 1, entry.timestamp + 1);
       await fence();
-      await redis.hset(keys.redriveIntents, jobId, String(timestamp));
+      await redis.hset(keys.redriveIntents, jobId, String(startedAt));
       await fence();
       const job = await queues.operations.add(entry.name, data.payload, {
         ...this.deps.jobOptions,
         jobId,
-        timestamp,
+        timestamp: startedAt,
         delay: REDRIVE_HOLD_MS,
       });
       for (const line of redriveLogLines(data)) await job.log(line);
@@ -585,7 +585,7 @@ export class JobLifecycle {
    * the failed set, goes too, or the sweep would dead-letter it again.
    */
   async purge(jobId: string): Promise<OperatorOutcome> {
-    const { queues, keys, ledger, redis } = this.deps;
+    const { queues, keys, redis, records, actor } = this.deps;
     return this.locked(jobId, async (fence) => {
       await this.probe('purge:locked', jobId);
       const entry = await queues.deadLetter.getJob(jobId);
@@ -597,8 +597,14 @@ export class JobLifecycle {
         const heldRedrive = state === 'delayed' && intent === String(lingering.timestamp);
         if (state !== 'failed' && !heldRedrive) throw new JobBusyError(jobId, state);
       }
+      // DynamoDB decides: only a dead-lettered generation can be purged (a repeat finds it purged).
+      if (!(await records.purge(jobId, actor))) {
+        const heldRedrive = lingering !== undefined && intent === String(lingering.timestamp);
+        const outcome = await this.purgeHeldRedrive(jobId, entry, heldRedrive);
+        if (outcome !== 'purged') throw new JobBusyError(jobId, outcome ?? 'running again (redriven)');
+      }
       await fence();
-      await ledger.recordOutcome(jobId, 'purged');
+      await this.deps.ledger.recordOutcome(jobId, 'purged');
       if (lingering) {
         await fence();
         await lingering.remove();
@@ -614,6 +620,21 @@ export class JobLifecycle {
       this.emit({ type: 'purged', ...ref });
       return 'done';
     });
+  }
+
+  /**
+   * A purge of a redrive that died with its new instance still held: that generation is open in
+   * DynamoDB, and its bars are lifted. It is barred and decided dead-lettered again (unless a stale
+   * delivery of the old generation completed it meanwhile), then purged. Returns what stands.
+   */
+  private async purgeHeldRedrive(jobId: string, entry: Job, held: boolean): Promise<JobOutcome | undefined> {
+    const { records, effects, actor } = this.deps;
+    const record = await records.get(jobId);
+    if (record?.outcome || !held) return record?.outcome;
+    await effects.bar({ id: jobId, name: entry.name, data: (entry.data as DeadLetterData).payload });
+    const decision = await records.decide(jobId, 'dead-lettered', actor, 'purged while its redrive was held');
+    if (decision.outcome !== 'dead-lettered') return decision.outcome;
+    return (await records.purge(jobId, actor)) ? 'purged' : (await records.get(jobId))?.outcome;
   }
 
   // ---- plumbing -----------------------------------------------------------------------------

@@ -1,7 +1,13 @@
 // Every error a job can end with is classified here, in one table: retryable errors go back to
 // BullMQ's exponential backoff; the rest are poison and are dead-lettered after one attempt.
 import { UnrecoverableError } from 'bullmq';
-import { UserAlreadyExistsError, UserDeletedError, UserNotFoundError, VersionConflictError } from '../store/errors.js';
+import {
+  JobBarredError,
+  UserAlreadyExistsError,
+  UserDeletedError,
+  UserNotFoundError,
+  VersionConflictError,
+} from '../store/errors.js';
 
 /** The payload does not match its schema, names no known operation, or is too big. */
 export class PoisonPayloadError extends Error {
@@ -61,7 +67,8 @@ export function classifyError(error: unknown): Classification {
   const as = (kind: ErrorKind, retryable: boolean): Classification => ({ kind, retryable, errorClass: name });
 
   if (err instanceof PoisonPayloadError || POISON_NAMES.has(name)) return as('poison', false);
-  if (err instanceof UserDeletedError || err instanceof UserAlreadyExistsError) return as('final', false);
+  if (err instanceof UserDeletedError || err instanceof UserAlreadyExistsError || err instanceof JobBarredError)
+    return as('final', false);
   if (err instanceof UnrecoverableError) return as('final', false);
   if (THROTTLING_ERRORS.has(name)) return as('throttled', true);
   if (err instanceof VersionConflictError) return as('conflict', true);

@@ -8,8 +8,8 @@ import {
   BatchWriteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
-  paginateScan,
   PutCommand,
+  paginateScan,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { keys } from '../dynamo/table.js';
@@ -49,12 +49,7 @@ export class DynamoJobRecords implements JobRecordStore {
     }
   }
 
-  async decide(
-    jobId: string,
-    outcome: 'completed' | 'dead-lettered',
-    by: string,
-    reason?: string,
-  ): Promise<Decision> {
+  async decide(jobId: string, outcome: 'completed' | 'dead-lettered', by: string, reason?: string): Promise<Decision> {
     const at = new Date().toISOString();
     try {
       const { Attributes } = await this.doc.send(
@@ -83,10 +78,12 @@ export class DynamoJobRecords implements JobRecordStore {
     return { won: false, outcome: record.outcome, gen: record.gen };
   }
 
-  reopen(jobId: string, by: string): Promise<boolean> {
+  reopen(jobId: string, by: string, startedAt: number): Promise<boolean> {
     return this.closeDeadLettered(jobId, {
-      UpdateExpression: 'SET gen = gen + :one, marks = list_append(marks, :mark) REMOVE outcome',
+      UpdateExpression:
+        'SET gen = gen + :one, genStartedAt = :started, marks = list_append(marks, :mark) REMOVE outcome',
       mark: { outcome: 'redriven', by },
+      values: { ':started': startedAt, ':one': 1 },
     });
   }
 
@@ -115,7 +112,6 @@ export class DynamoJobRecords implements JobRecordStore {
           ExpressionAttributeValues: {
             ':dl': 'dead-lettered',
             ':gen': record.gen,
-            ':one': 1,
             ':mark': [{ ...change.mark, at: new Date().toISOString() }],
             ...change.values,
           },
@@ -134,7 +130,10 @@ export class DynamoJobRecords implements JobRecordStore {
         new GetCommand({ TableName: this.tableName, Key: { pk: keys.jobPk(jobId), sk }, ConsistentRead: true }),
       );
     const [accepted, outcome] = await Promise.all([read(keys.acceptedSk), read(keys.outcomeSk)]);
-    return toRecord(jobId, [accepted.Item, outcome.Item].filter((i) => i !== undefined));
+    return toRecord(
+      jobId,
+      [accepted.Item, outcome.Item].filter((i) => i !== undefined),
+    );
   }
 
   async *scanAll(): AsyncIterable<JobRecord> {
@@ -204,6 +203,7 @@ function toRecord(jobId: string, items: readonly Record<string, unknown>[]): Job
       ? { accepted: { id: jobId, name: String(accepted.name), data: accepted.data, at: String(accepted.at) } }
       : {}),
     gen: Number(outcome?.gen ?? 1),
+    ...(outcome?.genStartedAt !== undefined ? { genStartedAt: Number(outcome.genStartedAt) } : {}),
     ...(outcome?.outcome ? { outcome: outcome.outcome as JobOutcome } : {}),
     marks: (outcome?.marks as OutcomeMark[] | undefined) ?? [],
   };

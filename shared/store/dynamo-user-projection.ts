@@ -117,18 +117,20 @@ export class DynamoUserProjection implements UserProjectionStore {
   }
 
   async unbar(userId: string, jobId: string): Promise<void> {
-    await this.doc.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: this.key(userId),
-        UpdateExpression: 'DELETE bars :job ADD barSeq :one',
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeValues: { ':job': new Set([jobId]), ':one': 1 },
-      }),
-    ).catch((error: unknown) => {
-      // No item: nothing was barred.
-      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
-    });
+    await this.doc
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(userId),
+          UpdateExpression: 'DELETE bars :job ADD barSeq :one',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':job': new Set([jobId]), ':one': 1 },
+        }),
+      )
+      .catch((error: unknown) => {
+        // No item: nothing was barred.
+        if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+      });
   }
 
   private key(userId: string) {

@@ -45,6 +45,19 @@ export class UserAlreadyExistsError extends StoreError {
 }
 
 /**
+ * The job is barred from this user: it was dead-lettered (or is being), so its outcome is decided
+ * without this delivery, which applies nothing. Final: retrying cannot lift a bar (a redrive does).
+ */
+export class JobBarredError extends StoreError {
+  constructor(
+    readonly jobId: string,
+    readonly userId: string,
+  ) {
+    super(`job ${jobId} is barred from user ${userId}: it was dead-lettered, so this delivery applied nothing`);
+  }
+}
+
+/**
  * A history write that stopped part-way: `unwritten` are the entries not written (the others are
  * stored), so a retry writes only them and never stores an entry twice.
  */

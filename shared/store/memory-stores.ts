@@ -164,12 +164,12 @@ export class MemoryJobRecords implements JobRecordStore {
     this.records.set(jobId, { ...record, outcome, marks: [...record.marks, mark] });
     return { won: true, outcome, gen: record.gen };
   }
-  async reopen(jobId: string, by: string) {
+  async reopen(jobId: string, by: string, startedAt: number) {
     const record = this.records.get(jobId);
     if (record?.outcome !== 'dead-lettered') return false;
     const { outcome: _closed, ...open } = record;
     const mark = { outcome: 'redriven' as const, at: new Date().toISOString(), by };
-    this.records.set(jobId, { ...open, gen: record.gen + 1, marks: [...record.marks, mark] });
+    this.records.set(jobId, { ...open, gen: record.gen + 1, genStartedAt: startedAt, marks: [...record.marks, mark] });
     return true;
   }
   async purge(jobId: string, by: string) {

@@ -98,6 +98,11 @@ export interface JobRecord {
   accepted?: AcceptedJob & { at: string };
   /** 1 until a redrive; each redrive opens the next. */
   gen: number;
+  /**
+   * The timestamp of the Redis instance the redrive that opened this generation added (absent for
+   * generation 1): a failed instance older than it belongs to an earlier generation and is stale.
+   */
+  genStartedAt?: number;
   /** The current generation's outcome; absent while it runs. */
   outcome?: JobOutcome;
   marks: OutcomeMark[];
@@ -122,8 +127,11 @@ export interface JobRecordStore {
    * `completed` and `dead-lettered` only: a purge goes through `purge`.
    */
   decide(jobId: string, outcome: 'completed' | 'dead-lettered', by: string, reason?: string): Promise<Decision>;
-  /** Closes a dead-lettered generation and opens the next; false if the job is not dead-lettered. */
-  reopen(jobId: string, by: string): Promise<boolean>;
+  /**
+   * Closes a dead-lettered generation and opens the next, whose Redis instance has `startedAt` as
+   * its timestamp; false if the job is not dead-lettered.
+   */
+  reopen(jobId: string, by: string, startedAt: number): Promise<boolean>;
   /** Decides `purged` for a dead-lettered job; false if it is not dead-lettered. */
   purge(jobId: string, by: string): Promise<boolean>;
   get(jobId: string): Promise<JobRecord | undefined>;

@@ -80,52 +80,23 @@ describe('a redrive that died after releasing its job, before clearing its inten
 });
 
 describe('djq check on a live stack', () => {
-  it('does not report a stalled dead letter settled as completed during the check as both completed and dead-lettered', async () => {
-    const worker = actor('worker');
-    const checker = actor('checker');
-    const job = await failedJob(worker); // failed without an attempt line: what a stall leaves
-    const id = String(job.id);
-    expect(await worker.lifecycle.settleFailed(job, noEffect)).toBe('dead-lettered');
-    // The sweep finds the stalled delivery's effect landed: `completed` is recorded, the entry not yet removed…
-    const recorded = pauseAt(worker.lifecycle, 'recheck:recorded', id);
-    const landed = async () => ({ applied: true, landed: [id], missing: [] });
-    const rechecking = worker.lifecycle.recheckStalledDeadLetters(landed, 60_000);
-    await recorded.reached;
-    // …when the check reads the outcomes and the DLQ; the entry goes before the check finishes.
-    const report = await checkLedger({
-      system: checker,
-      afterFirstReads: async () => {
-        recorded.release();
-        expect(await rechecking).toBe(1);
-      },
-    });
-    expect(await whereIs(checker, id)).toEqual({ operations: 'missing', deadLettered: false, outcome: 'completed' });
-    expect(report).toMatchObject({ completed: 1, deadLettered: 0, duplicated: 0, lost: 0 });
-  });
-
-  it('does not report a job recorded completed, then dead-lettered during the check, as both', async () => {
+  it('a job recorded completed whose ack was lost is settled completed, never dead-lettered', async () => {
     const worker = actor('worker');
     const checker = actor('checker');
     const id = randomUUID();
     await worker.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }]);
-    // Its delivery records `completed`, then its ack never lands and the job fails for good (a
-    // stall past MAX_STALLED_COUNT leaves the same records).
+    // Its delivery records `completed` (DynamoDB decides), then its ack never lands and the job
+    // fails for good (a stall past MAX_STALLED_COUNT leaves the same records). A get has no
+    // effect to find: only the decision tells it completed.
     const { job, token } = await activate(worker, id);
     expect(await worker.lifecycle.completed(job, token, completedAttempt(id))).toBe(true);
-    await job.moveToFailed(new UnrecoverableError('stalled'), token, false);
-    // A move that died after adding the DLQ entry: the check's first reads see `completed` and the entry.
-    crashAt(worker.lifecycle, 'move:dead-letter-added');
+    await job.moveToFailed(new UnrecoverableError('job stalled more than allowable limit'), token, false);
     const failed = await worker.queues.operations.getJob(id);
-    await expect(worker.lifecycle.settleFailed(failed as NonNullable<typeof failed>, noEffect)).rejects.toThrow();
-    const sweeper = actor('sweeper');
-    const report = await checkLedger({
-      system: checker,
-      afterFirstReads: async () => {
-        const [left] = await sweeper.queues.operations.getFailed(0, 0);
-        expect(await sweeper.lifecycle.settleFailed(left as NonNullable<typeof left>, noEffect)).toBe('dead-lettered');
-      },
-    });
-    expect(report).toMatchObject({ completed: 0, deadLettered: 1, duplicated: 0, lost: 0 });
+    expect(await worker.lifecycle.settleFailed(failed as NonNullable<typeof failed>, noEffect)).toBe('completed');
+    expect(await whereIs(worker, id)).toEqual({ operations: 'missing', deadLettered: false, outcome: 'completed' });
+    const record = await worker.stores.jobs.get(id);
+    expect(record?.marks.map((m) => m.outcome)).toEqual(['completed']);
+    expect(await checkLedger({ system: checker })).toMatchObject({ completed: 1, deadLettered: 0, duplicated: 0 });
   });
 });
 
