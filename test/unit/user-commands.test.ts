@@ -172,7 +172,7 @@ describe('UserCommands', () => {
       await expect(commands.update('u', user.id, { age: 99 })).rejects.toThrow('died after link');
       reset();
       expect((await commands.update('u', user.id, { age: 99 })).applied).toBe(false);
-      expect([...events.calls.keys(), ...users.calls.keys()].sort()).toEqual(['getByJob', 'getHead']);
+      expect([...events.calls.keys(), ...users.calls.keys()].sort()).toEqual(['getByJob', 'readForWrite']);
       expect((await stream(user.id)).map((e) => e.jobId)).toEqual(['c', 'u']);
       expect(await projectionMatches(user.id)).toBe(true);
     });
@@ -217,7 +217,7 @@ describe('UserCommands', () => {
     const short = await cost('at-10');
     for (let i = 0; i < 3000; i++) await commands.update(`b-${i}`, user.id, { age: 3 });
     expect(await cost('at-3000')).toEqual(short);
-    expect(short).toEqual({ events: { getByJob: 1, put: 1, markLinked: 1 }, users: { getHead: 1, link: 1 } });
+    expect(short).toEqual({ events: { getByJob: 1, put: 1, markLinked: 1 }, users: { readForWrite: 1, link: 1 } });
   });
 
   it('hasApplied: linked in the window, flagged below it, and not for a lost or unlinked event', async () => {
@@ -278,7 +278,7 @@ describe('UserCommands', () => {
     const link = stores.users.link.bind(stores.users);
     const commands = new UserCommands({
       events: stores.events,
-      users: { ...stores.users, link: async () => false, getHead: stores.users.getHead.bind(stores.users) },
+      users: { ...stores.users, link: async () => false, readForWrite: stores.users.readForWrite.bind(stores.users) },
       maxConflictRounds: 3,
       backoffMs: () => 0,
     });

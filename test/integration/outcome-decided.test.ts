@@ -1,0 +1,153 @@
+// DynamoDB decides each job's outcome: the orders that used to give a job two outcomes, or a
+// dead-lettered job its effect, driven step by step against real Redis, BullMQ and dynalite. A
+// "stale delivery" is a delivery whose lock expired while it was still working (a paused process):
+// here it is the write path itself, paused at its link by a gate, never by a sleep.
+
+import { randomUUID } from 'node:crypto';
+import { UnrecoverableError } from 'bullmq';
+import { describe, expect, it } from 'vitest';
+import { EffectBars } from '../../shared/lifecycle/effect-bars.js';
+import { TransitionLockLostError } from '../../shared/lifecycle/transition-lock.js';
+import { JobBarredError } from '../../shared/store/errors.js';
+import type { Stores, UserProjectionStore } from '../../shared/store/types.js';
+import type { JobSystem } from '../../shared/wiring.js';
+import { UserCommands } from '../../worker/user-commands.js';
+import { activate, completedAttempt, type Gate, pauseAt, useRaceActors, whereIs } from '../helpers/interleave.js';
+import { newUser } from '../helpers/pipeline.js';
+
+const { actor, resources } = useRaceActors();
+
+/** A write path whose next link waits at a gate: a delivery paused between its reads and its write. */
+function pausedBeforeLink(stores: Stores): { commands: UserCommands; gate: Gate } {
+  let reached!: () => void;
+  let release!: () => void;
+  const reachedP = new Promise<void>((r) => {
+    reached = r;
+  });
+  const released = new Promise<void>((r) => {
+    release = r;
+  });
+  let armed = true;
+  const users: UserProjectionStore = Object.create(stores.users);
+  users.link = async (head, from, bars) => {
+    if (armed) {
+      armed = false;
+      reached();
+      await released;
+    }
+    return stores.users.link(head, from, bars);
+  };
+  return { commands: new UserCommands({ events: stores.events, users }), gate: { reached: reachedP, release } };
+}
+
+/** A user that exists (version 1), and an update job of it enqueued. */
+async function updateJobOfNewUser(system: JobSystem) {
+  const user = newUser();
+  await new UserCommands(system.stores).create(randomUUID(), user);
+  const id = randomUUID();
+  const data = { userId: user.id, changes: { age: 42 } };
+  await system.lifecycle.enqueue([{ id, name: 'update-user', data }]);
+  return { id, userId: user.id, job: { id, name: 'update-user', data } };
+}
+
+/** What a move does in a worker: bar the job's effect, then decide (Settler.settle). */
+const moveOf = (system: JobSystem) => {
+  const effects = new EffectBars(system.stores);
+  return async (id: string) => {
+    const failed = await system.queues.operations.getJob(id);
+    if (!failed) throw new Error(`job ${id} is not in the operations queue`);
+    return system.lifecycle.settleFailed(failed, () => effects.bar({ id, name: failed.name, data: failed.data }));
+  };
+};
+
+const marksOf = async (system: JobSystem, id: string) =>
+  (await system.stores.jobs.get(id))?.marks.map((m) => m.outcome);
+
+describe('a stale delivery against a dead-letter move', () => {
+  it('cannot land its effect after the move decided: it is barred and applies nothing', async () => {
+    const worker = actor('worker');
+    const { id, userId } = await updateJobOfNewUser(worker);
+    const { job, token } = await activate(worker, id);
+    // The delivery reads the head and writes its event, then pauses before its link…
+    const stale = pausedBeforeLink(resources().stores);
+    const delivery = stale.commands.update(id, userId, { age: 42 });
+    await stale.gate.reached;
+    // …its lock expires, the stalled check fails the job for good, and a worker moves it.
+    await job.moveToFailed(new UnrecoverableError('job stalled more than allowable limit'), token, false);
+    expect(await moveOf(worker)(id)).toBe('dead-lettered');
+    // The delivery wakes up: its link loses to the bar, and it learns the job was decided.
+    stale.gate.release();
+    await expect(delivery).rejects.toBeInstanceOf(JobBarredError);
+    expect((await resources().stores.users.getHead(userId))?.version).toBe(1);
+    expect(await marksOf(worker, id)).toEqual(['dead-lettered']);
+    // Nor can it record the job completed.
+    expect(await worker.lifecycle.completed(job, token, completedAttempt(userId))).toBe(false);
+    expect(await whereIs(worker, id)).toMatchObject({ operations: 'missing', deadLettered: true });
+  });
+
+  it('a move that comes after the link finds the effect landed and decides completed', async () => {
+    const worker = actor('worker');
+    const { id, userId } = await updateJobOfNewUser(worker);
+    const { job, token } = await activate(worker, id);
+    // The delivery links (the effect lands), then loses its lock before recording anything.
+    await new UserCommands(resources().stores).update(id, userId, { age: 42 });
+    await job.moveToFailed(new UnrecoverableError('job stalled more than allowable limit'), token, false);
+    expect(await moveOf(worker)(id)).toBe('completed');
+    expect(await marksOf(worker, id)).toEqual(['completed']);
+    expect(await whereIs(worker, id)).toMatchObject({ operations: 'missing', deadLettered: false });
+  });
+
+  it('after a redrive the job runs again and applies its effect once', async () => {
+    const worker = actor('worker');
+    const operator = actor('operator');
+    const { id, userId } = await updateJobOfNewUser(worker);
+    const { job, token } = await activate(worker, id);
+    await job.moveToFailed(new UnrecoverableError('boom'), token, false);
+    expect(await moveOf(worker)(id)).toBe('dead-lettered');
+    expect(await operator.lifecycle.redrive(id)).toBe('done');
+    const next = await activate(worker, id);
+    expect((await new UserCommands(resources().stores).update(id, userId, { age: 42 })).applied).toBe(true);
+    expect(await worker.lifecycle.completed(next.job, next.token, completedAttempt(userId))).toBe(true);
+    expect((await resources().stores.users.getHead(userId))?.version).toBe(2);
+    expect(await marksOf(worker, id)).toEqual(['dead-lettered', 'redriven', 'completed']);
+  });
+});
+
+describe('a move paused past its transition lock', () => {
+  it('writes nothing more once a redrive has run and the job completed: one outcome per generation', async () => {
+    const worker = actor('worker');
+    const operator = actor('operator');
+    const { id, userId } = await updateJobOfNewUser(worker);
+    const { job, token } = await activate(worker, id);
+    await job.moveToFailed(new UnrecoverableError('boom'), token, false);
+    // The move decides and adds the DLQ entry, then its process pauses…
+    const halfway = pauseAt(worker.lifecycle, 'move:dead-letter-added', id);
+    const moving = moveOf(worker)(id);
+    await halfway.reached;
+    // …past the transition lock's lifetime (its key expires: deleted here, deterministically).
+    await resources().redis.del(worker.keys.transitionLock(id));
+    expect(await operator.lifecycle.redrive(id)).toBe('done');
+    const next = await activate(worker, id);
+    await new UserCommands(resources().stores).update(id, userId, { age: 42 });
+    expect(await worker.lifecycle.completed(next.job, next.token, completedAttempt(userId))).toBe(true);
+    halfway.release();
+    await expect(moving).rejects.toBeInstanceOf(TransitionLockLostError);
+    expect(await marksOf(worker, id)).toEqual(['dead-lettered', 'redriven', 'completed']);
+    expect((await worker.stores.jobs.get(id))?.outcome).toBe('completed');
+    expect(await whereIs(worker, id)).toMatchObject({ deadLettered: false, outcome: 'completed' });
+  });
+});
+
+describe('a job with no effect', () => {
+  it('recorded completed by a delivery that then stalled is never dead-lettered', async () => {
+    const worker = actor('worker');
+    const id = randomUUID();
+    await worker.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }]);
+    const { job, token } = await activate(worker, id);
+    expect(await worker.lifecycle.completed(job, token, completedAttempt(id))).toBe(true);
+    // Its ack never lands; the stalled check fails it for good (MAX_STALLED_COUNT).
+    await job.moveToFailed(new UnrecoverableError('job stalled more than allowable limit'), token, false);
+    expect(await moveOf(worker)(id)).toBe('completed');
+    expect(await marksOf(worker, id)).toEqual(['completed']);
+  });
+});
