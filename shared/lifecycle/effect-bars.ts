@@ -22,6 +22,14 @@ export interface JobIdentity {
   data: unknown;
 }
 
+/** Whether the job's event on this user is part of the stream: named by the head, or flagged linked. */
+export async function isLinked(stores: Pick<Stores, 'users' | 'events'>, jobId: string, userId: string) {
+  const [head, event] = await Promise.all([stores.users.getHead(userId), stores.events.getByJob(userId, jobId)]);
+  if (head?.recentJobs.includes(jobId)) return true;
+  // Flagged before it leaves the window: read again if the head moved on between the two reads.
+  return event?.linked === true || (await stores.events.getByJob(userId, jobId))?.linked === true;
+}
+
 export const NO_EFFECT: EffectCheck = { applied: false, landed: [], missing: [] };
 
 function targetsOf(job: JobIdentity): string[] {

@@ -4,6 +4,7 @@ import type { LedgerJob, Outcome } from '../lifecycle/ledger.js';
 import type { Queues } from '../lifecycle/queues.js';
 import type { Stores } from '../store/types.js';
 import type { JobSystem } from '../wiring.js';
+import { checkDecisions, type DecisionReport } from './check-decisions.js';
 import { readPendingWork } from './pending-work.js';
 import { verifyProjection } from './replay.js';
 
@@ -28,6 +29,8 @@ export interface CheckReport {
   deadLettersWithoutReason: number;
   aggregates: number;
   events: number;
+  /** What DynamoDB's job records say (every outcome each job had): see check-decisions.ts. */
+  decisions: DecisionReport;
   faults: Record<string, unknown>;
   examples: { lost: string[]; duplicated: string[]; mismatched: string[] };
 }
@@ -74,7 +77,7 @@ interface ShardReads {
  */
 export async function checkShards(deps: {
   shards: readonly ShardView[];
-  stores: Pick<Stores, 'events' | 'users'>;
+  stores: Pick<Stores, 'events' | 'users' | 'jobs'>;
   faults?: Record<string, unknown>;
   /** Test-only: runs between the first reads and the queue-state checks (jobs finish meanwhile). */
   afterFirstReads?: () => Promise<void>;
@@ -160,6 +163,10 @@ export async function checkShards(deps: {
   // The latest window of any shard: from then on every shard's streams hold every record.
   const window = reads.map((r) => r.window).reduce((a, b) => (compareIds(a, b) >= 0 ? a : b), '0-0');
   const duplicated = verify.duplicateEvents.map((d) => d.jobId).concat(both);
+  const decisions = await checkDecisions(
+    deps.stores,
+    deps.shards.map((s) => s.queues),
+  );
   return {
     since: window === '0-0' ? 'start' : new Date(Number(window.split('-')[0])).toISOString(),
     enqueued: enqueuedCount,
@@ -172,6 +179,7 @@ export async function checkShards(deps: {
     projectionMismatches: verify.mismatches.length,
     projectionPending: verify.explained.length,
     deadLettersWithoutReason,
+    decisions,
     aggregates: verify.aggregates,
     events: verify.events,
     faults: deps.faults ?? {},
@@ -207,6 +215,10 @@ export function checkPassed(report: CheckReport): boolean {
     report.lost === 0 &&
     report.duplicated === 0 &&
     report.projectionMismatches === 0 &&
-    report.deadLettersWithoutReason === 0
+    report.deadLettersWithoutReason === 0 &&
+    report.decisions.undecidedNotInRedis === 0 &&
+    report.decisions.twoOutcomes === 0 &&
+    report.decisions.deadLetteredWithEffect === 0 &&
+    report.decisions.completedWithoutEffect === 0
   );
 }

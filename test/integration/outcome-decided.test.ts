@@ -8,8 +8,9 @@ import { UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { EffectBars } from '../../shared/lifecycle/effect-bars.js';
 import { TransitionLockLostError } from '../../shared/lifecycle/transition-lock.js';
+import { checkDecisions, generationsWithTwoOutcomes } from '../../shared/operator/check-decisions.js';
 import { JobBarredError } from '../../shared/store/errors.js';
-import type { Stores, UserProjectionStore } from '../../shared/store/types.js';
+import type { OutcomeMark, Stores, UserProjectionStore } from '../../shared/store/types.js';
 import type { JobSystem } from '../../shared/wiring.js';
 import { UserCommands } from '../../worker/user-commands.js';
 import { activate, completedAttempt, type Gate, pauseAt, useRaceActors, whereIs } from '../helpers/interleave.js';
@@ -149,5 +150,31 @@ describe('a job with no effect', () => {
     await job.moveToFailed(new UnrecoverableError('job stalled more than allowable limit'), token, false);
     expect(await moveOf(worker)(id)).toBe('completed');
     expect(await marksOf(worker, id)).toEqual(['completed']);
+  });
+});
+
+describe('the checker reads every outcome from DynamoDB', () => {
+  it('flags a dead-lettered job with its effect, and accepted work no Redis queue holds', async () => {
+    const worker = actor('worker');
+    const { id, userId } = await updateJobOfNewUser(worker);
+    const before = await checkDecisions(worker.stores, [worker.queues]);
+    expect(before).toMatchObject({ undecided: 1, undecidedNotInRedis: 0, deadLetteredWithEffect: 0 });
+    // What the old move allowed: the effect lands, and the job is recorded dead-lettered anyway.
+    await new UserCommands(resources().stores).update(id, userId, { age: 42 });
+    await worker.stores.jobs.decide(id, 'dead-lettered', 'a-move-without-bars');
+    // And Redis loses an accepted job (a failover that dropped the last writes).
+    const lost = randomUUID();
+    await worker.stores.jobs.accept([{ id: lost, name: 'get-user', data: { userId: lost } }]);
+    const after = await checkDecisions(worker.stores, [worker.queues]);
+    expect(after).toMatchObject({ deadLetteredWithEffect: 1, undecidedNotInRedis: 1, twoOutcomes: 0 });
+  });
+});
+
+describe('generationsWithTwoOutcomes', () => {
+  const mark = (outcome: OutcomeMark['outcome']): OutcomeMark => ({ outcome, at: '', by: 't' });
+  it('counts a generation decided twice, and not two generations decided once each', () => {
+    expect(generationsWithTwoOutcomes([mark('dead-lettered'), mark('redriven'), mark('completed')])).toBe(0);
+    expect(generationsWithTwoOutcomes([mark('completed'), mark('dead-lettered')])).toBe(1);
+    expect(generationsWithTwoOutcomes([mark('dead-lettered'), mark('purged')])).toBe(0);
   });
 });
