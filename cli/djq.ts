@@ -10,6 +10,7 @@ import { tracing } from '../shared/telemetry/tracing.js';
 import { check } from './commands/check.js';
 import { dlq } from './commands/dlq.js';
 import { history } from './commands/history.js';
+import { recover } from './commands/recover.js';
 import { replay } from './commands/replay.js';
 import { stats } from './commands/stats.js';
 import { CliContext, UsageError } from './context.js';
@@ -29,6 +30,7 @@ Commands:
   replay --verify                     fold every user's events and compare with the users table
   replay --rebuild                    rewrite the users table from the events (workers stopped)
   check                               the ledger: every job completed or dead-lettered, none lost or twice
+  recover [--dry-run] [--rate N]      re-enqueue accepted jobs Redis lost (DynamoDB's records say which)
 
 Every command takes --json for one JSON document on stdout.
 Exit codes: 0 ok, 1 the command found a problem (or failed), 2 bad usage or configuration.`;
@@ -46,6 +48,8 @@ async function run(argv: string[]): Promise<number> {
       verify: { type: 'boolean', default: false },
       rebuild: { type: 'boolean', default: false },
       exact: { type: 'boolean', default: false },
+      'dry-run': { type: 'boolean', default: false },
+      rate: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -54,7 +58,7 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return command || values.help ? 0 : 2;
   }
-  const known = ['stats', 'history', 'dlq', 'replay', 'check'];
+  const known = ['stats', 'history', 'dlq', 'replay', 'check', 'recover'];
   if (!known.includes(command)) throw new UsageError(`unknown command "${command}" (${known.join(', ')})`);
 
   const out = makeOutput(values.json);
@@ -69,6 +73,11 @@ async function run(argv: string[]): Promise<number> {
         return await replay(ctx, out, { verify: values.verify, rebuild: values.rebuild });
       case 'check':
         return await check(ctx, out);
+      case 'recover':
+        return await recover(ctx, out, {
+          dryRun: values['dry-run'],
+          ...(values.rate !== undefined ? { rate: values.rate } : {}),
+        });
       default: {
         const [action = '', ...ids] = rest;
         return await dlq(ctx, out, {

@@ -6,6 +6,7 @@
 import { routingUser } from './domain/payload.js';
 import { type FleetFlowView, readFleetFlow } from './flow/fleet-rate.js';
 import { EffectBars } from './lifecycle/effect-bars.js';
+import { checkEpoch, type EpochState, restoreEpoch } from './lifecycle/epoch.js';
 import { type HistoryRecorder, startHistoryRecorder } from './lifecycle/history.js';
 import { JobLifecycle } from './lifecycle/job-lifecycle.js';
 import { crc16 } from './lifecycle/key-slot.js';
@@ -34,6 +35,10 @@ export interface JobSystem {
   stores: Stores;
   /** The fleet's flow control state for this shard (the job rate DynamoDB's throttling left). */
   readFlow(): Promise<FleetFlowView>;
+  /** Whether this shard's Redis and the table belong together (creates the epoch on first start). */
+  checkEpoch(): Promise<EpochState>;
+  /** After a recovery: gives this shard's Redis the table's epoch again. */
+  restoreEpoch(): Promise<string>;
   /** Flushes the history and closes the queues; the caller closes its own Redis and DynamoDB clients. */
   close(): Promise<void>;
 }
@@ -84,6 +89,8 @@ export function openJobSystem(deps: JobSystemDeps): JobSystem {
     console: new DlqConsole([{ queues, lifecycle }]),
     stores,
     readFlow: () => readFleetFlow(redis, keys),
+    checkEpoch: () => checkEpoch(redis, keys, stores.jobs),
+    restoreEpoch: () => restoreEpoch(redis, keys, stores.jobs),
     async close() {
       if (ownHistory) await history.close();
       await queues.close();

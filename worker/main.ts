@@ -3,13 +3,19 @@ import '../shared/runtime/node-version.js';
 // Then: starts OpenTelemetry before anything loads the AWS SDK (only when OTEL_* ask for traces).
 import '../shared/telemetry/preload.js';
 import { describeTable } from '../shared/dynamo/table.js';
+import { checkEpoch, describeEpoch } from '../shared/lifecycle/epoch.js';
+import { allShardKeys } from '../shared/lifecycle/keys.js';
+import { recoverFromRecords } from '../shared/operator/recover.js';
 import { openDynamo } from '../shared/runtime/bootstrap.js';
 import { loadConfigOrExit } from '../shared/runtime/config.js';
 import { createLogger } from '../shared/runtime/logger.js';
 import { startProbeServer } from '../shared/runtime/probe-server.js';
+import type { RedisConnection } from '../shared/runtime/redis.js';
 import { connectRedis, describeRedis, waitForRedis } from '../shared/runtime/redis.js';
 import { exitOnStartupError, onShutdownSignal, watchParentFromStart } from '../shared/runtime/shutdown.js';
 import { createDynamoStores } from '../shared/store/index.js';
+import type { Stores } from '../shared/store/types.js';
+import { openShardedSystem } from '../shared/wiring.js';
 import { WorkerMetrics } from './metrics.js';
 import { startWorkerService, workerIdOf } from './worker-service.js';
 
@@ -27,6 +33,7 @@ async function main() {
   const redis = connectRedis(config);
   redis.on('error', (error) => logger.debug({ err: error.message }, 'redis connection error'));
   await waitForRedis(redis, config.REDIS_URL, 30_000);
+  const stores = createDynamoStores(dynamo, config);
   const probe =
     config.METRICS_PORT > 0
       ? await startProbeServer({
@@ -36,10 +43,18 @@ async function main() {
           readiness: {
             redis: () => redis.ping(),
             dynamodb: () => describeTable(dynamo.client, config.DYNAMODB_TABLE_NAME),
+            epoch: async () => {
+              for (const keys of allShardKeys(config)) {
+                const state = await checkEpoch(redis, keys, stores.jobs);
+                if (state.state !== 'ok') throw new Error(describeEpoch(state));
+              }
+            },
           },
         })
       : undefined;
-  const service = startWorkerService({ config, stores: createDynamoStores(dynamo, config), redis, logger, metrics });
+  if (config.RECOVER_ON_START) await recoverOnStart(stores, redis);
+  await reportEpochs(stores, redis);
+  const service = startWorkerService({ config, stores, redis, logger, metrics });
 
   logger.info(
     {
@@ -64,6 +79,31 @@ async function main() {
     return 0;
   });
   parentGone(stop);
+}
+
+/** RECOVER_ON_START: what `djq recover` does, before this worker takes its first job. */
+async function recoverOnStart(stores: Stores, redis: RedisConnection) {
+  const system = openShardedSystem({ config, redis, stores, logger, actor: workerIdOf(config) });
+  try {
+    const report = await recoverFromRecords(system, {
+      onProgress: (r) => logger.info({ ...r, examples: undefined }, 'recovering Redis from DynamoDB'),
+      progressEvery: 10_000,
+    });
+    logger.info(
+      { reEnqueued: report.reEnqueued, deadLettersRestored: report.deadLettersRestored, records: report.records },
+      `recovered Redis from DynamoDB: ${report.reEnqueued} job(s) re-enqueued, ${report.deadLettersRestored} DLQ entries restored`,
+    );
+  } finally {
+    await system.close();
+  }
+}
+
+/** Says at start when Redis lost its data or belongs to another table (also in /readyz). */
+async function reportEpochs(stores: Stores, redis: RedisConnection) {
+  for (const keys of allShardKeys(config)) {
+    const state = await checkEpoch(redis, keys, stores.jobs);
+    if (state.state !== 'ok') logger.error({ shard: keys.shard, epoch: state }, describeEpoch(state));
+  }
 }
 
 main().catch((error: unknown) => exitOnStartupError(logger, error));

@@ -3,6 +3,7 @@
 // approximate, and said so); --exact counts events and live users with full-table scans. With a
 // sharded queue: the totals, then each shard's counts.
 import { describeFleetFlow } from '../../shared/flow/fleet-rate.js';
+import { describeEpoch } from '../../shared/lifecycle/epoch.js';
 import type { CliContext } from '../context.js';
 import { type Output, table } from '../output.js';
 
@@ -15,8 +16,9 @@ export async function stats(ctx: CliContext, out: Output, options: { exact: bool
   const { shards, stores } = await ctx.system();
   const [perShard, size, exact] = await Promise.all([
     Promise.all(
-      shards.map(async ({ queues, readFlow }) => ({
+      shards.map(async ({ queues, readFlow, checkEpoch }) => ({
         counts: await queues.operations.getJobCounts(...STATES),
+        epoch: await checkEpoch(),
         deadLetter: await queues.deadLetter.getJobCountByTypes('waiting', 'prioritized', 'delayed'),
         flow: await readFlow(),
       })),
@@ -38,6 +40,8 @@ export async function stats(ctx: CliContext, out: Output, options: { exact: bool
     ...(sharded ? { shards: perShard } : {}),
     /** Per shard: the fleet's job rate flow control set after DynamoDB throttled (null: no limit). */
     flow: perShard.map((s) => s.flow),
+    /** Per shard: whether Redis and the table belong together ('redis-lost': run djq recover). */
+    epoch: perShard.map((s) => s.epoch.state),
     table: estimate,
     ...(exact ? { events: exact[0], users: exact[1] } : {}),
     source: ctx.source,
@@ -52,6 +56,9 @@ export async function stats(ctx: CliContext, out: Output, options: { exact: bool
         sharded ? `DynamoDB flow control, shard ${i}` : 'DynamoDB flow control',
         describeFleetFlow(s.flow),
       ]),
+      ...perShard
+        .filter((s) => s.epoch.state !== 'ok')
+        .map((s) => [sharded ? 'Redis data, shard' : 'Redis data', describeEpoch(s.epoch)]),
       ...(sharded
         ? perShard.map((s, i) => [
             `shard ${i}`,

@@ -219,6 +219,38 @@ export class JobLifecycle {
     return recovered.length;
   }
 
+  /**
+   * Re-adds an accepted job Redis lost (djq recover): under its lock, only if no queue holds it
+   * and DynamoDB has not decided its generation. Its effect, if a delivery before the loss landed
+   * it, is found by the next delivery (the job id is the idempotency key).
+   */
+  restoreJob(job: LedgerJob): Promise<'added' | 'present' | 'decided'> {
+    return this.locked(job.id, async (fence) => {
+      if (await this.heldInRedis(job.id)) return 'present';
+      if ((await this.deps.records.get(job.id))?.outcome) return 'decided';
+      await fence();
+      await this.addBulk([job]);
+      this.emit({ type: 'recovered', jobs: [job] });
+      return 'added';
+    });
+  }
+
+  /** Puts back the DLQ entry of a job DynamoDB decided dead-lettered when Redis lost it. */
+  restoreDeadLetter(jobId: string, data: DeadLetterData): Promise<'added' | 'present' | 'decided'> {
+    return this.locked(jobId, async (fence) => {
+      if (await this.heldInRedis(jobId)) return 'present';
+      if ((await this.deps.records.get(jobId))?.outcome !== 'dead-lettered') return 'decided';
+      await fence();
+      await this.deps.queues.deadLetter.add(data.name, data, { jobId });
+      return 'added';
+    });
+  }
+
+  private async heldInRedis(jobId: string): Promise<boolean> {
+    const { queues } = this.deps;
+    return Boolean((await queues.operations.getJob(jobId)) || (await queues.deadLetter.getJob(jobId)));
+  }
+
   private async addBulk(jobs: readonly LedgerJob[]): Promise<void> {
     for (let i = 0; i < jobs.length; i += ADD_BULK_CHUNK) {
       await this.deps.queues.operations.addBulk(

@@ -56,6 +56,8 @@ export function queueKeys(settings: KeySettings, shard = 0) {
     redriveIntents: `${base}:redrives`,
     /** jobId → when it was dead-lettered, for jobs failed by stalling (see recheckStalledDeadLetters). */
     stalledDeadLetters: `${base}:dlq:stalled`,
+    /** The epoch of this shard's Redis data, also kept in DynamoDB: a Redis without it lost its data. */
+    epoch: `${base}:epoch`,
     /** The fleet's flow control: the shared job rate and the last seconds' tallies (see flow-control.ts). */
     flow: `${base}:flow`,
     /** BullMQ's queue metadata, whose max/duration fields are the queue's global rate limit. */
@@ -88,6 +90,7 @@ function sampleKeys(keys: QueueKeys): string[] {
     keys.ledgerCommitted,
     keys.redriveIntents,
     keys.stalledDeadLetters,
+    keys.epoch,
     keys.flow,
     keys.bullMeta,
     keys.bullLimiter,

@@ -132,6 +132,9 @@ export const configSchema = z.object({
     .describe('Approximate cap of each ledger stream in Redis (djq check covers what is still in it)'),
 
   // Worker
+  RECOVER_ON_START: bool
+    .default(false)
+    .describe('Worker: re-enqueue accepted jobs Redis lost (djq recover) before it starts taking jobs'),
   WORKER_CONCURRENCY: int(1, 1000).default(16).describe('Jobs processed at once per worker process'),
   WORKER_SHARDS: z
     .string()

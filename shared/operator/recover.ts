@@ -1,0 +1,100 @@
+// djq recover: rebuilds Redis, a cache of work, from DynamoDB's job records. Every accepted job
+// whose generation has no outcome and that no Redis queue holds is re-enqueued under its own id;
+// every job decided dead-lettered whose DLQ entry is gone gets it back (with the attempts its
+// history kept). A job that completed, was dead-lettered or purged is never re-enqueued. Then each
+// shard's Redis gets the table's epoch again. Safe to run while workers run, and to run twice.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AttemptRecord, DeadLetterData } from '../lifecycle/dead-letter.js';
+import type { JobHistoryStore, JobRecord } from '../store/types.js';
+import type { ShardedJobSystem } from '../wiring.js';
+
+export interface RecoverReport {
+  dryRun: boolean;
+  /** Job records read. */
+  records: number;
+  /** Accepted jobs with no outcome that no Redis queue held: re-enqueued (or would be, in a dry run). */
+  reEnqueued: number;
+  /** Dead-lettered jobs whose DLQ entry Redis had lost: put back. */
+  deadLettersRestored: number;
+  /** Undecided jobs Redis still held (nothing to do). */
+  alreadyInRedis: number;
+  examples: string[];
+}
+
+export interface RecoverOptions {
+  dryRun?: boolean;
+  /** Jobs re-enqueued per second at most (a large recovery must not flood the workers at once). */
+  ratePerSecond?: number;
+  /** Called every `progressEvery` records with the report so far. */
+  onProgress?: (report: RecoverReport) => void;
+  progressEvery?: number;
+}
+
+export async function recoverFromRecords(
+  system: ShardedJobSystem,
+  options: RecoverOptions = {},
+): Promise<RecoverReport> {
+  const report: RecoverReport = {
+    dryRun: options.dryRun === true,
+    records: 0,
+    reEnqueued: 0,
+    deadLettersRestored: 0,
+    alreadyInRedis: 0,
+    examples: [],
+  };
+  const pace = options.ratePerSecond ? 1000 / options.ratePerSecond : 0;
+  const every = options.progressEvery ?? 1000;
+  for await (const record of system.stores.jobs.scanAll()) {
+    report.records++;
+    if (report.records % every === 0) options.onProgress?.({ ...report });
+    const job = record.accepted;
+    if (!job) continue;
+    const shard = system.shards[system.shardOf(job)];
+    if (!shard) continue;
+    const { lifecycle, queues } = shard;
+    const held = Boolean((await queues.operations.getJob(job.id)) || (await queues.deadLetter.getJob(job.id)));
+    if (held) {
+      if (!record.outcome) report.alreadyInRedis++;
+      continue;
+    }
+    if (record.outcome === undefined) {
+      if (!report.dryRun && (await lifecycle.restoreJob(job)) !== 'added') continue;
+      report.reEnqueued++;
+      if (report.examples.length < 5) report.examples.push(`${job.id}: re-enqueued`);
+      if (pace > 0) await sleep(pace);
+    } else if (record.outcome === 'dead-lettered') {
+      const data = await deadLetterDataOf(record, system.stores.history);
+      if (!report.dryRun && (await lifecycle.restoreDeadLetter(job.id, data)) !== 'added') continue;
+      report.deadLettersRestored++;
+    }
+  }
+  if (!report.dryRun) for (const shard of system.shards) await shard.restoreEpoch();
+  options.onProgress?.({ ...report });
+  return report;
+}
+
+/** A DLQ entry rebuilt from the job's record and history (what Redis held is gone). */
+async function deadLetterDataOf(record: JobRecord, history: JobHistoryStore): Promise<DeadLetterData> {
+  const job = record.accepted as NonNullable<JobRecord['accepted']>;
+  const decided = record.marks.findLast((m) => m.outcome === 'dead-lettered');
+  const reason = decided?.reason ?? 'unknown (restored from DynamoDB after Redis lost its DLQ entry)';
+  const entries = await history.list(record.jobId).catch(() => []);
+  const attempts: AttemptRecord[] = entries.flatMap((e) =>
+    e.type === 'attempt-failed'
+      ? [{ attempt: e.attempt, errorClass: e.errorClass, message: e.message, retryable: e.retryable, at: e.at }]
+      : [],
+  );
+  if (attempts.length === 0)
+    attempts.push({ attempt: 1, errorClass: 'Unknown', message: reason, retryable: false, at: decided?.at ?? job.at });
+  return {
+    originalJobId: record.jobId,
+    name: job.name,
+    payload: job.data,
+    reason,
+    attempts,
+    attemptsMade: attempts.length,
+    enqueuedAt: job.at,
+    deadLetteredAt: decided?.at ?? new Date().toISOString(),
+    redrives: record.marks.filter((m) => m.outcome === 'redriven').length,
+  };
+}

@@ -1,0 +1,91 @@
+// Redis is a cache of work DynamoDB can rebuild: after the queue's Redis data is wiped (what a
+// FLUSHALL or a new empty server leaves), the epoch says so, the checker counts the accepted jobs no
+// queue holds, and recovery re-enqueues exactly those — never one that completed or was
+// dead-lettered — after which real workers finish them, each effect applied once.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkDecisions } from '../../shared/operator/check-decisions.js';
+import { recoverFromRecords } from '../../shared/operator/recover.js';
+import { openShardedSystem, type ShardedJobSystem } from '../../shared/wiring.js';
+import { activate, completedAttempt, failNext } from '../helpers/interleave.js';
+import { newUser, silentLogger, startTestWorker, waitFor } from '../helpers/pipeline.js';
+import { deleteKeys, openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
+
+const env = testEnv();
+let resources: TestResources;
+let system: ShardedJobSystem;
+
+beforeAll(async () => {
+  resources = await openTestResources(env.config);
+  system = openShardedSystem({
+    config: env.config,
+    redis: resources.redis,
+    stores: resources.stores,
+    logger: silentLogger,
+    actor: 'test',
+  });
+});
+afterAll(async () => {
+  await system.close();
+  await resources.cleanup();
+});
+
+describe('after Redis loses the queue', () => {
+  it('recovery re-enqueues every accepted job with no outcome, and only those', async () => {
+    const [shard] = system.shards;
+    if (!shard) throw new Error('no shard');
+    expect((await shard.checkEpoch()).state).toBe('ok');
+    // One job completed, one dead-lettered, six creates still waiting.
+    const done = randomUUID();
+    const dead = randomUUID();
+    await shard.lifecycle.enqueue([
+      { id: done, name: 'get-user', data: { userId: done } },
+      { id: dead, name: 'get-user', data: { userId: dead } },
+    ]);
+    const first = await activate(shard, done);
+    expect(await shard.lifecycle.completed(first.job, first.token, completedAttempt(done))).toBe(true);
+    await first.job.moveToCompleted('ok', first.token, false);
+    expect(
+      await shard.lifecycle.settleFailed(await failNext(shard, dead), async () => ({
+        applied: false,
+        landed: [],
+        missing: [],
+      })),
+    ).toBe('dead-lettered');
+    const waiting = Array.from({ length: 6 }, () => newUser());
+    await shard.lifecycle.enqueue(waiting.map((user) => ({ id: randomUUID(), name: 'create-user', data: { user } })));
+
+    // Redis loses everything of this queue.
+    await deleteKeys(resources.redis, shard.keys.everyKeyPattern);
+    expect((await shard.checkEpoch()).state).toBe('redis-lost');
+    expect(await checkDecisions(resources.stores, [shard.queues])).toMatchObject({ undecidedNotInRedis: 6 });
+
+    const dry = await recoverFromRecords(system, { dryRun: true });
+    expect(dry).toMatchObject({ reEnqueued: 6, deadLettersRestored: 1 });
+    expect(await shard.queues.operations.count()).toBe(0); // a dry run changes nothing
+
+    const report = await recoverFromRecords(system);
+    expect(report).toMatchObject({ reEnqueued: 6, deadLettersRestored: 1 });
+    expect((await shard.checkEpoch()).state).toBe('ok');
+    expect(await shard.queues.operations.getJob(done)).toBeUndefined();
+    expect((await shard.queues.deadLetter.getJob(dead))?.data).toMatchObject({ originalJobId: dead });
+    // A second run finds nothing to do.
+    expect(await recoverFromRecords(system)).toMatchObject({ reEnqueued: 0, deadLettersRestored: 0 });
+
+    const worker = startTestWorker(env.config);
+    try {
+      await waitFor('the recovered jobs to complete', async () => {
+        const report = await checkDecisions(resources.stores, [shard.queues]);
+        return report.undecided === 0 && report.undecidedNotInRedis === 0 ? report : undefined;
+      });
+    } finally {
+      await worker.stop();
+    }
+    for (const user of waiting) expect((await resources.stores.users.getHead(user.id))?.version).toBe(1);
+    expect(await checkDecisions(resources.stores, [shard.queues])).toMatchObject({
+      twoOutcomes: 0,
+      deadLetteredWithEffect: 0,
+      completedWithoutEffect: 0,
+    });
+  });
+});
