@@ -8,6 +8,7 @@ import { type FleetFlowView, readFleetFlow } from './flow/fleet-rate.js';
 import { EffectBars } from './lifecycle/effect-bars.js';
 import { checkEpoch, type EpochState, restoreEpoch } from './lifecycle/epoch.js';
 import { type HistoryRecorder, startHistoryRecorder } from './lifecycle/history.js';
+import { RedisHistorySpill } from './lifecycle/history-spill.js';
 import { JobLifecycle } from './lifecycle/job-lifecycle.js';
 import { crc16 } from './lifecycle/key-slot.js';
 import { allShardKeys, type QueueKeys, queueKeys } from './lifecycle/keys.js';
@@ -64,7 +65,9 @@ export function openJobSystem(deps: JobSystemDeps): JobSystem {
   const queues = openQueues(keys, redis);
   const ledger = new Ledger(redis, keys, config.LEDGER_MAX_ENTRIES);
   const ownHistory = deps.history === undefined;
-  const history = deps.history ?? startHistoryRecorder(config, stores.history, logger);
+  const history =
+    deps.history ??
+    startHistoryRecorder(config, stores.history, logger, new RedisHistorySpill(redis, keys.historySpill));
   const lifecycle = new JobLifecycle({
     redis,
     keys,
@@ -118,8 +121,9 @@ export function shardFor(key: string, shards: number): number {
 }
 
 export function openShardedSystem(deps: Omit<JobSystemDeps, 'shard' | 'history'>): ShardedJobSystem {
-  const { config, stores, logger } = deps;
-  const history = startHistoryRecorder(config, stores.history, logger);
+  const { config, stores, logger, redis } = deps;
+  const spill = new RedisHistorySpill(redis, queueKeys(config, 0).historySpill);
+  const history = startHistoryRecorder(config, stores.history, logger, spill);
   const shards = allShardKeys(config).map((keys) => openJobSystem({ ...deps, shard: keys.shard, history }));
   return {
     config,

@@ -5,6 +5,8 @@ import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import { EffectBars } from '../shared/lifecycle/effect-bars.js';
 import { startHistoryRecorder } from '../shared/lifecycle/history.js';
+import { RedisHistorySpill } from '../shared/lifecycle/history-spill.js';
+import { queueKeys } from '../shared/lifecycle/keys.js';
 import { logTransitions } from '../shared/lifecycle/transition-log.js';
 import type { Config } from '../shared/runtime/config.js';
 import { withDeadline } from '../shared/runtime/deadline.js';
@@ -58,7 +60,13 @@ export function consumedShards(config: Pick<Config, 'QUEUE_SHARDS' | 'WORKER_SHA
 export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
   const { config, stores, redis, logger, metrics } = deps;
   const workerId = workerIdOf(config);
-  const history = startHistoryRecorder(config, stores.history, logger);
+  // One spill per process (shard 0's key): the history of every shard it runs waits there alike.
+  const history = startHistoryRecorder(
+    config,
+    stores.history,
+    logger,
+    new RedisHistorySpill(redis, queueKeys(config, 0).historySpill),
+  );
   const commands = new UserCommands({ events: stores.events, users: stores.users });
   const handlers = makeHandlers(stores.users, commands);
   const effects = new EffectBars(stores);

@@ -2,9 +2,11 @@
 // flushed in batches, so it costs the hot path almost nothing, and a failing history write never
 // touches the job itself: a crash loses at most this process's unflushed buffer.
 import type { Config } from '../runtime/config.js';
+import { withDeadline } from '../runtime/deadline.js';
 import type { Logger } from '../runtime/logger.js';
 import { HistoryWriteError } from '../store/errors.js';
 import type { JobHistoryStore } from '../store/types.js';
+import type { HistorySpill } from './history-spill.js';
 
 /** Why a job went back to the queue without using an attempt (see worker/put-back.ts). */
 export type PutBackCause = 'contended' | 'throttled';
@@ -65,7 +67,15 @@ export interface HistoryRecorderOptions {
   maxBuffered: number;
   /** A failed write: `pending` entries wait for the next try; `streak` failures in a row so far. */
   onError?: (error: unknown, pending: number, streak: number) => void;
+  /** Where entries wait when the buffer is full or at shutdown, instead of being dropped. */
+  spill?: HistorySpill;
 }
+
+/** How long a shutdown waits for the spill to take what the table did not. */
+const SPILL_DEADLINE_MS = 2000;
+
+/** Spilled entries taken back per successful flush: the table catches up without a burst. */
+const SPILL_TAKE = 25;
 
 /** Longest pause between flushes while writes keep failing. */
 const MAX_BACKOFF_MS = 30_000;
@@ -116,6 +126,7 @@ export class HistoryRecorder {
       .then(() => {
         this.streak = 0;
         this.resumeAt = 0;
+        return this.takeBackSpilled();
       })
       .catch((error: unknown) => {
         this.streak += 1;
@@ -134,9 +145,33 @@ export class HistoryRecorder {
 
   private trim(): void {
     const excess = this.buffer.length - this.options.maxBuffered;
-    if (excess > 0) {
-      this.buffer.splice(0, excess);
-      this.dropped += excess;
+    if (excess > 0) void this.spillOrDrop(this.buffer.splice(0, excess));
+  }
+
+  /** Entries this process cannot hold: to the spill, or counted as dropped when there is none. */
+  private async spillOrDrop(entries: HistoryEntry[]): Promise<void> {
+    const { spill } = this.options;
+    if (!spill) {
+      this.dropped += entries.length;
+      return;
+    }
+    try {
+      this.dropped += await spill.push(entries);
+    } catch {
+      this.dropped += entries.length;
+    }
+  }
+
+  /** After a flush that worked: one batch of what the fleet spilled, written the same way. */
+  private async takeBackSpilled(): Promise<void> {
+    const { spill, store } = this.options;
+    if (!spill) return;
+    const taken = await spill.take(SPILL_TAKE).catch(() => [] as HistoryEntry[]);
+    if (taken.length === 0) return;
+    try {
+      await store.write(taken);
+    } catch (error) {
+      await this.spillOrDrop([...(error instanceof HistoryWriteError ? error.unwritten : taken)]);
     }
   }
 
@@ -147,8 +182,10 @@ export class HistoryRecorder {
     for (let round = 0; round < maxRounds && (this.flushing || this.buffer.length > 0); round++) await this.flush();
     if (this.buffer.length > 0) {
       this.options.onError?.(new Error('history store unavailable at shutdown'), this.buffer.length, this.streak);
-      this.dropped += this.buffer.length;
+      const left = this.buffer;
       this.buffer = [];
+      // A stuck Redis must not hold the exit: what the spill has not taken by then is dropped.
+      if (!(await withDeadline(this.spillOrDrop(left), Date.now() + SPILL_DEADLINE_MS))) this.dropped += left.length;
     }
   }
 }
@@ -158,9 +195,11 @@ export function startHistoryRecorder(
   config: Pick<Config, 'HISTORY_FLUSH_MS' | 'HISTORY_BUFFER_MAX'>,
   store: JobHistoryStore,
   logger: Logger,
+  spill?: HistorySpill,
 ): HistoryRecorder {
   const recorder = new HistoryRecorder({
     store,
+    ...(spill ? { spill } : {}),
     flushIntervalMs: config.HISTORY_FLUSH_MS,
     maxBuffered: config.HISTORY_BUFFER_MAX,
     // One warning when writes start failing, then one every tenth try: a throttled table would

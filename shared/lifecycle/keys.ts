@@ -54,6 +54,8 @@ export function queueKeys(settings: KeySettings, shard = 0) {
     ledgerCommitted: `${base}:ledger:committed`,
     /** jobId → instance timestamp of a redrive in progress (a write-ahead record; see JobLifecycle.redrive). */
     redriveIntents: `${base}:redrives`,
+    /** Job history entries DynamoDB has not taken yet (see history-spill.ts). */
+    historySpill: `${base}:history:spill`,
     /** jobId → when it was dead-lettered, for jobs failed by stalling (see recheckStalledDeadLetters). */
     stalledDeadLetters: `${base}:dlq:stalled`,
     /** The epoch of this shard's Redis data, also kept in DynamoDB: a Redis without it lost its data. */
@@ -91,6 +93,7 @@ function sampleKeys(keys: QueueKeys): string[] {
     keys.redriveIntents,
     keys.stalledDeadLetters,
     keys.epoch,
+    keys.historySpill,
     keys.flow,
     keys.bullMeta,
     keys.bullLimiter,
