@@ -17,6 +17,7 @@ import { EventEmitter } from 'node:events';
 import type { Job, JobsOptions } from 'bullmq';
 import type { JobResult } from '../domain/jobs.js';
 import type { RedisConnection } from '../runtime/redis.js';
+import { luaScript } from '../runtime/redis-scripts.js';
 import type { JobOutcome, JobRecord, JobRecordStore } from '../store/types.js';
 import { tracing } from '../telemetry/tracing.js';
 import {
@@ -32,6 +33,8 @@ import type { QueueKeys } from './keys.js';
 import type { Ledger, LedgerJob } from './ledger.js';
 import type { Queues } from './queues.js';
 import { type Fence, type TransitionLockOptions, withTransitionLock } from './transition-lock.js';
+
+const REMOVE_FAILED = luaScript('djqRemoveFailedInstance', 4, new URL('./remove-failed-instance.lua', import.meta.url));
 
 /** BullMQ adds a bulk in one MULTI round trip; very large bulks are split. */
 const ADD_BULK_CHUNK = 1000;
@@ -405,10 +408,8 @@ export class JobLifecycle {
       }
       const ref = refOf(current);
       if (decided.outcome !== 'dead-lettered') {
-        await fence();
-        if (decided.outcome === 'completed') await ledger.recordOutcome(jobId, 'completed');
-        await fence();
-        await current.remove();
+        if (decided.outcome === 'completed') await ledger.recordOutcome(jobId, 'completed', fence);
+        await this.removeFailed(current, fence);
         if (decided.outcome === 'purged') return 'gone';
         this.history({
           type: 'completed',
@@ -429,10 +430,8 @@ export class JobLifecycle {
         await queues.deadLetter.add(current.name, data, { jobId });
       }
       await this.probe('move:dead-letter-added', jobId);
-      await fence();
-      await ledger.recordOutcome(jobId, 'dead-lettered');
-      await fence();
-      await current.remove();
+      await ledger.recordOutcome(jobId, 'dead-lettered', fence);
+      await this.removeFailed(current, fence);
       if (!decided.won) return 'dead-lettered'; // a repeat of a move that crashed half-way: recorded once
       this.history({
         type: 'dead-lettered',
@@ -532,12 +531,8 @@ export class JobLifecycle {
       // open in DynamoDB and in the DLQ in Redis: a second redrive resumes, `djq recover` re-adds).
       await effects.unbar({ id: jobId, name: entry.name, data: data.payload });
       const startedAt = resumed ? (record?.genStartedAt ?? timestamp) : timestamp;
-      if (lingering) {
-        await fence();
-        await lingering.remove();
-      }
-      await fence();
-      await redis.hset(keys.redriveIntents, jobId, String(startedAt));
+      if (lingering) await this.removeFailed(lingering, fence);
+      await fence.write('HSET', keys.redriveIntents, jobId, String(startedAt));
       await fence();
       const job = await queues.operations.add(entry.name, data.payload, {
         ...this.deps.jobOptions,
@@ -560,15 +555,13 @@ export class JobLifecycle {
     await queues.deadLetter.remove(jobId);
     await this.probe('redrive:dead-letter-removed', jobId);
     // Recorded once the DLQ entry is gone: the ledger never says "redriven" for a job still in the DLQ.
-    await fence();
-    await ledger.recordOutcome(jobId, 'redriven');
+    await ledger.recordOutcome(jobId, 'redriven', fence);
     if ((await job.getState()) === 'delayed') {
       await fence();
       await job.promote();
     }
     await this.probe('redrive:released', jobId);
-    await fence();
-    await redis.hdel(keys.redriveIntents, jobId);
+    await fence.write('HDEL', keys.redriveIntents, jobId);
     const ref = refOf(job);
     this.history({ type: 'redriven', ...ref, at });
     this.emit({ type: 'redriven', ...ref });
@@ -603,8 +596,7 @@ export class JobLifecycle {
         } else {
           // The redrive died before adding its job (the entry stays in the DLQ, as if never
           // redriven), or after releasing it (only the intent was left): nothing more to do.
-          await fence();
-          await redis.hdel(keys.redriveIntents, jobId);
+          await fence.write('HDEL', keys.redriveIntents, jobId);
         }
       });
     }
@@ -635,15 +627,13 @@ export class JobLifecycle {
         const outcome = await this.purgeHeldRedrive(jobId, entry, heldRedrive);
         if (outcome !== 'purged') throw new JobBusyError(jobId, outcome ?? 'running again (redriven)');
       }
-      await fence();
-      await this.deps.ledger.recordOutcome(jobId, 'purged');
+      await this.deps.ledger.recordOutcome(jobId, 'purged', fence);
       if (lingering) {
         await fence();
         await lingering.remove();
       }
       if (intent !== null) {
-        await fence();
-        await redis.hdel(keys.redriveIntents, jobId);
+        await fence.write('HDEL', keys.redriveIntents, jobId);
       }
       await fence();
       await queues.deadLetter.remove(jobId);
@@ -667,6 +657,18 @@ export class JobLifecycle {
     const decision = await records.decide(jobId, 'dead-lettered', actor, 'purged while its redrive was held');
     if (decision.outcome !== 'dead-lettered') return decision.outcome;
     return (await records.purge(jobId, actor)) ? 'purged' : (await records.get(jobId))?.outcome;
+  }
+
+  /** Removes the failed instance `job` (that very one, if still failed), in the lock's own step. */
+  private async removeFailed(job: Job, fence: Fence): Promise<void> {
+    const queue = this.deps.queues.operations;
+    const jobKey = queue.toKey(String(job.id));
+    await fence.run(
+      REMOVE_FAILED,
+      [queue.keys.failed as string, jobKey, `${jobKey}:logs`],
+      String(job.id),
+      job.timestamp,
+    );
   }
 
   // ---- plumbing -----------------------------------------------------------------------------

@@ -5,7 +5,9 @@
 // dead-lettered or redriven. Both are trimmed approximately at LEDGER_MAX_ENTRIES; `checkWindow`
 // says from where on both streams still hold every record of a job.
 import type { RedisConnection } from '../runtime/redis.js';
+import { luaScript, withLuaScripts } from '../runtime/redis-scripts.js';
 import type { QueueKeys } from './keys.js';
+import type { Fence } from './transition-lock.js';
 
 /** `purged`: an operator deleted the job from the DLQ for good (djq dlq purge). */
 export type Outcome = 'completed' | 'dead-lettered' | 'redriven' | 'purged';
@@ -57,8 +59,11 @@ export class Ledger {
     await this.redis.set(this.committedKey, recordId);
   }
 
-  async recordOutcome(jobId: string, outcome: Outcome): Promise<void> {
-    await this.redis.xadd(this.outcomesKey, 'MAXLEN', '~', this.maxEntries, '*', 'id', jobId, 'o', outcome);
+  /** With a transition's fence, the record is written in the same step as its lock check. */
+  async recordOutcome(jobId: string, outcome: Outcome, fence?: Fence): Promise<void> {
+    const args = ['MAXLEN', '~', this.maxEntries, '*', 'id', jobId, 'o', outcome] as const;
+    if (fence) await fence.write('XADD', this.outcomesKey, ...args);
+    else await this.redis.xadd(this.outcomesKey, ...args);
   }
 
   /**
@@ -147,21 +152,16 @@ export class Ledger {
   }
 }
 
-const RECORD_IF_OWNER = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'id', ARGV[3], 'o', 'completed')
-return 1`;
-
 type WithScripts = RedisConnection & {
   djqRecordCompletedIfOwner(lockKey: string, outcomesKey: string, ...args: string[]): Promise<number>;
 };
 
-/** Defines the script once per connection, so each call is an EVALSHA, not the script's text. */
-function withScripts(redis: RedisConnection): WithScripts {
-  const scripted = redis as WithScripts;
-  if (typeof scripted.djqRecordCompletedIfOwner !== 'function')
-    redis.defineCommand('djqRecordCompletedIfOwner', { numberOfKeys: 2, lua: RECORD_IF_OWNER });
-  return scripted;
-}
+const RECORD_IF_OWNER = luaScript(
+  'djqRecordCompletedIfOwner',
+  2,
+  new URL('./ledger-record-if-owner.lua', import.meta.url),
+);
+const withScripts = (redis: RedisConnection) => withLuaScripts<WithScripts>(redis, RECORD_IF_OWNER);
 
 function field(fields: string[], name: string): string | undefined {
   for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];

@@ -5,12 +5,13 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RedisConnection } from '../runtime/redis.js';
+import { type LuaScript, luaScript, withLuaScripts } from '../runtime/redis-scripts.js';
 
-/** Deletes the key only if it still holds our token: never frees a lock that expired and was retaken. */
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+const RELEASE = luaScript('djqTransitionRelease', 1, new URL('./transition-lock-release.lua', import.meta.url));
+const FENCED = luaScript('djqTransitionFenced', 2, new URL('./transition-lock-fenced.lua', import.meta.url));
 
-/** Renews the lock only if it still holds our token: the fence a holder passes before each write. */
-const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
+type WithLockScripts = RedisConnection & { djqTransitionRelease(lock: string, token: string): Promise<number> };
+type ScriptCall = (...keysAndArgs: (string | number)[]) => Promise<unknown>;
 
 export class TransitionBusyError extends Error {
   override name = 'TransitionBusyError';
@@ -22,12 +23,21 @@ export class TransitionLockLostError extends TransitionBusyError {
 }
 
 /**
- * Proves the lock is still ours and renews it for another TTL; throws TransitionLockLostError if
- * not. A holder calls it right before each write: a holder paused past the TTL (a GC pause, a
- * blocked event loop, SIGSTOP) while another actor took the job id then writes nothing more, and
- * each write runs with a whole TTL ahead of it.
+ * Called as `fence()`: proves the lock is still ours and renews it for another TTL; throws
+ * TransitionLockLostError if not. A holder calls it right before each write it cannot make through
+ * `fence.write` (BullMQ's own commands): a holder paused past the TTL while another actor took the
+ * job id then writes nothing more. `fence.write(command, key, ...args)` makes one Redis write in
+ * the same step as the check (one script, one round trip): no gap at all.
  */
-export type Fence = () => Promise<void>;
+export interface Fence {
+  (): Promise<void>;
+  write(command: string, key: string, ...args: (string | number)[]): Promise<unknown>;
+  /**
+   * Runs a script written to the fence's convention (KEYS[1] the lock, ARGV[1] the token, ARGV[2]
+   * the TTL; it replies DJQ_LOCK_LOST when the lock is not held), with `keys` and `args` after those.
+   */
+  run(script: LuaScript, keys: readonly string[], ...args: (string | number)[]): Promise<unknown>;
+}
 
 export interface TransitionLockOptions {
   /** The lock's lifetime: longer than any holder's Redis-only work, short enough to free a dead holder's. */
@@ -54,15 +64,26 @@ export async function withTransitionLock<T>(
     if (Date.now() >= deadline) throw new TransitionBusyError(`${key} is busy with another transition; try again`);
     await sleep(pause);
   }
-  const fence: Fence = async () => {
-    if ((await redis.eval(RENEW, 1, key, token, options.ttlMs)) !== 1)
+  const scripted = withLuaScripts<WithLockScripts>(redis, RELEASE, FENCED);
+  const run = async (script: LuaScript, keys: readonly string[], ...args: (string | number)[]) => {
+    const command = withLuaScripts<RedisConnection & Record<string, ScriptCall>>(redis, script)[script.name];
+    try {
+      return await (command as ScriptCall).call(redis, key, ...keys, token, options.ttlMs, ...args);
+    } catch (error) {
+      if (!(error as Error).message?.includes('DJQ_LOCK_LOST')) throw error;
       throw new TransitionLockLostError(
         `${key} expired while its transition was half-way; it stopped before writing more`,
       );
+    }
   };
+  // With no write the second key is unused; the lock's own key keeps the call in one cluster slot.
+  const fence = Object.assign(async () => void (await run(FENCED, [key])), {
+    write: (command: string, target: string, ...args: (string | number)[]) => run(FENCED, [target], command, ...args),
+    run,
+  });
   try {
     return await fn(fence);
   } finally {
-    await redis.eval(RELEASE, 1, key, token);
+    await scripted.djqTransitionRelease(key, token);
   }
 }
