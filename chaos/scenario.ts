@@ -56,11 +56,16 @@ export function result(input: {
   const { report } = input;
   const expectations = [
     expect(
-      'checker: nothing lost, nothing applied twice, projections match, DLQ entries have reasons',
+      'checker: nothing lost, nothing applied twice, one outcome each, projections match, DLQ entries have reasons',
       checkPassed(report),
       `lost ${report.lost}, duplicated ${report.duplicated}, mismatches ${report.projectionMismatches}, ` +
-        `DLQ entries without reason ${report.deadLettersWithoutReason}` +
-        (checkPassed(report) ? '' : `; e.g. ${JSON.stringify(report.examples)}`),
+        `DLQ entries without reason ${report.deadLettersWithoutReason}; DynamoDB: two outcomes ` +
+        `${report.decisions.twoOutcomes}, dead-lettered with effect ${report.decisions.deadLetteredWithEffect}, ` +
+        `completed without effect ${report.decisions.completedWithoutEffect}, accepted and in no queue ` +
+        `${report.decisions.undecidedNotInRedis}` +
+        (checkPassed(report)
+          ? ''
+          : `; e.g. ${JSON.stringify({ ...report.examples, records: report.decisions.examples })}`),
     ),
     expect('every job finished (none pending)', report.pending === 0, `pending ${report.pending}`),
     ...input.expectations,

@@ -179,9 +179,11 @@ export class JobLifecycle {
 
   private async enqueueRecorded(jobs: readonly LedgerJob[], onRecorded: () => void): Promise<void> {
     const { ledger, records } = this.deps;
-    // Accepted in DynamoDB first: if Redis loses the job, `djq recover` finds it there.
-    await records.accept(jobs);
+    // The ledger's write-ahead record first (a producer that dies from here on re-accepts and
+    // re-adds its uncommitted record at restart), then DynamoDB's acceptance (what `djq recover`
+    // re-enqueues from if Redis loses the job), then Redis.
     const record = await ledger.recordEnqueued(jobs);
+    await records.accept(jobs);
     onRecorded();
     await this.probe('enqueue:recorded', record);
     await this.addBulk(jobs);
@@ -207,6 +209,8 @@ export class JobLifecycle {
     // Read once for the whole record; under each job's lock only what was written since.
     const since = (await ledger.position()).outcomes;
     const ended = await ledger.readOutcomes(last.recordId);
+    // The producer may have died before DynamoDB accepted them (idempotent if it had).
+    await this.deps.records.accept(last.jobs);
     for (const job of last.jobs) {
       await this.locked(job.id, async (fence) => {
         if ((await queues.operations.getJob(job.id)) || (await queues.deadLetter.getJob(job.id))) return;
