@@ -8,8 +8,10 @@ import { killWorkers } from './kill-workers.js';
 import { liveCheck } from './live-check.js';
 import { mixed, soak } from './mixed.js';
 import { operatorRaces } from './operator-races.js';
+import { pausePastLock } from './pause-past-lock.js';
 import { poison } from './poison.js';
 import { producerKill } from './producer-kill.js';
+import { redisLoss } from './redis-loss.js';
 import { redisRestart } from './redis-restart.js';
 import { sigterm } from './sigterm.js';
 import { slowDynamo } from './slow-dynamo.js';
@@ -36,6 +38,8 @@ export const SCENARIOS: ScenarioEntry[] = [
   { name: 'mixed', run: mixed, full: 2000, small: 400 },
   { name: 'operator-races', run: operatorRaces, full: 2000, small: 300 },
   { name: 'live-check', run: liveCheck, full: 2000, small: 300 },
+  { name: 'pause-past-lock', run: pausePastLock, full: 1000, small: 200 },
+  { name: 'redis-loss', run: redisLoss, full: 5000, small: 300 },
   { name: 'stuck-backend-shutdown', run: stuckBackendShutdown, full: 1000, small: 300 },
   { name: 'soak', run: soak, full: 20_000, small: 1000 },
 ];

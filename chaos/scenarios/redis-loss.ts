@@ -1,0 +1,86 @@
+// Scenario: Redis loses everything mid-run (FLUSHALL: what a new empty server or a restart without
+// persistence leaves; the queue's jobs, locks, ledger and DLQ all go). DynamoDB still holds every
+// accepted job and every decided outcome: `djq recover` (here its module, run as an operator would,
+// once at the loss and again after the producer is done) re-enqueues every accepted job with no
+// outcome, and restores the dead-letter entries. In the end every accepted job has exactly one
+// outcome, no effect was applied twice, and none was re-enqueued after it was decided.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { checkDecisions } from '../../shared/operator/check-decisions.js';
+import { recoverFromRecords } from '../../shared/operator/recover.js';
+import { expect, result, type ScenarioResult } from '../scenario.js';
+import type { ChaosStack } from '../stack.js';
+import { runWorkload } from '../workload.js';
+
+export const REDIS_LOSS_ENV = {
+  FAULT_LATENCY_MS: 20,
+  FAULT_ERROR_RATE: 0.05,
+  LOCK_DURATION_MS: 2000,
+  STALLED_INTERVAL_MS: 1000,
+};
+
+export async function redisLoss(jobs: number): Promise<ScenarioResult> {
+  const startedAt = performance.now();
+  const tally = { reEnqueued: 0, deadLettersRestored: 0, passes: 0, epochAfterLoss: '', settled: false };
+  const recover = async (stack: ChaosStack) => {
+    const report = await recoverFromRecords(stack.sharded);
+    tally.passes++;
+    tally.reEnqueued += report.reEnqueued;
+    tally.deadLettersRestored += report.deadLettersRestored;
+  };
+  return runWorkload(
+    {
+      scenario: 'redis-loss',
+      jobs,
+      env: REDIS_LOSS_ENV,
+      workers: 4,
+      seconds: Math.max(10, jobs / 60),
+      timeoutMs: 120_000 + jobs * 40,
+      expectEveryJobInLedger: false,
+      during: async (stack, producer) => {
+        const deadline = Date.now() + 120_000;
+        while ((await stack.finished()) < jobs * 0.3 && Date.now() < deadline) await sleep(200);
+        await stack.redis.flushall();
+        tally.epochAfterLoss = (await stack.sharded.shards[0]?.checkEpoch())?.state ?? 'none';
+        await recover(stack);
+        await producer.exited;
+        // Jobs in flight at the loss end up in no queue (their Redis state is gone): a later pass
+        // finds them undecided and re-enqueues them, until DynamoDB has an outcome for every job.
+        const settleBy = Date.now() + 120_000 + jobs * 20;
+        while (Date.now() < settleBy) {
+          await sleep(2000);
+          const decisions = await checkDecisions(
+            stack.stores,
+            stack.sharded.shards.map((s) => s.queues),
+          );
+          if (decisions.undecided === 0 && decisions.undecidedNotInRedis === 0) {
+            tally.settled = true;
+            break;
+          }
+          if (decisions.undecidedNotInRedis > 0) await recover(stack);
+        }
+      },
+    },
+    ({ report, drained, producerExitCode }) =>
+      result({
+        scenario: 'redis-loss',
+        size: jobs,
+        report,
+        faults: { reEnqueued: tally.reEnqueued, deadLettersRestored: tally.deadLettersRestored, passes: tally.passes },
+        faultSummary: `FLUSHALL at 30%; djq recover ×${tally.passes}: ${tally.reEnqueued} re-enqueued, ${tally.deadLettersRestored} DLQ entries restored`,
+        expectations: [
+          expect('run drained', drained),
+          expect('producer exited 0', producerExitCode === 0, `exit ${producerExitCode}`),
+          expect('the loss was seen (epoch)', tally.epochAfterLoss === 'redis-lost', tally.epochAfterLoss),
+          expect('recovery re-enqueued the lost work', tally.reEnqueued > 0, `${tally.reEnqueued}`),
+          expect('every accepted job decided', tally.settled, `records ${report.decisions.records}`),
+          expect(
+            'every job accepted in DynamoDB',
+            report.decisions.records >= jobs,
+            `${report.decisions.records} of ${jobs}`,
+          ),
+          expect('no job had two outcomes', report.decisions.twoOutcomes === 0, `${report.decisions.twoOutcomes}`),
+        ],
+        startedAt,
+      }),
+  );
+}
