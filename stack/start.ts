@@ -2,6 +2,8 @@
 // behind a capacity limit with --capacity), runs one producer, N workers and the board as child
 // processes with a live summary, restarts a worker that dies, and stops everything cleanly on
 // Ctrl-C. See STACK_USAGE for the flags.
+// Dev tooling, not product: no image copies stack/ (it starts the embedded services of devtools/),
+// and it always runs the TypeScript sources under tsx.
 import '../shared/runtime/node-version.js';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -9,30 +11,28 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { type CapacityLimit, type CapacityStats, startCapacityLimit } from '../shared/dynamo/capacity-limit.js';
-import type { FleetFlowView } from '../shared/flow/fleet-rate.js';
-import { allShardKeys } from '../shared/lifecycle/keys.js';
-import type { Ledger, LedgerPosition } from '../shared/lifecycle/ledger.js';
-import type { Queues } from '../shared/lifecycle/queues.js';
-import { type Config, ConfigError, loadConfig } from '../shared/runtime/config.js';
-import { withDeadline } from '../shared/runtime/deadline.js';
+import { type CapacityLimit, type CapacityStats, startCapacityLimit } from '../devtools/capacity-limit.js';
 import {
   type LocalProcess,
   portOr,
   redisAnswers,
   startDynalite,
   startRedisServer,
-} from '../shared/runtime/local-services.js';
+} from '../devtools/local-services.js';
+import { removeStackState, writeStackState } from '../devtools/stack-state.js';
+import type { FleetFlowView } from '../shared/flow/fleet-rate.js';
+import { allShardKeys } from '../shared/lifecycle/keys.js';
+import type { Ledger, LedgerPosition } from '../shared/lifecycle/ledger.js';
+import type { Queues } from '../shared/lifecycle/queues.js';
+import { type Config, ConfigError, loadConfig } from '../shared/runtime/config.js';
+import { withDeadline } from '../shared/runtime/deadline.js';
 import { connectRedis, redactUrl, redisTlsOptions } from '../shared/runtime/redis.js';
 import { stopWhenParentExits } from '../shared/runtime/shutdown.js';
-import { removeStackState, writeStackState } from '../shared/runtime/stack-state.js';
 import { openQueueView } from '../shared/wiring.js';
 import { parseStackArgs, STACK_USAGE, type StackArgs } from './args.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
-/** Under tsx we run the TypeScript sources; from dist/ the compiled JavaScript with plain node. */
-const compiled = import.meta.url.endsWith('.js');
 const tty = process.stdout.isTTY === true;
 const paint = (code: number, text: string) => (tty ? `\u001b[${code}m${text}\u001b[0m` : text);
 
@@ -60,7 +60,7 @@ function fail(message: string, code = 2): never {
 }
 
 function entry(service: 'producer' | 'worker' | 'board'): string {
-  return join(root, service, compiled ? 'main.js' : 'main.ts');
+  return join(root, service, 'main.ts');
 }
 
 interface Child {
@@ -87,7 +87,7 @@ class Stack {
   }
 
   private spawn(child: Child): void {
-    const args = compiled ? [entry(child.service)] : ['--import', 'tsx', entry(child.service)];
+    const args = ['--import', 'tsx', entry(child.service)];
     const proc = spawn(process.execPath, args, {
       cwd: root,
       env: { ...this.baseEnv, ...child.env },

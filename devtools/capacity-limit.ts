@@ -16,7 +16,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { crc32 } from 'node:zlib';
-import { withDeadline } from '../runtime/deadline.js';
+import { withDeadline } from '../shared/runtime/deadline.js';
 
 export interface CapacityBudget {
   readUnitsPerSecond: number;
