@@ -1,6 +1,7 @@
 // The dependency rules `npm run lint` enforces on the repository's own .ts files: no import circle,
-// and product code (what the images compile) never imports harness code (tests, bench, chaos, the
-// local stack, dev tooling). Import specifiers come from TypeScript's own pre-parser, so comments and
+// neither between files nor between top-level folders (charts/ renders what bench/ and chaos/ hand
+// it, so it must not import them back), and product code (what the images compile) never imports
+// harness code (tests, bench, chaos, the local stack, dev tooling). Import specifiers come from TypeScript's own pre-parser, so comments and
 // strings never count; `import type` counts too, since a type circle is still a tangle to read.
 //   npx tsx scripts/check-imports.ts          # exit 1 and list the problems, if any
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -33,6 +34,8 @@ export interface ImportReport {
   product: string[];
   /** Each circle as the files along it, the first repeated at the end. */
   circles: string[][];
+  /** Circles between top-level folders, each with one import that makes each of its steps. */
+  folderCircles: { folders: string[]; through: ImportEdge[] }[];
   /** Product files importing a file outside the product folders. */
   harnessImports: ImportEdge[];
 }
@@ -137,6 +140,28 @@ function cycleWithin(graph: ReadonlyMap<string, readonly string[]>, members: Rea
   return [start, start];
 }
 
+/** A file's top-level folder; files at the root count as the folder '.'. */
+export function folderOf(file: string): string {
+  return file.includes('/') ? (file.split('/')[0] ?? '.') : '.';
+}
+
+/** The graph of top-level folders, and for each folder-to-folder step one import that makes it. */
+export function folderGraph(graph: ReadonlyMap<string, readonly string[]>) {
+  const folders = new Map<string, string[]>();
+  const witness = new Map<string, ImportEdge>();
+  for (const [from, targets] of graph) {
+    const a = folderOf(from);
+    if (!folders.has(a)) folders.set(a, []);
+    for (const to of targets) {
+      const b = folderOf(to);
+      if (a === b || witness.has(`${a} ${b}`)) continue;
+      witness.set(`${a} ${b}`, { from, to });
+      folders.get(a)?.push(b);
+    }
+  }
+  return { folders, witness };
+}
+
 export function isProduct(file: string, product: readonly string[]): boolean {
   return product.some((folder) => file.startsWith(`${folder}/`));
 }
@@ -149,13 +174,22 @@ export function checkImports(root: string): ImportReport {
     if (!isProduct(from, product)) continue;
     for (const to of targets) if (!isProduct(to, product)) harnessImports.push({ from, to });
   }
-  return { files: graph.size, product, circles: findCircles(graph), harnessImports };
+  const { folders, witness } = folderGraph(graph);
+  const folderCircles = findCircles(folders).map((circle) => ({
+    folders: circle,
+    through: circle.slice(1).map((to, i) => witness.get(`${circle[i]} ${to}`) as ImportEdge),
+  }));
+  return { files: graph.size, product, circles: findCircles(graph), folderCircles, harnessImports };
 }
 
 export function formatReport(report: ImportReport): string[] {
   const product = report.product.map((folder) => `${folder}/`).join(', ');
   return [
     ...report.circles.map((circle) => `import circle: ${circle.join(' -> ')}`),
+    ...report.folderCircles.map(
+      ({ folders, through }) =>
+        `folder circle: ${folders.map((f) => `${f}/`).join(' -> ')} (${through.map((e) => `${e.from} -> ${e.to}`).join(', ')})`,
+    ),
     ...report.harnessImports.map(
       ({ from, to }) => `product code imports harness code: ${from} -> ${to} (product: ${product})`,
     ),
@@ -171,7 +205,9 @@ function main(): void {
     console.error(`check-imports: ${problems.length} problem(s) in ${report.files} files`);
     process.exitCode = 1;
   } else {
-    console.log(`check-imports: ${report.files} files, no import circle, product code imports no harness code`);
+    console.log(
+      `check-imports: ${report.files} files, no import circle between files or folders, product code imports no harness code`,
+    );
   }
 }
 

@@ -71,6 +71,21 @@ describe('check-imports', () => {
     ]);
   });
 
+  it('fails on a circle between top-level folders, though no file circle closes', () => {
+    const root = fixture({
+      'bench/run.ts': "import { chart } from '../charts/bench.js';\nchart();\n",
+      'bench/results.ts': 'export const STEPS = [];\n',
+      'charts/bench.ts': "import { STEPS } from '../bench/results.js';\nexport const chart = () => STEPS;\n",
+    });
+
+    const report = checkImports(root);
+
+    expect(report.circles).toEqual([]);
+    expect(formatReport(report)).toEqual([
+      'folder circle: bench/ -> charts/ -> bench/ (bench/run.ts -> charts/bench.ts, charts/bench.ts -> bench/results.ts)',
+    ]);
+  });
+
   it('reports one short cycle per tangle, and a file that imports itself', () => {
     const graph = new Map([
       ['a', ['b']],
