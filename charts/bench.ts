@@ -28,6 +28,7 @@ export interface LatencyFigures {
   max: number;
   /** The whole spread (newer results): enqueue→completion ms at p10…p99.9 and the max. */
   percentilesMs?: Record<string, number>;
+  /** Mean ms per job of each step at this (unsaturated) rate. */
   stepsMsPerJob: Record<string, number>;
 }
 

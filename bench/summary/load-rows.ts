@@ -35,6 +35,11 @@ export function latencyRows(l: LatencyResult, met: string): Row[] {
   return rows;
 }
 
+/** A distribution's p50, p99 and max, in ms. */
+function percentilesRow(measure: string, ms: { p50: number; p99: number; max: number }): Row {
+  return [measure, `p50 ${ms.p50} / p99 ${ms.p99} ms`, `max ${ms.max} ms`, '', '(info)'];
+}
+
 /** Where the latency tail comes from (older results lack these figures). */
 function tailRows(l: LatencyResult): Row[] {
   const rows: Row[] = [];
@@ -48,25 +53,10 @@ function tailRows(l: LatencyResult): Row[] {
       '(info)',
     ]);
   }
-  if (l.dynamoCallMs) {
-    const d = l.dynamoCallMs;
-    rows.push([
-      'Latency: DynamoDB calls (dynalite)',
-      `p50 ${d.p50} / p99 ${d.p99} ms`,
-      `max ${d.max} ms`,
-      '',
-      '(info)',
-    ]);
-  }
+  if (l.dynamoCallMs) rows.push(percentilesRow('Latency: DynamoDB calls (dynalite)', l.dynamoCallMs));
   if (l.runtime) {
     const { eventLoopDelayMs: loop, gc } = l.runtime;
-    rows.push([
-      'Latency: worker event-loop delay',
-      `p50 ${loop.p50} / p99 ${loop.p99} ms`,
-      `max ${loop.max} ms`,
-      '',
-      '(info)',
-    ]);
+    rows.push(percentilesRow('Latency: worker event-loop delay', loop));
     rows.push([
       'Latency: worker GC pauses',
       `${gc.count}, ${gc.totalMs} ms in all (${(gc.shareOfWall * 100).toFixed(1)}% of the time)`,
