@@ -1,8 +1,9 @@
 // The dependency rules `npm run lint` enforces on the repository's own .ts files: no import circle,
 // neither between files nor between top-level folders (charts/ renders what bench/ and chaos/ hand
 // it, so it must not import them back), and product code (what the images compile) never imports
-// harness code (tests, bench, chaos, the local stack, dev tooling). Import specifiers come from TypeScript's own pre-parser, so comments and
-// strings never count; `import type` counts too, since a type circle is still a tangle to read.
+// harness code (tests, bench, chaos, the local stack, dev tooling). Import specifiers come from
+// TypeScript's own pre-parser, so comments and strings never count; `import type` counts too,
+// since a type circle is still a tangle to read.
 //   npx tsx scripts/check-imports.ts          # exit 1 and list the problems, if any
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
