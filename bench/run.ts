@@ -8,7 +8,6 @@ import { dirname, join } from 'node:path';
 import { benchCharts } from '../charts/bench.js';
 import { writeCharts } from '../charts/main.js';
 import { clearProgress, progress } from './report.js';
-import { type Figures, summarise } from './results.js';
 import { capacitySection } from './sections/capacity.js';
 import { ceilingRun, naiveRun, projectRun } from './sections/end-to-end.js';
 import { history } from './sections/history.js';
@@ -24,6 +23,7 @@ import { scaling } from './sections/scaling.js';
 import { shardsSection } from './sections/shards.js';
 import { tracingOverhead } from './sections/tracing.js';
 import { workerProfile } from './sections/worker-profile.js';
+import { type Figures, summarise } from './summary/summarise.js';
 import { CONCURRENCY, startBenchServices } from './support.js';
 
 const quick = process.argv.includes('--quick');

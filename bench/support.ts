@@ -4,15 +4,10 @@ import { rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import pino from 'pino';
+import { type DynaliteServer, type RedisServer, startDynalite, startRedisServer } from '../devtools/local-services.js';
 import { createDynamoClients } from '../shared/dynamo/client.js';
 import { ensureTable } from '../shared/dynamo/table.js';
 import { type Config, loadConfig } from '../shared/runtime/config.js';
-import {
-  type DynaliteServer,
-  type RedisServer,
-  startDynalite,
-  startRedisServer,
-} from '../shared/runtime/local-services.js';
 import type { Logger } from '../shared/runtime/logger.js';
 
 /** Every measurement compares runs at this concurrency. */

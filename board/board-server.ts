@@ -1,20 +1,21 @@
 // The board service: Bull Board for the operations and dead-letter queues at /admin/queues, the
 // DLQ JSON API, /metrics, /healthz and /readyz, behind basic auth and an optional read-only switch.
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import express from 'express';
-import { createDynamoClients, withoutFaults } from '../shared/dynamo/client.js';
+import { createDynamoClients, type DynamoClients, withoutFaults } from '../shared/dynamo/client.js';
 import { describeTable } from '../shared/dynamo/table.js';
+import type { Queues } from '../shared/lifecycle/queues.js';
 import { logTransitions } from '../shared/lifecycle/transition-log.js';
 import type { Config } from '../shared/runtime/config.js';
 import type { Logger } from '../shared/runtime/logger.js';
 import { runReadiness } from '../shared/runtime/probe-server.js';
 import type { RedisConnection } from '../shared/runtime/redis.js';
 import { createDynamoStores } from '../shared/store/index.js';
-import { openShardedSystem } from '../shared/wiring.js';
+import { openShardedSystem, type ShardedJobSystem } from '../shared/wiring.js';
 import { basicAuth, isLoopback } from './auth.js';
 import { dlqRoutes } from './dlq-routes.js';
 import { FlowAwareAdapter, FlowStatus } from './flow-status.js';
@@ -52,15 +53,50 @@ function originFor(host: string, port: number): string {
   return `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
 }
 
+/** What the board reads and acts through: the stores, every shard's queues and lifecycle, gauges, flow. */
+interface BoardSystem {
+  dynamo: DynamoClients;
+  system: ShardedJobSystem;
+  queues: Queues[];
+  metrics: QueueMetrics;
+  flow: FlowStatus;
+  close(): Promise<void>;
+}
+
 export async function startBoard(deps: BoardDeps): Promise<Board> {
-  const { config, redis, logger } = deps;
+  const { config, logger } = deps;
   const host = deps.host ?? config.BOARD_HOST;
-  const readOnly = config.BOARD_READ_ONLY;
+  const port = deps.port ?? config.BOARD_PORT;
   const auth =
     config.BOARD_USERNAME !== undefined && config.BOARD_PASSWORD !== undefined
       ? { username: config.BOARD_USERNAME, password: config.BOARD_PASSWORD }
       : undefined;
+  const board = openBoardSystem(deps);
+  const server = createServer(boardApp(deps, board, auth));
+  try {
+    await listen(server, port, host);
+  } catch (error) {
+    await board.close();
+    throw new Error(`board could not listen on ${host}:${port}: ${(error as Error).message}`, { cause: error });
+  }
+  const bound = (server.address() as AddressInfo).port;
+  const origin = originFor(host, bound);
+  if (!isLoopback(host) && !auth) warnUnprotected(logger, host, bound, config.BOARD_READ_ONLY);
+  return {
+    url: `${origin}${BOARD_PATH}`,
+    origin,
+    port: bound,
+    async close() {
+      // Browsers keep connections alive: without closing them, server.close() would wait for their timeout.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+      await board.close();
+    },
+  };
+}
 
+function openBoardSystem({ config, redis, logger }: BoardDeps): BoardSystem {
   // Injected faults are for the workers' demos: the board's reads, probes and DLQ actions go without.
   const dynamo = createDynamoClients(withoutFaults(config));
   // The DLQ actions are lifecycle transitions like any other: under the job's lock, in the ledger and history.
@@ -73,45 +109,33 @@ export async function startBoard(deps: BoardDeps): Promise<Board> {
   });
   for (const shard of system.shards) logTransitions(shard.lifecycle, logger);
   const queues = system.shards.map((s) => s.queues);
-  const sharded = queues.length > 1;
   const metrics = new QueueMetrics({
     queues,
     onError: (error) => logger.warn({ err: error }, 'queue gauges not collected: Redis did not answer'),
   });
-
   const flow = new FlowStatus(system.shards.map((s) => s.readFlow));
-  const serverAdapter = new ExpressAdapter();
-  serverAdapter.setBasePath(BOARD_PATH);
-  createBullBoard({
-    // A view only: Bull Board's own actions (retry, remove, clean, promote) change a job without
-    // its transition lock and without the ledger, so a retry could race a dead-letter move and a
-    // clean of the failed set would lose jobs on their way to the DLQ. Actions go through the
-    // operator console: djq dlq, or POST /api/dlq/*. Shards share their queue names, so each
-    // shard's pair is listed under `<QUEUE_NAME>.shard-<n>.` (Bull Board groups names by '.').
-    queues: queues.flatMap((shard, i) => {
-      const parts = sharded ? { prefix: `${config.QUEUE_NAME}.shard-${i}.`, delimiter: '.' } : {};
-      const of = sharded ? ` (shard ${i} of ${queues.length})` : '';
-      return [
-        new FlowAwareAdapter(
-          shard.operations,
-          {
-            readOnlyMode: true,
-            description: `DynamoDB operation jobs: retried with backoff, dead-lettered when they fail for good${of}`,
-            ...parts,
-          },
-          () => flow.line(i),
-        ),
-        new BullMQAdapter(shard.deadLetter, {
-          readOnlyMode: true,
-          description: `Jobs that failed for good; redrive or purge them with djq dlq or POST /api/dlq/*${of}`,
-          ...parts,
-        }),
-      ];
-    }),
-    serverAdapter,
-    options: { uiConfig: { boardTitle: `djq ${config.QUEUE_NAME}` } },
-  });
+  return {
+    dynamo,
+    system,
+    queues,
+    metrics,
+    flow,
+    async close() {
+      flow.close();
+      metrics.close();
+      await system.close();
+      dynamo.close();
+    },
+  };
+}
 
+/** The routes: probes and metrics, the flow and DLQ API, Bull Board, all behind basic auth when set. */
+function boardApp(
+  { config, redis, logger }: BoardDeps,
+  board: BoardSystem,
+  auth: { username: string; password: string } | undefined,
+): express.Express {
+  const { dynamo, system, queues, metrics, flow } = board;
   const app = express();
   app.disable('x-powered-by');
   if (auth) app.use(basicAuth(auth, { open: OPEN_PATHS }));
@@ -135,59 +159,73 @@ export async function startBoard(deps: BoardDeps): Promise<Board> {
   });
   app.use(
     '/api',
-    dlqRoutes({ dlq: system.console, queues, readOnly, logger: logger.child({ component: 'board-api' }) }),
+    dlqRoutes({
+      dlq: system.console,
+      queues,
+      readOnly: config.BOARD_READ_ONLY,
+      logger: logger.child({ component: 'board-api' }),
+    }),
   );
-  app.use(BOARD_PATH, serverAdapter.getRouter());
+  app.use(BOARD_PATH, bullBoard(config, queues, flow).getRouter());
   app.get('/', (_req, res) => {
     res.redirect(BOARD_PATH);
   });
+  return app;
+}
 
-  const server = createServer(app);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(deps.port ?? config.BOARD_PORT, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
+/**
+ * Bull Board as a view only: its own actions (retry, remove, clean, promote) change a job without
+ * its transition lock and without the ledger, so a retry could race a dead-letter move and a clean
+ * of the failed set would lose jobs on their way to the DLQ. Actions go through the operator
+ * console: djq dlq, or POST /api/dlq/*. Shards share their queue names, so each shard's pair is
+ * listed under `<QUEUE_NAME>.shard-<n>.` (Bull Board groups names by '.').
+ */
+function bullBoard(config: Config, queues: readonly Queues[], flow: FlowStatus): ExpressAdapter {
+  const serverAdapter = new ExpressAdapter();
+  serverAdapter.setBasePath(BOARD_PATH);
+  const sharded = queues.length > 1;
+  createBullBoard({
+    queues: queues.flatMap((shard, i) => {
+      const parts = sharded ? { prefix: `${config.QUEUE_NAME}.shard-${i}.`, delimiter: '.' } : {};
+      const of = sharded ? ` (shard ${i} of ${queues.length})` : '';
+      return [
+        new FlowAwareAdapter(
+          shard.operations,
+          {
+            readOnlyMode: true,
+            description: `DynamoDB operation jobs: retried with backoff, dead-lettered when they fail for good${of}`,
+            ...parts,
+          },
+          () => flow.line(i),
+        ),
+        new BullMQAdapter(shard.deadLetter, {
+          readOnlyMode: true,
+          description: `Jobs that failed for good; redrive or purge them with djq dlq or POST /api/dlq/*${of}`,
+          ...parts,
+        }),
+      ];
+    }),
+    serverAdapter,
+    options: { uiConfig: { boardTitle: `djq ${config.QUEUE_NAME}` } },
+  });
+  return serverAdapter;
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
     });
-  } catch (error) {
-    flow.close();
-    metrics.close();
-    await system.close();
-    dynamo.close();
-    throw new Error(
-      `board could not listen on ${host}:${deps.port ?? config.BOARD_PORT}: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
-    );
-  }
-  const port = (server.address() as AddressInfo).port;
-  const origin = originFor(host, port);
+  });
+}
 
-  if (!isLoopback(host) && !auth) {
-    logger.warn(
-      { host, port },
-      `!!! The board listens on ${host}, beyond loopback, WITHOUT authentication: anyone who can reach port ${port} ` +
-        `can see every job${readOnly ? '' : ' and redrive or purge the dead-letter queue'}. ` +
-        'Set BOARD_USERNAME and BOARD_PASSWORD, or BOARD_HOST=127.0.0.1. !!!',
-    );
-  }
-
-  return {
-    url: `${origin}${BOARD_PATH}`,
-    origin,
-    port,
-    async close() {
-      // Browsers keep connections alive: without closing them, server.close() would wait for their timeout.
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await closed;
-      flow.close();
-      metrics.close();
-      await system.close();
-      dynamo.close();
-    },
-  };
+function warnUnprotected(logger: Logger, host: string, port: number, readOnly: boolean): void {
+  logger.warn(
+    { host, port },
+    `!!! The board listens on ${host}, beyond loopback, WITHOUT authentication: anyone who can reach port ${port} ` +
+      `can see every job${readOnly ? '' : ' and redrive or purge the dead-letter queue'}. ` +
+      'Set BOARD_USERNAME and BOARD_PASSWORD, or BOARD_HOST=127.0.0.1. !!!',
+  );
 }

@@ -63,10 +63,22 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
 }
 
 export function dlqRoutes(deps: DlqRoutesDeps): Router {
-  const { dlq, queues, readOnly, logger } = deps;
   const router = Router();
   router.use(express.json({ limit: '1mb' }));
+  dlqActions(router, deps);
+  router.get('/stats', statsHandler(deps.queues));
+  router.use((req, res) => {
+    res.status(404).json({
+      error: `no route ${req.method} /api${req.path}`,
+      try: ['GET /api/dlq', 'GET /api/dlq/:jobId', 'POST /api/dlq/redrive', 'POST /api/dlq/purge', 'GET /api/stats'],
+    });
+  });
+  router.use(errorHandler(deps.logger));
+  return router;
+}
 
+/** List, show, redrive and purge; the last two refused while the board is read-only. */
+function dlqActions(router: Router, { dlq, readOnly, logger }: DlqRoutesDeps): void {
   const writable: RequestHandler = (req, res, next) => {
     if (!readOnly) return next();
     const action = req.path.split('/').filter(Boolean).at(-1) ?? 'this action';
@@ -105,10 +117,13 @@ export function dlqRoutes(deps: DlqRoutesDeps): Router {
     }
     res.json(entry);
   });
+}
 
+/** Job counts of both queues, summed over the shards (and each shard's, when there are several). */
+function statsHandler(queues: DlqRoutesDeps['queues']): RequestHandler {
   const shards: readonly Queues[] = Array.isArray(queues) ? queues : [queues as Queues];
   const first = shards[0] as Queues;
-  router.get('/stats', async (_req, res) => {
+  return async (_req, res) => {
     const counts = await Promise.all(
       shards.map(async (q) => ({
         operations: await q.operations.getJobCounts(),
@@ -125,16 +140,12 @@ export function dlqRoutes(deps: DlqRoutesDeps): Router {
       deadLetter: { name: first.deadLetter.name, ...total((c) => c.deadLetter) },
       ...(shards.length > 1 ? { shards: counts } : {}),
     });
-  });
+  };
+}
 
-  router.use((req, res) => {
-    res.status(404).json({
-      error: `no route ${req.method} /api${req.path}`,
-      try: ['GET /api/dlq', 'GET /api/dlq/:jobId', 'POST /api/dlq/redrive', 'POST /api/dlq/purge', 'GET /api/stats'],
-    });
-  });
-
-  const onError: ErrorRequestHandler = (error: unknown, _req, res, _next) => {
+/** Our BadRequests and express's body errors as 4xx with their message; anything else a logged 500. */
+function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error: unknown, _req, res, _next) => {
     const e = error as Error & { type?: string; status?: number };
     if (e instanceof BadRequest) {
       res.status(400).json({ error: e.message });
@@ -149,6 +160,4 @@ export function dlqRoutes(deps: DlqRoutesDeps): Router {
       res.status(500).json({ error: e.message || 'internal error' });
     }
   };
-  router.use(onError);
-  return router;
 }

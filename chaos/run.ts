@@ -9,11 +9,12 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chaosCharts } from '../charts/chaos.js';
 import { CHAOS_RESULTS, writeCharts } from '../charts/main.js';
+import { fmt } from '../charts/table.js';
 import { killTracked } from './processes.js';
 import type { ScenarioResult } from './scenario.js';
 import { SCENARIOS } from './scenarios/index.js';
 import { onProgress } from './stack.js';
-import { renderTable, seconds } from './table.js';
+import { renderTable } from './table.js';
 
 const { values } = parseArgs({
   options: {
@@ -61,7 +62,7 @@ for (const entry of chosen) {
     const r = await entry.run(size);
     results.push(r);
     for (const e of r.expectations.filter((x) => !x.passed)) log(`  ✗ ${e.name}${e.detail ? `: ${e.detail}` : ''}`);
-    log(`${r.passed ? '✓' : '✗'} ${entry.name}: ${r.passed ? 'passed' : 'FAILED'} in ${seconds(r.durationMs)}`);
+    log(`${r.passed ? '✓' : '✗'} ${entry.name}: ${r.passed ? 'passed' : 'FAILED'} in ${fmt.seconds(r.durationMs)}`);
   } catch (error) {
     // A scenario that throws is a failed row, not the end of the run: the others still tell us something.
     killTracked();

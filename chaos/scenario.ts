@@ -9,20 +9,24 @@ export interface Expectation {
   detail?: string;
 }
 
-export interface ScenarioResult {
+/** The checker's counts a scenario reports as its own (shared/operator/check.ts says what each means). */
+type CheckCounts = Pick<
+  CheckReport,
+  | 'enqueued'
+  | 'completed'
+  | 'deadLettered'
+  | 'purged'
+  | 'pending'
+  | 'lost'
+  | 'duplicated'
+  | 'projectionMismatches'
+  | 'deadLettersWithoutReason'
+>;
+
+export interface ScenarioResult extends CheckCounts {
   scenario: string;
   /** The size asked for (jobs, or cases for bad-input). */
   size: number;
-  enqueued: number;
-  completed: number;
-  deadLettered: number;
-  /** Dead-lettered, then deleted for good by an operator (djq dlq purge). */
-  purged: number;
-  pending: number;
-  lost: number;
-  duplicated: number;
-  projectionMismatches: number;
-  deadLettersWithoutReason: number;
   /** What was injected and what the workers went through, as counts. */
   faults: Record<string, number | string>;
   /** One short line for the table. */

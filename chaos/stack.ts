@@ -7,13 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
-import { type CapacityBudget, type CapacityLimit, startCapacityLimit } from '../shared/dynamo/capacity-limit.js';
-import { createDynamoClients, type DynamoClients } from '../shared/dynamo/client.js';
-import { ensureTable } from '../shared/dynamo/table.js';
-import type { Ledger } from '../shared/lifecycle/ledger.js';
-import type { Queues } from '../shared/lifecycle/queues.js';
-import { type CheckReport, checkShards } from '../shared/operator/check.js';
-import { type Config, loadConfig } from '../shared/runtime/config.js';
+import { type CapacityBudget, type CapacityLimit, startCapacityLimit } from '../devtools/capacity-limit.js';
 import {
   type DynaliteServer,
   type RedisClusterServer,
@@ -21,7 +15,13 @@ import {
   startDynalite,
   startRedisCluster,
   startRedisServer,
-} from '../shared/runtime/local-services.js';
+} from '../devtools/local-services.js';
+import { createDynamoClients, type DynamoClients } from '../shared/dynamo/client.js';
+import { ensureTable } from '../shared/dynamo/table.js';
+import type { Ledger } from '../shared/lifecycle/ledger.js';
+import type { Queues } from '../shared/lifecycle/queues.js';
+import { type CheckReport, checkShards } from '../shared/operator/check.js';
+import { type Config, loadConfig } from '../shared/runtime/config.js';
 import type { RedisConnection } from '../shared/runtime/redis.js';
 import { connectRedis } from '../shared/runtime/redis.js';
 import { createDynamoStores } from '../shared/store/index.js';

@@ -3,7 +3,7 @@
 // until every job has finished; then the checker and the dead-letter entries.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CapacityBudget } from '../shared/dynamo/capacity-limit.js';
+import type { CapacityBudget } from '../devtools/capacity-limit.js';
 import type { DeadLetterEntry } from '../shared/lifecycle/dead-letter.js';
 import { queueKeys } from '../shared/lifecycle/keys.js';
 import type { CheckReport } from '../shared/operator/check.js';

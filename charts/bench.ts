@@ -1,8 +1,7 @@
 // The bench's pictures, from the document `npm run bench` writes (bench/results/latest.json):
 // throughput by worker count, the enqueue→completion latency distribution and a job's time by step.
-import type { Figures } from '../bench/results.js';
-import { STEP_LABELS } from '../bench/results.js';
-import type { LatencyResult } from '../bench/sections/latency.js';
+// The shapes below are what the charts read of that document, declared here so that rendering
+// imports nothing of the bench (which calls it); the bench's own result types satisfy them.
 import { barChart } from './svg.js';
 
 export interface ChartFile {
@@ -11,12 +10,47 @@ export interface ChartFile {
   svg: string;
 }
 
+/** The bench's `scaling` section, as the chart reads it. */
+export interface ScalingFigures {
+  latencyMs: number;
+  concurrencyPerWorker: number;
+  jobsPerSec: Record<string, number>;
+}
+
+/** The bench's `latency` section, as the charts read it. */
+export interface LatencyFigures {
+  offeredPerSec: number;
+  seconds: number;
+  measuredJobs: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  /** The whole spread (newer results): enqueue→completion ms at p10…p99.9 and the max. */
+  percentilesMs?: Record<string, number>;
+  /** Mean ms per job of each step at this (unsaturated) rate. */
+  stepsMsPerJob: Record<string, number>;
+}
+
 /** The part of bench/results/latest.json the charts read. */
 export interface BenchDocument {
-  details: Figures;
+  details: { scaling?: ScalingFigures; latency?: LatencyFigures };
   startedAt?: string;
   machine?: { cpus?: number };
 }
+
+/** The steps of a job in the order they run, with the label the bench's table and the chart give them. */
+export const STEP_LABELS: [string, string][] = [
+  ['validate', 'validate (zod payload schema)'],
+  ['read', 'read (head and own-event GetItems in parallel, GetItem, GSI Query)'],
+  ['append', 'append (conditional PutItem of the event, with the window flag beside it)'],
+  ['project', 'project (link: PutItem of the head, conditional on its version)'],
+  ['handler', 'handler total (read + append + project, batches in parallel)'],
+  ['history', 'history (two buffered records)'],
+  ['history-flush', 'history flush (BatchWriteItem, in the background)'],
+  ['ledger', 'ledger completed XADD (before the ack)'],
+  ['ack', 'ack (BullMQ moveToCompleted, fetches the next job)'],
+];
 
 function runLabel(doc: BenchDocument): string {
   const parts = [doc.machine?.cpus ? `${doc.machine.cpus} vCPUs` : '', doc.startedAt?.slice(0, 10) ?? ''];
@@ -24,7 +58,7 @@ function runLabel(doc: BenchDocument): string {
 }
 
 /** Older results have only p50/p95/p99/max; newer ones the whole spread. */
-export function latencyPercentiles(latency: LatencyResult): [string, number][] {
+export function latencyPercentiles(latency: LatencyFigures): [string, number][] {
   return Object.entries(
     latency.percentilesMs ?? { p50: latency.p50, p95: latency.p95, p99: latency.p99, max: latency.max },
   );

@@ -1,13 +1,29 @@
 // The chaos suite's pictures, from its results (chaos/results/latest.json): every scenario's jobs
 // by outcome, and the soak's memory as its jobs finish.
-import type { ScenarioResult } from '../chaos/scenario.js';
 import type { ChartFile } from './bench.js';
 import { barChart, lineChart, type Series } from './svg.js';
 
+/**
+ * One scenario's result as the charts read it, declared here so that rendering imports nothing of
+ * the chaos harness (which calls it); chaos/scenario.ts's ScenarioResult satisfies it. The soak
+ * adds its samples as extra keys (finishedAt, workerRssMb, …).
+ */
+export interface ScenarioFigures {
+  scenario: string;
+  enqueued: number;
+  completed: number;
+  deadLettered: number;
+  pending: number;
+  lost: number;
+  duplicated: number;
+  passed: boolean;
+  [extra: string]: unknown;
+}
+
 const OUTCOME_COLORS = { completed: '#009E73', deadLettered: '#E69F00', pending: '#56B4E9', lost: '#D55E00' };
 
-function outcomes(results: readonly ScenarioResult[]): ChartFile {
-  const share = (pick: (r: ScenarioResult) => number) =>
+function outcomes(results: readonly ScenarioFigures[]): ChartFile {
+  const share = (pick: (r: ScenarioFigures) => number) =>
     results.map((r) => (r.enqueued > 0 ? (100 * pick(r)) / r.enqueued : 0));
   const series: Series[] = [
     { name: 'completed', values: share((r) => r.completed), color: OUTCOME_COLORS.completed },
@@ -33,7 +49,7 @@ function outcomes(results: readonly ScenarioResult[]): ChartFile {
 }
 
 /** Samples taken while a scenario ran, paired by index with the jobs finished at each. */
-function soakCharts(soak: ScenarioResult): ChartFile[] {
+function soakCharts(soak: ScenarioFigures): ChartFile[] {
   const finished = Array.isArray(soak.finishedAt) ? (soak.finishedAt as number[]) : [];
   const samples = (key: string) => (Array.isArray(soak[key]) ? (soak[key] as number[]) : []);
   const chart = (name: string, title: string, series: { name: string; values: number[] }[]) => {
@@ -66,7 +82,7 @@ function soakCharts(soak: ScenarioResult): ChartFile[] {
   ];
 }
 
-export function chaosCharts(results: readonly ScenarioResult[]): ChartFile[] {
+export function chaosCharts(results: readonly ScenarioFigures[]): ChartFile[] {
   const charts = results.length > 0 ? [outcomes(results)] : [];
   const soak = results.find((r) => r.scenario === 'soak');
   return soak ? [...charts, ...soakCharts(soak)] : charts;

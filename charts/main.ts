@@ -4,9 +4,8 @@
 import '../shared/runtime/node-version.js';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import type { ScenarioResult } from '../chaos/scenario.js';
 import { type BenchDocument, benchCharts, type ChartFile } from './bench.js';
-import { chaosCharts } from './chaos.js';
+import { chaosCharts, type ScenarioFigures } from './chaos.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 export const CHARTS_DIR = join(ROOT, 'docs', 'charts');
@@ -35,7 +34,7 @@ if (process.argv[1] && import.meta.filename === resolve(process.argv[1])) {
   try {
     const written = writeCharts([
       ...benchCharts(readJson<BenchDocument>(BENCH_RESULTS)),
-      ...chaosCharts(readJson<ScenarioResult[]>(CHAOS_RESULTS)),
+      ...chaosCharts(readJson<ScenarioFigures[]>(CHAOS_RESULTS)),
     ]);
     process.stdout.write(`${written.map((p) => `wrote ${p}`).join('\n')}\n`);
   } catch (error) {

@@ -7,10 +7,10 @@ import { describeTable } from '../shared/dynamo/table.js';
 import { type Config, loadConfig } from '../shared/runtime/config.js';
 import type { RedisConnection } from '../shared/runtime/redis.js';
 import { connectRedisFailFast, describeRedis, waitForRedis } from '../shared/runtime/redis.js';
-import { readStackState } from '../shared/runtime/stack-state.js';
 import { createDynamoStores } from '../shared/store/index.js';
 import type { Stores } from '../shared/store/types.js';
 import { openShardedSystem, type ShardedJobSystem } from '../shared/wiring.js';
+import { readStackState } from './stack-state.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';

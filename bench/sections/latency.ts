@@ -4,6 +4,7 @@
 // (finishedOn − processedOn), for all jobs and for the slowest 1%; the DynamoDB calls' own latency;
 // and this process's event-loop delay and GC pauses over the measured window.
 import { Redis } from 'ioredis';
+import type { LatencyFigures } from '../../charts/bench.js';
 import { Producer } from '../../producer/producer.js';
 import { createDynamoClients } from '../../shared/dynamo/client.js';
 import { createDynamoStores } from '../../shared/store/index.js';
@@ -24,19 +25,9 @@ import {
 import { StepTimes, timeAcks, timeAttempts, timedStores } from '../timing.js';
 import { benchGenerator, seedUsers } from '../workload.js';
 
-export interface LatencyResult {
-  offeredPerSec: number;
-  seconds: number;
-  measuredJobs: number;
+/** The figures the charts read (charts/bench.ts), and what only the bench's tables show. */
+export interface LatencyResult extends LatencyFigures {
   achievedPerSec: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  max: number;
-  /** The distribution for the chart: enqueue→completion ms at p10…p99.9 and the max. */
-  percentilesMs?: Record<string, number>;
-  /** Mean ms per job of each step at this (unsaturated) rate. */
-  stepsMsPerJob: Record<string, number>;
   /** Median wait in the queue and median processing, of all measured jobs and of the slowest 1%. */
   split?: { all: WaitAndWork; slowest1pct: WaitAndWork };
   /** Every DynamoDB call of the window (SDK retries included): p50, p99, max in ms. */

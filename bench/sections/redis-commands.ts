@@ -6,8 +6,8 @@
 // processes sent (scripts by name; a pipeline or MULTI block is one round trip).
 import { rmSync } from 'node:fs';
 import { Redis } from 'ioredis';
+import { startRedisServer } from '../../devtools/local-services.js';
 import { Producer } from '../../producer/producer.js';
-import { startRedisServer } from '../../shared/runtime/local-services.js';
 import { createMemoryStores } from '../../shared/store/memory-stores.js';
 import { openJobSystem } from '../../shared/wiring.js';
 import { WorkerMetrics } from '../../worker/metrics.js';

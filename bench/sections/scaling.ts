@@ -3,6 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import type { ScalingFigures } from '../../charts/bench.js';
 import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { Ledger } from '../../shared/lifecycle/ledger.js';
 import { operationJobOptions } from '../../shared/lifecycle/queues.js';
@@ -13,11 +14,9 @@ import { benchGenerator, fillQueue, generate, seededTable } from '../workload.js
 
 export const SCALING_LATENCY_MS = 20;
 
-export interface ScalingResult {
-  latencyMs: number;
-  concurrencyPerWorker: number;
+/** The figures the chart reads (charts/bench.ts), and the efficiencies the table shows. */
+export interface ScalingResult extends ScalingFigures {
   jobsPerWorker: number;
-  jobsPerSec: Record<string, number>;
   efficiency2: number;
   efficiency4: number;
 }

@@ -2,9 +2,10 @@
 // (3 masters + 3 replicas) with QUEUE_SHARDS=1 against QUEUE_SHARDS=3, same run, same job mix, the
 // stores in memory (this measures the queue path, not DynamoDB). On one 2-core machine every
 // shard's master shares those cores: the figure shows what sharding costs, not what it gains.
+
+import { startRedisCluster } from '../../devtools/local-services.js';
 import { Producer } from '../../producer/producer.js';
 import { queueKeys } from '../../shared/lifecycle/keys.js';
-import { startRedisCluster } from '../../shared/runtime/local-services.js';
 import { connectRedis } from '../../shared/runtime/redis.js';
 import { createMemoryStores } from '../../shared/store/memory-stores.js';
 import { openShardedSystem } from '../../shared/wiring.js';

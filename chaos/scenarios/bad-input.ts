@@ -4,9 +4,9 @@
 // attempt, and the worker keeps going.
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
+import { freePort } from '../../devtools/local-services.js';
 import { operationJobOptions } from '../../shared/lifecycle/queues.js';
 import { CONFIG_KEYS, ConfigError, loadConfig } from '../../shared/runtime/config.js';
-import { freePort } from '../../shared/runtime/local-services.js';
 import { isRunning, type Service, startService } from '../processes.js';
 import { expect, result, type ScenarioResult } from '../scenario.js';
 import { ChaosStack } from '../stack.js';

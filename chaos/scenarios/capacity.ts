@@ -13,7 +13,7 @@
 // count as work: they are the jobs' own record. It is a lower bound: a wasted attempt's read units
 // are subtracted from the write units too.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CapacityStats } from '../../shared/dynamo/capacity-limit.js';
+import type { CapacityStats } from '../../devtools/capacity-limit.js';
 import { THROTTLING_ERRORS } from '../../shared/runtime/errors.js';
 import { expect, result, type ScenarioResult } from '../scenario.js';
 import type { ChaosStack } from '../stack.js';

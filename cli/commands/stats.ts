@@ -2,8 +2,9 @@
 // queue back?), and the table's size from DescribeTable (what DynamoDB keeps without a scan:
 // approximate, and said so); --exact counts events and live users with full-table scans. With a
 // sharded queue: the totals, then each shard's counts.
-import { describeFleetFlow } from '../../shared/flow/fleet-rate.js';
-import { describeEpoch } from '../../shared/lifecycle/epoch.js';
+import { describeFleetFlow, type FleetFlowView } from '../../shared/flow/fleet-rate.js';
+import { describeEpoch, type EpochState } from '../../shared/lifecycle/epoch.js';
+import type { Stores } from '../../shared/store/types.js';
 import type { CliContext } from '../context.js';
 import { type Output, table } from '../output.js';
 
@@ -11,6 +12,8 @@ const APPROXIMATE =
   'approximate: DynamoDB refreshes ItemCount about every six hours (dynalite always reports 0); --exact scans the table';
 
 const STATES = ['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'] as const;
+
+type Size = Awaited<ReturnType<Stores['table']['size']>>;
 
 export async function stats(ctx: CliContext, out: Output, options: { exact: boolean } = { exact: false }) {
   const { shards, stores } = await ctx.system();
@@ -31,13 +34,12 @@ export async function stats(ctx: CliContext, out: Output, options: { exact: bool
   for (const { counts: c } of perShard)
     for (const [state, n] of Object.entries(c)) counts[state] = (counts[state] ?? 0) + n;
   const dlq = perShard.reduce((sum, s) => sum + s.deadLetter, 0);
-  const sharded = shards.length > 1;
   const estimate = { ...size, ...(size.approximate ? { note: APPROXIMATE } : {}) };
   const data = {
     queue: ctx.config.QUEUE_NAME,
     counts,
     deadLetter: dlq,
-    ...(sharded ? { shards: perShard } : {}),
+    ...(shards.length > 1 ? { shards: perShard } : {}),
     /** Per shard: the fleet's job rate flow control set after DynamoDB throttled (null: no limit). */
     flow: perShard.map((s) => s.flow),
     /** Per shard: whether Redis and the table belong together ('redis-lost': run djq recover). */
@@ -46,38 +48,48 @@ export async function stats(ctx: CliContext, out: Output, options: { exact: bool
     ...(exact ? { events: exact[0], users: exact[1] } : {}),
     source: ctx.source,
   };
-  const approx = size.approximate ? ' (approx.)' : '';
-  out.result(data, () =>
-    table([
-      ['queue', ctx.config.QUEUE_NAME + (sharded ? ` (${shards.length} shards, totals)` : '')],
-      ...Object.entries(counts).map(([state, n]) => [`  ${state}`, n]),
-      ['dead-letter queue', dlq],
-      ...perShard.map((s, i) => [
-        sharded ? `DynamoDB flow control, shard ${i}` : 'DynamoDB flow control',
-        describeFleetFlow(s.flow),
-      ]),
-      ...perShard
-        .filter((s) => s.epoch.state !== 'ok')
-        .map((s) => [sharded ? 'Redis data, shard' : 'Redis data', describeEpoch(s.epoch)]),
-      ...(sharded
-        ? perShard.map((s, i) => [
-            `shard ${i}`,
-            `${STATES.map((state) => `${state} ${s.counts[state] ?? 0}`).join(', ')}; dead-letter ${s.deadLetter}`,
-          ])
-        : []),
-      [`table items${approx}`, estimate.items],
-      [`  bytes${approx}`, estimate.sizeBytes],
-      [`  users with a department${approx}`, estimate.usersWithDepartment],
-      ...(exact
-        ? [
-            ['events (exact, scanned)', exact[0]],
-            ['users (exact, scanned)', exact[1]],
-          ]
-        : size.approximate
-          ? [['(approx.', `${APPROXIMATE})`]]
-          : []),
-      ['(from', `${ctx.source})`],
-    ]),
-  );
+  out.result(data, () => statsTable(ctx, data, perShard, size, exact));
   return 0;
+}
+
+/** The figures for people: totals, flow control per shard, each shard's counts, the table's size. */
+function statsTable(
+  ctx: CliContext,
+  data: { counts: Record<string, number>; deadLetter: number },
+  perShard: { counts: Record<string, number>; deadLetter: number; flow: FleetFlowView; epoch: EpochState }[],
+  size: Size,
+  exact: [number, number] | undefined,
+): string {
+  const sharded = perShard.length > 1;
+  const approx = size.approximate ? ' (approx.)' : '';
+  return table([
+    ['queue', ctx.config.QUEUE_NAME + (sharded ? ` (${perShard.length} shards, totals)` : '')],
+    ...Object.entries(data.counts).map(([state, n]) => [`  ${state}`, n]),
+    ['dead-letter queue', data.deadLetter],
+    ...perShard.map((s, i) => [
+      sharded ? `DynamoDB flow control, shard ${i}` : 'DynamoDB flow control',
+      describeFleetFlow(s.flow),
+    ]),
+    ...perShard
+      .filter((s) => s.epoch.state !== 'ok')
+      .map((s, i) => [sharded ? `Redis data, shard ${i}` : 'Redis data', describeEpoch(s.epoch)]),
+    ...(sharded
+      ? perShard.map((s, i) => [
+          `shard ${i}`,
+          `${STATES.map((state) => `${state} ${s.counts[state] ?? 0}`).join(', ')}; dead-letter ${s.deadLetter}`,
+        ])
+      : []),
+    [`table items${approx}`, size.items],
+    [`  bytes${approx}`, size.sizeBytes],
+    [`  users with a department${approx}`, size.usersWithDepartment],
+    ...(exact
+      ? [
+          ['events (exact, scanned)', exact[0]],
+          ['users (exact, scanned)', exact[1]],
+        ]
+      : size.approximate
+        ? [['(approx.', `${APPROXIMATE})`]]
+        : []),
+    ['(from', `${ctx.source})`],
+  ]);
 }

@@ -80,6 +80,14 @@ type CapacityEntry = { TableName?: string; CapacityUnits?: number };
 type CallContext = { djqRequests?: number; djqThrottled?: number; djqOnThrottled?: () => void };
 
 export function addInstrumentation(client: DynamoDBClient, observe?: DynamoObserver): void {
+  addCallObserver(client, observe);
+  // Inside the retry loop (finalizeRequest runs once per HTTP attempt), outside fault injection,
+  // which is added after this and so runs inside it: injected throttles count as real ones.
+  addRequestCounting(client);
+}
+
+/** Once per call, SDK retries included: its duration, capacity units, error, and the job's tally. */
+function addCallObserver(client: DynamoDBClient, observe: DynamoObserver | undefined): void {
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const command = String(context.commandName ?? 'Unknown');
@@ -124,8 +132,10 @@ export function addInstrumentation(client: DynamoDBClient, observe?: DynamoObser
     },
     { step: 'initialize', priority: 'high', name: 'djqInstrumentation' },
   );
-  // Inside the retry loop (finalizeRequest runs once per HTTP attempt), outside fault injection,
-  // which is added after this and so runs inside it: injected throttles count as real ones.
+}
+
+/** Once per HTTP attempt: requests sent and throttled, for the call's middleware above. */
+function addRequestCounting(client: DynamoDBClient): void {
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const counts = context as CallContext;

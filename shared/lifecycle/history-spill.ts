@@ -5,7 +5,7 @@
 // drop it — unless the spill itself overflows (bounded, counted) or a process dies holding one
 // batch it took.
 import type { RedisConnection } from '../runtime/redis.js';
-import type { HistoryEntry } from './history.js';
+import type { HistoryEntry } from './history-entry.js';
 
 /** At most this many entries wait in Redis (≈200 bytes each): the oldest go first past it. */
 export const HISTORY_SPILL_MAX = 200_000;

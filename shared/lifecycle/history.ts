@@ -6,44 +6,10 @@ import { withDeadline } from '../runtime/deadline.js';
 import type { Logger } from '../runtime/logger.js';
 import { HistoryWriteError } from '../store/errors.js';
 import type { JobHistoryStore } from '../store/types.js';
+import type { HistoryEntry } from './history-entry.js';
 import type { HistorySpill } from './history-spill.js';
 
-/** Why a job went back to the queue without using an attempt (see worker/put-back.ts). */
-export type PutBackCause = 'contended' | 'throttled';
-
-export type HistoryEntry = {
-  jobId: string;
-  at: string;
-  op?: string;
-  workerId?: string;
-} & (
-  | { type: 'enqueued' }
-  | { type: 'attempt-started'; attempt: number }
-  | {
-      type: 'attempt-failed';
-      attempt: number;
-      errorClass: string;
-      message: string;
-      retryable: boolean;
-      nextDelayMs?: number;
-      /** Units the failed attempt consumed (absent in entries written before 0.3). */
-      capacityUnits?: number;
-    }
-  | { type: 'completed'; attempt: number; durationMs: number; capacityUnits: number; result: string }
-  | { type: 'dead-lettered'; reason: string; attempts: number; landed?: string[] }
-  | { type: 'redriven' }
-  | { type: 'purged' }
-  | {
-      type: 'put-back';
-      attempt: number;
-      delayMs: number;
-      cause?: PutBackCause;
-      reason: string;
-      capacityUnits?: number;
-    }
-);
-
-export type HistoryType = HistoryEntry['type'];
+export type { HistoryEntry, HistoryType, PutBackCause } from './history-entry.js';
 
 /** The job's current status is a projection of its history, not a separate mutable record. */
 export function statusOf(entries: readonly HistoryEntry[]): string {

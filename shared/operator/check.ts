@@ -70,6 +70,19 @@ interface ShardReads {
   dlq: Map<string, DeadLetterSummary>;
 }
 
+/** What one shard's jobs came to; summed over the shards into the report. */
+interface ShardTally {
+  enqueued: number;
+  completed: number;
+  pending: number;
+  purged: number;
+  deadLettered: number;
+  deadLettersWithoutReason: number;
+  lost: string[];
+  /** Seen completed and dead-lettered, still after a second look. */
+  both: string[];
+}
+
 /**
  * Every shard of a sharded queue, as one queue: each shard's ledger is checked against its own
  * queues and DLQ (a job lives in one shard all its life), the projection once, with the pending
@@ -83,102 +96,34 @@ export async function checkShards(deps: {
   afterFirstReads?: () => Promise<void>;
 }): Promise<CheckReport> {
   const reads: ShardReads[] = [];
-  for (const shard of deps.shards) {
-    const { ledger, queues } = shard;
-    const window = await ledger.checkWindow();
-    const enqueued = await ledger.readEnqueued(window);
-    // Outcomes before the DLQ: a completed redriven job had left the DLQ before its outcome was written.
-    // Where the stream ends before reading it: an outcome written during the read is then read
-    // again below, never skipped (read after it, the position could pass an outcome the read missed).
-    const outcomesRead = (await ledger.position()).outcomes;
-    const outcomes = await ledger.readOutcomes();
-    reads.push({ shard, window, enqueued, outcomes, outcomesRead, dlq: await readDeadLetters(queues) });
-  }
+  for (const shard of deps.shards) reads.push(await firstReads(shard));
   const verify = await verifyProjection(deps.stores.events, deps.stores.users, () =>
     readPendingWork(deps.shards.map((s) => s.queues)),
   );
   await deps.afterFirstReads?.();
-
-  let completed = 0;
-  let pending = 0;
-  let purged = 0;
-  let enqueuedCount = 0;
-  let deadLettered = 0;
-  let deadLettersWithoutReason = 0;
-  const lost: string[] = [];
-  const both: string[] = [];
-  for (const { shard, enqueued, outcomes, outcomesRead, dlq } of reads) {
-    const { ledger, queues } = shard;
-    enqueuedCount += enqueued.size;
-    const unseen: string[] = [];
-    const shardBoth: string[] = [];
-    for (const id of enqueued.keys()) {
-      const done = outcomes.get(id) === 'completed';
-      const dead = dlq.has(id);
-      if (done) completed++;
-      if (done && dead) shardBoth.push(id);
-      if (done || dead) continue;
-      if (outcomes.get(id) === 'purged') {
-        purged++;
-        continue;
-      }
-      if (UNFINISHED.has(await queues.operations.getJobState(id))) pending++;
-      else unseen.push(id);
-    }
-    // Jobs that finished between the first reads and their state check.
-    if (unseen.length > 0) {
-      // The producer writes its ledger record before its addBulk: a job of a record still uncommitted
-      // now may not have reached Redis when we looked. Read before the rest: if its record is
-      // committed by now, the job was in Redis before the reads below, so they see where it went.
-      const inFlight = new Set((await ledger.uncommitted())?.jobs.map((j) => j.id));
-      const later = await ledger.readOutcomes(outcomesRead);
-      const laterDlq = await readDeadLetters(queues);
-      for (const id of unseen) {
-        const outcome = later.get(id);
-        if (outcome === 'completed') completed++;
-        else if (outcome === 'purged') purged++;
-        else if (laterDlq.has(id)) dlq.set(id, laterDlq.get(id) ?? {});
-        else if (UNFINISHED.has(await queues.operations.getJobState(id)) || inFlight.has(id)) pending++;
-        else lost.push(id);
-      }
-    }
-    // Seen both completed and dead-lettered: read again, as a job's later records may settle it. A
-    // stalled dead letter settled as completed records `completed` before its entry leaves the DLQ;
-    // a job recorded completed whose ack was lost, then failed by stalling, is dead-lettered after.
-    if (shardBoth.length > 0) {
-      const later = await ledger.readOutcomes(outcomesRead);
-      const nowDlq = await readDeadLetters(queues);
-      for (const id of shardBoth) {
-        const outcome = later.get(id);
-        if (!nowDlq.has(id)) dlq.delete(id);
-        else if (outcome !== undefined && outcome !== 'completed') completed--;
-        else both.push(id);
-      }
-    }
-    deadLettered += [...dlq.keys()].filter((id) => enqueued.has(id)).length;
-    deadLettersWithoutReason += [...dlq.values()].filter(
-      (d) => !d.reason || !Array.isArray(d.attempts) || d.attempts.length === 0,
-    ).length;
-  }
+  const tallies: ShardTally[] = [];
+  for (const read of reads) tallies.push(await checkShard(read));
+  const sum = (pick: (t: ShardTally) => number) => tallies.reduce((total, t) => total + pick(t), 0);
+  const lost = tallies.flatMap((t) => t.lost);
+  const duplicated = verify.duplicateEvents.map((d) => d.jobId).concat(tallies.flatMap((t) => t.both));
   // The latest window of any shard: from then on every shard's streams hold every record.
   const window = reads.map((r) => r.window).reduce((a, b) => (compareIds(a, b) >= 0 ? a : b), '0-0');
-  const duplicated = verify.duplicateEvents.map((d) => d.jobId).concat(both);
   const decisions = await checkDecisions(
     deps.stores,
     deps.shards.map((s) => s.queues),
   );
   return {
     since: window === '0-0' ? 'start' : new Date(Number(window.split('-')[0])).toISOString(),
-    enqueued: enqueuedCount,
-    completed,
-    deadLettered,
-    purged,
-    pending,
+    enqueued: sum((t) => t.enqueued),
+    completed: sum((t) => t.completed),
+    deadLettered: sum((t) => t.deadLettered),
+    purged: sum((t) => t.purged),
+    pending: sum((t) => t.pending),
     lost: lost.length,
     duplicated: duplicated.length,
     projectionMismatches: verify.mismatches.length,
     projectionPending: verify.explained.length,
-    deadLettersWithoutReason,
+    deadLettersWithoutReason: sum((t) => t.deadLettersWithoutReason),
     decisions,
     aggregates: verify.aggregates,
     events: verify.events,
@@ -189,6 +134,90 @@ export async function checkShards(deps: {
       mismatched: verify.mismatches.slice(0, 5).map((m) => `${m.userId}: ${m.problem}`),
     },
   };
+}
+
+async function firstReads(shard: ShardView): Promise<ShardReads> {
+  const { ledger, queues } = shard;
+  const window = await ledger.checkWindow();
+  const enqueued = await ledger.readEnqueued(window);
+  // Outcomes before the DLQ: a completed redriven job had left the DLQ before its outcome was written.
+  // Where the stream ends before reading it: an outcome written during the read is then read
+  // again below, never skipped (read after it, the position could pass an outcome the read missed).
+  const outcomesRead = (await ledger.position()).outcomes;
+  const outcomes = await ledger.readOutcomes();
+  return { shard, window, enqueued, outcomes, outcomesRead, dlq: await readDeadLetters(queues) };
+}
+
+/** One shard's enqueued jobs against its outcomes, DLQ and queue, looked at again where unsettled. */
+async function checkShard(read: ShardReads): Promise<ShardTally> {
+  const { shard, enqueued, outcomes, dlq } = read;
+  const tally: ShardTally = {
+    enqueued: enqueued.size,
+    completed: 0,
+    pending: 0,
+    purged: 0,
+    deadLettered: 0,
+    deadLettersWithoutReason: 0,
+    lost: [],
+    both: [],
+  };
+  const unseen: string[] = [];
+  const seenBoth: string[] = [];
+  for (const id of enqueued.keys()) {
+    const done = outcomes.get(id) === 'completed';
+    const dead = dlq.has(id);
+    if (done) tally.completed++;
+    if (done && dead) seenBoth.push(id);
+    if (done || dead) continue;
+    if (outcomes.get(id) === 'purged') {
+      tally.purged++;
+      continue;
+    }
+    if (UNFINISHED.has(await shard.queues.operations.getJobState(id))) tally.pending++;
+    else unseen.push(id);
+  }
+  if (unseen.length > 0) await settleUnseen(read, unseen, tally);
+  if (seenBoth.length > 0) await settleBoth(read, seenBoth, tally);
+  tally.deadLettered = [...dlq.keys()].filter((id) => enqueued.has(id)).length;
+  tally.deadLettersWithoutReason = [...dlq.values()].filter(
+    (d) => !d.reason || !Array.isArray(d.attempts) || d.attempts.length === 0,
+  ).length;
+  return tally;
+}
+
+/** Jobs that finished between the first reads and their state check. */
+async function settleUnseen({ shard, outcomesRead, dlq }: ShardReads, unseen: string[], tally: ShardTally) {
+  const { ledger, queues } = shard;
+  // The producer writes its ledger record before its addBulk: a job of a record still uncommitted
+  // now may not have reached Redis when we looked. Read before the rest: if its record is
+  // committed by now, the job was in Redis before the reads below, so they see where it went.
+  const inFlight = new Set((await ledger.uncommitted())?.jobs.map((j) => j.id));
+  const later = await ledger.readOutcomes(outcomesRead);
+  const laterDlq = await readDeadLetters(queues);
+  for (const id of unseen) {
+    const outcome = later.get(id);
+    if (outcome === 'completed') tally.completed++;
+    else if (outcome === 'purged') tally.purged++;
+    else if (laterDlq.has(id)) dlq.set(id, laterDlq.get(id) ?? {});
+    else if (UNFINISHED.has(await queues.operations.getJobState(id)) || inFlight.has(id)) tally.pending++;
+    else tally.lost.push(id);
+  }
+}
+
+/**
+ * Seen both completed and dead-lettered: read again, as a job's later records may settle it. A
+ * stalled dead letter settled as completed records `completed` before its entry leaves the DLQ;
+ * a job recorded completed whose ack was lost, then failed by stalling, is dead-lettered after.
+ */
+async function settleBoth({ shard, outcomesRead, dlq }: ShardReads, seenBoth: string[], tally: ShardTally) {
+  const later = await shard.ledger.readOutcomes(outcomesRead);
+  const nowDlq = await readDeadLetters(shard.queues);
+  for (const id of seenBoth) {
+    const outcome = later.get(id);
+    if (!nowDlq.has(id)) dlq.delete(id);
+    else if (outcome !== undefined && outcome !== 'completed') tally.completed--;
+    else tally.both.push(id);
+  }
 }
 
 /** Orders two stream ids (`ms-seq`). */

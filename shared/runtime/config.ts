@@ -25,6 +25,18 @@ const between = (min: number, max: number) =>
 
 const rate = between(0, 1);
 
+/** A string parser as a transform: what it throws becomes the variable's message. */
+const parsedBy =
+  <T>(parse: (value: string) => T) =>
+  (value: string, ctx: z.RefinementCtx): T => {
+    try {
+      return parse(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  };
+
 const url = (protocols: string[]) =>
   z.string().refine(
     (v) => {
@@ -65,14 +77,7 @@ export const configSchema = z.object({
     .describe('PEM file of the CA that signed the Redis certificate, with a rediss:// REDIS_URL (unset: system CAs)'),
   REDIS_CLUSTER_NODES: z
     .string()
-    .transform((v, ctx) => {
-      try {
-        return parseClusterNodes(v);
-      } catch (error) {
-        ctx.addIssue({ code: 'custom', message: (error as Error).message });
-        return z.NEVER;
-      }
-    })
+    .transform(parsedBy(parseClusterNodes))
     .optional()
     .describe(
       'Redis Cluster seed nodes host:port,… (set: cluster mode; REDIS_URL then gives only rediss:// and user:password)',
@@ -110,14 +115,7 @@ export const configSchema = z.object({
   OPERATION_MIX: z
     .string()
     .default('create=30,get=25,update=20,query=10,delete=10,batch=5')
-    .transform((v, ctx) => {
-      try {
-        return parseOperationMix(v);
-      } catch (error) {
-        ctx.addIssue({ code: 'custom', message: (error as Error).message });
-        return z.NEVER;
-      }
-    })
+    .transform(parsedBy(parseOperationMix))
     .describe(`Weighted operation mix (${OPERATION_KEYS.join(', ')})`),
   MAX_OPERATIONS: int(1).optional().describe('Stop the producer after this many jobs (unset: forever)'),
   INVALID_JOB_RATE: rate.default(0).describe('Share of jobs with a malformed payload (poison path)'),

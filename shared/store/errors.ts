@@ -1,6 +1,6 @@
 // The store's own errors: SDK errors are converted at the store edge so the write path reasons in
 // domain terms (a taken version slot, a missing user), never in SDK exception names.
-import type { HistoryEntry } from '../lifecycle/history.js';
+import type { HistoryEntry } from '../lifecycle/history-entry.js';
 
 export class StoreError extends Error {
   constructor(message: string, options?: ErrorOptions) {

@@ -1,7 +1,7 @@
 // The storage interfaces. The write path, the CLI and the benchmarks see only these; DynamoDB and
 // the in-memory store implement them. Nothing above this layer imports the AWS SDK.
 import type { StoredEvent, User, UserEvent, UserHead } from '../domain/user.js';
-import type { HistoryEntry } from '../lifecycle/history.js';
+import type { HistoryEntry } from '../lifecycle/history-entry.js';
 
 export interface EventStore {
   /** The event `jobId` wrote for this user (linked or not), strongly consistent: one item. */

@@ -20,60 +20,16 @@ export interface OtelModules {
 const TRACER_NAME = 'dynamo-job-queue';
 
 export function startOtelTracing(modules: OtelModules, serviceName: string | undefined): Tracing {
-  const { api, sdk, aws, bullmqOtel } = modules;
-  const nodeSdk = new sdk.NodeSDK({
-    ...(serviceName !== undefined ? { serviceName } : {}),
-    instrumentations: [new aws.AwsInstrumentation({ suppressInternalInstrumentation: true })],
-    // Traces only: metrics stay on each process's Prometheus /metrics, logs on stdout. Without these
-    // the SDK would also start OTLP metric and log exporters (its default when their variables are unset).
-    metricReaders: [],
-    logRecordProcessors: [],
-  });
-  nodeSdk.start();
+  const { api, bullmqOtel } = modules;
+  const nodeSdk = startSdk(modules, serviceName);
   const tracer = api.trace.getTracer(TRACER_NAME);
-
-  const contextOf = (metadata: string | undefined): Api.Context | undefined => {
-    if (!metadata) return undefined;
-    try {
-      return api.propagation.extract(api.ROOT_CONTEXT, JSON.parse(metadata) as Record<string, string>);
-    } catch {
-      return undefined; // not ours to judge: a job with odd metadata is simply not joined to a trace
-    }
-  };
-  const kinds = { internal: api.SpanKind.INTERNAL, producer: api.SpanKind.PRODUCER, consumer: api.SpanKind.CONSUMER };
-
-  const wrap = (span: Api.Span): TraceSpan => ({
-    setAttributes: (attributes) => span.setAttributes(clean(attributes)),
-    link: (metadata) => {
-      const linked = contextOf(metadata);
-      const context = linked ? api.trace.getSpanContext(linked) : undefined;
-      if (context && api.isSpanContextValid(context)) span.addLink({ context });
-    },
-  });
-
+  const contextOf = contextReader(api);
   let flushed: Promise<void> | undefined;
 
   return {
     enabled: true,
     bullmq: new bullmqOtel.BullMQOtel({ tracerName: 'bullmq' }),
-
-    async span(name, options: SpanOptions, fn) {
-      const parent = contextOf(options.parentMetadata) ?? (options.root ? api.ROOT_CONTEXT : api.context.active());
-      const span = tracer.startSpan(
-        name,
-        { kind: kinds[options.kind ?? 'internal'], attributes: clean(options.attributes ?? {}) },
-        parent,
-      );
-      try {
-        return await api.context.with(api.trace.setSpan(parent, span), () => fn(wrap(span)));
-      } catch (error) {
-        span.recordException(error as Error);
-        span.setStatus({ code: api.SpanStatusCode.ERROR, message: (error as Error)?.message ?? String(error) });
-        throw error;
-      } finally {
-        span.end();
-      }
-    },
+    span: spanRunner(api, tracer, contextOf),
 
     decorate(attributes, failure) {
       const span = api.trace.getActiveSpan();
@@ -100,6 +56,65 @@ export function startOtelTracing(modules: OtelModules, serviceName: string | und
         }),
       ]).finally(() => clearTimeout(timer));
     },
+  };
+}
+
+function startSdk({ sdk, aws }: OtelModules, serviceName: string | undefined): SdkNode.NodeSDK {
+  const nodeSdk = new sdk.NodeSDK({
+    ...(serviceName !== undefined ? { serviceName } : {}),
+    instrumentations: [new aws.AwsInstrumentation({ suppressInternalInstrumentation: true })],
+    // Traces only: metrics stay on each process's Prometheus /metrics, logs on stdout. Without these
+    // the SDK would also start OTLP metric and log exporters (its default when their variables are unset).
+    metricReaders: [],
+    logRecordProcessors: [],
+  });
+  nodeSdk.start();
+  return nodeSdk;
+}
+
+/** The trace context a job carries in its metadata, if any. */
+function contextReader(api: typeof Api): (metadata: string | undefined) => Api.Context | undefined {
+  return (metadata) => {
+    if (!metadata) return undefined;
+    try {
+      return api.propagation.extract(api.ROOT_CONTEXT, JSON.parse(metadata) as Record<string, string>);
+    } catch {
+      return undefined; // not ours to judge: a job with odd metadata is simply not joined to a trace
+    }
+  };
+}
+
+/** Runs `fn` in a span: under the job's trace when its metadata carries one, else as asked. */
+function spanRunner(
+  api: typeof Api,
+  tracer: Api.Tracer,
+  contextOf: (metadata: string | undefined) => Api.Context | undefined,
+): Tracing['span'] {
+  const kinds = { internal: api.SpanKind.INTERNAL, producer: api.SpanKind.PRODUCER, consumer: api.SpanKind.CONSUMER };
+  const wrap = (span: Api.Span): TraceSpan => ({
+    setAttributes: (attributes) => span.setAttributes(clean(attributes)),
+    link: (metadata) => {
+      const linked = contextOf(metadata);
+      const context = linked ? api.trace.getSpanContext(linked) : undefined;
+      if (context && api.isSpanContextValid(context)) span.addLink({ context });
+    },
+  });
+  return async (name, options: SpanOptions, fn) => {
+    const parent = contextOf(options.parentMetadata) ?? (options.root ? api.ROOT_CONTEXT : api.context.active());
+    const span = tracer.startSpan(
+      name,
+      { kind: kinds[options.kind ?? 'internal'], attributes: clean(options.attributes ?? {}) },
+      parent,
+    );
+    try {
+      return await api.context.with(api.trace.setSpan(parent, span), () => fn(wrap(span)));
+    } catch (error) {
+      span.recordException(error as Error);
+      span.setStatus({ code: api.SpanStatusCode.ERROR, message: (error as Error)?.message ?? String(error) });
+      throw error;
+    } finally {
+      span.end();
+    }
   };
 }
 

@@ -3,11 +3,11 @@
 // own, then `djq check` and `djq stats` read every shard as one queue.
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RedisClusterServer, startRedisCluster } from '../../devtools/local-services.js';
 import { createDynamoClients, type DynamoClients, withoutFaults } from '../../shared/dynamo/client.js';
 import { ensureTable } from '../../shared/dynamo/table.js';
 import { keySlot } from '../../shared/lifecycle/key-slot.js';
 import type { CheckReport } from '../../shared/operator/check.js';
-import { type RedisClusterServer, startRedisCluster } from '../../shared/runtime/local-services.js';
 import { connectRedis } from '../../shared/runtime/redis.js';
 import { createDynamoStores } from '../../shared/store/index.js';
 import { openShardedSystem, type ShardedJobSystem } from '../../shared/wiring.js';

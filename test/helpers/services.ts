@@ -2,9 +2,9 @@
 // else a redis-server from PATH on a free port, else testcontainers' Redis when Docker runs. A
 // missing service fails the run with a clear message.
 import { rmSync } from 'node:fs';
-import { hasCommand, REDIS_INSTALL_HINT, redisAnswers, startRedisServer } from '../../shared/runtime/local-services.js';
+import { hasCommand, REDIS_INSTALL_HINT, redisAnswers, startRedisServer } from '../../devtools/local-services.js';
 
-export { freePort, startDynalite, startRedisServer } from '../../shared/runtime/local-services.js';
+export { freePort, startDynalite, startRedisServer } from '../../devtools/local-services.js';
 
 export interface TestRedis {
   url: string;

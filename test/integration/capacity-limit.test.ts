@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { isThrottlingError } from '@smithy/core/retry';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type CapacityBudget, type CapacityLimit, startCapacityLimit } from '../../shared/dynamo/capacity-limit.js';
+import { type CapacityBudget, type CapacityLimit, startCapacityLimit } from '../../devtools/capacity-limit.js';
 import { ensureTable } from '../../shared/dynamo/table.js';
 import { classifyError } from '../../shared/runtime/errors.js';
 import { freePort } from '../helpers/services.js';

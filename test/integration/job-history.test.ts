@@ -2,7 +2,7 @@
 // and items of the shape written before 0.3 (one entry per item) still read.
 import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startCapacityLimit } from '../../shared/dynamo/capacity-limit.js';
+import { startCapacityLimit } from '../../devtools/capacity-limit.js';
 import { createDynamoClients, withoutFaults } from '../../shared/dynamo/client.js';
 import { keys } from '../../shared/dynamo/table.js';
 import type { HistoryEntry } from '../../shared/lifecycle/history.js';

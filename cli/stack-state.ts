@@ -1,7 +1,10 @@
 // The state file a running `npm start` leaves in .djq/stack.json, so `djq` finds the stack's
-// Redis, DynamoDB endpoint and names without any environment set.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+// Redis, DynamoDB endpoint and names without any environment set. The read side lives here, in
+// product code, because the CLI ships in the images and must not import dev tooling; the stack
+// (a dev tool) writes the file through devtools/stack-state.ts, which takes its shape and path from
+// this module, so the two cannot drift.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 export interface StackState {
   pid: number;
@@ -12,15 +15,6 @@ export interface StackState {
 }
 
 export const STACK_STATE_FILE = join(process.cwd(), '.djq', 'stack.json');
-
-export function writeStackState(state: StackState, file = STACK_STATE_FILE): void {
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, `${JSON.stringify(state, null, 2)}\n`);
-}
-
-export function removeStackState(file = STACK_STATE_FILE): void {
-  rmSync(file, { force: true });
-}
 
 function alive(pid: number): boolean {
   try {

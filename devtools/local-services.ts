@@ -187,7 +187,6 @@ export async function startRedisCluster(
   options: { masters?: number; nodeTimeoutMs?: number; dir?: string; timeoutMs?: number } = {},
 ): Promise<RedisClusterServer> {
   if (!hasCommand('redis-server') || !hasCommand('redis-cli')) throw new Error(REDIS_INSTALL_HINT);
-  const masters = options.masters ?? 3;
   const root = options.dir ?? mkdtempSync(join(tmpdir(), 'djq-redis-cluster-'));
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   const servers: ClusterNodeProcess[] = [];
@@ -196,75 +195,88 @@ export async function startRedisCluster(
     if (!options.dir) rmSync(root, { recursive: true, force: true });
   };
   try {
-    for (let i = 0; i < masters * 2; i++) {
-      const port = await freePort();
-      const dir = mkdtempSync(join(root, `node-${port}-`));
-      const child = spawn(
-        'redis-server',
-        [
-          ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''],
-          ...['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf')],
-          ...['--cluster-node-timeout', String(options.nodeTimeoutMs ?? 1000)],
-          ...['--appendonly', 'yes', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction'],
-        ],
-        { stdio: 'ignore' },
-      );
-      servers.push({ port, dir, process: child, stop: stopper(child) });
+    for (let i = 0; i < (options.masters ?? 3) * 2; i++) {
+      servers.push(await startClusterNode(root, options.nodeTimeoutMs ?? 1000));
     }
-    for (const server of servers) {
-      const url = `redis://127.0.0.1:${server.port}`;
-      while (!(await redisAnswers(url, 200))) {
-        if (server.process.exitCode !== null) throw new Error(`cluster node on port ${server.port} exited`);
-        if (Date.now() > deadline) throw new Error(`cluster node on port ${server.port} did not start`);
-        await sleep(50);
-      }
-    }
+    for (const server of servers) await waitForNode(server, deadline);
     const nodes = servers.map((s) => `127.0.0.1:${s.port}`);
     // redis-cli warns that masters and replicas share a host: on loopback that is the point.
     execFileSync('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-replicas', '1', '--cluster-yes'], {
       stdio: 'ignore',
     });
-    for (;;) {
-      const ready = servers.every((s) => {
-        const info = redisCli(s.port, 'CLUSTER', 'INFO');
-        const replication = redisCli(s.port, 'INFO', 'replication');
-        const role = /role:(\w+)/.exec(replication)?.[1];
-        const synced =
-          role === 'master' ? /connected_slaves:1/.test(replication) : /master_link_status:up/.test(replication);
-        return info.includes('cluster_state:ok') && synced;
-      });
-      if (ready) break;
-      if (Date.now() > deadline) throw new Error('the Redis Cluster did not reach cluster_state:ok in time');
-      await sleep(200);
-    }
-    /** Masters serving slots, as a live node sees them: port and slot ranges. */
-    const servingMasters = () => {
-      const live = servers.find((s) => s.process.exitCode === null && s.process.signalCode === null);
-      if (!live) return [];
-      // <id> <ip:port@cport> <flags> <master> <ping> <pong> <epoch> <link> <slot ranges…>
-      return redisCli(live.port, 'CLUSTER', 'NODES')
-        .trim()
-        .split('\n')
-        .map((line) => line.split(' '))
-        .filter((parts) => {
-          const flags = (parts[2] ?? '').split(',');
-          return flags.includes('master') && !flags.some((f) => f.startsWith('fail')) && parts.length > 8;
-        })
-        .map((parts) => ({
-          port: Number(/:(\d+)@/.exec(parts[1] ?? '')?.[1]),
-          ranges: parts.slice(8).map((r) => r.split('-').map(Number) as [number, number?]),
-        }));
-    };
+    await waitForClusterReady(servers, deadline);
     return {
       nodes: nodes.join(','),
       servers,
-      masterPorts: async () => servingMasters().map((m) => m.port),
+      masterPorts: async () => servingMasters(servers).map((m) => m.port),
       masterOf: async (slot) =>
-        servingMasters().find((m) => m.ranges.some(([from, to = from]) => slot >= from && slot <= to))?.port,
+        servingMasters(servers).find((m) => m.ranges.some(([from, to = from]) => slot >= from && slot <= to))?.port,
       stop,
     };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/** One cluster-enabled redis-server on a free port, its data in a directory of its own under `root`. */
+async function startClusterNode(root: string, nodeTimeoutMs: number): Promise<ClusterNodeProcess> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(root, `node-${port}-`));
+  const child = spawn(
+    'redis-server',
+    [
+      ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''],
+      ...['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf')],
+      ...['--cluster-node-timeout', String(nodeTimeoutMs)],
+      ...['--appendonly', 'yes', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction'],
+    ],
+    { stdio: 'ignore' },
+  );
+  return { port, dir, process: child, stop: stopper(child) };
+}
+
+async function waitForNode(server: ClusterNodeProcess, deadline: number): Promise<void> {
+  const url = `redis://127.0.0.1:${server.port}`;
+  while (!(await redisAnswers(url, 200))) {
+    if (server.process.exitCode !== null) throw new Error(`cluster node on port ${server.port} exited`);
+    if (Date.now() > deadline) throw new Error(`cluster node on port ${server.port} did not start`);
+    await sleep(50);
+  }
+}
+
+/** Until every node says cluster_state:ok and every master has its replica in sync. */
+async function waitForClusterReady(servers: readonly ClusterNodeProcess[], deadline: number): Promise<void> {
+  for (;;) {
+    const ready = servers.every((s) => {
+      const info = redisCli(s.port, 'CLUSTER', 'INFO');
+      const replication = redisCli(s.port, 'INFO', 'replication');
+      const role = /role:(\w+)/.exec(replication)?.[1];
+      const synced =
+        role === 'master' ? /connected_slaves:1/.test(replication) : /master_link_status:up/.test(replication);
+      return info.includes('cluster_state:ok') && synced;
+    });
+    if (ready) return;
+    if (Date.now() > deadline) throw new Error('the Redis Cluster did not reach cluster_state:ok in time');
+    await sleep(200);
+  }
+}
+
+/** Masters serving slots, as a live node sees them: port and slot ranges. */
+function servingMasters(servers: readonly ClusterNodeProcess[]) {
+  const live = servers.find((s) => s.process.exitCode === null && s.process.signalCode === null);
+  if (!live) return [];
+  // <id> <ip:port@cport> <flags> <master> <ping> <pong> <epoch> <link> <slot ranges…>
+  return redisCli(live.port, 'CLUSTER', 'NODES')
+    .trim()
+    .split('\n')
+    .map((line) => line.split(' '))
+    .filter((parts) => {
+      const flags = (parts[2] ?? '').split(',');
+      return flags.includes('master') && !flags.some((f) => f.startsWith('fail')) && parts.length > 8;
+    })
+    .map((parts) => ({
+      port: Number(/:(\d+)@/.exec(parts[1] ?? '')?.[1]),
+      ranges: parts.slice(8).map((r) => r.split('-').map(Number) as [number, number?]),
+    }));
 }
