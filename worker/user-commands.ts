@@ -141,16 +141,6 @@ export class UserCommands {
     );
   }
 
-  /** Whether this job's event is part of the user's stream: two items read, a third if it is unclear. */
-  async hasApplied(jobId: string, userId: string): Promise<boolean> {
-    const [head, mine] = await Promise.all([this.users.getHead(userId), this.events.getByJob(userId, jobId)]);
-    const standing = standingOf(mine, head);
-    if (standing === 'linked') return true;
-    // Flagged between our two reads? The flag is written before the head drops it, so a read now settles it.
-    if (standing === 'lost-unsure') return (await this.events.getByJob(userId, jobId))?.linked === true;
-    return false;
-  }
-
   private async settle(
     jobId: string,
     userId: string,

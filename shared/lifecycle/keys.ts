@@ -56,8 +56,6 @@ export function queueKeys(settings: KeySettings, shard = 0) {
     redriveIntents: `${base}:redrives`,
     /** Job history entries DynamoDB has not taken yet (see history-spill.ts). */
     historySpill: `${base}:history:spill`,
-    /** jobId → when it was dead-lettered, for jobs failed by stalling (see recheckStalledDeadLetters). */
-    stalledDeadLetters: `${base}:dlq:stalled`,
     /** The epoch of this shard's Redis data, also kept in DynamoDB: a Redis without it lost its data. */
     epoch: `${base}:epoch`,
     /** The fleet's flow control: the shared job rate and the last seconds' tallies (see flow-control.ts). */
@@ -91,7 +89,6 @@ function sampleKeys(keys: QueueKeys): string[] {
     keys.ledgerOutcomes,
     keys.ledgerCommitted,
     keys.redriveIntents,
-    keys.stalledDeadLetters,
     keys.epoch,
     keys.historySpill,
     keys.flow,

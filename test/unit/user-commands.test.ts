@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { foldUser, RECENT_JOBS, sameHead } from '../../shared/domain/user.js';
+import { isLinked } from '../../shared/lifecycle/effect-bars.js';
 import { loadUser, verifyProjection } from '../../shared/operator/replay.js';
 import {
   UserAlreadyExistsError,
@@ -137,13 +138,13 @@ describe('UserCommands', () => {
     });
 
     it('after the event is written, before the link: the retry links the stored event', async () => {
-      const { stores, events, commands, stream, projectionMatches } = setup();
+      const { stores, events, users, commands, stream, projectionMatches } = setup();
       const user = newUser();
       await commands.create('c', user);
       events.crashAt('put', 'after');
       await expect(commands.update('u', user.id, { age: 99 })).rejects.toThrow('died after put');
       expect((await stores.users.getUser(user.id))?.age).toBe(36); // not part of the state yet
-      expect(await commands.hasApplied('u', user.id)).toBe(false);
+      expect(await isLinked({ events: events.store, users: users.store }, 'u', user.id)).toBe(false);
       expect(await commands.update('u', user.id, { age: 99 })).toMatchObject({ applied: true, version: 2 });
       expect((await stream(user.id)).map((e) => e.jobId)).toEqual(['c', 'u']);
       expect((await stores.users.getUser(user.id))?.age).toBe(99);
@@ -198,7 +199,7 @@ describe('UserCommands', () => {
     for (let i = 0; i < 3000; i++) await commands.update(`later-${i}`, user.id, { age: 2 + (i % 90) });
     reset();
     expect(await commands.update('early', user.id, { age: 1 })).toMatchObject({ applied: false, version: 2 });
-    expect(await commands.hasApplied('early', user.id)).toBe(true);
+    expect(await isLinked({ events: events.store, users: users.store }, 'early', user.id)).toBe(true);
     expect(events.total() + users.total()).toBe(4); // head + own event, twice
     expect((await stream(user.id)).filter((e) => e.jobId === 'early')).toHaveLength(1);
     expect((await stores.users.getHead(user.id))?.version).toBe(3002);
@@ -220,20 +221,20 @@ describe('UserCommands', () => {
     expect(short).toEqual({ events: { getByJob: 1, put: 1, markLinked: 1 }, users: { readForWrite: 1, link: 1 } });
   });
 
-  it('hasApplied: linked in the window, flagged below it, and not for a lost or unlinked event', async () => {
-    const { events, commands, processWith } = setup();
+  it('isLinked: linked in the window, flagged below it, and not for a lost or unlinked event', async () => {
+    const { events, users, commands, processWith } = setup();
     const user = newUser();
     await commands.create('c', user);
     events.crashAt('put', 'after');
     await expect(commands.update('lost', user.id, { age: 2 })).rejects.toThrow('died');
-    expect(await commands.hasApplied('lost', user.id)).toBe(false); // written, next, not linked
+    expect(await isLinked({ events: events.store, users: users.store }, 'lost', user.id)).toBe(false); // written, next, not linked
     await processWith().update('winner', user.id, { age: 3 });
-    expect(await commands.hasApplied('lost', user.id)).toBe(false); // its version went to another job
-    expect(await commands.hasApplied('winner', user.id)).toBe(true); // in the head's window
+    expect(await isLinked({ events: events.store, users: users.store }, 'lost', user.id)).toBe(false); // its version went to another job
+    expect(await isLinked({ events: events.store, users: users.store }, 'winner', user.id)).toBe(true); // in the head's window
     for (let i = 0; i < RECENT_JOBS + 2; i++) await commands.update(`later-${i}`, user.id, { age: 4 });
-    expect(await commands.hasApplied('winner', user.id)).toBe(true); // flagged when it left the window
-    expect(await commands.hasApplied('lost', user.id)).toBe(false);
-    expect(await commands.hasApplied('never', user.id)).toBe(false);
+    expect(await isLinked({ events: events.store, users: users.store }, 'winner', user.id)).toBe(true); // flagged when it left the window
+    expect(await isLinked({ events: events.store, users: users.store }, 'lost', user.id)).toBe(false);
+    expect(await isLinked({ events: events.store, users: users.store }, 'never', user.id)).toBe(false);
   });
 
   it('a job whose event was lost long ago, then redelivered, moves it past every later event', async () => {
