@@ -12,6 +12,7 @@ import { createLogger } from '../shared/runtime/logger.js';
 import { startProbeServer } from '../shared/runtime/probe-server.js';
 import type { RedisConnection } from '../shared/runtime/redis.js';
 import { connectRedis, describeRedis, waitForRedis } from '../shared/runtime/redis.js';
+import { retryTransient } from '../shared/runtime/retry.js';
 import { exitOnStartupError, onShutdownSignal, watchParentFromStart } from '../shared/runtime/shutdown.js';
 import { createDynamoStores } from '../shared/store/index.js';
 import type { Stores } from '../shared/store/types.js';
@@ -98,11 +99,21 @@ async function recoverOnStart(stores: Stores, redis: RedisConnection) {
   }
 }
 
-/** Says at start when Redis lost its data or belongs to another table (also in /readyz). */
+/**
+ * Says at start when Redis lost its data or belongs to another table (also in /readyz). Never
+ * stops the worker: a DynamoDB that fails now is retried briefly, then said, and /readyz asks again.
+ */
 async function reportEpochs(stores: Stores, redis: RedisConnection) {
   for (const keys of allShardKeys(config)) {
-    const state = await checkEpoch(redis, keys, stores.jobs);
-    if (state.state !== 'ok') logger.error({ shard: keys.shard, epoch: state }, describeEpoch(state));
+    try {
+      const state = await retryTransient(() => checkEpoch(redis, keys, stores.jobs));
+      if (state.state !== 'ok') logger.error({ shard: keys.shard, epoch: state }, describeEpoch(state));
+    } catch (error) {
+      logger.warn(
+        { shard: keys.shard, err: (error as Error).message },
+        'could not compare the Redis and DynamoDB epochs',
+      );
+    }
   }
 }
 

@@ -18,6 +18,7 @@ import type { Job, JobsOptions } from 'bullmq';
 import type { JobResult } from '../domain/jobs.js';
 import type { RedisConnection } from '../runtime/redis.js';
 import { luaScript } from '../runtime/redis-scripts.js';
+import { retryTransient } from '../runtime/retry.js';
 import type { JobOutcome, JobRecord, JobRecordStore } from '../store/types.js';
 import { tracing } from '../telemetry/tracing.js';
 import {
@@ -215,7 +216,7 @@ export class JobLifecycle {
       await this.locked(job.id, async (fence) => {
         if ((await queues.operations.getJob(job.id)) || (await queues.deadLetter.getJob(job.id))) return;
         if (ended.has(job.id) || (await ledger.readOutcomes(since)).has(job.id)) return;
-        if ((await this.deps.records.get(job.id))?.outcome) return;
+        if ((await retryTransient(() => this.deps.records.get(job.id)))?.outcome) return;
         await fence();
         await this.addBulk([job]);
         recovered.push(job);
@@ -234,7 +235,7 @@ export class JobLifecycle {
   restoreJob(job: LedgerJob): Promise<'added' | 'present' | 'decided'> {
     return this.locked(job.id, async (fence) => {
       if (await this.heldInRedis(job.id)) return 'present';
-      if ((await this.deps.records.get(job.id))?.outcome) return 'decided';
+      if ((await retryTransient(() => this.deps.records.get(job.id)))?.outcome) return 'decided';
       await fence();
       await this.addBulk([job]);
       this.emit({ type: 'recovered', jobs: [job] });
@@ -246,7 +247,7 @@ export class JobLifecycle {
   restoreDeadLetter(jobId: string, data: DeadLetterData): Promise<'added' | 'present' | 'decided'> {
     return this.locked(jobId, async (fence) => {
       if (await this.heldInRedis(jobId)) return 'present';
-      if ((await this.deps.records.get(jobId))?.outcome !== 'dead-lettered') return 'decided';
+      if ((await retryTransient(() => this.deps.records.get(jobId)))?.outcome !== 'dead-lettered') return 'decided';
       await fence();
       await this.deps.queues.deadLetter.add(data.name, data, { jobId });
       return 'added';
@@ -348,7 +349,7 @@ export class JobLifecycle {
     const ref = refOf(job);
     // DynamoDB decides: a job decided dead-lettered (or purged) meanwhile stays so, and this
     // delivery ends recording nothing (a write job's effect could not land: it was barred first).
-    if ((await records.decide(ref.jobId, 'completed', this.deps.actor)).outcome !== 'completed') {
+    if ((await retryTransient(() => records.decide(ref.jobId, 'completed', this.deps.actor))).outcome !== 'completed') {
       this.emit({ type: 'lock-lost', ...ref, attempt: details.attempt });
       return false;
     }
@@ -468,12 +469,14 @@ export class JobLifecycle {
   ): Promise<{ outcome: JobOutcome; won: boolean; effect: EffectCheck } | undefined> {
     const { records, actor } = this.deps;
     const jobId = String(job.id);
-    const record = await records.get(jobId);
+    const record = await retryTransient(() => records.get(jobId));
     if (job.timestamp < (record?.genStartedAt ?? 0)) return undefined;
     if (record?.outcome) return { outcome: record.outcome, won: false, effect: await this.effectOf(record) };
     const effect = await barEffect();
     const reason = job.failedReason || 'unknown';
-    const decision = await records.decide(jobId, effect.applied ? 'completed' : 'dead-lettered', actor, reason);
+    const decision = await retryTransient(() =>
+      records.decide(jobId, effect.applied ? 'completed' : 'dead-lettered', actor, reason),
+    );
     return { outcome: decision.outcome, won: decision.won, effect };
   }
 
@@ -522,9 +525,9 @@ export class JobLifecycle {
       }
       const timestamp = Math.max(Date.now(), (lingering?.timestamp ?? 0) + 1, entry.timestamp + 1);
       // DynamoDB first: the dead-lettered generation closes and the next opens, or nothing changes.
-      const record = await records.get(jobId);
+      const record = await retryTransient(() => records.get(jobId));
       const resumed = record !== undefined && record.outcome === undefined && record.genStartedAt !== undefined;
-      if (!resumed && !(await records.reopen(jobId, actor, timestamp))) {
+      if (!resumed && !(await retryTransient(() => records.reopen(jobId, actor, timestamp)))) {
         if (record?.outcome === 'dead-lettered') throw new JobBusyError(jobId, 'being changed by another operator');
         // The entry is stale: DynamoDB decided the job otherwise (completed, purged).
         await fence();
@@ -626,7 +629,7 @@ export class JobLifecycle {
         if (state !== 'failed' && !heldRedrive) throw new JobBusyError(jobId, state);
       }
       // DynamoDB decides: only a dead-lettered generation can be purged (a repeat finds it purged).
-      if (!(await records.purge(jobId, actor))) {
+      if (!(await retryTransient(() => records.purge(jobId, actor)))) {
         const heldRedrive = lingering !== undefined && intent === String(lingering.timestamp);
         const outcome = await this.purgeHeldRedrive(jobId, entry, heldRedrive);
         if (outcome !== 'purged') throw new JobBusyError(jobId, outcome ?? 'running again (redriven)');
@@ -655,12 +658,16 @@ export class JobLifecycle {
    */
   private async purgeHeldRedrive(jobId: string, entry: Job, held: boolean): Promise<JobOutcome | undefined> {
     const { records, effects, actor } = this.deps;
-    const record = await records.get(jobId);
+    const record = await retryTransient(() => records.get(jobId));
     if (record?.outcome || !held) return record?.outcome;
     await effects.bar({ id: jobId, name: entry.name, data: (entry.data as DeadLetterData).payload });
-    const decision = await records.decide(jobId, 'dead-lettered', actor, 'purged while its redrive was held');
+    const decision = await retryTransient(() =>
+      records.decide(jobId, 'dead-lettered', actor, 'purged while its redrive was held'),
+    );
     if (decision.outcome !== 'dead-lettered') return decision.outcome;
-    return (await records.purge(jobId, actor)) ? 'purged' : (await records.get(jobId))?.outcome;
+    return (await retryTransient(() => records.purge(jobId, actor)))
+      ? 'purged'
+      : (await retryTransient(() => records.get(jobId)))?.outcome;
   }
 
   /** Removes the failed instance `job` (that very one, if still failed), in the lock's own step. */
