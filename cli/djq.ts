@@ -30,6 +30,9 @@ Commands:
   replay --rebuild                    rewrite the users table from the events (workers stopped)
   check                               the ledger: every job completed or dead-lettered, none lost or twice
 
+Where djq acts: REDIS_URL and AWS_ENDPOINT_URL_DYNAMODB if set, else the npm start stack running in
+this directory. It never acts on real AWS unasked: add --aws (or set DJQ_TARGET=aws) for that.
+
 Every command takes --json for one JSON document on stdout.
 Exit codes: 0 ok, 1 the command found a problem (or failed), 2 bad usage or configuration.`;
 
@@ -46,6 +49,7 @@ async function run(argv: string[]): Promise<number> {
       verify: { type: 'boolean', default: false },
       rebuild: { type: 'boolean', default: false },
       exact: { type: 'boolean', default: false },
+      aws: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -58,7 +62,13 @@ async function run(argv: string[]): Promise<number> {
   if (!known.includes(command)) throw new UsageError(`unknown command "${command}" (${known.join(', ')})`);
 
   const out = makeOutput(values.json);
-  const ctx = new CliContext();
+  const ctx = new CliContext(process.env, { aws: values.aws });
+  if (ctx.aws) {
+    const { dynamodb, table } = ctx.target;
+    process.stderr.write(`djq: acting on table ${table} in ${dynamodb} (asked for with --aws or DJQ_TARGET=aws)\n`);
+    const changesData = (command === 'dlq' && ['redrive', 'purge'].includes(rest[0] ?? '')) || values.rebuild;
+    if (changesData && !values.yes) throw new UsageError(`this changes table ${table} in AWS: add --yes to confirm`);
+  }
   try {
     switch (command) {
       case 'stats':
