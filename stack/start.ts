@@ -4,7 +4,7 @@
 // Ctrl-C. See STACK_USAGE for the flags.
 import '../shared/runtime/node-version.js';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,7 +23,7 @@ import {
   startDynalite,
   startRedisServer,
 } from '../shared/runtime/local-services.js';
-import { connectRedis, redactUrl, redisTlsOptions } from '../shared/runtime/redis.js';
+import { connectRedis, describeRedis, redactUrl, redisTlsOptions } from '../shared/runtime/redis.js';
 import { stopWhenParentExits } from '../shared/runtime/shutdown.js';
 import { removeStackState, writeStackState } from '../shared/runtime/stack-state.js';
 import { openQueueView } from '../shared/wiring.js';
@@ -36,8 +36,16 @@ const compiled = import.meta.url.endsWith('.js');
 const tty = process.stdout.isTTY === true;
 const paint = (code: number, text: string) => (tty ? `\u001b[${code}m${text}\u001b[0m` : text);
 
-/** How long past SHUTDOWN_TIMEOUT_MS the stack waits for a child before it SIGKILLs it. */
-const CHILD_EXIT_GRACE_MS = 5000;
+/**
+ * How long past SHUTDOWN_TIMEOUT_MS (by which a child has exited by itself) the whole stop may take:
+ * the children's last seconds, then Redis and dynalite, which are killed once it is spent.
+ */
+const STOP_GRACE_MS = 3000;
+
+/** A child that dies this many times in a row, each soon after it started, is not restarted again. */
+const RESTART_BUDGET = 5;
+/** A child that ran this long before dying counts as having started well: its budget starts again. */
+const HEALTHY_RUN_MS = 30_000;
 
 // Linux makes writes to a pipe synchronous: with a reader that stopped reading (a dead parent's
 // pipe), one write would block the stack, and with it every deadline. Writes are queued instead,
@@ -69,6 +77,9 @@ interface Child {
   env: Record<string, string>;
   process?: ChildProcess;
   restarts: number;
+  /** Deaths in a row, each within HEALTHY_RUN_MS of its start. */
+  quickDeaths: number;
+  startedAt: number;
 }
 
 class Stack {
@@ -80,7 +91,7 @@ class Stack {
   constructor(private readonly baseEnv: NodeJS.ProcessEnv) {}
 
   add(name: string, service: Child['service'], env: Record<string, string>): Child {
-    const child: Child = { name, service, env, restarts: 0 };
+    const child: Child = { name, service, env, restarts: 0, quickDeaths: 0, startedAt: 0 };
     this.children.push(child);
     this.spawn(child);
     return child;
@@ -97,6 +108,7 @@ class Stack {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     child.process = proc;
+    child.startedAt = performance.now();
     const color = child.service === 'producer' ? 36 : child.service === 'board' ? 35 : 33;
     const label = paint(color, `[${child.name}]`);
     for (const stream of [proc.stdout, proc.stderr]) {
@@ -125,6 +137,15 @@ class Stack {
       return;
     }
     child.restarts++;
+    child.quickDeaths = performance.now() - child.startedAt < HEALTHY_RUN_MS ? child.quickDeaths + 1 : 1;
+    if (child.quickDeaths >= RESTART_BUDGET) {
+      // A backend that is down (DynamoDB, Redis) kills every restart the same way: say it and stop.
+      this.fatal = {
+        code: 1,
+        reason: `${child.name} died ${child.quickDeaths} times in a row, each within ${HEALTHY_RUN_MS / 1000} s of starting (last: ${signal ?? `exit ${code}`}): giving up. Its last lines above say why.`,
+      };
+      return;
+    }
     const delay = Math.min(1000 * child.restarts, 10_000);
     say(
       `${child.name} died (${signal ?? `exit ${code}`}); restarting in ${delay} ms. Its jobs return to the queue when their locks expire.`,
@@ -139,7 +160,7 @@ class Stack {
   }
 
   /** SIGTERM to every child; workers finish their in-flight jobs (SHUTDOWN_TIMEOUT_MS). */
-  async stop(timeoutMs: number): Promise<void> {
+  async stop(deadline: number): Promise<void> {
     this.stopping = true;
     const running = this.children.filter(
       (c) => c.process && c.process.exitCode === null && c.process.signalCode === null,
@@ -149,9 +170,9 @@ class Stack {
         const proc = c.process as ChildProcess;
         const exited = new Promise((resolve) => proc.once('exit', resolve));
         proc.kill('SIGTERM');
-        const done = await Promise.race([exited.then(() => true), sleep(timeoutMs).then(() => false)]);
+        const done = await withDeadline(exited, deadline);
         if (!done) {
-          say(`${c.name} did not stop in ${timeoutMs} ms; killing it`);
+          say(`${c.name} did not stop in time; killing it`);
           proc.kill('SIGKILL');
           await exited;
         }
@@ -168,6 +189,20 @@ interface Tally {
 
 /** How long the live summary and the drain check wait for Redis before moving on. */
 const READ_DEADLINE_MS = 5000;
+
+/** How long a configured DynamoDB endpoint gets to answer at start-up. */
+const ENDPOINT_PROBE_MS = 3000;
+
+/** True when anything answers HTTP at `endpoint` (DynamoDB answers a bare GET with an error: fine). */
+async function endpointAnswers(endpoint: string): Promise<boolean> {
+  try {
+    const response = await fetch(endpoint, { signal: AbortSignal.timeout(ENDPOINT_PROBE_MS) });
+    await response.body?.cancel();
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** One shard's queues and ledger, and where its ledger stood when this run began. */
 interface ShardView {
@@ -277,6 +312,14 @@ async function summary(
   );
 }
 
+/** --timeout, or the time the producer needs for MAX_OPERATIONS plus five minutes to finish the work. */
+function drainTimeoutSeconds(args: StackArgs, config: Config): number {
+  if (args.timeout !== undefined) return args.timeout;
+  const producing =
+    Math.ceil((config.MAX_OPERATIONS ?? 0) / config.OPERATIONS_PER_TICK) * (config.OPERATION_INTERVAL_MS / 1000);
+  return Math.ceil(producing) + 300;
+}
+
 async function main() {
   let args: StackArgs;
   try {
@@ -309,22 +352,49 @@ async function main() {
     );
   }
 
-  const owned: LocalProcess[] = [];
-  const stopServices = async () => {
-    for (const service of owned.reverse()) await service.stop();
-  };
+  // A configured DynamoDB that does not answer is said now, once, rather than by services that
+  // die and are restarted until the budget runs out.
+  if (config.AWS_ENDPOINT_URL_DYNAMODB && !(await endpointAnswers(config.AWS_ENDPOINT_URL_DYNAMODB))) {
+    fail(
+      `DynamoDB: nothing answers at AWS_ENDPOINT_URL_DYNAMODB=${config.AWS_ENDPOINT_URL_DYNAMODB} (within ${ENDPOINT_PROBE_MS / 1000} s). ` +
+        'Start that DynamoDB, fix the URL, or unset it to let npm start run a dynalite of its own.',
+    );
+  }
 
-  // Redis: the configured one if it answers, else our own.
-  if (await redisAnswers(config.REDIS_URL, 1500, redisTlsOptions(config))) {
+  const owned: LocalProcess[] = [];
+  /** Temp directories of our own services: removed on every exit, however it happens. */
+  const ownedDirs: string[] = [];
+  const stopServices = async (deadline: number) => {
+    for (const service of [...owned].reverse()) {
+      if (!(await withDeadline(service.stop(), deadline))) service.process.kill('SIGKILL');
+    }
+  };
+  // fail(), a second Ctrl-C and a crash all end in process.exit: nothing of ours may outlive it.
+  process.on('exit', () => {
+    for (const service of owned) if (service.process.exitCode === null) service.process.kill('SIGKILL');
+    for (const dir of ownedDirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  // Redis: the configured one, or refused when it does not answer; our own only when none is configured.
+  const redisConfigured = Boolean(env.REDIS_URL?.trim());
+  if (config.REDIS_CLUSTER_NODES) {
+    say(`Redis: using ${describeRedis(config)}`);
+  } else if (await redisAnswers(config.REDIS_URL, 1500, redisTlsOptions(config))) {
     say(`Redis: using ${redactUrl(config.REDIS_URL)}`);
+  } else if (redisConfigured) {
+    fail(
+      `Redis: nothing answers at REDIS_URL=${redactUrl(config.REDIS_URL)} (within 1.5 s). ` +
+        'Start that Redis, fix REDIS_URL, or unset it to let npm start run a redis-server of its own.',
+    );
   } else {
     const server = await startRedisServer().catch((error: Error) => fail(error.message));
     owned.push(server);
+    ownedDirs.push(server.dir);
     env.REDIS_URL = server.url;
     // Our own server speaks plain redis:// on loopback: a CA for the unreachable one does not apply.
     delete env.REDIS_TLS_CA_FILE;
     say(
-      `Redis: nothing answered at ${redactUrl(config.REDIS_URL)}; started redis-server on ${server.url} (data in ${server.dir})`,
+      `Redis: REDIS_URL is unset and nothing answered at ${redactUrl(config.REDIS_URL)}; started redis-server on ${server.url} (data in ${server.dir}, removed on exit)`,
     );
   }
   // DynamoDB: the configured endpoint (or real AWS with credentials), else dynalite.
@@ -441,9 +511,15 @@ async function main() {
   say('Ctrl-C stops everything cleanly. In another terminal: npm run -s djq -- stats');
 
   let stopRequested: string | undefined;
+  let onStop: () => void = () => undefined;
+  /** Settles on the first stop request: a summary read in progress does not hold the stop. */
+  const stopped = new Promise<void>((resolve) => {
+    onStop = resolve;
+  });
   const requestStop = (signal: string) => {
     if (stopRequested) process.exit(130); // a second signal: the children stop on their own (lost IPC)
     stopRequested = signal;
+    onStop();
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => requestStop(signal));
   // `kill <npm's pid>` (what timeout(1), systemd or a supervisor sends to the top process only), or
@@ -452,11 +528,14 @@ async function main() {
 
   const shutdown = async (code: number, last?: string) => {
     say('stopping: workers finish their in-flight jobs first');
-    await stack.stop(config.SHUTDOWN_TIMEOUT_MS + CHILD_EXIT_GRACE_MS);
-    await Promise.all(shards.map(({ queues }) => queues.close()));
+    // One deadline for the whole stop: the children's own SHUTDOWN_TIMEOUT_MS and a short grace.
+    const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS + STOP_GRACE_MS;
+    await stack.stop(deadline);
+    await withDeadline(Promise.all(shards.map(({ queues }) => queues.close())), deadline);
     redis.disconnect();
-    await capacityLimit?.close();
-    await stopServices();
+    await withDeadline(capacityLimit?.close() ?? Promise.resolve(), deadline);
+    await stopServices(deadline);
+    for (const dir of ownedDirs) rmSync(dir, { recursive: true, force: true });
     removeStackState();
     // Flushed with a deadline: the last line matters to a reader, a reader that is gone must not hold us.
     await new Promise<void>((resolve) => {
@@ -479,9 +558,11 @@ async function main() {
     const shown = summary(shards, args.json, rate, capacity).catch(() =>
       say('summary unavailable (Redis unreachable?)'),
     );
-    if (!(await withDeadline(shown, Date.now() + READ_DEADLINE_MS)))
-      say(`summary unavailable: Redis did not answer within ${READ_DEADLINE_MS / 1000} s`);
+    const settled = await withDeadline(Promise.race([shown, stopped]), Date.now() + READ_DEADLINE_MS);
+    if (!settled) say(`summary unavailable: Redis did not answer within ${READ_DEADLINE_MS / 1000} s`);
   };
+  // --until-drained ends by a deadline too: a backend that is down must not make it wait forever.
+  const drainDeadline = performance.now() + drainTimeoutSeconds(args, config) * 1000;
   for (;;) {
     await sleep(500);
     if (stopRequested) return shutdown(0);
@@ -493,6 +574,18 @@ async function main() {
     if (performance.now() - lastSummary > 5000) {
       lastSummary = performance.now();
       await showSummary();
+    }
+    if (args.untilDrained && performance.now() > drainDeadline) {
+      const seconds = drainTimeoutSeconds(args, config);
+      say(`not drained after ${seconds} s (--timeout): stopping, exit 1`);
+      let t: Tally | undefined;
+      await withDeadline(
+        tally(shards).then((read) => {
+          t = read;
+        }),
+        Date.now() + READ_DEADLINE_MS,
+      );
+      return shutdown(1, JSON.stringify({ ...(t ?? {}), drained: false, timeoutSeconds: seconds }));
     }
     if (args.untilDrained && stack.producerExit === 0) {
       let t: Tally | undefined;
