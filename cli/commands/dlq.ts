@@ -19,7 +19,7 @@ export async function dlq(ctx: CliContext, out: Output, args: DlqArgs): Promise<
   switch (args.action) {
     case 'list': {
       const entries = await dlqConsole.list(filter);
-      out.result(entries, () =>
+      out.result({ count: entries.length, entries }, () =>
         entries.length === 0
           ? 'The dead-letter queue is empty.'
           : table([

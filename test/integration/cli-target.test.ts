@@ -111,6 +111,15 @@ describe('djq beside a running stack', () => {
     );
   });
 
+  it('replay --rebuild with no worker live rebuilds, and names the plan', async () => {
+    const { code, output } = await djq(emptyDir(), env.env, 'replay', '--rebuild', '--json');
+    expect(code, output).toBe(0);
+    expect(JSON.parse(output)).toMatchObject({
+      liveWorkers: 0,
+      plan: expect.stringMatching(/^rewrite every user row/),
+    });
+  });
+
   it('an explicit REDIS_URL and endpoint win over the stack file', async () => {
     // The stack's file names a dead Redis and endpoint: only the environment's are used.
     const dead = { ...stackEnv, REDIS_URL: 'redis://127.0.0.1:1', AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:1' };
