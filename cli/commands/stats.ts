@@ -43,34 +43,38 @@ export async function stats(ctx: CliContext, out: Output, options: { exact: bool
     source: ctx.source,
   };
   const approx = size.approximate ? ' (approx.)' : '';
+  // DescribeTable's 0 is "not counted yet" as often as "empty" (and always on dynalite): said so.
+  const approxCount = (n: number) => (size.approximate && n === 0 ? '0 (not counted yet: --exact scans)' : n);
+  const notes = [...(size.approximate && !exact ? [`(approx.): ${APPROXIMATE}.`] : []), `From ${ctx.source}.`];
   out.result(data, () =>
-    table([
-      ['queue', ctx.config.QUEUE_NAME + (sharded ? ` (${shards.length} shards, totals)` : '')],
-      ...Object.entries(counts).map(([state, n]) => [`  ${state}`, n]),
-      ['dead-letter queue', dlq],
-      ...perShard.map((s, i) => [
-        sharded ? `DynamoDB flow control, shard ${i}` : 'DynamoDB flow control',
-        describeFleetFlow(s.flow),
-      ]),
-      ...(sharded
-        ? perShard.map((s, i) => [
-            `shard ${i}`,
-            `${STATES.map((state) => `${state} ${s.counts[state] ?? 0}`).join(', ')}; dead-letter ${s.deadLetter}`,
-          ])
-        : []),
-      [`table items${approx}`, estimate.items],
-      [`  bytes${approx}`, estimate.sizeBytes],
-      [`  users with a department${approx}`, estimate.usersWithDepartment],
-      ...(exact
-        ? [
-            ['events (exact, scanned)', exact[0]],
-            ['users (exact, scanned)', exact[1]],
-          ]
-        : size.approximate
-          ? [['(approx.', `${APPROXIMATE})`]]
+    [
+      table([
+        ['queue', ctx.config.QUEUE_NAME + (sharded ? ` (${shards.length} shards, totals)` : '')],
+        ...Object.entries(counts).map(([state, n]) => [`  ${state}`, n]),
+        ['dead-letter queue', dlq],
+        ...perShard.map((s, i) => [
+          sharded ? `DynamoDB flow control, shard ${i}` : 'DynamoDB flow control',
+          describeFleetFlow(s.flow),
+        ]),
+        ...(sharded
+          ? perShard.map((s, i) => [
+              `shard ${i}`,
+              `${STATES.map((state) => `${state} ${s.counts[state] ?? 0}`).join(', ')}; dead-letter ${s.deadLetter}`,
+            ])
           : []),
-      ['(from', `${ctx.source})`],
-    ]),
+        [`table items${approx}`, approxCount(estimate.items)],
+        [`  bytes${approx}`, approxCount(estimate.sizeBytes)],
+        [`  users with a department${approx}`, approxCount(estimate.usersWithDepartment)],
+        ...(exact
+          ? [
+              ['events (exact, scanned)', exact[0]],
+              ['users (exact, scanned)', exact[1]],
+            ]
+          : []),
+      ]),
+      '',
+      ...notes,
+    ].join('\n'),
   );
   return 0;
 }

@@ -82,6 +82,16 @@ describe('djq', () => {
     expect(json).toMatchObject({ flow: [{ rate: null, heldBack: false }] });
     const exact = await djq('stats', '--exact', '--json');
     expect(exact.json).toMatchObject({ deadLetter: 2, events: 1, users: 1 });
+
+    // The text: a two-column table, then the notes as sentences, not squeezed into the columns.
+    const text = await djq('stats');
+    const lines = text.output.trimEnd().split('\n');
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^table items \(approx\.\) +0 \(not counted yet: --exact scans\)$/),
+    );
+    expect(lines.at(-2)).toMatch(/^\(approx\.\): approximate: DynamoDB refreshes ItemCount about every six hours/);
+    expect(lines.at(-1)).toBe('From the environment.');
+    expect(lines.filter((l) => /^\((approx\.|from) /.test(l))).toEqual([]);
   });
 
   it('dlq list, show, redrive and purge', async () => {
