@@ -285,13 +285,14 @@ export function summarise(f: Figures, quick: boolean) {
   }
   if (f.capacity) rows.push(...capacityRows(f.capacity, check(targets.capacityGoodputShare.met)));
   if (f.nodeVersions) rows.push(...nodeVersionRows(f.nodeVersions));
-  const parts = [
-    renderTable(
-      `Benchmark${quick ? ' (--quick: a smoke run, the figures are not meaningful)' : ''}`,
-      ['Measure', 'Project', 'Baseline', 'Ratio', 'Target'],
-      rows,
-    ),
-  ];
+  const smoke = quick ? ' (--quick: a smoke run, the figures are not meaningful)' : '';
+  // A run of sections with tables of their own only (--only=latency) has no rows here: no empty table.
+  const parts =
+    rows.length > 0
+      ? [renderTable(`Benchmark${smoke}`, ['Measure', 'Project', 'Baseline', 'Ratio', 'Target'], rows)]
+      : smoke
+        ? [smoke.trim()]
+        : [];
   if (f.latency) parts.push(stepsTable(f.latency));
   if (f.roundTrips) parts.push(tripsTable(f.roundTrips));
   if (f.redisCommands) parts.push(redisTable(f.redisCommands));
