@@ -1,5 +1,6 @@
 // The README and docs/ name repository paths (`shared/dynamo/table.ts`, links, charts): every one
-// must exist, so a moved or renamed file cannot leave the docs pointing at nothing.
+// must exist, so a moved or renamed file cannot leave the docs pointing at nothing; and the README
+// stays a front door (one page or two, the two commands, a link to every page of docs/).
 import { execFileSync } from 'node:child_process';
 import { existsSync, globSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -71,5 +72,21 @@ describe('repository paths in the README and docs/', () => {
     expect(refs.length).toBeGreaterThan(20);
     const missing = refs.filter((r) => !exists(r.resolved)).map((r) => `${r.file}:${r.line}: ${r.path}`);
     expect(missing).toEqual([]);
+  });
+});
+
+describe('the README is a front door', () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+
+  it('fits in 250 lines, with the two commands', () => {
+    expect(readme.split('\n').length).toBeLessThanOrEqual(250);
+    expect(readme).toMatch(/^npm start$/m);
+    expect(readme).toMatch(/^npm test$/m);
+  });
+
+  it('links every page under docs/', () => {
+    const pages = docFiles().filter((f) => f.startsWith('docs/'));
+    expect(pages.length).toBeGreaterThan(3);
+    for (const page of pages) expect(readme, page).toContain(`](${page})`);
   });
 });
