@@ -17,8 +17,10 @@ import type { Queues } from '../shared/lifecycle/queues.js';
 import { type Config, ConfigError, loadConfig } from '../shared/runtime/config.js';
 import { withDeadline } from '../shared/runtime/deadline.js';
 import {
+  hasCommand,
   type LocalProcess,
   portOr,
+  REDIS_INSTALL_HINT,
   redisAnswers,
   startDynalite,
   startRedisServer,
@@ -375,26 +377,32 @@ async function main() {
     for (const dir of ownedDirs) rmSync(dir, { recursive: true, force: true });
   });
 
-  // Redis: the configured one, or refused when it does not answer; our own only when none is configured.
-  const redisConfigured = Boolean(env.REDIS_URL?.trim());
+  // Redis: the configured one, or refused when it does not answer (never replaced); with none
+  // configured, a redis-server of our own, so a run writes into no Redis nobody named.
   if (config.REDIS_CLUSTER_NODES) {
     say(`Redis: using ${describeRedis(config)}`);
-  } else if (await redisAnswers(config.REDIS_URL, 1500, redisTlsOptions(config))) {
+  } else if (env.REDIS_URL?.trim()) {
+    if (!(await redisAnswers(config.REDIS_URL, 1500, redisTlsOptions(config)))) {
+      fail(
+        `Redis: nothing answers at REDIS_URL=${redactUrl(config.REDIS_URL)} (within 1.5 s). ` +
+          'Start that Redis, fix REDIS_URL, or unset it to let npm start run a redis-server of its own.',
+      );
+    }
     say(`Redis: using ${redactUrl(config.REDIS_URL)}`);
-  } else if (redisConfigured) {
-    fail(
-      `Redis: nothing answers at REDIS_URL=${redactUrl(config.REDIS_URL)} (within 1.5 s). ` +
-        'Start that Redis, fix REDIS_URL, or unset it to let npm start run a redis-server of its own.',
-    );
   } else {
+    if (!hasCommand('redis-server')) {
+      const local = 'redis://127.0.0.1:6379';
+      const hint = (await redisAnswers(local)) ? ` A Redis answers at ${local}: set REDIS_URL=${local} to use it.` : '';
+      fail(`${REDIS_INSTALL_HINT}${hint}`);
+    }
     const server = await startRedisServer().catch((error: Error) => fail(error.message));
     owned.push(server);
     ownedDirs.push(server.dir);
     env.REDIS_URL = server.url;
-    // Our own server speaks plain redis:// on loopback: a CA for the unreachable one does not apply.
+    // Our own server speaks plain redis:// on loopback: a CA file meant for another does not apply.
     delete env.REDIS_TLS_CA_FILE;
     say(
-      `Redis: REDIS_URL is unset and nothing answered at ${redactUrl(config.REDIS_URL)}; started redis-server on ${server.url} (data in ${server.dir}, removed on exit)`,
+      `Redis: REDIS_URL is unset: started redis-server on ${server.url} (data in ${server.dir}, removed on exit; set REDIS_URL to use a Redis of yours)`,
     );
   }
   // DynamoDB: the configured endpoint (or real AWS with credentials), else dynalite.
@@ -508,7 +516,6 @@ async function main() {
       `producing ${config.MAX_OPERATIONS} jobs, ${config.OPERATIONS_PER_TICK} every ${config.OPERATION_INTERVAL_MS} ms: about ${Math.round(seconds)} s (--interval / --per-tick go faster)`,
     );
   }
-  say('Ctrl-C stops everything cleanly. In another terminal: npm run -s djq -- stats');
 
   let stopRequested: string | undefined;
   let onStop: () => void = () => undefined;
@@ -525,6 +532,8 @@ async function main() {
   // `kill <npm's pid>` (what timeout(1), systemd or a supervisor sends to the top process only), or
   // that process dying: the stack must not live on orphaned, producing.
   stopWhenParentExits(requestStop);
+  // Said once Ctrl-C is handled: a reader may act on this line.
+  say('Ctrl-C stops everything cleanly. In another terminal: npm run -s djq -- stats');
 
   const shutdown = async (code: number, last?: string) => {
     say('stopping: workers finish their in-flight jobs first');

@@ -2,11 +2,12 @@
 // a child process): a configured Redis or DynamoDB that does not answer is refused with one clear
 // message, never replaced or retried forever; a worker that keeps dying is given up on; and
 // --until-drained ends by its --timeout when the work cannot drain.
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { redisAnswers } from '../../shared/runtime/local-services.js';
 import { type Service, startService, stopService } from '../helpers/processes.js';
 import { freePort } from '../helpers/services.js';
 import { openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
@@ -87,6 +88,53 @@ describe('npm start with a configured backend that does not answer', () => {
     expect(code, output.slice(-3000)).toBe(1);
     expect(output).toMatch(/worker-1 died 5 times in a row, each within 30 s of starting .*giving up/);
   }, 120_000);
+});
+
+/** The first output line matching `pattern`, as it comes. */
+function lineMatching(service: Service, pattern: RegExp): Promise<RegExpExecArray> {
+  return new Promise((resolve) => {
+    service.onLine((line) => {
+      const match = pattern.exec(line);
+      if (match) resolve(match);
+    });
+  });
+}
+
+const OWN_REDIS = /started redis-server on (redis:\/\/127\.0\.0\.1:\d+) \(data in (\S+), removed on exit/;
+
+describe('npm start with no REDIS_URL', () => {
+  it('runs a redis-server of its own, and removes it and its directory when the run ends', async () => {
+    const { REDIS_URL: _unset, ...env } = testEnv({ BOARD_PORT: 0 }).env;
+
+    const { stack, tmp } = startStack(env, [
+      ...['--workers', '1', '--max-operations', '10', '--interval', '10', '--per-tick', '5', '--until-drained'],
+    ]);
+    const [, url = '', dir = ''] = await lineMatching(stack, OWN_REDIS);
+    expect(dir.startsWith(tmp)).toBe(true);
+    const { code } = await stack.exited;
+
+    expect(code, stack.output().slice(-3000)).toBe(0);
+    expect(existsSync(dir)).toBe(false);
+    expect(await redisAnswers(url, 500)).toBe(false);
+  });
+
+  it('removes them on an exit without a clean stop too (a second Ctrl-C)', async () => {
+    const { REDIS_URL: _unset, ...env } = testEnv({ BOARD_PORT: 0 }).env;
+
+    const { stack } = startStack(env, ['--workers', '1']);
+    const [, url = '', dir = ''] = await lineMatching(stack, OWN_REDIS);
+    await lineMatching(stack, /Ctrl-C stops everything cleanly/);
+    const stopping = lineMatching(stack, /stopping: workers finish their in-flight jobs first/);
+    stack.process.kill('SIGINT');
+    // The second Ctrl-C, while the first one's clean stop waits for the workers, exits at once (130).
+    await stopping;
+    stack.process.kill('SIGINT');
+    const { code } = await stack.exited;
+
+    expect(code).toBe(130);
+    expect(existsSync(dir)).toBe(false);
+    expect(await redisAnswers(url, 500)).toBe(false);
+  });
 });
 
 describe('npm start --until-drained', () => {
