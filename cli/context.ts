@@ -52,11 +52,15 @@ export class CliContext {
   async system(): Promise<ShardedJobSystem> {
     if (!this.systemCache) {
       const stores = await this.stores();
-      this.redis = connectRedisFailFast(this.config);
+      // Short reconnect delays: a pending one (up to 2 s by default) would hold the exit of a CLI
+      // that is done, and Redis coming up during the wait below is found within 300 ms.
+      this.redis = connectRedisFailFast(this.config, { retryStrategy: (times) => Math.min(times * 100, 300) });
       this.redis.on('error', () => undefined);
-      await waitForRedis(this.redis, this.config.REDIS_URL, 5000).catch(() => {
+      // A person waits for the answer: a Redis that is down is said within 2 s (a cluster gets longer).
+      const timeoutMs = this.config.REDIS_CLUSTER_NODES ? 5000 : 2000;
+      await waitForRedis(this.redis, this.config.REDIS_URL, timeoutMs).catch(() => {
         throw new Error(
-          `cannot reach Redis at ${describeRedis(this.config)} (from ${this.source}). Start the stack (npm start) or set REDIS_URL.`,
+          `cannot reach Redis at ${describeRedis(this.config)} (from ${this.source}; no answer within ${timeoutMs / 1000} s). Start the stack (npm start) or set REDIS_URL.`,
         );
       });
       // Errors reach the user through the command's own output; history write failures are said at close.

@@ -92,6 +92,19 @@ describe('djq never reaches real AWS unasked', () => {
   });
 });
 
+describe('djq with a backend down', () => {
+  it('says within seconds that Redis does not answer', async () => {
+    const deadRedis = 'redis://127.0.0.1:1';
+    const started = performance.now();
+    const { code, output } = await djq(emptyDir(), { ...env.env, REDIS_URL: deadRedis }, 'stats');
+
+    expect(code).toBe(1);
+    expect(output).toContain(`cannot reach Redis at ${deadRedis} (from the environment; no answer within 2 s)`);
+    // 2 s of waiting for Redis, plus the CLI's own start on two busy cores (it used to wait 5 s).
+    expect(performance.now() - started).toBeLessThan(8000);
+  });
+});
+
 describe('djq beside a running stack', () => {
   it('with nothing set, acts on the stack', async () => {
     const { code, output } = await djq(stackDir(stackEnv), {}, 'stats', '--json');
