@@ -17,6 +17,7 @@ import type { Queues } from '../shared/lifecycle/queues.js';
 import { type Config, ConfigError, loadConfig } from '../shared/runtime/config.js';
 import { withDeadline } from '../shared/runtime/deadline.js';
 import {
+  freePort,
   hasCommand,
   type LocalProcess,
   portOr,
@@ -473,7 +474,8 @@ async function main() {
   stack.add('producer', 'producer', { METRICS_PORT: String(metricsPorts.producer ?? 0) });
   let boardUrl: string | undefined;
   if (existsSync(entry('board'))) {
-    const boardPort = await pickPort('board', config.BOARD_PORT);
+    // BOARD_PORT=0 is any free port: the stack picks it, so the URL it prints (and djq's) is real.
+    const boardPort = config.BOARD_PORT === 0 ? await freePort() : await pickPort('board', config.BOARD_PORT);
     stack.add('board', 'board', { BOARD_PORT: String(boardPort) });
     boardUrl = `http://${config.BOARD_HOST === '0.0.0.0' ? '127.0.0.1' : config.BOARD_HOST}:${boardPort}/admin/queues`;
   }
