@@ -51,7 +51,11 @@ describe("the README's quick start", () => {
     expect(code, output.slice(-3000)).toBe(0);
     expect(output).toMatch(/Redis: REDIS_URL is unset: started redis-server/);
     expect(output).toMatch(/DynamoDB: started dynalite/);
-    const last = JSON.parse(output.trim().split('\n').at(-1) ?? '') as { produced: number; completed: number; deadLettered: number };
+    const last = JSON.parse(output.trim().split('\n').at(-1) ?? '') as {
+      produced: number;
+      completed: number;
+      deadLettered: number;
+    };
     expect(last.produced).toBe(produced);
     expect(last.completed + last.deadLettered).toBe(produced);
   }, 120_000);
