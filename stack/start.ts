@@ -193,6 +193,32 @@ interface Tally {
 /** How long the live summary and the drain check wait for Redis before moving on. */
 const READ_DEADLINE_MS = 5000;
 
+/**
+ * Says when a backend stops answering, and keeps saying it on every summary with the time it went
+ * down (a summary that merely looks quiet must not hide a dead backend), and when it is back.
+ */
+class BackendWatch {
+  private readonly downSince = new Map<string, Date>();
+
+  constructor(private readonly json: boolean) {}
+
+  report(name: string, where: string, up: boolean): void {
+    const since = this.downSince.get(name);
+    if (up) {
+      if (!since) return;
+      this.downSince.delete(name);
+      const seconds = Math.round((Date.now() - since.getTime()) / 1000);
+      if (this.json) say(JSON.stringify({ reachable: { backend: name, at: where, downSeconds: seconds } }));
+      else say(`${name} at ${where} answers again, after ${seconds} s`);
+      return;
+    }
+    const from = since ?? new Date();
+    this.downSince.set(name, from);
+    if (this.json) say(JSON.stringify({ unreachable: { backend: name, at: where, since: from.toISOString() } }));
+    else say(paint(31, `${name} unreachable at ${where} since ${from.toISOString().slice(11, 19)} UTC`));
+  }
+}
+
 /** How long a configured DynamoDB endpoint gets to answer at start-up. */
 const ENDPOINT_PROBE_MS = 3000;
 
@@ -565,12 +591,19 @@ async function main() {
     : undefined;
   let lastSummary = 0;
   // A stuck Redis must not hold the loop that also watches for a stop or a failed service.
+  const backends = new BackendWatch(args.json);
+  const dynamoEndpoint = env.AWS_ENDPOINT_URL_DYNAMODB as string;
   const showSummary = async () => {
-    const shown = summary(shards, args.json, rate, capacity).catch(() =>
-      say('summary unavailable (Redis unreachable?)'),
-    );
+    // DynamoDB is asked beside the summary (which reads Redis only): a dead one is said, not guessed.
+    const dynamoUp = endpointAnswers(dynamoEndpoint);
+    let redisUp = true;
+    const shown = summary(shards, args.json, rate, capacity).catch(() => {
+      redisUp = false;
+    });
     const settled = await withDeadline(Promise.race([shown, stopped]), Date.now() + READ_DEADLINE_MS);
-    if (!settled) say(`summary unavailable: Redis did not answer within ${READ_DEADLINE_MS / 1000} s`);
+    if (stopRequested) return;
+    backends.report('Redis', redactUrl(config.REDIS_URL), settled && redisUp);
+    backends.report('DynamoDB', dynamoEndpoint, await dynamoUp);
   };
   // --until-drained ends by a deadline too: a backend that is down must not make it wait forever.
   const drainDeadline = performance.now() + drainTimeoutSeconds(args, config) * 1000;

@@ -4,6 +4,7 @@
 // --until-drained ends by its --timeout when the work cannot drain.
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { connect, createServer as createTcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -137,6 +138,52 @@ describe('npm start with no REDIS_URL', () => {
     expect(existsSync(dir)).toBe(false);
     expect(await redisAnswers(url, 500)).toBe(false);
   });
+});
+
+/** A TCP proxy to `target` that can be closed for good: new connections are then refused. */
+async function closableProxy(target: URL) {
+  const sockets = new Set<Socket>();
+  const server = createTcpServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => undefined);
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      }),
+  };
+}
+
+describe('npm start with a backend that dies during the run', () => {
+  it('says "DynamoDB unreachable since …" on every summary while it is down', async () => {
+    const { env, config } = testEnv({ BOARD_PORT: 0 });
+    resources = await openTestResources(config);
+    const proxy = await closableProxy(new URL(env.AWS_ENDPOINT_URL_DYNAMODB as string));
+
+    const { stack } = startStack({ ...env, AWS_ENDPOINT_URL_DYNAMODB: proxy.url }, ['--workers', '1', '--json']);
+    await lineMatching(stack, /"summary"/);
+    const UNREACHABLE = /^\[stack\] (\{"unreachable".*)$/;
+    const unreachable = lineMatching(stack, UNREACHABLE);
+    await proxy.close();
+    const [, line = ''] = await unreachable;
+
+    const said = JSON.parse(line) as { unreachable: Record<string, string> };
+    expect(said.unreachable).toMatchObject({ backend: 'DynamoDB', at: proxy.url });
+    expect(Number.isNaN(Date.parse(said.unreachable.since as string))).toBe(false);
+    // The next summary says it again, with the same time it went down.
+    const [, again = ''] = await lineMatching(stack, UNREACHABLE);
+    expect(again).toContain(`"since":"${said.unreachable.since}"`);
+  }, 90_000);
 });
 
 describe('npm start --until-drained', () => {
