@@ -38,7 +38,7 @@ export interface Figures {
   nodeVersions?: NodeVersionsResult;
 }
 
-/** The round trips each operation should make (README "Performance"); the run checks them. */
+/** The round trips each operation should make (docs/results.md "Performance"); the run checks them. */
 export const EXPECTED_TRIPS: Record<string, string> = {
   'create-user': '2',
   'get-user': '1',

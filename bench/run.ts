@@ -209,7 +209,7 @@ async function main() {
     writeFileSync(file, `${JSON.stringify(document, null, 2)}\n`);
     console.log(table);
     console.log(`\nWrote ${file}`);
-    // Only a full run redraws the README's charts: a quick or partial one would replace them with noise.
+    // Only a full run redraws the charts in docs/results.md: a quick or partial one would replace them with noise.
     if (!quick && !only) for (const chart of writeCharts(benchCharts(document))) console.log(`Wrote ${chart}`);
   } finally {
     await services.stop();
