@@ -8,9 +8,12 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
-/** The Markdown files under test: the README and everything under docs/ that git tracks. */
+/** The Markdown files under test: the README, everything under docs/ that git tracks, and Monk's guide. */
 function docFiles(): string[] {
-  const tracked = execFileSync('git', ['ls-files', 'README.md', 'docs'], { cwd: ROOT, encoding: 'utf8' });
+  const tracked = execFileSync('git', ['ls-files', 'README.md', 'docs', 'monk/README.md'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
   return tracked.split('\n').filter((f) => f.endsWith('.md'));
 }
 
