@@ -76,11 +76,14 @@ async function run(argv: string[]): Promise<number> {
 
   const ctx = new CliContext(process.env, { aws: values.aws === true });
   const out = makeOutput(values.json === true, () => ctx.target);
+  // Where it acts, said first: on stderr (for --json, the document's `target` says it).
+  const { dynamodb, table, redis, source } = ctx.target;
   if (ctx.aws) {
-    const { dynamodb, table } = ctx.target;
     process.stderr.write(`djq: acting on table ${table} in ${dynamodb} (asked for with --aws or DJQ_TARGET=aws)\n`);
     const changesData = (command === 'dlq' && ['redrive', 'purge'].includes(rest[0] ?? '')) || values.rebuild;
     if (changesData && !values.yes) throw new UsageError(`this changes table ${table} in AWS: add --yes to confirm`);
+  } else if (!out.json) {
+    process.stderr.write(`djq: table ${table} at ${dynamodb}, Redis ${redis} (from ${source})\n`);
   }
   try {
     switch (command) {

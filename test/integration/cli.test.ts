@@ -156,6 +156,13 @@ describe('djq', () => {
     expect((await resources.stores.users.getUser(user.id))?.age).toBe(user.age);
   });
 
+  it('says where it acts first, on stderr (in --json, under target)', async () => {
+    const { output } = await djq('check');
+    expect(output.split('\n')[0]).toBe(
+      `djq: table ${env.config.DYNAMODB_TABLE_NAME} at ${env.config.AWS_ENDPOINT_URL_DYNAMODB}, Redis ${env.config.REDIS_URL} (from the environment)`,
+    );
+  });
+
   it('check reads the ledger and passes', async () => {
     const { code, json } = await djq('check', '--json');
     expect(json).toMatchObject({
