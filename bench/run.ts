@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { benchCharts } from '../charts/bench.js';
 import { writeCharts } from '../charts/main.js';
 import { clearProgress, progress } from './report.js';
@@ -26,15 +27,61 @@ import { workerProfile } from './sections/worker-profile.js';
 import { type Figures, summarise } from './summary/summarise.js';
 import { CONCURRENCY, startBenchServices } from './support.js';
 
-const quick = process.argv.includes('--quick');
+const SECTIONS = [
+  ...['overhead', 'e2e', 'trips', 'commands', 'profile', 'scaling', 'latency', 'memory', 'producer'],
+  ...['tracing', 'history', 'hot', 'shards', 'node-versions', 'capacity'],
+];
+
+const BENCH_USAGE = `Usage: npm run bench [-- --quick] [--only=SECTION[,SECTION…]] [--jobs=N]
+
+Measures each figure against its baseline on this machine (several minutes; --quick is a smoke run
+of a minute or two) and writes a table on the terminal and bench/results/latest.json (quick.json
+for --quick; a partial JSON with --only).
+
+Options:
+  --quick         small sizes, one round: checks that every section runs, not what it measures
+  --only=LIST     only these sections: ${SECTIONS.join(', ')}
+  --jobs=N        the queue-overhead section's job count (for profiling)
+  -h, --help      this help
+
+Example:
+  npm run bench -- --quick --only=overhead,e2e`;
+
+function benchArgs() {
+  try {
+    const { values } = parseArgs({
+      args: process.argv.slice(2),
+      strict: true,
+      options: {
+        quick: { type: 'boolean', default: false },
+        only: { type: 'string' },
+        jobs: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+    const only = values.only?.split(',').filter(Boolean);
+    const unknown = only?.filter((name) => !SECTIONS.includes(name)) ?? [];
+    if (unknown.length > 0) throw new Error(`unknown section(s) ${unknown.join(', ')}`);
+    const jobs = values.jobs === undefined ? 0 : Number(values.jobs);
+    if (!Number.isInteger(jobs) || jobs < 0) throw new Error(`--jobs needs a whole number, got "${values.jobs}"`);
+    return { quick: values.quick, only, jobs, help: values.help };
+  } catch (error) {
+    process.stderr.write(`npm run bench: ${(error as Error).message}\n\n${BENCH_USAGE}\n`);
+    process.exit(2);
+  }
+}
+
+const flags = benchArgs();
+if (flags.help) {
+  process.stdout.write(`${BENCH_USAGE}\n`);
+  process.exit(0);
+}
+const quick = flags.quick;
 /** `--only=overhead,e2e,...` runs a subset while working on one figure (the JSON is then partial). */
-const only = process.argv
-  .find((a) => a.startsWith('--only='))
-  ?.slice(7)
-  .split(',');
+const only = flags.only;
 const wanted = (name: string) => !only || only.includes(name);
 /** `--jobs=N` overrides the queue-overhead job count (profiling). */
-const jobsFlag = Number(process.argv.find((a) => a.startsWith('--jobs='))?.slice(7) ?? 0);
+const jobsFlag = flags.jobs;
 
 const sizes = quick
   ? {
@@ -162,7 +209,7 @@ async function main() {
     writeFileSync(file, `${JSON.stringify(document, null, 2)}\n`);
     console.log(table);
     console.log(`\nWrote ${file}`);
-    // Only a full run redraws the README's charts: a quick or partial one would replace them with noise.
+    // Only a full run redraws the charts in docs/results.md: a quick or partial one would replace them with noise.
     if (!quick && !only) for (const chart of writeCharts(benchCharts(document))) console.log(`Wrote ${chart}`);
   } finally {
     await services.stop();

@@ -62,6 +62,16 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   throw new BadRequest(`invalid body: ${where}${issue?.message ?? 'not understood'}`);
 }
 
+/** Every route under /api, this router's and /api/flow (board-server.ts): what a 404 lists. */
+export const API_ROUTES = [
+  'GET /api/dlq',
+  'GET /api/dlq/:jobId',
+  'POST /api/dlq/redrive',
+  'POST /api/dlq/purge',
+  'GET /api/stats',
+  'GET /api/flow',
+] as const;
+
 export function dlqRoutes(deps: DlqRoutesDeps): Router {
   const router = Router();
   router.use(express.json({ limit: '1mb' }));
@@ -70,7 +80,7 @@ export function dlqRoutes(deps: DlqRoutesDeps): Router {
   router.use((req, res) => {
     res.status(404).json({
       error: `no route ${req.method} /api${req.path}`,
-      try: ['GET /api/dlq', 'GET /api/dlq/:jobId', 'POST /api/dlq/redrive', 'POST /api/dlq/purge', 'GET /api/stats'],
+      try: API_ROUTES,
     });
   });
   router.use(errorHandler(deps.logger));

@@ -16,19 +16,41 @@ import { SCENARIOS } from './scenarios/index.js';
 import { onProgress } from './stack.js';
 import { renderTable } from './table.js';
 
-const { values } = parseArgs({
-  options: {
-    json: { type: 'boolean', default: false },
-    small: { type: 'boolean', default: false },
-    only: { type: 'string', multiple: true },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
+const CHAOS_USAGE = `Usage: npm run chaos [-- --json] [--only <scenario>[,…]] [--small]
 
+Runs each scenario on its own Redis, dynalite and processes and checks that nothing was lost or
+applied twice; exit 1 if any scenario missed. A full run takes many minutes.
+
+Options:
+  --only LIST   only these scenarios: ${SCENARIOS.map((s) => s.name).join(', ')}
+  --small       fewer jobs per scenario (a quicker run)
+  --json        one JSON array last on stdout (progress on stderr)
+  -h, --help    this help
+
+Example:
+  npm run chaos -- --only kill-workers,poison --small`;
+
+function chaosArgs() {
+  try {
+    return parseArgs({
+      args: process.argv.slice(2),
+      strict: true,
+      options: {
+        json: { type: 'boolean', default: false },
+        small: { type: 'boolean', default: false },
+        only: { type: 'string', multiple: true },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }).values;
+  } catch (error) {
+    process.stderr.write(`npm run chaos: ${(error as Error).message}\n\n${CHAOS_USAGE}\n`);
+    process.exit(2);
+  }
+}
+
+const values = chaosArgs();
 if (values.help) {
-  process.stdout.write(
-    `usage: npm run chaos [-- --json] [--only <scenario>[,…]] [--small]\nscenarios: ${SCENARIOS.map((s) => s.name).join(', ')}\n`,
-  );
+  process.stdout.write(`${CHAOS_USAGE}\n`);
   process.exit(0);
 }
 

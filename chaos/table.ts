@@ -1,4 +1,4 @@
-// The results table (README "Reliability" section and the runner's output). Run on its own, it
+// The results table (docs/results.md "Reliability" section and the runner's output). Run on its own, it
 // renders a saved run: `npx tsx chaos/table.ts chaos/results/latest.json`.
 import { readFileSync } from 'node:fs';
 import { fmt, markdownTable } from '../charts/table.js';

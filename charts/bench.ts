@@ -105,7 +105,7 @@ export function benchCharts(doc: BenchDocument): ChartFile[] {
       svg: barChart({
         title: 'Time per job by step',
         subtitle: `mean ms per job in the latency run (a step run twice counts twice); ${run}`,
-        // The table's labels without their explanations in brackets, which the README's table gives.
+        // The table's labels without their explanations in brackets, which the table in docs/results.md gives.
         categories: steps.map(([, label]) => label.replace(/ \(.*\)$/, '')),
         series: [{ name: 'ms per job', values: steps.map(([step]) => latency.stepsMsPerJob[step] ?? 0) }],
         unit: 'ms per job',

@@ -1,5 +1,6 @@
 // What every djq command needs: the configuration (the same environment variables as the services,
-// or, with none set, the running `npm start` stack's), and lazily opened Redis and DynamoDB clients.
+// or, with none set, the running `npm start` stack's; never real AWS unasked: see target.ts), and
+// lazily opened Redis and DynamoDB clients.
 
 import pino from 'pino';
 import { createDynamoClients, type DynamoClients, withoutFaults } from '../shared/dynamo/client.js';
@@ -11,6 +12,7 @@ import { createDynamoStores } from '../shared/store/index.js';
 import type { Stores } from '../shared/store/types.js';
 import { openShardedSystem, type ShardedJobSystem } from '../shared/wiring.js';
 import { readStackState } from './stack-state.js';
+import { resolveTarget, type TargetRequest } from './target.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -23,17 +25,24 @@ export class CliContext {
   private dynamo?: DynamoClients;
   private systemCache?: ShardedJobSystem;
 
-  constructor(env: NodeJS.ProcessEnv = process.env) {
-    const stack = env.REDIS_URL ? undefined : readStackState();
-    if (stack) {
-      // The SDK reads credentials from process.env itself: hand it the stack's (dummy, local) ones.
-      for (const key of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'] as const) {
-        const value = stack.env[key];
-        if (value !== undefined) env[key] ??= value;
-      }
-    }
-    this.config = loadConfig(stack ? { ...env, ...stack.env } : env);
-    this.source = stack ? `the npm start stack (pid ${stack.pid})` : 'the environment';
+  /** True when DynamoDB is real AWS, which the operator asked for with --aws or DJQ_TARGET=aws. */
+  readonly aws: boolean;
+
+  constructor(env: NodeJS.ProcessEnv = process.env, request: TargetRequest = { aws: false }) {
+    const target = resolveTarget(env, readStackState(), request);
+    this.config = loadConfig(target.env);
+    this.source = target.source;
+    this.aws = target.aws;
+  }
+
+  /** Where the commands act, in one line: said on stderr before acting on AWS, and in --json. */
+  get target(): { redis: string; dynamodb: string; table: string; source: string } {
+    return {
+      redis: describeRedis(this.config),
+      dynamodb: this.config.AWS_ENDPOINT_URL_DYNAMODB ?? `AWS ${this.config.AWS_REGION}`,
+      table: this.config.DYNAMODB_TABLE_NAME,
+      source: this.source,
+    };
   }
 
   /**
@@ -43,11 +52,15 @@ export class CliContext {
   async system(): Promise<ShardedJobSystem> {
     if (!this.systemCache) {
       const stores = await this.stores();
-      this.redis = connectRedisFailFast(this.config);
+      // Short reconnect delays: a pending one (up to 2 s by default) would hold the exit of a CLI
+      // that is done, and Redis coming up during the wait below is found within 300 ms.
+      this.redis = connectRedisFailFast(this.config, { retryStrategy: (times) => Math.min(times * 100, 300) });
       this.redis.on('error', () => undefined);
-      await waitForRedis(this.redis, this.config.REDIS_URL, 5000).catch(() => {
+      // A person waits for the answer: a Redis that is down is said within 2 s (a cluster gets longer).
+      const timeoutMs = this.config.REDIS_CLUSTER_NODES ? 5000 : 2000;
+      await waitForRedis(this.redis, this.config.REDIS_URL, timeoutMs).catch(() => {
         throw new Error(
-          `cannot reach Redis at ${describeRedis(this.config)} (from ${this.source}). Start the stack (npm start) or set REDIS_URL.`,
+          `cannot reach Redis at ${describeRedis(this.config)} (from ${this.source}; no answer within ${timeoutMs / 1000} s). Start the stack (npm start) or set REDIS_URL.`,
         );
       });
       // Errors reach the user through the command's own output; history write failures are said at close.

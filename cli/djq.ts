@@ -15,67 +15,96 @@ import { replay } from './commands/replay.js';
 import { stats } from './commands/stats.js';
 import { CliContext, UsageError } from './context.js';
 import { makeOutput } from './output.js';
+import { COMMANDS, COMMON_FLAGS, commandHelp, nearest, USAGE } from './usage.js';
 
-const USAGE = `Usage: djq <command> [options]      (from a checkout: npm run -s djq -- <command>)
+const OPTIONS = {
+  json: { type: 'boolean' },
+  all: { type: 'boolean' },
+  yes: { type: 'boolean' },
+  reason: { type: 'string' },
+  verify: { type: 'boolean' },
+  rebuild: { type: 'boolean' },
+  force: { type: 'boolean' },
+  exact: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  rate: { type: 'string' },
+  aws: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
-Commands:
-  stats [--exact]                     queue counts by state, DLQ size, table size (approximate;
-                                      --exact counts events and users with full-table scans)
-  history <jobId>                     a job's lifecycle: enqueued, attempts, outcome
-  dlq list [--reason TEXT]            dead-lettered jobs with their reasons
-  dlq show <jobId>                    one dead-lettered job: payload and every attempt's error
-  dlq redrive <jobId…> | --all [--reason TEXT]
-                                      put jobs back on the queue under their idempotency key
-  dlq purge <jobId…> | --all --yes    delete dead-lettered jobs for good
-  replay --verify                     fold every user's events and compare with the users table
-  replay --rebuild                    rewrite the users table from the events (workers stopped)
-  check                               the ledger: every job completed or dead-lettered, none lost or twice
-  recover [--dry-run] [--rate N]      re-enqueue accepted jobs Redis lost (DynamoDB's records say which)
-
-Every command takes --json for one JSON document on stdout.
-Exit codes: 0 ok, 1 the command found a problem (or failed), 2 bad usage or configuration.`;
+/** parseArgs, with an unknown flag answered by the nearest one the command takes. */
+function parse(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, strict: true, allowPositionals: true, options: OPTIONS });
+  } catch (error) {
+    const flag = /Unknown option '(-{1,2}[^']+)'/.exec((error as Error).message)?.[1];
+    if (!flag) throw error;
+    const command = argv.find((a) => !a.startsWith('-')) ?? '';
+    const takes = [...(COMMANDS[command]?.flags ?? Object.keys(OPTIONS)), ...COMMON_FLAGS];
+    const near = nearest(flag.replace(/^-+/, ''), takes);
+    throw new UsageError(`unknown option ${flag}${near ? `: did you mean --${near}?` : ''}`);
+  }
+}
 
 async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: true,
-    options: {
-      json: { type: 'boolean', default: false },
-      all: { type: 'boolean', default: false },
-      yes: { type: 'boolean', default: false },
-      reason: { type: 'string' },
-      verify: { type: 'boolean', default: false },
-      rebuild: { type: 'boolean', default: false },
-      exact: { type: 'boolean', default: false },
-      'dry-run': { type: 'boolean', default: false },
-      rate: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  const [command, ...rest] = positionals;
-  if (values.help || !command || command === 'help') {
+  const { values, positionals } = parse(argv);
+  let [command, ...rest] = positionals;
+  if (command === 'help') [command, ...rest] = rest;
+  const wantsHelp = values.help === true || positionals[0] === 'help';
+  if (!command) {
     process.stdout.write(`${USAGE}\n`);
-    return command || values.help ? 0 : 2;
+    return wantsHelp ? 0 : 2;
   }
-  const known = ['stats', 'history', 'dlq', 'replay', 'check', 'recover'];
-  if (!known.includes(command)) throw new UsageError(`unknown command "${command}" (${known.join(', ')})`);
+  const known = Object.keys(COMMANDS);
+  const spec = COMMANDS[command];
+  if (!spec) {
+    const near = nearest(command, known);
+    throw new UsageError(
+      `unknown command "${command}"${near ? `: did you mean "${near}"?` : ''} (${known.join(', ')})`,
+    );
+  }
+  if (wantsHelp) {
+    process.stdout.write(`${commandHelp(command)}\n`);
+    return 0;
+  }
+  const given = Object.entries(values)
+    .filter(([, v]) => v !== undefined)
+    .map(([k]) => k);
+  const foreign = given.filter((k) => !spec.flags.includes(k) && !(COMMON_FLAGS as readonly string[]).includes(k));
+  if (foreign.length > 0) {
+    throw new UsageError(
+      `djq ${command} does not take ${foreign.map((f) => `--${f}`).join(', ')} (djq ${command} --help lists what it takes)`,
+    );
+  }
 
-  const out = makeOutput(values.json);
-  const ctx = new CliContext();
+  const ctx = new CliContext(process.env, { aws: values.aws === true });
+  const out = makeOutput(values.json === true, () => ctx.target);
+  // Where it acts, said first: on stderr (for --json, the document's `target` says it).
+  const { dynamodb, table, redis, source } = ctx.target;
+  if (ctx.aws) {
+    process.stderr.write(`djq: acting on table ${table} in ${dynamodb} (asked for with --aws or DJQ_TARGET=aws)\n`);
+    const changesData = (command === 'dlq' && ['redrive', 'purge'].includes(rest[0] ?? '')) || values.rebuild;
+    if (changesData && !values.yes) throw new UsageError(`this changes table ${table} in AWS: add --yes to confirm`);
+  } else if (!out.json) {
+    process.stderr.write(`djq: table ${table} at ${dynamodb}, Redis ${redis} (from ${source})\n`);
+  }
   try {
     switch (command) {
       case 'stats':
-        return await stats(ctx, out, { exact: values.exact });
+        return await stats(ctx, out, { exact: values.exact === true });
       case 'history':
         return await history(ctx, out, rest);
       case 'replay':
-        return await replay(ctx, out, { verify: values.verify, rebuild: values.rebuild });
+        return await replay(ctx, out, {
+          verify: values.verify === true,
+          rebuild: values.rebuild === true,
+          force: values.force === true,
+        });
       case 'check':
         return await check(ctx, out);
       case 'recover':
         return await recover(ctx, out, {
-          dryRun: values['dry-run'],
+          dryRun: values['dry-run'] === true,
           ...(values.rate !== undefined ? { rate: values.rate } : {}),
         });
       default: {
@@ -83,8 +112,8 @@ async function run(argv: string[]): Promise<number> {
         return await dlq(ctx, out, {
           action,
           ids,
-          all: values.all,
-          yes: values.yes,
+          all: values.all === true,
+          yes: values.yes === true,
           ...(values.reason ? { reason: values.reason } : {}),
         });
       }
@@ -103,7 +132,9 @@ run(process.argv.slice(2)).then(
   (error: unknown) => {
     const usage = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     if (usage) {
-      process.stderr.write(`djq: ${(error as Error).message}\nRun djq --help for the commands.\n`);
+      process.stderr.write(
+        `djq: ${(error as Error).message}\nRun djq --help for the commands, djq <command> --help for one.\n`,
+      );
       process.exitCode = 2;
     } else if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);

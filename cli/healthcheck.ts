@@ -22,7 +22,7 @@ export function healthTarget(
     if (config.BOARD_PORT === 0) return { kind: 'none', reason: 'BOARD_PORT=0 picks a random port' };
     return { kind: 'probe', url: `http://${probeHost(config.BOARD_HOST)}:${config.BOARD_PORT}/healthz` };
   }
-  // The probe server binds 0.0.0.0 (shared/probe-server.ts).
+  // The probe server binds 0.0.0.0 (shared/runtime/probe-server.ts).
   if (config.METRICS_PORT === 0) return { kind: 'none', reason: 'METRICS_PORT=0 turns /healthz off' };
   return { kind: 'probe', url: `http://127.0.0.1:${config.METRICS_PORT}/healthz` };
 }

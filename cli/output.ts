@@ -1,15 +1,17 @@
-// Output for people (aligned text) or machines (--json: one JSON document on stdout).
+// Output for people (aligned text) or machines (--json: one JSON object on stdout, which names
+// where the command acted under `target`).
 export interface Output {
   json: boolean;
   /** Prints `data` as JSON with --json, else the text `human` renders. */
-  result(data: unknown, human: () => string): void;
+  result(data: object, human: () => string): void;
 }
 
-export function makeOutput(json: boolean): Output {
+export function makeOutput(json: boolean, target?: () => object): Output {
   return {
     json,
     result(data, human) {
-      process.stdout.write(json ? `${JSON.stringify(data, null, 2)}\n` : `${human()}\n`);
+      const document = target ? { ...data, target: target() } : data;
+      process.stdout.write(json ? `${JSON.stringify(document, null, 2)}\n` : `${human()}\n`);
     },
   };
 }

@@ -39,6 +39,26 @@ export async function redisAnswers(url: string, timeoutMs = 1500, options: Redis
   }
 }
 
+/** The process id of the Redis server answering at `url` (INFO server), or undefined if none answers. */
+async function redisProcessId(url: string): Promise<number | undefined> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 200,
+  });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    const pid = /^process_id:(\d+)/m.exec(await redis.info('server'))?.[1];
+    return pid === undefined ? undefined : Number(pid);
+  } catch {
+    return undefined;
+  } finally {
+    redis.disconnect();
+  }
+}
+
 export function hasCommand(cmd: string): boolean {
   try {
     execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
@@ -94,11 +114,21 @@ export async function startRedisServer(
   args.push(...(options.extraArgs ?? []));
   const child = spawn('redis-server', args, { stdio: 'ignore' });
   const url = `redis://127.0.0.1:${port}`;
-  for (let i = 0; i < 200 && !(await redisAnswers(url, 200)); i++) {
-    if (child.exitCode !== null) break;
+  // Answering is not enough: another server may hold the port (ours then exits, unable to bind).
+  for (let i = 0; i < 200 && (await redisProcessId(url)) !== child.pid; i++) {
+    if (child.exitCode !== null || child.signalCode !== null) break;
     await sleep(50);
   }
-  if (!(await redisAnswers(url))) throw new Error(`redis-server on port ${port} did not start`);
+  if ((await redisProcessId(url)) !== child.pid) {
+    const exited = child.exitCode !== null || child.signalCode !== null;
+    if (!exited) await stopper(child)('SIGKILL');
+    if (!options.dir) rmSync(dir, { recursive: true, force: true });
+    throw new Error(
+      (await redisAnswers(url))
+        ? `redis-server could not start on port ${port}: another server already answers there`
+        : `redis-server on port ${port} did not start${exited ? ` (it exited with ${child.exitCode ?? child.signalCode})` : ''}`,
+    );
+  }
   return { url, port, dir, process: child, stop: stopper(child) };
 }
 

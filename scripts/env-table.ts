@@ -1,7 +1,8 @@
-// Renders the README's table of environment variables from `configSchema` (shared/runtime/config.ts), so
-// the docs cannot drift from the code. Writes only between the env-table markers of the file.
-//   npx tsx scripts/env-table.ts            # rewrite the table in README.md
-//   npx tsx scripts/env-table.ts --check    # exit 1 if README.md is out of date (CI)
+// Renders the docs' table of environment variables (docs/configuration.md) from `configSchema`
+// (shared/runtime/config.ts), so the docs cannot drift from the code. Writes only between the
+// env-table markers of the file.
+//   npx tsx scripts/env-table.ts            # rewrite the table in docs/configuration.md
+//   npx tsx scripts/env-table.ts --check    # exit 1 if docs/configuration.md is out of date (CI)
 //   npx tsx scripts/env-table.ts FILE       # another file with the same markers
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -79,9 +80,12 @@ export function replaceBetweenMarkers(document: string, table: string): string {
   return `${document.slice(0, start + START_MARKER.length)}\n${table}\n${document.slice(end)}`;
 }
 
+/** The page that holds the table. */
+export const ENV_TABLE_DOC = 'docs/configuration.md';
+
 function main(args: string[]): number {
   const check = args.includes('--check');
-  const file = resolve(args.find((a) => !a.startsWith('--')) ?? 'README.md');
+  const file = resolve(args.find((a) => !a.startsWith('--')) ?? ENV_TABLE_DOC);
   const before = readFileSync(file, 'utf8');
   const after = replaceBetweenMarkers(before, renderEnvTable());
   if (check) {

@@ -5,6 +5,8 @@ export interface StackArgs {
   workers: number;
   maxOperations?: number;
   untilDrained: boolean;
+  /** With --until-drained: seconds before giving up (exit 1). */
+  timeout?: number;
   dataDir?: string;
   /** Read and write capacity units per second of the capacity-limited DynamoDB in front of dynalite. */
   capacity?: number;
@@ -16,14 +18,19 @@ export interface StackArgs {
 
 export const STACK_USAGE = `Usage: npm start -- [options]
 
-Runs the whole system on one machine: Redis (REDIS_URL if it answers, else a redis-server of its
-own), DynamoDB (AWS_ENDPOINT_URL_DYNAMODB if set, else dynalite), one producer, N workers and the board.
+Runs the whole system on one machine: Redis (REDIS_URL, refused if it does not answer; unset, a
+redis-server of its own in a temp directory removed on exit), DynamoDB (AWS_ENDPOINT_URL_DYNAMODB,
+refused if it does not answer; unset, a dynalite of its own), one producer, N workers and the board.
+
+Example: npm start -- --workers 4 --max-operations 1000 --per-tick 10 --until-drained
 
 Options:
   --workers N           worker processes (default 2)
   --max-operations N    stop producing after N jobs (MAX_OPERATIONS)
   --until-drained       exit 0 once every produced job is completed or dead-lettered,
                         printing one JSON line last: {"produced":…,"completed":…,"deadLettered":…}
+  --timeout S           with --until-drained: give up after S seconds, exit 1 with "drained":false
+                        in the last line (default: the producing time + 300 s)
   --interval MS         producer tick interval (OPERATION_INTERVAL_MS, default 3000)
   --per-tick N          jobs per tick (OPERATIONS_PER_TICK, default 1)
   --data-dir PATH       keep dynalite's data on disk there (default: in memory)
@@ -51,6 +58,7 @@ export function parseStackArgs(argv: string[]): StackArgs {
       workers: { type: 'string' },
       'max-operations': { type: 'string' },
       'until-drained': { type: 'boolean', default: false },
+      timeout: { type: 'string' },
       'data-dir': { type: 'string' },
       capacity: { type: 'string' },
       interval: { type: 'string' },
@@ -69,6 +77,11 @@ export function parseStackArgs(argv: string[]): StackArgs {
   if (interval !== undefined) args.interval = interval;
   const perTick = positiveInt('--per-tick', values['per-tick']);
   if (perTick !== undefined) args.perTick = perTick;
+  const timeout = positiveInt('--timeout', values.timeout);
+  if (timeout !== undefined) {
+    if (!values['until-drained']) throw new Error('--timeout goes with --until-drained');
+    args.timeout = timeout;
+  }
   const capacity = positiveInt('--capacity', values.capacity);
   if (capacity !== undefined) args.capacity = capacity;
   if (values['data-dir'] !== undefined) args.dataDir = values['data-dir'];

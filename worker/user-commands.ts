@@ -6,7 +6,7 @@
 // once the head moves from its version - 1 to its version in one conditional write ("linking"). A
 // command reads the head and its own event (two items, in parallel), then either finds its event
 // linked (done), links it if it is next, or writes it at head + 1 (moving it there if it lost an
-// earlier race) and links it. Every step is safe to repeat; see "How exactly-once works" in the README.
+// earlier race) and links it. Every step is safe to repeat; see "How exactly-once works" in docs/architecture.md.
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NewUser } from '../shared/domain/jobs.js';

@@ -46,7 +46,8 @@ export async function roundTrips(services: BenchServices, jobs: number): Promise
       done();
     },
   });
-  const logger = pino({ level: 'info' }, lines);
+  // debug: the per-job "completed" lines (with dynamoCalls) this section reads are at debug.
+  const logger = pino({ level: 'debug' }, lines);
   const service = startWorkerService({ config, stores, redis, logger, metrics: new WorkerMetrics(false) });
   const ledger = new Ledger(redis, queueKeys(config), config.LEDGER_MAX_ENTRIES);
   await waitForOutcomes(services.control, ledger.outcomesKey, jobs, (done) =>

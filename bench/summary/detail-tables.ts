@@ -7,7 +7,7 @@ import type { RedisCommandsResult } from '../sections/redis-commands.js';
 import type { OperationTrips } from '../sections/round-trips.js';
 import type { StepProfile, WorkerProfileResult } from '../sections/worker-profile.js';
 
-/** The round trips each operation should make (README "Performance"); the run checks them. */
+/** The round trips each operation should make (docs/results.md "Performance"); the run checks them. */
 export const EXPECTED_TRIPS: Record<string, string> = {
   'create-user': '2',
   'get-user': '1',

@@ -15,13 +15,15 @@ export type { Figures } from './figures.js';
 export function summarise(f: Figures, quick: boolean) {
   const e2e = endToEndPairs(f);
   const targets = targetsOf(f, e2e);
-  const parts = [
-    renderTable(
-      `Benchmark${quick ? ' (--quick: a smoke run, the figures are not meaningful)' : ''}`,
-      ['Measure', 'Project', 'Baseline', 'Ratio', 'Target'],
-      mainRows(f, e2e, targets),
-    ),
-  ];
+  const rows = mainRows(f, e2e, targets);
+  const smoke = quick ? ' (--quick: a smoke run, the figures are not meaningful)' : '';
+  // A run of sections with tables of their own only (--only=latency) has no rows here: no empty table.
+  const parts =
+    rows.length > 0
+      ? [renderTable(`Benchmark${smoke}`, ['Measure', 'Project', 'Baseline', 'Ratio', 'Target'], rows)]
+      : smoke
+        ? [smoke.trim()]
+        : [];
   if (f.latency) parts.push(stepsTable(f.latency));
   if (f.roundTrips) parts.push(tripsTable(f.roundTrips));
   if (f.redisCommands) parts.push(redisTable(f.redisCommands));

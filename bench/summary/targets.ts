@@ -1,4 +1,4 @@
-// The figures the bench is held to (README "Performance"), and the headline JSON: the top level of
+// The figures the bench is held to (docs/results.md "Performance"), and the headline JSON: the top level of
 // bench/results/latest.json, one number per figure with the targets and the details beside them.
 import { round } from '../support.js';
 import { type EndToEndPairs, type Figures, medianOf as med } from './figures.js';

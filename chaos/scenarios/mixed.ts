@@ -10,7 +10,7 @@ import { isPoison } from './poison.js';
 export const MIXED_ENV = {
   ...KILL_WORKERS_ENV,
   // Throttles injected at random, whatever the load, exercise the retry paths here; with flow
-  // control they would also pull the fleet's rate down (README: When DynamoDB throttles, limits).
+  // control they would also pull the fleet's rate down (docs/operations.md: When DynamoDB throttles, limits).
   FLOW_CONTROL: false,
   FAULT_THROTTLE_RATE: 0.1,
   FAULT_ERROR_RATE: 0.1,

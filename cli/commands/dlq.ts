@@ -30,7 +30,7 @@ export async function dlq(ctx: CliContext, out: Output, args: DlqArgs): Promise<
 
 async function list(dlqConsole: DlqConsole, out: Output, args: DlqArgs): Promise<number> {
   const entries = await dlqConsole.list(args.reason ? { reason: args.reason } : {});
-  out.result(entries, () =>
+  out.result({ count: entries.length, entries }, () =>
     entries.length === 0
       ? 'The dead-letter queue is empty.'
       : table([

@@ -30,7 +30,8 @@ export async function history(ctx: CliContext, out: Output, ids: string[]): Prom
   }
   // A job's history starts at its first attempt: one still waiting for it has none yet.
   const status = entries.length === 0 ? where : statusOf(entries);
-  out.result({ jobId, status, queueState: where, entries }, () => {
+  const structured = entries.map((e) => (e.type === 'completed' ? { ...e, result: parseResult(e.result) } : e));
+  out.result({ jobId, status, queueState: where, entries: structured }, () => {
     const lines = entries.map((e) => {
       const who = e.workerId ? ` [${e.workerId}]` : '';
       switch (e.type) {
@@ -56,4 +57,20 @@ export async function history(ctx: CliContext, out: Output, ids: string[]): Prom
     return [`job ${jobId}: ${status} (now: ${where})`, ...notStarted, ...lines].join('\n');
   });
   return 0;
+}
+
+/**
+ * The history keeps a completed job's result as one line of text, `<op> <JSON>` (or a sentence for a
+ * job settled as completed): --json gives it back as an object, never a string inside JSON.
+ */
+export function parseResult(text: string): Record<string, unknown> {
+  const match = /^([a-z-]+) (\{.*\})$/s.exec(text);
+  if (match) {
+    try {
+      return { op: match[1], ...(JSON.parse(match[2] as string) as Record<string, unknown>) };
+    } catch {
+      // not the `<op> <JSON>` form after all: the text below
+    }
+  }
+  return { note: text };
 }

@@ -62,7 +62,10 @@ function statsTable(
 ): string {
   const sharded = perShard.length > 1;
   const approx = size.approximate ? ' (approx.)' : '';
-  return table([
+  // DescribeTable's 0 is "not counted yet" as often as "empty" (and always on dynalite): said so.
+  const approxCount = (n: number) => (size.approximate && n === 0 ? '0 (not counted yet: --exact scans)' : n);
+  const notes = [...(size.approximate && !exact ? [`(approx.): ${APPROXIMATE}.`] : []), `From ${ctx.source}.`];
+  const rows = table([
     ['queue', ctx.config.QUEUE_NAME + (sharded ? ` (${perShard.length} shards, totals)` : '')],
     ...Object.entries(data.counts).map(([state, n]) => [`  ${state}`, n]),
     ['dead-letter queue', data.deadLetter],
@@ -79,17 +82,15 @@ function statsTable(
           `${STATES.map((state) => `${state} ${s.counts[state] ?? 0}`).join(', ')}; dead-letter ${s.deadLetter}`,
         ])
       : []),
-    [`table items${approx}`, size.items],
-    [`  bytes${approx}`, size.sizeBytes],
-    [`  users with a department${approx}`, size.usersWithDepartment],
+    [`table items${approx}`, approxCount(size.items)],
+    [`  bytes${approx}`, approxCount(size.sizeBytes)],
+    [`  users with a department${approx}`, approxCount(size.usersWithDepartment)],
     ...(exact
       ? [
           ['events (exact, scanned)', exact[0]],
           ['users (exact, scanned)', exact[1]],
         ]
-      : size.approximate
-        ? [['(approx.', `${APPROXIMATE})`]]
-        : []),
-    ['(from', `${ctx.source})`],
+      : []),
   ]);
+  return [rows, '', ...notes].join('\n');
 }

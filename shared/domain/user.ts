@@ -42,7 +42,7 @@ export interface UserState {
 /**
  * The aggregate's head: the projection row is also the write path's concurrency token. Linking an
  * event is one conditional write of the head from version v-1 to v, so the head is always exactly
- * the fold of the linked events (see "How exactly-once works" in the README).
+ * the fold of the linked events (see "How exactly-once works" in docs/architecture.md).
  */
 export interface UserHead extends UserState {
   /** Jobs of the newest linked events, oldest first: the last one is the job of `version`. */

@@ -1,5 +1,7 @@
 // One log line per transition, the same from every process: a person reads the message, a machine
-// parses the fields (jobId, op, attempt, durationMs, capacityUnits, dynamoCalls, reason…).
+// parses the fields (jobId, op, attempt, durationMs, capacityUnits, dynamoCalls, reason…). What
+// every job does (enqueued, started, completed) is at debug: at info a run of thousands of jobs
+// prints its lifecycle and what went wrong, not a line per job (npm start's summary counts them).
 import type { Logger } from '../runtime/logger.js';
 import type { JobLifecycle, Transition } from './job-lifecycle.js';
 
@@ -10,7 +12,11 @@ export function logTransitions(lifecycle: JobLifecycle, logger: Logger): () => v
 function log(logger: Logger, t: Transition): void {
   switch (t.type) {
     case 'enqueued':
-      logger.info({ jobs: t.jobs.length, ops: t.jobs.map((j) => j.name) }, `enqueued ${plural(t.jobs.length, 'job')}`);
+      if (logger.isLevelEnabled('debug'))
+        logger.debug(
+          { jobs: t.jobs.length, ops: t.jobs.map((j) => j.name) },
+          `enqueued ${plural(t.jobs.length, 'job')}`,
+        );
       return;
     case 'recovered':
       logger.warn(
@@ -30,8 +36,9 @@ function log(logger: Logger, t: Transition): void {
       return;
     }
     case 'completed': {
+      if (!logger.isLevelEnabled('debug')) return;
       const { type: _type, actor: _actor, at: _at, ...fields } = t;
-      logger.info(fields, `${t.op} completed`);
+      logger.debug(fields, `${t.op} completed`);
       return;
     }
     case 'put-back':
@@ -47,7 +54,7 @@ function log(logger: Logger, t: Transition): void {
       );
       return;
     case 'settled-completed':
-      logger.info({ jobId: t.jobId, op: t.op }, `job ${t.jobId} had landed before it failed: settled as completed`);
+      logger.debug({ jobId: t.jobId, op: t.op }, `job ${t.jobId} had landed before it failed: settled as completed`);
       return;
     case 'dead-lettered': {
       const partial = t.landed ? ` (${t.landed.length} of its users landed)` : '';

@@ -250,6 +250,18 @@ describe('the DLQ API', () => {
     expect(missing.body.error).toMatch(/no job no-such-job/);
   });
 
+  it('answers an unknown /api route with 404 and the list of routes, each of which exists', async () => {
+    const missing = await api('/api/nope');
+    expect(missing.status).toBe(404);
+    expect(missing.body.try).toContain('GET /api/flow');
+    for (const route of missing.body.try as unknown as string[]) {
+      const [method = '', path = ''] = route.replace(':jobId', 'no-such-job').split(' ');
+      const res = await api(path, { method, ...(method === 'POST' ? { json: {} } : {}) });
+      // A route that exists answers for itself (a missing job's 404 names the job, not the routes).
+      expect(res.body.try, route).toBeUndefined();
+    }
+  });
+
   it('rejects bad bodies with 400 and one message', async () => {
     const cases: [string, RequestInit & { json?: unknown }, RegExp][] = [
       ['/api/dlq/redrive', { body: '{not json', headers: { 'content-type': 'application/json' } }, /not valid JSON/],

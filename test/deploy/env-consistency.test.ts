@@ -1,11 +1,11 @@
 // One source of truth for environment variables: every name the config schema reads appears in
-// .env.example (with its default and description), in the README table, in the Monk manifests
+// .env.example (with its default and description), in the docs' table (docs/configuration.md), in the Monk manifests
 // and in the compose services whose code reads it; none of them names a variable the schema does
 // not know. One test that lists every problem, so a renamed variable cannot rot in one file.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { envVariables, renderEnvTable, tableBetweenMarkers } from '../../scripts/env-table.js';
+import { ENV_TABLE_DOC, envVariables, renderEnvTable, tableBetweenMarkers } from '../../scripts/env-table.js';
 import { CONFIG_KEYS } from '../../shared/runtime/config.js';
 import {
   allStrings,
@@ -60,11 +60,11 @@ function envExampleProblems(): string[] {
 }
 
 function readmeProblems(): string[] {
-  if (!existsSync(join(ROOT, 'README.md'))) return ['README.md is missing'];
-  const table = tableBetweenMarkers(read('README.md'));
-  if (table === undefined) return ['README.md has no <!-- env-table:start --> / <!-- env-table:end --> markers'];
+  if (!existsSync(join(ROOT, ENV_TABLE_DOC))) return [`${ENV_TABLE_DOC} is missing`];
+  const table = tableBetweenMarkers(read(ENV_TABLE_DOC));
+  if (table === undefined) return [`${ENV_TABLE_DOC} has no <!-- env-table:start --> / <!-- env-table:end --> markers`];
   if (table !== renderEnvTable())
-    return ['README.md: the variables table is out of date: run npx tsx scripts/env-table.ts'];
+    return [`${ENV_TABLE_DOC}: the variables table is out of date: run npx tsx scripts/env-table.ts`];
   return [];
 }
 
@@ -132,21 +132,21 @@ function monkProblems(): string[] {
   return problems;
 }
 
-/** The OpenTelemetry variables are the SDK's: documented in .env.example and the README, commented out. */
+/** The OpenTelemetry variables are the SDK's: documented in .env.example and docs/configuration.md, commented out. */
 function otelProblems(): string[] {
   const problems: string[] = [];
   const example = read('.env.example');
-  const configuration = /## Configuration\n([\s\S]*?)\n## /.exec(read('README.md'))?.[1] ?? '';
+  const configuration = read(ENV_TABLE_DOC);
   for (const name of OTEL_SDK_VARIABLES) {
     if (!new RegExp(`^#${name}=`, 'm').test(example)) problems.push(`.env.example: no commented-out ${name}=`);
     if (!configuration.includes(`\`${name}\``))
-      problems.push(`README.md: the Configuration section does not name ${name}`);
+      problems.push(`${ENV_TABLE_DOC}: the Configuration page does not name ${name}`);
   }
   return problems;
 }
 
 describe('environment variables', () => {
-  it('match the config schema in .env.example, the README table, docker-compose and the Monk manifests', () => {
+  it('match the config schema in .env.example, the docs table, docker-compose and the Monk manifests', () => {
     // The allow-list stays exactly the SDKs' own variables: the AWS SDK's credentials and the
     // OpenTelemetry SDK's standard switches (documented, never parsed by shared/config.ts).
     expect([...SDK_VARIABLES]).toEqual([

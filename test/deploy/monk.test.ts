@@ -402,9 +402,9 @@ describe('Monk manifests', () => {
 });
 
 /** The docs that tell a Monk user what to type. */
-const MONK_DOCS = ['monk/README.md', 'README.md'] as const;
+const MONK_DOCS = ['monk/README.md', 'docs/deployment.md'] as const;
 
-/** The README's "Run on Monk" section. */
+/** The deployment page's "Run on Monk" section. */
 function monkSection(readme: string): string {
   const start = readme.indexOf('## Run on Monk');
   const end = readme.indexOf('\n## ', start + 1);
@@ -412,7 +412,7 @@ function monkSection(readme: string): string {
 }
 
 function monkDoc(path: (typeof MONK_DOCS)[number]): string {
-  return path === 'README.md' ? monkSection(read(path)) : read(path);
+  return path === 'docs/deployment.md' ? monkSection(read(path)) : read(path);
 }
 
 describe('Monk: what the docs tell a user to do', () => {

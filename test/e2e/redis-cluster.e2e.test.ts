@@ -116,17 +116,17 @@ describe('Redis Cluster (3 masters + 3 replicas), QUEUE_SHARDS=3', () => {
     expect(stats.data.deadLetter).toBe(check.data.deadLettered);
 
     // The DLQ console spans the shards: list them all, purge one from the shard that holds it.
-    const list = await djq<{ jobId: string }[]>(env, 'dlq', 'list');
-    expect(list.data).toHaveLength(check.data.deadLettered);
+    const list = await djq<{ entries: { jobId: string }[] }>(env, 'dlq', 'list');
+    expect(list.data.entries).toHaveLength(check.data.deadLettered);
     const held = await Promise.all(
-      list.data.map(async (e) => {
+      list.data.entries.map(async (e) => {
         for (const [i, s] of shards.entries()) if (await s.queues.deadLetter.getJob(e.jobId)) return i;
         return -1;
       }),
     );
     expect(held).not.toContain(-1);
     const pick = held.indexOf(Math.max(...held));
-    const victim = list.data[pick]?.jobId ?? '';
+    const victim = list.data.entries[pick]?.jobId ?? '';
     const purge = await djq<{ purged: string[] }>(env, 'dlq', 'purge', victim);
     expect(purge.data.purged).toEqual([victim]);
     expect(await shards[held[pick] ?? 0]?.queues.deadLetter.getJob(victim)).toBeUndefined();

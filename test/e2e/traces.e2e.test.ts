@@ -36,7 +36,8 @@ const env = testEnv({
   JOB_ATTEMPTS: 10,
   JOB_BACKOFF_MS: 10,
   JOB_BACKOFF_JITTER: 0,
-  LOG_LEVEL: 'info',
+  // debug: the per-job "completed" line whose trace fields the test checks is at debug.
+  LOG_LEVEL: 'debug',
   BOARD_PORT: 0,
 });
 

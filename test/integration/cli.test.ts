@@ -57,6 +57,17 @@ describe('djq', () => {
     expect(json.status).toBe('dead-lettered');
     expect(entries[0]?.type).toBe('enqueued');
     expect(entries.at(-1)?.type).toBe('dead-lettered');
+    // Every JSON output names where it acted.
+    expect(json.target).toMatchObject({ table: env.config.DYNAMODB_TABLE_NAME, source: 'the environment' });
+  });
+
+  it("history --json gives a completed job's result as an object, not a string inside JSON", async () => {
+    const { code, json } = await djq('history', ids.create as string, '--json');
+    expect(code).toBe(0);
+    const completed = (json.entries as unknown as { type: string; result?: unknown }[]).find(
+      (e) => e.type === 'completed',
+    );
+    expect(completed?.result).toMatchObject({ op: 'create-user', userId: user.id });
   });
 
   it('stats counts queues, the DLQ, and (with --exact) events and users', async () => {
@@ -71,15 +82,26 @@ describe('djq', () => {
     expect(json).toMatchObject({ flow: [{ rate: null, heldBack: false }] });
     const exact = await djq('stats', '--exact', '--json');
     expect(exact.json).toMatchObject({ deadLetter: 2, events: 1, users: 1 });
+
+    // The text: a two-column table, then the notes as sentences, not squeezed into the columns.
+    const text = await djq('stats');
+    const lines = text.output.trimEnd().split('\n');
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^table items \(approx\.\) +0 \(not counted yet: --exact scans\)$/),
+    );
+    expect(lines.at(-2)).toMatch(/^\(approx\.\): approximate: DynamoDB refreshes ItemCount about every six hours/);
+    expect(lines.at(-1)).toBe('From the environment.');
+    expect(lines.filter((l) => /^\((approx\.|from) /.test(l))).toEqual([]);
   });
 
   it('dlq list, show, redrive and purge', async () => {
     const list = await djq('dlq', 'list', '--json');
-    expect((list.json as unknown as { jobId: string }[]).map((e) => e.jobId).sort()).toEqual(
+    expect(list.json.count).toBe(2);
+    expect((list.json.entries as { jobId: string }[]).map((e) => e.jobId).sort()).toEqual(
       [ids.missing, ids.poison].sort(),
     );
     const filtered = await djq('dlq', 'list', '--reason', 'invalid create-user', '--json');
-    expect((filtered.json as unknown as unknown[]).length).toBe(1);
+    expect((filtered.json.entries as unknown[]).length).toBe(1);
 
     const show = await djq('dlq', 'show', ids.poison as string);
     expect(show.code).toBe(0);
@@ -119,10 +141,26 @@ describe('djq', () => {
     const broken = await djq('replay', '--verify', '--json');
     expect(broken.code).toBe(1);
     expect(broken.json).toMatchObject({ aggregates: 1, matching: 0, mismatches: [{ userId: user.id }] });
-    const rebuilt = await djq('replay', '--rebuild', '--json');
+    // The test's worker is live: the rebuild refuses, says what it would do, and changes nothing.
+    const refused = await djq('replay', '--rebuild');
+    expect(refused.code).toBe(1);
+    expect(refused.output).toMatch(
+      /would rewrite every user row of table .* worker connection\(s\) are live on queue ops/,
+    );
+    expect(refused.output).toMatch(/add --force to rebuild anyway. Nothing was changed/);
+    expect((await resources.stores.users.getUser(user.id))?.age).toBe(999);
+    const rebuilt = await djq('replay', '--rebuild', '--force', '--json');
     expect(rebuilt.json).toMatchObject({ aggregates: 1, written: 1 });
+    expect(rebuilt.json.liveWorkers).toBeGreaterThan(0);
     expect((await djq('replay', '--verify')).code).toBe(0);
     expect((await resources.stores.users.getUser(user.id))?.age).toBe(user.age);
+  });
+
+  it('says where it acts first, on stderr (in --json, under target)', async () => {
+    const { output } = await djq('check');
+    expect(output.split('\n')[0]).toBe(
+      `djq: table ${env.config.DYNAMODB_TABLE_NAME} at ${env.config.AWS_ENDPOINT_URL_DYNAMODB}, Redis ${env.config.REDIS_URL} (from the environment)`,
+    );
   });
 
   it('check reads the ledger and passes', async () => {
@@ -142,11 +180,50 @@ describe('djq', () => {
     const unknown = await djq('explode');
     expect(unknown.code).toBe(2);
     expect(unknown.output).toMatch(/unknown command "explode"/);
+    const typo = await djq('stat');
+    expect(typo.output).toMatch(/unknown command "stat": did you mean "stats"\?/);
     expect((await djq('replay')).code).toBe(2);
-    expect((await djq('stats', '--bogus')).code).toBe(2);
+    const bogus = await djq('stats', '--bogus');
+    expect(bogus.code).toBe(2);
+    expect(bogus.output).toMatch(/unknown option --bogus/);
+    const near = await djq('stats', '--exatc');
+    expect(near.code).toBe(2);
+    expect(near.output).toMatch(/unknown option --exatc: did you mean --exact\?/);
+    const rebuld = await djq('replay', '--rebuld');
+    expect(rebuld.output).toMatch(/did you mean --rebuild\?/);
+    const foreign = await djq('stats', '--all');
+    expect(foreign.code).toBe(2);
+    expect(foreign.output).toMatch(/djq stats does not take --all/);
+    expect((await djq('replay', '--verify', '--force')).output).toMatch(/--force goes with replay --rebuild/);
     const badConfig = startService('cli/djq.ts', { ...env.env, WORKER_CONCURRENCY: 'many' }, ['stats']);
     expect((await badConfig.exited).code).toBe(2);
     expect(badConfig.output()).toMatch(/WORKER_CONCURRENCY="many": expected a whole number/);
+  });
+});
+
+describe('djq help', () => {
+  it.each(['stats', 'history', 'dlq', 'replay', 'check'])(
+    'djq %s --help: its options and an example, exit 0',
+    async (command) => {
+      for (const args of [
+        [command, '--help'],
+        [command, '-h'],
+        ['help', command],
+      ]) {
+        const { code, output } = await djq(...args);
+        expect(code).toBe(0);
+        expect(output).toMatch(new RegExp(`^Usage: djq ${command}`));
+        expect(output).toMatch(new RegExp(`Examples?:\n  npm run -s djq -- ${command}`));
+        expect(output).toMatch(/--json/);
+      }
+    },
+  );
+
+  it('djq --help lists the commands, exit 0; djq alone, exit 2', async () => {
+    const help = await djq('--help');
+    expect(help.code).toBe(0);
+    expect(help.output).toMatch(/djq <command> --help shows a command's options and an example/);
+    expect((await djq()).code).toBe(2);
   });
 });
 

@@ -1,8 +1,9 @@
 // The Node version check: its comparison, its agreement with package.json, .nvmrc and
 // .node-version, and that every entry point runs it before anything else (a real child process
 // told it is on Node 20, since the machine's own Node may be any supported one).
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -84,5 +85,42 @@ describe('entry points on an old Node', () => {
     expect(result.stdout).toBe('');
     expect(result.stderr).toBe(`${nodeVersionProblem('20.20.2', process.execPath)}\n`);
     expect(result.status).toBe(2);
+  });
+});
+
+describe('npm ci on an old Node', () => {
+  // npm checks engines against process.version: the same preload, for npm's own process.
+  const pretendNode20 = `data:text/javascript,Object.defineProperty(process,'version',{value:'v20.20.2'});Object.defineProperty(process.versions,'node',{value:'20.20.2'})`;
+
+  it('stops at once with one EBADENGINE error for the project (engine-strict), not a warning per package', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'djq-engine-'));
+    try {
+      for (const file of ['package.json', 'package-lock.json', '.npmrc'])
+        copyFileSync(join(root, file), join(dir, file));
+      const npmCli = realpathSync(execFileSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim());
+      const result = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          pretendNode20,
+          npmCli,
+          'ci',
+          '--dry-run',
+          '--offline',
+          '--ignore-scripts',
+          '--no-audit',
+          '--no-fund',
+        ],
+        { cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: dir }, encoding: 'utf8', timeout: 60_000 },
+      );
+      const output = `${result.stdout}${result.stderr}`;
+
+      expect(result.status, output).not.toBe(0);
+      expect(output).toMatch(/Not compatible with your version of node\/npm: dynamo-job-queue@/);
+      expect(output).toMatch(/Required: \{"node":">=22\.22"\}/);
+      expect(output.match(/EBADENGINE/g)).toHaveLength(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

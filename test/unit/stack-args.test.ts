@@ -26,6 +26,12 @@ describe('parseStackArgs', () => {
     expect(STACK_USAGE).toMatch(/--capacity N/);
   });
 
+  it('--timeout S goes with --until-drained', () => {
+    expect(parseStackArgs(['--until-drained', '--timeout', '60']).timeout).toBe(60);
+    expect(() => parseStackArgs(['--timeout', '60'])).toThrow('--timeout goes with --until-drained');
+    expect(() => parseStackArgs(['--until-drained', '--timeout', '0'])).toThrow(/--timeout needs a whole number/);
+  });
+
   it('an unknown flag or a stray argument is an error', () => {
     expect(() => parseStackArgs(['--capacities', '3'])).toThrow(/--capacities/);
     expect(() => parseStackArgs(['200'])).toThrow('unexpected argument "200"');

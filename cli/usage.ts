@@ -1,0 +1,149 @@
+// djq's help: one text for the whole tool, one per command (each with an example), and the nearest
+// known name for a mistyped command or flag.
+
+export const COMMON_FLAGS = ['json', 'aws', 'help'] as const;
+
+export interface CommandHelp {
+  /** The flags this command takes besides COMMON_FLAGS. */
+  flags: readonly string[];
+  text: string;
+}
+
+const COMMON = `Every command takes:
+  --json      one JSON object on stdout
+  --aws       act on the table in real AWS (never done unasked; also DJQ_TARGET=aws)
+  -h, --help  this help`;
+
+export const COMMANDS: Record<string, CommandHelp> = {
+  stats: {
+    flags: ['exact'],
+    text: `Usage: djq stats [--exact]
+
+Queue counts by state, the dead-letter queue's size, DynamoDB flow control and the table's size
+(approximate, from DescribeTable). --exact counts events and users with full-table scans instead.
+
+Example:
+  npm run -s djq -- stats --exact`,
+  },
+  history: {
+    flags: [],
+    text: `Usage: djq history <jobId>
+
+A job's lifecycle from its history: enqueued, every attempt, put-backs, outcome; and where BullMQ
+holds it now.
+
+Example:
+  npm run -s djq -- history 1234`,
+  },
+  dlq: {
+    flags: ['all', 'yes', 'reason'],
+    text: `Usage: djq dlq list [--reason TEXT]
+       djq dlq show <jobId>
+       djq dlq redrive <jobId…> | --all [--reason TEXT]
+       djq dlq purge <jobId…> | --all [--reason TEXT] --yes
+
+The dead-letter queue: list its jobs with their reasons, show one (payload and every attempt's
+error), put jobs back on the queue under their idempotency key (redrive), or delete them for good
+(purge; --all needs --yes). --reason keeps the jobs whose reason contains TEXT.
+
+Examples:
+  npm run -s djq -- dlq list --reason throttled
+  npm run -s djq -- dlq redrive --all --reason throttled`,
+  },
+  replay: {
+    flags: ['verify', 'rebuild', 'force', 'yes'],
+    text: `Usage: djq replay --verify
+       djq replay --rebuild [--force]
+
+--verify folds every user's events and compares the result with the users table.
+--rebuild rewrites the users table from the events. Workers writing beside it would race the
+rewrite, so it refuses while any worker is live (BullMQ's list of workers on the queue); --force
+rebuilds anyway.
+
+Examples:
+  npm run -s djq -- replay --verify
+  npm run -s djq -- replay --rebuild`,
+  },
+  check: {
+    flags: [],
+    text: `Usage: djq check
+
+The ledger: every job enqueued in its window completed or dead-lettered, none lost, none applied
+twice, and every projection row equal to the fold of its events. Exits 1 when not.
+
+Example:
+  npm run -s djq -- check --json`,
+  },
+  recover: {
+    flags: ['dry-run', 'rate'],
+    text: `Usage: djq recover [--dry-run] [--rate N]
+
+Rebuilds Redis from DynamoDB's job records after Redis lost data (FLUSHALL, a new empty server, a
+failover that dropped the last writes): re-enqueues every accepted job with no outcome that no
+queue holds, and puts back the DLQ entries of dead-lettered jobs. Never touches a job that
+completed, was dead-lettered or purged; safe while workers run, and to run twice.
+
+  --dry-run   say what it would do, change nothing
+  --rate N    re-enqueue at most N jobs per second
+
+Example:
+  npm run -s djq -- recover --dry-run`,
+  },
+};
+
+export const USAGE = `Usage: djq <command> [options]      (from a checkout: npm run -s djq -- <command>)
+
+Commands:
+  stats [--exact]                     queue counts by state, DLQ size, table size (approximate;
+                                      --exact counts events and users with full-table scans)
+  history <jobId>                     a job's lifecycle: enqueued, attempts, outcome
+  dlq list [--reason TEXT]            dead-lettered jobs with their reasons
+  dlq show <jobId>                    one dead-lettered job: payload and every attempt's error
+  dlq redrive <jobId…> | --all [--reason TEXT]
+                                      put jobs back on the queue under their idempotency key
+  dlq purge <jobId…> | --all --yes    delete dead-lettered jobs for good
+  replay --verify                     fold every user's events and compare with the users table
+  replay --rebuild [--force]          rewrite the users table from the events (refused while workers are live)
+  check                               the ledger: every job completed or dead-lettered, none lost or twice
+  recover [--dry-run] [--rate N]      re-enqueue accepted jobs Redis lost (DynamoDB's records say which)
+
+djq <command> --help shows a command's options and an example.
+
+Where djq acts: REDIS_URL and AWS_ENDPOINT_URL_DYNAMODB if set, else the npm start stack running in
+this directory. It never acts on real AWS unasked: add --aws (or set DJQ_TARGET=aws) for that.
+
+Example:
+  npm run -s djq -- stats
+
+Exit codes: 0 ok, 1 the command found a problem (or failed), 2 bad usage or configuration.`;
+
+export function commandHelp(command: string): string {
+  return `${COMMANDS[command]?.text ?? USAGE}\n\n${COMMON}`;
+}
+
+/** Edit distance (insertions, deletions, substitutions) between two short words. */
+export function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(
+        (previous[j] ?? 0) + 1,
+        (row[j - 1] ?? 0) + 1,
+        (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = row;
+  }
+  return previous[b.length] ?? 0;
+}
+
+/** The candidate nearest to `word`, if it is near enough to be what was meant. */
+export function nearest(word: string, candidates: readonly string[]): string | undefined {
+  let best: { name: string; d: number } | undefined;
+  for (const name of candidates) {
+    const d = name.startsWith(word) || word.startsWith(name) ? 1 : distance(word, name);
+    if (!best || d < best.d) best = { name, d };
+  }
+  return best && best.d <= Math.max(2, Math.floor(word.length / 3)) ? best.name : undefined;
+}
