@@ -86,6 +86,34 @@ describe('a stale delivery against a dead-letter move', () => {
     expect(await whereIs(worker, id)).toMatchObject({ operations: 'missing', deadLettered: true });
   });
 
+  it("its attempt's log line, written without a lock, decides nothing", async () => {
+    const worker = actor('worker');
+    const { id, userId } = await updateJobOfNewUser(worker);
+    const { job, token } = await activate(worker, id);
+    const stale = pausedBeforeLink(resources().stores);
+    const delivery = stale.commands.update(id, userId, { age: 42 });
+    await stale.gate.reached;
+    await job.moveToFailed(new UnrecoverableError('job stalled more than allowable limit'), token, false);
+    // The stale delivery logs a failed attempt of its own (job.log takes no lock) before the move:
+    // the move's decision does not read the logs, so the line hides nothing.
+    await worker.lifecycle.attemptFailed(job, {
+      attempt: 1,
+      maxAttempts: 5,
+      durationMs: 1,
+      errorClass: 'TimeoutError',
+      kind: 'network',
+      message: 'a slow call',
+      retryable: true,
+      final: false,
+      capacityUnits: 0,
+    });
+    expect(await moveOf(worker)(id)).toBe('dead-lettered');
+    stale.gate.release();
+    await expect(delivery).rejects.toBeInstanceOf(JobBarredError);
+    expect((await resources().stores.users.getHead(userId))?.version).toBe(1);
+    expect(await marksOf(worker, id)).toEqual(['dead-lettered']);
+  });
+
   it('a move that comes after the link finds the effect landed and decides completed', async () => {
     const worker = actor('worker');
     const { id, userId } = await updateJobOfNewUser(worker);
