@@ -40,6 +40,9 @@ export interface HistoryRecorderOptions {
 /** How long a shutdown waits for the spill to take what the table did not. */
 const SPILL_DEADLINE_MS = 2000;
 
+/** How long an empty spill is left alone before a recorder looks at it again. */
+const SPILL_IDLE_CHECK_MS = 10_000;
+
 /** Spilled entries taken back per successful flush: the table catches up without a burst. */
 const SPILL_TAKE = 25;
 
@@ -55,6 +58,8 @@ export class HistoryRecorder {
   private streak = 0;
   private resumeAt = 0;
   dropped = 0;
+  /** When an empty spill is looked at again (0: at the next successful flush). */
+  private nextSpillCheck = 0;
 
   constructor(private readonly options: HistoryRecorderOptions) {}
 
@@ -123,16 +128,22 @@ export class HistoryRecorder {
     }
     try {
       this.dropped += await spill.push(entries);
+      this.nextSpillCheck = 0; // take them back as soon as the table takes writes again
     } catch {
       this.dropped += entries.length;
     }
   }
 
-  /** After a flush that worked: one batch of what the fleet spilled, written the same way. */
+  /**
+   * After a flush that worked: one batch of what the fleet spilled, written the same way. An empty
+   * spill is looked at again only after SPILL_IDLE_CHECK_MS (not one Redis call per flush); one that
+   * had entries, on the next flush.
+   */
   private async takeBackSpilled(): Promise<void> {
     const { spill, store } = this.options;
-    if (!spill) return;
+    if (!spill || Date.now() < this.nextSpillCheck) return;
     const taken = await spill.take(SPILL_TAKE).catch(() => [] as HistoryEntry[]);
+    this.nextSpillCheck = taken.length === 0 ? Date.now() + SPILL_IDLE_CHECK_MS : 0;
     if (taken.length === 0) return;
     try {
       await store.write(taken);
