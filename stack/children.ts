@@ -1,10 +1,16 @@
 // The stack's child processes: one producer, N workers and the board, each in its own process
-// group, their output relayed with a label; a worker that dies is restarted, with a growing delay.
+// group, their output relayed with a label; a worker that dies is restarted, with a growing delay,
+// until it has died RESTART_BUDGET times in a row soon after starting.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { withDeadline } from '../shared/runtime/deadline.js';
 import { paint, say, write } from './output.js';
+
+/** A child that dies this many times in a row, each soon after it started, is not restarted again. */
+const RESTART_BUDGET = 5;
+/** A child that ran this long before dying counts as having started well: its budget starts again. */
+const HEALTHY_RUN_MS = 30_000;
 
 const root = join(import.meta.dirname, '..');
 
@@ -21,6 +27,9 @@ interface Child {
   env: Record<string, string>;
   process?: ChildProcess;
   restarts: number;
+  /** Deaths in a row, each within HEALTHY_RUN_MS of its start. */
+  quickDeaths: number;
+  startedAt: number;
 }
 
 export class Stack {
@@ -32,7 +41,7 @@ export class Stack {
   constructor(private readonly baseEnv: NodeJS.ProcessEnv) {}
 
   add(name: string, service: Child['service'], env: Record<string, string>): Child {
-    const child: Child = { name, service, env, restarts: 0 };
+    const child: Child = { name, service, env, restarts: 0, quickDeaths: 0, startedAt: 0 };
     this.children.push(child);
     this.spawn(child);
     return child;
@@ -49,6 +58,7 @@ export class Stack {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     child.process = proc;
+    child.startedAt = performance.now();
     const color = child.service === 'producer' ? 36 : child.service === 'board' ? 35 : 33;
     const label = paint(color, `[${child.name}]`);
     for (const stream of [proc.stdout, proc.stderr]) {
@@ -77,6 +87,15 @@ export class Stack {
       return;
     }
     child.restarts++;
+    child.quickDeaths = performance.now() - child.startedAt < HEALTHY_RUN_MS ? child.quickDeaths + 1 : 1;
+    if (child.quickDeaths >= RESTART_BUDGET) {
+      // A backend that is down (DynamoDB, Redis) kills every restart the same way: say it and stop.
+      this.fatal = {
+        code: 1,
+        reason: `${child.name} died ${child.quickDeaths} times in a row, each within ${HEALTHY_RUN_MS / 1000} s of starting (last: ${signal ?? `exit ${code}`}): giving up. Its last lines above say why.`,
+      };
+      return;
+    }
     const delay = Math.min(1000 * child.restarts, 10_000);
     say(
       `${child.name} died (${signal ?? `exit ${code}`}); restarting in ${delay} ms. Its jobs return to the queue when their locks expire.`,
@@ -90,8 +109,11 @@ export class Stack {
     return this.fatal;
   }
 
-  /** SIGTERM to every child; workers finish their in-flight jobs (SHUTDOWN_TIMEOUT_MS). */
-  async stop(timeoutMs: number): Promise<void> {
+  /**
+   * SIGTERM to every child; workers finish their in-flight jobs (SHUTDOWN_TIMEOUT_MS). A child still
+   * running at `deadline` (epoch ms) is killed.
+   */
+  async stop(deadline: number): Promise<void> {
     this.stopping = true;
     const running = this.children.filter(
       (c) => c.process && c.process.exitCode === null && c.process.signalCode === null,
@@ -101,9 +123,9 @@ export class Stack {
         const proc = c.process as ChildProcess;
         const exited = new Promise((resolve) => proc.once('exit', resolve));
         proc.kill('SIGTERM');
-        const done = await Promise.race([exited.then(() => true), sleep(timeoutMs).then(() => false)]);
+        const done = await withDeadline(exited, deadline);
         if (!done) {
-          say(`${c.name} did not stop in ${timeoutMs} ms; killing it`);
+          say(`${c.name} did not stop in time; killing it`);
           proc.kill('SIGKILL');
           await exited;
         }

@@ -8,22 +8,33 @@ import '../shared/runtime/node-version.js';
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { StackState } from '../cli/stack-state.js';
-import { portOr } from '../devtools/local-services.js';
+import { freePort, portOr } from '../devtools/local-services.js';
 import { removeStackState, writeStackState } from '../devtools/stack-state.js';
 import { allShardKeys } from '../shared/lifecycle/keys.js';
 import { type Config, ConfigError, loadConfig } from '../shared/runtime/config.js';
 import { withDeadline } from '../shared/runtime/deadline.js';
-import { connectRedis, type RedisConnection } from '../shared/runtime/redis.js';
+import { connectRedis, describeRedis, type RedisConnection } from '../shared/runtime/redis.js';
 import { stopWhenParentExits } from '../shared/runtime/shutdown.js';
 import { openQueueView } from '../shared/wiring.js';
 import { parseStackArgs, STACK_USAGE, type StackArgs } from './args.js';
 import { entry, Stack } from './children.js';
 import { fail, paint, say, tty } from './output.js';
-import { type LocalServices, startServices, stopServices } from './services.js';
-import { READ_DEADLINE_MS, type ShardView, type SummaryState, summary, type Tally, tally } from './summary.js';
+import { endpointAnswers, type LocalServices, startServices, stopServices } from './services.js';
+import {
+  BackendWatch,
+  READ_DEADLINE_MS,
+  type ShardView,
+  type SummaryState,
+  summary,
+  type Tally,
+  tally,
+} from './summary.js';
 
-/** How long past SHUTDOWN_TIMEOUT_MS the stack waits for a child before it SIGKILLs it. */
-const CHILD_EXIT_GRACE_MS = 5000;
+/**
+ * How long past SHUTDOWN_TIMEOUT_MS (by which a child has exited by itself) the whole stop may take:
+ * the children's last seconds, then Redis and dynalite, which are killed once it is spent.
+ */
+const STOP_GRACE_MS = 3000;
 
 /** The variables `djq` needs to find this stack, written to its state file. */
 const STATE_VARIABLES = [
@@ -45,6 +56,14 @@ interface Running {
   redis: RedisConnection;
   shards: ShardView[];
   stack: Stack;
+  stop: StopWatch;
+}
+
+/** Whether a stop was asked for, and which signal asked. */
+interface StopWatch {
+  requested(): string | undefined;
+  /** Settles on the first stop request: a summary read in progress does not hold the stop. */
+  stopped: Promise<void>;
 }
 
 async function main() {
@@ -63,7 +82,7 @@ async function main() {
   const { metricsPorts, boardUrl } = await startChildren(stack, args, config);
   writeStackState(stackState(env, config, services, metricsPorts, boardUrl));
   announce(args, config, metricsPorts, boardUrl);
-  await supervise({ args, config, services, redis, shards, stack }, watchForStop());
+  await supervise({ args, config, services, redis, shards, stack, stop: watchForStop() });
 }
 
 function parseArgsOrFail(argv: string[]): StackArgs {
@@ -133,7 +152,8 @@ async function startChildren(stack: Stack, args: StackArgs, config: Config) {
   stack.add('producer', 'producer', { METRICS_PORT: String(metricsPorts.producer ?? 0) });
   let boardUrl: string | undefined;
   if (existsSync(entry('board'))) {
-    const boardPort = await pickPort('board', config.BOARD_PORT);
+    // BOARD_PORT=0 is any free port: the stack picks it, so the URL it prints (and djq's) is real.
+    const boardPort = config.BOARD_PORT === 0 ? await freePort() : await pickPort('board', config.BOARD_PORT);
     stack.add('board', 'board', { BOARD_PORT: String(boardPort) });
     boardUrl = `http://${config.BOARD_HOST === '0.0.0.0' ? '127.0.0.1' : config.BOARD_HOST}:${boardPort}/admin/queues`;
   }
@@ -179,38 +199,55 @@ function announce(args: StackArgs, config: Config, metricsPorts: Record<string, 
       `producing ${config.MAX_OPERATIONS} jobs, ${config.OPERATIONS_PER_TICK} every ${config.OPERATION_INTERVAL_MS} ms: about ${Math.round(seconds)} s (--interval / --per-tick go faster)`,
     );
   }
-  say('Ctrl-C stops everything cleanly. In another terminal: npm run -s djq -- stats');
 }
 
 /** Which signal asked the stack to stop, once one has; a second signal exits at once. */
-function watchForStop(): () => string | undefined {
+function watchForStop(): StopWatch {
   let stopRequested: string | undefined;
+  let onStop: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => {
+    onStop = resolve;
+  });
   const requestStop = (signal: string) => {
     if (stopRequested) process.exit(130); // a second signal: the children stop on their own (lost IPC)
     stopRequested = signal;
+    onStop();
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => requestStop(signal));
   // `kill <npm's pid>` (what timeout(1), systemd or a supervisor sends to the top process only), or
   // that process dying: the stack must not live on orphaned, producing.
   stopWhenParentExits(requestStop);
-  return () => stopRequested;
+  // Said once Ctrl-C is handled: a reader may act on this line.
+  say('Ctrl-C stops everything cleanly. In another terminal: npm run -s djq -- stats');
+  return { requested: () => stopRequested, stopped };
+}
+
+/** --timeout, or the time the producer needs for MAX_OPERATIONS plus five minutes to finish the work. */
+function drainTimeoutSeconds(args: StackArgs, config: Config): number {
+  if (args.timeout !== undefined) return args.timeout;
+  const producing =
+    Math.ceil((config.MAX_OPERATIONS ?? 0) / config.OPERATIONS_PER_TICK) * (config.OPERATION_INTERVAL_MS / 1000);
+  return Math.ceil(producing) + 300;
 }
 
 /**
  * Every half second: a stop asked for, a child that cannot run, a summary line due (every 5 s),
- * and with --until-drained whether every produced job has finished.
+ * and with --until-drained whether every produced job has finished, or its deadline has passed.
  */
-async function supervise(run: Running, stopRequested: () => string | undefined): Promise<never> {
+async function supervise(run: Running): Promise<never> {
   const limit = run.services.capacityLimit;
   const state: SummaryState = {
     last: { t: 0, done: 0 },
     ...(limit ? { capacity: { limit, mark: { at: Date.now(), stats: limit.stats() } } } : {}),
   };
-  const showSummary = () => showSummaryWithin(run, state);
+  const backends = new BackendWatch(run.args.json);
+  const showSummary = () => showSummaryWithin(run, state, backends);
   let lastSummary = 0;
+  // --until-drained ends by a deadline too: a backend that is down must not make it wait forever.
+  const drainDeadline = performance.now() + drainTimeoutSeconds(run.args, run.config) * 1000;
   for (;;) {
     await sleep(500);
-    if (stopRequested()) return shutdown(run, 0);
+    if (run.stop.requested()) return shutdown(run, 0);
     const failure = run.stack.failure;
     if (failure) {
       say(failure.reason);
@@ -220,6 +257,7 @@ async function supervise(run: Running, stopRequested: () => string | undefined):
       lastSummary = performance.now();
       await showSummary();
     }
+    if (run.args.untilDrained && performance.now() > drainDeadline) return notDrained(run);
     if (run.args.untilDrained && run.stack.producerExit === 0) {
       const drained = await drainedTally(run);
       if (drained) {
@@ -231,15 +269,26 @@ async function supervise(run: Running, stopRequested: () => string | undefined):
   }
 }
 
-/** A summary line, or why there is none: a stuck Redis must not hold the loop that watches for a stop. */
-async function showSummaryWithin(run: Running, state: SummaryState): Promise<void> {
-  const shown = summary(run.shards, run.args.json, state).catch(() => say('summary unavailable (Redis unreachable?)'));
-  if (!(await withDeadline(shown, Date.now() + READ_DEADLINE_MS)))
-    say(`summary unavailable: Redis did not answer within ${READ_DEADLINE_MS / 1000} s`);
+/**
+ * A summary line, and whether Redis and DynamoDB answer: a stuck Redis must not hold the loop that
+ * watches for a stop, and a dead backend is said on every summary, not guessed from a quiet one.
+ */
+async function showSummaryWithin(run: Running, state: SummaryState, backends: BackendWatch): Promise<void> {
+  // DynamoDB is asked beside the summary (which reads Redis only).
+  const dynamoEndpoint = run.config.AWS_ENDPOINT_URL_DYNAMODB as string;
+  const dynamoUp = endpointAnswers(dynamoEndpoint);
+  let redisUp = true;
+  const shown = summary(run.shards, run.args.json, state).catch(() => {
+    redisUp = false;
+  });
+  const settled = await withDeadline(Promise.race([shown, run.stop.stopped]), Date.now() + READ_DEADLINE_MS);
+  if (run.stop.requested()) return;
+  backends.report('Redis', describeRedis(run.config), settled && redisUp);
+  backends.report('DynamoDB', dynamoEndpoint, await dynamoUp);
 }
 
-/** This run's tally once every produced job is completed or dead-lettered, else undefined. */
-async function drainedTally(run: Running): Promise<Tally | undefined> {
+/** This run's tally, or undefined when Redis does not answer within READ_DEADLINE_MS. */
+async function readTally(run: Running): Promise<Tally | undefined> {
   let t: Tally | undefined;
   await withDeadline(
     tally(run.shards).then((read) => {
@@ -247,16 +296,32 @@ async function drainedTally(run: Running): Promise<Tally | undefined> {
     }),
     Date.now() + READ_DEADLINE_MS,
   );
+  return t;
+}
+
+/** This run's tally once every produced job is completed or dead-lettered, else undefined. */
+async function drainedTally(run: Running): Promise<Tally | undefined> {
+  const t = await readTally(run);
   const done = t && t.produced >= (run.config.MAX_OPERATIONS ?? 0) && t.completed + t.deadLettered >= t.produced;
   return done ? t : undefined;
 }
 
+/** --until-drained past its deadline: stop, exit 1, the last line saying what was done and "drained":false. */
+async function notDrained(run: Running): Promise<never> {
+  const seconds = drainTimeoutSeconds(run.args, run.config);
+  say(`not drained after ${seconds} s (--timeout): stopping, exit 1`);
+  const t = await readTally(run);
+  return shutdown(run, 1, JSON.stringify({ ...(t ?? {}), drained: false, timeoutSeconds: seconds }));
+}
+
 async function shutdown(run: Running, code: number, last?: string): Promise<never> {
   say('stopping: workers finish their in-flight jobs first');
-  await run.stack.stop(run.config.SHUTDOWN_TIMEOUT_MS + CHILD_EXIT_GRACE_MS);
-  await Promise.all(run.shards.map(({ queues }) => queues.close()));
+  // One deadline for the whole stop: the children's own SHUTDOWN_TIMEOUT_MS and a short grace.
+  const deadline = Date.now() + run.config.SHUTDOWN_TIMEOUT_MS + STOP_GRACE_MS;
+  await run.stack.stop(deadline);
+  await withDeadline(Promise.all(run.shards.map(({ queues }) => queues.close())), deadline);
   run.redis.disconnect();
-  await stopServices(run.services);
+  await stopServices(run.services, deadline);
   removeStackState();
   // Flushed with a deadline: the last line matters to a reader, a reader that is gone must not hold us.
   await new Promise<void>((resolve) => {

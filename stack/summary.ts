@@ -1,5 +1,6 @@
 // The live summary: this run's jobs and their outcomes, read from the ledger (not from any worker's
 // counters), the queues' counts, flow control, and the capacity limit's units, every few seconds.
+// Beside it, whether Redis and DynamoDB still answer (BackendWatch).
 import type { CapacityLimit, CapacityStats } from '../devtools/capacity-limit.js';
 import type { FleetFlowView } from '../shared/flow/fleet-rate.js';
 import type { Ledger, LedgerPosition } from '../shared/lifecycle/ledger.js';
@@ -140,4 +141,30 @@ export async function summary(shards: readonly ShardView[], json: boolean, state
         : '') +
       dynamo,
   );
+}
+
+/**
+ * Says when a backend stops answering, and keeps saying it on every summary with the time it went
+ * down (a summary that merely looks quiet must not hide a dead backend), and when it is back.
+ */
+export class BackendWatch {
+  private readonly downSince = new Map<string, Date>();
+
+  constructor(private readonly json: boolean) {}
+
+  report(name: string, where: string, up: boolean): void {
+    const since = this.downSince.get(name);
+    if (up) {
+      if (!since) return;
+      this.downSince.delete(name);
+      const seconds = Math.round((Date.now() - since.getTime()) / 1000);
+      if (this.json) say(JSON.stringify({ reachable: { backend: name, at: where, downSeconds: seconds } }));
+      else say(`${name} at ${where} answers again, after ${seconds} s`);
+      return;
+    }
+    const from = since ?? new Date();
+    this.downSince.set(name, from);
+    if (this.json) say(JSON.stringify({ unreachable: { backend: name, at: where, since: from.toISOString() } }));
+    else say(paint(31, `${name} unreachable at ${where} since ${from.toISOString().slice(11, 19)} UTC`));
+  }
 }
