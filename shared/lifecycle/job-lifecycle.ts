@@ -506,13 +506,15 @@ export class JobLifecycle {
     jobId: string,
     linkOriginal: (metadata: string | undefined) => void,
   ): Promise<OperatorOutcome> {
-    const { queues, keys, redis, records, effects, actor } = this.deps;
+    const { queues, keys, records, effects, actor } = this.deps;
     return this.locked(jobId, async (fence) => {
       await this.probe('redrive:locked', jobId);
       const entry = await queues.deadLetter.getJob(jobId);
       if (!entry) return 'not-found';
       linkOriginal(entry.opts.telemetry?.metadata);
       const data = entry.data as DeadLetterData;
+      const record = await retryTransient(() => records.get(jobId));
+      if (record?.outcome === 'completed' || record?.outcome === 'purged') return this.dropStaleEntry(jobId, fence);
       const lingering = await queues.operations.getJob(jobId);
       if (lingering) {
         const state = await lingering.getState();
@@ -525,15 +527,9 @@ export class JobLifecycle {
       }
       const timestamp = Math.max(Date.now(), (lingering?.timestamp ?? 0) + 1, entry.timestamp + 1);
       // DynamoDB first: the dead-lettered generation closes and the next opens, or nothing changes.
-      const record = await retryTransient(() => records.get(jobId));
       const resumed = record !== undefined && record.outcome === undefined && record.genStartedAt !== undefined;
-      if (!resumed && !(await retryTransient(() => records.reopen(jobId, actor, timestamp)))) {
-        if (record?.outcome === 'dead-lettered') throw new JobBusyError(jobId, 'being changed by another operator');
-        // The entry is stale: DynamoDB decided the job otherwise (completed, purged).
-        await fence();
-        await queues.deadLetter.remove(jobId);
-        return 'not-found';
-      }
+      if (!resumed && !(await retryTransient(() => records.reopen(jobId, actor, timestamp))))
+        throw new JobBusyError(jobId, 'being changed by another operator');
       // Its bars go before its next generation can run (a redrive that dies here leaves the job
       // open in DynamoDB and in the DLQ in Redis: a second redrive resumes, `djq recover` re-adds).
       await effects.unbar({ id: jobId, name: entry.name, data: data.payload });
@@ -556,7 +552,7 @@ export class JobLifecycle {
 
   /** The second half of a redrive, also run by the sweep for a redrive that died half-way. Under the lock. */
   private async finishRedrive(jobId: string, job: Job, fence: Fence): Promise<void> {
-    const { queues, keys, ledger, redis } = this.deps;
+    const { queues, keys, ledger } = this.deps;
     const at = now(); // before the job is released: its next attempt must come after this in its history
     await fence();
     await queues.deadLetter.remove(jobId);
@@ -621,6 +617,8 @@ export class JobLifecycle {
       await this.probe('purge:locked', jobId);
       const entry = await queues.deadLetter.getJob(jobId);
       if (!entry) return 'not-found';
+      if ((await retryTransient(() => records.get(jobId)))?.outcome === 'completed')
+        return this.dropStaleEntry(jobId, fence);
       const lingering = await queues.operations.getJob(jobId);
       const intent = await redis.hget(keys.redriveIntents, jobId);
       if (lingering) {
@@ -632,6 +630,7 @@ export class JobLifecycle {
       if (!(await retryTransient(() => records.purge(jobId, actor)))) {
         const heldRedrive = lingering !== undefined && intent === String(lingering.timestamp);
         const outcome = await this.purgeHeldRedrive(jobId, entry, heldRedrive);
+        if (outcome === 'completed') return this.dropStaleEntry(jobId, fence);
         if (outcome !== 'purged') throw new JobBusyError(jobId, outcome ?? 'running again (redriven)');
       }
       await this.deps.ledger.recordOutcome(jobId, 'purged', fence);
@@ -668,6 +667,16 @@ export class JobLifecycle {
     return (await retryTransient(() => records.purge(jobId, actor)))
       ? 'purged'
       : (await retryTransient(() => records.get(jobId)))?.outcome;
+  }
+
+  /**
+   * A DLQ entry DynamoDB contradicts (the job was decided completed, or purged): a cache write a
+   * move paused past its lock may have left. Dropped; the operator's action finds nothing to do.
+   */
+  private async dropStaleEntry(jobId: string, fence: Fence): Promise<'not-found'> {
+    await fence();
+    await this.deps.queues.deadLetter.remove(jobId);
+    return 'not-found';
   }
 
   /** Removes the failed instance `job` (that very one, if still failed), in the lock's own step. */

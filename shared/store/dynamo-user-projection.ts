@@ -181,8 +181,9 @@ export class DynamoUserProjection implements UserProjectionStore {
 
   async overwrite(userId: string, state: UserHead | undefined): Promise<void> {
     if (state) {
-      // Replay --rebuild runs with the workers stopped; bars it would drop only matter to stale deliveries.
-      await this.doc.send(new PutCommand({ TableName: this.tableName, Item: this.item(state, NO_BARS) }));
+      // The user's bars stay: a rebuild rewrites the state, never which jobs may link.
+      const { bars } = await this.readForWrite(userId);
+      await this.doc.send(new PutCommand({ TableName: this.tableName, Item: this.item(state, bars) }));
     } else {
       await this.doc.send(
         new DeleteCommand({ TableName: this.tableName, Key: { pk: keys.userPk(userId), sk: keys.stateSk } }),

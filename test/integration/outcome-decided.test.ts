@@ -206,3 +206,25 @@ describe('generationsWithTwoOutcomes', () => {
     expect(generationsWithTwoOutcomes([mark('dead-lettered'), mark('purged')])).toBe(0);
   });
 });
+
+describe('a DLQ entry DynamoDB contradicts (a cache write of a move paused past its lock)', () => {
+  it('is dropped by a redrive or a purge, which change nothing else', async () => {
+    const worker = actor('worker');
+    const operator = actor('operator');
+    for (const action of ['redrive', 'purge'] as const) {
+      const id = randomUUID();
+      await worker.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }]);
+      const { job, token } = await activate(worker, id);
+      expect(await worker.lifecycle.completed(job, token, completedAttempt(id))).toBe(true);
+      await job.moveToCompleted('ok', token, false);
+      await worker.queues.deadLetter.add(
+        'get-user',
+        { originalJobId: id, reason: 'stale', attempts: [] },
+        { jobId: id },
+      );
+      expect(await operator.console[action]({ jobIds: [id] })).toMatchObject({ done: [], notFound: [id] });
+      expect(await worker.queues.deadLetter.getJob(id)).toBeUndefined();
+      expect(await marksOf(worker, id)).toEqual(['completed']);
+    }
+  });
+});
