@@ -1,7 +1,8 @@
 // The one owner of a job's life. Every transition (enqueued, attempt started, attempt failed,
 // completed, dead-lettered, settled as completed, redriven, purged, recovered) happens here and
-// writes its records together, the same way for every caller: the durable record first (BullMQ
-// state and the ledger), then the job's history, then one event that logs and metrics subscribe to.
+// writes its records together, the same way for every caller: the decision in DynamoDB first, then
+// Redis (BullMQ state and the ledger), then the job's history, then one event that logs and metrics
+// subscribe to.
 //
 // DynamoDB decides each job's outcome (shared/store JobRecordStore): one conditional write per
 // generation, which a delivery's completion and a dead-letter move contend for; whoever loses
@@ -11,8 +12,9 @@
 // The per-job-id rule: a transition that changes a job we do not hold through BullMQ's own lock
 // (the dead-letter move, redrive, purge, recovery) runs under that job id's transition lock,
 // re-reads the job inside it, and acts only on the instance it read (identified by its id *and*
-// its timestamp; a redriven instance always gets a later timestamp). Completion is fenced by
-// BullMQ's lock: a delivery that lost its lock cannot record `completed`.
+// its timestamp; a redriven instance always gets a later timestamp), and each of its Redis writes
+// checks the lock's token in the same step. A delivery's completion is decided in DynamoDB; in
+// Redis, a delivery that lost BullMQ's lock records nothing.
 import { EventEmitter } from 'node:events';
 import type { Job, JobsOptions } from 'bullmq';
 import type { JobResult } from '../domain/jobs.js';
@@ -375,12 +377,13 @@ export class JobLifecycle {
   // ---- worker side: a job that failed for good --------------------------------------------
 
   /**
-   * Settles one job of the failed set: dead-lettered, or completed if `checkEffect` finds its
+   * Settles one job of the failed set as DynamoDB decides it: the outcome that stands, else
+   * dead-lettered, or completed if `barEffect` (which bars the job from its users first) finds its
    * effect landed. `job` is the instance the caller read (a failed listener, a sweep's page, maybe
-   * stale): if the job id now holds another instance or state, it is left alone ('gone').
-   * `checkEffect` talks to DynamoDB, so it runs before the lock; the lock covers Redis only.
+   * stale): if the job id now holds another instance or state, Redis is left alone ('gone').
+   * DynamoDB is asked before the lock; the lock covers Redis only.
    */
-  settleFailed(job: Job, checkEffect: () => Promise<EffectCheck>): Promise<SettleOutcome> {
+  settleFailed(job: Job, barEffect: () => Promise<EffectCheck>): Promise<SettleOutcome> {
     // In the job's own trace, wherever it runs (the failed listener, a sweep in another worker).
     return tracing().span(
       'dead-letter move',
@@ -389,7 +392,7 @@ export class JobLifecycle {
         attributes: { 'djq.job.id': String(job.id), 'djq.job.op': job.name },
       },
       async (span) => {
-        const outcome = await this.settle(job, checkEffect);
+        const outcome = await this.settle(job, barEffect);
         if (outcome === 'gone') span.setAttributes({ 'djq.job.outcome': 'gone' });
         return outcome;
       },
@@ -423,7 +426,9 @@ export class JobLifecycle {
           at: now(),
           durationMs: 0,
           capacityUnits: 0,
-          result: 'its outcome was decided completed before it failed: settled as completed',
+          result: decided.won
+            ? 'its effect had landed before it failed: settled as completed'
+            : 'it was decided completed before it failed (its ack was lost): settled as completed',
         });
         this.emit({ type: 'settled-completed', ...ref, attempts: current.attemptsMade });
         return 'completed';
