@@ -34,25 +34,30 @@ export async function pausePastLock(jobs: number): Promise<ScenarioResult> {
       jobs,
       env: PAUSE_PAST_LOCK_ENV,
       workers: 4,
-      seconds: Math.max(10, jobs / 60),
+      seconds: Math.max(10, jobs / 40),
       timeoutMs: 240_000 + jobs * 60,
       during: async (stack, producer) => {
-        const pauser = every(700, async () => {
-          const live = stack.liveWorkers();
+        const paused = new Set<string>();
+        const pauseOne = async () => {
+          const live = stack.liveWorkers().filter((w) => !paused.has(w.name));
           const victim = live[Math.floor(Math.random() * live.length)];
           if (!victim?.process.pid) return;
+          paused.add(victim.name);
           victim.process.kill('SIGSTOP');
           pauses++;
           await sleep(PAUSE_MS.min + Math.random() * (PAUSE_MS.max - PAUSE_MS.min));
           victim.process.kill('SIGCONT');
-        });
+          paused.delete(victim.name);
+        };
+        // Two pausers: at times two of the four workers are stopped at once.
+        const pausers = [every(300, pauseOne), every(500, pauseOne)];
         const storms = every(1500, async () => {
           redriven += (await stack.sharded.console.redrive({ all: true })).done.length;
         });
         await producer.exited;
         // Keep going a little past the last job, then let the fleet drain undisturbed.
         await sleep(3000);
-        await pauser.stop();
+        for (const pauser of pausers) await pauser.stop();
         await storms.stop();
         for (const worker of stack.liveWorkers()) worker.process.kill('SIGCONT');
       },
