@@ -8,6 +8,7 @@ import { type FleetFlowView, readFleetFlow } from './flow/fleet-rate.js';
 import { EffectBars } from './lifecycle/effect-bars.js';
 import { checkEpoch, type EpochState, restoreEpoch } from './lifecycle/epoch.js';
 import { type HistoryRecorder, startHistoryRecorder } from './lifecycle/history.js';
+import { recordHistory } from './lifecycle/history-of.js';
 import { RedisHistorySpill } from './lifecycle/history-spill.js';
 import { JobLifecycle } from './lifecycle/job-lifecycle.js';
 import { crc16 } from './lifecycle/key-slot.js';
@@ -73,13 +74,14 @@ export function openJobSystem(deps: JobSystemDeps): JobSystem {
     keys,
     queues,
     ledger,
-    history,
     records: stores.jobs,
     effects: new EffectBars(stores),
     jobOptions: operationJobOptions(config),
     actor,
     lock: DEFAULT_TRANSITION_LOCK,
   });
+  // The job's history is a subscriber of its transitions, as logs and metrics are.
+  recordHistory(lifecycle, history);
   // Spans carry each transition's facts when tracing is on (OTEL_*); nothing subscribes when off.
   if (tracing().enabled) traceTransitions(lifecycle);
   return {

@@ -1,0 +1,109 @@
+// A job's transitions: one discriminated union. The lifecycle emits one per change of a job's
+// state; history, logs, traces and metrics subscribe to it (history-of.ts, transition-log.ts,
+// transition-trace.ts, worker/metrics.ts), so adding a transition is one new case here and the
+// compiler lists every subscriber that must handle it.
+import type { Job } from 'bullmq';
+import type { JobResult } from '../domain/jobs.js';
+import type { PutBackCause } from './history-entry.js';
+import type { LedgerJob } from './ledger.js';
+
+export interface JobRef {
+  jobId: string;
+  op: string;
+}
+
+/** What every transition event carries: who did it and when. */
+export interface Stamp {
+  actor: string;
+  at: string;
+}
+
+export type Transition = Stamp &
+  (
+    | { type: 'enqueued'; jobs: readonly LedgerJob[] }
+    | { type: 'recovered'; jobs: readonly LedgerJob[] }
+    /** `enqueuedAt` on an instance's first start: its history begins there, dated when it was added. */
+    | (JobRef & { type: 'attempt-started'; attempt: number; enqueuedAt?: string })
+    | (JobRef & {
+        type: 'attempt-failed';
+        attempt: number;
+        maxAttempts: number;
+        durationMs: number;
+        errorClass: string;
+        kind: string;
+        message: string;
+        retryable: boolean;
+        /** No attempt follows: the job goes to the failed set, then the DLQ (or is settled). */
+        final: boolean;
+        nextDelayMs?: number;
+        /** What the failed attempt consumed before it failed (spent for nothing). */
+        capacityUnits: number;
+      })
+    | (JobRef & {
+        type: 'completed';
+        attempt: number;
+        durationMs: number;
+        capacityUnits: number;
+        dynamoCalls: number;
+        result: JobResult;
+      })
+    /** Not a failed attempt: the job went back to the queue (contended, throttled) without using an attempt. */
+    | (JobRef & {
+        type: 'put-back';
+        attempt: number;
+        delayMs: number;
+        cause: PutBackCause;
+        reason: string;
+        /** What the attempt consumed before it was put back (spent for nothing). */
+        capacityUnits: number;
+      })
+    /** A delivery finished its work after losing BullMQ's lock, or the job was decided without it: nothing recorded. */
+    | (JobRef & { type: 'lock-lost'; attempt: number })
+    /** The job failed for good but DynamoDB decided it completed (its effect had landed, or its ack was lost). */
+    | (JobRef & { type: 'settled-completed'; attempts: number; note: string })
+    | (JobRef & { type: 'dead-lettered'; reason: string; attempts: number; landed?: string[]; missing?: string[] })
+    | (JobRef & { type: 'redriven' })
+    | (JobRef & { type: 'purged' })
+  );
+
+export type TransitionType = Transition['type'];
+
+/** A transition before it is stamped with its actor and time. */
+export type Unstamped = DistributiveOmit<Transition, keyof Stamp>;
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** Named points inside the multi-step transitions, where tests pause to drive a chosen interleaving. */
+export type TransitionStep =
+  | 'lock:busy'
+  | 'move:locked'
+  | 'move:dead-letter-added'
+  | 'redrive:locked'
+  | 'redrive:added'
+  | 'redrive:dead-letter-removed'
+  | 'redrive:released'
+  | 'purge:locked'
+  | 'enqueue:recorded'
+  | 'enqueue:added';
+
+export type SettleOutcome = 'dead-lettered' | 'completed' | 'gone';
+export type OperatorOutcome = 'done' | 'not-found';
+
+/** A transition found the job id alive in the operations queue (active, waiting…): nothing is changed. */
+export class JobBusyError extends Error {
+  override name = 'JobBusyError';
+  constructor(
+    readonly jobId: string,
+    readonly state: string,
+  ) {
+    super(`job ${jobId} is ${state} in the operations queue; it is not dead-lettered, so nothing was changed`);
+  }
+}
+
+export function refOf(job: Job): JobRef {
+  return { jobId: String(job.id), op: job.name };
+}
+
+export function now(): string {
+  return new Date().toISOString();
+}

@@ -1,0 +1,80 @@
+// One delivery's transitions, in the worker: an attempt starts, fails, is put back without using an
+// attempt, or completes — decided in DynamoDB, then recorded in Redis while the delivery still
+// holds BullMQ's lock.
+import type { Job } from 'bullmq';
+import { retryTransient } from '../../runtime/retry.js';
+import { attemptLogLine } from '../dead-letter.js';
+import type { PutBackCause } from '../history-entry.js';
+import { type JobRef, now, refOf, type Stamp, type Transition } from '../transition.js';
+import type { LifecycleCore } from './core.js';
+
+type Details<T extends Transition['type']> = Omit<
+  Extract<Transition, { type: T }>,
+  keyof JobRef | keyof Stamp | 'type'
+>;
+
+export function attemptStarted(core: LifecycleCore, job: Job): number {
+  const attempt = job.attemptsMade + 1;
+  // An instance's first start dates its history from when it was added (one history item then
+  // holds the job's enqueue, start and, usually, its completion).
+  const first = job.attemptsMade === 0 && job.attemptsStarted <= 1;
+  core.emit({
+    type: 'attempt-started',
+    ...refOf(job),
+    attempt,
+    ...(first ? { enqueuedAt: new Date(job.timestamp).toISOString() } : {}),
+  });
+  return attempt;
+}
+
+/** The attempt's line in the job's own log (Bull Board shows it; the DLQ entry collects it) comes first. */
+export async function attemptFailed(core: LifecycleCore, job: Job, failure: Details<'attempt-failed'>) {
+  const at = now();
+  const { attempt, errorClass, message, retryable } = failure;
+  try {
+    await job.log(attemptLogLine({ attempt, errorClass, message, retryable, at }));
+  } finally {
+    core.emit({ type: 'attempt-failed', ...refOf(job), ...failure }, at);
+  }
+}
+
+/**
+ * Puts the running job back in the queue for `delayMs` without using an attempt (BullMQ's
+ * moveToDelayed with the delivery's token; the caller then throws DelayedError so BullMQ knows).
+ */
+export async function putBack(
+  core: LifecycleCore,
+  job: Job,
+  token: string,
+  details: { attempt: number; delayMs: number; cause: PutBackCause; reason: string; capacityUnits: number },
+): Promise<void> {
+  await job.moveToDelayed(Date.now() + details.delayMs, token);
+  core.emit({ type: 'put-back', ...refOf(job), ...details });
+}
+
+/**
+ * Decides the job completed in DynamoDB, then records it before BullMQ acknowledges (a crash now
+ * redelivers the job, which finds its effect). Returns false, recording nothing more, when the job
+ * was decided otherwise (dead-lettered: a write job's effect could not land, it was barred first)
+ * or this delivery no longer holds BullMQ's lock.
+ */
+export async function completed(
+  core: LifecycleCore,
+  job: Job,
+  token: string | undefined,
+  details: Details<'completed'>,
+): Promise<boolean> {
+  const { ledger, keys, records, actor } = core.deps;
+  const ref = refOf(job);
+  const decision = await retryTransient(() => records.decide(ref.jobId, 'completed', actor));
+  let recorded = decision.outcome === 'completed';
+  if (recorded && token === undefined) await ledger.recordOutcome(ref.jobId, 'completed');
+  else if (recorded)
+    recorded = await ledger.recordCompletedIfOwner(ref.jobId, keys.activeJobLock(ref.jobId), token as string);
+  if (!recorded) {
+    core.emit({ type: 'lock-lost', ...ref, attempt: details.attempt });
+    return false;
+  }
+  core.emit({ type: 'completed', ...ref, ...details });
+  return true;
+}

@@ -1,0 +1,82 @@
+// The producer's transitions, and putting back what Redis lost: enqueue (ledger, DynamoDB's
+// acceptance, Redis), the producer's recovery of its last uncommitted tick, and `djq recover`'s
+// re-adds of accepted jobs and lost DLQ entries.
+import { retryTransient } from '../../runtime/retry.js';
+import type { DeadLetterData } from '../dead-letter.js';
+import type { LedgerJob } from '../ledger.js';
+import type { LifecycleCore } from './core.js';
+
+export type RestoreOutcome = 'added' | 'present' | 'decided';
+
+export async function enqueue(core: LifecycleCore, jobs: readonly LedgerJob[], onRecorded: () => void) {
+  const { ledger, records } = core.deps;
+  // The ledger's write-ahead record first (a producer that dies from here on re-accepts and
+  // re-adds its uncommitted record at restart), then DynamoDB's acceptance (what `djq recover`
+  // re-enqueues from if Redis loses the job), then Redis.
+  const record = await ledger.recordEnqueued(jobs);
+  await records.accept(jobs);
+  onRecorded();
+  await core.probe('enqueue:recorded', record);
+  await core.addBulk(jobs);
+  await core.probe('enqueue:added', record);
+  await ledger.markCommitted(record);
+  core.emit({ type: 'enqueued', jobs });
+}
+
+/**
+ * Re-adds what a producer killed between its ledger write and its addBulk left out of Redis: a
+ * job of the last, uncommitted record that is in neither queue and has no outcome. Each under its
+ * lock, so a purge or redrive of the same id is never undone.
+ */
+export async function recoverUncommitted(core: LifecycleCore): Promise<number> {
+  const { ledger, records } = core.deps;
+  const last = await ledger.uncommitted();
+  if (!last) return 0;
+  const recovered: LedgerJob[] = [];
+  // An outcome after the record means the job lived and ended (completed, purged…): leave it.
+  // Read once for the whole record; under each job's lock only what was written since.
+  const since = (await ledger.position()).outcomes;
+  const ended = await ledger.readOutcomes(last.recordId);
+  // The producer may have died before DynamoDB accepted them (idempotent if it had).
+  await records.accept(last.jobs);
+  for (const job of last.jobs) {
+    await core.locked(job.id, async (fence) => {
+      if (await core.heldInRedis(job.id)) return;
+      if (ended.has(job.id) || (await ledger.readOutcomes(since)).has(job.id)) return;
+      if ((await retryTransient(() => records.get(job.id)))?.outcome) return;
+      await fence();
+      await core.addBulk([job]);
+      recovered.push(job);
+    });
+  }
+  await ledger.markCommitted(last.recordId);
+  if (recovered.length > 0) core.emit({ type: 'recovered', jobs: recovered });
+  return recovered.length;
+}
+
+/**
+ * Re-adds an accepted job Redis lost (djq recover): under its lock, only if no queue holds it and
+ * DynamoDB has not decided its generation. Its effect, if a delivery before the loss landed it, is
+ * found by the next delivery (the job id is the idempotency key).
+ */
+export function restoreJob(core: LifecycleCore, job: LedgerJob): Promise<RestoreOutcome> {
+  return core.locked(job.id, async (fence) => {
+    if (await core.heldInRedis(job.id)) return 'present';
+    if ((await retryTransient(() => core.deps.records.get(job.id)))?.outcome) return 'decided';
+    await fence();
+    await core.addBulk([job]);
+    core.emit({ type: 'recovered', jobs: [job] });
+    return 'added';
+  });
+}
+
+/** Puts back the DLQ entry of a job DynamoDB decided dead-lettered when Redis lost it. */
+export function restoreDeadLetter(core: LifecycleCore, jobId: string, data: DeadLetterData): Promise<RestoreOutcome> {
+  return core.locked(jobId, async (fence) => {
+    if (await core.heldInRedis(jobId)) return 'present';
+    if ((await retryTransient(() => core.deps.records.get(jobId)))?.outcome !== 'dead-lettered') return 'decided';
+    await fence();
+    await core.deps.queues.deadLetter.add(data.name, data, { jobId });
+    return 'added';
+  });
+}

@@ -1,0 +1,67 @@
+// Purge: a dead-lettered job is deleted for good, decided in DynamoDB first (only a dead-lettered
+// generation can be purged). The ledger's `purged` comes before the entry goes (the checker never
+// sees the job in neither place without a reason); the dead instance, if a crashed move left it in
+// the failed set, goes too, or the sweep would dead-letter it again.
+import type { Job } from 'bullmq';
+import { retryTransient } from '../../runtime/retry.js';
+import type { JobOutcome } from '../../store/types.js';
+import type { DeadLetterData } from '../dead-letter.js';
+import { JobBusyError, type OperatorOutcome } from '../transition.js';
+import type { LifecycleCore } from './core.js';
+
+export function purge(core: LifecycleCore, jobId: string): Promise<OperatorOutcome> {
+  const { queues, keys, redis, records, ledger } = core.deps;
+  return core.locked(jobId, async (fence) => {
+    await core.probe('purge:locked', jobId);
+    const entry = await queues.deadLetter.getJob(jobId);
+    if (!entry) return 'not-found';
+    if ((await retryTransient(() => records.get(jobId)))?.outcome === 'completed')
+      return core.dropStaleEntry(jobId, fence);
+    const lingering = await queues.operations.getJob(jobId);
+    const intent = await redis.hget(keys.redriveIntents, jobId);
+    const heldRedrive = lingering !== undefined && intent === String(lingering.timestamp);
+    if (lingering) {
+      const state = await lingering.getState();
+      if (state !== 'failed' && !(heldRedrive && state === 'delayed')) throw new JobBusyError(jobId, state);
+    }
+    if (!(await retryTransient(() => records.purge(jobId, core.deps.actor)))) {
+      const outcome = await purgeHeldRedrive(core, jobId, entry, heldRedrive);
+      if (outcome === 'completed') return core.dropStaleEntry(jobId, fence);
+      if (outcome !== 'purged') throw new JobBusyError(jobId, outcome ?? 'running again (redriven)');
+    }
+    await ledger.recordOutcome(jobId, 'purged', fence);
+    if (lingering) {
+      await fence();
+      await lingering.remove();
+    }
+    if (intent !== null) await fence.write('HDEL', keys.redriveIntents, jobId);
+    await fence();
+    await queues.deadLetter.remove(jobId);
+    core.emit({ type: 'purged', jobId, op: entry.name });
+    return 'done';
+  });
+}
+
+/**
+ * A purge of a redrive that died with its new instance still held: that generation is open in
+ * DynamoDB, and its bars are lifted. It is barred and decided dead-lettered again (unless a stale
+ * delivery of the old generation completed it meanwhile), then purged. Returns what stands.
+ */
+async function purgeHeldRedrive(
+  core: LifecycleCore,
+  jobId: string,
+  entry: Job,
+  held: boolean,
+): Promise<JobOutcome | undefined> {
+  const { records, effects, actor } = core.deps;
+  const record = await retryTransient(() => records.get(jobId));
+  if (record?.outcome || !held) return record?.outcome;
+  await effects.bar({ id: jobId, name: entry.name, data: (entry.data as DeadLetterData).payload });
+  const decision = await retryTransient(() =>
+    records.decide(jobId, 'dead-lettered', actor, 'purged while its redrive was held'),
+  );
+  if (decision.outcome !== 'dead-lettered') return decision.outcome;
+  return (await retryTransient(() => records.purge(jobId, actor)))
+    ? 'purged'
+    : (await retryTransient(() => records.get(jobId)))?.outcome;
+}

@@ -1,0 +1,135 @@
+// Redrive: a dead-lettered job goes back under its own job id (the idempotency key: a job whose
+// effect had in fact landed completes without a second event). DynamoDB first (the generation is
+// reopened and the job's bars lifted), then Redis, each step safe to die after: write the intent,
+// add the new instance held back, copy the attempts into its log, remove the DLQ entry, record,
+// release. The new instance cannot run while the old entry exists.
+import type { Job } from 'bullmq';
+import { retryTransient } from '../../runtime/retry.js';
+import { type DeadLetterData, redriveLogLines } from '../dead-letter.js';
+import { JobBusyError, now, type OperatorOutcome, refOf } from '../transition.js';
+import type { Fence } from '../transition-lock.js';
+import type { LifecycleCore } from './core.js';
+
+/**
+ * A redriven job waits this long unless the redrive releases it: if the redrive dies half-way, the
+ * next sweep finishes it (finishInterruptedRedrives) long before the hold runs out, and the job can
+ * never run while its old dead-letter entry still exists.
+ */
+export const REDRIVE_HOLD_MS = 24 * 60 * 60 * 1000;
+
+export function redrive(
+  core: LifecycleCore,
+  jobId: string,
+  linkOriginal: (metadata: string | undefined) => void,
+): Promise<OperatorOutcome> {
+  const { queues, records } = core.deps;
+  return core.locked(jobId, async (fence) => {
+    await core.probe('redrive:locked', jobId);
+    const entry = await queues.deadLetter.getJob(jobId);
+    if (!entry) return 'not-found';
+    linkOriginal(entry.opts.telemetry?.metadata);
+    const record = await retryTransient(() => records.get(jobId));
+    if (record?.outcome === 'completed' || record?.outcome === 'purged') return core.dropStaleEntry(jobId, fence);
+    const lingering = await queues.operations.getJob(jobId);
+    if (lingering) {
+      const state = await lingering.getState();
+      if (await isInterruptedRedrive(core, lingering, entry)) {
+        await finishRedrive(core, jobId, lingering, fence); // an interrupted redrive of this entry: finish it
+        return 'done';
+      }
+      // The dead instance the move had not removed yet; anything else means the id is alive.
+      if (state !== 'failed') throw new JobBusyError(jobId, state);
+    }
+    const timestamp = Math.max(Date.now(), (lingering?.timestamp ?? 0) + 1, entry.timestamp + 1);
+    // A redrive that died after reopening (the generation is open, its start recorded) resumes.
+    const resumed = record !== undefined && record.outcome === undefined && record.genStartedAt !== undefined;
+    if (!resumed && !(await retryTransient(() => records.reopen(jobId, core.deps.actor, timestamp))))
+      throw new JobBusyError(jobId, 'being changed by another operator');
+    const startedAt = resumed ? (record?.genStartedAt ?? timestamp) : timestamp;
+    const data = entry.data as DeadLetterData;
+    // Its bars go before its next generation can run (a redrive that dies here leaves the job
+    // open in DynamoDB and in the DLQ in Redis: a second redrive resumes, `djq recover` re-adds).
+    await core.deps.effects.unbar({ id: jobId, name: entry.name, data: data.payload });
+    if (lingering) await core.removeFailed(lingering, fence);
+    const job = await addHeld(core, entry.name, data, jobId, startedAt, fence);
+    await core.probe('redrive:added', jobId);
+    await finishRedrive(core, jobId, job, fence);
+    return 'done';
+  });
+}
+
+/** The intent, then the new instance held back (delayed) with its attempts in its log. */
+async function addHeld(
+  core: LifecycleCore,
+  name: string,
+  data: DeadLetterData,
+  jobId: string,
+  at: number,
+  fence: Fence,
+) {
+  const { queues, keys, jobOptions } = core.deps;
+  await fence.write('HSET', keys.redriveIntents, jobId, String(at));
+  await fence();
+  const job = await queues.operations.add(name, data.payload, {
+    ...jobOptions,
+    jobId,
+    timestamp: at,
+    delay: REDRIVE_HOLD_MS,
+  });
+  for (const line of redriveLogLines(data)) await job.log(line);
+  return job;
+}
+
+/** The second half of a redrive, also run by the sweep for a redrive that died half-way. Under the lock. */
+export async function finishRedrive(core: LifecycleCore, jobId: string, job: Job, fence: Fence): Promise<void> {
+  const { queues, keys, ledger } = core.deps;
+  const at = now(); // before the job is released: its next attempt must come after this in its history
+  await fence();
+  await queues.deadLetter.remove(jobId);
+  await core.probe('redrive:dead-letter-removed', jobId);
+  // Recorded once the DLQ entry is gone: the ledger never says "redriven" for a job still in the DLQ.
+  await ledger.recordOutcome(jobId, 'redriven', fence);
+  if ((await job.getState()) === 'delayed') {
+    await fence();
+    await job.promote();
+  }
+  await core.probe('redrive:released', jobId);
+  await fence.write('HDEL', keys.redriveIntents, jobId);
+  core.emit({ type: 'redriven', ...refOf(job) }, at);
+}
+
+/**
+ * Whether `job` is the new instance of a redrive that died half-way: its intent names it, and it
+ * is still held or the DLQ entry predates it. An intent left by a redrive that died after
+ * releasing its job (before clearing the intent) names an instance that has run since: finishing
+ * that "redrive" again would record `redriven` over its outcome, or remove the DLQ entry of its
+ * own later move.
+ */
+export async function isInterruptedRedrive(core: LifecycleCore, job: Job, entry: Job | undefined): Promise<boolean> {
+  const { keys, redis } = core.deps;
+  if ((await redis.hget(keys.redriveIntents, String(job.id))) !== String(job.timestamp)) return false;
+  if (entry && entry.timestamp < job.timestamp) return true;
+  return (await job.getState()) === 'delayed' && !job.processedOn;
+}
+
+/** Finishes redrives whose process died half-way (run by the sweep). */
+export async function finishInterruptedRedrives(core: LifecycleCore): Promise<number> {
+  const { queues, keys, redis } = core.deps;
+  let finished = 0;
+  for (const [jobId] of Object.entries(await redis.hgetall(keys.redriveIntents))) {
+    await core.locked(jobId, async (fence) => {
+      const intent = await redis.hget(keys.redriveIntents, jobId); // re-read inside the lock
+      if (intent === null) return;
+      const job = await queues.operations.getJob(jobId);
+      if (job && (await isInterruptedRedrive(core, job, await queues.deadLetter.getJob(jobId)))) {
+        await finishRedrive(core, jobId, job, fence);
+        finished++;
+      } else {
+        // The redrive died before adding its job (the entry stays in the DLQ, as if never
+        // redriven), or after releasing it (only the intent was left): nothing more to do.
+        await fence.write('HDEL', keys.redriveIntents, jobId);
+      }
+    });
+  }
+  return finished;
+}
