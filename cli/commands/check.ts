@@ -16,6 +16,15 @@ export async function check(ctx: CliContext, out: Output): Promise<number> {
       `lost ${report.lost} · duplicated ${report.duplicated} · projection mismatches ${report.projectionMismatches} · DLQ entries without reason ${report.deadLettersWithoutReason}`,
       `DynamoDB's job records: ${d.records}; undecided ${d.undecided} · undecided and in no Redis queue ${d.undecidedNotInRedis} · two outcomes ${d.twoOutcomes} · dead-lettered with effect ${d.deadLetteredWithEffect} · completed without effect ${d.completedWithoutEffect}`,
       ...(d.undecidedNotInRedis > 0 ? ['Redis lost accepted jobs: run `djq recover` to re-enqueue them.'] : []),
+      ...report.epochs.flatMap((state, shard) =>
+        state === 'redis-lost'
+          ? [`shard ${shard}: Redis lost its data (the table has an epoch, Redis none): run \`djq recover\`.`]
+          : state === 'mismatch'
+            ? [
+                `shard ${shard}: Redis and DynamoDB belong to different runs (their epochs differ): nothing above can be trusted.`,
+              ]
+            : [],
+      ),
       ...(d.examples.length ? [`records e.g.: ${d.examples.join('; ')}`] : []),
       ...(report.examples.lost.length ? [`lost e.g.: ${report.examples.lost.join(', ')}`] : []),
       ...(report.examples.duplicated.length ? [`duplicated e.g.: ${report.examples.duplicated.join(', ')}`] : []),

@@ -1,5 +1,7 @@
 // The ledger checker: reads the final state straight from Redis and DynamoDB (never from the
 // workers' counters) and says whether every enqueued job ended completed or dead-lettered, once.
+
+import type { EpochState } from '../lifecycle/epoch.js';
 import type { LedgerJob, Outcome } from '../lifecycle/ledger.js';
 import type { Queues } from '../lifecycle/queues.js';
 import type { Stores } from '../store/types.js';
@@ -31,6 +33,8 @@ export interface CheckReport {
   events: number;
   /** What DynamoDB's job records say (every outcome each job had): see check-decisions.ts. */
   decisions: DecisionReport;
+  /** Per shard: 'ok' when its Redis and the table belong together (epoch.ts), else why not. */
+  epochs: EpochState['state'][];
   faults: Record<string, unknown>;
   examples: { lost: string[]; duplicated: string[]; mismatched: string[] };
 }
@@ -58,7 +62,8 @@ export async function checkLedger(deps: {
   });
 }
 
-type ShardView = Pick<JobSystem, 'ledger' | 'queues'>;
+/** A shard as the checker reads it; with `checkEpoch`, whether its Redis and the table belong together. */
+type ShardView = Pick<JobSystem, 'ledger' | 'queues'> & Partial<Pick<JobSystem, 'checkEpoch'>>;
 
 /** What one shard's first reads found (its ledger window, enqueued jobs, outcomes and DLQ). */
 interface ShardReads {
@@ -112,6 +117,9 @@ export async function checkShards(deps: {
     deps.stores,
     deps.shards.map((s) => s.queues),
   );
+  // Redis and DynamoDB of two different runs (or a Redis that lost its data) make every figure
+  // above meaningless: said, and the check fails.
+  const epochs = await Promise.all(deps.shards.map(async (s) => (await s.checkEpoch?.())?.state ?? 'ok'));
   return {
     since: window === '0-0' ? 'start' : new Date(Number(window.split('-')[0])).toISOString(),
     enqueued: sum((t) => t.enqueued),
@@ -125,6 +133,7 @@ export async function checkShards(deps: {
     projectionPending: verify.explained.length,
     deadLettersWithoutReason: sum((t) => t.deadLettersWithoutReason),
     decisions,
+    epochs,
     aggregates: verify.aggregates,
     events: verify.events,
     faults: deps.faults ?? {},
@@ -248,6 +257,7 @@ export function checkPassed(report: CheckReport): boolean {
     report.decisions.undecidedNotInRedis === 0 &&
     report.decisions.twoOutcomes === 0 &&
     report.decisions.deadLetteredWithEffect === 0 &&
-    report.decisions.completedWithoutEffect === 0
+    report.decisions.completedWithoutEffect === 0 &&
+    report.epochs.every((e) => e === 'ok')
   );
 }

@@ -24,6 +24,7 @@ const clean: CheckReport = {
     completedWithoutEffect: 0,
     examples: [],
   },
+  epochs: ['ok'],
   aggregates: 5,
   events: 9,
   faults: {},

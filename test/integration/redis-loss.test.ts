@@ -4,6 +4,7 @@
 // dead-lettered — after which real workers finish them, each effect applied once.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkPassed, checkShards } from '../../shared/operator/check.js';
 import { checkDecisions } from '../../shared/operator/check-decisions.js';
 import { recoverFromRecords } from '../../shared/operator/recover.js';
 import { openShardedSystem, type ShardedJobSystem } from '../../shared/wiring.js';
@@ -59,6 +60,9 @@ describe('after Redis loses the queue', () => {
     await deleteKeys(resources.redis, shard.keys.everyKeyPattern);
     expect((await shard.checkEpoch()).state).toBe('redis-lost');
     expect(await checkDecisions(resources.stores, [shard.queues])).toMatchObject({ undecidedNotInRedis: 6 });
+    const lostCheck = await checkShards({ shards: system.shards, stores: resources.stores });
+    expect(lostCheck.epochs).toEqual(['redis-lost']);
+    expect(checkPassed(lostCheck)).toBe(false);
 
     const dry = await recoverFromRecords(system, { dryRun: true });
     expect(dry).toMatchObject({ reEnqueued: 6, deadLettersRestored: 1 });
@@ -87,5 +91,17 @@ describe('after Redis loses the queue', () => {
       deadLetteredWithEffect: 0,
       completedWithoutEffect: 0,
     });
+  });
+
+  it('djq check fails when Redis and the table belong to different runs', async () => {
+    const [shard] = system.shards;
+    if (!shard) throw new Error('no shard');
+    expect((await shard.checkEpoch()).state).toBe('ok');
+    // Another run's Redis data under the same names (the table was replaced, or Redis pointed elsewhere).
+    await resources.redis.set(shard.keys.epoch, 'another-run');
+    const report = await checkShards({ shards: system.shards, stores: resources.stores });
+    expect(report.epochs).toEqual(['mismatch']);
+    expect(checkPassed(report)).toBe(false);
+    await shard.restoreEpoch();
   });
 });
