@@ -268,6 +268,18 @@ export class ChaosStack {
     track(this.redisServer.process);
   }
 
+  /**
+   * Replaces Redis with a new, empty redis-server on the same port (what a host that lost its disk,
+   * or a restart without persistence, leaves): every key is gone, the clients reconnect to it.
+   */
+  async replaceRedisWithEmpty(): Promise<void> {
+    if (!this.redisServer) throw new Error('replaceRedisWithEmpty needs a single redis-server stack, not a cluster');
+    const { port } = this.redisServer;
+    await this.redisServer.stop('SIGKILL');
+    this.redisServer = await startRedisServer({ port });
+    track(this.redisServer.process);
+  }
+
   /** Jobs not finished yet: waiting, active, delayed, retrying or on their way to the DLQ. */
   async unfinished(): Promise<number> {
     let total = 0;

@@ -18,9 +18,28 @@ export const REDIS_LOSS_ENV = {
   STALLED_INTERVAL_MS: 1000,
 };
 
+/** The first shard's epoch state, retried while the clients reconnect to a new server. */
+async function readEpochState(stack: ChaosStack): Promise<string | undefined> {
+  for (let i = 0; i < 50; i++) {
+    try {
+      return (await stack.sharded.shards[0]?.checkEpoch())?.state;
+    } catch {
+      await sleep(200);
+    }
+  }
+  return undefined;
+}
+
 export async function redisLoss(jobs: number): Promise<ScenarioResult> {
   const startedAt = performance.now();
-  const tally = { reEnqueued: 0, deadLettersRestored: 0, passes: 0, epochAfterLoss: '', settled: false };
+  const tally = {
+    reEnqueued: 0,
+    deadLettersRestored: 0,
+    passes: 0,
+    epochAfterLoss: '',
+    epochAfterReplace: '',
+    settled: false,
+  };
   const recover = async (stack: ChaosStack) => {
     const report = await recoverFromRecords(stack.sharded);
     tally.passes++;
@@ -41,6 +60,11 @@ export async function redisLoss(jobs: number): Promise<ScenarioResult> {
         while ((await stack.finished()) < jobs * 0.3 && Date.now() < deadline) await sleep(200);
         await stack.redis.flushall();
         tally.epochAfterLoss = (await stack.sharded.shards[0]?.checkEpoch())?.state ?? 'none';
+        await recover(stack);
+        // Then the server itself is lost: a new, empty redis-server comes up on the same port.
+        while ((await stack.finished()) < jobs * 0.3 && Date.now() < deadline) await sleep(200);
+        await stack.replaceRedisWithEmpty();
+        tally.epochAfterReplace = (await readEpochState(stack)) ?? 'none';
         await recover(stack);
         await producer.exited;
         // Jobs in flight at the loss end up in no queue (their Redis state is gone): a later pass
@@ -67,11 +91,16 @@ export async function redisLoss(jobs: number): Promise<ScenarioResult> {
         report,
         faults: { reEnqueued: tally.reEnqueued, deadLettersRestored: tally.deadLettersRestored, passes: tally.passes },
         // The ledger (in Redis) lost what came before the FLUSHALL: DynamoDB's records count the run.
-        faultSummary: `FLUSHALL at 30% (ledger from then on; ${report.decisions.records} jobs in DynamoDB's records); djq recover ×${tally.passes}: ${tally.reEnqueued} re-enqueued, ${tally.deadLettersRestored} DLQ entries restored`,
+        faultSummary: `FLUSHALL at 30%, then a new empty redis-server (ledger from then on; ${report.decisions.records} jobs in DynamoDB's records); djq recover ×${tally.passes}: ${tally.reEnqueued} re-enqueued, ${tally.deadLettersRestored} DLQ entries restored`,
         expectations: [
           expect('run drained', drained),
           expect('producer exited 0', producerExitCode === 0, `exit ${producerExitCode}`),
           expect('the loss was seen (epoch)', tally.epochAfterLoss === 'redis-lost', tally.epochAfterLoss),
+          expect(
+            'the empty server was seen (epoch)',
+            tally.epochAfterReplace === 'redis-lost',
+            tally.epochAfterReplace,
+          ),
           expect('recovery re-enqueued the lost work', tally.reEnqueued > 0, `${tally.reEnqueued}`),
           expect('every accepted job decided', tally.settled, `records ${report.decisions.records}`),
           expect(
