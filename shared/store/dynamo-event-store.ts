@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { StoredEvent, UserEvent } from '../domain/user.js';
 import { keys } from '../dynamo/table.js';
+import { conditionalWrite } from './conditional.js';
 import type { EventStore } from './types.js';
 
 type EventItem = StoredEvent & { pk: string; sk: string };
@@ -21,8 +22,6 @@ function toEvent(item: Record<string, unknown>): StoredEvent {
   const { pk: _pk, sk: _sk, ...event } = item as unknown as EventItem;
   return event as StoredEvent;
 }
-
-const isConditionFailure = (error: unknown) => (error as Error).name === 'ConditionalCheckFailedException';
 
 /** Condition pieces, one reason each. */
 const conditions = {
@@ -60,8 +59,8 @@ export class DynamoEventStore implements EventStore {
   }
 
   private async conditionalPut(event: UserEvent, condition: string, fromVersion?: number): Promise<boolean> {
-    try {
-      await this.doc.send(
+    return conditionalWrite(() =>
+      this.doc.send(
         new PutCommand({
           TableName: this.tableName,
           Item: { ...this.key(event.userId, event.jobId), ...event },
@@ -73,17 +72,13 @@ export class DynamoEventStore implements EventStore {
               }
             : {}),
         }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   async discard(userId: string, jobId: string, version: number): Promise<boolean> {
-    try {
-      await this.doc.send(
+    return conditionalWrite(() =>
+      this.doc.send(
         new DeleteCommand({
           TableName: this.tableName,
           Key: this.key(userId, jobId),
@@ -91,17 +86,13 @@ export class DynamoEventStore implements EventStore {
           ExpressionAttributeNames: { '#version': 'version' },
           ExpressionAttributeValues: { ':from': version },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   async markLinked(userId: string, jobId: string, version: number): Promise<void> {
-    try {
-      await this.doc.send(
+    const flagged = await conditionalWrite(() =>
+      this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: this.key(userId, jobId),
@@ -111,18 +102,10 @@ export class DynamoEventStore implements EventStore {
           ExpressionAttributeNames: { '#version': 'version' },
           ExpressionAttributeValues: { ':from': version, ':yes': true },
         }),
-      );
-    } catch (error) {
-      if (isConditionFailure(error)) {
-        throw new Error(
-          `user ${userId}: the head links job ${jobId} at version ${version}, but its event is not there`,
-          {
-            cause: error,
-          },
-        );
-      }
-      throw error;
-    }
+      ),
+    );
+    if (!flagged)
+      throw new Error(`user ${userId}: the head links job ${jobId} at version ${version}, but its event is not there`);
   }
 
   async listUser(userId: string): Promise<StoredEvent[]> {

@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { User, UserHead } from '../domain/user.js';
 import { DEPARTMENT_INDEX, keys } from '../dynamo/table.js';
+import { conditionalWrite } from './conditional.js';
 import { countItems } from './dynamo-event-store.js';
 import { type BarResult, type Bars, NO_BARS, type UserProjectionStore } from './types.js';
 
@@ -98,8 +99,8 @@ export class DynamoUserProjection implements UserProjectionStore {
   }
 
   async bar(userId: string, jobId: string): Promise<BarResult> {
-    try {
-      await this.doc.send(
+    const barred = await conditionalWrite(() =>
+      this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: this.key(userId),
@@ -108,17 +109,15 @@ export class DynamoUserProjection implements UserProjectionStore {
           ConditionExpression: 'NOT contains(recentJobs, :id)',
           ExpressionAttributeValues: { ':job': new Set([jobId]), ':one': 1, ':id': jobId },
         }),
-      );
-      return 'barred';
-    } catch (error) {
-      if ((error as Error).name === 'ConditionalCheckFailedException') return 'linked';
-      throw error;
-    }
+      ),
+    );
+    return barred ? 'barred' : 'linked';
   }
 
   async unbar(userId: string, jobId: string): Promise<void> {
-    await this.doc
-      .send(
+    // No item (its condition fails): nothing was barred.
+    await conditionalWrite(() =>
+      this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: this.key(userId),
@@ -126,11 +125,8 @@ export class DynamoUserProjection implements UserProjectionStore {
           ConditionExpression: 'attribute_exists(pk)',
           ExpressionAttributeValues: { ':job': new Set([jobId]), ':one': 1 },
         }),
-      )
-      .catch((error: unknown) => {
-        // No item: nothing was barred.
-        if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
-      });
+      ),
+    );
   }
 
   private key(userId: string) {
@@ -155,8 +151,8 @@ export class DynamoUserProjection implements UserProjectionStore {
     // bar may have come since the read: the counter every bar moves is part of the condition.
     const version = fromVersion === 0 ? 'attribute_not_exists(#version)' : '#version = :from';
     const barred = bars.seq === 0 ? 'attribute_not_exists(barSeq)' : 'barSeq = :seq';
-    try {
-      await this.doc.send(
+    return conditionalWrite(() =>
+      this.doc.send(
         new PutCommand({
           TableName: this.tableName,
           Item: this.item(head, bars),
@@ -171,12 +167,8 @@ export class DynamoUserProjection implements UserProjectionStore {
               }
             : {}),
         }),
-      );
-      return true;
-    } catch (error) {
-      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   async overwrite(userId: string, state: UserHead | undefined): Promise<void> {
