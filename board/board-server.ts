@@ -15,6 +15,7 @@ import type { Logger } from '../shared/runtime/logger.js';
 import { runReadiness } from '../shared/runtime/probe-server.js';
 import type { RedisConnection } from '../shared/runtime/redis.js';
 import { createDynamoStores } from '../shared/store/index.js';
+import { requireSchema } from '../shared/store/migrate.js';
 import { openShardedSystem, type ShardedJobSystem } from '../shared/wiring.js';
 import { basicAuth, isLoopback } from './auth.js';
 import { dlqRoutes } from './dlq-routes.js';
@@ -71,6 +72,7 @@ export async function startBoard(deps: BoardDeps): Promise<Board> {
     config.BOARD_USERNAME !== undefined && config.BOARD_PASSWORD !== undefined
       ? { username: config.BOARD_USERNAME, password: config.BOARD_PASSWORD }
       : undefined;
+  await checkSchema(config);
   const board = openBoardSystem(deps);
   const server = createServer(boardApp(deps, board, auth));
   try {
@@ -94,6 +96,20 @@ export async function startBoard(deps: BoardDeps): Promise<Board> {
       await board.close();
     },
   };
+}
+
+/**
+ * Refuses to start on a table of an earlier schema (the console's search needs its indexes), or
+ * migrates it when CREATE_TABLES=true, as the other services do. A missing or unreachable table is
+ * /readyz's to report, not a reason not to start.
+ */
+async function checkSchema(config: Config): Promise<void> {
+  const clients = createDynamoClients(withoutFaults(config));
+  try {
+    await requireSchema(clients, config.DYNAMODB_TABLE_NAME, { migrate: config.CREATE_TABLES, unreadable: 'ignore' });
+  } finally {
+    clients.close();
+  }
 }
 
 function openBoardSystem({ config, redis, logger }: BoardDeps): BoardSystem {
