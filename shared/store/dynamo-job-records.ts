@@ -238,7 +238,7 @@ export class DynamoJobRecords implements JobRecordStore {
     const shown = sortKeys.slice(0, query.limit);
     const last = shown.at(-1);
     return {
-      jobs: shown.map((sk) => ({ jobId: jobIdOfTimeSk(sk), at: sk.slice(0, sk.indexOf('#')) })),
+      jobs: shown.map((sk) => ({ jobId: jobIdOfTimeSk(sk), at: sk.slice(0, sk.indexOf('#')), position: sk })),
       ...(more && last !== undefined ? { cursor: last } : {}),
     };
   }

@@ -203,7 +203,7 @@ export class MemoryJobRecords implements JobRecordStore {
     const shown = inRange.slice(0, query.limit);
     const last = shown.at(-1);
     return {
-      jobs: shown.map(({ jobId, at }) => ({ jobId, at })),
+      jobs: shown.map(({ jobId, at, sk }) => ({ jobId, at, position: sk })),
       ...(inRange.length > query.limit && last ? { cursor: last.sk } : {}),
     };
   }

@@ -134,8 +134,11 @@ export interface JobQuery {
 }
 
 export interface JobQueryPage {
-  /** In the order asked, with the time the index holds them by. */
-  jobs: { jobId: string; at: string }[];
+  /**
+   * In the order asked, with the time the index holds them by, and each one's `position`: a cursor
+   * that continues right after it (a caller that stops mid-page resumes there).
+   */
+  jobs: { jobId: string; at: string; position: string }[];
   /** Absent on the last page. */
   cursor?: string;
 }
