@@ -9,7 +9,9 @@ import { ConfigError } from '../shared/runtime/config.js';
 import { tracing } from '../shared/telemetry/tracing.js';
 import { check } from './commands/check.js';
 import { dlq } from './commands/dlq.js';
+import { find } from './commands/find.js';
 import { history } from './commands/history.js';
+import { migrate } from './commands/migrate.js';
 import { recover } from './commands/recover.js';
 import { replay } from './commands/replay.js';
 import { stats } from './commands/stats.js';
@@ -21,12 +23,21 @@ const USAGE = `Usage: djq <command> [options]      (from a checkout: npm run -s 
 Commands:
   stats [--exact]                     queue counts by state, DLQ size, table size (approximate;
                                       --exact counts events and users with full-table scans)
-  history <jobId>                     a job's lifecycle: enqueued, attempts, outcome
+  find [--id ID] [--user ID] [--state S] [--op NAME] [--error TEXT] [--from T] [--to T]
+       [--gen N] [--limit N] [--cursor C]
+                                      jobs from DynamoDB's records, pruned ones included; S is
+                                      waiting|active|delayed|completed|dead-lettered|purged; T an
+                                      ISO time or 15m/2h/3d ago
+  history <jobId>                     a job's timeline: attempts with errors and durations, moves,
+                                      redrives and purges with who, the effect in DynamoDB
+  history --user <userId>             every job that touched the user, in order
   dlq list [--reason TEXT]            dead-lettered jobs with their reasons
   dlq show <jobId>                    one dead-lettered job: payload and every attempt's error
-  dlq redrive <jobId…> | --all [--reason TEXT]
-                                      put jobs back on the queue under their idempotency key
-  dlq purge <jobId…> | --all --yes    delete dead-lettered jobs for good
+  dlq redrive <jobId…> | --all | [--reason TEXT] [--error-class C] [--op NAME] [--from T] [--to T]
+        [--dry-run] [--rate N]        put jobs back on the queue under their idempotency key;
+                                      --dry-run counts, groups reasons and warns; N jobs/s (10)
+  dlq purge <same selection> --yes    delete dead-lettered jobs for good
+  migrate                             bring a table of an earlier release to the current schema
   replay --verify                     fold every user's events and compare with the users table
   replay --rebuild                    rewrite the users table from the events (workers stopped)
   check                               the ledger: every job completed or dead-lettered, none lost or twice
@@ -34,6 +45,11 @@ Commands:
 
 Every command takes --json for one JSON document on stdout.
 Exit codes: 0 ok, 1 the command found a problem (or failed), 2 bad usage or configuration.`;
+
+/** The options given (exactOptionalPropertyTypes: an absent option is no key, not `undefined`). */
+function definedOnly<T extends Record<string, string | undefined>>(values: T): { [K in keyof T]?: string } {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: string };
+}
 
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -50,6 +66,17 @@ async function run(argv: string[]): Promise<number> {
       exact: { type: 'boolean', default: false },
       'dry-run': { type: 'boolean', default: false },
       rate: { type: 'string' },
+      id: { type: 'string' },
+      user: { type: 'string' },
+      state: { type: 'string' },
+      op: { type: 'string' },
+      error: { type: 'string' },
+      'error-class': { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      gen: { type: 'string' },
+      limit: { type: 'string' },
+      cursor: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -58,7 +85,7 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return command || values.help ? 0 : 2;
   }
-  const known = ['stats', 'history', 'dlq', 'replay', 'check', 'recover'];
+  const known = ['stats', 'find', 'history', 'dlq', 'replay', 'check', 'recover', 'migrate'];
   if (!known.includes(command)) throw new UsageError(`unknown command "${command}" (${known.join(', ')})`);
 
   const out = makeOutput(values.json);
@@ -67,8 +94,27 @@ async function run(argv: string[]): Promise<number> {
     switch (command) {
       case 'stats':
         return await stats(ctx, out, { exact: values.exact });
+      case 'find':
+        return await find(
+          ctx,
+          out,
+          definedOnly({
+            id: values.id,
+            user: values.user,
+            state: values.state,
+            op: values.op,
+            error: values.error,
+            from: values.from,
+            to: values.to,
+            gen: values.gen,
+            limit: values.limit,
+            cursor: values.cursor,
+          }),
+        );
       case 'history':
-        return await history(ctx, out, rest);
+        return await history(ctx, out, rest, values.user);
+      case 'migrate':
+        return await migrate(ctx, out);
       case 'replay':
         return await replay(ctx, out, { verify: values.verify, rebuild: values.rebuild });
       case 'check':
@@ -85,7 +131,15 @@ async function run(argv: string[]): Promise<number> {
           ids,
           all: values.all,
           yes: values.yes,
-          ...(values.reason ? { reason: values.reason } : {}),
+          dryRun: values['dry-run'],
+          ...definedOnly({
+            reason: values.reason,
+            errorClass: values['error-class'],
+            op: values.op,
+            from: values.from,
+            to: values.to,
+            rate: values.rate,
+          }),
         });
       }
     }

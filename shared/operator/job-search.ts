@@ -99,12 +99,15 @@ export class JobSearch {
         (await this.deps.records.getMany(page.jobs.map((j) => j.jobId))).map((r) => [r.jobId, r]),
       );
       let stoppedAt: string | undefined;
-      for (const entry of page.jobs) {
+      for (const [i, entry] of page.jobs.entries()) {
         scanned++;
         const record = records.get(entry.jobId);
         const summary = record && (await this.matching(record, filter));
         if (summary) jobs.push(summary);
         if (jobs.length >= limit) {
+          // Full: a cursor only if more may match (the rest of this page, or pages beyond it).
+          const rest = page.jobs.slice(i + 1);
+          if (page.cursor === undefined && !(await this.anyMatching(rest, records, filter))) return { jobs, scanned };
           stoppedAt = entry.position;
           break;
         }
@@ -134,6 +137,18 @@ export class JobSearch {
   async summary(jobId: string): Promise<JobSummary | undefined> {
     const record = await this.deps.records.get(jobId);
     return record && this.summarize(record);
+  }
+
+  private async anyMatching(
+    entries: readonly { jobId: string }[],
+    records: ReadonlyMap<string, JobRecord>,
+    filter: JobFilter,
+  ): Promise<boolean> {
+    for (const entry of entries) {
+      const record = records.get(entry.jobId);
+      if (record && (await this.matching(record, filter))) return true;
+    }
+    return false;
   }
 
   private async byId(filter: JobFilter): Promise<SearchPage> {
