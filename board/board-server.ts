@@ -10,6 +10,7 @@ import { createDynamoClients, type DynamoClients, withoutFaults } from '../share
 import { describeTable } from '../shared/dynamo/table.js';
 import type { Queues } from '../shared/lifecycle/queues.js';
 import { logTransitions } from '../shared/lifecycle/transition-log.js';
+import { OperatorConsole } from '../shared/operator/operator-console.js';
 import type { Config } from '../shared/runtime/config.js';
 import type { Logger } from '../shared/runtime/logger.js';
 import { runReadiness } from '../shared/runtime/probe-server.js';
@@ -18,12 +19,17 @@ import { createDynamoStores } from '../shared/store/index.js';
 import { requireSchema } from '../shared/store/migrate.js';
 import { openShardedSystem, type ShardedJobSystem } from '../shared/wiring.js';
 import { basicAuth, isLoopback } from './auth.js';
+import { CONSOLE_CSS, CONSOLE_HTML, CONSOLE_JS } from './console-page.js';
+import { consoleRoutes } from './console-routes.js';
 import { dlqRoutes } from './dlq-routes.js';
 import { FlowAwareAdapter, FlowStatus } from './flow-status.js';
 import { QueueMetrics } from './queue-metrics.js';
 
 /** Where Bull Board is mounted; its adapter's base path must be the same, or its assets 404. */
 export const BOARD_PATH = '/admin/queues';
+
+/** The operator console page (board/console-page.ts), linked from Bull Board's header. */
+export const CONSOLE_PATH = '/console';
 
 /** Container probes answer without credentials: an orchestrator has none. */
 const OPEN_PATHS = ['/healthz', '/readyz'] as const;
@@ -112,6 +118,11 @@ async function checkSchema(config: Config): Promise<void> {
   }
 }
 
+/** Who the board acts as: the authenticated operator (one basic-auth login), else just 'board'. */
+export function boardOperator(config: Pick<Config, 'BOARD_USERNAME'>): string {
+  return config.BOARD_USERNAME !== undefined ? `board:${config.BOARD_USERNAME}` : 'board';
+}
+
 function openBoardSystem({ config, redis, logger }: BoardDeps): BoardSystem {
   // Injected faults are for the workers' demos: the board's reads, probes and DLQ actions go without.
   const dynamo = createDynamoClients(withoutFaults(config));
@@ -121,7 +132,7 @@ function openBoardSystem({ config, redis, logger }: BoardDeps): BoardSystem {
     redis,
     stores: createDynamoStores(dynamo, config),
     logger,
-    actor: 'board',
+    actor: boardOperator(config),
   });
   for (const shard of system.shards) logTransitions(shard.lifecycle, logger);
   const queues = system.shards.map((s) => s.queues);
@@ -173,6 +184,16 @@ function boardApp(
   app.get('/api/flow', (_req, res) => {
     res.json({ shards: flow.all() });
   });
+  app.use(CONSOLE_PATH, consolePage());
+  app.use(
+    '/api/console',
+    consoleRoutes({
+      operator: new OperatorConsole({ stores: system.stores, queues, dlq: system.console }),
+      operatorName: boardOperator(config),
+      readOnly: config.BOARD_READ_ONLY,
+      logger: logger.child({ component: 'console' }),
+    }),
+  );
   app.use(
     '/api',
     dlqRoutes({
@@ -182,7 +203,7 @@ function boardApp(
       logger: logger.child({ component: 'board-api' }),
     }),
   );
-  app.use(BOARD_PATH, bullBoard(config, queues, flow).getRouter());
+  app.use(BOARD_PATH, withoutWebFonts, bullBoard(config, queues, flow).getRouter());
   app.get('/', (_req, res) => {
     res.redirect(BOARD_PATH);
   });
@@ -222,10 +243,47 @@ function bullBoard(config: Config, queues: readonly Queues[], flow: FlowStatus):
       ];
     }),
     serverAdapter,
-    options: { uiConfig: { boardTitle: `djq ${config.QUEUE_NAME}` } },
+    options: {
+      uiConfig: {
+        boardTitle: `djq ${config.QUEUE_NAME}`,
+        miscLinks: [{ text: 'Console: find jobs', url: CONSOLE_PATH }],
+      },
+    },
   });
   return serverAdapter;
 }
+
+/** The console page and its two assets, with a policy that allows nothing from elsewhere. */
+function consolePage(): express.Router {
+  const router = express.Router();
+  const send =
+    (type: string, body: string): express.RequestHandler =>
+    (_req, res) => {
+      res
+        .type(type)
+        .set(
+          'Content-Security-Policy',
+          "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        )
+        .set('Cache-Control', 'no-store')
+        .send(body);
+    };
+  router.get('/', send('html', CONSOLE_HTML));
+  router.get('/console.js', send('js', CONSOLE_JS));
+  router.get('/console.css', send('css', CONSOLE_CSS));
+  return router;
+}
+
+/**
+ * Bull Board's page links Google Fonts and has no option to leave it out: offline, the page waits
+ * for the fetch to fail before it shows. Its HTML goes out without that link (the system font is used).
+ */
+const withoutWebFonts: express.RequestHandler = (_req, res, next) => {
+  const send = res.send.bind(res);
+  res.send = (body?: unknown) =>
+    send(typeof body === 'string' ? body.replace(/<link[^>]*fonts\.(googleapis|gstatic)\.com[^>]*>\s*/g, '') : body);
+  next();
+};
 
 function listen(server: Server, port: number, host: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
