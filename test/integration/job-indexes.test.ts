@@ -6,10 +6,13 @@ import { randomUUID } from 'node:crypto';
 import { CreateTableCommand, DeleteTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBoard } from '../../board/board-server.js';
 import { keys, readSchemaVersion, SCHEMA_VERSION, waitForActive } from '../../shared/dynamo/table.js';
+import { openDynamo } from '../../shared/runtime/bootstrap.js';
 import { SchemaTooOldError } from '../../shared/store/errors.js';
 import { acceptedIndexKeys, outcomeIndexKeys } from '../../shared/store/job-index.js';
 import { migrateTable, readSchema, requireSchema } from '../../shared/store/migrate.js';
+import { silentLogger } from '../helpers/pipeline.js';
 import { openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
 
 const env = testEnv();
@@ -141,6 +144,13 @@ describe('a table made before the job indexes', () => {
     const refused = requireSchema(resources.dynamo, table, { migrate: false });
     await expect(refused).rejects.toBeInstanceOf(SchemaTooOldError);
     await expect(refused).rejects.toThrow(/schema version 1; this release needs 2.*djq migrate/);
+  });
+
+  it('is refused by the services at start when they may not change the table', async () => {
+    const config = { ...oldEnv.config, CREATE_TABLES: false };
+    await expect(openDynamo(config, silentLogger)).rejects.toBeInstanceOf(SchemaTooOldError);
+    const board = startBoard({ config, redis: resources.redis, logger: silentLogger, host: '127.0.0.1', port: 0 });
+    await expect(board).rejects.toThrow(/djq migrate/);
   });
 
   it('is migrated: its records get the keys a new write gives them', async () => {
