@@ -280,8 +280,13 @@ function consolePage(): express.Router {
  */
 const withoutWebFonts: express.RequestHandler = (_req, res, next) => {
   const send = res.send.bind(res);
-  res.send = (body?: unknown) =>
-    send(typeof body === 'string' ? body.replace(/<link[^>]*fonts\.(googleapis|gstatic)\.com[^>]*>\s*/g, '') : body);
+  // Its page only (rendered HTML goes out with no type set yet): its API's JSON, jobs' data
+  // included, is passed through untouched.
+  res.send = (body?: unknown) => {
+    const type = String(res.get('Content-Type') ?? 'text/html');
+    const html = typeof body === 'string' && type.startsWith('text/html');
+    return send(html ? body.replace(/<link[^>]*fonts\.(googleapis|gstatic)\.com[^>]*>\s*/g, '') : body);
+  };
   next();
 };
 
