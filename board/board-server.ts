@@ -3,7 +3,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import express from 'express';
 import { createDynamoClients, type DynamoClients, withoutFaults } from '../shared/dynamo/client.js';
@@ -21,6 +20,7 @@ import { openShardedSystem, type ShardedJobSystem } from '../shared/wiring.js';
 import { basicAuth, isLoopback } from './auth.js';
 import { CONSOLE_CSS, CONSOLE_HTML, CONSOLE_JS } from './console-page.js';
 import { consoleRoutes } from './console-routes.js';
+import { DeadLetterAdapter } from './dead-letter-adapter.js';
 import { dlqRoutes } from './dlq-routes.js';
 import { FlowAwareAdapter, FlowStatus } from './flow-status.js';
 import { QueueMetrics } from './queue-metrics.js';
@@ -235,7 +235,7 @@ function bullBoard(config: Config, queues: readonly Queues[], flow: FlowStatus):
           },
           () => flow.line(i),
         ),
-        new BullMQAdapter(shard.deadLetter, {
+        new DeadLetterAdapter(shard.deadLetter, {
           readOnlyMode: true,
           description: `Jobs that failed for good; redrive or purge them with djq dlq or POST /api/dlq/*${of}`,
           ...parts,

@@ -70,6 +70,21 @@ describe('the console page', () => {
   });
 });
 
+describe('Bull Board on the dead-letter queue', () => {
+  it("shows an entry's reason and numbered attempts as its log, and no missing-workers badge", async () => {
+    const dlq = fixture.queues.deadLetter.name;
+    const logs = await call(`/admin/queues/api/queues/${encodeURIComponent(dlq)}/${fixture.poisonJobId}/logs`);
+    expect(logs.status).toBe(200);
+    const lines = (logs.body as unknown as string[]).join('\n');
+    expect(lines).toMatch(/#1 \(generation 1, attempt 1\) .* PoisonPayloadError \(not retryable\)/);
+    expect(lines).toMatch(/dead-lettered .* after 1 attempt\(s\)/);
+    const { queues } = (await call('/admin/queues/api/queues')).body as {
+      queues: { name: string; hasWorkers?: unknown }[];
+    };
+    expect(queues.find((q) => q.name === dlq)?.hasWorkers).toBeNull();
+  });
+});
+
 describe('the console API', () => {
   it('names the operator and hands out a CSRF token (none to a read-only board)', async () => {
     expect(await session()).toMatchObject({ operator: 'board:ops', readOnly: false, csrfToken: expect.any(String) });
