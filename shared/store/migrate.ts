@@ -2,6 +2,7 @@
 // (UpdateTable, one index per call, as DynamoDB allows), backfills the index keys onto the job
 // records written before them, then records the schema version. Each step is safe to repeat, so a
 // migration that dies is run again. Services check the version before they start (requireSchema).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DescribeTableCommand, type DynamoDBClient, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, type DynamoDBDocumentClient, paginateScan, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
@@ -140,13 +141,21 @@ async function backfill(doc: DynamoDBDocumentClient, tableName: string): Promise
       );
       if (item.sk === keys.acceptedSk) {
         const touches = touchItems(jobId, String(item.name), item.data, at);
-        if (touches.length > 0)
-          await doc.send(
-            new BatchWriteCommand({ RequestItems: { [tableName]: touches.map((Item) => ({ PutRequest: { Item } })) } }),
-          );
+        await putAll(doc, tableName, touches);
       }
       count++;
     }
   }
   return count;
+}
+
+/** Puts up to 25 items, retrying what DynamoDB leaves unprocessed (a batch has at most 24 touches). */
+async function putAll(doc: DynamoDBDocumentClient, tableName: string, items: Record<string, unknown>[]): Promise<void> {
+  let requests = items.map((Item) => ({ PutRequest: { Item } }));
+  for (let round = 0; requests.length > 0; round++) {
+    if (round >= 8) throw new Error(`${requests.length} index items stayed unprocessed after ${round} rounds`);
+    if (round > 0) await sleep(Math.min(1000, 25 * 2 ** round));
+    const out = await doc.send(new BatchWriteCommand({ RequestItems: { [tableName]: requests } }));
+    requests = (out.UnprocessedItems?.[tableName] ?? []) as typeof requests;
+  }
 }

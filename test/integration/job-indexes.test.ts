@@ -178,6 +178,21 @@ describe('a table made before the job indexes', () => {
         },
       }),
     );
+    // A batch of two users: the second gets a TOUCHES item in its own user's index.
+    const batchId = randomUUID();
+    const [first, second] = [randomUUID(), randomUUID()];
+    await doc.send(
+      new PutCommand({
+        TableName: table,
+        Item: {
+          pk: keys.jobPk(batchId),
+          sk: keys.acceptedSk,
+          name: 'batch-create-users',
+          data: { users: [newUser(first), newUser(second)] },
+          at,
+        },
+      }),
+    );
     const updates: string[] = [];
     // dynalite validates UpdateTable's index creation but does not build the index: stand in for
     // DynamoDB's answer (the indexes appear) and keep the rest of the traffic real.
@@ -203,7 +218,11 @@ describe('a table made before the job indexes', () => {
     const report = await migrateTable({ client: standIn, doc }, table);
 
     expect(updates).toEqual(['gsi2-user-jobs', 'gsi3-jobs-by-time']);
-    expect(report).toMatchObject({ from: 1, to: SCHEMA_VERSION, recordsBackfilled: 2 });
+    expect(report).toMatchObject({ from: 1, to: SCHEMA_VERSION, recordsBackfilled: 3 });
+    const touches = await doc.send(
+      new GetCommand({ TableName: table, Key: { pk: keys.jobPk(batchId), sk: keys.touchesSk(second) } }),
+    );
+    expect(touches.Item).toMatchObject({ gsi2pk: `USERJOBS#${second}`, gsi2sk: `${at}#${batchId}` });
     const read = async (sk: string) =>
       (await doc.send(new GetCommand({ TableName: table, Key: { pk: keys.jobPk(jobId), sk } }))).Item;
     expect(await read(keys.acceptedSk)).toMatchObject(acceptedIndexKeys(jobId, 'delete-user', { userId: user }, at));
