@@ -1,5 +1,6 @@
 // The board service: Bull Board for the operations and dead-letter queues at /admin/queues, the
-// DLQ JSON API, /metrics, /healthz and /readyz, behind basic auth and an optional read-only switch.
+// operator console at /console (docs/console.md), the DLQ JSON API, /metrics, /healthz and
+// /readyz, behind basic auth and an optional read-only switch.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createBullBoard } from '@bull-board/api';
