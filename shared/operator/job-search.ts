@@ -3,7 +3,14 @@
 // found too), through the job indexes (store/job-index.ts), with cursor paging. Where a job is
 // still undecided, Redis says whether it is waiting, active or delayed.
 import { usersOf } from '../store/job-index.js';
-import type { JobIndexKey, JobOutcome, JobRecord, JobRecordStore, OutcomeMark } from '../store/types.js';
+import type {
+  JobHistoryStore,
+  JobIndexKey,
+  JobOutcome,
+  JobRecord,
+  JobRecordStore,
+  OutcomeMark,
+} from '../store/types.js';
 
 /** What a search can ask for: Redis's states of a running job, and DynamoDB's outcomes. */
 export const SEARCH_STATES = ['waiting', 'active', 'delayed', 'completed', 'dead-lettered', 'purged'] as const;
@@ -18,7 +25,10 @@ export interface JobFilter {
   state?: SearchState;
   /** The operation (job name), e.g. create-user. */
   op?: string;
-  /** Text in a dead-letter reason (which starts with the error class), case-insensitive. */
+  /**
+   * Text in a dead-letter reason, or in the error class or message of a failed attempt of a job
+   * that was dead-lettered, case-insensitive.
+   */
   error?: string;
   /** ISO times, inclusive: when the job was accepted, or for an outcome state, when it was decided. */
   from?: string;
@@ -51,6 +61,8 @@ export interface SearchPage {
 
 export interface JobSearchDeps {
   records: JobRecordStore;
+  /** Read for an error filter the dead-letter reasons do not answer (a reason holds the message only). */
+  history: Pick<JobHistoryStore, 'list'>;
   /** Where Redis holds a job (every shard asked); 'unknown' if nowhere. */
   queueState(jobId: string): Promise<QueueState>;
 }
@@ -160,10 +172,7 @@ export class JobSearch {
   private async matching(record: JobRecord, filter: JobFilter): Promise<JobSummary | undefined> {
     if (filter.op !== undefined && record.accepted?.name !== filter.op) return undefined;
     if (filter.gen !== undefined && record.gen !== filter.gen) return undefined;
-    if (filter.error !== undefined) {
-      const needle = filter.error.toLowerCase();
-      if (!record.marks.some((m) => m.reason?.toLowerCase().includes(needle))) return undefined;
-    }
+    if (filter.error !== undefined && !(await this.failedWith(record, filter.error.toLowerCase()))) return undefined;
     if (filter.userId !== undefined && filter.jobId !== undefined) {
       const accepted = record.accepted;
       if (!accepted || !usersOf(accepted.name, accepted.data).includes(filter.userId)) return undefined;
@@ -171,6 +180,18 @@ export class JobSearch {
     const summary = await this.summarize(record);
     if (filter.state !== undefined && summary.state !== filter.state) return undefined;
     return summary;
+  }
+
+  /** The reasons first (on the record); the attempts' errors (one history read) only for a dead-lettered job. */
+  private async failedWith(record: JobRecord, needle: string): Promise<boolean> {
+    if (record.marks.some((m) => m.reason?.toLowerCase().includes(needle))) return true;
+    if (!record.marks.some((m) => m.outcome === 'dead-lettered')) return false;
+    const entries = await this.deps.history.list(record.jobId);
+    return entries.some(
+      (e) =>
+        e.type === 'attempt-failed' &&
+        (e.errorClass.toLowerCase().includes(needle) || e.message.toLowerCase().includes(needle)),
+    );
   }
 
   private async summarize(record: JobRecord): Promise<JobSummary> {

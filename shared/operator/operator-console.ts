@@ -51,7 +51,11 @@ export class OperatorConsole {
   private readonly finder: JobSearch;
 
   constructor(private readonly deps: OperatorConsoleDeps) {
-    this.finder = new JobSearch({ records: deps.stores.jobs, queueState: (id) => this.queueState(id) });
+    this.finder = new JobSearch({
+      records: deps.stores.jobs,
+      history: deps.stores.history,
+      queueState: (id) => this.queueState(id),
+    });
   }
 
   search(filter: JobFilter, options?: SearchOptions): Promise<SearchPage> {

@@ -71,6 +71,9 @@ describe('search', () => {
     const poison = await operator.search({ state: 'dead-lettered', error: 'poisonpayload' });
     expect(poison.jobs.map((j) => j.jobId)).toEqual([ids.poison]);
     expect(poison.jobs[0]?.reason).toMatch(/^PoisonPayloadError/);
+    // The reason holds the message only: the error class is found in the attempts' history.
+    const byClass = await operator.search({ error: 'UserNotFoundError' });
+    expect(byClass.jobs.map((j) => j.jobId)).toEqual([ids.missing]);
     const updates = await operator.search({ op: 'update-user' });
     expect(updates.jobs.map((j) => j.jobId).sort()).toEqual([ids.update, ids.missing].sort());
     expect((await operator.search({ op: 'update-user', gen: 2 })).jobs).toEqual([]);
