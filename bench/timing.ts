@@ -79,6 +79,8 @@ export function timedStores(stores: Stores, times: StepTimes): Stores {
       reopen: (jobId, by, startedAt) => jobs.reopen(jobId, by, startedAt),
       purge: (jobId, by) => jobs.purge(jobId, by),
       get: (jobId) => jobs.get(jobId),
+      getMany: (jobIds) => jobs.getMany(jobIds),
+      queryJobs: (query) => jobs.queryJobs(query),
       scanAll: () => jobs.scanAll(),
       readEpoch: (queue) => jobs.readEpoch(queue),
       initEpoch: (queue, epoch) => jobs.initEpoch(queue, epoch),

@@ -1,28 +1,36 @@
 // The board service: Bull Board for the operations and dead-letter queues at /admin/queues, the
-// DLQ JSON API, /metrics, /healthz and /readyz, behind basic auth and an optional read-only switch.
+// operator console at /console (docs/console.md), the DLQ JSON API, /metrics, /healthz and
+// /readyz, behind basic auth and an optional read-only switch.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import express from 'express';
 import { createDynamoClients, type DynamoClients, withoutFaults } from '../shared/dynamo/client.js';
 import { describeTable } from '../shared/dynamo/table.js';
 import type { Queues } from '../shared/lifecycle/queues.js';
 import { logTransitions } from '../shared/lifecycle/transition-log.js';
+import { OperatorConsole } from '../shared/operator/operator-console.js';
 import type { Config } from '../shared/runtime/config.js';
 import type { Logger } from '../shared/runtime/logger.js';
 import { runReadiness } from '../shared/runtime/probe-server.js';
 import type { RedisConnection } from '../shared/runtime/redis.js';
 import { createDynamoStores } from '../shared/store/index.js';
+import { requireSchema } from '../shared/store/migrate.js';
 import { openShardedSystem, type ShardedJobSystem } from '../shared/wiring.js';
 import { basicAuth, isLoopback } from './auth.js';
+import { CONSOLE_CSS, CONSOLE_HTML, CONSOLE_JS } from './console-page.js';
+import { consoleRoutes } from './console-routes.js';
+import { DeadLetterAdapter } from './dead-letter-adapter.js';
 import { dlqRoutes } from './dlq-routes.js';
 import { FlowAwareAdapter, FlowStatus } from './flow-status.js';
 import { QueueMetrics } from './queue-metrics.js';
 
 /** Where Bull Board is mounted; its adapter's base path must be the same, or its assets 404. */
 export const BOARD_PATH = '/admin/queues';
+
+/** The operator console page (board/console-page.ts), linked from Bull Board's header. */
+export const CONSOLE_PATH = '/console';
 
 /** Container probes answer without credentials: an orchestrator has none. */
 const OPEN_PATHS = ['/healthz', '/readyz'] as const;
@@ -71,6 +79,7 @@ export async function startBoard(deps: BoardDeps): Promise<Board> {
     config.BOARD_USERNAME !== undefined && config.BOARD_PASSWORD !== undefined
       ? { username: config.BOARD_USERNAME, password: config.BOARD_PASSWORD }
       : undefined;
+  await checkSchema(config);
   const board = openBoardSystem(deps);
   const server = createServer(boardApp(deps, board, auth));
   try {
@@ -96,6 +105,25 @@ export async function startBoard(deps: BoardDeps): Promise<Board> {
   };
 }
 
+/**
+ * Refuses to start on a table of an earlier schema (the console's search needs its indexes), or
+ * migrates it when CREATE_TABLES=true, as the other services do. A missing or unreachable table is
+ * /readyz's to report, not a reason not to start.
+ */
+async function checkSchema(config: Config): Promise<void> {
+  const clients = createDynamoClients(withoutFaults(config));
+  try {
+    await requireSchema(clients, config.DYNAMODB_TABLE_NAME, { migrate: config.CREATE_TABLES, unreadable: 'ignore' });
+  } finally {
+    clients.close();
+  }
+}
+
+/** Who the board acts as: the authenticated operator (one basic-auth login), else just 'board'. */
+export function boardOperator(config: Pick<Config, 'BOARD_USERNAME'>): string {
+  return config.BOARD_USERNAME !== undefined ? `board:${config.BOARD_USERNAME}` : 'board';
+}
+
 function openBoardSystem({ config, redis, logger }: BoardDeps): BoardSystem {
   // Injected faults are for the workers' demos: the board's reads, probes and DLQ actions go without.
   const dynamo = createDynamoClients(withoutFaults(config));
@@ -105,7 +133,7 @@ function openBoardSystem({ config, redis, logger }: BoardDeps): BoardSystem {
     redis,
     stores: createDynamoStores(dynamo, config),
     logger,
-    actor: 'board',
+    actor: boardOperator(config),
   });
   for (const shard of system.shards) logTransitions(shard.lifecycle, logger);
   const queues = system.shards.map((s) => s.queues);
@@ -157,6 +185,16 @@ function boardApp(
   app.get('/api/flow', (_req, res) => {
     res.json({ shards: flow.all() });
   });
+  app.use(CONSOLE_PATH, consolePage());
+  app.use(
+    '/api/console',
+    consoleRoutes({
+      operator: new OperatorConsole({ stores: system.stores, queues, dlq: system.console }),
+      operatorName: boardOperator(config),
+      readOnly: config.BOARD_READ_ONLY,
+      logger: logger.child({ component: 'console' }),
+    }),
+  );
   app.use(
     '/api',
     dlqRoutes({
@@ -166,7 +204,7 @@ function boardApp(
       logger: logger.child({ component: 'board-api' }),
     }),
   );
-  app.use(BOARD_PATH, bullBoard(config, queues, flow).getRouter());
+  app.use(BOARD_PATH, withoutWebFonts, bullBoard(config, queues, flow).getRouter());
   app.get('/', (_req, res) => {
     res.redirect(BOARD_PATH);
   });
@@ -198,7 +236,7 @@ function bullBoard(config: Config, queues: readonly Queues[], flow: FlowStatus):
           },
           () => flow.line(i),
         ),
-        new BullMQAdapter(shard.deadLetter, {
+        new DeadLetterAdapter(shard.deadLetter, {
           readOnlyMode: true,
           description: `Jobs that failed for good; redrive or purge them with djq dlq or POST /api/dlq/*${of}`,
           ...parts,
@@ -206,10 +244,52 @@ function bullBoard(config: Config, queues: readonly Queues[], flow: FlowStatus):
       ];
     }),
     serverAdapter,
-    options: { uiConfig: { boardTitle: `djq ${config.QUEUE_NAME}` } },
+    options: {
+      uiConfig: {
+        boardTitle: `djq ${config.QUEUE_NAME}`,
+        miscLinks: [{ text: 'Console: find jobs', url: CONSOLE_PATH }],
+      },
+    },
   });
   return serverAdapter;
 }
+
+/** The console page and its two assets, with a policy that allows nothing from elsewhere. */
+function consolePage(): express.Router {
+  const router = express.Router();
+  const send =
+    (type: string, body: string): express.RequestHandler =>
+    (_req, res) => {
+      res
+        .type(type)
+        .set(
+          'Content-Security-Policy',
+          "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        )
+        .set('Cache-Control', 'no-store')
+        .send(body);
+    };
+  router.get('/', send('html', CONSOLE_HTML));
+  router.get('/console.js', send('js', CONSOLE_JS));
+  router.get('/console.css', send('css', CONSOLE_CSS));
+  return router;
+}
+
+/**
+ * Bull Board's page links Google Fonts and has no option to leave it out: offline, the page waits
+ * for the fetch to fail before it shows. Its HTML goes out without that link (the system font is used).
+ */
+const withoutWebFonts: express.RequestHandler = (_req, res, next) => {
+  const send = res.send.bind(res);
+  // Its page only (rendered HTML goes out with no type set yet): its API's JSON, jobs' data
+  // included, is passed through untouched.
+  res.send = (body?: unknown) => {
+    const type = String(res.get('Content-Type') ?? 'text/html');
+    const html = typeof body === 'string' && type.startsWith('text/html');
+    return send(html ? body.replace(/<link[^>]*fonts\.(googleapis|gstatic)\.com[^>]*>\s*/g, '') : body);
+  };
+  next();
+};
 
 function listen(server: Server, port: number, host: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {

@@ -25,7 +25,7 @@ async function main() {
       auth: config.BOARD_USERNAME !== undefined,
       readOnly: config.BOARD_READ_ONLY,
     },
-    `board ready: ${board.url} (API ${board.origin}/api/dlq, metrics ${board.origin}/metrics)`,
+    `board ready: ${board.url} (console ${board.origin}/console, API ${board.origin}/api/dlq, metrics ${board.origin}/metrics)`,
   );
 
   const stop = onShutdownSignal(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {

@@ -2,13 +2,16 @@
 // or, with none set, the running `npm start` stack's; never real AWS unasked: see target.ts), and
 // lazily opened Redis and DynamoDB clients.
 
+import { userInfo } from 'node:os';
 import pino from 'pino';
 import { createDynamoClients, type DynamoClients, withoutFaults } from '../shared/dynamo/client.js';
 import { describeTable } from '../shared/dynamo/table.js';
+import { OperatorConsole } from '../shared/operator/operator-console.js';
 import { type Config, loadConfig } from '../shared/runtime/config.js';
 import type { RedisConnection } from '../shared/runtime/redis.js';
 import { connectRedisFailFast, describeRedis, waitForRedis } from '../shared/runtime/redis.js';
 import { createDynamoStores } from '../shared/store/index.js';
+import { requireSchema } from '../shared/store/migrate.js';
 import type { Stores } from '../shared/store/types.js';
 import { openShardedSystem, type ShardedJobSystem } from '../shared/wiring.js';
 import { readStackState } from './stack-state.js';
@@ -47,7 +50,8 @@ export class CliContext {
 
   /**
    * Redis and DynamoDB, wired as every service wires them, over every shard of the queue (one unless
-   * QUEUE_SHARDS > 1); the CLI acts as 'djq' in history and the ledger.
+   * QUEUE_SHARDS > 1); the CLI acts as `djq:<OS user>` in history, the ledger and the job
+   * records' marks, so a redrive or purge names who ran it.
    */
   async system(): Promise<ShardedJobSystem> {
     if (!this.systemCache) {
@@ -65,9 +69,33 @@ export class CliContext {
       });
       // Errors reach the user through the command's own output; history write failures are said at close.
       const logger = pino({ level: 'silent' });
-      this.systemCache = openShardedSystem({ config: this.config, redis: this.redis, stores, logger, actor: 'djq' });
+      this.systemCache = openShardedSystem({
+        config: this.config,
+        redis: this.redis,
+        stores,
+        logger,
+        actor: cliActor(),
+      });
     }
     return this.systemCache;
+  }
+
+  /** The operator console (search, timelines, safe DLQ actions) over every shard. */
+  async operator(): Promise<OperatorConsole> {
+    const system = await this.system();
+    // Its search reads the job indexes: on a table without them, say what to run.
+    await requireSchema(this.dynamoClients(), this.config.DYNAMODB_TABLE_NAME, { migrate: false });
+    return new OperatorConsole({
+      stores: system.stores,
+      queues: system.shards.map((s) => s.queues),
+      dlq: system.console,
+    });
+  }
+
+  /** The DynamoDB clients alone, without checking the table (what `djq migrate` needs). */
+  dynamoClients(): DynamoClients {
+    this.dynamo ??= createDynamoClients(withoutFaults(this.config));
+    return this.dynamo;
   }
 
   async stores(): Promise<Stores> {
@@ -88,4 +116,15 @@ export class CliContext {
     this.redis?.disconnect();
     this.dynamo?.close();
   }
+}
+
+/** Who the CLI acts as: djq and the OS user running it (recorded with every redrive and purge). */
+export function cliActor(): string {
+  let user: string;
+  try {
+    user = userInfo().username;
+  } catch {
+    user = 'unknown';
+  }
+  return `djq:${user}`;
 }

@@ -9,7 +9,9 @@ import { ConfigError } from '../shared/runtime/config.js';
 import { tracing } from '../shared/telemetry/tracing.js';
 import { check } from './commands/check.js';
 import { dlq } from './commands/dlq.js';
+import { find } from './commands/find.js';
 import { history } from './commands/history.js';
+import { migrate } from './commands/migrate.js';
 import { recover } from './commands/recover.js';
 import { replay } from './commands/replay.js';
 import { stats } from './commands/stats.js';
@@ -28,6 +30,17 @@ const OPTIONS = {
   exact: { type: 'boolean' },
   'dry-run': { type: 'boolean' },
   rate: { type: 'string' },
+  id: { type: 'string' },
+  user: { type: 'string' },
+  state: { type: 'string' },
+  op: { type: 'string' },
+  error: { type: 'string' },
+  'error-class': { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  gen: { type: 'string' },
+  limit: { type: 'string' },
+  cursor: { type: 'string' },
   aws: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -44,6 +57,11 @@ function parse(argv: string[]) {
     const near = nearest(flag.replace(/^-+/, ''), takes);
     throw new UsageError(`unknown option ${flag}${near ? `: did you mean --${near}?` : ''}`);
   }
+}
+
+/** The options given (exactOptionalPropertyTypes: an absent option is no key, not `undefined`). */
+function definedOnly<T extends Record<string, string | undefined>>(values: T): { [K in keyof T]?: string } {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: string };
 }
 
 async function run(argv: string[]): Promise<number> {
@@ -92,8 +110,27 @@ async function run(argv: string[]): Promise<number> {
     switch (command) {
       case 'stats':
         return await stats(ctx, out, { exact: values.exact === true });
+      case 'find':
+        return await find(
+          ctx,
+          out,
+          definedOnly({
+            id: values.id,
+            user: values.user,
+            state: values.state,
+            op: values.op,
+            error: values.error,
+            from: values.from,
+            to: values.to,
+            gen: values.gen,
+            limit: values.limit,
+            cursor: values.cursor,
+          }),
+        );
       case 'history':
-        return await history(ctx, out, rest);
+        return await history(ctx, out, rest, values.user);
+      case 'migrate':
+        return await migrate(ctx, out);
       case 'replay':
         return await replay(ctx, out, {
           verify: values.verify === true,
@@ -114,7 +151,15 @@ async function run(argv: string[]): Promise<number> {
           ids,
           all: values.all === true,
           yes: values.yes === true,
-          ...(values.reason ? { reason: values.reason } : {}),
+          dryRun: values['dry-run'] === true,
+          ...definedOnly({
+            reason: values.reason,
+            errorClass: values['error-class'],
+            op: values.op,
+            from: values.from,
+            to: values.to,
+            rate: values.rate,
+          }),
         });
       }
     }

@@ -25,30 +25,48 @@ Queue counts by state, the dead-letter queue's size, DynamoDB flow control and t
 Example:
   npm run -s djq -- stats --exact`,
   },
-  history: {
-    flags: [],
-    text: `Usage: djq history <jobId>
+  find: {
+    flags: ['id', 'user', 'state', 'op', 'error', 'from', 'to', 'gen', 'limit', 'cursor'],
+    text: `Usage: djq find [--id ID] [--user ID] [--state S] [--op NAME] [--error TEXT] [--from T] [--to T]
+                [--gen N] [--limit N] [--cursor C]
 
-A job's lifecycle from its history: enqueued, every attempt, put-backs, outcome; and where BullMQ
-holds it now.
+Jobs from DynamoDB's records, long-pruned ones included. S is waiting, active, delayed, completed,
+dead-lettered or purged; T an ISO time or 15m/2h/3d ago; --error matches the error class or reason
+text; --gen the redrive generation. Pages with --cursor (the previous page's next cursor).
 
 Example:
-  npm run -s djq -- history 1234`,
+  npm run -s djq -- find --state dead-lettered --from 2h --json`,
+  },
+  history: {
+    flags: ['user'],
+    text: `Usage: djq history <jobId>
+       djq history --user <userId>
+
+A job's timeline: every attempt with its error and duration, put-backs, the dead-letter move with
+its reason, redrives and purges with who did them and when (DynamoDB's record), and the effect in
+DynamoDB. --user lists every job that touched that user, in order.
+
+Examples:
+  npm run -s djq -- history 1234
+  npm run -s djq -- history --user 5f0c…`,
   },
   dlq: {
-    flags: ['all', 'yes', 'reason'],
+    flags: ['all', 'yes', 'reason', 'error-class', 'op', 'from', 'to', 'dry-run', 'rate'],
     text: `Usage: djq dlq list [--reason TEXT]
        djq dlq show <jobId>
-       djq dlq redrive <jobId…> | --all [--reason TEXT]
-       djq dlq purge <jobId…> | --all [--reason TEXT] --yes
+       djq dlq redrive <jobId…> | --all | [--reason TEXT] [--error-class C] [--op NAME] [--from T] [--to T]
+                       [--dry-run] [--rate N]
+       djq dlq purge <same selection> --yes
 
 The dead-letter queue: list its jobs with their reasons, show one (payload and every attempt's
 error), put jobs back on the queue under their idempotency key (redrive), or delete them for good
-(purge; --all needs --yes). --reason keeps the jobs whose reason contains TEXT.
+(purge needs --yes). Select by ids, --all, or filters; --dry-run counts, samples, groups the
+reasons and warns when a reason is not retryable (a poison job fails again); --rate N jobs per
+second (10), with progress; Ctrl-C stops between jobs.
 
 Examples:
   npm run -s djq -- dlq list --reason throttled
-  npm run -s djq -- dlq redrive --all --reason throttled`,
+  npm run -s djq -- dlq redrive --reason throttled --dry-run`,
   },
   replay: {
     flags: ['verify', 'rebuild', 'force', 'yes'],
@@ -74,6 +92,17 @@ twice, and every projection row equal to the fold of its events. Exits 1 when no
 Example:
   npm run -s djq -- check --json`,
   },
+  migrate: {
+    flags: [],
+    text: `Usage: djq migrate
+
+Brings a table of an earlier release to the current schema: adds the indexes the console's search
+needs, fills their keys on old records, and records the schema version. Services refuse an older
+table and say to run this (or migrate it themselves with CREATE_TABLES=true).
+
+Example:
+  npm run -s djq -- migrate`,
+  },
   recover: {
     flags: ['dry-run', 'rate'],
     text: `Usage: djq recover [--dry-run] [--rate N]
@@ -96,16 +125,19 @@ export const USAGE = `Usage: djq <command> [options]      (from a checkout: npm 
 Commands:
   stats [--exact]                     queue counts by state, DLQ size, table size (approximate;
                                       --exact counts events and users with full-table scans)
-  history <jobId>                     a job's lifecycle: enqueued, attempts, outcome
+  find [--id|--user|--state|--op|--error|--from|--to|--gen …]
+                                      jobs from DynamoDB's records, pruned ones included
+  history <jobId> | --user <userId>   a job's timeline, or every job that touched a user
   dlq list [--reason TEXT]            dead-lettered jobs with their reasons
   dlq show <jobId>                    one dead-lettered job: payload and every attempt's error
-  dlq redrive <jobId…> | --all [--reason TEXT]
+  dlq redrive <jobId…> | --all | [filters] [--dry-run] [--rate N]
                                       put jobs back on the queue under their idempotency key
-  dlq purge <jobId…> | --all --yes    delete dead-lettered jobs for good
+  dlq purge <same selection> --yes    delete dead-lettered jobs for good
   replay --verify                     fold every user's events and compare with the users table
   replay --rebuild [--force]          rewrite the users table from the events (refused while workers are live)
   check                               the ledger: every job completed or dead-lettered, none lost or twice
   recover [--dry-run] [--rate N]      re-enqueue accepted jobs Redis lost (DynamoDB's records say which)
+  migrate                             bring a table of an earlier release to the current schema
 
 djq <command> --help shows a command's options and an example.
 

@@ -1,28 +1,37 @@
-// djq dlq list | show | redrive | purge: read and act on the dead-letter queue.
-
-import type { DlqConsole, DlqSelection } from '../../shared/operator/dlq-console.js';
+// djq dlq list | show | redrive | purge: read and act on the dead-letter queue. Redrive and purge
+// go through the operator console's bulk actions: a selection by ids or by filters, a dry run
+// (--dry-run) that counts, samples and warns, a rate limit with progress, and Ctrl-C to stop.
+import type { DlqWhere } from '../../shared/operator/dlq-bulk.js';
+import type { DlqConsole } from '../../shared/operator/dlq-console.js';
+import { numberAttempts } from '../../shared/operator/job-timeline.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../context.js';
 import { type Output, table } from '../output.js';
+import { parseTime } from './find.js';
 
 export interface DlqArgs {
   action: string;
   ids: string[];
   all: boolean;
   yes: boolean;
+  dryRun: boolean;
   reason?: string;
+  errorClass?: string;
+  op?: string;
+  from?: string;
+  to?: string;
+  rate?: string;
 }
 
 export async function dlq(ctx: CliContext, out: Output, args: DlqArgs): Promise<number> {
-  const dlqConsole = (await ctx.system()).console;
   switch (args.action) {
     case 'list':
-      return list(dlqConsole, out, args);
+      return list((await ctx.system()).console, out, args);
     case 'show':
-      return show(dlqConsole, out, args);
+      return show((await ctx.system()).console, out, args);
     case 'redrive':
     case 'purge':
-      return act(dlqConsole, out, args);
+      return act(ctx, out, args);
     default:
       throw new UsageError(`unknown dlq action "${args.action}" (list, show, redrive, purge)`);
   }
@@ -49,7 +58,9 @@ async function show(dlqConsole: DlqConsole, out: Output, args: DlqArgs): Promise
     process.stderr.write(`Job ${id} is not in the dead-letter queue (djq dlq list shows what is).\n`);
     return 1;
   }
-  out.result(entry, () =>
+  // Each redrive starts BullMQ's count over at 1: number them across the job's life.
+  const attempts = numberAttempts(entry.attempts);
+  out.result({ ...entry, attempts }, () =>
     [
       `job ${entry.jobId}  ${entry.name}`,
       `reason     ${entry.reason}`,
@@ -57,31 +68,82 @@ async function show(dlqConsole: DlqConsole, out: Output, args: DlqArgs): Promise
       `dead       ${entry.deadLetteredAt}  (redriven ${entry.redrives} time(s) before)`,
       `payload    ${JSON.stringify(entry.payload)}`,
       'attempts:',
-      ...entry.attempts.map(
-        (a) => `  #${a.attempt} ${a.at}  ${a.errorClass}${a.retryable ? '' : ' (not retryable)'}: ${a.message}`,
+      ...attempts.map(
+        (a) =>
+          `  #${a.n} (generation ${a.gen}, attempt ${a.attempt}) ${a.at}  ${a.errorClass}${a.retryable ? '' : ' (not retryable)'}: ${a.message}`,
       ),
     ].join('\n'),
   );
   return 0;
 }
 
-/** Redrive or purge: the jobs named, or --all (with --reason, those whose reason matches). */
-async function act(dlqConsole: DlqConsole, out: Output, args: DlqArgs): Promise<number> {
-  if (args.all === args.ids.length > 0) throw new UsageError(`dlq ${args.action} takes jobIds or --all, not both`);
-  if (args.action === 'purge' && args.all && !args.yes) {
-    throw new UsageError('dlq purge --all deletes dead-lettered jobs for good: add --yes to confirm');
+function whereOf(args: DlqArgs): { where: DlqWhere; filtered: boolean } {
+  const where: DlqWhere = {
+    ...(args.reason ? { reason: args.reason } : {}),
+    ...(args.errorClass ? { errorClass: args.errorClass } : {}),
+    ...(args.op ? { op: args.op } : {}),
+    ...(args.from ? { from: parseTime('--from', args.from) } : {}),
+    ...(args.to ? { to: parseTime('--to', args.to) } : {}),
+  };
+  return { where, filtered: Object.keys(where).length > 0 };
+}
+
+/** Redrive or purge: the jobs named, or --all / any filter (every entry that matches them). */
+async function act(ctx: CliContext, out: Output, args: DlqArgs): Promise<number> {
+  const { where, filtered } = whereOf(args);
+  const bulk = args.all || filtered;
+  if (bulk === args.ids.length > 0)
+    throw new UsageError(
+      `dlq ${args.action} takes jobIds, or --all and/or filters (--reason, --error-class, --op, --from, --to)`,
+    );
+  if (args.action === 'purge' && bulk && !args.yes && !args.dryRun) {
+    throw new UsageError(
+      `dlq purge ${args.all ? '--all' : 'by filter'} deletes dead-lettered jobs for good: run with --dry-run to see which, then add --yes to confirm`,
+    );
   }
-  const filter = args.reason ? { reason: args.reason } : {};
-  const selection: DlqSelection = args.all ? { all: true, ...filter } : { jobIds: args.ids };
-  const report = args.action === 'redrive' ? await dlqConsole.redrive(selection) : await dlqConsole.purge(selection);
+  const rate = args.rate === undefined ? undefined : Number(args.rate);
+  if (rate !== undefined && !(Number.isFinite(rate) && rate > 0))
+    throw new UsageError(`--rate must be a positive number of jobs per second, got "${args.rate}"`);
+  const action = args.action as 'redrive' | 'purge';
+  const operator = await ctx.operator();
+  const plan = await operator.planDlq(action, bulk ? where : { ...where, jobIds: args.ids });
+  // With --json the warnings are in the document (`warnings`).
+  if (!out.json) for (const warning of plan.warnings) process.stderr.write(`warning: ${warning}\n`);
+  if (args.dryRun) {
+    out.result({ dryRun: true, ...plan }, () =>
+      [
+        `Dry run: ${plan.count} job(s) would be ${action === 'redrive' ? 'redriven' : 'purged'}.`,
+        ...plan.reasons.map(
+          (r) => `  ${r.count} × ${r.errorClass}${r.retryable ? '' : ' (not retryable)'}: ${r.example.slice(0, 100)}`,
+        ),
+        ...(plan.sample.length > 0 ? [`e.g. ${plan.sample.map((e) => e.jobId).join(', ')}`] : []),
+        `Run without --dry-run to do it${action === 'purge' ? ' (with --yes)' : ''}.`,
+      ].join('\n'),
+    );
+    return 0;
+  }
+  const stop = new AbortController();
+  const onSigint = () => stop.abort();
+  process.once('SIGINT', onSigint);
+  const report = await operator
+    .runDlq(plan, {
+      ...(rate ? { ratePerSecond: rate } : {}),
+      signal: stop.signal,
+      onProgress: ({ done, total }) => {
+        if (!out.json && total > 1) process.stderr.write(`  ${done}/${total}\n`);
+      },
+    })
+    .finally(() => process.off('SIGINT', onSigint));
   const { done, notFound, busy } = report;
-  const verb = args.action === 'redrive' ? 'redriven' : 'purged';
-  out.result({ [verb]: done, notFound, ...(busy.length > 0 ? { busy } : {}) }, () =>
-    [
-      `${done.length} job(s) ${verb}.`,
-      ...(notFound.length ? [`Not in the dead-letter queue: ${notFound.join(', ')}`] : []),
-      ...busy.map((b) => `Left alone: ${b.reason}`),
-    ].join('\n'),
+  const verb = action === 'redrive' ? 'redriven' : 'purged';
+  out.result(
+    { [verb]: done, notFound, ...(busy.length > 0 ? { busy } : {}), total: report.total, cancelled: report.cancelled },
+    () =>
+      [
+        `${done.length} job(s) ${verb}${report.cancelled ? ` before it was stopped (of ${report.total})` : ''}.`,
+        ...(notFound.length ? [`Not in the dead-letter queue: ${notFound.join(', ')}`] : []),
+        ...busy.map((b) => `Left alone: ${b.reason}`),
+      ].join('\n'),
   );
-  return busy.length > 0 || (notFound.length > 0 && !args.all) ? 1 : 0;
+  return busy.length > 0 || report.cancelled || (notFound.length > 0 && !bulk) ? 1 : 0;
 }

@@ -3,6 +3,8 @@
 import { createDynamoClients, type DynamoClients } from '../dynamo/client.js';
 import type { DynamoObserver } from '../dynamo/instrumentation.js';
 import { describeTable, ensureTable } from '../dynamo/table.js';
+import { SchemaTooOldError } from '../store/errors.js';
+import { requireSchema } from '../store/migrate.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { retryTransient } from './retry.js';
@@ -16,8 +18,13 @@ export async function openDynamo(config: Config, logger: Logger, observe?: Dynam
       if (config.CREATE_TABLES) await ensureTable(clients.client, config.DYNAMODB_TABLE_NAME);
       else await describeTable(clients.client, config.DYNAMODB_TABLE_NAME);
     });
+    // A table of an earlier release: migrated when this process may change the table, else refused.
+    const migrated = await requireSchema(clients, config.DYNAMODB_TABLE_NAME, { migrate: config.CREATE_TABLES });
+    if (migrated)
+      logger.info({ table: config.DYNAMODB_TABLE_NAME, ...migrated }, 'table migrated to the current schema');
   } catch (error) {
     clients.close();
+    if (error instanceof SchemaTooOldError) throw error;
     const name = (error as Error).name;
     const hint =
       name === 'ResourceNotFoundException'

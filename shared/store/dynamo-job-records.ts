@@ -2,18 +2,31 @@
 // accepted, written before the job goes to Redis) and OUTCOME (the one item every generation's
 // outcome is decided on, by a write conditional on there being none yet). The OUTCOME item's
 // `marks` list is append-only: every decision and redrive the job ever had, so a checker sees
-// all of them, not only the last.
+// all of them, not only the last. Both items carry the job indexes' keys (store/job-index.ts), so
+// a job is found by user, state and time long after Redis has pruned it.
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  BatchGetCommand,
   BatchWriteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   paginateScan,
+  QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { keys } from '../dynamo/table.js';
-import type { AcceptedJob, Decision, JobOutcome, JobRecord, JobRecordStore, OutcomeMark } from './types.js';
+import { JOB_INDEX_BUCKETS, JOBS_BY_TIME_INDEX, keys, USER_JOBS_INDEX } from '../dynamo/table.js';
+import { acceptedIndexKeys, jobIdOfTimeSk, outcomeIndexKeys, touchItems } from './job-index.js';
+import type {
+  AcceptedJob,
+  Decision,
+  JobOutcome,
+  JobQuery,
+  JobQueryPage,
+  JobRecord,
+  JobRecordStore,
+  OutcomeMark,
+} from './types.js';
 
 const BATCH_LIMIT = 25;
 const MAX_UNPROCESSED_ROUNDS = 8;
@@ -28,13 +41,17 @@ export class DynamoJobRecords implements JobRecordStore {
 
   async accept(jobs: readonly AcceptedJob[]): Promise<void> {
     const at = new Date().toISOString();
-    const items = jobs.map((job) => ({
-      pk: keys.jobPk(job.id),
-      sk: keys.acceptedSk,
-      name: job.name,
-      data: job.data,
-      at,
-    }));
+    const items = jobs.flatMap((job) => [
+      {
+        pk: keys.jobPk(job.id),
+        sk: keys.acceptedSk,
+        name: job.name,
+        data: job.data,
+        at,
+        ...acceptedIndexKeys(job.id, job.name, job.data, at),
+      },
+      ...touchItems(job.id, job.name, job.data, at),
+    ]);
     // Unconditional puts in batches: the item never changes once written (a retried tick writes
     // the same job again), and the outcome lives in an item of its own that this never touches.
     for (let i = 0; i < items.length; i += BATCH_LIMIT) {
@@ -59,9 +76,10 @@ export class DynamoJobRecords implements JobRecordStore {
           // The generation's one decision: whoever writes first decides, every later caller follows.
           ConditionExpression: 'attribute_not_exists(outcome)',
           UpdateExpression:
-            'SET outcome = :o, gen = if_not_exists(gen, :one), marks = list_append(if_not_exists(marks, :none), :mark)',
+            'SET outcome = :o, gen = if_not_exists(gen, :one), marks = list_append(if_not_exists(marks, :none), :mark), gsi3pk = :spk, gsi3sk = :ssk',
           ExpressionAttributeValues: {
             ':o': outcome,
+            ...stateKeys(jobId, outcome, at),
             ':one': 1,
             ':none': [],
             ':mark': [{ outcome, at, by, ...(reason ? { reason } : {}) }],
@@ -81,7 +99,7 @@ export class DynamoJobRecords implements JobRecordStore {
   reopen(jobId: string, by: string, startedAt: number): Promise<boolean> {
     return this.closeDeadLettered(jobId, {
       UpdateExpression:
-        'SET gen = gen + :one, genStartedAt = :started, marks = list_append(marks, :mark) REMOVE outcome',
+        'SET gen = gen + :one, genStartedAt = :started, marks = list_append(marks, :mark) REMOVE outcome, gsi3pk, gsi3sk',
       mark: { outcome: 'redriven', by },
       values: { ':started': startedAt, ':one': 1 },
     });
@@ -89,19 +107,28 @@ export class DynamoJobRecords implements JobRecordStore {
 
   purge(jobId: string, by: string): Promise<boolean> {
     return this.closeDeadLettered(jobId, {
-      UpdateExpression: 'SET outcome = :purged, marks = list_append(marks, :mark)',
+      UpdateExpression: 'SET outcome = :purged, marks = list_append(marks, :mark), gsi3pk = :spk, gsi3sk = :ssk',
       mark: { outcome: 'purged', by },
       values: { ':purged': 'purged' },
+      indexAs: 'purged',
     });
   }
 
   /** An update of a dead-lettered record, conditional on it still being dead-lettered. */
   private async closeDeadLettered(
     jobId: string,
-    change: { UpdateExpression: string; mark: Pick<OutcomeMark, 'outcome' | 'by'>; values?: Record<string, unknown> },
+    change: {
+      UpdateExpression: string;
+      mark: Pick<OutcomeMark, 'outcome' | 'by'>;
+      values?: Record<string, unknown>;
+      /** The outcome the state index files the job under from now (:spk, :ssk). */
+      indexAs?: JobOutcome;
+    },
   ): Promise<boolean> {
     const record = await this.get(jobId);
     if (record?.outcome !== 'dead-lettered') return false;
+    const at = new Date().toISOString();
+    const values = { ...change.values, ...(change.indexAs ? stateKeys(jobId, change.indexAs, at) : {}) };
     try {
       await this.doc.send(
         new UpdateCommand({
@@ -112,8 +139,8 @@ export class DynamoJobRecords implements JobRecordStore {
           ExpressionAttributeValues: {
             ':dl': 'dead-lettered',
             ':gen': record.gen,
-            ':mark': [{ ...change.mark, at: new Date().toISOString() }],
-            ...change.values,
+            ':mark': [{ ...change.mark, at }],
+            ...values,
           },
         }),
       );
@@ -136,9 +163,89 @@ export class DynamoJobRecords implements JobRecordStore {
     );
   }
 
+  async getMany(jobIds: readonly string[]): Promise<JobRecord[]> {
+    const unique = [...new Set(jobIds)];
+    const items: Record<string, unknown>[] = [];
+    // 100 keys per BatchGetItem: 50 jobs, two items each.
+    for (let i = 0; i < unique.length; i += 50) {
+      let requestKeys: Record<string, unknown>[] = unique
+        .slice(i, i + 50)
+        .flatMap((id) => [keys.acceptedSk, keys.outcomeSk].map((sk) => ({ pk: keys.jobPk(id), sk })));
+      for (let round = 0; requestKeys.length > 0; round++) {
+        if (round >= MAX_UNPROCESSED_ROUNDS) throw new Error(`${requestKeys.length} job records stayed unread`);
+        if (round > 0) await sleep(Math.min(1000, 25 * 2 ** round));
+        const out = await this.doc.send(
+          new BatchGetCommand({
+            RequestItems: { [this.tableName]: { Keys: requestKeys, ConsistentRead: true } },
+          }),
+        );
+        items.push(...(out.Responses?.[this.tableName] ?? []));
+        requestKeys = out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      }
+    }
+    const byJob = groupByJob(items);
+    return [...byJob].flatMap(([jobId, jobItems]) => toRecord(jobId, jobItems) ?? []);
+  }
+
+  /**
+   * Reads every partition the key spreads over (one for a user, JOB_INDEX_BUCKETS by time), a
+   * page's worth from each, and merges. The cursor is the last sort key shown: sort keys are
+   * unique (`<at>#<jobId>`), so the next page is "beyond it" in every partition alike.
+   */
+  async queryJobs(query: JobQuery): Promise<JobQueryPage> {
+    const byUser = 'user' in query.by;
+    const partitions =
+      'user' in query.by
+        ? [keys.userJobsPk(query.by.user)]
+        : Array.from({ length: JOB_INDEX_BUCKETS }, (_, b) =>
+            'state' in query.by && query.by.state === 'accepted'
+              ? keys.jobsPk(b)
+              : keys.statePk((query.by as { state: string }).state, b),
+          );
+    const newest = query.order !== 'oldest';
+    const [pkName, skName] = byUser ? ['gsi2pk', 'gsi2sk'] : ['gsi3pk', 'gsi3sk'];
+    // ISO times sort as strings; '~' sorts after '#', so `to` takes in every job of its instant.
+    let low = query.from ?? '0';
+    let high = query.to ? `${query.to}~` : '~';
+    if (query.cursor) {
+      const [lower, higher] = [query.cursor, newest ? high : low].sort() as [string, string];
+      if (newest) high = lower;
+      else low = higher;
+    }
+    if (low > high) return { jobs: [] };
+    const pages = await Promise.all(
+      partitions.map((pk) =>
+        this.doc.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: byUser ? USER_JOBS_INDEX : JOBS_BY_TIME_INDEX,
+            KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :low AND :high',
+            ExpressionAttributeNames: { '#pk': pkName, '#sk': skName },
+            ExpressionAttributeValues: { ':pk': pk, ':low': low, ':high': high },
+            ScanIndexForward: !newest,
+            // One more than a page: the cursor itself comes back (BETWEEN is inclusive).
+            Limit: query.limit + 1,
+          }),
+        ),
+      ),
+    );
+    const sortKeys = pages
+      .flatMap((page) => (page.Items ?? []).map((item) => String(item[skName])))
+      .filter((sk) => sk !== query.cursor)
+      .sort();
+    if (newest) sortKeys.reverse();
+    const more = sortKeys.length > query.limit || pages.some((p) => p.LastEvaluatedKey !== undefined);
+    const shown = sortKeys.slice(0, query.limit);
+    const last = shown.at(-1);
+    return {
+      jobs: shown.map((sk) => ({ jobId: jobIdOfTimeSk(sk), at: sk.slice(0, sk.indexOf('#')), position: sk })),
+      ...(more && last !== undefined ? { cursor: last } : {}),
+    };
+  }
+
   async *scanAll(): AsyncIterable<JobRecord> {
     // A job's two items can land in different pages: group by job across the whole scan.
-    const byJob = new Map<string, Record<string, unknown>[]>();
+    const byJob: ItemsByJob = new Map();
     const pages = paginateScan(
       { client: this.doc },
       {
@@ -148,13 +255,7 @@ export class DynamoJobRecords implements JobRecordStore {
         ConsistentRead: true,
       },
     );
-    for await (const page of pages)
-      for (const item of page.Items ?? []) {
-        const jobId = String(item.pk).slice('JOB#'.length);
-        const items = byJob.get(jobId);
-        if (items) items.push(item);
-        else byJob.set(jobId, [item]);
-      }
+    for await (const page of pages) groupByJob(page.Items ?? [], byJob);
     for (const [jobId, items] of byJob) {
       const record = toRecord(jobId, items);
       if (record) yield record;
@@ -191,6 +292,24 @@ export class DynamoJobRecords implements JobRecordStore {
   private epochKey(queue: string) {
     return { pk: keys.metaPk, sk: keys.epochSk(queue) };
   }
+}
+
+type ItemsByJob = Map<string, Record<string, unknown>[]>;
+
+function groupByJob(items: readonly Record<string, unknown>[], byJob: ItemsByJob = new Map()): ItemsByJob {
+  for (const item of items) {
+    const jobId = String(item.pk).slice('JOB#'.length);
+    const list = byJob.get(jobId);
+    if (list) list.push(item);
+    else byJob.set(jobId, [item]);
+  }
+  return byJob;
+}
+
+/** The state index's key values for an update expression (:spk, :ssk). */
+function stateKeys(jobId: string, outcome: JobOutcome, at: string) {
+  const { gsi3pk, gsi3sk } = outcomeIndexKeys(jobId, outcome, at);
+  return { ':spk': gsi3pk, ':ssk': gsi3sk };
 }
 
 function toRecord(jobId: string, items: readonly Record<string, unknown>[]): JobRecord | undefined {

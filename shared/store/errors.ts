@@ -69,3 +69,17 @@ export class HistoryWriteError extends StoreError {
     super(`${unwritten.length} job history entries not written`, options);
   }
 }
+
+/** The table's schema is older than this release reads and writes: `djq migrate` brings it up. */
+export class SchemaTooOldError extends StoreError {
+  constructor(
+    readonly tableName: string,
+    readonly version: number,
+    readonly needed: number,
+  ) {
+    super(
+      `table ${tableName} is at schema version ${version}; this release needs ${needed} (the job search indexes). ` +
+        'Run `djq migrate` (adds the indexes online and backfills their keys), or start once with CREATE_TABLES=true, which migrates on start.',
+    );
+  }
+}

@@ -2,6 +2,7 @@
 // projection). For unit tests and the queue-overhead benchmark, never for production.
 import type { StoredEvent, User, UserEvent, UserHead } from '../domain/user.js';
 import type { HistoryEntry } from '../lifecycle/history.js';
+import { usersOf } from './job-index.js';
 import {
   type AcceptedJob,
   type BarResult,
@@ -9,6 +10,8 @@ import {
   type Decision,
   type EventStore,
   type JobHistoryStore,
+  type JobQuery,
+  type JobQueryPage,
   type JobRecord,
   type JobRecordStore,
   NO_BARS,
@@ -181,6 +184,36 @@ export class MemoryJobRecords implements JobRecordStore {
   }
   async get(jobId: string) {
     return this.records.get(jobId);
+  }
+  async getMany(jobIds: readonly string[]) {
+    return [...new Set(jobIds)].flatMap((id) => this.records.get(id) ?? []);
+  }
+  /** The same answers as the DynamoDB indexes give, computed from the records. */
+  async queryJobs(query: JobQuery): Promise<JobQueryPage> {
+    const indexed = [...this.records.values()].flatMap((record) => {
+      const at = this.indexedAt(record, query);
+      return at === undefined ? [] : [{ jobId: record.jobId, at, sk: `${at}#${record.jobId}` }];
+    });
+    const newest = query.order !== 'oldest';
+    const inRange = indexed
+      .filter((j) => (query.from === undefined || j.sk >= query.from) && (query.to === undefined || j.at <= query.to))
+      .filter((j) => query.cursor === undefined || (newest ? j.sk < query.cursor : j.sk > query.cursor))
+      .sort((a, b) => (a.sk < b.sk ? -1 : 1));
+    if (newest) inRange.reverse();
+    const shown = inRange.slice(0, query.limit);
+    const last = shown.at(-1);
+    return {
+      jobs: shown.map(({ jobId, at, sk }) => ({ jobId, at, position: sk })),
+      ...(inRange.length > query.limit && last ? { cursor: last.sk } : {}),
+    };
+  }
+  private indexedAt(record: JobRecord, query: JobQuery): string | undefined {
+    if ('user' in query.by) {
+      const accepted = record.accepted;
+      return accepted && usersOf(accepted.name, accepted.data).includes(query.by.user) ? accepted.at : undefined;
+    }
+    if (query.by.state === 'accepted') return record.accepted?.at;
+    return record.outcome === query.by.state ? record.marks.at(-1)?.at : undefined;
   }
   async *scanAll() {
     yield* this.records.values();

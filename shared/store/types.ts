@@ -115,6 +115,34 @@ export interface Decision {
   gen: number;
 }
 
+/** Which index a job query reads: a user's jobs, or jobs by time within a state. */
+export type JobIndexKey =
+  | { user: string }
+  /** `accepted`: every job, by when it was accepted; an outcome: jobs decided so, by when. */
+  | { state: 'accepted' | JobOutcome };
+
+export interface JobQuery {
+  by: JobIndexKey;
+  /** ISO times, inclusive. */
+  from?: string;
+  to?: string;
+  /** From the page before (opaque). */
+  cursor?: string;
+  limit: number;
+  /** @default 'newest' */
+  order?: 'newest' | 'oldest';
+}
+
+export interface JobQueryPage {
+  /**
+   * In the order asked, with the time the index holds them by, and each one's `position`: a cursor
+   * that continues right after it (a caller that stops mid-page resumes there).
+   */
+  jobs: { jobId: string; at: string; position: string }[];
+  /** Absent on the last page. */
+  cursor?: string;
+}
+
 /**
  * The one place a job's outcome is decided: one conditional write per generation, so no stale
  * delivery, expired lock or lost Redis can give a generation a second outcome.
@@ -135,6 +163,10 @@ export interface JobRecordStore {
   /** Decides `purged` for a dead-lettered job; false if it is not dead-lettered. */
   purge(jobId: string, by: string): Promise<boolean>;
   get(jobId: string): Promise<JobRecord | undefined>;
+  /** Several records by id (those that exist), in no particular order. */
+  getMany(jobIds: readonly string[]): Promise<JobRecord[]>;
+  /** A page of job ids from the job indexes (see store/job-index.ts), newest first unless asked. */
+  queryJobs(query: JobQuery): Promise<JobQueryPage>;
   /** Every record (a scan: operators, the checker and recovery, never the hot path). */
   scanAll(): AsyncIterable<JobRecord>;
   /** The epoch of the Redis data this table's jobs live in (see shared/lifecycle/epoch.ts). */

@@ -1,5 +1,6 @@
 // djq as operators run it (a real child process) against a real pipeline: history, the DLQ
 // commands, replay --verify/--rebuild on a corrupted projection, check, and bad usage.
+import { userInfo } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newUser, openProducerSide, startTestWorker, type TestWorker, waitFor } from '../helpers/pipeline.js';
 import { startService } from '../helpers/processes.js';
@@ -94,6 +95,68 @@ describe('djq', () => {
     expect(lines.filter((l) => /^\((approx\.|from) /.test(l))).toEqual([]);
   });
 
+  it('find filters jobs and pages them', async () => {
+    const found = await djq('find', '--state', 'dead-lettered', '--error', 'poisonpayload', '--json');
+    expect(found.code).toBe(0);
+    expect((found.json.jobs as { jobId: string }[]).map((j) => j.jobId)).toEqual([ids.poison]);
+    // Two create-user jobs: one page of one, then the other, then no cursor.
+    const first = await djq('find', '--op', 'create-user', '--limit', '1', '--json');
+    expect(first.json.jobs).toHaveLength(1);
+    expect(first.json.cursor).toEqual(expect.any(String));
+    const second = await djq(
+      'find',
+      '--op',
+      'create-user',
+      '--limit',
+      '1',
+      '--cursor',
+      String(first.json.cursor),
+      '--json',
+    );
+    const both = [...(first.json.jobs as { jobId: string }[]), ...(second.json.jobs as { jobId: string }[])];
+    expect(both.map((j) => j.jobId).sort()).toEqual([ids.create, ids.poison].sort());
+    expect(second.json.cursor).toBeUndefined();
+    expect((await djq('find', '--from', '1h', '--json')).json.jobs).toHaveLength(3);
+    expect((await djq('find', '--state', 'sleeping')).code).toBe(2);
+  });
+
+  it('history --user lists every job that touched the user, with the event each wrote', async () => {
+    const { code, json, output } = await djq('history', '--user', user.id, '--json');
+    expect(code).toBe(0);
+    expect(json).toMatchObject({
+      userId: user.id,
+      projectionVersion: 1,
+      jobs: [{ jobId: ids.create, eventVersion: 1 }],
+    });
+    expect(output).not.toContain(ids.missing);
+    expect((await djq('history', '--user', user.id)).output).toMatch(
+      new RegExp(`${ids.create}\\s+create-user\\s+completed\\s+1\\s+v1`),
+    );
+  });
+
+  it('dlq redrive by filter: a dry run counts, groups and warns, and changes nothing', async () => {
+    const dry = await djq('dlq', 'redrive', '--error-class', 'PoisonPayloadError', '--dry-run', '--json');
+    expect(dry.code).toBe(0);
+    expect(dry.json).toMatchObject({
+      dryRun: true,
+      count: 1,
+      jobIds: [ids.poison],
+      reasons: [{ errorClass: 'PoisonPayloadError', count: 1, retryable: false }],
+      warnings: [expect.stringMatching(/not retryable/)],
+    });
+    const text = await djq('dlq', 'redrive', '--op', 'create-user', '--dry-run');
+    expect(text.output).toMatch(/warning: 1 job\(s\) failed with PoisonPayloadError/);
+    expect(text.output).toMatch(/Dry run: 1 job\(s\) would be redriven/);
+    expect(await producer.queues.deadLetter.getWaitingCount()).toBe(2);
+    expect((await djq('dlq', 'purge', '--op', 'create-user')).code).toBe(2); // by filter needs --yes too
+  });
+
+  it('migrate on a current table changes no schema and says so', async () => {
+    const { code, json } = await djq('migrate', '--json');
+    expect(code).toBe(0);
+    expect(json).toMatchObject({ from: 2, to: 2, indexesAdded: [] });
+  });
+
   it('dlq list, show, redrive and purge', async () => {
     const list = await djq('dlq', 'list', '--json');
     expect(list.json.count).toBe(2);
@@ -124,7 +187,16 @@ describe('djq', () => {
       'redriven',
       'dead-lettered',
     ]);
-    expect((await djq('history', ids.poison as string)).output).toContain('redriven from the dead-letter queue [djq]');
+    // Who redrove it: the CLI records the OS user, in the history and in DynamoDB's record.
+    const operator = `djq:${userInfo().username}`;
+    const text = (await djq('history', ids.poison as string)).output;
+    expect(text).toContain(`redriven from the dead-letter queue [${operator}]`);
+    expect(text).toContain(`DynamoDB: generation 1 closed by a redrive by ${operator}`);
+    expect(text).toMatch(/#2 \(generation 2, attempt 1\) failed \d+ ms: PoisonPayloadError/);
+    // dlq show numbers the attempts across the redrive (both were BullMQ's attempt 1).
+    const shown = await djq('dlq', 'show', ids.poison as string);
+    expect(shown.output).toMatch(/#1 \(generation 1, attempt 1\)/);
+    expect(shown.output).toMatch(/#2 \(generation 2, attempt 1\)/);
 
     expect((await djq('dlq', 'purge', '--all')).code).toBe(2); // needs --yes
     const purge = await djq('dlq', 'purge', '--all', '--yes', '--json');

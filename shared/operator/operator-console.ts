@@ -1,0 +1,131 @@
+// The operator's console: the one module `djq` and the board's /console page call to find jobs,
+// read a job's timeline, see what happened to a user, act on the dead-letter queue safely, and
+// count outcomes per minute for the charts. It holds no state of its own: the stores and every
+// shard's queues are passed in, as the caller (CLI or board) wired them.
+import type { Queues } from '../lifecycle/queues.js';
+import type { JobOutcome, Stores } from '../store/types.js';
+import {
+  type BulkOptions,
+  type BulkReport,
+  type DlqPlan,
+  type DlqWhere,
+  planDlqAction,
+  runDlqAction,
+} from './dlq-bulk.js';
+import type { DlqConsole } from './dlq-console.js';
+import {
+  type JobFilter,
+  JobSearch,
+  type JobSummary,
+  type QueueState,
+  queueStateOf,
+  type SearchOptions,
+  type SearchPage,
+} from './job-search.js';
+import { jobTimeline, type Timeline } from './job-timeline.js';
+
+export interface OperatorConsoleDeps {
+  stores: Stores;
+  /** Every shard's queues (one, unless QUEUE_SHARDS > 1). */
+  queues: readonly Pick<Queues, 'operations' | 'deadLetter'>[];
+  dlq: DlqConsole;
+}
+
+export interface UserJob extends JobSummary {
+  /** The event this job wrote for the user, if it is part of the user's stream. */
+  eventVersion?: number;
+}
+
+export interface OutcomeSeries {
+  /** The minutes, oldest first, as ISO times of each minute's start. */
+  minutes: string[];
+  counts: Record<'completed' | 'dead-lettered', number[]>;
+  /** True when a series hit the read cap and counts only the newest jobs. */
+  truncated: boolean;
+}
+
+/** Jobs read per series at most: the charts are a glance, not an audit. */
+const CHART_READ_CAP = 20_000;
+
+export class OperatorConsole {
+  private readonly finder: JobSearch;
+
+  constructor(private readonly deps: OperatorConsoleDeps) {
+    this.finder = new JobSearch({
+      records: deps.stores.jobs,
+      history: deps.stores.history,
+      queueState: (id) => this.queueState(id),
+    });
+  }
+
+  search(filter: JobFilter, options?: SearchOptions): Promise<SearchPage> {
+    return this.finder.search(filter, options);
+  }
+
+  async timeline(jobId: string): Promise<Timeline | undefined> {
+    const summary = await this.finder.summary(jobId);
+    const timeline = await jobTimeline(this.deps.stores, jobId, summary);
+    return timeline.record || timeline.items.length > 0 ? timeline : undefined;
+  }
+
+  /** Every job that touched the user, oldest first, with the event each wrote for them. */
+  async userJobs(userId: string): Promise<UserJob[]> {
+    const jobs = await this.finder.allForUser(userId);
+    return Promise.all(
+      jobs.map(async (job) => {
+        const event = await this.deps.stores.events.getByJob(userId, job.jobId);
+        return { ...job, ...(event ? { eventVersion: event.version } : {}) };
+      }),
+    );
+  }
+
+  planDlq(action: 'redrive' | 'purge', where: DlqWhere): Promise<DlqPlan> {
+    return planDlqAction(this.deps.dlq, action, where);
+  }
+
+  runDlq(plan: DlqPlan, options?: BulkOptions): Promise<BulkReport> {
+    return runDlqAction(this.deps.dlq, plan, options);
+  }
+
+  /** Jobs completed and dead-lettered per minute over the last `minutes`, from the job records. */
+  async outcomesPerMinute(minutes = 60, now = Date.now()): Promise<OutcomeSeries> {
+    const start = Math.floor(now / 60_000) * 60_000 - (minutes - 1) * 60_000;
+    const from = new Date(start).toISOString();
+    let truncated = false;
+    const count = async (state: JobOutcome): Promise<number[]> => {
+      const bins = new Array<number>(minutes).fill(0);
+      let cursor: string | undefined;
+      let read = 0;
+      do {
+        const page = await this.deps.stores.jobs.queryJobs({
+          by: { state },
+          from,
+          limit: 500,
+          ...(cursor ? { cursor } : {}),
+        });
+        for (const job of page.jobs) {
+          const bin = Math.floor((Date.parse(job.at) - start) / 60_000);
+          if (bin >= 0 && bin < minutes) bins[bin] = (bins[bin] ?? 0) + 1;
+        }
+        read += page.jobs.length;
+        cursor = page.cursor;
+      } while (cursor && read < CHART_READ_CAP);
+      if (cursor) truncated = true;
+      return bins;
+    };
+    const [completed, deadLettered] = await Promise.all([count('completed'), count('dead-lettered')]);
+    return {
+      minutes: Array.from({ length: minutes }, (_, i) => new Date(start + i * 60_000).toISOString()),
+      counts: { completed, 'dead-lettered': deadLettered },
+      truncated,
+    };
+  }
+
+  private async queueState(jobId: string): Promise<QueueState> {
+    for (const shard of this.deps.queues) {
+      const state = await shard.operations.getJobState(jobId);
+      if (state !== 'unknown') return queueStateOf(state);
+    }
+    return 'unknown';
+  }
+}

@@ -1,0 +1,165 @@
+// The console's HTTP side over a real worker, Redis and dynalite: the page and its assets from
+// this process only, Bull Board linking to it without a web font, search (a job pruned from Redis
+// included), a timeline, charts, and DLQ actions behind the CSRF token, refused read-only, run
+// only for the exact count confirmed, with progress, recorded under the operator's name.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Board } from '../../board/board-server.js';
+import { type BoardFixture, startBoardFixture, waitFor } from './fixture.js';
+
+const credentials = { username: 'ops', password: 'console-test-secret' };
+const authorization = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
+let fixture: BoardFixture;
+let board: Board;
+let readOnly: Board;
+const user = randomUUID();
+const prunedJobId = randomUUID();
+
+beforeAll(async () => {
+  fixture = await startBoardFixture();
+  const config = { BOARD_USERNAME: credentials.username, BOARD_PASSWORD: credentials.password };
+  board = await fixture.startBoard(config);
+  readOnly = await fixture.startBoard({ ...config, BOARD_READ_ONLY: true });
+  // Accepted like the producer does (a DynamoDB record first), run, then pruned from Redis.
+  await fixture.worker.system.lifecycle.enqueue([{ id: prunedJobId, name: 'get-user', data: { userId: user } }]);
+  await waitFor('the job to complete', async () => (await fixture.resources.stores.jobs.get(prunedJobId))?.outcome);
+  await fixture.queues.operations.remove(prunedJobId);
+});
+
+afterAll(async () => {
+  await fixture?.close();
+});
+
+async function call(path: string, init: { method?: string; json?: unknown; csrf?: string; on?: Board } = {}) {
+  const headers: Record<string, string> = { authorization };
+  if (init.json !== undefined) headers['content-type'] = 'application/json';
+  if (init.csrf !== undefined) headers['x-csrf-token'] = init.csrf;
+  const res = await fetch(`${(init.on ?? board).origin}${path}`, {
+    method: init.method ?? 'GET',
+    headers,
+    ...(init.json !== undefined ? { body: JSON.stringify(init.json) } : {}),
+  });
+  const text = await res.text();
+  let body: Record<string, unknown> = {};
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    body = { text };
+  }
+  return { status: res.status, headers: res.headers, body };
+}
+
+const session = async (on = board) => (await call('/api/console/session', { on })).body;
+
+describe('the console page', () => {
+  it('is served behind the same auth, with its assets from here only', async () => {
+    expect((await fetch(`${board.origin}/console`)).status).toBe(401);
+    const page = await call('/console');
+    expect(page.status).toBe(200);
+    const html = String(page.body.text);
+    expect(html).toContain('<script defer src="/console/console.js">');
+    expect(html).not.toMatch(/https?:\/\//);
+    expect(page.headers.get('content-security-policy')).toMatch(/default-src 'none'; script-src 'self'/);
+    expect((await call('/console/console.js')).status).toBe(200);
+  });
+
+  it('is linked from Bull Board, whose page no longer fetches Google Fonts', async () => {
+    const html = String((await call('/admin/queues')).body.text);
+    expect(html).not.toContain('fonts.googleapis.com');
+    expect(html).toContain('"url":"/console"');
+  });
+});
+
+describe('Bull Board on the dead-letter queue', () => {
+  it("shows an entry's reason and numbered attempts as its log, and no missing-workers badge", async () => {
+    const dlq = fixture.queues.deadLetter.name;
+    const logs = await call(`/admin/queues/api/queues/${encodeURIComponent(dlq)}/${fixture.poisonJobId}/logs`);
+    expect(logs.status).toBe(200);
+    const lines = (logs.body as unknown as string[]).join('\n');
+    expect(lines).toMatch(/#1 \(generation 1, attempt 1\) .* PoisonPayloadError \(not retryable\)/);
+    expect(lines).toMatch(/dead-lettered .* after 1 attempt\(s\)/);
+    const { queues } = (await call('/admin/queues/api/queues')).body as {
+      queues: { name: string; hasWorkers?: unknown }[];
+    };
+    expect(queues.find((q) => q.name === dlq)?.hasWorkers).toBeNull();
+  });
+});
+
+describe('the console API', () => {
+  it('names the operator and hands out a CSRF token (none to a read-only board)', async () => {
+    expect(await session()).toMatchObject({ operator: 'board:ops', readOnly: false, csrfToken: expect.any(String) });
+    const ro = await session(readOnly);
+    expect(ro).toMatchObject({ readOnly: true });
+    expect(ro).not.toHaveProperty('csrfToken');
+  });
+
+  it('finds a job Redis pruned, by user, and shows its timeline', async () => {
+    expect(await fixture.queues.operations.getJob(prunedJobId)).toBeUndefined();
+    const found = await call(`/api/console/jobs?userId=${user}`);
+    expect(found.status).toBe(200);
+    expect(found.body.jobs).toEqual([
+      expect.objectContaining({ jobId: prunedJobId, state: 'completed', op: 'get-user' }),
+    ]);
+    const timeline = await call(`/api/console/jobs/${prunedJobId}`);
+    expect(timeline.body.attempts).toEqual([expect.objectContaining({ n: 1, outcome: 'completed' })]);
+    expect((await call(`/api/console/users/${user}/jobs`)).body.jobs).toHaveLength(1);
+    expect((await call('/api/console/jobs/no-such-job')).status).toBe(404);
+    expect((await call('/api/console/jobs?state=sleeping')).status).toBe(400);
+  });
+
+  it('draws the charts as SVG from the job records', async () => {
+    const charts = await call('/api/console/charts?minutes=10');
+    expect(charts.status).toBe(200);
+    expect((charts.body.counts as { completed: number[] }).completed.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(
+      1,
+    );
+    expect(String(charts.body.svg)).toMatch(/^<svg[^>]*>.*Completed per minute/s);
+  });
+
+  it('refuses an action without the CSRF token, and every action on a read-only board', async () => {
+    const plan = { action: 'redrive', where: { op: 'create-user' } };
+    expect((await call('/api/console/dlq/plan', { method: 'POST', json: plan })).status).toBe(403);
+    expect((await call('/api/console/dlq/plan', { method: 'POST', json: plan, csrf: 'forged' })).status).toBe(403);
+    const { csrfToken } = await session();
+    const refused = await call('/api/console/dlq/plan', {
+      method: 'POST',
+      json: plan,
+      csrf: String(csrfToken),
+      on: readOnly,
+    });
+    expect(refused.status).toBe(403);
+    expect(refused.body.error).toMatch(/read-only/);
+  });
+
+  it('runs a bulk redrive only for the count confirmed, with progress, under the operator name', async () => {
+    const { csrfToken } = await session();
+    const csrf = String(csrfToken);
+    const second = await fixture.enqueuePoison();
+    await fixture.deadLettered(second);
+    const where = { errorClass: 'PoisonPayloadError' };
+    const plan = await call('/api/console/dlq/plan', { method: 'POST', json: { action: 'redrive', where }, csrf });
+    expect(plan.status).toBe(200);
+    expect(plan.body).toMatchObject({ count: 2, warnings: [expect.stringMatching(/not retryable/)] });
+
+    const wrong = await call('/api/console/dlq/run', {
+      method: 'POST',
+      json: { action: 'redrive', where, confirmCount: 3 },
+      csrf,
+    });
+    expect(wrong.status).toBe(409);
+    const started = await call('/api/console/dlq/run', {
+      method: 'POST',
+      json: { action: 'redrive', where, confirmCount: 2, ratePerSecond: 20 },
+      csrf,
+    });
+    expect(started.status).toBe(202);
+    const finished = await waitFor('the action to finish', async () => {
+      const state = (await call(`/api/console/dlq/actions/${started.body.id}`)).body;
+      return state.finished ? state : undefined;
+    });
+    expect(finished).toMatchObject({ total: 2, done: 2, by: 'board:ops' });
+    expect((finished.report as { done: string[] }).done.sort()).toEqual([fixture.poisonJobId, second].sort());
+    const record = await fixture.resources.stores.jobs.get(second);
+    expect(record?.marks.filter((m) => m.outcome === 'redriven').map((m) => m.by)).toEqual(['board:ops']);
+  });
+});

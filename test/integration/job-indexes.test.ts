@@ -1,0 +1,255 @@
+// The job indexes on real dynalite: a job is found by the users it touches and by time within its
+// state, across buckets and pages, and follows its outcome through a redrive and a purge. And the
+// migration of a table made the old way (no job indexes): services refuse it, `migrateTable`
+// backfills the keys a new write would have written and records the schema version.
+import { randomUUID } from 'node:crypto';
+import { CreateTableCommand, DeleteTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBoard } from '../../board/board-server.js';
+import { keys, readSchemaVersion, SCHEMA_VERSION, waitForActive } from '../../shared/dynamo/table.js';
+import { openDynamo } from '../../shared/runtime/bootstrap.js';
+import { SchemaTooOldError } from '../../shared/store/errors.js';
+import { acceptedIndexKeys, outcomeIndexKeys } from '../../shared/store/job-index.js';
+import { migrateTable, readSchema, requireSchema } from '../../shared/store/migrate.js';
+import { silentLogger } from '../helpers/pipeline.js';
+import { openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
+
+const env = testEnv();
+let resources: TestResources;
+const userA = randomUUID();
+const userB = randomUUID();
+
+beforeAll(async () => {
+  resources = await openTestResources(env.config);
+});
+afterAll(async () => {
+  await resources.cleanup();
+});
+
+const newUser = (id: string) => ({ id, name: 'n', email: `${id.slice(0, 8)}@example.com`, age: 30 });
+
+describe('the job indexes', () => {
+  it('find a job by every user it touches, oldest first, and page through them', async () => {
+    const { jobs } = resources.stores;
+    const single = randomUUID();
+    const batch = randomUUID();
+    await jobs.accept([{ id: single, name: 'create-user', data: { user: newUser(userA) } }]);
+    await jobs.accept([{ id: batch, name: 'batch-create-users', data: { users: [newUser(userB), newUser(userA)] } }]);
+
+    const ofA = await jobs.queryJobs({ by: { user: userA }, limit: 10, order: 'oldest' });
+    expect(ofA.jobs.map((j) => j.jobId)).toEqual([single, batch]);
+    expect(ofA.cursor).toBeUndefined();
+    const ofB = await jobs.queryJobs({ by: { user: userB }, limit: 10 });
+    expect(ofB.jobs.map((j) => j.jobId)).toEqual([batch]);
+
+    const first = await jobs.queryJobs({ by: { user: userA }, limit: 1, order: 'oldest' });
+    expect(first.jobs.map((j) => j.jobId)).toEqual([single]);
+    const second = await jobs.queryJobs({ by: { user: userA }, limit: 1, order: 'oldest', cursor: first.cursor });
+    expect(second.jobs.map((j) => j.jobId)).toEqual([batch]);
+  });
+
+  it('list jobs by time across every bucket, newest first, in pages that neither skip nor repeat', async () => {
+    const { jobs } = resources.stores;
+    const from = new Date().toISOString();
+    const ids: string[] = [];
+    // One accept per job: each gets its own time, so the expected order is the order written.
+    for (let i = 0; i < 12; i++) {
+      const id = `${i}-${randomUUID()}`;
+      ids.push(id);
+      await jobs.accept([{ id, name: 'get-user', data: { userId: randomUUID() } }]);
+    }
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await jobs.queryJobs({ by: { state: 'accepted' }, from, limit: 5, ...(cursor ? { cursor } : {}) });
+      seen.push(...page.jobs.map((j) => j.jobId));
+      cursor = page.cursor;
+      pages++;
+    } while (cursor && pages < 10);
+    expect(seen).toEqual([...ids].reverse());
+    expect(pages).toBe(3);
+  });
+
+  it('file a decided job under its outcome, and move it on a redrive and a purge', async () => {
+    const { jobs } = resources.stores;
+    const from = new Date().toISOString();
+    const id = randomUUID();
+    await jobs.accept([{ id, name: 'get-user', data: { userId: randomUUID() } }]);
+    const inState = async (state: 'completed' | 'dead-lettered' | 'purged') =>
+      (await jobs.queryJobs({ by: { state }, from, limit: 50 })).jobs.map((j) => j.jobId).includes(id);
+
+    await jobs.decide(id, 'dead-lettered', 'test', 'PoisonPayloadError: bad');
+    expect(await inState('dead-lettered')).toBe(true);
+    await jobs.reopen(id, 'test', Date.now());
+    expect(await inState('dead-lettered')).toBe(false);
+    await jobs.decide(id, 'dead-lettered', 'test', 'again');
+    await jobs.purge(id, 'alice');
+    expect([await inState('dead-lettered'), await inState('purged')]).toEqual([false, true]);
+    const [record] = await jobs.getMany([id, randomUUID()]);
+    expect(record).toMatchObject({ jobId: id, gen: 2, outcome: 'purged' });
+    expect(record?.marks.map((m) => `${m.outcome}:${m.by}`)).toEqual([
+      'dead-lettered:test',
+      'redriven:test',
+      'dead-lettered:test',
+      'purged:alice',
+    ]);
+  });
+});
+
+describe('a table made before the job indexes', () => {
+  const oldEnv = testEnv();
+  const table = oldEnv.config.DYNAMODB_TABLE_NAME;
+  let client: DynamoDBClient;
+
+  beforeAll(async () => {
+    client = resources.dynamo.client;
+    // The CreateTable of schema 1: the department index only.
+    await client.send(
+      new CreateTableCommand({
+        TableName: table,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: ['pk', 'sk', 'gsi1pk', 'gsi1sk'].map((AttributeName) => ({
+          AttributeName,
+          AttributeType: 'S',
+        })),
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: 'gsi1-department',
+            KeySchema: [
+              { AttributeName: 'gsi1pk', KeyType: 'HASH' },
+              { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ],
+      }),
+    );
+    await waitForActive(client, table, 30_000);
+  });
+  afterAll(async () => {
+    await client.send(new DeleteTableCommand({ TableName: table }));
+  });
+
+  it('is refused with a message that says what to run', async () => {
+    expect(await readSchema(client, table)).toMatchObject({
+      version: 1,
+      missingIndexes: ['gsi2-user-jobs', 'gsi3-jobs-by-time'],
+    });
+    const refused = requireSchema(resources.dynamo, table, { migrate: false });
+    await expect(refused).rejects.toBeInstanceOf(SchemaTooOldError);
+    await expect(refused).rejects.toThrow(/schema version 1; this release needs 2.*djq migrate/);
+  });
+
+  it('is refused by the services at start when they may not change the table', async () => {
+    const config = { ...oldEnv.config, CREATE_TABLES: false };
+    await expect(openDynamo(config, silentLogger)).rejects.toBeInstanceOf(SchemaTooOldError);
+    const board = startBoard({ config, redis: resources.redis, logger: silentLogger, host: '127.0.0.1', port: 0 });
+    await expect(board).rejects.toThrow(/djq migrate/);
+  });
+
+  it('is migrated: its records get the keys a new write gives them', async () => {
+    const { doc } = resources.dynamo;
+    const jobId = randomUUID();
+    const user = randomUUID();
+    const at = '2026-01-02T03:04:05.000Z';
+    // Records as the release before wrote them: no index keys.
+    await doc.send(
+      new PutCommand({
+        TableName: table,
+        Item: { pk: keys.jobPk(jobId), sk: keys.acceptedSk, name: 'delete-user', data: { userId: user }, at },
+      }),
+    );
+    const decidedAt = '2026-01-02T03:05:00.000Z';
+    await doc.send(
+      new PutCommand({
+        TableName: table,
+        Item: {
+          pk: keys.jobPk(jobId),
+          sk: keys.outcomeSk,
+          gen: 1,
+          outcome: 'dead-lettered',
+          marks: [{ outcome: 'dead-lettered', at: decidedAt, by: 'w1', reason: 'x' }],
+        },
+      }),
+    );
+    // A batch of two users: the second gets a TOUCHES item in its own user's index.
+    const batchId = randomUUID();
+    const [first, second] = [randomUUID(), randomUUID()];
+    await doc.send(
+      new PutCommand({
+        TableName: table,
+        Item: {
+          pk: keys.jobPk(batchId),
+          sk: keys.acceptedSk,
+          name: 'batch-create-users',
+          data: { users: [newUser(first), newUser(second)] },
+          at,
+        },
+      }),
+    );
+    const updates: string[] = [];
+    // dynalite validates UpdateTable's index creation but does not build the index: stand in for
+    // DynamoDB's answer (the indexes appear) and keep the rest of the traffic real.
+    const created = new Set<string>();
+    const standIn = {
+      send: async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
+        if (command.constructor.name === 'UpdateTableCommand') {
+          const [update] = command.input.GlobalSecondaryIndexUpdates as { Create: { IndexName: string } }[];
+          updates.push(update?.Create.IndexName ?? '');
+          created.add(update?.Create.IndexName ?? '');
+          return {};
+        }
+        const out = (await client.send(command as never)) as { Table?: { GlobalSecondaryIndexes?: unknown[] } };
+        if (command.constructor.name === 'DescribeTableCommand' && out.Table)
+          out.Table.GlobalSecondaryIndexes = [
+            ...(out.Table.GlobalSecondaryIndexes ?? []),
+            ...[...created].map((IndexName) => ({ IndexName, IndexStatus: 'ACTIVE' })),
+          ];
+        return out;
+      },
+    } as unknown as DynamoDBClient;
+
+    const report = await migrateTable({ client: standIn, doc }, table);
+
+    expect(updates).toEqual(['gsi2-user-jobs', 'gsi3-jobs-by-time']);
+    expect(report).toMatchObject({ from: 1, to: SCHEMA_VERSION, recordsBackfilled: 3 });
+    const touches = await doc.send(
+      new GetCommand({ TableName: table, Key: { pk: keys.jobPk(batchId), sk: keys.touchesSk(second) } }),
+    );
+    expect(touches.Item).toMatchObject({ gsi2pk: `USERJOBS#${second}`, gsi2sk: `${at}#${batchId}` });
+    const read = async (sk: string) =>
+      (await doc.send(new GetCommand({ TableName: table, Key: { pk: keys.jobPk(jobId), sk } }))).Item;
+    expect(await read(keys.acceptedSk)).toMatchObject(acceptedIndexKeys(jobId, 'delete-user', { userId: user }, at));
+    expect(await read(keys.acceptedSk)).toMatchObject({ gsi2pk: `USERJOBS#${user}` });
+    expect(await read(keys.outcomeSk)).toMatchObject(outcomeIndexKeys(jobId, 'dead-lettered', decidedAt));
+    expect(await readSchemaVersion(client, table)).toBe(SCHEMA_VERSION);
+    await expect(requireSchema({ client: standIn, doc }, table, { migrate: false })).resolves.toBeUndefined();
+  });
+
+  it('is not recorded as migrated when the endpoint cannot add the index (dynalite refuses)', async () => {
+    const other = testEnv().config.DYNAMODB_TABLE_NAME;
+    await client.send(
+      new CreateTableCommand({
+        TableName: other,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: ['pk', 'sk'].map((AttributeName) => ({ AttributeName, AttributeType: 'S' })),
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+      }),
+    );
+    await waitForActive(client, other, 30_000);
+    // dynalite asks for provisioned throughput on an index even of an on-demand table; whatever the
+    // endpoint says, the table must not be recorded as current.
+    await expect(migrateTable(resources.dynamo, other, { timeoutMs: 5000 })).rejects.toThrow();
+    expect(await readSchemaVersion(client, other)).toBe(1);
+    await client.send(new DeleteTableCommand({ TableName: other }));
+  });
+});

@@ -1,0 +1,196 @@
+// The operator console's search, timeline, user history, DLQ dry run and bulk redrive, and the
+// per-minute counts, against a real pipeline (our worker on Redis and dynalite). One completed job
+// is removed from Redis first: the search must still find it, from DynamoDB's records.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OperatorConsole } from '../../shared/operator/operator-console.js';
+import { newUser, openProducerSide, startTestWorker, type TestWorker, waitFor } from '../helpers/pipeline.js';
+import { openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
+
+const env = testEnv({ JOB_ATTEMPTS: 2 });
+let resources: TestResources;
+let producer: ReturnType<typeof openProducerSide>;
+let worker: TestWorker;
+let operator: OperatorConsole;
+const user = newUser();
+const ids: Record<'create' | 'update' | 'poison' | 'missing', string> = {
+  create: randomUUID(),
+  update: randomUUID(),
+  poison: randomUUID(),
+  missing: randomUUID(),
+};
+
+const outcomeOf = async (jobId: string) => (await resources.stores.jobs.get(jobId))?.outcome;
+
+beforeAll(async () => {
+  resources = await openTestResources(env.config);
+  producer = openProducerSide(env.config, resources);
+  worker = startTestWorker(env.config);
+  operator = new OperatorConsole({
+    stores: resources.stores,
+    queues: [producer.queues],
+    dlq: producer.system.console,
+  });
+  await producer.enqueue('create-user', { user }, ids.create);
+  await waitFor('the create', async () => (await outcomeOf(ids.create)) === 'completed');
+  await producer.enqueue('update-user', { userId: user.id, changes: { age: 50 } }, ids.update);
+  // A poison job about the same user (its payload is invalid, but names the user).
+  await producer.enqueue('create-user', { user: { id: user.id, name: 42 } }, ids.poison);
+  // Retryable, then dead-lettered after JOB_ATTEMPTS: the user does not exist.
+  await producer.enqueue('update-user', { userId: randomUUID(), changes: { age: 1 } }, ids.missing);
+  await waitFor('every job decided', async () => {
+    const outcomes = await Promise.all([ids.update, ids.poison, ids.missing].map(outcomeOf));
+    return outcomes.every((o) => o !== undefined);
+  });
+  await worker.service.system.history.flush();
+  // Pruned from Redis, as removeOnComplete does to old jobs.
+  await producer.queues.operations.remove(ids.create);
+});
+
+afterAll(async () => {
+  await worker.stop();
+  await producer.close();
+  await resources.cleanup();
+});
+
+describe('search', () => {
+  it('finds every job that touched a user, in order, the one Redis pruned included', async () => {
+    expect(await producer.queues.operations.getJob(ids.create)).toBeUndefined();
+    const jobs = await operator.userJobs(user.id);
+    expect(jobs.map((j) => j.jobId)).toEqual([ids.create, ids.update, ids.poison]);
+    expect(jobs.map((j) => [j.state, j.eventVersion])).toEqual([
+      ['completed', 1],
+      ['completed', 2],
+      ['dead-lettered', undefined],
+    ]);
+  });
+
+  it('filters by state, error text, operation and generation', async () => {
+    const dead = await operator.search({ state: 'dead-lettered' });
+    expect(dead.jobs.map((j) => j.jobId).sort()).toEqual([ids.poison, ids.missing].sort());
+    const poison = await operator.search({ state: 'dead-lettered', error: 'poisonpayload' });
+    expect(poison.jobs.map((j) => j.jobId)).toEqual([ids.poison]);
+    expect(poison.jobs[0]?.reason).toMatch(/^PoisonPayloadError/);
+    // The reason holds the message only: the error class is found in the attempts' history.
+    const byClass = await operator.search({ error: 'UserNotFoundError' });
+    expect(byClass.jobs.map((j) => j.jobId)).toEqual([ids.missing]);
+    const updates = await operator.search({ op: 'update-user' });
+    expect(updates.jobs.map((j) => j.jobId).sort()).toEqual([ids.update, ids.missing].sort());
+    expect((await operator.search({ op: 'update-user', gen: 2 })).jobs).toEqual([]);
+    expect((await operator.search({ jobId: ids.create })).jobs.map((j) => j.state)).toEqual(['completed']);
+    expect((await operator.search({ jobId: ids.create, state: 'dead-lettered' })).jobs).toEqual([]);
+  });
+
+  it('pages with a cursor, neither skipping nor repeating', async () => {
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await operator.search({}, { limit: 1, ...(cursor ? { cursor } : {}) });
+      seen.push(...page.jobs.map((j) => j.jobId));
+      cursor = page.cursor;
+      pages++;
+    } while (cursor && pages < 10);
+    expect(seen).toHaveLength(4);
+    expect(new Set(seen)).toEqual(new Set(Object.values(ids)));
+    expect(seen).toEqual((await operator.search({}, { limit: 10 })).jobs.map((j) => j.jobId));
+  });
+
+  it('limits by time range', async () => {
+    const future = new Date(Date.now() + 3_600_000).toISOString();
+    expect((await operator.search({ from: future })).jobs).toEqual([]);
+    expect((await operator.search({ to: future })).jobs).toHaveLength(4);
+  });
+});
+
+describe('a job timeline', () => {
+  it('shows the effect in DynamoDB: the event written and the projection version', async () => {
+    const timeline = await operator.timeline(ids.create);
+    expect(timeline?.effect).toEqual([
+      {
+        userId: user.id,
+        event: { version: 1, type: 'UserCreated', applied: true },
+        projectionVersion: 2,
+        deleted: false,
+      },
+    ]);
+    expect(timeline?.attempts).toMatchObject([{ n: 1, gen: 1, attempt: 1, outcome: 'completed' }]);
+  });
+
+  it('numbers attempts across a redrive, and names who redrove it', async () => {
+    const plan = await operator.planDlq('redrive', { jobIds: [ids.missing] });
+    expect(plan.count).toBe(1);
+    const report = await operator.runDlq(plan);
+    expect(report.done).toEqual([ids.missing]);
+    await waitFor('the redriven job dead-lettered again', async () => {
+      const record = await resources.stores.jobs.get(ids.missing);
+      return record?.gen === 2 && record.outcome === 'dead-lettered';
+    });
+    await worker.service.system.history.flush();
+    await producer.system.history.flush();
+    const timeline = await operator.timeline(ids.missing);
+    expect(timeline?.attempts.map((a) => [a.n, a.gen, a.attempt, a.outcome, a.errorClass])).toEqual([
+      [1, 1, 1, 'failed', 'UserNotFoundError'],
+      [2, 1, 2, 'failed', 'UserNotFoundError'],
+      [3, 2, 1, 'failed', 'UserNotFoundError'],
+      [4, 2, 2, 'failed', 'UserNotFoundError'],
+    ]);
+    expect(timeline?.attempts.every((a) => typeof a.durationMs === 'number')).toBe(true);
+    const marks = timeline?.items.flatMap((i) =>
+      i.kind === 'mark' ? [`${i.gen}:${i.mark.outcome}:${i.mark.by}`] : [],
+    );
+    expect(marks).toEqual([
+      expect.stringMatching(/^1:dead-lettered:/),
+      '1:redriven:test',
+      expect.stringMatching(/^2:dead-lettered:/),
+    ]);
+    expect(timeline?.items.some((i) => i.kind === 'history' && i.entry.type === 'dead-lettered')).toBe(true);
+  });
+});
+
+describe('the DLQ, safely', () => {
+  it('a dry run counts, samples, groups reasons and warns about the ones that fail again', async () => {
+    const plan = await operator.planDlq('redrive', { op: 'create-user' });
+    expect(plan).toMatchObject({ count: 1, jobIds: [ids.poison] });
+    expect(plan.reasons).toEqual([
+      expect.objectContaining({ errorClass: 'PoisonPayloadError', count: 1, retryable: false }),
+    ]);
+    expect(plan.warnings).toEqual([
+      expect.stringMatching(/1 job\(s\) failed with PoisonPayloadError.*will fail the same way/),
+    ]);
+    expect(await outcomeOf(ids.poison)).toBe('dead-lettered'); // a dry run changes nothing
+  });
+
+  it('a bulk redrive reports progress, and run again redrives nothing twice', async () => {
+    const plan = await operator.planDlq('redrive', { errorClass: 'PoisonPayloadError' });
+    const progress: number[] = [];
+    const report = await operator.runDlq(plan, { ratePerSecond: 50, onProgress: (p) => progress.push(p.done) });
+    expect(report).toMatchObject({ done: [ids.poison], total: 1, cancelled: false });
+    expect(progress).toEqual([1]);
+    const again = await operator.runDlq(plan);
+    expect(again).toMatchObject({ done: [], notFound: [ids.poison] });
+    const record = await resources.stores.jobs.get(ids.poison);
+    expect(record?.marks.filter((m) => m.outcome === 'redriven')).toHaveLength(1);
+  });
+
+  it('a cancelled bulk action stops before the next job', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const report = await operator.runDlq(
+      { action: 'purge', count: 1, jobIds: [ids.missing], sample: [], reasons: [], warnings: [] },
+      { signal: controller.signal },
+    );
+    expect(report).toMatchObject({ done: [], cancelled: true });
+  });
+});
+
+describe('charts', () => {
+  it('count completed and dead-lettered jobs per minute from the records', async () => {
+    const series = await operator.outcomesPerMinute(60);
+    expect(series.minutes).toHaveLength(60);
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    expect(sum(series.counts.completed)).toBe(2);
+    expect(sum(series.counts['dead-lettered'])).toBeGreaterThanOrEqual(1);
+    expect(series.truncated).toBe(false);
+  });
+});

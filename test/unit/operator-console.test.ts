@@ -1,0 +1,128 @@
+// The operator console's pure parts: attempts numbered across redrives, DLQ selection, the chart's
+// escaping, the CLI's time flags, and the in-memory store's job queries (the same contract as the
+// DynamoDB indexes, which test/integration/job-indexes.test.ts checks on dynalite).
+import { describe, expect, it } from 'vitest';
+import { barChart } from '../../board/console-svg.js';
+import { parseTime } from '../../cli/commands/find.js';
+import type { DeadLetterEntry } from '../../shared/lifecycle/dead-letter.js';
+import type { HistoryEntry } from '../../shared/lifecycle/history-entry.js';
+import { matchesWhere } from '../../shared/operator/dlq-bulk.js';
+import { attemptsOf, numberAttempts } from '../../shared/operator/job-timeline.js';
+import { usersOf } from '../../shared/store/job-index.js';
+import { MemoryJobRecords } from '../../shared/store/memory-stores.js';
+
+describe('attempts', () => {
+  it('are numbered across redrives: BullMQ starts each generation at 1 again', () => {
+    const numbered = numberAttempts([{ attempt: 1 }, { attempt: 2 }, { attempt: 1 }, { attempt: 1 }]);
+    expect(numbered.map((a) => [a.n, a.gen, a.attempt])).toEqual([
+      [1, 1, 1],
+      [2, 1, 2],
+      [3, 2, 1],
+      [4, 3, 1],
+    ]);
+  });
+
+  it('pair each start with its end, with the duration, generation by generation', () => {
+    const base = { jobId: 'j', op: 'get-user' };
+    const entries: HistoryEntry[] = [
+      { ...base, type: 'attempt-started', attempt: 1, at: '2026-01-01T00:00:00.000Z' },
+      {
+        ...base,
+        type: 'attempt-failed',
+        attempt: 1,
+        at: '2026-01-01T00:00:00.250Z',
+        errorClass: 'Throttled',
+        message: 'slow down',
+        retryable: true,
+      },
+      { ...base, type: 'dead-lettered', reason: 'x', attempts: 1, at: '2026-01-01T00:00:01.000Z' },
+      { ...base, type: 'redriven', at: '2026-01-01T00:01:00.000Z' },
+      { ...base, type: 'attempt-started', attempt: 1, at: '2026-01-01T00:01:01.000Z' },
+      {
+        ...base,
+        type: 'completed',
+        attempt: 1,
+        at: '2026-01-01T00:01:01.040Z',
+        durationMs: 38,
+        capacityUnits: 1,
+        result: 'ok',
+      },
+    ];
+    expect(attemptsOf(entries).map((a) => [a.n, a.gen, a.attempt, a.outcome, a.durationMs, a.errorClass])).toEqual([
+      [1, 1, 1, 'failed', 250, 'Throttled'],
+      [2, 2, 1, 'completed', 38, undefined],
+    ]);
+  });
+});
+
+describe('a DLQ selection', () => {
+  const entry = {
+    jobId: 'a',
+    name: 'create-user',
+    reason: 'PoisonPayloadError: invalid create-user payload',
+    attempts: [{ attempt: 1, errorClass: 'PoisonPayloadError', message: 'm', retryable: false, at: '' }],
+    deadLetteredAt: '2026-01-01T00:10:00.000Z',
+  } as DeadLetterEntry;
+
+  it.each([
+    [{}, true],
+    [{ reason: 'INVALID create' }, true],
+    [{ reason: 'throttled' }, false],
+    [{ errorClass: 'poisonpayloaderror' }, true],
+    [{ errorClass: 'Poison' }, false],
+    [{ op: 'create-user' }, true],
+    [{ op: 'get-user' }, false],
+    [{ from: '2026-01-01T00:10:00.000Z' }, true],
+    [{ from: '2026-01-01T00:10:00.001Z' }, false],
+    [{ to: '2026-01-01T00:09:59.999Z' }, false],
+    [{ jobIds: ['b'] }, false],
+  ])('%j matches: %s', (where, expected) => {
+    expect(matchesWhere(entry, where)).toBe(expected);
+  });
+});
+
+describe('the charts', () => {
+  it('escape the text they draw', () => {
+    const svg = barChart('<b>&', ['2026-01-01T00:00:00.000Z'], [3], '#000');
+    expect(svg).toContain('&lt;b&gt;&amp; per minute (total 3)');
+    expect(svg).not.toContain('<b>');
+  });
+});
+
+describe('djq time flags', () => {
+  it('take an ISO time or a duration back from now', () => {
+    const now = Date.parse('2026-01-01T12:00:00.000Z');
+    expect(parseTime('--from', '15m', now)).toBe('2026-01-01T11:45:00.000Z');
+    expect(parseTime('--from', '2d', now)).toBe('2025-12-30T12:00:00.000Z');
+    expect(parseTime('--to', '2026-01-01T10:00:00Z', now)).toBe('2026-01-01T10:00:00.000Z');
+    expect(() => parseTime('--from', 'yesterday', now)).toThrow(/ISO time or a duration/);
+  });
+});
+
+describe('the users a job touches', () => {
+  it('are read from valid payloads, and from invalid ones that still name a user', () => {
+    expect(usersOf('get-user', { userId: 'u1' })).toEqual(['u1']);
+    expect(usersOf('create-user', { user: { id: 'u2', name: 42 } })).toEqual(['u2']);
+    expect(usersOf('query-by-department', { department: 'HR' })).toEqual([]);
+  });
+});
+
+describe('the in-memory job queries', () => {
+  it('page by user and by state like the indexes do', async () => {
+    const store = new MemoryJobRecords();
+    for (const id of ['j1', 'j2', 'j3']) await store.accept([{ id, name: 'get-user', data: { userId: 'u' } }]);
+    await store.decide('j2', 'dead-lettered', 'w', 'PoisonPayloadError: x');
+    const first = await store.queryJobs({ by: { user: 'u' }, limit: 2, order: 'oldest' });
+    const rest = await store.queryJobs({
+      by: { user: 'u' },
+      limit: 2,
+      order: 'oldest',
+      ...(first.cursor ? { cursor: first.cursor } : {}),
+    });
+    expect([...first.jobs, ...rest.jobs].map((j) => j.jobId).sort()).toEqual(['j1', 'j2', 'j3']);
+    expect(rest.cursor).toBeUndefined();
+    expect((await store.queryJobs({ by: { state: 'dead-lettered' }, limit: 10 })).jobs.map((j) => j.jobId)).toEqual([
+      'j2',
+    ]);
+  });
+});
