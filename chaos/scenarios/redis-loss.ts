@@ -18,6 +18,18 @@ export const REDIS_LOSS_ENV = {
   STALLED_INTERVAL_MS: 1000,
 };
 
+/**
+ * Lets accepted work pile up in the queue before a loss, so the loss takes jobs nobody has run
+ * yet (a queue the workers keep empty would lose only what is in flight): the queue is paused
+ * (its pause lives in Redis, so the loss lifts it) until a backlog is waiting.
+ */
+async function pileUp(stack: ChaosStack, backlog = 30, timeoutMs = 20_000): Promise<void> {
+  const { operations } = stack.queues;
+  await operations.pause();
+  const until = Date.now() + timeoutMs;
+  while ((await operations.getWaitingCount()) < backlog && Date.now() < until) await sleep(100);
+}
+
 /** The first shard's epoch state, retried while the clients reconnect to a new server. */
 async function readEpochState(stack: ChaosStack): Promise<string | undefined> {
   for (let i = 0; i < 50; i++) {
@@ -58,11 +70,13 @@ export async function redisLoss(jobs: number): Promise<ScenarioResult> {
       during: async (stack, producer) => {
         const deadline = Date.now() + 120_000;
         while ((await stack.finished()) < jobs * 0.3 && Date.now() < deadline) await sleep(200);
+        await pileUp(stack);
         await stack.redis.flushall();
         tally.epochAfterLoss = (await stack.sharded.shards[0]?.checkEpoch())?.state ?? 'none';
         await recover(stack);
         // Then the server itself is lost: a new, empty redis-server comes up on the same port.
         while ((await stack.finished()) < jobs * 0.3 && Date.now() < deadline) await sleep(200);
+        await pileUp(stack);
         await stack.replaceRedisWithEmpty();
         tally.epochAfterReplace = (await readEpochState(stack)) ?? 'none';
         await recover(stack);
