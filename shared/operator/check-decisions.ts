@@ -23,7 +23,16 @@ export interface DecisionReport {
   examples: string[];
 }
 
-const UNFINISHED = new Set(['waiting', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children', 'failed']);
+/** BullMQ states a job is in while it has not finished (failed: on its way to the DLQ). */
+export const UNFINISHED = new Set([
+  'waiting',
+  'active',
+  'delayed',
+  'prioritized',
+  'paused',
+  'waiting-children',
+  'failed',
+]);
 const CONCURRENCY = 32;
 
 /** How many generations had both a completed and a dead-lettered decision. */

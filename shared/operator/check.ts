@@ -6,7 +6,7 @@ import type { LedgerJob, Outcome } from '../lifecycle/ledger.js';
 import type { Queues } from '../lifecycle/queues.js';
 import type { Stores } from '../store/types.js';
 import type { JobSystem } from '../wiring.js';
-import { checkDecisions, type DecisionReport } from './check-decisions.js';
+import { checkDecisions, type DecisionReport, UNFINISHED } from './check-decisions.js';
 import { readPendingWork } from './pending-work.js';
 import { verifyProjection } from './replay.js';
 
@@ -240,8 +240,6 @@ interface DeadLetterSummary {
   reason?: string;
   attempts?: unknown[];
 }
-
-const UNFINISHED = new Set(['waiting', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children', 'failed']);
 
 async function readDeadLetters(queues: Queues): Promise<Map<string, DeadLetterSummary>> {
   const jobs = await queues.deadLetter.getJobs(['waiting', 'prioritized', 'delayed'], 0, -1, true);
