@@ -124,16 +124,11 @@ export class DynamoEventStore implements EventStore {
   }
 
   async *scanAll(): AsyncIterable<UserEvent> {
-    const pages = paginateScan(
-      { client: this.doc },
-      {
-        TableName: this.tableName,
-        FilterExpression: 'begins_with(pk, :user) AND begins_with(sk, :events)',
-        ExpressionAttributeValues: { ':user': 'USER#', ':events': keys.eventPrefix },
-        ConsistentRead: true,
-      },
-    );
-    for await (const page of pages) for (const item of page.Items ?? []) yield toEvent(item);
+    const items = scanItems(this.doc, this.tableName, 'begins_with(pk, :user) AND begins_with(sk, :events)', {
+      ':user': 'USER#',
+      ':events': keys.eventPrefix,
+    });
+    for await (const item of items) yield toEvent(item);
   }
 
   count(): Promise<number> {
@@ -142,6 +137,20 @@ export class DynamoEventStore implements EventStore {
       ':events': keys.eventPrefix,
     });
   }
+}
+
+/** Every item matching a filter, page by page (a strongly consistent scan: operators and replay, never the hot path). */
+export async function* scanItems(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  filter: string,
+  values: Record<string, unknown>,
+): AsyncIterable<Record<string, unknown>> {
+  const pages = paginateScan(
+    { client: doc },
+    { TableName: tableName, FilterExpression: filter, ExpressionAttributeValues: values, ConsistentRead: true },
+  );
+  for await (const page of pages) yield* page.Items ?? [];
 }
 
 /** Counts items matching a filter with Select COUNT scans (no items are returned). */

@@ -11,11 +11,12 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
-  paginateScan,
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { JOB_INDEX_BUCKETS, JOBS_BY_TIME_INDEX, keys, USER_JOBS_INDEX } from '../dynamo/table.js';
+import { conditionalWrite, isConditionFailure } from './conditional.js';
+import { scanItems } from './dynamo-event-store.js';
 import { acceptedIndexKeys, jobIdOfTimeSk, outcomeIndexKeys, touchItems } from './job-index.js';
 import type {
   AcceptedJob,
@@ -30,8 +31,6 @@ import type {
 
 const BATCH_LIMIT = 25;
 const MAX_UNPROCESSED_ROUNDS = 8;
-
-const isConditionFailure = (error: unknown) => (error as Error).name === 'ConditionalCheckFailedException';
 
 export class DynamoJobRecords implements JobRecordStore {
   constructor(
@@ -129,8 +128,8 @@ export class DynamoJobRecords implements JobRecordStore {
     if (record?.outcome !== 'dead-lettered') return false;
     const at = new Date().toISOString();
     const values = { ...change.values, ...(change.indexAs ? stateKeys(jobId, change.indexAs, at) : {}) };
-    try {
-      await this.doc.send(
+    return conditionalWrite(() =>
+      this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: this.outcomeKey(jobId),
@@ -143,12 +142,8 @@ export class DynamoJobRecords implements JobRecordStore {
             ...values,
           },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   async get(jobId: string): Promise<JobRecord | undefined> {
@@ -246,16 +241,12 @@ export class DynamoJobRecords implements JobRecordStore {
   async *scanAll(): AsyncIterable<JobRecord> {
     // A job's two items can land in different pages: group by job across the whole scan.
     const byJob: ItemsByJob = new Map();
-    const pages = paginateScan(
-      { client: this.doc },
-      {
-        TableName: this.tableName,
-        FilterExpression: 'begins_with(pk, :job) AND (sk = :a OR sk = :o)',
-        ExpressionAttributeValues: { ':job': 'JOB#', ':a': keys.acceptedSk, ':o': keys.outcomeSk },
-        ConsistentRead: true,
-      },
-    );
-    for await (const page of pages) groupByJob(page.Items ?? [], byJob);
+    const items = scanItems(this.doc, this.tableName, 'begins_with(pk, :job) AND (sk = :a OR sk = :o)', {
+      ':job': 'JOB#',
+      ':a': keys.acceptedSk,
+      ':o': keys.outcomeSk,
+    });
+    for await (const item of items) groupByJob([item], byJob);
     for (const [jobId, items] of byJob) {
       const record = toRecord(jobId, items);
       if (record) yield record;
@@ -270,19 +261,16 @@ export class DynamoJobRecords implements JobRecordStore {
   }
 
   async initEpoch(queue: string, epoch: string): Promise<string> {
-    try {
-      await this.doc.send(
+    const created = await conditionalWrite(() =>
+      this.doc.send(
         new PutCommand({
           TableName: this.tableName,
           Item: { ...this.epochKey(queue), epoch, at: new Date().toISOString() },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
-      );
-      return epoch;
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-      return (await this.readEpoch(queue)) ?? epoch;
-    }
+      ),
+    );
+    return created ? epoch : ((await this.readEpoch(queue)) ?? epoch);
   }
 
   private outcomeKey(jobId: string) {

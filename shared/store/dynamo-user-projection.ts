@@ -6,14 +6,13 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
-  paginateScan,
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { User, UserHead } from '../domain/user.js';
 import { DEPARTMENT_INDEX, keys } from '../dynamo/table.js';
 import { conditionalWrite } from './conditional.js';
-import { countItems } from './dynamo-event-store.js';
+import { countItems, scanItems } from './dynamo-event-store.js';
 import { type BarResult, type Bars, NO_BARS, type UserProjectionStore } from './types.js';
 
 const USER_ATTRIBUTES = ['id', 'name', 'email', 'age', 'department', 'createdAt', 'updatedAt'] as const;
@@ -184,16 +183,13 @@ export class DynamoUserProjection implements UserProjectionStore {
   }
 
   async *scanAll(): AsyncIterable<UserHead> {
-    const pages = paginateScan(
-      { client: this.doc },
-      {
-        TableName: this.tableName,
-        FilterExpression: 'begins_with(pk, :user) AND sk = :state AND attribute_exists(version)',
-        ExpressionAttributeValues: { ':user': 'USER#', ':state': keys.stateSk },
-        ConsistentRead: true,
-      },
+    const items = scanItems(
+      this.doc,
+      this.tableName,
+      'begins_with(pk, :user) AND sk = :state AND attribute_exists(version)',
+      { ':user': 'USER#', ':state': keys.stateSk },
     );
-    for await (const page of pages) for (const item of page.Items ?? []) yield toHead(item);
+    for await (const item of items) yield toHead(item);
   }
 
   count(): Promise<number> {
