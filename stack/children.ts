@@ -11,6 +11,8 @@ import { paint, say, write } from './output.js';
 const RESTART_BUDGET = 5;
 /** A child that ran this long before dying counts as having started well: its budget starts again. */
 const HEALTHY_RUN_MS = 30_000;
+/** How long the stop waits for a child it SIGKILLed to be reaped. */
+const KILLED_EXIT_MS = 500;
 
 const root = join(import.meta.dirname, '..');
 
@@ -127,7 +129,8 @@ export class Stack {
         if (!done) {
           say(`${c.name} did not stop in time; killing it`);
           proc.kill('SIGKILL');
-          await exited;
+          // Bounded too: a child that SIGKILL cannot end at once (stuck in the kernel) must not hold the stop.
+          await withDeadline(exited, Date.now() + KILLED_EXIT_MS);
         }
       }),
     );

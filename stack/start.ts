@@ -35,6 +35,10 @@ import {
  * the children's last seconds, then Redis and dynalite, which are killed once it is spent.
  */
 const STOP_GRACE_MS = 3000;
+/** The most the stop waits for its output to reach stdout, within the stop's deadline. */
+const STDOUT_FLUSH_MS = 2000;
+/** What the flush gets even when the deadline is spent: enough for a reader that reads. */
+const MIN_STDOUT_FLUSH_MS = 100;
 
 /** The variables `djq` needs to find this stack, written to its state file. */
 const STATE_VARIABLES = [
@@ -246,7 +250,8 @@ async function supervise(run: Running): Promise<never> {
   // --until-drained ends by a deadline too: a backend that is down must not make it wait forever.
   const drainDeadline = performance.now() + drainTimeoutSeconds(run.args, run.config) * 1000;
   for (;;) {
-    await sleep(500);
+    // A stop ends the wait at once: the stop's budget starts at the signal, not at the next tick.
+    await Promise.race([sleep(500), run.stop.stopped]);
     if (run.stop.requested()) return shutdown(run, 0);
     const failure = run.stack.failure;
     if (failure) {
@@ -270,8 +275,9 @@ async function supervise(run: Running): Promise<never> {
 }
 
 /**
- * A summary line, and whether Redis and DynamoDB answer: a stuck Redis must not hold the loop that
- * watches for a stop, and a dead backend is said on every summary, not guessed from a quiet one.
+ * A summary line, and whether Redis and DynamoDB answer: a stuck Redis or a hanging DynamoDB must
+ * not hold the loop that watches for a stop, and a dead backend is said on every summary, not
+ * guessed from a quiet one.
  */
 async function showSummaryWithin(run: Running, state: SummaryState, backends: BackendWatch): Promise<void> {
   // DynamoDB is asked beside the summary (which reads Redis only).
@@ -284,16 +290,22 @@ async function showSummaryWithin(run: Running, state: SummaryState, backends: Ba
   const settled = await withDeadline(Promise.race([shown, run.stop.stopped]), Date.now() + READ_DEADLINE_MS);
   if (run.stop.requested()) return;
   backends.report('Redis', describeRedis(run.config), settled && redisUp);
-  backends.report('DynamoDB', dynamoEndpoint, await dynamoUp);
+  // The probe waits up to ENDPOINT_PROBE_MS on an endpoint that hangs: a stop does not wait for it.
+  const answered = await Promise.race([dynamoUp, run.stop.stopped.then(() => undefined)]);
+  if (answered === undefined || run.stop.requested()) return;
+  backends.report('DynamoDB', dynamoEndpoint, answered);
 }
 
-/** This run's tally, or undefined when Redis does not answer within READ_DEADLINE_MS. */
+/** This run's tally, or undefined when Redis does not answer within READ_DEADLINE_MS or a stop is asked for. */
 async function readTally(run: Running): Promise<Tally | undefined> {
   let t: Tally | undefined;
   await withDeadline(
-    tally(run.shards).then((read) => {
-      t = read;
-    }),
+    Promise.race([
+      tally(run.shards).then((read) => {
+        t = read;
+      }),
+      run.stop.stopped,
+    ]),
     Date.now() + READ_DEADLINE_MS,
   );
   return t;
@@ -323,9 +335,11 @@ async function shutdown(run: Running, code: number, last?: string): Promise<neve
   run.redis.disconnect();
   await stopServices(run.services, deadline);
   removeStackState();
-  // Flushed with a deadline: the last line matters to a reader, a reader that is gone must not hold us.
+  // Flushed within the same deadline: the last line matters to a reader, a reader that is gone (a
+  // full pipe nobody reads) must not hold us past the bound the whole stop promises.
+  const flushMs = Math.min(STDOUT_FLUSH_MS, Math.max(MIN_STDOUT_FLUSH_MS, deadline - Date.now()));
   await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, 2000);
+    const timer = setTimeout(resolve, flushMs);
     process.stdout.write(last ? `${last}\n` : '', () => {
       clearTimeout(timer);
       resolve();
