@@ -19,6 +19,10 @@ import { FULL_PIPE_BYTES, UnreadPipe } from '../unread-pipe.js';
 const SHUTDOWN_TIMEOUT_MS = 3000;
 /** What the issue allows: every process gone within SHUTDOWN_TIMEOUT_MS + 5 s of the signal. */
 const EXIT_BOUND_MS = SHUTDOWN_TIMEOUT_MS + 5000;
+/** Jobs waiting in Redis before DynamoDB stalls: the workers' work once it does. */
+const BACKLOG = 30;
+/** Jobs the workers hold, stuck in DynamoDB calls, before the signal. */
+const ACTIVE_AT_SIGNAL = 3;
 const root = join(import.meta.dirname, '..', '..');
 const tsx = import.meta.resolve('tsx');
 
@@ -167,10 +171,27 @@ async function runCase(stack: ChaosStack, how: How, jobs: number): Promise<CaseR
       );
     });
 
+    // Jobs must be in workers, stuck in DynamoDB calls, at the signal. The producer records each
+    // job in DynamoDB before it adds it to Redis, so once DynamoDB hangs nothing new reaches the
+    // queue: a backlog is piled up first (the queue paused until it waits), then DynamoDB stalls
+    // and the queue resumes, so the workers take jobs whose DynamoDB calls hang.
+    const { operations } = stack.queues;
+    await operations.pause();
+    await until(async () => (await operations.getWaitingCount()) >= BACKLOG, 60_000, [npm, worker]).catch(
+      (error: Error) => {
+        throw new Error(`${how}: no backlog of ${BACKLOG} jobs piled up: ${error.message}`);
+      },
+    );
     proxy.stall();
     // Every DynamoDB call from now on hangs, and so do those whose answer had not come back yet.
+    await operations.resume();
     await proxy.waitStuck(3, 30_000);
-    const activeAtSignal = await stack.queues.operations.getActiveCount();
+    await until(async () => (await operations.getActiveCount()) >= ACTIVE_AT_SIGNAL, 30_000, [npm, worker]).catch(
+      (error: Error) => {
+        throw new Error(`${how}: jobs never got stuck in the workers: ${error.message}`);
+      },
+    );
+    const activeAtSignal = await operations.getActiveCount();
     const tree = [...processTree(npm.pid ?? -1), ...processTree(worker.pid ?? -1)];
 
     const signalledAt = Date.now();
@@ -199,6 +220,8 @@ async function runCase(stack: ChaosStack, how: How, jobs: number): Promise<CaseR
     };
   } finally {
     for (const child of spawned) if (!isGone(child.pid ?? -1)) child.kill('SIGKILL');
+    // A case that failed between pause and resume must not leave the queue paused for the rest.
+    await stack.queues.operations.resume();
     npmOut.close();
     workerOut.close();
     await proxy.close();
