@@ -2,6 +2,7 @@
 // (UpdateTable, one index per call, as DynamoDB allows), backfills the index keys onto the job
 // records written before them, then records the schema version. Each step is safe to repeat, so a
 // migration that dies is run again. Services check the version before they start (requireSchema).
+
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DescribeTableCommand, type DynamoDBClient, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, type DynamoDBDocumentClient, paginateScan, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -14,6 +15,7 @@ import {
   waitForActive,
   writeSchemaVersion,
 } from '../dynamo/table.js';
+import { retryTransient } from '../runtime/retry.js';
 import { SchemaTooOldError } from './errors.js';
 import { acceptedIndexKeys, outcomeIndexKeys, touchItems } from './job-index.js';
 import type { JobOutcome, OutcomeMark } from './types.js';
@@ -61,7 +63,8 @@ export async function requireSchema(
 ): Promise<MigrationReport | undefined> {
   let state: SchemaState;
   try {
-    state = await readSchema(clients.client, tableName);
+    // Transient trouble (a throttle, a 5xx) is retried briefly: one must not stop a service at start.
+    state = await retryTransient(() => readSchema(clients.client, tableName));
   } catch (error) {
     if (options.unreadable === 'ignore') return undefined;
     throw error;
