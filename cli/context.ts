@@ -4,6 +4,8 @@
 import pino from 'pino';
 import { createDynamoClients, type DynamoClients, withoutFaults } from '../shared/dynamo/client.js';
 import { describeTable } from '../shared/dynamo/table.js';
+import { allShardKeys } from '../shared/lifecycle/keys.js';
+import { type Placement, readPlacement } from '../shared/runtime/cluster-placement.js';
 import { type Config, loadConfig } from '../shared/runtime/config.js';
 import type { RedisConnection } from '../shared/runtime/redis.js';
 import { connectRedisFailFast, describeRedis, waitForRedis } from '../shared/runtime/redis.js';
@@ -55,6 +57,12 @@ export class CliContext {
       this.systemCache = openShardedSystem({ config: this.config, redis: this.redis, stores, logger, actor: 'djq' });
     }
     return this.systemCache;
+  }
+
+  /** On a Redis Cluster, the master serving each shard now (undefined on a single Redis). */
+  async placement(): Promise<Placement | undefined> {
+    await this.system();
+    return this.redis ? readPlacement(this.redis, allShardKeys(this.config)) : undefined;
   }
 
   async stores(): Promise<Stores> {

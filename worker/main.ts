@@ -3,7 +3,9 @@ import '../shared/runtime/node-version.js';
 // Then: starts OpenTelemetry before anything loads the AWS SDK (only when OTEL_* ask for traces).
 import '../shared/telemetry/preload.js';
 import { describeTable } from '../shared/dynamo/table.js';
+import { allShardKeys } from '../shared/lifecycle/keys.js';
 import { openDynamo } from '../shared/runtime/bootstrap.js';
+import { PlacementWatch } from '../shared/runtime/cluster-placement.js';
 import { loadConfigOrExit } from '../shared/runtime/config.js';
 import { createLogger } from '../shared/runtime/logger.js';
 import { startProbeServer } from '../shared/runtime/probe-server.js';
@@ -27,6 +29,9 @@ async function main() {
   const redis = connectRedis(config);
   redis.on('error', (error) => logger.debug({ err: error.message }, 'redis connection error'));
   await waitForRedis(redis, config.REDIS_URL, 30_000);
+  // On a cluster: which master serves each shard, warned about when two shards share one.
+  const placement = new PlacementWatch({ redis, keys: allShardKeys(config), logger, registry: metrics.registry });
+  await placement.start();
   const probe =
     config.METRICS_PORT > 0
       ? await startProbeServer({
@@ -36,6 +41,10 @@ async function main() {
           readiness: {
             redis: () => redis.ping(),
             dynamodb: () => describeTable(dynamo.client, config.DYNAMODB_TABLE_NAME),
+          },
+          detail: () => {
+            const shards = placement.detail();
+            return shards ? { placement: shards } : undefined;
           },
         })
       : undefined;
@@ -58,6 +67,7 @@ async function main() {
   const stop = onShutdownSignal(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
     const drained = await service.close(Math.max(0, config.SHUTDOWN_TIMEOUT_MS - CLOSE_RESERVE_MS));
     probe?.server.close();
+    placement.close();
     redis.disconnect();
     dynamo.close();
     logger.info({ drained }, drained ? 'worker stopped: in-flight jobs finished' : 'worker stopped after the deadline');

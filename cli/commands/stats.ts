@@ -1,8 +1,10 @@
 // djq stats: queue counts by state, DLQ size, the fleet's flow-control rate (is DynamoDB holding the
 // queue back?), and the table's size from DescribeTable (what DynamoDB keeps without a scan:
 // approximate, and said so); --exact counts events and live users with full-table scans. With a
-// sharded queue: the totals, then each shard's counts.
+// sharded queue: the totals, then each shard's counts. On a Redis Cluster, each shard's slot and
+// the master serving it, with a warning when shards share one.
 import { describeFleetFlow } from '../../shared/flow/fleet-rate.js';
+import { describeSharing } from '../../shared/runtime/cluster-placement.js';
 import type { CliContext } from '../context.js';
 import { type Output, table } from '../output.js';
 
@@ -13,7 +15,7 @@ const STATES = ['waiting', 'active', 'delayed', 'prioritized', 'completed', 'fai
 
 export async function stats(ctx: CliContext, out: Output, options: { exact: boolean } = { exact: false }) {
   const { shards, stores } = await ctx.system();
-  const [perShard, size, exact] = await Promise.all([
+  const [perShard, size, exact, placement] = await Promise.all([
     Promise.all(
       shards.map(async ({ queues, readFlow }) => ({
         counts: await queues.operations.getJobCounts(...STATES),
@@ -24,7 +26,9 @@ export async function stats(ctx: CliContext, out: Output, options: { exact: bool
     stores.table.size(),
     // Full-table COUNT scans: minutes and real read capacity on a table of millions of items.
     options.exact ? Promise.all([stores.events.count(), stores.users.count()]) : undefined,
+    ctx.placement(),
   ]);
+  const sharing = describeSharing(placement);
   const counts: Record<string, number> = {};
   for (const { counts: c } of perShard)
     for (const [state, n] of Object.entries(c)) counts[state] = (counts[state] ?? 0) + n;
@@ -35,7 +39,11 @@ export async function stats(ctx: CliContext, out: Output, options: { exact: bool
     queue: ctx.config.QUEUE_NAME,
     counts,
     deadLetter: dlq,
-    ...(sharded ? { shards: perShard } : {}),
+    ...(sharded
+      ? { shards: perShard.map((s, i) => ({ ...s, ...(placement ? { master: placement.shards[i]?.master } : {}) })) }
+      : {}),
+    /** On a Redis Cluster: each shard's slot and master, and a warning when two shards share a master. */
+    ...(placement ? { placement: { shards: placement.shards, ...(sharing ? { warning: sharing } : {}) } } : {}),
     /** Per shard: the fleet's job rate flow control set after DynamoDB throttled (null: no limit). */
     flow: perShard.map((s) => s.flow),
     table: estimate,
@@ -58,6 +66,11 @@ export async function stats(ctx: CliContext, out: Output, options: { exact: bool
             `${STATES.map((state) => `${state} ${s.counts[state] ?? 0}`).join(', ')}; dead-letter ${s.deadLetter}`,
           ])
         : []),
+      ...(placement?.shards.map((s) => [
+        sharded ? `shard ${s.shard} master` : 'master',
+        `${s.master ?? 'none serves its slot'} (slot ${s.slot})`,
+      ]) ?? []),
+      ...(sharing ? [['WARNING', sharing]] : []),
       [`table items${approx}`, estimate.items],
       [`  bytes${approx}`, estimate.sizeBytes],
       [`  users with a department${approx}`, estimate.usersWithDepartment],

@@ -20,6 +20,25 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A port free now within [from, to] (tried from a random point of the range, so two callers seldom
+ * race for the same one): for test clusters that must stay in a range of ports of their own.
+ */
+export async function freePortIn([from, to]: [number, number], host = '127.0.0.1'): Promise<number> {
+  const size = to - from + 1;
+  const start = Math.floor(Math.random() * size);
+  for (let i = 0; i < size; i++) {
+    const port = from + ((start + i) % size);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, host, () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error(`no free port in ${from}-${to}`);
+}
+
 export async function redisAnswers(url: string, timeoutMs = 1500, options: RedisOptions = {}): Promise<boolean> {
   const redis = new Redis(url, {
     ...options,
@@ -184,7 +203,14 @@ function redisCli(port: number, ...args: string[]): string {
  * its master dies). On any failure everything started is stopped before the error is thrown.
  */
 export async function startRedisCluster(
-  options: { masters?: number; nodeTimeoutMs?: number; dir?: string; timeoutMs?: number } = {},
+  options: {
+    masters?: number;
+    nodeTimeoutMs?: number;
+    dir?: string;
+    timeoutMs?: number;
+    /** Ports for the nodes (each node's bus port is its port + 10000). @default any free port */
+    portRange?: [number, number];
+  } = {},
 ): Promise<RedisClusterServer> {
   if (!hasCommand('redis-server') || !hasCommand('redis-cli')) throw new Error(REDIS_INSTALL_HINT);
   const masters = options.masters ?? 3;
@@ -196,8 +222,14 @@ export async function startRedisCluster(
     if (!options.dir) rmSync(root, { recursive: true, force: true });
   };
   try {
+    const taken = new Set<number>();
     for (let i = 0; i < masters * 2; i++) {
-      const port = await freePort();
+      let port = options.portRange ? await freePortIn(options.portRange) : await freePort();
+      // A port picked but not yet bound by an earlier node is still "free": pick again.
+      while (taken.has(port)) {
+        port = options.portRange ? await freePortIn(options.portRange) : await freePort();
+      }
+      taken.add(port);
       const dir = mkdtempSync(join(root, `node-${port}-`));
       const child = spawn(
         'redis-server',
