@@ -31,6 +31,14 @@ import { isRunning, removeDir, type Service, startService, stopService, track, t
 
 export type EnvOverrides = Record<string, string | number | boolean>;
 
+/** How a cluster stack's Redis Cluster is started. */
+export interface ClusterStackOptions {
+  /** cluster-node-timeout: how long a dead master goes unnoticed. @default 1000 */
+  nodeTimeoutMs?: number;
+  /** Ports for the nodes. @default any free ports */
+  portRange?: [number, number];
+}
+
 /** What the workers' own logs say they went through (warn level and up), counted as lines arrive. */
 export interface LogTally {
   /** Failed attempts that will be retried, by error class. */
@@ -119,7 +127,7 @@ export class ChaosStack {
   static async start(
     name: string,
     overrides: EnvOverrides = {},
-    options: { cluster?: boolean; capacity?: CapacityBudget } = {},
+    options: { cluster?: boolean; clusterOptions?: ClusterStackOptions; capacity?: CapacityBudget } = {},
   ): Promise<ChaosStack> {
     if (options.capacity && overrides.AWS_ENDPOINT_URL_DYNAMODB !== undefined) {
       throw new Error('a capacity budget puts its own endpoint in front of dynalite: drop AWS_ENDPOINT_URL_DYNAMODB');
@@ -135,7 +143,7 @@ export class ChaosStack {
     let capacityLimit: CapacityLimit | undefined;
     try {
       if (options.cluster) {
-        cluster = await startRedisCluster({ dir });
+        cluster = await startRedisCluster({ dir, ...options.clusterOptions });
         for (const node of cluster.servers) track(node.process);
       } else {
         redisServer = await startRedisServer({ dir });

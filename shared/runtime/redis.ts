@@ -68,12 +68,27 @@ export function connectRedisFailFast(target: RedisTarget, options: RedisOptions 
 }
 
 /**
- * A failover (a master dies, its replica is promoted after cluster-node-timeout) closes the
- * connections to the dead master: a command caught there is retried every FAILOVER_RETRY_MS, with
- * the slot map refreshed, up to MAX_REDIRECTIONS times (~20 s), instead of failing at once.
+ * How a cluster connection rides a master failover. A master that dies goes unnoticed for
+ * cluster-node-timeout (15 s by default), then a replica is elected (about 1 s more) and the slot
+ * map changes. Meanwhile a command for one of its slots bounces: the dead node refuses it ("Connection
+ * is closed": wait retryDelayOnFailover, refresh the slot map, try again), a live node answers MOVED
+ * back to the dead one (retried at once), and during the election every node may answer
+ * CLUSTERDOWN (wait retryDelayOnClusterDown). Each bounce spends one of maxRedirections, and the
+ * command fails with "Too many Cluster redirections" when they run out: so the redirections must
+ * last longer than the node timeout plus the election, whatever timeout the operator chose.
  */
-const FAILOVER_RETRY_MS = 300;
-const MAX_REDIRECTIONS = 64;
+/** How long a command keeps retrying through a failover: three default node timeouts (15 s each). */
+const FAILOVER_BUDGET_MS = 45_000;
+/**
+ * The wait between tries on a dead master or a cluster down: long enough that a 45 s budget is
+ * ~90 waits (each a slot-map refresh, a cheap CLUSTER SLOTS on one node), short enough that the
+ * promoted replica is found within half a second of its election.
+ */
+const FAILOVER_RETRY_MS = 500;
+/** A wait can cost two redirections (MOVED to the dead node, then its refusal): twice the waits. */
+const MAX_REDIRECTIONS = Math.ceil((2 * FAILOVER_BUDGET_MS) / FAILOVER_RETRY_MS);
+/** When every node is unreachable (all restarting, a network cut): retry forever, at most every 2 s. */
+const CLUSTER_RETRY_CAP_MS = 2000;
 
 function connectCluster(target: RedisTarget, options: RedisOptions): Cluster {
   const url = new URL(target.REDIS_URL);
@@ -88,9 +103,12 @@ function connectCluster(target: RedisTarget, options: RedisOptions): Cluster {
     },
     retryDelayOnFailover: FAILOVER_RETRY_MS,
     retryDelayOnClusterDown: FAILOVER_RETRY_MS,
+    // TRYAGAIN: a multi-key command during a slot migration (a reshard): the same wait.
+    retryDelayOnTryAgain: FAILOVER_RETRY_MS,
     maxRedirections: MAX_REDIRECTIONS,
-    // Reconnect forever with a capped backoff when every node is unreachable.
-    clusterRetryStrategy: (times) => Math.min(times * 200, 2000),
+    // Never null: a cluster that lost every node reconnects (from the seed nodes) instead of ending
+    // the connection, which would end every command of the process with an error for good.
+    clusterRetryStrategy: (times) => Math.min(times * 200, CLUSTER_RETRY_CAP_MS),
     // TLS certificates of managed clusters (ElastiCache, MemoryDB) name the host, not the IP a lookup gives.
     ...(url.protocol === 'rediss:' ? { dnsLookup: (address, callback) => callback(null, address) } : {}),
     ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
