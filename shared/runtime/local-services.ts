@@ -1,7 +1,7 @@
 // Local services for `npm start`, the tests, chaos and bench: a redis-server from PATH on a free
 // port, and dynalite (the open-source DynamoDB) in a child process of its own.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -293,6 +293,127 @@ export async function startRedisCluster(
       masterPorts: async () => servingMasters().map((m) => m.port),
       masterOf: async (slot) =>
         servingMasters().find((m) => m.ranges.some(([from, to = from]) => slot >= from && slot <= to))?.port,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+export interface RedisSentinelGroup {
+  /** host:port,… of the sentinels: a REDIS_SENTINELS value. */
+  sentinels: string;
+  /** The master name the sentinels monitor. */
+  name: string;
+  primary: RedisServer;
+  replica: RedisServer;
+  sentinelProcesses: ClusterNodeProcess[];
+  /** The port of the master as the sentinels name it now (after a failover, the promoted replica). */
+  masterPort(): Promise<number | undefined>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A primary, its replica and 3 `redis-sentinel` processes watching them (quorum 2), on loopback.
+ * Resolves once every sentinel knows the replica and the other two sentinels, so a failover can be
+ * voted. A small down-after makes a failover quick (the primary is declared down after
+ * `downAfterMs`, the replica promoted a second or two later).
+ */
+export async function startRedisSentinelGroup(
+  options: { name?: string; downAfterMs?: number; portRange?: [number, number]; timeoutMs?: number } = {},
+): Promise<RedisSentinelGroup> {
+  if (!hasCommand('redis-server') || !hasCommand('redis-sentinel') || !hasCommand('redis-cli')) {
+    throw new Error(
+      `${REDIS_INSTALL_HINT} Sentinel also needs redis-sentinel (Debian/Ubuntu: sudo apt-get install redis-sentinel).`,
+    );
+  }
+  const name = options.name ?? 'mymaster';
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  const root = mkdtempSync(join(tmpdir(), 'djq-redis-sentinel-'));
+  const taken = new Set<number>();
+  const pickPort = async () => {
+    for (;;) {
+      const port = options.portRange ? await freePortIn(options.portRange) : await freePort();
+      if (!taken.has(port)) {
+        taken.add(port);
+        return port;
+      }
+    }
+  };
+  const started: LocalProcess[] = [];
+  const sentinelProcesses: ClusterNodeProcess[] = [];
+  const stop = async () => {
+    await Promise.all(started.map((s) => s.stop('SIGKILL')));
+    rmSync(root, { recursive: true, force: true });
+  };
+  try {
+    const primary = await startRedisServer({ port: await pickPort(), dir: mkdtempSync(join(root, 'primary-')) });
+    started.push(primary);
+    const replica = await startRedisServer({
+      port: await pickPort(),
+      dir: mkdtempSync(join(root, 'replica-')),
+      extraArgs: ['--replicaof', '127.0.0.1', String(primary.port)],
+    });
+    started.push(replica);
+    for (let i = 0; i < 3; i++) {
+      const port = await pickPort();
+      const dir = mkdtempSync(join(root, `sentinel-${port}-`));
+      const conf = join(dir, 'sentinel.conf');
+      // Sentinel rewrites its config file as it learns (replicas, other sentinels, epochs).
+      writeFileSync(
+        conf,
+        [
+          `port ${port}`,
+          'bind 127.0.0.1',
+          `dir ${dir}`,
+          `sentinel monitor ${name} 127.0.0.1 ${primary.port} 2`,
+          `sentinel down-after-milliseconds ${name} ${options.downAfterMs ?? 1000}`,
+          `sentinel failover-timeout ${name} 10000`,
+          `sentinel parallel-syncs ${name} 1`,
+          '',
+        ].join('\n'),
+      );
+      const child = spawn('redis-sentinel', [conf], { stdio: 'ignore' });
+      const sentinel = { port, dir, process: child, stop: stopper(child) };
+      started.push(sentinel);
+      sentinelProcesses.push(sentinel);
+    }
+    for (;;) {
+      const ready = sentinelProcesses.every((s) => {
+        try {
+          const replicas = redisCli(s.port, 'SENTINEL', 'REPLICAS', name);
+          const peers = redisCli(s.port, 'SENTINEL', 'SENTINELS', name);
+          return replicas.includes(String(replica.port)) && (peers.match(/^name$/gm)?.length ?? 0) >= 2;
+        } catch {
+          return false;
+        }
+      });
+      if (ready) break;
+      for (const s of sentinelProcesses) {
+        if (s.process.exitCode !== null) throw new Error(`redis-sentinel on port ${s.port} exited`);
+      }
+      if (Date.now() > deadline) throw new Error('the sentinels did not find the replica and each other in time');
+      await sleep(200);
+    }
+    return {
+      sentinels: sentinelProcesses.map((s) => `127.0.0.1:${s.port}`).join(','),
+      name,
+      primary,
+      replica,
+      sentinelProcesses,
+      masterPort: async () => {
+        for (const s of sentinelProcesses) {
+          if (s.process.exitCode !== null || s.process.signalCode !== null) continue;
+          try {
+            const [, port] = redisCli(s.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name).trim().split('\n');
+            return Number(port);
+          } catch {
+            // Ask the next sentinel.
+          }
+        }
+        return undefined;
+      },
       stop,
     };
   } catch (error) {

@@ -2,7 +2,8 @@
 // a rediss:// REDIS_URL turns TLS on (verified against REDIS_TLS_CA_FILE, or the system's CAs),
 // and user:password@ in it authenticates (ACL user, or `requirepass` with no user). With
 // REDIS_CLUSTER_NODES set, every connection is an ioredis Cluster over those seed nodes, with the
-// scheme and credentials of REDIS_URL applied to each node.
+// scheme and credentials of REDIS_URL applied to each node. With REDIS_SENTINELS set, the sentinels
+// name the master (REDIS_SENTINEL_NAME), and REDIS_URL again gives only the scheme and credentials.
 import { readFileSync } from 'node:fs';
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { type Config, ConfigError, redactUrl } from './config.js';
@@ -14,16 +15,19 @@ export type RedisConnection = Redis | Cluster;
 
 /** What a connection needs to know: where, and which CA vouches for the server. */
 export type RedisTarget = Pick<Config, 'REDIS_URL' | 'REDIS_TLS_CA_FILE'> &
-  Partial<Pick<Config, 'REDIS_CLUSTER_NODES'>>;
+  Partial<Pick<Config, 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>>;
 
 /** A target known, by its type, not to be a cluster: its connection is a plain Redis. */
-type SingleTarget = Pick<Config, 'REDIS_URL' | 'REDIS_TLS_CA_FILE'> & { REDIS_CLUSTER_NODES?: undefined };
+type SingleTarget = Pick<Config, 'REDIS_URL' | 'REDIS_TLS_CA_FILE'> &
+  Partial<Pick<Config, 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>> & { REDIS_CLUSTER_NODES?: undefined };
 
 /** Where a connection goes, for logs and errors: the URL (password hidden) or the cluster's seed nodes. */
 export function describeRedis(target: RedisTarget): string {
-  return target.REDIS_CLUSTER_NODES
-    ? `cluster ${target.REDIS_CLUSTER_NODES.map((n) => `${n.host}:${n.port}`).join(',')}`
-    : redactUrl(target.REDIS_URL);
+  if (target.REDIS_CLUSTER_NODES)
+    return `cluster ${target.REDIS_CLUSTER_NODES.map((n) => `${n.host}:${n.port}`).join(',')}`;
+  if (target.REDIS_SENTINELS)
+    return `master ${sentinelName(target)} of sentinels ${target.REDIS_SENTINELS.map((n) => `${n.host}:${n.port}`).join(',')}`;
+  return redactUrl(target.REDIS_URL);
 }
 
 /**
@@ -51,6 +55,7 @@ export function connectRedis(target: SingleTarget, options?: RedisOptions): Redi
 export function connectRedis(target: RedisTarget, options?: RedisOptions): RedisConnection;
 export function connectRedis(target: RedisTarget, options: RedisOptions = {}): RedisConnection {
   if (target.REDIS_CLUSTER_NODES) return connectCluster(target, { maxRetriesPerRequest: null, ...options });
+  if (target.REDIS_SENTINELS) return connectSentinel(target, { maxRetriesPerRequest: null, ...options });
   return new Redis(target.REDIS_URL, {
     maxRetriesPerRequest: null,
     // Reconnect forever with a capped backoff: a Redis restart must not end the process.
@@ -114,6 +119,36 @@ function connectCluster(target: RedisTarget, options: RedisOptions): Cluster {
     ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
   };
   return new Cluster(target.REDIS_CLUSTER_NODES ?? [], clusterOptions);
+}
+
+const sentinelName = (target: RedisTarget) => target.REDIS_SENTINEL_NAME ?? 'mymaster';
+
+/**
+ * A master found through Redis Sentinel. ioredis asks the sentinels for the master's address on
+ * every (re)connect and checks the server it reached is a master (a demoted one is left): a dead
+ * master's connection breaks, and the reconnects find the replica once the sentinels promote it.
+ * (Not failoverDetector: its disconnect on +switch-master, landing in a reconnect under way, ended
+ * that connect with an unhandled "Connection is closed" rejection in the tests.) Commands wait in
+ * the offline queue meanwhile (services), or fail at once (producers and the CLI, enableOfflineQueue
+ * false: the producer's tick keeps its jobs and tries again on the next interval).
+ */
+function connectSentinel(target: RedisTarget, options: RedisOptions): Redis {
+  const url = new URL(target.REDIS_URL);
+  const tls = url.protocol === 'rediss:';
+  return new Redis({
+    sentinels: target.REDIS_SENTINELS ?? [],
+    name: sentinelName(target),
+    ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+    // TLS to the master and to the sentinels alike (a deployment that encrypts one encrypts both).
+    ...(tls ? { tls: {}, ...redisTlsOptions(target), enableTLSForSentinelMode: true } : {}),
+    ...(tls && redisTlsOptions(target).tls ? { sentinelTLS: redisTlsOptions(target).tls } : {}),
+    // Reconnect forever with a capped backoff, to whichever master the sentinels name next.
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+    // Sentinels all unreachable: keep asking (null would end the connection for good).
+    sentinelRetryStrategy: (times) => Math.min(times * 200, 2000),
+    ...options,
+  });
 }
 
 /**

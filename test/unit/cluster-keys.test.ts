@@ -158,6 +158,21 @@ describe('shard tags', () => {
   });
 });
 
+describe('sentinel config', () => {
+  it('parses the sentinels, defaults the master name, and refuses a cluster and sentinels at once', () => {
+    const config = loadConfig({ REDIS_SENTINELS: '10.0.0.1:26379,s2:26380' });
+    expect(config.REDIS_SENTINELS).toEqual([
+      { host: '10.0.0.1', port: 26379 },
+      { host: 's2', port: 26380 },
+    ]);
+    expect(config.REDIS_SENTINEL_NAME).toBe('mymaster');
+    expect(() => loadConfig({ REDIS_SENTINELS: 's1' })).toThrow(/REDIS_SENTINELS="s1": "s1" is not host:port/);
+    expect(() => loadConfig({ REDIS_SENTINELS: 's1:26379', REDIS_CLUSTER_NODES: 'n1:7000' })).toThrow(
+      /REDIS_SENTINELS and REDIS_CLUSTER_NODES are both set/,
+    );
+  });
+});
+
 describe('cluster config', () => {
   it('parses seed nodes, IPv6 included', () => {
     expect(parseClusterNodes('10.0.0.1:7000, redis-2:7001,[::1]:7002')).toEqual([
