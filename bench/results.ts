@@ -206,7 +206,7 @@ export function summarise(f: Figures, quick: boolean) {
   }
   if (f.shards) {
     const { one, three } = f.shards;
-    const cluster = '(info) loopback Redis Cluster, 3 masters + 3 replicas, one 2-core machine';
+    const cluster = `(info) loopback Redis Cluster, 3 masters + 3 replicas, one 2-core machine; the 3 shards on ${f.shards.mastersOfThreeShards ?? '?'} master(s)`;
     rows.push([
       `Producer on 3 shards vs 1 (${one.jobs} jobs, median and range of ${f.shards.rounds} pairs)`,
       fmt.rate(three.producerJobsPerSec),
