@@ -308,7 +308,10 @@ export interface RedisSentinelGroup {
   name: string;
   primary: RedisServer;
   replica: RedisServer;
-  sentinelProcesses: ClusterNodeProcess[];
+  /** The ports the sentinels name the primary and the replica by (their TLS ports with `tls`). */
+  announced: { primary: number; replica: number };
+  /** Each sentinel's plain port (and TLS port, with `tls`). */
+  sentinelProcesses: (ClusterNodeProcess & { tlsPort?: number })[];
   /** The port of the master as the sentinels name it now (after a failover, the promoted replica). */
   masterPort(): Promise<number | undefined>;
   stop(): Promise<void>;
@@ -321,7 +324,17 @@ export interface RedisSentinelGroup {
  * `downAfterMs`, the replica promoted a second or two later).
  */
 export async function startRedisSentinelGroup(
-  options: { name?: string; downAfterMs?: number; portRange?: [number, number]; timeoutMs?: number } = {},
+  options: {
+    name?: string;
+    downAfterMs?: number;
+    portRange?: [number, number];
+    timeoutMs?: number;
+    /**
+     * TLS beside the plain ports (which stay, for this harness's redis-cli): servers and sentinels
+     * also listen with TLS, replicate and monitor over it, and the sentinels name TLS ports.
+     */
+    tls?: { certFile: string; keyFile: string; caFile: string };
+  } = {},
 ): Promise<RedisSentinelGroup> {
   if (!hasCommand('redis-server') || !hasCommand('redis-sentinel') || !hasCommand('redis-cli')) {
     throw new Error(
@@ -342,24 +355,46 @@ export async function startRedisSentinelGroup(
     }
   };
   const started: LocalProcess[] = [];
-  const sentinelProcesses: ClusterNodeProcess[] = [];
+  const sentinelProcesses: (ClusterNodeProcess & { tlsPort?: number })[] = [];
   const stop = async () => {
     await Promise.all(started.map((s) => s.stop('SIGKILL')));
     rmSync(root, { recursive: true, force: true });
   };
+  const tls = options.tls;
+  const tlsSettings = (tlsPort: number): [string, string][] =>
+    tls
+      ? [
+          ['tls-port', String(tlsPort)],
+          ['tls-cert-file', tls.certFile],
+          ['tls-key-file', tls.keyFile],
+          ['tls-ca-cert-file', tls.caFile],
+          ['tls-auth-clients', 'no'],
+          ['tls-replication', 'yes'],
+        ]
+      : [];
+  const asArgs = (settings: [string, string][]) => settings.flatMap(([k, v]) => [`--${k}`, v]);
   try {
-    const primary = await startRedisServer({ port: await pickPort(), dir: mkdtempSync(join(root, 'primary-')) });
+    const primaryTlsPort = tls ? await pickPort() : 0;
+    const primary = await startRedisServer({
+      port: await pickPort(),
+      dir: mkdtempSync(join(root, 'primary-')),
+      extraArgs: asArgs(tlsSettings(primaryTlsPort)),
+    });
     started.push(primary);
+    const replicaTlsPort = tls ? await pickPort() : 0;
+    const announced = { primary: tls ? primaryTlsPort : primary.port, replica: tls ? replicaTlsPort : 0 };
     const replica = await startRedisServer({
       port: await pickPort(),
       dir: mkdtempSync(join(root, 'replica-')),
-      extraArgs: ['--replicaof', '127.0.0.1', String(primary.port)],
+      extraArgs: ['--replicaof', '127.0.0.1', String(announced.primary), ...asArgs(tlsSettings(replicaTlsPort))],
     });
     started.push(replica);
+    if (!tls) announced.replica = replica.port;
     for (let i = 0; i < 3; i++) {
       const port = await pickPort();
       const dir = mkdtempSync(join(root, `sentinel-${port}-`));
       const conf = join(dir, 'sentinel.conf');
+      const sentinelTlsPort = tls ? await pickPort() : 0;
       // Sentinel rewrites its config file as it learns (replicas, other sentinels, epochs).
       writeFileSync(
         conf,
@@ -367,7 +402,8 @@ export async function startRedisSentinelGroup(
           `port ${port}`,
           'bind 127.0.0.1',
           `dir ${dir}`,
-          `sentinel monitor ${name} 127.0.0.1 ${primary.port} 2`,
+          ...tlsSettings(sentinelTlsPort).map(([k, v]) => `${k} ${v}`),
+          `sentinel monitor ${name} 127.0.0.1 ${announced.primary} 2`,
           `sentinel down-after-milliseconds ${name} ${options.downAfterMs ?? 1000}`,
           `sentinel failover-timeout ${name} 10000`,
           `sentinel parallel-syncs ${name} 1`,
@@ -375,7 +411,13 @@ export async function startRedisSentinelGroup(
         ].join('\n'),
       );
       const child = spawn('redis-sentinel', [conf], { stdio: 'ignore' });
-      const sentinel = { port, dir, process: child, stop: stopper(child) };
+      const sentinel = {
+        port,
+        ...(tls ? { tlsPort: sentinelTlsPort } : {}),
+        dir,
+        process: child,
+        stop: stopper(child),
+      };
       started.push(sentinel);
       sentinelProcesses.push(sentinel);
     }
@@ -384,7 +426,7 @@ export async function startRedisSentinelGroup(
         try {
           const replicas = redisCli(s.port, 'SENTINEL', 'REPLICAS', name);
           const peers = redisCli(s.port, 'SENTINEL', 'SENTINELS', name);
-          return replicas.includes(String(replica.port)) && (peers.match(/^name$/gm)?.length ?? 0) >= 2;
+          return replicas.includes(String(announced.replica)) && (peers.match(/^name$/gm)?.length ?? 0) >= 2;
         } catch {
           return false;
         }
@@ -397,10 +439,11 @@ export async function startRedisSentinelGroup(
       await sleep(200);
     }
     return {
-      sentinels: sentinelProcesses.map((s) => `127.0.0.1:${s.port}`).join(','),
+      sentinels: sentinelProcesses.map((s) => `127.0.0.1:${s.tlsPort ?? s.port}`).join(','),
       name,
       primary,
       replica,
+      announced,
       sentinelProcesses,
       masterPort: async () => {
         for (const s of sentinelProcesses) {

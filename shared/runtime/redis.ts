@@ -141,8 +141,14 @@ function connectSentinel(target: RedisTarget, options: RedisOptions): Redis {
     ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
     ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
     // TLS to the master and to the sentinels alike (a deployment that encrypts one encrypts both).
-    ...(tls ? { tls: {}, ...redisTlsOptions(target), enableTLSForSentinelMode: true } : {}),
-    ...(tls && redisTlsOptions(target).tls ? { sentinelTLS: redisTlsOptions(target).tls } : {}),
+    ...(tls
+      ? {
+          tls: {},
+          ...redisTlsOptions(target),
+          enableTLSForSentinelMode: true,
+          sentinelTLS: redisTlsOptions(target).tls ?? {},
+        }
+      : {}),
     // Reconnect forever with a capped backoff, to whichever master the sentinels name next.
     retryStrategy: (times) => Math.min(times * 200, 2000),
     // Sentinels all unreachable: keep asking (null would end the connection for good).
