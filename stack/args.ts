@@ -16,8 +16,8 @@ export interface StackArgs {
 
 export const STACK_USAGE = `Usage: npm start -- [options]
 
-Runs the whole system on one machine: Redis (REDIS_URL if it answers, else a redis-server of its
-own), DynamoDB (AWS_ENDPOINT_URL_DYNAMODB if set, else dynalite), one producer, N workers and the board.
+Runs the whole system on one machine: Redis (the one REDIS_URL, REDIS_CLUSTER_NODES or
+REDIS_SENTINELS names, or fails; with none set, a redis-server of its own), DynamoDB (AWS_ENDPOINT_URL_DYNAMODB if set, else dynalite), one producer, N workers and the board.
 
 Options:
   --workers N           worker processes (default 2)

@@ -23,7 +23,14 @@ import {
   startDynalite,
   startRedisServer,
 } from '../shared/runtime/local-services.js';
-import { connectRedis, redactUrl, redisTlsOptions } from '../shared/runtime/redis.js';
+import {
+  connectRedis,
+  connectRedisFailFast,
+  describeRedis,
+  redactUrl,
+  redisTlsOptions,
+  waitForRedis,
+} from '../shared/runtime/redis.js';
 import { stopWhenParentExits } from '../shared/runtime/shutdown.js';
 import { removeStackState, writeStackState } from '../shared/runtime/stack-state.js';
 import { openQueueView } from '../shared/wiring.js';
@@ -53,6 +60,11 @@ function write(text: string) {
 function say(line: string) {
   write(`${paint(1, '[stack]')} ${line}\n`);
 }
+
+/** The variables that name a Redis: any of them set means "use that one, or fail". */
+const REDIS_SETTINGS = ['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'] as const;
+/** How long a configured Redis gets to answer at start. */
+const REDIS_PROBE_MS = 5000;
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`npm start: ${message}\n`);
@@ -314,8 +326,26 @@ async function main() {
     for (const service of owned.reverse()) await service.stop();
   };
 
-  // Redis: the configured one if it answers, else our own.
-  if (await redisAnswers(config.REDIS_URL, 1500, redisTlsOptions(config))) {
+  // Redis: a configured one (a URL, a cluster's nodes, sentinels) is used or the start fails
+  // naming it; never replaced by our own, which would drop its TLS, its nodes and its data. With
+  // nothing configured: the default URL if something answers there, else our own redis-server.
+  const configured = REDIS_SETTINGS.filter((key) => env[key]);
+  if (configured.length > 0) {
+    const probe = connectRedisFailFast(config);
+    probe.on('error', () => undefined);
+    try {
+      await waitForRedis(probe, config.REDIS_URL, REDIS_PROBE_MS);
+    } catch (error) {
+      fail(
+        `Redis: ${describeRedis(config)} (from ${configured.join(', ')}) did not answer: ${(error as Error).message}
+` +
+          `npm start never replaces a configured Redis: start it, or fix ${configured.join(', ')}, or unset them to run an embedded redis-server.`,
+      );
+    } finally {
+      probe.disconnect();
+    }
+    say(`Redis: using ${describeRedis(config)}${config.REDIS_URL.startsWith('rediss:') ? ' (TLS)' : ''}`);
+  } else if (await redisAnswers(config.REDIS_URL, 1500, redisTlsOptions(config))) {
     say(`Redis: using ${redactUrl(config.REDIS_URL)}`);
   } else {
     const server = await startRedisServer().catch((error: Error) => fail(error.message));
@@ -403,6 +433,12 @@ async function main() {
   const stateEnv: Record<string, string> = {};
   for (const key of [
     'REDIS_URL',
+    // djq reads the same Redis: a cluster's nodes or the sentinels, and the CA for rediss://.
+    'REDIS_CLUSTER_NODES',
+    'REDIS_SENTINELS',
+    'REDIS_SENTINEL_NAME',
+    'REDIS_TLS_CA_FILE',
+    'QUEUE_SHARDS',
     'AWS_ENDPOINT_URL_DYNAMODB',
     'AWS_REGION',
     'QUEUE_PREFIX',
