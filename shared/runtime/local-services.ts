@@ -187,12 +187,18 @@ export interface RedisClusterServer {
   stop(): Promise<void>;
 }
 
-/** `redis-cli -p PORT …` output, or a clear error. */
+/** `redis-cli -p PORT …` output, or a clear error (with a password: authenticated). */
 function redisCli(port: number, ...args: string[]): string {
-  return execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  return redisCliAs(undefined)(port, ...args);
+}
+
+function redisCliAs(password: string | undefined) {
+  const auth = password ? ['--no-auth-warning', '-a', password] : [];
+  return (port: number, ...args: string[]): string =>
+    execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...auth, ...args], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
 }
 
 /**
@@ -210,26 +216,40 @@ export async function startRedisCluster(
     timeoutMs?: number;
     /** Ports for the nodes (each node's bus port is its port + 10000). @default any free port */
     portRange?: [number, number];
+    /** requirepass (and masterauth) on every node. */
+    password?: string;
+    /**
+     * TLS beside the plain ports (which stay, for this harness's redis-cli): every node also
+     * listens with TLS, the bus and replication use it, and `nodes` lists the TLS ports.
+     */
+    tls?: { certFile: string; keyFile: string; caFile: string };
   } = {},
 ): Promise<RedisClusterServer> {
   if (!hasCommand('redis-server') || !hasCommand('redis-cli')) throw new Error(REDIS_INSTALL_HINT);
   const masters = options.masters ?? 3;
   const root = options.dir ?? mkdtempSync(join(tmpdir(), 'djq-redis-cluster-'));
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
-  const servers: ClusterNodeProcess[] = [];
+  const servers: (ClusterNodeProcess & { tlsPort?: number })[] = [];
   const stop = async () => {
     await Promise.all(servers.map((s) => s.stop('SIGKILL')));
     if (!options.dir) rmSync(root, { recursive: true, force: true });
   };
+  const cli = redisCliAs(options.password);
+  const { tls, password } = options;
   try {
     const taken = new Set<number>();
-    for (let i = 0; i < masters * 2; i++) {
-      let port = options.portRange ? await freePortIn(options.portRange) : await freePort();
-      // A port picked but not yet bound by an earlier node is still "free": pick again.
-      while (taken.has(port)) {
-        port = options.portRange ? await freePortIn(options.portRange) : await freePort();
+    const pick = async () => {
+      for (;;) {
+        const port = options.portRange ? await freePortIn(options.portRange) : await freePort();
+        if (!taken.has(port)) {
+          taken.add(port);
+          return port;
+        }
       }
-      taken.add(port);
+    };
+    for (let i = 0; i < masters * 2; i++) {
+      const port = await pick();
+      const tlsPort = tls ? await pick() : undefined;
       const dir = mkdtempSync(join(root, `node-${port}-`));
       const child = spawn(
         'redis-server',
@@ -238,13 +258,21 @@ export async function startRedisCluster(
           ...['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf')],
           ...['--cluster-node-timeout', String(options.nodeTimeoutMs ?? 1000)],
           ...['--appendonly', 'yes', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction'],
+          ...(password ? ['--requirepass', password, '--masterauth', password] : []),
+          ...(tls
+            ? [
+                ...['--tls-port', String(tlsPort), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile],
+                ...['--tls-ca-cert-file', tls.caFile, '--tls-auth-clients', 'no'],
+                ...['--tls-cluster', 'yes', '--tls-replication', 'yes'],
+              ]
+            : []),
         ],
         { stdio: 'ignore' },
       );
-      servers.push({ port, dir, process: child, stop: stopper(child) });
+      servers.push({ port, ...(tlsPort ? { tlsPort } : {}), dir, process: child, stop: stopper(child) });
     }
     for (const server of servers) {
-      const url = `redis://127.0.0.1:${server.port}`;
+      const url = `redis://${password ? `:${encodeURIComponent(password)}@` : ''}127.0.0.1:${server.port}`;
       while (!(await redisAnswers(url, 200))) {
         if (server.process.exitCode !== null) throw new Error(`cluster node on port ${server.port} exited`);
         if (Date.now() > deadline) throw new Error(`cluster node on port ${server.port} did not start`);
@@ -253,13 +281,18 @@ export async function startRedisCluster(
     }
     const nodes = servers.map((s) => `127.0.0.1:${s.port}`);
     // redis-cli warns that masters and replicas share a host: on loopback that is the point.
-    execFileSync('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-replicas', '1', '--cluster-yes'], {
-      stdio: 'ignore',
-    });
+    execFileSync(
+      'redis-cli',
+      [
+        ...(password ? ['--no-auth-warning', '-a', password] : []),
+        ...['--cluster', 'create', ...nodes, '--cluster-replicas', '1', '--cluster-yes'],
+      ],
+      { stdio: 'ignore' },
+    );
     for (;;) {
       const ready = servers.every((s) => {
-        const info = redisCli(s.port, 'CLUSTER', 'INFO');
-        const replication = redisCli(s.port, 'INFO', 'replication');
+        const info = cli(s.port, 'CLUSTER', 'INFO');
+        const replication = cli(s.port, 'INFO', 'replication');
         const role = /role:(\w+)/.exec(replication)?.[1];
         const synced =
           role === 'master' ? /connected_slaves:1/.test(replication) : /master_link_status:up/.test(replication);
@@ -274,7 +307,7 @@ export async function startRedisCluster(
       const live = servers.find((s) => s.process.exitCode === null && s.process.signalCode === null);
       if (!live) return [];
       // <id> <ip:port@cport> <flags> <master> <ping> <pong> <epoch> <link> <slot ranges…>
-      return redisCli(live.port, 'CLUSTER', 'NODES')
+      return cli(live.port, 'CLUSTER', 'NODES')
         .trim()
         .split('\n')
         .map((line) => line.split(' '))
@@ -288,7 +321,7 @@ export async function startRedisCluster(
         }));
     };
     return {
-      nodes: nodes.join(','),
+      nodes: tls ? servers.map((s) => `127.0.0.1:${s.tlsPort}`).join(',') : nodes.join(','),
       servers,
       masterPorts: async () => servingMasters().map((m) => m.port),
       masterOf: async (slot) =>
