@@ -168,10 +168,13 @@ export async function waitForRedis(redis: RedisConnection, url: string, timeoutM
     const timer = setTimeout(() => {
       cleanup();
       const cause = lastError ? ` (last error: ${lastError})` : ': is it running?';
+      const sentinels = redis instanceof Cluster ? undefined : redis.options.sentinels;
       const where =
         redis instanceof Cluster
           ? `Redis Cluster (REDIS_CLUSTER_NODES, ${redactUrl(url)})`
-          : `Redis at ${redactUrl(url)}`;
+          : sentinels?.length
+            ? `Redis master "${redis.options.name}" of sentinels ${sentinels.map((s) => `${s.host}:${s.port}`).join(',')} (REDIS_SENTINELS, ${redactUrl(url)})`
+            : `Redis at ${redactUrl(url)}`;
       reject(
         new Error(
           `${where} did not answer within ${timeoutMs} ms${cause}. Check REDIS_URL (and REDIS_TLS_CA_FILE for rediss://).`,

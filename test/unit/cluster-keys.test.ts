@@ -10,6 +10,7 @@ import {
   type SlotOwner,
 } from '../../shared/runtime/cluster-placement.js';
 import { ConfigError, loadConfig, parseClusterNodes } from '../../shared/runtime/config.js';
+import { connectRedis, describeRedis, waitForRedis } from '../../shared/runtime/redis.js';
 import { shardFor } from '../../shared/wiring.js';
 
 describe('key slots', () => {
@@ -170,6 +171,22 @@ describe('sentinel config', () => {
     expect(() => loadConfig({ REDIS_SENTINELS: 's1:26379', REDIS_CLUSTER_NODES: 'n1:7000' })).toThrow(
       /REDIS_SENTINELS and REDIS_CLUSTER_NODES are both set/,
     );
+  });
+});
+
+describe('sentinel connection', () => {
+  it('names the sentinels when the master cannot be found, never the password', async () => {
+    const config = loadConfig({ REDIS_URL: 'redis://:s3cret@127.0.0.1', REDIS_SENTINELS: '127.0.0.1:1' });
+    const redis = connectRedis(config);
+    redis.on('error', () => undefined);
+    try {
+      const error = await waitForRedis(redis, config.REDIS_URL, 500).catch((e: Error) => e);
+      expect(String(error)).toMatch(/Redis master "mymaster" of sentinels 127\.0\.0\.1:1 \(REDIS_SENTINELS/);
+      expect(String(error)).not.toContain('s3cret');
+      expect(describeRedis(config)).toBe('master mymaster of sentinels 127.0.0.1:1');
+    } finally {
+      redis.disconnect();
+    }
   });
 });
 
