@@ -1,7 +1,9 @@
 // `npm start` and the Redis it is told to use: a configured Redis is never replaced. One that does
 // not answer ends the start with one error naming it (no redis-server of its own started); a Redis
 // Cluster given by REDIS_CLUSTER_NODES (3 masters + 3 replicas started here, loopback ports
-// 7400-7599) runs the whole stack, sharded, to a drained end.
+// 7400-7599) runs the whole stack, sharded, to a drained end; so does one behind TLS and a password.
+
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +11,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { freePortIn, type RedisClusterServer, startRedisCluster } from '../../shared/runtime/local-services.js';
 import { type Service, startService, stopService } from '../helpers/processes.js';
 import { testEnv } from '../helpers/stack.js';
+import { makeTestCertificates } from '../helpers/tls.js';
 
 const PORTS: [number, number] = [7400, 7599];
 const services: Service[] = [];
@@ -22,7 +25,10 @@ afterEach(async () => {
 
 afterAll(async () => {
   await cluster?.stop();
+  await tlsCluster?.stop();
 });
+
+let tlsCluster: RedisClusterServer | undefined;
 
 function startStack(env: Record<string, string>, args: string[]): Service {
   const cwd = mkdtempSync(join(tmpdir(), 'djq-stack-redis-'));
@@ -73,6 +79,38 @@ describe('npm start with a configured Redis', () => {
     expect(code, output.slice(-3000)).toBe(0);
     expect(output).toMatch(/Redis: using cluster 127\.0\.0\.1:\d+/);
     expect(output).not.toMatch(/started redis-server/);
+    const last = output.trim().split('\n').at(-1) ?? '';
+    expect(JSON.parse(last.slice(last.indexOf('{')))).toMatchObject({ produced: 60 });
+  });
+
+  it('runs the stack on a Redis Cluster behind TLS and a password, never showing the password', {
+    timeout: 150_000,
+  }, async () => {
+    const certDir = mkdtempSync(join(tmpdir(), 'djq-stack-tls-'));
+    dirs.push(certDir);
+    const tls = makeTestCertificates(certDir);
+    const password = randomBytes(12).toString('hex');
+    tlsCluster = await startRedisCluster({ masters: 3, portRange: PORTS, password, tls });
+    const { env } = testEnv({
+      REDIS_URL: `rediss://:${password}@127.0.0.1:${await freePortIn(PORTS)}`,
+      REDIS_TLS_CA_FILE: tls.caFile,
+      REDIS_CLUSTER_NODES: tlsCluster.nodes,
+      QUEUE_SHARDS: 3,
+      BOARD_PORT: 0,
+    });
+    const { AWS_ENDPOINT_URL_DYNAMODB: _shared, ...stackEnv } = env;
+
+    const stack = startStack(stackEnv, [
+      ...['--workers', '1', '--json', '--until-drained'],
+      ...['--max-operations', '60', '--interval', '200', '--per-tick', '10'],
+    ]);
+    const { code } = await stack.exited;
+
+    const output = stack.output();
+    expect(code, output.slice(-3000)).toBe(0);
+    expect(output).toMatch(/Redis: using cluster 127\.0\.0\.1:\d+.* \(TLS\)/);
+    expect(output).not.toMatch(/started redis-server/);
+    expect(output).not.toContain(password);
     const last = output.trim().split('\n').at(-1) ?? '';
     expect(JSON.parse(last.slice(last.indexOf('{')))).toMatchObject({ produced: 60 });
   });
