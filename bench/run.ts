@@ -12,6 +12,7 @@ import { capacitySection } from './sections/capacity.js';
 import { ceilingRun, naiveRun, projectRun } from './sections/end-to-end.js';
 import { history } from './sections/history.js';
 import { hotAggregate } from './sections/hot-aggregate.js';
+import { idleFleet } from './sections/idle-fleet.js';
 import { latency } from './sections/latency.js';
 import { memory } from './sections/memory.js';
 import { nodeVersions } from './sections/node-versions.js';
@@ -35,6 +36,8 @@ const only = process.argv
 const wanted = (name: string) => !only || only.includes(name);
 /** `--jobs=N` overrides the queue-overhead job count (profiling). */
 const jobsFlag = Number(process.argv.find((a) => a.startsWith('--jobs='))?.slice(7) ?? 0);
+/** `--redis-port=N` puts the bench's own redis-server on that port (default: any free one). */
+const redisPort = Number(process.argv.find((a) => a.startsWith('--redis-port='))?.slice(13) ?? 0);
 
 const sizes = quick
   ? {
@@ -53,6 +56,7 @@ const sizes = quick
       capacity: { jobs: 300, capacity: 100 },
       shards: { jobs: 300, rounds: 1 },
       nodeVersions: { jobs: 2000, pairs: 1 },
+      idleFleet: { seconds: 15, rounds: 1 },
     }
   : {
       overhead: { jobs: 20_000, rounds: 3 },
@@ -70,6 +74,7 @@ const sizes = quick
       capacity: { jobs: 2000, capacity: 100 },
       shards: { jobs: 3000, rounds: 3 },
       nodeVersions: { jobs: 20_000, pairs: 3 },
+      idleFleet: { seconds: 60, rounds: 2 },
     };
 
 function versions(redisVersion: string) {
@@ -101,7 +106,7 @@ async function main() {
   const startedAt = new Date();
   const load = loadavg();
   progress('starting redis-server and dynalite');
-  const services = await startBenchServices();
+  const services = await startBenchServices(redisPort ? { port: redisPort } : {});
   const figures: Figures = {};
   try {
     if (wanted('overhead')) {
@@ -135,6 +140,7 @@ async function main() {
     if (wanted('hot')) figures.hotAggregate = await hotAggregate(services, sizes.hot);
     if (wanted('shards')) figures.shards = await shardsSection(services, sizes.shards);
     if (wanted('node-versions')) figures.nodeVersions = await nodeVersions(services, sizes.nodeVersions);
+    if (wanted('idle-fleet')) figures.idleFleet = await idleFleet(services, sizes.idleFleet);
     if (wanted('capacity')) figures.capacity = await capacitySection(sizes.capacity);
     const redisVersion = /redis_version:(\S+)/.exec(await services.control.info('server'))?.[1] ?? 'unknown';
     clearProgress();

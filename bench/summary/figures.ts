@@ -5,6 +5,7 @@ import type { CapacitySection } from '../sections/capacity.js';
 import type { BaselineRun, CeilingRun, ProjectRun } from '../sections/end-to-end.js';
 import type { HistoryResult } from '../sections/history.js';
 import type { HotAggregateResult } from '../sections/hot-aggregate.js';
+import type { IdleFleetResult } from '../sections/idle-fleet.js';
 import type { LatencyResult } from '../sections/latency.js';
 import type { MemoryResult } from '../sections/memory.js';
 import type { NodeVersionsResult } from '../sections/node-versions.js';
@@ -36,6 +37,7 @@ export interface Figures {
   shards?: ShardsResult;
   capacity?: CapacitySection;
   nodeVersions?: NodeVersionsResult;
+  idleFleet?: IdleFleetResult;
 }
 
 /** The median of one figure over a section's runs; undefined when the section did not run. */

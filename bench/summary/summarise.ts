@@ -8,6 +8,7 @@ import { capacityRows, historyRows, hotAggregateRows, tracingRows } from './feat
 import { check, type EndToEndPairs, endToEndPairs, type Figures, medianOf } from './figures.js';
 import { latencyRows, memoryRows, producerRows, scalingRows, shardsRows } from './load-rows.js';
 import { endToEndRows, nodeVersionRows, overheadRows } from './paired-rows.js';
+import { idleFleetRows } from './redis-cost-rows.js';
 import { headline, type Targets, targetsOf } from './targets.js';
 
 export type { Figures } from './figures.js';
@@ -54,5 +55,6 @@ function mainRows(f: Figures, e2e: EndToEndPairs | undefined, targets: Targets):
   if (f.hotAggregate) rows.push(...hotAggregateRows(f.hotAggregate, check(targets.hotAggregateShare.met)));
   if (f.capacity) rows.push(...capacityRows(f.capacity, check(targets.capacityGoodputShare.met)));
   if (f.nodeVersions) rows.push(...nodeVersionRows(f.nodeVersions));
+  if (f.idleFleet) rows.push(...idleFleetRows(f.idleFleet));
   return rows;
 }

@@ -58,6 +58,8 @@ export function queueKeys(settings: KeySettings, shard = 0) {
     historySpill: `${base}:history:spill`,
     /** jobId → when it was dead-lettered, for jobs failed by stalling (see recheckStalledDeadLetters). */
     stalledDeadLetters: `${base}:dlq:stalled`,
+    /** The token of the one worker that sweeps this shard's failed set (worker/sweep-lease.ts). */
+    sweepLease: `${base}:dlq:sweep-lease`,
     /** The epoch of this shard's Redis data, also kept in DynamoDB: a Redis without it lost its data. */
     epoch: `${base}:epoch`,
     /** The fleet's flow control: the shared job rate and the last seconds' tallies (see flow-control.ts). */
@@ -92,6 +94,7 @@ function sampleKeys(keys: QueueKeys): string[] {
     keys.ledgerCommitted,
     keys.redriveIntents,
     keys.stalledDeadLetters,
+    keys.sweepLease,
     keys.epoch,
     keys.historySpill,
     keys.flow,
