@@ -19,6 +19,7 @@ import { nodeVersions } from './sections/node-versions.js';
 import { producerRates } from './sections/producer.js';
 import { queueOverhead } from './sections/queue-overhead.js';
 import { redisCommands } from './sections/redis-commands.js';
+import { redisCost } from './sections/redis-cost.js';
 import { roundTrips } from './sections/round-trips.js';
 import { scaling } from './sections/scaling.js';
 import { shardsSection } from './sections/shards.js';
@@ -57,6 +58,7 @@ const sizes = quick
       shards: { jobs: 300, rounds: 1 },
       nodeVersions: { jobs: 2000, pairs: 1 },
       idleFleet: { seconds: 15, rounds: 1 },
+      redisCost: { jobs: 400, perSec: 200, pairs: 1 },
     }
   : {
       overhead: { jobs: 20_000, rounds: 3 },
@@ -75,6 +77,7 @@ const sizes = quick
       shards: { jobs: 3000, rounds: 3 },
       nodeVersions: { jobs: 20_000, pairs: 3 },
       idleFleet: { seconds: 60, rounds: 2 },
+      redisCost: { jobs: 2000, perSec: 200, pairs: 3 },
     };
 
 function versions(redisVersion: string) {
@@ -140,6 +143,7 @@ async function main() {
     if (wanted('hot')) figures.hotAggregate = await hotAggregate(services, sizes.hot);
     if (wanted('shards')) figures.shards = await shardsSection(services, sizes.shards);
     if (wanted('node-versions')) figures.nodeVersions = await nodeVersions(services, sizes.nodeVersions);
+    if (wanted('redis-cost')) figures.redisCost = await redisCost(services, sizes.redisCost);
     if (wanted('idle-fleet')) figures.idleFleet = await idleFleet(services, sizes.idleFleet);
     if (wanted('capacity')) figures.capacity = await capacitySection(sizes.capacity);
     const redisVersion = /redis_version:(\S+)/.exec(await services.control.info('server'))?.[1] ?? 'unknown';

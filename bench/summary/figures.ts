@@ -12,6 +12,7 @@ import type { NodeVersionsResult } from '../sections/node-versions.js';
 import type { ProducerResult } from '../sections/producer.js';
 import type { QueueOverheadResult } from '../sections/queue-overhead.js';
 import type { RedisCommandsResult } from '../sections/redis-commands.js';
+import type { RedisCostResult } from '../sections/redis-cost.js';
 import type { OperationTrips } from '../sections/round-trips.js';
 import type { ScalingResult } from '../sections/scaling.js';
 import type { ShardsResult } from '../sections/shards.js';
@@ -38,6 +39,7 @@ export interface Figures {
   capacity?: CapacitySection;
   nodeVersions?: NodeVersionsResult;
   idleFleet?: IdleFleetResult;
+  redisCost?: RedisCostResult;
 }
 
 /** The median of one figure over a section's runs; undefined when the section did not run. */
