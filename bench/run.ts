@@ -77,7 +77,7 @@ const sizes = quick
       shards: { jobs: 3000, rounds: 3 },
       nodeVersions: { jobs: 20_000, pairs: 3 },
       idleFleet: { seconds: 60, rounds: 2 },
-      redisCost: { jobs: 2000, perSec: 200, pairs: 3 },
+      redisCost: { jobs: 2000, perSec: 200, pairs: 5 },
     };
 
 function versions(redisVersion: string) {

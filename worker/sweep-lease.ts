@@ -61,6 +61,8 @@ export class SweepLease {
 
   /** Hands the lease over at once (on close): another worker's next round takes it. */
   async release(): Promise<void> {
+    // A round in flight may be taking it right now: let it finish, or the lease would outlive us.
+    await this.holding?.catch(() => false);
     if (this.heldUntil === 0) return;
     this.heldUntil = 0;
     await this.redis.djqSweepLeaseRelease(this.key, this.token);

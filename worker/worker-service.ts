@@ -1,6 +1,7 @@
 // Assembles one worker process: the BullMQ Worker and its processor, the settler (dead-letter
-// moves, and the sweep while this worker holds the shard's sweep lease), and a shutdown bounded by SHUTDOWN_TIMEOUT_MS as a whole. With a sharded queue,
-// one of each per shard consumed (WORKER_SHARDS, or all), sharing the process's history buffer.
+// moves, and the sweep while this worker holds the shard's sweep lease), and a shutdown bounded by
+// SHUTDOWN_TIMEOUT_MS as a whole. With a sharded queue, one of each per shard consumed
+// (WORKER_SHARDS, or all), sharing the process's history buffer.
 import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import { EffectBars } from '../shared/lifecycle/effect-bars.js';

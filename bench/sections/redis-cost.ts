@@ -65,6 +65,8 @@ export interface RedisCostResult {
   pairs: { rate: CostPair; saturation: CostPair }[];
   /** project ÷ raw Redis µs per job (target ≤ 1.5), median pair and range. */
   microsRatio: Record<Load, Pairing>;
+  /** project ÷ raw Redis process CPU per job (INFO cpu): the same question, with I/O, less sensitive to preemption. */
+  cpuRatio: Record<Load, Pairing>;
   /** project − raw round trips per job (target ≤ 1). */
   extraRoundTrips: Record<Load, Pairing>;
 }
@@ -251,6 +253,10 @@ export async function redisCost(
     microsRatio: {
       rate: ratio('rate', (p) => p.project.redisMicros / p.raw.redisMicros),
       saturation: ratio('saturation', (p) => p.project.redisMicros / p.raw.redisMicros),
+    },
+    cpuRatio: {
+      rate: ratio('rate', (p) => p.project.redisCpuMicros / p.raw.redisCpuMicros),
+      saturation: ratio('saturation', (p) => p.project.redisCpuMicros / p.raw.redisCpuMicros),
     },
     extraRoundTrips: {
       rate: ratio('rate', (p) => p.project.roundTrips - p.raw.roundTrips),
