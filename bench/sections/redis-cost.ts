@@ -1,6 +1,6 @@
 // What a job costs Redis, the project beside raw BullMQ with the project's job options (attempts,
 // backoff, retention; the same job ids, the same generated jobs), at the same offered rate: 200
-// jobs/s, and saturation (everything offered at once, in bulks of 1000). Each side's whole job
+// jobs/s, and saturation (everything offered at once, in bulks of 1000, five times the jobs). Each side's whole job
 // counts: the enqueue (raw: addBulk; the project: the ledger's record, addBulk, the commit mark) and
 // the worker's part (fetch, lock, ack; the project's bookkeeping). Server side: INFO commandstats
 // deltas (a command a Lua script runs counts under its own name; usec is Redis's time executing
@@ -60,6 +60,7 @@ export interface CostPair {
 }
 
 export interface RedisCostResult {
+  /** Jobs a side at the offered rate (at saturation, SATURATION_JOBS_FACTOR times as many). */
   jobs: number;
   offeredPerSec: number;
   pairs: { rate: CostPair; saturation: CostPair }[];
@@ -74,6 +75,8 @@ export interface RedisCostResult {
 /** One tick's jobs every 10 ms at a rate; everything at once, 1000 a bulk, at saturation. */
 const TICK_MS = 10;
 const SATURATION_BULK = 1000;
+/** Saturation drains 5× the jobs: at its rate a run of `jobs` lasts a second or two, too short to average out preemption. */
+const SATURATION_JOBS_FACTOR = 5;
 
 /** Offers `jobs` to `add` in ticks: `perTick` jobs every TICK_MS, or back to back when `paced` is false. */
 async function offer(
@@ -234,7 +237,8 @@ export async function redisCost(
   for (let i = 0; i < options.pairs; i++) {
     const pair = {} as RedisCostResult['pairs'][number];
     for (const load of ['rate', 'saturation'] as const) {
-      const side = { jobs: options.jobs, perSec: options.perSec, load };
+      const jobs = load === 'rate' ? options.jobs : options.jobs * SATURATION_JOBS_FACTOR;
+      const side = { jobs, perSec: options.perSec, load };
       // Alternate which side goes first, so a drift over the run favours neither.
       const first = i % 2 === 0 ? 'raw' : 'project';
       const run = (which: 'raw' | 'project') =>

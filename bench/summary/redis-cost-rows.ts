@@ -33,7 +33,7 @@ export function redisCostRows(r: RedisCostResult): Row[] {
     // The figures of the pair whose Redis µs ratio is the median; each ratio's range covers every pair.
     const { raw, project } = medianRun(r, load);
     const label = load === 'rate' ? `at ${r.offeredPerSec} jobs/s` : LOAD_LABEL[load];
-    const pairs = `${r.pairs.length} pair(s) of ${r.jobs} jobs`;
+    const pairs = `${r.pairs.length} pair(s) of ${raw.jobs} jobs`;
     rows.push([
       `Redis µs per job ${label} (commandstats), vs raw BullMQ, same options (${pairs})`,
       project.redisMicros.toFixed(0),
