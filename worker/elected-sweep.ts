@@ -15,6 +15,8 @@ export class ElectedSweep {
   sweeps = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Whether the last round held the lease: a change is logged, so an operator sees who sweeps. */
+  private holding = false;
 
   constructor(private readonly deps: { settler: Settler; lease: SweepLease; logger: Logger; intervalMs: number }) {}
 
@@ -38,6 +40,11 @@ export class ElectedSweep {
     } catch (error) {
       logger.warn({ err: error }, 'sweep lease unreachable; the next round tries again');
       return false;
+    }
+    if (held !== this.holding) {
+      this.holding = held;
+      if (held) logger.info('this worker now sweeps the failed set (it holds the sweep lease)');
+      else logger.info('another worker sweeps the failed set now (the sweep lease went to it)');
     }
     if (!held || this.closed) return false;
     this.sweeps += 1;
