@@ -97,6 +97,8 @@ export function queueKeys(settings: KeySettings, shard = 0) {
     redriveIntents: `${base}:redrives`,
     /** Job history entries DynamoDB has not taken yet (see history-spill.ts). */
     historySpill: `${base}:history:spill`,
+    /** The token of the one worker that sweeps this shard's failed set (worker/sweep-lease.ts). */
+    sweepLease: `${base}:dlq:sweep-lease`,
     /** The epoch of this shard's Redis data, also kept in DynamoDB: a Redis without it lost its data. */
     epoch: `${base}:epoch`,
     /** The fleet's flow control: the shared job rate and the last seconds' tallies (see flow-control.ts). */
@@ -130,6 +132,7 @@ function sampleKeys(keys: QueueKeys): string[] {
     keys.ledgerOutcomes,
     keys.ledgerCommitted,
     keys.redriveIntents,
+    keys.sweepLease,
     keys.epoch,
     keys.historySpill,
     keys.flow,
