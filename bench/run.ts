@@ -13,12 +13,14 @@ import { capacitySection } from './sections/capacity.js';
 import { ceilingRun, naiveRun, projectRun } from './sections/end-to-end.js';
 import { history } from './sections/history.js';
 import { hotAggregate } from './sections/hot-aggregate.js';
+import { idleFleet } from './sections/idle-fleet.js';
 import { latency } from './sections/latency.js';
 import { memory } from './sections/memory.js';
 import { nodeVersions } from './sections/node-versions.js';
 import { producerRates } from './sections/producer.js';
 import { queueOverhead } from './sections/queue-overhead.js';
 import { redisCommands } from './sections/redis-commands.js';
+import { redisCost } from './sections/redis-cost.js';
 import { roundTrips } from './sections/round-trips.js';
 import { scaling } from './sections/scaling.js';
 import { shardsSection } from './sections/shards.js';
@@ -29,10 +31,10 @@ import { CONCURRENCY, startBenchServices } from './support.js';
 
 const SECTIONS = [
   ...['overhead', 'e2e', 'trips', 'commands', 'profile', 'scaling', 'latency', 'memory', 'producer'],
-  ...['tracing', 'history', 'hot', 'shards', 'node-versions', 'capacity'],
+  ...['tracing', 'history', 'hot', 'shards', 'node-versions', 'capacity', 'redis-cost', 'idle-fleet'],
 ];
 
-const BENCH_USAGE = `Usage: npm run bench [-- --quick] [--only=SECTION[,SECTION…]] [--jobs=N]
+const BENCH_USAGE = `Usage: npm run bench [-- --quick] [--only=SECTION[,SECTION…]] [--jobs=N] [--redis-port=N]
 
 Measures each figure against its baseline on this machine (several minutes; --quick is a smoke run
 of a minute or two) and writes a table on the terminal and bench/results/latest.json (quick.json
@@ -42,6 +44,7 @@ Options:
   --quick         small sizes, one round: checks that every section runs, not what it measures
   --only=LIST     only these sections: ${SECTIONS.join(', ')}
   --jobs=N        the queue-overhead section's job count (for profiling)
+  --redis-port=N  the bench's own redis-server on this port (default: any free one)
   -h, --help      this help
 
 Example:
@@ -56,6 +59,7 @@ function benchArgs() {
         quick: { type: 'boolean', default: false },
         only: { type: 'string' },
         jobs: { type: 'string' },
+        'redis-port': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -64,7 +68,10 @@ function benchArgs() {
     if (unknown.length > 0) throw new Error(`unknown section(s) ${unknown.join(', ')}`);
     const jobs = values.jobs === undefined ? 0 : Number(values.jobs);
     if (!Number.isInteger(jobs) || jobs < 0) throw new Error(`--jobs needs a whole number, got "${values.jobs}"`);
-    return { quick: values.quick, only, jobs, help: values.help };
+    const redisPort = values['redis-port'] === undefined ? 0 : Number(values['redis-port']);
+    if (!Number.isInteger(redisPort) || redisPort < 0)
+      throw new Error(`--redis-port needs a port, got "${values['redis-port']}"`);
+    return { quick: values.quick, only, jobs, redisPort, help: values.help };
   } catch (error) {
     process.stderr.write(`npm run bench: ${(error as Error).message}\n\n${BENCH_USAGE}\n`);
     process.exit(2);
@@ -82,6 +89,8 @@ const only = flags.only;
 const wanted = (name: string) => !only || only.includes(name);
 /** `--jobs=N` overrides the queue-overhead job count (profiling). */
 const jobsFlag = flags.jobs;
+/** `--redis-port=N` puts the bench's own redis-server on that port (default: any free one). */
+const redisPort = flags.redisPort;
 
 const sizes = quick
   ? {
@@ -100,6 +109,8 @@ const sizes = quick
       capacity: { jobs: 300, capacity: 100 },
       shards: { jobs: 300, rounds: 1 },
       nodeVersions: { jobs: 2000, pairs: 1 },
+      idleFleet: { seconds: 15, rounds: 1 },
+      redisCost: { jobs: 400, perSec: 200, pairs: 1 },
     }
   : {
       overhead: { jobs: 20_000, rounds: 3 },
@@ -117,6 +128,8 @@ const sizes = quick
       capacity: { jobs: 2000, capacity: 100 },
       shards: { jobs: 3000, rounds: 3 },
       nodeVersions: { jobs: 20_000, pairs: 3 },
+      idleFleet: { seconds: 60, rounds: 2 },
+      redisCost: { jobs: 2000, perSec: 200, pairs: 5 },
     };
 
 function versions(redisVersion: string) {
@@ -148,7 +161,7 @@ async function main() {
   const startedAt = new Date();
   const load = loadavg();
   progress('starting redis-server and dynalite');
-  const services = await startBenchServices();
+  const services = await startBenchServices(redisPort ? { port: redisPort } : {});
   const figures: Figures = {};
   try {
     if (wanted('overhead')) {
@@ -182,6 +195,8 @@ async function main() {
     if (wanted('hot')) figures.hotAggregate = await hotAggregate(services, sizes.hot);
     if (wanted('shards')) figures.shards = await shardsSection(services, sizes.shards);
     if (wanted('node-versions')) figures.nodeVersions = await nodeVersions(services, sizes.nodeVersions);
+    if (wanted('redis-cost')) figures.redisCost = await redisCost(services, sizes.redisCost);
+    if (wanted('idle-fleet')) figures.idleFleet = await idleFleet(services, sizes.idleFleet);
     if (wanted('capacity')) figures.capacity = await capacitySection(sizes.capacity);
     const redisVersion = /redis_version:(\S+)/.exec(await services.control.info('server'))?.[1] ?? 'unknown';
     clearProgress();

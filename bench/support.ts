@@ -21,11 +21,11 @@ export interface BenchServices {
   stop(): Promise<void>;
 }
 
-export async function startBenchServices(): Promise<BenchServices> {
+export async function startBenchServices(options: { port?: number } = {}): Promise<BenchServices> {
   // dynalite accepts any credentials; the SDK only needs some to sign with.
   process.env.AWS_ACCESS_KEY_ID ??= 'bench';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'bench';
-  const redis = await startRedisServer();
+  const redis = await startRedisServer(options);
   const dynalite = await startDynalite();
   const control = new Redis(redis.url, { maxRetriesPerRequest: null });
   return {

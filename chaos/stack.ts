@@ -11,9 +11,11 @@ import { type CapacityBudget, type CapacityLimit, startCapacityLimit } from '../
 import {
   type DynaliteServer,
   type RedisClusterServer,
+  type RedisSentinelGroup,
   type RedisServer,
   startDynalite,
   startRedisCluster,
+  startRedisSentinelGroup,
   startRedisServer,
 } from '../devtools/local-services.js';
 import { createDynamoClients, type DynamoClients } from '../shared/dynamo/client.js';
@@ -30,6 +32,22 @@ import { type JobSystem, openShardedSystem, type ShardedJobSystem } from '../sha
 import { isRunning, removeDir, type Service, startService, stopService, track, trackDir } from './processes.js';
 
 export type EnvOverrides = Record<string, string | number | boolean>;
+
+/** How a sentinel stack's primary, replica and 3 sentinels are started. */
+export interface SentinelStackOptions {
+  /** Sentinel's down-after-milliseconds: how long a dead primary goes unnoticed. @default 1000 */
+  downAfterMs?: number;
+  /** Ports for the servers and sentinels. @default any free ports */
+  portRange?: [number, number];
+}
+
+/** How a cluster stack's Redis Cluster is started. */
+export interface ClusterStackOptions {
+  /** cluster-node-timeout: how long a dead master goes unnoticed. @default 1000 */
+  nodeTimeoutMs?: number;
+  /** Ports for the nodes. @default any free ports */
+  portRange?: [number, number];
+}
 
 /** What the workers' own logs say they went through (warn level and up), counted as lines arrive. */
 export interface LogTally {
@@ -77,6 +95,8 @@ export class ChaosStack {
     public redisServer: RedisServer | undefined,
     /** The Redis Cluster of a cluster stack (QUEUE_SHARDS shards spread over its masters). */
     readonly cluster: RedisClusterServer | undefined,
+    /** The primary, replica and sentinels of a sentinel stack. */
+    readonly sentinel: RedisSentinelGroup | undefined,
     readonly dynalite: DynaliteServer,
     /**
      * The capacity-limited endpoint in front of dynalite that the processes under test use, when the
@@ -119,7 +139,13 @@ export class ChaosStack {
   static async start(
     name: string,
     overrides: EnvOverrides = {},
-    options: { cluster?: boolean; capacity?: CapacityBudget } = {},
+    options: {
+      cluster?: boolean;
+      clusterOptions?: ClusterStackOptions;
+      /** Set: a primary, a replica and 3 sentinels instead of one redis-server. */
+      sentinel?: SentinelStackOptions;
+      capacity?: CapacityBudget;
+    } = {},
   ): Promise<ChaosStack> {
     if (options.capacity && overrides.AWS_ENDPOINT_URL_DYNAMODB !== undefined) {
       throw new Error('a capacity budget puts its own endpoint in front of dynalite: drop AWS_ENDPOINT_URL_DYNAMODB');
@@ -131,12 +157,16 @@ export class ChaosStack {
     trackDir(dir);
     let redisServer: RedisServer | undefined;
     let cluster: RedisClusterServer | undefined;
+    let sentinel: RedisSentinelGroup | undefined;
     let dynalite: DynaliteServer | undefined;
     let capacityLimit: CapacityLimit | undefined;
     try {
       if (options.cluster) {
-        cluster = await startRedisCluster({ dir });
+        cluster = await startRedisCluster({ dir, ...options.clusterOptions });
         for (const node of cluster.servers) track(node.process);
+      } else if (options.sentinel) {
+        sentinel = await startRedisSentinelGroup(options.sentinel);
+        for (const p of [sentinel.primary, sentinel.replica, ...sentinel.sentinelProcesses]) track(p.process);
       } else {
         redisServer = await startRedisServer({ dir });
         track(redisServer.process);
@@ -144,12 +174,13 @@ export class ChaosStack {
       dynalite = await startDynalite();
       track(dynalite.process);
       if (options.capacity) capacityLimit = await startCapacityLimit(dynalite.endpoint, options.capacity);
-      return await ChaosStack.connect(name, dir, redisServer, cluster, dynalite, capacityLimit, overrides);
+      return await ChaosStack.connect(name, dir, redisServer, cluster, sentinel, dynalite, capacityLimit, overrides);
     } catch (error) {
       await capacityLimit?.close();
       await dynalite?.stop();
       await redisServer?.stop();
       await cluster?.stop();
+      await sentinel?.stop();
       removeDir(dir);
       throw error;
     }
@@ -160,6 +191,7 @@ export class ChaosStack {
     dir: string,
     redisServer: RedisServer | undefined,
     cluster: RedisClusterServer | undefined,
+    sentinel: RedisSentinelGroup | undefined,
     dynalite: DynaliteServer,
     capacityLimit: CapacityLimit | undefined,
     overrides: EnvOverrides,
@@ -167,8 +199,10 @@ export class ChaosStack {
     const env: Record<string, string> = {
       ...CHAOS_DEFAULTS,
       // On a cluster REDIS_URL gives only the scheme and credentials; the nodes are the seeds.
-      REDIS_URL: redisServer?.url ?? `redis://${cluster?.nodes.split(',')[0]}`,
+      // With sentinels likewise: they name the master.
+      REDIS_URL: redisServer?.url ?? `redis://${cluster?.nodes.split(',')[0] ?? '127.0.0.1'}`,
       ...(cluster ? { REDIS_CLUSTER_NODES: cluster.nodes } : {}),
+      ...(sentinel ? { REDIS_SENTINELS: sentinel.sentinels, REDIS_SENTINEL_NAME: sentinel.name } : {}),
       AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
       DYNAMODB_TABLE_NAME: `chaos-${name}`,
     };
@@ -202,6 +236,7 @@ export class ChaosStack {
       dir,
       redisServer,
       cluster,
+      sentinel,
       dynalite,
       capacityLimit,
       env,
@@ -369,6 +404,7 @@ export class ChaosStack {
     await this.dynalite.stop();
     await this.redisServer?.stop();
     await this.cluster?.stop();
+    await this.sentinel?.stop();
     removeDir(this.dir);
   }
 

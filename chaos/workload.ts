@@ -8,7 +8,14 @@ import type { DeadLetterEntry } from '../shared/lifecycle/dead-letter.js';
 import { queueKeys } from '../shared/lifecycle/keys.js';
 import type { CheckReport } from '../shared/operator/check.js';
 import { isRunning, rssMb, type Service } from './processes.js';
-import { ChaosStack, type EnvOverrides, every, pace } from './stack.js';
+import {
+  ChaosStack,
+  type ClusterStackOptions,
+  type EnvOverrides,
+  every,
+  pace,
+  type SentinelStackOptions,
+} from './stack.js';
 
 export interface WorkloadOptions {
   scenario: string;
@@ -27,6 +34,10 @@ export interface WorkloadOptions {
   periodic?: { everyMs: number; run: (stack: ChaosStack) => Promise<void> };
   /** Run on a Redis Cluster (3 masters, 3 replicas) instead of one redis-server. */
   cluster?: boolean;
+  /** The cluster's cluster-node-timeout and its nodes' ports. @default 1000 ms, any free ports */
+  clusterOptions?: ClusterStackOptions;
+  /** Set: run on a primary, a replica and 3 sentinels instead of one redis-server. */
+  sentinel?: SentinelStackOptions;
   /** A table-wide capacity budget the workers and the producer meet (the checker does not). */
   capacity?: CapacityBudget;
   /**
@@ -67,6 +78,8 @@ export async function runWorkload<T>(
 ): Promise<T> {
   const stack = await ChaosStack.start(options.scenario, options.env, {
     cluster: options.cluster ?? false,
+    ...(options.clusterOptions ? { clusterOptions: options.clusterOptions } : {}),
+    ...(options.sentinel ? { sentinel: options.sentinel } : {}),
     ...(options.capacity ? { capacity: options.capacity } : {}),
   });
   try {

@@ -6,7 +6,9 @@ import { userInfo } from 'node:os';
 import pino from 'pino';
 import { createDynamoClients, type DynamoClients, withoutFaults } from '../shared/dynamo/client.js';
 import { describeTable } from '../shared/dynamo/table.js';
+import { allShardKeys } from '../shared/lifecycle/keys.js';
 import { OperatorConsole } from '../shared/operator/operator-console.js';
+import { type Placement, readPlacement } from '../shared/runtime/cluster-placement.js';
 import { type Config, loadConfig } from '../shared/runtime/config.js';
 import type { RedisConnection } from '../shared/runtime/redis.js';
 import { connectRedisFailFast, describeRedis, waitForRedis } from '../shared/runtime/redis.js';
@@ -96,6 +98,12 @@ export class CliContext {
   dynamoClients(): DynamoClients {
     this.dynamo ??= createDynamoClients(withoutFaults(this.config));
     return this.dynamo;
+  }
+
+  /** On a Redis Cluster, the master serving each shard now (undefined on a single Redis). */
+  async placement(): Promise<Placement | undefined> {
+    await this.system();
+    return this.redis ? readPlacement(this.redis, allShardKeys(this.config)) : undefined;
   }
 
   async stores(): Promise<Stores> {

@@ -1,7 +1,7 @@
 // Local services for `npm start`, the tests, chaos and bench: a redis-server from PATH on a free
 // port, and dynalite (the open-source DynamoDB) in a child process of its own.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,25 @@ export async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A port free now within [from, to] (tried from a random point of the range, so two callers seldom
+ * race for the same one): for test clusters that must stay in a range of ports of their own.
+ */
+export async function freePortIn([from, to]: [number, number], host = '127.0.0.1'): Promise<number> {
+  const size = to - from + 1;
+  const start = Math.floor(Math.random() * size);
+  for (let i = 0; i < size; i++) {
+    const port = from + ((start + i) % size);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, host, () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error(`no free port in ${from}-${to}`);
 }
 
 export async function redisAnswers(url: string, timeoutMs = 1500, options: RedisOptions = {}): Promise<boolean> {
@@ -198,12 +217,18 @@ export interface RedisClusterServer {
   stop(): Promise<void>;
 }
 
-/** `redis-cli -p PORT …` output, or a clear error. */
+/** `redis-cli -p PORT …` output, or a clear error (with a password: authenticated). */
 function redisCli(port: number, ...args: string[]): string {
-  return execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  return redisCliAs(undefined)(port, ...args);
+}
+
+function redisCliAs(password: string | undefined) {
+  const auth = password ? ['--no-auth-warning', '-a', password] : [];
+  return (port: number, ...args: string[]): string =>
+    execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...auth, ...args], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
 }
 
 /**
@@ -214,33 +239,123 @@ function redisCli(port: number, ...args: string[]): string {
  * its master dies). On any failure everything started is stopped before the error is thrown.
  */
 export async function startRedisCluster(
-  options: { masters?: number; nodeTimeoutMs?: number; dir?: string; timeoutMs?: number } = {},
+  options: {
+    masters?: number;
+    nodeTimeoutMs?: number;
+    dir?: string;
+    timeoutMs?: number;
+    /** Ports for the nodes (each node's bus port is its port + 10000). @default any free port */
+    portRange?: [number, number];
+    /** requirepass (and masterauth) on every node. */
+    password?: string;
+    /**
+     * TLS beside the plain ports (which stay, for this harness's redis-cli): every node also
+     * listens with TLS, the bus and replication use it, and `nodes` lists the TLS ports.
+     */
+    tls?: { certFile: string; keyFile: string; caFile: string };
+  } = {},
 ): Promise<RedisClusterServer> {
   if (!hasCommand('redis-server') || !hasCommand('redis-cli')) throw new Error(REDIS_INSTALL_HINT);
+  const masters = options.masters ?? 3;
   const root = options.dir ?? mkdtempSync(join(tmpdir(), 'djq-redis-cluster-'));
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
-  const servers: ClusterNodeProcess[] = [];
+  const servers: (ClusterNodeProcess & { tlsPort?: number })[] = [];
   const stop = async () => {
     await Promise.all(servers.map((s) => s.stop('SIGKILL')));
     if (!options.dir) rmSync(root, { recursive: true, force: true });
   };
+  const cli = redisCliAs(options.password);
+  const { tls, password } = options;
   try {
-    for (let i = 0; i < (options.masters ?? 3) * 2; i++) {
-      servers.push(await startClusterNode(root, options.nodeTimeoutMs ?? 1000));
+    const taken = new Set<number>();
+    const pick = async () => {
+      for (;;) {
+        const port = options.portRange ? await freePortIn(options.portRange) : await freePort();
+        if (!taken.has(port)) {
+          taken.add(port);
+          return port;
+        }
+      }
+    };
+    for (let i = 0; i < masters * 2; i++) {
+      const port = await pick();
+      const tlsPort = tls ? await pick() : undefined;
+      const dir = mkdtempSync(join(root, `node-${port}-`));
+      const child = spawn(
+        'redis-server',
+        [
+          ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''],
+          ...['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf')],
+          ...['--cluster-node-timeout', String(options.nodeTimeoutMs ?? 1000)],
+          ...['--appendonly', 'yes', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction'],
+          ...(password ? ['--requirepass', password, '--masterauth', password] : []),
+          ...(tls
+            ? [
+                ...['--tls-port', String(tlsPort), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile],
+                ...['--tls-ca-cert-file', tls.caFile, '--tls-auth-clients', 'no'],
+                ...['--tls-cluster', 'yes', '--tls-replication', 'yes'],
+              ]
+            : []),
+        ],
+        { stdio: 'ignore' },
+      );
+      servers.push({ port, ...(tlsPort ? { tlsPort } : {}), dir, process: child, stop: stopper(child) });
     }
-    for (const server of servers) await waitForNode(server, deadline);
+    for (const server of servers) {
+      const url = `redis://${password ? `:${encodeURIComponent(password)}@` : ''}127.0.0.1:${server.port}`;
+      while (!(await redisAnswers(url, 200))) {
+        if (server.process.exitCode !== null) throw new Error(`cluster node on port ${server.port} exited`);
+        if (Date.now() > deadline) throw new Error(`cluster node on port ${server.port} did not start`);
+        await sleep(50);
+      }
+    }
     const nodes = servers.map((s) => `127.0.0.1:${s.port}`);
     // redis-cli warns that masters and replicas share a host: on loopback that is the point.
-    execFileSync('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-replicas', '1', '--cluster-yes'], {
-      stdio: 'ignore',
-    });
-    await waitForClusterReady(servers, deadline);
+    execFileSync(
+      'redis-cli',
+      [
+        ...(password ? ['--no-auth-warning', '-a', password] : []),
+        ...['--cluster', 'create', ...nodes, '--cluster-replicas', '1', '--cluster-yes'],
+      ],
+      { stdio: 'ignore' },
+    );
+    for (;;) {
+      const ready = servers.every((s) => {
+        const info = cli(s.port, 'CLUSTER', 'INFO');
+        const replication = cli(s.port, 'INFO', 'replication');
+        const role = /role:(\w+)/.exec(replication)?.[1];
+        const synced =
+          role === 'master' ? /connected_slaves:1/.test(replication) : /master_link_status:up/.test(replication);
+        return info.includes('cluster_state:ok') && synced;
+      });
+      if (ready) break;
+      if (Date.now() > deadline) throw new Error('the Redis Cluster did not reach cluster_state:ok in time');
+      await sleep(200);
+    }
+    /** Masters serving slots, as a live node sees them: port and slot ranges. */
+    const servingMasters = () => {
+      const live = servers.find((s) => s.process.exitCode === null && s.process.signalCode === null);
+      if (!live) return [];
+      // <id> <ip:port@cport> <flags> <master> <ping> <pong> <epoch> <link> <slot ranges…>
+      return cli(live.port, 'CLUSTER', 'NODES')
+        .trim()
+        .split('\n')
+        .map((line) => line.split(' '))
+        .filter((parts) => {
+          const flags = (parts[2] ?? '').split(',');
+          return flags.includes('master') && !flags.some((f) => f.startsWith('fail')) && parts.length > 8;
+        })
+        .map((parts) => ({
+          port: Number(/:(\d+)@/.exec(parts[1] ?? '')?.[1]),
+          ranges: parts.slice(8).map((r) => r.split('-').map(Number) as [number, number?]),
+        }));
+    };
     return {
-      nodes: nodes.join(','),
+      nodes: tls ? servers.map((s) => `127.0.0.1:${s.tlsPort}`).join(',') : nodes.join(','),
       servers,
-      masterPorts: async () => servingMasters(servers).map((m) => m.port),
+      masterPorts: async () => servingMasters().map((m) => m.port),
       masterOf: async (slot) =>
-        servingMasters(servers).find((m) => m.ranges.some(([from, to = from]) => slot >= from && slot <= to))?.port,
+        servingMasters().find((m) => m.ranges.some(([from, to = from]) => slot >= from && slot <= to))?.port,
       stop,
     };
   } catch (error) {
@@ -249,64 +364,166 @@ export async function startRedisCluster(
   }
 }
 
-/** One cluster-enabled redis-server on a free port, its data in a directory of its own under `root`. */
-async function startClusterNode(root: string, nodeTimeoutMs: number): Promise<ClusterNodeProcess> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(root, `node-${port}-`));
-  const child = spawn(
-    'redis-server',
-    [
-      ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''],
-      ...['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf')],
-      ...['--cluster-node-timeout', String(nodeTimeoutMs)],
-      ...['--appendonly', 'yes', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction'],
-    ],
-    { stdio: 'ignore' },
-  );
-  return { port, dir, process: child, stop: stopper(child) };
+export interface RedisSentinelGroup {
+  /** host:port,… of the sentinels: a REDIS_SENTINELS value. */
+  sentinels: string;
+  /** The master name the sentinels monitor. */
+  name: string;
+  primary: RedisServer;
+  replica: RedisServer;
+  /** The ports the sentinels name the primary and the replica by (their TLS ports with `tls`). */
+  announced: { primary: number; replica: number };
+  /** Each sentinel's plain port (and TLS port, with `tls`). */
+  sentinelProcesses: (ClusterNodeProcess & { tlsPort?: number })[];
+  /** The port of the master as the sentinels name it now (after a failover, the promoted replica). */
+  masterPort(): Promise<number | undefined>;
+  stop(): Promise<void>;
 }
 
-async function waitForNode(server: ClusterNodeProcess, deadline: number): Promise<void> {
-  const url = `redis://127.0.0.1:${server.port}`;
-  while (!(await redisAnswers(url, 200))) {
-    if (server.process.exitCode !== null) throw new Error(`cluster node on port ${server.port} exited`);
-    if (Date.now() > deadline) throw new Error(`cluster node on port ${server.port} did not start`);
-    await sleep(50);
+/**
+ * A primary, its replica and 3 `redis-sentinel` processes watching them (quorum 2), on loopback.
+ * Resolves once every sentinel knows the replica and the other two sentinels, so a failover can be
+ * voted. A small down-after makes a failover quick (the primary is declared down after
+ * `downAfterMs`, the replica promoted a second or two later).
+ */
+export async function startRedisSentinelGroup(
+  options: {
+    name?: string;
+    downAfterMs?: number;
+    portRange?: [number, number];
+    timeoutMs?: number;
+    /**
+     * TLS beside the plain ports (which stay, for this harness's redis-cli): servers and sentinels
+     * also listen with TLS, replicate and monitor over it, and the sentinels name TLS ports.
+     */
+    tls?: { certFile: string; keyFile: string; caFile: string };
+  } = {},
+): Promise<RedisSentinelGroup> {
+  if (!hasCommand('redis-server') || !hasCommand('redis-sentinel') || !hasCommand('redis-cli')) {
+    throw new Error(
+      `${REDIS_INSTALL_HINT} Sentinel also needs redis-sentinel (Debian/Ubuntu: sudo apt-get install redis-sentinel).`,
+    );
   }
-}
-
-/** Until every node says cluster_state:ok and every master has its replica in sync. */
-async function waitForClusterReady(servers: readonly ClusterNodeProcess[], deadline: number): Promise<void> {
-  for (;;) {
-    const ready = servers.every((s) => {
-      const info = redisCli(s.port, 'CLUSTER', 'INFO');
-      const replication = redisCli(s.port, 'INFO', 'replication');
-      const role = /role:(\w+)/.exec(replication)?.[1];
-      const synced =
-        role === 'master' ? /connected_slaves:1/.test(replication) : /master_link_status:up/.test(replication);
-      return info.includes('cluster_state:ok') && synced;
+  const name = options.name ?? 'mymaster';
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  const root = mkdtempSync(join(tmpdir(), 'djq-redis-sentinel-'));
+  const taken = new Set<number>();
+  const pickPort = async () => {
+    for (;;) {
+      const port = options.portRange ? await freePortIn(options.portRange) : await freePort();
+      if (!taken.has(port)) {
+        taken.add(port);
+        return port;
+      }
+    }
+  };
+  const started: LocalProcess[] = [];
+  const sentinelProcesses: (ClusterNodeProcess & { tlsPort?: number })[] = [];
+  const stop = async () => {
+    await Promise.all(started.map((s) => s.stop('SIGKILL')));
+    rmSync(root, { recursive: true, force: true });
+  };
+  const tls = options.tls;
+  const tlsSettings = (tlsPort: number): [string, string][] =>
+    tls
+      ? [
+          ['tls-port', String(tlsPort)],
+          ['tls-cert-file', tls.certFile],
+          ['tls-key-file', tls.keyFile],
+          ['tls-ca-cert-file', tls.caFile],
+          ['tls-auth-clients', 'no'],
+          ['tls-replication', 'yes'],
+        ]
+      : [];
+  const asArgs = (settings: [string, string][]) => settings.flatMap(([k, v]) => [`--${k}`, v]);
+  try {
+    const primaryTlsPort = tls ? await pickPort() : 0;
+    const primary = await startRedisServer({
+      port: await pickPort(),
+      dir: mkdtempSync(join(root, 'primary-')),
+      extraArgs: asArgs(tlsSettings(primaryTlsPort)),
     });
-    if (ready) return;
-    if (Date.now() > deadline) throw new Error('the Redis Cluster did not reach cluster_state:ok in time');
-    await sleep(200);
+    started.push(primary);
+    const replicaTlsPort = tls ? await pickPort() : 0;
+    const announced = { primary: tls ? primaryTlsPort : primary.port, replica: tls ? replicaTlsPort : 0 };
+    const replica = await startRedisServer({
+      port: await pickPort(),
+      dir: mkdtempSync(join(root, 'replica-')),
+      extraArgs: ['--replicaof', '127.0.0.1', String(announced.primary), ...asArgs(tlsSettings(replicaTlsPort))],
+    });
+    started.push(replica);
+    if (!tls) announced.replica = replica.port;
+    for (let i = 0; i < 3; i++) {
+      const port = await pickPort();
+      const dir = mkdtempSync(join(root, `sentinel-${port}-`));
+      const conf = join(dir, 'sentinel.conf');
+      const sentinelTlsPort = tls ? await pickPort() : 0;
+      // Sentinel rewrites its config file as it learns (replicas, other sentinels, epochs).
+      writeFileSync(
+        conf,
+        [
+          `port ${port}`,
+          'bind 127.0.0.1',
+          `dir ${dir}`,
+          ...tlsSettings(sentinelTlsPort).map(([k, v]) => `${k} ${v}`),
+          `sentinel monitor ${name} 127.0.0.1 ${announced.primary} 2`,
+          `sentinel down-after-milliseconds ${name} ${options.downAfterMs ?? 1000}`,
+          `sentinel failover-timeout ${name} 10000`,
+          `sentinel parallel-syncs ${name} 1`,
+          '',
+        ].join('\n'),
+      );
+      const child = spawn('redis-sentinel', [conf], { stdio: 'ignore' });
+      const sentinel = {
+        port,
+        ...(tls ? { tlsPort: sentinelTlsPort } : {}),
+        dir,
+        process: child,
+        stop: stopper(child),
+      };
+      started.push(sentinel);
+      sentinelProcesses.push(sentinel);
+    }
+    for (;;) {
+      const ready = sentinelProcesses.every((s) => {
+        try {
+          const replicas = redisCli(s.port, 'SENTINEL', 'REPLICAS', name);
+          const peers = redisCli(s.port, 'SENTINEL', 'SENTINELS', name);
+          return replicas.includes(String(announced.replica)) && (peers.match(/^name$/gm)?.length ?? 0) >= 2;
+        } catch {
+          return false;
+        }
+      });
+      if (ready) break;
+      for (const s of sentinelProcesses) {
+        if (s.process.exitCode !== null) throw new Error(`redis-sentinel on port ${s.port} exited`);
+      }
+      if (Date.now() > deadline) throw new Error('the sentinels did not find the replica and each other in time');
+      await sleep(200);
+    }
+    return {
+      sentinels: sentinelProcesses.map((s) => `127.0.0.1:${s.tlsPort ?? s.port}`).join(','),
+      name,
+      primary,
+      replica,
+      announced,
+      sentinelProcesses,
+      masterPort: async () => {
+        for (const s of sentinelProcesses) {
+          if (s.process.exitCode !== null || s.process.signalCode !== null) continue;
+          try {
+            const [, port] = redisCli(s.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name).trim().split('\n');
+            return Number(port);
+          } catch {
+            // Ask the next sentinel.
+          }
+        }
+        return undefined;
+      },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
   }
-}
-
-/** Masters serving slots, as a live node sees them: port and slot ranges. */
-function servingMasters(servers: readonly ClusterNodeProcess[]) {
-  const live = servers.find((s) => s.process.exitCode === null && s.process.signalCode === null);
-  if (!live) return [];
-  // <id> <ip:port@cport> <flags> <master> <ping> <pong> <epoch> <link> <slot ranges…>
-  return redisCli(live.port, 'CLUSTER', 'NODES')
-    .trim()
-    .split('\n')
-    .map((line) => line.split(' '))
-    .filter((parts) => {
-      const flags = (parts[2] ?? '').split(',');
-      return flags.includes('master') && !flags.some((f) => f.startsWith('fail')) && parts.length > 8;
-    })
-    .map((parts) => ({
-      port: Number(/:(\d+)@/.exec(parts[1] ?? '')?.[1]),
-      ranges: parts.slice(8).map((r) => r.split('-').map(Number) as [number, number?]),
-    }));
 }

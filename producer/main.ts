@@ -4,8 +4,10 @@ import '../shared/runtime/node-version.js';
 import '../shared/telemetry/preload.js';
 import { Counter, collectDefaultMetrics, Registry } from 'prom-client';
 import { describeTable } from '../shared/dynamo/table.js';
+import { allShardKeys } from '../shared/lifecycle/keys.js';
 import { logTransitions } from '../shared/lifecycle/transition-log.js';
 import { openDynamo } from '../shared/runtime/bootstrap.js';
+import { PlacementWatch } from '../shared/runtime/cluster-placement.js';
 import { loadConfigOrExit } from '../shared/runtime/config.js';
 import { createLogger } from '../shared/runtime/logger.js';
 import { startProbeServer } from '../shared/runtime/probe-server.js';
@@ -24,6 +26,9 @@ async function main() {
   const { dynamo, redis, system } = await connect();
   const { registry, enqueued } = producerMetrics();
   const producer = createProducer(system, (count) => enqueued.inc(count));
+  // On a cluster: which master serves each shard, warned about when two shards share one.
+  const placement = new PlacementWatch({ redis, keys: allShardKeys(config), logger, registry });
+  await placement.start();
   const probe =
     config.METRICS_PORT > 0
       ? await startProbeServer({
@@ -34,6 +39,10 @@ async function main() {
             redis: () => redis.ping(),
             dynamodb: () => describeTable(dynamo.client, config.DYNAMODB_TABLE_NAME),
           },
+          detail: () => {
+            const shards = placement.detail();
+            return shards ? { placement: shards } : undefined;
+          },
         })
       : undefined;
 
@@ -41,6 +50,7 @@ async function main() {
   const shutdown = async () => {
     await producer.stop();
     probe?.server.close();
+    placement.close();
     await system.close();
     redis.disconnect();
     dynamo.close();

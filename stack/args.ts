@@ -18,9 +18,10 @@ export interface StackArgs {
 
 export const STACK_USAGE = `Usage: npm start -- [options]
 
-Runs the whole system on one machine: Redis (REDIS_URL, refused if it does not answer; unset, a
-redis-server of its own in a temp directory removed on exit), DynamoDB (AWS_ENDPOINT_URL_DYNAMODB,
-refused if it does not answer; unset, a dynalite of its own), one producer, N workers and the board.
+Runs the whole system on one machine: Redis (the one REDIS_URL, REDIS_CLUSTER_NODES or
+REDIS_SENTINELS names, refused if it does not answer; with none set, a redis-server of its own in a
+temp directory removed on exit), DynamoDB (AWS_ENDPOINT_URL_DYNAMODB, refused if it does not answer;
+unset, a dynalite of its own), one producer, N workers and the board.
 
 Example: npm start -- --workers 4 --max-operations 1000 --per-tick 10 --until-drained
 

@@ -15,7 +15,17 @@ import {
 } from '../devtools/local-services.js';
 import type { Config } from '../shared/runtime/config.js';
 import { withDeadline } from '../shared/runtime/deadline.js';
-import { describeRedis, redactUrl, redisTlsOptions } from '../shared/runtime/redis.js';
+import {
+  connectRedisFailFast,
+  describeRedis,
+  redactUrl,
+  redisTlsOptions,
+  waitForRedis,
+} from '../shared/runtime/redis.js';
+
+/** How long a configured cluster or set of sentinels gets to answer at start. */
+const REDIS_PROBE_MS = 5000;
+
 import type { StackArgs } from './args.js';
 import { fail, say } from './output.js';
 
@@ -83,8 +93,22 @@ function removeOwnedDirs(services: LocalServices): void {
  * configured, a redis-server of our own, so a run writes into no Redis nobody named.
  */
 async function findOrStartRedis(config: Config, env: NodeJS.ProcessEnv, services: LocalServices): Promise<void> {
-  if (config.REDIS_CLUSTER_NODES) {
-    say(`Redis: using ${describeRedis(config)}`);
+  // A cluster's nodes or sentinels: used as configured (TLS, nodes and data kept), checked first.
+  const nodes = (['REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'] as const).filter((key) => env[key]?.trim());
+  if (nodes.length > 0) {
+    const probe = connectRedisFailFast(config);
+    probe.on('error', () => undefined);
+    try {
+      await waitForRedis(probe, config.REDIS_URL, REDIS_PROBE_MS);
+    } catch (error) {
+      fail(
+        `Redis: ${describeRedis(config)} (from ${nodes.join(', ')}) did not answer: ${(error as Error).message}. ` +
+          `npm start never replaces a configured Redis: start it, fix ${nodes.join(', ')}, or unset them to run a redis-server of its own.`,
+      );
+    } finally {
+      probe.disconnect();
+    }
+    say(`Redis: using ${describeRedis(config)}${config.REDIS_URL.startsWith('rediss:') ? ' (TLS)' : ''}`);
   } else if (env.REDIS_URL?.trim()) {
     if (!(await redisAnswers(config.REDIS_URL, 1500, redisTlsOptions(config)))) {
       fail(

@@ -43,6 +43,12 @@ const MIN_STDOUT_FLUSH_MS = 100;
 /** The variables `djq` needs to find this stack, written to its state file. */
 const STATE_VARIABLES = [
   'REDIS_URL',
+  // djq reads the same Redis: a cluster's nodes or the sentinels, and the CA for rediss://.
+  'REDIS_CLUSTER_NODES',
+  'REDIS_SENTINELS',
+  'REDIS_SENTINEL_NAME',
+  'REDIS_TLS_CA_FILE',
+  'QUEUE_SHARDS',
   'AWS_ENDPOINT_URL_DYNAMODB',
   'AWS_REGION',
   'QUEUE_PREFIX',

@@ -1,5 +1,6 @@
 // One worker's part in the fleet's flow control (shared/flow/fleet-rate.ts): it tallies what its
-// jobs did against DynamoDB and reports once a second; the fleet decides the rate. Advisory: a
+// jobs did against DynamoDB and reports once a second (when there is something to report, or a
+// limit in force); the fleet decides the rate. Advisory: a
 // report that fails (Redis away) is dropped, never blocks a job, and the next one carries on.
 import { type CallTally, emptyTally, onThrottledRequest } from '../shared/dynamo/instrumentation.js';
 import { FleetRate, type FlowReport, type FlowSettings } from '../shared/flow/fleet-rate.js';
@@ -38,6 +39,8 @@ export class FlowControl {
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private reporting = false;
+  /** A report has gone through: the fleet has seen this worker once (and applied any initial rate). */
+  private reported = false;
   private readonly fleet: FleetRate;
   private readonly reportEveryMs: number;
 
@@ -64,7 +67,7 @@ export class FlowControl {
    * keep the limit its last old worker set, with no one left to raise or forget it.
    */
   start(): void {
-    this.timer = setInterval(() => void this.report(), this.reportEveryMs);
+    this.timer = setInterval(() => void this.tick(), this.reportEveryMs);
     this.timer.unref();
     if (!this.enabled) {
       void this.report();
@@ -98,6 +101,17 @@ export class FlowControl {
   }
 
   /**
+   * The timer's report, left out when it would tell the fleet nothing: this worker tallied nothing,
+   * the last report found no limit in force, and one has gone through already. An idle fleet then
+   * costs Redis nothing a second. While a limit is in force every worker keeps reporting, idle or
+   * not: its report is where the fleet sees the limit holding jobs back, and raises it.
+   */
+  tick(): Promise<void> {
+    const idle = this.enabled && this.reported && this.rate === null && isEmpty(this.pending);
+    return idle ? Promise.resolve() : this.report();
+  }
+
+  /**
    * Sends what was tallied since the last report (off: lifts the limit); at most one in flight, each
    * with a deadline.
    */
@@ -119,6 +133,7 @@ export class FlowControl {
       ({ rate, lastSecond }) => {
         if (rate !== this.rate) this.logRateChange(rate, report);
         this.rate = rate;
+        this.reported = true;
         this.fleetUnitsPerSecond = lastSecond.capacityUnits;
       },
       (error) => this.logger.debug({ err: error }, 'flow report dropped'),
@@ -140,6 +155,10 @@ export class FlowControl {
       );
     else this.logger.debug({ rate, previous }, 'fleet rate raised');
   }
+}
+
+function isEmpty(report: FlowReport): boolean {
+  return report.started === 0 && report.requests === 0 && report.throttled === 0 && report.capacityUnits === 0;
 }
 
 function emptyReport(): FlowReport {

@@ -7,6 +7,7 @@ import { checkEpoch, describeEpoch } from '../shared/lifecycle/epoch.js';
 import { allShardKeys } from '../shared/lifecycle/keys.js';
 import { recoverFromRecords } from '../shared/operator/recover.js';
 import { openDynamo } from '../shared/runtime/bootstrap.js';
+import { PlacementWatch } from '../shared/runtime/cluster-placement.js';
 import { loadConfigOrExit } from '../shared/runtime/config.js';
 import { createLogger } from '../shared/runtime/logger.js';
 import { startProbeServer } from '../shared/runtime/probe-server.js';
@@ -35,6 +36,9 @@ async function main() {
   redis.on('error', (error) => logger.debug({ err: error.message }, 'redis connection error'));
   await waitForRedis(redis, config.REDIS_URL, 30_000);
   const stores = createDynamoStores(dynamo, config);
+  // On a cluster: which master serves each shard, warned about when two shards share one.
+  const placement = new PlacementWatch({ redis, keys: allShardKeys(config), logger, registry: metrics.registry });
+  await placement.start();
   const probe =
     config.METRICS_PORT > 0
       ? await startProbeServer({
@@ -50,6 +54,10 @@ async function main() {
                 if (state.state !== 'ok') throw new Error(describeEpoch(state));
               }
             },
+          },
+          detail: () => {
+            const shards = placement.detail();
+            return shards ? { placement: shards } : undefined;
           },
         })
       : undefined;
@@ -74,6 +82,7 @@ async function main() {
   const stop = onShutdownSignal(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
     const drained = await service.close(Math.max(0, config.SHUTDOWN_TIMEOUT_MS - CLOSE_RESERVE_MS));
     probe?.server.close();
+    placement.close();
     redis.disconnect();
     dynamo.close();
     logger.info({ drained }, drained ? 'worker stopped: in-flight jobs finished' : 'worker stopped after the deadline');

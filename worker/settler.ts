@@ -1,6 +1,6 @@
 // The worker's side of a job that failed for good: the failed-event listener settles it at once,
-// and a periodic sweep of the failed set (a page at a time) catches what a crashed worker left,
-// plus redrives that died half-way. Settling itself is JobLifecycle.settleFailed: DynamoDB decides
+// and a periodic sweep of the failed set (a page at a time, in one elected worker of the fleet:
+// elected-sweep.ts) catches what a crashed worker left, plus redrives that died half-way. Settling itself is JobLifecycle.settleFailed: DynamoDB decides
 // (after the job is barred from its users, effect-bars.ts), then Redis follows under the job's lock.
 import type { Job } from 'bullmq';
 import type { EffectBars } from '../shared/lifecycle/effect-bars.js';
@@ -36,21 +36,25 @@ export class Settler {
       );
   };
 
-  /** One pass: interrupted redrives first, then a page of the failed set. Never runs twice at once. */
-  sweep(): Promise<number> {
-    this.sweeping ??= this.sweepOnce().finally(() => {
+  /**
+   * One pass: interrupted redrives first, then a page of the failed set. Never runs twice at once.
+   * `goOn` is asked before each job: a sweeper that lost its election stops there.
+   */
+  sweep(goOn: () => boolean = () => true): Promise<number> {
+    this.sweeping ??= this.sweepOnce(goOn).finally(() => {
       this.sweeping = undefined;
     });
     return this.sweeping;
   }
 
-  private async sweepOnce(): Promise<number> {
+  private async sweepOnce(goOn: () => boolean): Promise<number> {
     const { queues, lifecycle, logger } = this.deps;
     let settled = 0;
     try {
       settled += await lifecycle.finishInterruptedRedrives();
       // The page may go stale while we work through it: settleFailed re-reads each job under its lock.
       for (const job of await queues.operations.getFailed(0, SWEEP_PAGE - 1)) {
+        if (!goOn()) break;
         try {
           if ((await this.settle(job)) !== 'gone') settled++;
         } catch (error) {

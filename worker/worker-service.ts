@@ -1,6 +1,7 @@
 // Assembles one worker process: the BullMQ Worker and its processor, the settler (dead-letter
-// moves and sweep), and a shutdown bounded by SHUTDOWN_TIMEOUT_MS as a whole. With a sharded queue,
-// one of each per shard consumed (WORKER_SHARDS, or all), sharing the process's history buffer.
+// moves, and the sweep while this worker holds the shard's sweep lease), and a shutdown bounded by
+// SHUTDOWN_TIMEOUT_MS as a whole. With a sharded queue, one of each per shard consumed
+// (WORKER_SHARDS, or all), sharing the process's history buffer.
 import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import { EffectBars } from '../shared/lifecycle/effect-bars.js';
@@ -15,11 +16,13 @@ import type { RedisConnection } from '../shared/runtime/redis.js';
 import type { Stores } from '../shared/store/types.js';
 import { tracing } from '../shared/telemetry/tracing.js';
 import { type JobSystem, openJobSystem } from '../shared/wiring.js';
+import { ElectedSweep, LEASE_ROUNDS } from './elected-sweep.js';
 import { FlowControl } from './flow-control.js';
 import { makeHandlers } from './handlers.js';
 import type { WorkerMetrics } from './metrics.js';
 import { makeProcessor } from './processor.js';
 import { Settler } from './settler.js';
+import { SweepLease } from './sweep-lease.js';
 import { UserCommands } from './user-commands.js';
 
 export interface WorkerServiceDeps {
@@ -37,7 +40,15 @@ export interface WorkerService {
   system: JobSystem;
   settler: Settler;
   /** One per shard consumed, in shard order. */
-  shards: { shard: number; worker: Worker; system: JobSystem; settler: Settler; flow: FlowControl }[];
+  shards: {
+    shard: number;
+    worker: Worker;
+    system: JobSystem;
+    settler: Settler;
+    flow: FlowControl;
+    /** The shard's periodic sweep, which runs only while this worker holds the shard's lease. */
+    sweep: ElectedSweep;
+  }[];
   workerId: string;
   /**
    * Stops taking jobs, waits for in-flight ones, flushes history; all within `timeoutMs`. Resolves
@@ -96,18 +107,20 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
     worker.on('stalled', (jobId) =>
       logger.warn({ jobId, shard }, 'job stalled (its worker died or blocked); it will run again'),
     );
-    return { shard, worker, system, settler, flow };
+    // One sweeper per shard in the whole fleet: its Redis load stays the same however many workers run.
+    const lease = new SweepLease(redis, keys.sweepLease, workerId, LEASE_ROUNDS * config.DLQ_SWEEP_INTERVAL_MS);
+    const sweep = new ElectedSweep({
+      settler,
+      lease,
+      logger: logger.child({ shard }),
+      intervalMs: config.DLQ_SWEEP_INTERVAL_MS,
+    });
+    sweep.start();
+    return { shard, worker, system, settler, flow, sweep };
   });
   const first = shards[0];
   if (!first) throw new Error('a worker needs at least one shard to consume');
   metrics.observeFlow(shards);
-
-  const sweep = () => {
-    for (const s of shards) void s.settler.sweep();
-  };
-  sweep();
-  const sweepTimer = setInterval(sweep, config.DLQ_SWEEP_INTERVAL_MS);
-  sweepTimer.unref();
 
   return {
     worker: first.worker,
@@ -116,9 +129,10 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
     shards,
     workerId,
     async close(timeoutMs = config.SHUTDOWN_TIMEOUT_MS) {
-      clearInterval(sweepTimer);
-      for (const s of shards) s.flow.close();
       const deadline = Date.now() + timeoutMs;
+      for (const s of shards) s.flow.close();
+      // First, so another worker sweeps at its next round rather than after the lease expires.
+      await withDeadline(Promise.all(shards.map((s) => s.sweep.close())), deadline);
       // BullMQ's close() has no timeout, and a later close(true) forces nothing (it returns the
       // first call's promise): the deadline is ours.
       const drained = await withDeadline(Promise.all(shards.map((s) => s.worker.close())), deadline);

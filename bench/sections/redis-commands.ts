@@ -13,6 +13,7 @@ import { openJobSystem } from '../../shared/wiring.js';
 import { WorkerMetrics } from '../../worker/metrics.js';
 import { startWorkerService } from '../../worker/worker-service.js';
 import { countRedisRequests } from '../redis-requests.js';
+import { commandStats, cpuSeconds } from '../redis-stats.js';
 import { progress } from '../report.js';
 import { type BenchServices, devNullLogger, round, runConfig } from '../support.js';
 import { benchGenerator, seedUsers } from '../workload.js';
@@ -30,23 +31,6 @@ export interface RedisCommandsResult {
   requestsByName: Record<string, number>;
   /** Redis CPU per job (µs, user + sys) in the same window. */
   redisCpuMicrosPerJob: number;
-}
-
-/** The commands of the measurement itself, left out of the counts. */
-const OWN = new Set(['info', 'config|resetstat']);
-
-function commandStats(info: string): Map<string, { calls: number; usec: number }> {
-  const stats = new Map<string, { calls: number; usec: number }>();
-  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
-    const [, name, calls, usec] = match;
-    if (name && !OWN.has(name)) stats.set(name, { calls: Number(calls), usec: Number(usec) });
-  }
-  return stats;
-}
-
-function cpuSeconds(info: string): number {
-  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
-  return field('used_cpu_user') + field('used_cpu_sys');
 }
 
 /** The producer ticks every 10 ms, rate/100 jobs per tick (as in the latency section). */

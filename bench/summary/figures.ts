@@ -5,12 +5,14 @@ import type { CapacitySection } from '../sections/capacity.js';
 import type { BaselineRun, CeilingRun, ProjectRun } from '../sections/end-to-end.js';
 import type { HistoryResult } from '../sections/history.js';
 import type { HotAggregateResult } from '../sections/hot-aggregate.js';
+import type { IdleFleetResult } from '../sections/idle-fleet.js';
 import type { LatencyResult } from '../sections/latency.js';
 import type { MemoryResult } from '../sections/memory.js';
 import type { NodeVersionsResult } from '../sections/node-versions.js';
 import type { ProducerResult } from '../sections/producer.js';
 import type { QueueOverheadResult } from '../sections/queue-overhead.js';
 import type { RedisCommandsResult } from '../sections/redis-commands.js';
+import type { RedisCostResult } from '../sections/redis-cost.js';
 import type { OperationTrips } from '../sections/round-trips.js';
 import type { ScalingResult } from '../sections/scaling.js';
 import type { ShardsResult } from '../sections/shards.js';
@@ -36,6 +38,8 @@ export interface Figures {
   shards?: ShardsResult;
   capacity?: CapacitySection;
   nodeVersions?: NodeVersionsResult;
+  idleFleet?: IdleFleetResult;
+  redisCost?: RedisCostResult;
 }
 
 /** The median of one figure over a section's runs; undefined when the section did not run. */

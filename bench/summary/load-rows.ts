@@ -105,7 +105,7 @@ export function producerRows(p: ProducerResult): Row[] {
 export function shardsRows(shards: ShardsResult): Row[] {
   const rows: Row[] = [];
   const { one, three } = shards;
-  const cluster = '(info) loopback Redis Cluster, 3 masters + 3 replicas, one 2-core machine';
+  const cluster = `(info) loopback Redis Cluster, 3 masters + 3 replicas, one 2-core machine; the 3 shards on ${shards.mastersOfThreeShards ?? '?'} master(s)`;
   rows.push([
     `Producer on 3 shards vs 1 (${one.jobs} jobs, median and range of ${shards.rounds} pairs)`,
     fmt.rate(three.producerJobsPerSec),

@@ -8,6 +8,7 @@ import { capacityRows, historyRows, hotAggregateRows, tracingRows } from './feat
 import { check, type EndToEndPairs, endToEndPairs, type Figures, medianOf } from './figures.js';
 import { latencyRows, memoryRows, producerRows, scalingRows, shardsRows } from './load-rows.js';
 import { endToEndRows, nodeVersionRows, overheadRows } from './paired-rows.js';
+import { idleFleetRows, redisCallsTable, redisCostRows } from './redis-cost-rows.js';
 import { headline, type Targets, targetsOf } from './targets.js';
 
 export type { Figures } from './figures.js';
@@ -27,6 +28,7 @@ export function summarise(f: Figures, quick: boolean) {
   if (f.latency) parts.push(stepsTable(f.latency));
   if (f.roundTrips) parts.push(tripsTable(f.roundTrips));
   if (f.redisCommands) parts.push(redisTable(f.redisCommands));
+  if (f.redisCost) parts.push(redisCallsTable(f.redisCost));
   if (f.workerProfile) parts.push(profileTable(f.workerProfile));
   return { table: parts.join('\n\n'), json: headline(f, e2e, targets) };
 }
@@ -56,5 +58,7 @@ function mainRows(f: Figures, e2e: EndToEndPairs | undefined, targets: Targets):
   if (f.hotAggregate) rows.push(...hotAggregateRows(f.hotAggregate, check(targets.hotAggregateShare.met)));
   if (f.capacity) rows.push(...capacityRows(f.capacity, check(targets.capacityGoodputShare.met)));
   if (f.nodeVersions) rows.push(...nodeVersionRows(f.nodeVersions));
+  if (f.redisCost) rows.push(...redisCostRows(f.redisCost));
+  if (f.idleFleet) rows.push(...idleFleetRows(f.idleFleet));
   return rows;
 }

@@ -13,6 +13,7 @@ import { poison } from './poison.js';
 import { producerKill } from './producer-kill.js';
 import { redisLoss } from './redis-loss.js';
 import { redisRestart } from './redis-restart.js';
+import { sentinelFailover } from './sentinel-failover.js';
 import { sigterm } from './sigterm.js';
 import { slowDynamo } from './slow-dynamo.js';
 import { stuckBackendShutdown } from './stuck-backend-shutdown.js';
@@ -28,6 +29,7 @@ export const SCENARIOS: ScenarioEntry[] = [
   { name: 'kill-workers', run: killWorkers, full: 2000, small: 300 },
   { name: 'redis-restart', run: redisRestart, full: 2000, small: 300 },
   { name: 'cluster-failover', run: clusterFailover, full: 2000, small: 400 },
+  { name: 'sentinel-failover', run: sentinelFailover, full: 2000, small: 400 },
   { name: 'dynamo-faults', run: dynamoFaults, full: 2000, small: 300 },
   { name: 'capacity', run: capacityScenario, full: 3000, small: 400 },
   { name: 'slow-dynamo', run: slowDynamo, full: 600, small: 100 },

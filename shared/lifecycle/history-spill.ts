@@ -1,9 +1,9 @@
 // Where a process's job history waits when DynamoDB does not take it: a bounded Redis list per
 // queue, shared by the fleet. Entries the recorder cannot hold (its buffer is full while the table
 // throttles or is down) or could not write by shutdown go here instead of being dropped; every
-// recorder takes a batch back after each successful flush. An incident delays history, it does not
-// drop it — unless the spill itself overflows (bounded, counted) or a process dies holding one
-// batch it took.
+// recorder takes a batch back after each successful flush (after one that found it empty, only a
+// few seconds later). An incident delays history, it does not drop it — unless the spill itself
+// overflows (bounded, counted) or a process dies holding one batch it took.
 import type { RedisConnection } from '../runtime/redis.js';
 import type { HistoryEntry } from './history-entry.js';
 

@@ -35,16 +35,22 @@ export interface HistoryRecorderOptions {
   onError?: (error: unknown, pending: number, streak: number) => void;
   /** Where entries wait when the buffer is full or at shutdown, instead of being dropped. */
   spill?: HistorySpill;
+  /**
+   * After a look that found the spill empty, how long before the next look (a flush is then just a
+   * write): the spill is empty but in an incident, and looking after every flush cost a Redis round
+   * trip per batch. This process spilling, or a look that found entries, ends the wait.
+   * @default 5000
+   */
+  spillRecheckMs?: number;
 }
 
 /** How long a shutdown waits for the spill to take what the table did not. */
 const SPILL_DEADLINE_MS = 2000;
 
-/** How long an empty spill is left alone before a recorder looks at it again. */
-const SPILL_IDLE_CHECK_MS = 10_000;
-
 /** Spilled entries taken back per successful flush: the table catches up without a burst. */
 const SPILL_TAKE = 25;
+
+const SPILL_RECHECK_MS = 5000;
 
 /** Longest pause between flushes while writes keep failing. */
 const MAX_BACKOFF_MS = 30_000;
@@ -57,9 +63,10 @@ export class HistoryRecorder {
    * is not hit every interval with an ever larger batch (each throttle also slows the fleet). */
   private streak = 0;
   private resumeAt = 0;
+  /** Until when the spill is taken to be empty (its last look found nothing), and spills begun so far. */
+  private spillEmptyUntil = 0;
+  private spills = 0;
   dropped = 0;
-  /** When an empty spill is looked at again (0: at the next successful flush). */
-  private nextSpillCheck = 0;
 
   constructor(private readonly options: HistoryRecorderOptions) {}
 
@@ -126,25 +133,32 @@ export class HistoryRecorder {
       this.dropped += entries.length;
       return;
     }
+    // Before the push: a flush from now on looks again (and, on the same connection, after it).
+    this.spills += 1;
+    this.spillEmptyUntil = 0;
     try {
       this.dropped += await spill.push(entries);
-      this.nextSpillCheck = 0; // take them back as soon as the table takes writes again
     } catch {
       this.dropped += entries.length;
     }
   }
 
   /**
-   * After a flush that worked: one batch of what the fleet spilled, written the same way. An empty
-   * spill is looked at again only after SPILL_IDLE_CHECK_MS (not one Redis call per flush); one that
-   * had entries, on the next flush.
+   * After a flush that worked: one batch of what the fleet spilled, written the same way (unless a
+   * look a moment ago found the spill empty).
    */
   private async takeBackSpilled(): Promise<void> {
     const { spill, store } = this.options;
-    if (!spill || Date.now() < this.nextSpillCheck) return;
+    if (!spill || Date.now() < this.spillEmptyUntil) return;
+    const spillsBefore = this.spills;
     const taken = await spill.take(SPILL_TAKE).catch(() => [] as HistoryEntry[]);
-    this.nextSpillCheck = taken.length === 0 ? Date.now() + SPILL_IDLE_CHECK_MS : 0;
-    if (taken.length === 0) return;
+    if (taken.length === 0) {
+      // Unless this process spilled meanwhile (its push may have landed after the look).
+      if (this.spills === spillsBefore) {
+        this.spillEmptyUntil = Date.now() + (this.options.spillRecheckMs ?? SPILL_RECHECK_MS);
+      }
+      return;
+    }
     try {
       await store.write(taken);
     } catch (error) {

@@ -4,8 +4,9 @@
 //
 // On one Redis with one shard the names are the plain `<QUEUE_PREFIX>:<QUEUE_NAME>…`. On a Redis
 // Cluster, or with QUEUE_SHARDS > 1, every shard's prefix carries a hash tag of its own,
-// `<QUEUE_PREFIX>:{<QUEUE_NAME>-<shard>}`, so all keys of a shard (BullMQ's Lua scripts touch many
-// at once, and so do ours) live in one slot, and the shards spread over the cluster's masters.
+// `<QUEUE_PREFIX>:{<tag>}`, so all keys of a shard (BullMQ's Lua scripts touch many at once, and so
+// do ours) live in one slot. Each shard's tag is chosen by its slot (see shardTag), so the N shards
+// land on N distinct masters of a cluster whose slots are split evenly over N masters.
 import { keySlot } from './key-slot.js';
 
 /** What the names depend on (a structural subset of Config, so config.ts can check them). */
@@ -22,6 +23,45 @@ export type QueueKeys = ReturnType<typeof queueKeys>;
 
 const shardCount = (settings: KeySettings) => settings.QUEUE_SHARDS ?? 1;
 
+/** Redis Cluster's slot space. */
+export const CLUSTER_SLOTS = 16384;
+
+const tagCache = new Map<string, string>();
+
+/**
+ * The hash tag of shard `shard` of `shards`: the first of `<name>-<shard>`, `<name>-<shard>-1`,
+ * `<name>-<shard>-2`, … whose slot lies within an eighth of a share of the centre of the shard's
+ * Nth of the slot space. `redis-cli --cluster create` (and every managed service) splits the slots
+ * evenly, master i serving the i-th Nth, so shard i lands on master i; aiming at the centre leaves
+ * room for the rounding of the split and for a cluster of somewhat more masters. The plain
+ * `<name>-<shard>` is kept when it already fits, so a layout that was right stays where it is.
+ * Deterministic: every process, on every host, derives the same tags.
+ */
+export function shardTag(name: string, shard: number, shards: number): string {
+  if (shards <= 1) return name;
+  const cacheKey = `${name}\u0000${shard}\u0000${shards}`;
+  const cached = tagCache.get(cacheKey);
+  if (cached !== undefined) return cached;
+  const share = CLUSTER_SLOTS / shards;
+  const centre = (shard + 0.5) * share;
+  // Within ±share/8 of the centre: about one candidate in 4N fits (a few thousand tries at 1024 shards).
+  const reach = Math.max(share / 8, 1);
+  for (let i = 0; i < 10_000_000; i++) {
+    const tag = i === 0 ? `${name}-${shard}` : `${name}-${shard}-${i}`;
+    if (Math.abs(keySlot(`{${tag}}`) - centre) <= reach) {
+      tagCache.set(cacheKey, tag);
+      return tag;
+    }
+  }
+  throw new Error(`no hash tag found for shard ${shard} of ${shards}`);
+}
+
+/** The slot range [from, to] a shard's tag aims at: its Nth of the slot space. */
+export function shardSlotShare(shard: number, shards: number): [number, number] {
+  const share = CLUSTER_SLOTS / shards;
+  return [Math.ceil(shard * share), Math.ceil((shard + 1) * share) - 1];
+}
+
 /** Whether the names need hash tags: in cluster mode, and whenever the queue is sharded. */
 export function hashTagged(settings: KeySettings): boolean {
   return settings.REDIS_CLUSTER_NODES !== undefined || shardCount(settings) > 1;
@@ -34,8 +74,7 @@ const hasOwnTag = (prefix: string) => prefix.includes('{') || prefix.includes('}
 export function shardPrefix(settings: KeySettings, shard = 0): string {
   const prefix = settings.QUEUE_PREFIX;
   if (!hashTagged(settings) || hasOwnTag(prefix)) return prefix;
-  const tag = shardCount(settings) > 1 ? `${settings.QUEUE_NAME}-${shard}` : settings.QUEUE_NAME;
-  return `${prefix}:{${tag}}`;
+  return `${prefix}:{${shardTag(settings.QUEUE_NAME, shard, shardCount(settings))}}`;
 }
 
 export function queueKeys(settings: KeySettings, shard = 0) {
@@ -45,6 +84,8 @@ export function queueKeys(settings: KeySettings, shard = 0) {
   return {
     shard,
     prefix,
+    /** The cluster slot every key of this shard hashes to. */
+    slot: keySlot(`${prefix}:x`),
     /** BullMQ queue names (BullMQ adds the prefix itself). */
     operations,
     deadLetter: `${operations}-dlq`,
@@ -56,6 +97,8 @@ export function queueKeys(settings: KeySettings, shard = 0) {
     redriveIntents: `${base}:redrives`,
     /** Job history entries DynamoDB has not taken yet (see history-spill.ts). */
     historySpill: `${base}:history:spill`,
+    /** The token of the one worker that sweeps this shard's failed set (worker/sweep-lease.ts). */
+    sweepLease: `${base}:dlq:sweep-lease`,
     /** The epoch of this shard's Redis data, also kept in DynamoDB: a Redis without it lost its data. */
     epoch: `${base}:epoch`,
     /** The fleet's flow control: the shared job rate and the last seconds' tallies (see flow-control.ts). */
@@ -89,6 +132,7 @@ function sampleKeys(keys: QueueKeys): string[] {
     keys.ledgerOutcomes,
     keys.ledgerCommitted,
     keys.redriveIntents,
+    keys.sweepLease,
     keys.epoch,
     keys.historySpill,
     keys.flow,
@@ -109,7 +153,7 @@ export function keyLayoutProblems(settings: KeySettings): string[] {
   const problems: string[] = [];
   const shards = allShardKeys(settings);
   const fix =
-    'Remove the braces from QUEUE_PREFIX (each shard then gets the hash tag {<QUEUE_NAME>-<shard>}), or put exactly one non-empty {tag} in it with QUEUE_SHARDS=1.';
+    'Remove the braces from QUEUE_PREFIX (each shard then gets a hash tag of its own, {<QUEUE_NAME>-<shard>…}), or put exactly one non-empty {tag} in it with QUEUE_SHARDS=1.';
   for (const keys of shards) {
     const slots = new Map<number, string>();
     for (const key of sampleKeys(keys)) if (!slots.has(keySlot(key))) slots.set(keySlot(key), key);

@@ -82,6 +82,25 @@ export const configSchema = z.object({
     .describe(
       'Redis Cluster seed nodes host:port,… (set: cluster mode; REDIS_URL then gives only rediss:// and user:password)',
     ),
+  REDIS_SENTINELS: z
+    .string()
+    .transform((v, ctx) => {
+      try {
+        return parseClusterNodes(v);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    })
+    .optional()
+    .describe(
+      'Redis Sentinel nodes host:port,… (set: the master is the one they name REDIS_SENTINEL_NAME; REDIS_URL then gives only rediss:// and user:password)',
+    ),
+  REDIS_SENTINEL_NAME: z
+    .string()
+    .min(1)
+    .default('mymaster')
+    .describe('Master name the sentinels watch (sentinel monitor <name> …), with REDIS_SENTINELS'),
   QUEUE_NAME: queueName.default('dynamo-ops').describe('Operations queue; the dead-letter queue is `<QUEUE_NAME>-dlq`'),
   QUEUE_PREFIX: queuePrefix
     .default('djq')
@@ -279,6 +298,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (config.REDIS_TLS_CA_FILE !== undefined && !config.REDIS_URL.startsWith('rediss://')) {
     throw new ConfigError(
       `Invalid configuration:\n  REDIS_TLS_CA_FILE is set but REDIS_URL=${JSON.stringify(redactUrl(config.REDIS_URL))} is not rediss://: use rediss:// for TLS, or unset REDIS_TLS_CA_FILE.`,
+    );
+  }
+  if (config.REDIS_SENTINELS !== undefined && config.REDIS_CLUSTER_NODES !== undefined) {
+    throw new ConfigError(
+      'Invalid configuration:\n  REDIS_SENTINELS and REDIS_CLUSTER_NODES are both set: a Redis is either a cluster or a master watched by sentinels; unset one.',
     );
   }
   const layout = keyLayoutProblems(config);

@@ -10,6 +10,8 @@ export interface ProbeServerOptions {
   registry?: Registry;
   /** Each check resolves when its dependency answers and rejects with the reason when not. */
   readiness: Record<string, () => Promise<unknown>>;
+  /** Facts /readyz adds under `detail` that do not decide readiness (where the shards live). */
+  detail?: () => Record<string, unknown> | undefined;
   /** What to tell the user when the port is taken (which variable to change). */
   portHint?: string;
 }
@@ -44,7 +46,10 @@ export async function startProbeServer(options: ProbeServerOptions): Promise<{ s
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, JSON.stringify({ error: 'use GET' }));
     if (path === '/healthz') return send(200, JSON.stringify({ status: 'ok' }));
     if (path === '/readyz') {
-      void runReadiness(options.readiness).then((r) => send(r.ready ? 200 : 503, JSON.stringify(r)));
+      void runReadiness(options.readiness).then((r) => {
+        const detail = options.detail?.();
+        send(r.ready ? 200 : 503, JSON.stringify(detail ? { ...r, detail } : r));
+      });
       return;
     }
     if (path === '/metrics' && options.registry) {

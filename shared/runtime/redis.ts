@@ -2,7 +2,8 @@
 // a rediss:// REDIS_URL turns TLS on (verified against REDIS_TLS_CA_FILE, or the system's CAs),
 // and user:password@ in it authenticates (ACL user, or `requirepass` with no user). With
 // REDIS_CLUSTER_NODES set, every connection is an ioredis Cluster over those seed nodes, with the
-// scheme and credentials of REDIS_URL applied to each node.
+// scheme and credentials of REDIS_URL applied to each node. With REDIS_SENTINELS set, the sentinels
+// name the master (REDIS_SENTINEL_NAME), and REDIS_URL again gives only the scheme and credentials.
 import { readFileSync } from 'node:fs';
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { type Config, ConfigError, redactUrl } from './config.js';
@@ -14,16 +15,19 @@ export type RedisConnection = Redis | Cluster;
 
 /** What a connection needs to know: where, and which CA vouches for the server. */
 export type RedisTarget = Pick<Config, 'REDIS_URL' | 'REDIS_TLS_CA_FILE'> &
-  Partial<Pick<Config, 'REDIS_CLUSTER_NODES'>>;
+  Partial<Pick<Config, 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>>;
 
 /** A target known, by its type, not to be a cluster: its connection is a plain Redis. */
-type SingleTarget = Pick<Config, 'REDIS_URL' | 'REDIS_TLS_CA_FILE'> & { REDIS_CLUSTER_NODES?: undefined };
+type SingleTarget = Pick<Config, 'REDIS_URL' | 'REDIS_TLS_CA_FILE'> &
+  Partial<Pick<Config, 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>> & { REDIS_CLUSTER_NODES?: undefined };
 
 /** Where a connection goes, for logs and errors: the URL (password hidden) or the cluster's seed nodes. */
 export function describeRedis(target: RedisTarget): string {
-  return target.REDIS_CLUSTER_NODES
-    ? `cluster ${target.REDIS_CLUSTER_NODES.map((n) => `${n.host}:${n.port}`).join(',')}`
-    : redactUrl(target.REDIS_URL);
+  if (target.REDIS_CLUSTER_NODES)
+    return `cluster ${target.REDIS_CLUSTER_NODES.map((n) => `${n.host}:${n.port}`).join(',')}`;
+  if (target.REDIS_SENTINELS)
+    return `master ${sentinelName(target)} of sentinels ${target.REDIS_SENTINELS.map((n) => `${n.host}:${n.port}`).join(',')}`;
+  return redactUrl(target.REDIS_URL);
 }
 
 /**
@@ -51,6 +55,7 @@ export function connectRedis(target: SingleTarget, options?: RedisOptions): Redi
 export function connectRedis(target: RedisTarget, options?: RedisOptions): RedisConnection;
 export function connectRedis(target: RedisTarget, options: RedisOptions = {}): RedisConnection {
   if (target.REDIS_CLUSTER_NODES) return connectCluster(target, { maxRetriesPerRequest: null, ...options });
+  if (target.REDIS_SENTINELS) return connectSentinel(target, { maxRetriesPerRequest: null, ...options });
   return new Redis(target.REDIS_URL, {
     maxRetriesPerRequest: null,
     // Reconnect forever with a capped backoff: a Redis restart must not end the process.
@@ -68,12 +73,27 @@ export function connectRedisFailFast(target: RedisTarget, options: RedisOptions 
 }
 
 /**
- * A failover (a master dies, its replica is promoted after cluster-node-timeout) closes the
- * connections to the dead master: a command caught there is retried every FAILOVER_RETRY_MS, with
- * the slot map refreshed, up to MAX_REDIRECTIONS times (~20 s), instead of failing at once.
+ * How a cluster connection rides a master failover. A master that dies goes unnoticed for
+ * cluster-node-timeout (15 s by default), then a replica is elected (about 1 s more) and the slot
+ * map changes. Meanwhile a command for one of its slots bounces: the dead node refuses it ("Connection
+ * is closed": wait retryDelayOnFailover, refresh the slot map, try again), a live node answers MOVED
+ * back to the dead one (retried at once), and during the election every node may answer
+ * CLUSTERDOWN (wait retryDelayOnClusterDown). Each bounce spends one of maxRedirections, and the
+ * command fails with "Too many Cluster redirections" when they run out: so the redirections must
+ * last longer than the node timeout plus the election, whatever timeout the operator chose.
  */
-const FAILOVER_RETRY_MS = 300;
-const MAX_REDIRECTIONS = 64;
+/** How long a command keeps retrying through a failover: three default node timeouts (15 s each). */
+const FAILOVER_BUDGET_MS = 45_000;
+/**
+ * The wait between tries on a dead master or a cluster down: long enough that a 45 s budget is
+ * ~90 waits (each a slot-map refresh, a cheap CLUSTER SLOTS on one node), short enough that the
+ * promoted replica is found within half a second of its election.
+ */
+const FAILOVER_RETRY_MS = 500;
+/** A wait can cost two redirections (MOVED to the dead node, then its refusal): twice the waits. */
+const MAX_REDIRECTIONS = Math.ceil((2 * FAILOVER_BUDGET_MS) / FAILOVER_RETRY_MS);
+/** When every node is unreachable (all restarting, a network cut): retry forever, at most every 2 s. */
+const CLUSTER_RETRY_CAP_MS = 2000;
 
 function connectCluster(target: RedisTarget, options: RedisOptions): Cluster {
   const url = new URL(target.REDIS_URL);
@@ -88,14 +108,53 @@ function connectCluster(target: RedisTarget, options: RedisOptions): Cluster {
     },
     retryDelayOnFailover: FAILOVER_RETRY_MS,
     retryDelayOnClusterDown: FAILOVER_RETRY_MS,
+    // TRYAGAIN: a multi-key command during a slot migration (a reshard): the same wait.
+    retryDelayOnTryAgain: FAILOVER_RETRY_MS,
     maxRedirections: MAX_REDIRECTIONS,
-    // Reconnect forever with a capped backoff when every node is unreachable.
-    clusterRetryStrategy: (times) => Math.min(times * 200, 2000),
+    // Never null: a cluster that lost every node reconnects (from the seed nodes) instead of ending
+    // the connection, which would end every command of the process with an error for good.
+    clusterRetryStrategy: (times) => Math.min(times * 200, CLUSTER_RETRY_CAP_MS),
     // TLS certificates of managed clusters (ElastiCache, MemoryDB) name the host, not the IP a lookup gives.
     ...(url.protocol === 'rediss:' ? { dnsLookup: (address, callback) => callback(null, address) } : {}),
     ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
   };
   return new Cluster(target.REDIS_CLUSTER_NODES ?? [], clusterOptions);
+}
+
+const sentinelName = (target: RedisTarget) => target.REDIS_SENTINEL_NAME ?? 'mymaster';
+
+/**
+ * A master found through Redis Sentinel. ioredis asks the sentinels for the master's address on
+ * every (re)connect and checks the server it reached is a master (a demoted one is left): a dead
+ * master's connection breaks, and the reconnects find the replica once the sentinels promote it.
+ * (Not failoverDetector: its disconnect on +switch-master, landing in a reconnect under way, ended
+ * that connect with an unhandled "Connection is closed" rejection in the tests.) Commands wait in
+ * the offline queue meanwhile (services), or fail at once (producers and the CLI, enableOfflineQueue
+ * false: the producer's tick keeps its jobs and tries again on the next interval).
+ */
+function connectSentinel(target: RedisTarget, options: RedisOptions): Redis {
+  const url = new URL(target.REDIS_URL);
+  const tls = url.protocol === 'rediss:';
+  return new Redis({
+    sentinels: target.REDIS_SENTINELS ?? [],
+    name: sentinelName(target),
+    ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+    // TLS to the master and to the sentinels alike (a deployment that encrypts one encrypts both).
+    ...(tls
+      ? {
+          tls: {},
+          ...redisTlsOptions(target),
+          enableTLSForSentinelMode: true,
+          sentinelTLS: redisTlsOptions(target).tls ?? {},
+        }
+      : {}),
+    // Reconnect forever with a capped backoff, to whichever master the sentinels name next.
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+    // Sentinels all unreachable: keep asking (null would end the connection for good).
+    sentinelRetryStrategy: (times) => Math.min(times * 200, 2000),
+    ...options,
+  });
 }
 
 /**
@@ -109,10 +168,13 @@ export async function waitForRedis(redis: RedisConnection, url: string, timeoutM
     const timer = setTimeout(() => {
       cleanup();
       const cause = lastError ? ` (last error: ${lastError})` : ': is it running?';
+      const sentinels = redis instanceof Cluster ? undefined : redis.options.sentinels;
       const where =
         redis instanceof Cluster
           ? `Redis Cluster (REDIS_CLUSTER_NODES, ${redactUrl(url)})`
-          : `Redis at ${redactUrl(url)}`;
+          : sentinels?.length
+            ? `Redis master "${redis.options.name}" of sentinels ${sentinels.map((s) => `${s.host}:${s.port}`).join(',')} (REDIS_SENTINELS, ${redactUrl(url)})`
+            : `Redis at ${redactUrl(url)}`;
       reject(
         new Error(
           `${where} did not answer within ${timeoutMs} ms${cause}. Check REDIS_URL (and REDIS_TLS_CA_FILE for rediss://).`,

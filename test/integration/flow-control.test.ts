@@ -96,3 +96,46 @@ describe('flow control turned off', () => {
     expect(await resources.redis.hmget(keys.bullMeta, 'max', 'duration')).toEqual([null, null]);
   });
 });
+
+describe("an idle worker's reports", () => {
+  /** A worker's flow control whose timer never fires: `tick()` is the timer's round, by hand. */
+  function counted(initial?: number) {
+    const keys = queueKeys({ ...env.config, QUEUE_NAME: `flow-${queues++}` });
+    const reports = { count: 0 };
+    const settings = { ...flowSettingsOf(env.config), ...(initial ? { initial } : {}) };
+    // The clock is read once per report that reaches the fleet's script.
+    const clock = () => {
+      reports.count += 1;
+      return 9_000_000;
+    };
+    const flow = new FlowControl(true, resources.redis, keys, settings, pino({ level: 'silent' }), {
+      clock,
+      reportEveryMs: 3_600_000,
+    });
+    opened.push(flow);
+    return { flow, reports };
+  }
+
+  it('are left out while it has nothing to tell and no limit is in force', async () => {
+    const { flow, reports } = counted();
+    await flow.tick(); // the first: the fleet sees every worker once
+    expect(reports.count).toBe(1);
+    await flow.tick();
+    await flow.tick();
+    expect(reports.count).toBe(1);
+    flow.noteStarted();
+    await flow.tick();
+    expect(reports.count).toBe(2);
+    await flow.tick();
+    expect(reports.count).toBe(2);
+  });
+
+  it('go on every round while a limit is in force (they tell the fleet whether it holds jobs back)', async () => {
+    const { flow, reports } = counted(50);
+    await flow.tick();
+    expect(flow.rate).toBe(50);
+    await flow.tick();
+    await flow.tick();
+    expect(reports.count).toBe(3);
+  });
+});

@@ -59,3 +59,53 @@ describe('job history during a DynamoDB outage', () => {
     expect(new Set(ids).size).toBe(ids.length); // none twice
   });
 });
+
+describe('looking at the spill', () => {
+  /** A spill that counts its takes. */
+  function countedSpill() {
+    const spill = new RedisHistorySpill(resources.redis, `${queueKeys(env.config).historySpill}:counted`);
+    const looks = { count: 0 };
+    return {
+      looks,
+      spill: {
+        push: (entries: readonly HistoryEntry[]) => spill.push(entries),
+        take: (count: number) => {
+          looks.count += 1;
+          return spill.take(count);
+        },
+      },
+    };
+  }
+
+  it('after a look that found it empty, the next flushes only write; a spill of its own ends the wait', async () => {
+    const { spill, looks } = countedSpill();
+    const table = new MemoryJobHistory();
+    const down = outage(table);
+    down.up = true;
+    // The recheck an hour away: no flush of this test may look again by the clock.
+    const recorder = new HistoryRecorder({
+      store: down,
+      flushIntervalMs: 60_000,
+      maxBuffered: 2,
+      spill,
+      spillRecheckMs: 3_600_000,
+    });
+    recorder.record(entry('a'));
+    await recorder.flush();
+    expect(looks.count).toBe(1); // empty
+    recorder.record(entry('b'));
+    await recorder.flush();
+    expect(looks.count).toBe(1);
+
+    // The table goes down; the buffer (2 at most) overflows into the spill.
+    down.up = false;
+    for (const id of ['c', 'd', 'e', 'f']) recorder.record(entry(id));
+    await recorder.flush();
+    down.up = true;
+    recorder.record(entry('g'));
+    await recorder.flush();
+    expect(looks.count).toBe(2); // this process spilled: it looks again at once, and takes its entries
+    await recorder.close();
+    expect(table.entries.map((e) => e.jobId).sort()).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g']);
+  });
+});

@@ -1,0 +1,84 @@
+// What an idle fleet costs Redis: N worker processes (worker/main.ts as npm start runs them, the
+// production intervals) with nothing to do, and the commands per second Redis executes for them
+// (INFO commandstats deltas over a window, on the bench's own redis-server, which nothing else
+// uses meanwhile). Rounds alternate a fleet of 1 and of 8, so noise hits both alike. The target:
+// idle load that does not grow with the fleet (8 idle ≤ 1.5× 1 idle).
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { spawnWorker, type WorkerChild } from '../children.js';
+import { readRedisStats, statsDelta } from '../redis-stats.js';
+import { progress } from '../report.js';
+import { type BenchServices, createTable, dropPrefix, medianPair, type Pairing, round, runConfig } from '../support.js';
+
+export interface IdleFleetRun {
+  workers: number;
+  seconds: number;
+  commandsPerSec: number;
+  /** Commands per second by name (scripts' own commands under their names; evalsha once per script call). */
+  byCommand: Record<string, number>;
+}
+
+export interface IdleFleetResult {
+  seconds: number;
+  rounds: { one: IdleFleetRun; eight: IdleFleetRun }[];
+  /** 8 idle workers' commands/s ÷ 1 idle worker's (target ≤ 1.5). */
+  ratio: Pairing;
+}
+
+/** After the last worker registers: start-up's own commands (script loads, epoch checks) end. */
+const SETTLE_MS = 3000;
+
+async function idleRun(services: BenchServices, workers: number, seconds: number): Promise<IdleFleetRun> {
+  const { config, env } = runConfig(services, `idle${workers}`);
+  await createTable(config);
+  const redis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
+  const queue = new Queue(config.QUEUE_NAME, { connection: redis, prefix: config.QUEUE_PREFIX });
+  const children: WorkerChild[] = [];
+  try {
+    for (let i = 0; i < workers; i++) children.push(spawnWorker({ ...env, WORKER_ID: `${env.WORKER_ID}-${i}` }));
+    for (let waited = 0; (await queue.getWorkersCount()) < workers; waited += 100) {
+      progress('idle fleet', `${workers} worker(s) starting`);
+      const dead = children.find((c) => c.process.exitCode !== null);
+      if (dead) throw new Error(`a worker exited at start: ${dead.stderr()}`);
+      if (waited > 60_000) throw new Error('workers did not start within 60 s');
+      await sleep(100);
+    }
+    await sleep(SETTLE_MS);
+    progress('idle fleet', `${workers} worker(s) idle for ${seconds} s`);
+    const before = await readRedisStats(services.control);
+    await sleep(seconds * 1000);
+    const delta = statsDelta(before, await readRedisStats(services.control));
+    const perSec = (n: number) => round(n / seconds, 2);
+    return {
+      workers,
+      seconds,
+      commandsPerSec: perSec(delta.calls),
+      byCommand: Object.fromEntries(
+        [...delta.byCommand].sort((a, b) => b[1].calls - a[1].calls).map(([name, s]) => [name, perSec(s.calls)]),
+      ),
+    };
+  } finally {
+    await Promise.all(children.map((c) => c.stop()));
+    await queue.close();
+    await dropPrefix(services.control, config.QUEUE_PREFIX);
+    redis.disconnect();
+  }
+}
+
+export async function idleFleet(
+  services: BenchServices,
+  options: { seconds: number; rounds: number },
+): Promise<IdleFleetResult> {
+  const rounds: IdleFleetResult['rounds'] = [];
+  for (let i = 0; i < options.rounds; i++) {
+    const one = await idleRun(services, 1, options.seconds);
+    const eight = await idleRun(services, 8, options.seconds);
+    rounds.push({ one, eight });
+  }
+  return {
+    seconds: options.seconds,
+    rounds,
+    ratio: medianPair(rounds.map((r) => r.eight.commandsPerSec / Math.max(r.one.commandsPerSec, 0.01))),
+  };
+}

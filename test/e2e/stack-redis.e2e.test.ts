@@ -1,0 +1,117 @@
+// `npm start` and the Redis it is told to use: a configured Redis is never replaced. One that does
+// not answer ends the start with one error naming it (no redis-server of its own started); a Redis
+// Cluster given by REDIS_CLUSTER_NODES (3 masters + 3 replicas started here, loopback ports
+// 7400-7599) runs the whole stack, sharded, to a drained end; so does one behind TLS and a password.
+
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { freePortIn, type RedisClusterServer, startRedisCluster } from '../../devtools/local-services.js';
+import { type Service, startService, stopService } from '../helpers/processes.js';
+import { testEnv } from '../helpers/stack.js';
+import { makeTestCertificates } from '../helpers/tls.js';
+
+const PORTS: [number, number] = [7400, 7599];
+const services: Service[] = [];
+const dirs: string[] = [];
+let cluster: RedisClusterServer | undefined;
+
+afterEach(async () => {
+  await Promise.all(services.splice(0).map((s) => stopService(s, 'SIGKILL')));
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+  await tlsCluster?.stop();
+});
+
+let tlsCluster: RedisClusterServer | undefined;
+
+function startStack(env: Record<string, string>, args: string[]): Service {
+  const cwd = mkdtempSync(join(tmpdir(), 'djq-stack-redis-'));
+  dirs.push(cwd);
+  const stack = startService('stack/start.ts', env, args, cwd);
+  services.push(stack);
+  return stack;
+}
+
+describe('npm start with a configured Redis', () => {
+  it('fails with one error naming a configured Redis that does not answer, and starts none of its own', async () => {
+    const port = await freePortIn(PORTS); // nothing listens there
+    const { env } = testEnv({ REDIS_URL: `redis://127.0.0.1:${port}` });
+
+    const stack = startStack(env, ['--workers', '1', '--max-operations', '5', '--until-drained']);
+    const { code } = await stack.exited;
+
+    const output = stack.output();
+    expect(code, output).toBe(2);
+    expect(output).toMatch(new RegExp(`Redis: nothing answers at REDIS_URL=redis://127\\.0\\.0\\.1:${port}`));
+    expect(output).toMatch(/unset it to let npm start run a redis-server of its own/);
+    expect(output).not.toMatch(/started redis-server/);
+  });
+
+  it('runs the stack on the Redis Cluster REDIS_CLUSTER_NODES names, to a drained end', {
+    timeout: 150_000,
+  }, async () => {
+    cluster = await startRedisCluster({ masters: 3, portRange: PORTS });
+    // In cluster mode REDIS_URL gives only the scheme: its host (where nothing listens) is not used,
+    // and must not make the stack start a redis-server of its own (which it did).
+    const unused = await freePortIn(PORTS);
+    const { env } = testEnv({
+      REDIS_URL: `redis://127.0.0.1:${unused}`,
+      REDIS_CLUSTER_NODES: cluster.nodes,
+      QUEUE_SHARDS: 3,
+      BOARD_PORT: 0,
+    });
+    // The stack starts its own dynalite: no shared endpoint.
+    const { AWS_ENDPOINT_URL_DYNAMODB: _shared, ...stackEnv } = env;
+
+    const stack = startStack(stackEnv, [
+      ...['--workers', '1', '--json', '--until-drained'],
+      ...['--max-operations', '60', '--interval', '200', '--per-tick', '10'],
+    ]);
+    const { code } = await stack.exited;
+
+    const output = stack.output();
+    expect(code, output.slice(-3000)).toBe(0);
+    expect(output).toMatch(/Redis: using cluster 127\.0\.0\.1:\d+/);
+    expect(output).not.toMatch(/started redis-server/);
+    const last = output.trim().split('\n').at(-1) ?? '';
+    expect(JSON.parse(last.slice(last.indexOf('{')))).toMatchObject({ produced: 60 });
+  });
+
+  it('runs the stack on a Redis Cluster behind TLS and a password, never showing the password', {
+    timeout: 150_000,
+  }, async () => {
+    const certDir = mkdtempSync(join(tmpdir(), 'djq-stack-tls-'));
+    dirs.push(certDir);
+    const tls = makeTestCertificates(certDir);
+    const password = randomBytes(12).toString('hex');
+    tlsCluster = await startRedisCluster({ masters: 3, portRange: PORTS, password, tls });
+    const { env } = testEnv({
+      REDIS_URL: `rediss://:${password}@127.0.0.1:${await freePortIn(PORTS)}`,
+      REDIS_TLS_CA_FILE: tls.caFile,
+      REDIS_CLUSTER_NODES: tlsCluster.nodes,
+      QUEUE_SHARDS: 3,
+      BOARD_PORT: 0,
+    });
+    const { AWS_ENDPOINT_URL_DYNAMODB: _shared, ...stackEnv } = env;
+
+    const stack = startStack(stackEnv, [
+      ...['--workers', '1', '--json', '--until-drained'],
+      ...['--max-operations', '60', '--interval', '200', '--per-tick', '10'],
+    ]);
+    const { code } = await stack.exited;
+
+    const output = stack.output();
+    expect(code, output.slice(-3000)).toBe(0);
+    expect(output).toMatch(/Redis: using cluster 127\.0\.0\.1:\d+.* \(TLS\)/);
+    expect(output).not.toMatch(/started redis-server/);
+    expect(output).not.toContain(password);
+    const last = output.trim().split('\n').at(-1) ?? '';
+    expect(JSON.parse(last.slice(last.indexOf('{')))).toMatchObject({ produced: 60 });
+  });
+});
