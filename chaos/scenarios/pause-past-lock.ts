@@ -16,6 +16,9 @@ export const PAUSE_PAST_LOCK_ENV = {
   JOB_BACKOFF_MS: 50,
   FAULT_LATENCY_MS: 40,
   FAULT_ERROR_RATE: 0.15,
+  // Poison jobs are dead-lettered at once: the redrive storms always have entries to race on (the
+  // SDK's retries absorb most injected faults, so few jobs fail for good otherwise).
+  INVALID_JOB_RATE: 0.05,
   WORKER_CONCURRENCY: 8,
   DLQ_SWEEP_INTERVAL_MS: 500,
   FLOW_CONTROL: false,
