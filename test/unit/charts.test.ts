@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { SaxesParser, type SaxesTagPlain } from 'saxes';
 import { describe, expect, it } from 'vitest';
 import type { ScenarioResult } from '../../chaos/scenario.js';
-import { type BenchDocument, benchCharts } from '../../charts/bench.js';
+import { type BenchDocument, benchCharts, stepParts } from '../../charts/bench.js';
 import { chaosCharts } from '../../charts/chaos.js';
 import { BENCH_RESULTS, CHAOS_RESULTS } from '../../charts/main.js';
 import { barChart, lineChart, niceTicks } from '../../charts/svg.js';
@@ -170,6 +170,17 @@ describe('niceTicks', () => {
     expect(niceTicks(0, 142)).toEqual([0, 50, 100, 150]);
     expect(niceTicks(0, 8.06)).toEqual([0, 2, 4, 6, 8, 10]);
     expect(niceTicks(0, 0)).toEqual([0, 1]);
+  });
+});
+
+describe('stepParts', () => {
+  it("gives the handler's parts and its remainder, which add up to the handler's time, never the total beside them", () => {
+    const parts = stepParts({ validate: 0.1, read: 3, append: 2, project: 1.5, handler: 8.4, ack: 0.7 });
+    const handler = parts.filter(
+      ([label]) => ['read', 'append', 'project'].includes(label) || label.startsWith('handler'),
+    );
+    expect(handler.reduce((sum, [, ms]) => sum + ms, 0)).toBeCloseTo(8.4);
+    expect(parts.map(([label]) => label)).not.toContain('handler total');
   });
 });
 
