@@ -75,7 +75,8 @@ export function timedStores(stores: Stores, times: StepTimes): Stores {
     table,
     jobs: {
       accept: (accepted) => jobs.accept(accepted),
-      decide: (jobId, outcome, by, reason) => times.time('decide', () => jobs.decide(jobId, outcome, by, reason)),
+      decide: (jobId, outcome, by, reason, gen) =>
+        times.time('decide', () => jobs.decide(jobId, outcome, by, reason, gen)),
       reopen: (jobId, by, startedAt) => jobs.reopen(jobId, by, startedAt),
       purge: (jobId, by) => jobs.purge(jobId, by),
       get: (jobId) => jobs.get(jobId),

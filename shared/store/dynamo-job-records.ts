@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { JOB_INDEX_BUCKETS, JOBS_BY_TIME_INDEX, keys, USER_JOBS_INDEX } from '../dynamo/table.js';
 import { conditionalWrite, isConditionFailure } from './conditional.js';
+import { StaleGenerationError } from './errors.js';
 import { scanItems } from './dynamo-event-store.js';
 import { acceptedIndexKeys, jobIdOfTimeSk, outcomeIndexKeys, touchItems } from './job-index.js';
 import type {
@@ -65,15 +66,23 @@ export class DynamoJobRecords implements JobRecordStore {
     }
   }
 
-  async decide(jobId: string, outcome: 'completed' | 'dead-lettered', by: string, reason?: string): Promise<Decision> {
+  async decide(
+    jobId: string,
+    outcome: 'completed' | 'dead-lettered',
+    by: string,
+    reason?: string,
+    gen?: number,
+  ): Promise<Decision> {
     const at = new Date().toISOString();
+    // A generation the caller read (a move): never a later one a redrive opened meanwhile.
+    const ofGen = gen === undefined ? '' : ` AND (${gen === 1 ? 'attribute_not_exists(gen) OR ' : ''}gen = :gen)`;
     try {
       const { Attributes } = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: this.outcomeKey(jobId),
           // The generation's one decision: whoever writes first decides, every later caller follows.
-          ConditionExpression: 'attribute_not_exists(outcome)',
+          ConditionExpression: `attribute_not_exists(outcome)${ofGen}`,
           UpdateExpression:
             'SET outcome = :o, gen = if_not_exists(gen, :one), marks = list_append(if_not_exists(marks, :none), :mark), gsi3pk = :spk, gsi3sk = :ssk',
           ExpressionAttributeValues: {
@@ -82,6 +91,7 @@ export class DynamoJobRecords implements JobRecordStore {
             ':one': 1,
             ':none': [],
             ':mark': [{ outcome, at, by, ...(reason ? { reason } : {}) }],
+            ...(gen === undefined ? {} : { ':gen': gen }),
           },
           ReturnValues: 'ALL_NEW',
         }),
@@ -91,6 +101,7 @@ export class DynamoJobRecords implements JobRecordStore {
       if (!isConditionFailure(error)) throw error;
     }
     const record = await this.get(jobId);
+    if (gen !== undefined && (record?.gen ?? 1) !== gen) throw new StaleGenerationError(jobId, gen, record?.gen ?? 1);
     if (!record?.outcome) throw new Error(`job ${jobId}: its outcome was decided, then read back as undecided`);
     return { won: false, outcome: record.outcome, gen: record.gen };
   }

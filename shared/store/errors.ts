@@ -45,6 +45,21 @@ export class UserAlreadyExistsError extends StoreError {
 }
 
 /**
+ * A decision for a generation that is no longer the job's current one (a move that read the job
+ * before a redrive opened the next): it decides nothing. Final: the caller's instance is stale.
+ */
+export class StaleGenerationError extends Error {
+  override readonly name = 'StaleGenerationError';
+  constructor(
+    readonly jobId: string,
+    readonly expected: number,
+    readonly current: number,
+  ) {
+    super(`job ${jobId}: generation ${expected} is over (the job is at generation ${current}); nothing decided`);
+  }
+}
+
+/**
  * The job is barred from this user: it was dead-lettered (or is being), so its outcome is decided
  * without this delivery, which applies nothing. Final: retrying cannot lift a bar (a redrive does).
  */

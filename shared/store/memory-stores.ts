@@ -3,6 +3,7 @@
 import type { StoredEvent, User, UserEvent, UserHead } from '../domain/user.js';
 import type { HistoryEntry } from '../lifecycle/history.js';
 import { usersOf } from './job-index.js';
+import { StaleGenerationError } from './errors.js';
 import {
   type AcceptedJob,
   type BarResult,
@@ -160,8 +161,15 @@ export class MemoryJobRecords implements JobRecordStore {
       this.records.set(job.id, { ...record, accepted: frozenCopy({ ...job, at }) });
     }
   }
-  async decide(jobId: string, outcome: 'completed' | 'dead-lettered', by: string, reason?: string): Promise<Decision> {
+  async decide(
+    jobId: string,
+    outcome: 'completed' | 'dead-lettered',
+    by: string,
+    reason?: string,
+    gen?: number,
+  ): Promise<Decision> {
     const record = this.records.get(jobId) ?? { jobId, gen: 1, marks: [] };
+    if (gen !== undefined && record.gen !== gen) throw new StaleGenerationError(jobId, gen, record.gen);
     if (record.outcome) return { won: false, outcome: record.outcome, gen: record.gen };
     const mark = { outcome, at: new Date().toISOString(), by, ...(reason ? { reason } : {}) };
     this.records.set(jobId, { ...record, outcome, marks: [...record.marks, mark] });

@@ -152,9 +152,16 @@ export interface JobRecordStore {
   accept(jobs: readonly AcceptedJob[]): Promise<void>;
   /**
    * Decides the current generation's outcome if it has none: `won` says whether this call decided.
-   * `completed` and `dead-lettered` only: a purge goes through `purge`.
+   * `completed` and `dead-lettered` only: a purge goes through `purge`. With `gen`, only that
+   * generation: a StaleGenerationError (nothing written) when the job has moved on to another.
    */
-  decide(jobId: string, outcome: 'completed' | 'dead-lettered', by: string, reason?: string): Promise<Decision>;
+  decide(
+    jobId: string,
+    outcome: 'completed' | 'dead-lettered',
+    by: string,
+    reason?: string,
+    gen?: number,
+  ): Promise<Decision>;
   /**
    * Closes a dead-lettered generation and opens the next, whose Redis instance has `startedAt` as
    * its timestamp; false if the job is not dead-lettered.

@@ -3,6 +3,7 @@
 // Redis follows, under the job id's lock, on the very instance that failed.
 import type { Job } from 'bullmq';
 import { retryTransient } from '../../runtime/retry.js';
+import { StaleGenerationError } from '../../store/errors.js';
 import type { JobOutcome, JobRecord } from '../../store/types.js';
 import { buildDeadLetterData, type DeadLetterData } from '../dead-letter.js';
 import type { EffectCheck } from '../effect-bars.js';
@@ -59,9 +60,17 @@ async function decideFailed(
   if (record?.outcome) return { outcome: record.outcome, won: false, effect: await effectOf(core, record) };
   const effect = await barEffect();
   const reason = job.failedReason || 'unknown';
-  const decision = await retryTransient(() =>
-    records.decide(jobId, effect.applied ? 'completed' : 'dead-lettered', actor, reason),
-  );
+  let decision: Awaited<ReturnType<typeof records.decide>>;
+  try {
+    // Only the generation read above: a redrive may have opened the next one while this move was
+    // paused (its bars and the record read are not one step), and that one has not failed.
+    decision = await retryTransient(() =>
+      records.decide(jobId, effect.applied ? 'completed' : 'dead-lettered', actor, reason, record?.gen ?? 1),
+    );
+  } catch (error) {
+    if (error instanceof StaleGenerationError) return undefined;
+    throw error;
+  }
   return { outcome: decision.outcome, won: decision.won, effect };
 }
 

@@ -56,9 +56,16 @@ async function purgeHeldRedrive(
   const { records, effects, actor } = core.deps;
   const record = await retryTransient(() => records.get(jobId));
   if (record?.outcome || !held) return record?.outcome;
-  await effects.bar({ id: jobId, name: entry.name, data: (entry.data as DeadLetterData).payload });
+  // The bars were lifted: a delivery (a stale one of the old generation) may have linked the
+  // effect since. A bar that finds it linked decides completed, as a move's does; never purged.
+  const effect = await effects.bar({ id: jobId, name: entry.name, data: (entry.data as DeadLetterData).payload });
   const decision = await retryTransient(() =>
-    records.decide(jobId, 'dead-lettered', actor, 'purged while its redrive was held'),
+    records.decide(
+      jobId,
+      effect.applied ? 'completed' : 'dead-lettered',
+      actor,
+      effect.applied ? 'its effect landed while its redrive was held' : 'purged while its redrive was held',
+    ),
   );
   if (decision.outcome !== 'dead-lettered') return decision.outcome;
   return (await retryTransient(() => records.purge(jobId, actor)))
