@@ -9,7 +9,8 @@ import { EffectBars, isLinked } from '../../shared/lifecycle/effect-bars.js';
 import type { Stores, UserProjectionStore } from '../../shared/store/types.js';
 import type { JobSystem } from '../../shared/wiring.js';
 import { UserCommands } from '../../worker/user-commands.js';
-import { activate, crashAt, type Gate, useRaceActors } from '../helpers/interleave.js';
+import { activate, crashAt, failNext, type Gate, noEffect, useRaceActors } from '../helpers/interleave.js';
+import { deleteKeys } from '../helpers/stack.js';
 import { newUser } from '../helpers/pipeline.js';
 
 const { actor, resources } = useRaceActors();
@@ -145,5 +146,27 @@ describe('a move paused before its decision, across a redrive', () => {
     expect(await stale).toBe('gone');
     const { bars } = await resources().stores.users.readForWrite(userId);
     expect(bars.jobs).not.toContain(id);
+  });
+});
+
+describe('djq recover of a reopened generation', () => {
+  // The generation's start is a timestamp from the host that redrove (or from the move's DLQ entry):
+  // a restored instance stamped by a host whose clock is behind it is taken for a stale page of an
+  // earlier generation by every move, and stays in the failed set for ever, undecided.
+  it('re-enqueues an instance its next move can settle, whatever the clocks', async () => {
+    const worker = actor('worker');
+    const id = randomUUID();
+    const job = { id, name: 'get-user', data: { userId: id } };
+    await worker.lifecycle.enqueue([job]);
+    expect(await worker.lifecycle.settleFailed(await failNext(worker, id), noEffect)).toBe('dead-lettered');
+    // A redrive on a host a minute ahead reopens the generation and dies before adding the instance…
+    expect(await worker.stores.jobs.reopen(id, 'operator', Date.now() + 60_000)).toBe(true);
+    // …and Redis loses the queue: djq recover puts the undecided job back.
+    await deleteKeys(resources().redis, worker.keys.everyKeyPattern);
+    const recoverer = actor('djq');
+    expect(await recoverer.lifecycle.restoreJob(job)).toBe('added');
+    // It fails for good: its move must decide it, not skip it as an earlier generation's.
+    expect(await worker.lifecycle.settleFailed(await failNext(worker, id), noEffect)).toBe('dead-lettered');
+    expect(await marksOf(worker, id)).toEqual(['dead-lettered', 'redriven', 'dead-lettered']);
   });
 });

@@ -62,9 +62,13 @@ export async function recoverUncommitted(core: LifecycleCore): Promise<number> {
 export function restoreJob(core: LifecycleCore, job: LedgerJob): Promise<RestoreOutcome> {
   return core.locked(job.id, async (fence) => {
     if (await core.heldInRedis(job.id)) return 'present';
-    if ((await retryTransient(() => core.deps.records.get(job.id)))?.outcome) return 'decided';
+    const record = await retryTransient(() => core.deps.records.get(job.id));
+    if (record?.outcome) return 'decided';
+    // Never stamped before its generation's start (recorded by another host's clock, maybe ahead
+    // of this one's): a move skips an instance older than that as an earlier generation's.
+    const timestamp = Math.max(Date.now(), record?.genStartedAt ?? 0);
     await fence();
-    await core.addBulk([job]);
+    await core.deps.queues.operations.add(job.name, job.data, { ...core.deps.jobOptions, jobId: job.id, timestamp });
     core.emit({ type: 'recovered', jobs: [job] });
     return 'added';
   });
