@@ -66,6 +66,8 @@ export class HistoryRecorder {
   /** Until when the spill is taken to be empty (its last look found nothing), and spills begun so far. */
   private spillEmptyUntil = 0;
   private spills = 0;
+  /** Shutting down: only this process's own entries are written, the fleet's spill is left to others. */
+  private closing = false;
   dropped = 0;
 
   constructor(private readonly options: HistoryRecorderOptions) {}
@@ -149,7 +151,9 @@ export class HistoryRecorder {
    */
   private async takeBackSpilled(): Promise<void> {
     const { spill, store } = this.options;
-    if (!spill || Date.now() < this.spillEmptyUntil) return;
+    // At shutdown a stuck Redis would hold the exit (its take never answers): what waits in the
+    // spill is for the processes that stay.
+    if (!spill || this.closing || Date.now() < this.spillEmptyUntil) return;
     const spillsBefore = this.spills;
     const taken = await spill.take(SPILL_TAKE).catch(() => [] as HistoryEntry[]);
     if (taken.length === 0) {
@@ -170,6 +174,7 @@ export class HistoryRecorder {
   async close(maxRounds = 5): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.closing = true;
     for (let round = 0; round < maxRounds && (this.flushing || this.buffer.length > 0); round++) await this.flush();
     if (this.buffer.length > 0) {
       this.options.onError?.(new Error('history store unavailable at shutdown'), this.buffer.length, this.streak);

@@ -6,6 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { EffectBars, isLinked } from '../../shared/lifecycle/effect-bars.js';
+import { type HistoryEntry, HistoryRecorder } from '../../shared/lifecycle/history.js';
+import { MemoryJobHistory } from '../../shared/store/memory-stores.js';
 import type { Stores, UserProjectionStore } from '../../shared/store/types.js';
 import type { JobSystem } from '../../shared/wiring.js';
 import { UserCommands } from '../../worker/user-commands.js';
@@ -168,5 +170,34 @@ describe('djq recover of a reopened generation', () => {
     // It fails for good: its move must decide it, not skip it as an earlier generation's.
     expect(await worker.lifecycle.settleFailed(await failNext(worker, id), noEffect)).toBe('dead-lettered');
     expect(await marksOf(worker, id)).toEqual(['dead-lettered', 'redriven', 'dead-lettered']);
+  });
+});
+
+describe('the history spill at shutdown', () => {
+  // The table takes the last batch, then the recorder takes back a batch of the fleet's spill:
+  // with Redis stuck (a command that never answers) that take never returns, and close() with it.
+  // Only the services' outer SHUTDOWN_TIMEOUT_MS exit bounded it; djq, with no such exit, hung.
+  it('does not wait on a stuck Redis once its own entries are written', async () => {
+    const store = new MemoryJobHistory();
+    let takeCalled!: () => void;
+    const took = new Promise<'took'>((r) => {
+      takeCalled = () => r('took');
+    });
+    const recorder = new HistoryRecorder({
+      store,
+      flushIntervalMs: 60_000,
+      maxBuffered: 100,
+      spill: {
+        push: async () => 0,
+        take: () => {
+          takeCalled();
+          return new Promise<HistoryEntry[]>(() => undefined); // Redis never answers
+        },
+      },
+    });
+    recorder.record({ type: 'enqueued', jobId: randomUUID(), at: new Date().toISOString() });
+    const closed = recorder.close().then(() => 'closed' as const);
+    expect(await Promise.race([closed, took])).toBe('closed');
+    expect(store.entries).toHaveLength(1);
   });
 });
