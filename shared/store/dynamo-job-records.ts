@@ -16,8 +16,8 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { JOB_INDEX_BUCKETS, JOBS_BY_TIME_INDEX, keys, USER_JOBS_INDEX } from '../dynamo/table.js';
 import { conditionalWrite, isConditionFailure } from './conditional.js';
-import { StaleGenerationError } from './errors.js';
 import { scanItems } from './dynamo-event-store.js';
+import { StaleGenerationError } from './errors.js';
 import { acceptedIndexKeys, jobIdOfTimeSk, outcomeIndexKeys, touchItems } from './job-index.js';
 import type {
   AcceptedJob,

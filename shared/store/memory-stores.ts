@@ -2,8 +2,8 @@
 // projection). For unit tests and the queue-overhead benchmark, never for production.
 import type { StoredEvent, User, UserEvent, UserHead } from '../domain/user.js';
 import type { HistoryEntry } from '../lifecycle/history.js';
-import { usersOf } from './job-index.js';
 import { StaleGenerationError } from './errors.js';
+import { usersOf } from './job-index.js';
 import {
   type AcceptedJob,
   type BarResult,

@@ -12,8 +12,8 @@ import type { Stores, UserProjectionStore } from '../../shared/store/types.js';
 import type { JobSystem } from '../../shared/wiring.js';
 import { UserCommands } from '../../worker/user-commands.js';
 import { activate, crashAt, failNext, type Gate, noEffect, useRaceActors } from '../helpers/interleave.js';
-import { deleteKeys } from '../helpers/stack.js';
 import { newUser } from '../helpers/pipeline.js';
+import { deleteKeys } from '../helpers/stack.js';
 
 const { actor, resources } = useRaceActors();
 
