@@ -201,3 +201,26 @@ describe('the history spill at shutdown', () => {
     expect(store.entries).toHaveLength(1);
   });
 });
+
+describe('a move that died between its decision and the DLQ entry', () => {
+  // The repeat (the next sweep) follows the decision (won: false), adds the entry, and said
+  // nothing: the job's history and metrics never had its dead-lettering.
+  it('is said dead-lettered once, by the move that adds the entry', async () => {
+    const worker = actor('worker');
+    const id = randomUUID();
+    await worker.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }]);
+    const failed = await failNext(worker, id);
+    // The first move decided, then its process died.
+    expect(await worker.stores.jobs.decide(id, 'dead-lettered', 'a-move-that-died', 'boom')).toMatchObject({
+      won: true,
+    });
+    const said: string[] = [];
+    const sweeper = actor('sweeper');
+    sweeper.lifecycle.onTransition((t) => {
+      if ('jobId' in t && t.jobId === id) said.push(t.type);
+    });
+    expect(await sweeper.lifecycle.settleFailed(failed, noEffect)).toBe('dead-lettered');
+    expect(await sweeper.queues.deadLetter.getJob(id)).toBeDefined();
+    expect(said).toContain('dead-lettered');
+  });
+});

@@ -110,14 +110,17 @@ async function followDeadLettered(
   const jobId = String(current.id);
   const { logs } = await queues.operations.getJobLogs(jobId, 0, -1, true);
   const data = buildDeadLetterData(current, logs, decided.effect);
-  if (!(await queues.deadLetter.getJob(jobId))) {
+  // Said by the move that adds the entry: the one that decided may have died before it (a repeat
+  // then follows its decision and must say it), and a repeat after the entry says nothing again.
+  const adding = !(await queues.deadLetter.getJob(jobId));
+  if (adding) {
     await fence();
     await queues.deadLetter.add(current.name, data, { jobId });
   }
   await core.probe('move:dead-letter-added', jobId);
   await ledger.recordOutcome(jobId, 'dead-lettered', fence);
   await core.removeFailed(current, fence);
-  if (!decided.won) return 'dead-lettered'; // a repeat of a move that crashed half-way: said once
+  if (!adding) return 'dead-lettered'; // a repeat of a move that crashed after its entry: said once
   core.emit(
     {
       type: 'dead-lettered',
