@@ -8,6 +8,8 @@ import { ExpressAdapter } from '@bull-board/express';
 import express from 'express';
 import { createDynamoClients, type DynamoClients, withoutFaults } from '../shared/dynamo/client.js';
 import { describeTable } from '../shared/dynamo/table.js';
+import { queueKeys } from '../shared/lifecycle/keys.js';
+import { readMinuteSeries } from '../shared/lifecycle/minute-series.js';
 import type { Queues } from '../shared/lifecycle/queues.js';
 import { logTransitions } from '../shared/lifecycle/transition-log.js';
 import { OperatorConsole } from '../shared/operator/operator-console.js';
@@ -189,7 +191,12 @@ function boardApp(
   app.use(
     '/api/console',
     consoleRoutes({
-      operator: new OperatorConsole({ stores: system.stores, queues, dlq: system.console }),
+      operator: new OperatorConsole({
+        stores: system.stores,
+        queues,
+        dlq: system.console,
+        activity: (minutes, now) => readMinuteSeries(redis, [queueKeys(config, 0)], minutes, now),
+      }),
       operatorName: boardOperator(config),
       readOnly: config.BOARD_READ_ONLY,
       logger: logger.child({ component: 'console' }),

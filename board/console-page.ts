@@ -73,7 +73,7 @@ export const CONSOLE_HTML = `<!DOCTYPE html>
   <button type="button" id="cancel" hidden>Cancel</button>
 </section>
 <section id="charts-section">
-  <h2>Outcomes per minute, last hour</h2>
+  <h2>Per minute, <label>over the <select id="chart-window"><option value="60">last hour</option><option value="1440">last day</option></select></label></h2>
   <div id="charts"></div>
 </section>
 </main>
@@ -273,11 +273,12 @@ export const CONSOLE_JS = `'use strict';
   // ---- charts ----
   async function charts() {
     try {
-      const { svg } = await api('/charts?minutes=60');
+      const { svg } = await api('/charts?minutes=' + encodeURIComponent($('chart-window').value));
       // Server-made SVG of numbers only (console-svg.ts escapes its text too).
       $('charts').innerHTML = svg;
     } catch (e) { status('charts', 'Charts unavailable: ' + e.message); }
   }
+  $('chart-window').addEventListener('change', () => { charts(); });
 
   async function start() {
     session = await api('/session');

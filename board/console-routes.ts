@@ -11,7 +11,7 @@ import type { BulkReport, DlqPlan } from '../shared/operator/dlq-bulk.js';
 import { SEARCH_STATES } from '../shared/operator/job-search.js';
 import type { OperatorConsole } from '../shared/operator/operator-console.js';
 import type { Logger } from '../shared/runtime/logger.js';
-import { outcomeCharts } from './console-svg.js';
+import { consoleCharts } from './console-svg.js';
 
 export interface ConsoleRoutesDeps {
   operator: OperatorConsole;
@@ -140,8 +140,8 @@ export function consoleRoutes(deps: ConsoleRoutesDeps): Router {
       z.object({ minutes: z.coerce.number().int().min(5).max(1440).optional() }),
       req.query,
     ).minutes;
-    const series = await operator.outcomesPerMinute(minutes ?? 60);
-    res.json({ ...series, svg: outcomeCharts(series) });
+    const series = await operator.charts(minutes ?? 60);
+    res.json({ ...series, svg: consoleCharts(series) });
   });
 
   router.post('/dlq/plan', guarded, async (req, res) => {

@@ -2,6 +2,7 @@
 // read a job's timeline, see what happened to a user, act on the dead-letter queue safely, and
 // count outcomes per minute for the charts. It holds no state of its own: the stores and every
 // shard's queues are passed in, as the caller (CLI or board) wired them.
+import { type ActivitySeries, alignBullMetrics } from '../lifecycle/minute-series.js';
 import type { Queues } from '../lifecycle/queues.js';
 import type { JobOutcome, Stores } from '../store/types.js';
 import {
@@ -29,6 +30,20 @@ export interface OperatorConsoleDeps {
   /** Every shard's queues (one, unless QUEUE_SHARDS > 1). */
   queues: readonly Pick<Queues, 'operations' | 'deadLetter'>[];
   dlq: DlqConsole;
+  /** The workers' per-minute series (minute-series.ts) for the last `minutes`, e.g. readMinuteSeries bound to Redis. */
+  activity: (minutes: number, now: number) => Promise<ActivitySeries>;
+}
+
+/** Everything the console's charts draw, per minute, on one set of minutes. */
+export interface ChartSeries {
+  minutes: string[];
+  /** BullMQ's own per-minute count of completed jobs (the workers' `metrics` option), every shard. */
+  completed: number[];
+  /** From the job records: BullMQ has no dead-letter queue of its own to count. */
+  deadLettered: number[];
+  /** True when the dead-lettered count hit its read cap and counts only the newest jobs. */
+  truncated: boolean;
+  activity: ActivitySeries;
 }
 
 export interface UserJob extends JobSummary {
@@ -88,7 +103,11 @@ export class OperatorConsole {
   }
 
   /** Jobs completed and dead-lettered per minute over the last `minutes`, from the job records. */
-  async outcomesPerMinute(minutes = 60, now = Date.now()): Promise<OutcomeSeries> {
+  async outcomesPerMinute(
+    minutes = 60,
+    now = Date.now(),
+    states: readonly ('completed' | 'dead-lettered')[] = ['completed', 'dead-lettered'],
+  ): Promise<OutcomeSeries> {
     const start = Math.floor(now / 60_000) * 60_000 - (minutes - 1) * 60_000;
     const from = new Date(start).toISOString();
     let truncated = false;
@@ -113,11 +132,35 @@ export class OperatorConsole {
       if (cursor) truncated = true;
       return bins;
     };
-    const [completed, deadLettered] = await Promise.all([count('completed'), count('dead-lettered')]);
+    const none = () => Promise.resolve(new Array<number>(minutes).fill(0));
+    const [completed, deadLettered] = await Promise.all([
+      states.includes('completed') ? count('completed') : none(),
+      states.includes('dead-lettered') ? count('dead-lettered') : none(),
+    ]);
     return {
       minutes: Array.from({ length: minutes }, (_, i) => new Date(start + i * 60_000).toISOString()),
       counts: { completed, 'dead-lettered': deadLettered },
       truncated,
+    };
+  }
+
+  /** Every chart's series over the last `minutes` (the page asks for 60 and 1,440). */
+  async charts(minutes = 60, now = Date.now()): Promise<ChartSeries> {
+    const [outcomes, activity, completed] = await Promise.all([
+      this.outcomesPerMinute(minutes, now, ['dead-lettered']),
+      this.deps.activity(minutes, now),
+      Promise.all(
+        this.deps.queues.map(async (q) =>
+          alignBullMetrics(await q.operations.getMetrics('completed', 0, minutes), minutes, now),
+        ),
+      ),
+    ]);
+    return {
+      minutes: outcomes.minutes,
+      completed: outcomes.minutes.map((_, i) => completed.reduce((sum, shard) => sum + (shard[i] ?? 0), 0)),
+      deadLettered: outcomes.counts['dead-lettered'],
+      truncated: outcomes.truncated,
+      activity,
     };
   }
 

@@ -107,13 +107,14 @@ describe('the console API', () => {
     expect((await call('/api/console/jobs?state=sleeping')).status).toBe(400);
   });
 
-  it('draws the charts as SVG from the job records', async () => {
+  it("draws the charts as SVG from BullMQ's metrics, the job records and the workers' series", async () => {
     const charts = await call('/api/console/charts?minutes=10');
     expect(charts.status).toBe(200);
-    expect((charts.body.counts as { completed: number[] }).completed.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(
-      1,
-    );
+    expect((charts.body.completed as number[]).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1);
+    expect((charts.body.deadLettered as number[]).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1);
     expect(String(charts.body.svg)).toMatch(/^<svg[^>]*>.*Completed per minute/s);
+    for (const title of ['Failed attempts', 'Put back', 'Attempt duration', 'Queue depth', 'DynamoDB capacity units'])
+      expect(String(charts.body.svg)).toContain(`${title} per minute`);
   });
 
   it('refuses an action without the CSRF token, and every action on a read-only board', async () => {

@@ -137,7 +137,9 @@ describe('the console in a browser', () => {
 
   it('shows the charts as inline SVG', async () => {
     await openConsole(board);
-    expect(await page.locator('#charts svg').count()).toBe(2);
+    expect(await page.locator('#charts svg').count()).toBe(8);
+    await page.selectOption('#chart-window', '1440');
+    await page.locator('#charts svg[aria-label^="Completed: "][aria-label$=" in 1440 minutes"]').waitFor();
   });
 
   it('gives a read-only login no buttons', async () => {
