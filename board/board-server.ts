@@ -199,6 +199,7 @@ function boardApp(
       }),
       operatorName: boardOperator(config),
       readOnly: config.BOARD_READ_ONLY,
+      ...(config.JAEGER_UI_URL ? { jaegerUiUrl: config.JAEGER_UI_URL } : {}),
       logger: logger.child({ component: 'console' }),
     }),
   );

@@ -42,6 +42,7 @@ export const CONSOLE_HTML = `<!DOCTYPE html>
 <section id="timeline-section" hidden>
   <h2>Job <span id="timeline-id"></span></h2>
   <p id="timeline-summary"></p>
+  <p id="timeline-trace"></p>
   <div id="job-actions" class="actions"></div>
   <h3>Attempts</h3>
   <table id="attempts"><thead><tr><th>#</th><th>Generation</th><th>Attempt</th><th>Outcome</th><th>Duration</th><th>Error</th></tr></thead><tbody></tbody></table>
@@ -206,6 +207,12 @@ export const CONSOLE_JS = `'use strict';
       const accepted = t.record && t.record.accepted;
       status('timeline-summary', (s.op || '?') + ', ' + (s.state || 'unknown') + ', generation ' + (s.gen || 1) +
         (accepted ? '; payload ' + JSON.stringify(accepted.data) : ''));
+      const trace = $('timeline-trace');
+      trace.replaceChildren();
+      if (t.trace && t.trace.url) {
+        const a = el('a', 'Trace ' + t.trace.traceId + ' in Jaeger', { href: t.trace.url, target: '_blank', rel: 'noopener noreferrer' });
+        trace.append(a);
+      } else if (t.trace) trace.textContent = 'Trace ' + t.trace.traceId + ' (set JAEGER_UI_URL to link it)';
       const attempts = $('attempts').tBodies[0];
       attempts.replaceChildren(...t.attempts.map((a) => row(['#' + a.n, a.gen, a.attempt, a.outcome,
         a.durationMs === undefined ? '' : a.durationMs + ' ms', a.errorClass ? a.errorClass + ': ' + a.message : ''])));

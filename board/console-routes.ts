@@ -19,6 +19,8 @@ export interface ConsoleRoutesDeps {
   operatorName: string;
   readOnly: boolean;
   logger: Logger;
+  /** JAEGER_UI_URL: a job's timeline links to its trace there. */
+  jaegerUiUrl?: string;
   /** Jobs per second of a bulk action unless the request asks for fewer. @default 10 */
   defaultRate?: number;
 }
@@ -128,7 +130,12 @@ export function consoleRoutes(deps: ConsoleRoutesDeps): Router {
   router.get('/jobs/:jobId', async (req, res) => {
     const timeline = await operator.timeline(req.params.jobId);
     if (!timeline) throw new HttpError(404, `no record or history of job ${req.params.jobId}`);
-    res.json(timeline);
+    const { trace } = timeline;
+    res.json(
+      trace && deps.jaegerUiUrl
+        ? { ...timeline, trace: { ...trace, url: traceUrl(deps.jaegerUiUrl, trace.traceId) } }
+        : timeline,
+    );
   });
 
   router.get('/users/:userId/jobs', async (req, res) => {
@@ -211,6 +218,11 @@ export function consoleRoutes(deps: ConsoleRoutesDeps): Router {
   });
   router.use(errorHandler(logger));
   return router;
+}
+
+/** Jaeger's page of one trace: `<base>/trace/<id>` (the id is 32 hex digits, checked by traceIdOf). */
+export function traceUrl(base: string, traceId: string): string {
+  return `${base.replace(/\/+$/, '')}/trace/${traceId}`;
 }
 
 function remember(actions: Map<string, RunningAction>, running: RunningAction): void {

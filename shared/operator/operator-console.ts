@@ -5,6 +5,7 @@
 import { type ActivitySeries, alignBullMetrics } from '../lifecycle/minute-series.js';
 import type { Queues } from '../lifecycle/queues.js';
 import type { JobOutcome, Stores } from '../store/types.js';
+import { traceIdOf } from '../telemetry/tracing.js';
 import {
   type BulkOptions,
   type BulkReport,
@@ -32,6 +33,12 @@ export interface OperatorConsoleDeps {
   dlq: DlqConsole;
   /** The workers' per-minute series (minute-series.ts) for the last `minutes`, e.g. readMinuteSeries bound to Redis. */
   activity: (minutes: number, now: number) => Promise<ActivitySeries>;
+}
+
+/** Where a job's trace is (its id) and which Redis copy of the job said so. */
+export interface JobTrace {
+  traceId: string;
+  from: 'operations queue' | 'dead-letter queue';
 }
 
 /** Everything the console's charts draw, per minute, on one set of minutes. */
@@ -77,10 +84,30 @@ export class OperatorConsole {
     return this.finder.search(filter, options);
   }
 
-  async timeline(jobId: string): Promise<Timeline | undefined> {
+  async timeline(jobId: string): Promise<(Timeline & { trace?: JobTrace }) | undefined> {
     const summary = await this.finder.summary(jobId);
-    const timeline = await jobTimeline(this.deps.stores, jobId, summary);
-    return timeline.record || timeline.items.length > 0 ? timeline : undefined;
+    const [timeline, trace] = await Promise.all([jobTimeline(this.deps.stores, jobId, summary), this.traceOf(jobId)]);
+    if (!timeline.record && timeline.items.length === 0) return undefined;
+    return trace ? { ...timeline, trace } : timeline;
+  }
+
+  /**
+   * The job's trace, from its propagation metadata in Redis: the operations queue's job while Redis
+   * holds it, else its dead-letter entry (added inside the move's span, in the job's trace). Neither
+   * DynamoDB's record nor its history keeps it, so a job Redis pruned has none.
+   */
+  async traceOf(jobId: string): Promise<JobTrace | undefined> {
+    for (const shard of this.deps.queues) {
+      for (const [from, queue] of [
+        ['operations queue', shard.operations],
+        ['dead-letter queue', shard.deadLetter],
+      ] as const) {
+        const job = await queue.getJob(jobId);
+        const traceId = traceIdOf(job?.opts.telemetry?.metadata);
+        if (traceId) return { traceId, from };
+      }
+    }
+    return undefined;
   }
 
   /** Every job that touched the user, oldest first, with the event each wrote for them. */

@@ -193,6 +193,10 @@ export const configSchema = z.object({
   BOARD_READ_ONLY: bool
     .default(false)
     .describe('Turn off redrive and purge on the board API (Bull Board itself is always a view)'),
+  JAEGER_UI_URL: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe("Jaeger UI base URL (e.g. http://127.0.0.1:16686): the console links a job's timeline to its trace"),
 
   // Logging
   LOG_LEVEL: z

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Board } from '../../board/board-server.js';
+import { operationJobOptions } from '../../shared/lifecycle/queues.js';
 import { type BoardFixture, startBoardFixture, waitFor } from './fixture.js';
 
 const credentials = { username: 'ops', password: 'console-test-secret' };
@@ -115,6 +116,42 @@ describe('the console API', () => {
     expect(String(charts.body.svg)).toMatch(/^<svg[^>]*>.*Completed per minute/s);
     for (const title of ['Failed attempts', 'Put back', 'Attempt duration', 'Queue depth', 'DynamoDB capacity units'])
       expect(String(charts.body.svg)).toContain(`${title} per minute`);
+  });
+
+  it('links a job to its trace in Jaeger from the propagation metadata Redis holds, when JAEGER_UI_URL is set', async () => {
+    // Arrange: a job added with bullmq-otel's metadata (tracing itself is off in this process).
+    const traced = await fixture.startBoard({
+      BOARD_USERNAME: credentials.username,
+      BOARD_PASSWORD: credentials.password,
+      JAEGER_UI_URL: 'http://jaeger.example:16686/',
+    });
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const jobId = randomUUID();
+    await fixture.queues.operations.add(
+      'get-user',
+      { userId: randomUUID() },
+      {
+        ...operationJobOptions(fixture.config),
+        jobId,
+        telemetry: { metadata: JSON.stringify({ traceparent: `00-${traceId}-00f067aa0ba902b7-01` }) },
+      },
+    );
+    await waitFor('the job to complete', async () => (await fixture.resources.stores.jobs.get(jobId))?.outcome);
+    await fixture.worker.system.history.flush();
+
+    // Act
+    const linked = await call(`/api/console/jobs/${jobId}`, { on: traced });
+    const unlinked = await call(`/api/console/jobs/${jobId}`);
+    const untraced = await call(`/api/console/jobs/${prunedJobId}`, { on: traced });
+
+    // Assert
+    expect(linked.body.trace).toEqual({
+      traceId,
+      from: 'operations queue',
+      url: `http://jaeger.example:16686/trace/${traceId}`,
+    });
+    expect(unlinked.body.trace).toEqual({ traceId, from: 'operations queue' });
+    expect(untraced.body).not.toHaveProperty('trace');
   });
 
   it('refuses an action without the CSRF token, and every action on a read-only board', async () => {
