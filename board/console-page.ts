@@ -74,7 +74,8 @@ export const CONSOLE_HTML = `<!DOCTYPE html>
   <button type="button" id="cancel" hidden>Cancel</button>
 </section>
 <section id="charts-section">
-  <h2>Per minute, <label>over the <select id="chart-window"><option value="60">last hour</option><option value="1440">last day</option></select></label></h2>
+  <h2>Per minute</h2>
+  <label class="inline">Window <select id="chart-window"><option value="60">last hour</option><option value="1440">last day</option></select></label>
   <div id="charts"></div>
 </section>
 </main>
@@ -100,6 +101,8 @@ td.reason, li { word-break: break-word; }
 button.danger { background: #a4161a; color: #fff; border: 0; padding: .3rem .7rem; border-radius: 4px; }
 button.link { background: none; border: 0; color: #1a56c4; cursor: pointer; padding: 0; font: inherit; text-decoration: underline; }
 .chart { display: block; margin: .5rem 0; max-width: 100%; height: auto; }
+#charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 560px), 1fr)); gap: 0 1rem; }
+label.inline { flex-direction: row; gap: .4rem; align-items: baseline; }
 `;
 
 export const CONSOLE_JS = `'use strict';
