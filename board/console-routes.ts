@@ -11,6 +11,7 @@ import type { BulkReport, DlqPlan } from '../shared/operator/dlq-bulk.js';
 import { SEARCH_STATES } from '../shared/operator/job-search.js';
 import type { OperatorConsole } from '../shared/operator/operator-console.js';
 import type { Logger } from '../shared/runtime/logger.js';
+import { loginOf } from './auth.js';
 import { consoleCharts } from './console-svg.js';
 
 export interface ConsoleRoutesDeps {
@@ -109,8 +110,12 @@ export function consoleRoutes(deps: ConsoleRoutesDeps): Router {
   const actions = new Map<string, RunningAction>();
   router.use(express.json({ limit: '1mb' }));
 
-  const guarded: RequestHandler = (req, _res, next) => {
+  // Read-only: the whole board (BOARD_READ_ONLY), or this request's login (BOARD_READONLY_USERNAME).
+  const readOnlyFor = (locals: Record<string, unknown>) => readOnly || loginOf(locals)?.readOnly === true;
+  const guarded: RequestHandler = (req, res, next) => {
     if (readOnly) throw new HttpError(403, 'the board is read-only (BOARD_READ_ONLY=true): actions are turned off');
+    if (readOnlyFor(res.locals))
+      throw new HttpError(403, `the login ${loginOf(res.locals)?.username ?? ''} is read-only: actions are turned off`);
     const given = Buffer.from(String(req.get(CSRF_HEADER) ?? ''));
     const expected = Buffer.from(csrfToken);
     if (given.length !== expected.length || !timingSafeEqual(given, expected))
@@ -119,7 +124,13 @@ export function consoleRoutes(deps: ConsoleRoutesDeps): Router {
   };
 
   router.get('/session', (_req, res) => {
-    res.json({ operator: operatorName, readOnly, ...(readOnly ? {} : { csrfToken }) });
+    const login = loginOf(res.locals);
+    const ro = readOnlyFor(res.locals);
+    res.json({
+      operator: login?.readOnly ? `board:${login.username}` : operatorName,
+      readOnly: ro,
+      ...(ro ? {} : { csrfToken }),
+    });
   });
 
   router.get('/jobs', async (req, res) => {

@@ -154,6 +154,59 @@ describe('the console API', () => {
     expect(untraced.body).not.toHaveProperty('trace');
   });
 
+  it('gives a read-only login (BOARD_READONLY_USERNAME) no token and 403 from every action, beside a login that acts', async () => {
+    // Arrange: one board, two logins.
+    const viewer = { username: 'viewer', password: 'viewer-secret' };
+    const both = await fixture.startBoard({
+      BOARD_USERNAME: credentials.username,
+      BOARD_PASSWORD: credentials.password,
+      BOARD_READONLY_USERNAME: viewer.username,
+      BOARD_READONLY_PASSWORD: viewer.password,
+    });
+    const as = (login: { username: string; password: string }, path: string, init: RequestInit = {}) =>
+      fetch(`${both.origin}${path}`, {
+        ...init,
+        headers: {
+          authorization: `Basic ${Buffer.from(`${login.username}:${login.password}`).toString('base64')}`,
+          'content-type': 'application/json',
+          ...(init.headers as Record<string, string> | undefined),
+        },
+      });
+    const plan = JSON.stringify({ action: 'redrive', where: { op: 'create-user' } });
+
+    // Act
+    const viewerSession = (await (await as(viewer, '/api/console/session')).json()) as Record<string, unknown>;
+    const operatorSession = (await (await as(credentials, '/api/console/session')).json()) as Record<string, unknown>;
+    const token = String(operatorSession.csrfToken);
+    const viewerPlan = await as(viewer, '/api/console/dlq/plan', {
+      method: 'POST',
+      body: plan,
+      headers: { 'x-csrf-token': token },
+    });
+    const viewerRedrive = await as(viewer, '/api/dlq/redrive', {
+      method: 'POST',
+      body: JSON.stringify({ jobIds: ['x'] }),
+    });
+    const operatorPlan = await as(credentials, '/api/console/dlq/plan', {
+      method: 'POST',
+      body: plan,
+      headers: { 'x-csrf-token': token },
+    });
+    const viewerSearch = await as(viewer, `/api/console/jobs?userId=${user}`);
+    const stranger = await as({ username: 'viewer', password: credentials.password }, '/api/console/session');
+
+    // Assert
+    expect(viewerSession).toMatchObject({ operator: 'board:viewer', readOnly: true });
+    expect(viewerSession).not.toHaveProperty('csrfToken');
+    expect(operatorSession).toMatchObject({ operator: 'board:ops', readOnly: false });
+    expect(viewerPlan.status).toBe(403);
+    expect(((await viewerPlan.json()) as { error: string }).error).toMatch(/viewer is read-only/);
+    expect(viewerRedrive.status).toBe(403);
+    expect(operatorPlan.status).toBe(200);
+    expect(viewerSearch.status).toBe(200);
+    expect(stranger.status).toBe(401);
+  });
+
   it('refuses an action without the CSRF token, and every action on a read-only board', async () => {
     const plan = { action: 'redrive', where: { op: 'create-user' } };
     expect((await call('/api/console/dlq/plan', { method: 'POST', json: plan })).status).toBe(403);
