@@ -21,6 +21,7 @@ import { queueOverhead } from './sections/queue-overhead.js';
 import { redisCommands } from './sections/redis-commands.js';
 import { roundTrips } from './sections/round-trips.js';
 import { scaling } from './sections/scaling.js';
+import { searchSection } from './sections/search.js';
 import { shardsSection } from './sections/shards.js';
 import { tracingOverhead } from './sections/tracing.js';
 import { workerProfile } from './sections/worker-profile.js';
@@ -29,7 +30,7 @@ import { CONCURRENCY, startBenchServices } from './support.js';
 
 const SECTIONS = [
   ...['overhead', 'e2e', 'trips', 'commands', 'profile', 'scaling', 'latency', 'memory', 'producer'],
-  ...['tracing', 'history', 'hot', 'shards', 'node-versions', 'capacity'],
+  ...['tracing', 'history', 'hot', 'shards', 'node-versions', 'capacity', 'search'],
 ];
 
 const BENCH_USAGE = `Usage: npm run bench [-- --quick] [--only=SECTION[,SECTION…]] [--jobs=N]
@@ -100,6 +101,7 @@ const sizes = quick
       capacity: { jobs: 300, capacity: 100 },
       shards: { jobs: 300, rounds: 1 },
       nodeVersions: { jobs: 2000, pairs: 1 },
+      search: { jobs: 2000, samples: 20 },
     }
   : {
       overhead: { jobs: 20_000, rounds: 3 },
@@ -117,6 +119,7 @@ const sizes = quick
       capacity: { jobs: 2000, capacity: 100 },
       shards: { jobs: 3000, rounds: 3 },
       nodeVersions: { jobs: 20_000, pairs: 3 },
+      search: { jobs: 100_000, samples: 200 },
     };
 
 function versions(redisVersion: string) {
@@ -183,6 +186,7 @@ async function main() {
     if (wanted('shards')) figures.shards = await shardsSection(services, sizes.shards);
     if (wanted('node-versions')) figures.nodeVersions = await nodeVersions(services, sizes.nodeVersions);
     if (wanted('capacity')) figures.capacity = await capacitySection(sizes.capacity);
+    if (wanted('search')) figures.search = await searchSection(services, sizes.search);
     const redisVersion = /redis_version:(\S+)/.exec(await services.control.info('server'))?.[1] ?? 'unknown';
     clearProgress();
     const { table, json } = summarise(figures, quick);

@@ -13,6 +13,7 @@ import type { QueueOverheadResult } from '../sections/queue-overhead.js';
 import type { RedisCommandsResult } from '../sections/redis-commands.js';
 import type { OperationTrips } from '../sections/round-trips.js';
 import type { ScalingResult } from '../sections/scaling.js';
+import type { SearchResult } from '../sections/search.js';
 import type { ShardsResult } from '../sections/shards.js';
 import type { TracingResult } from '../sections/tracing.js';
 import type { WorkerProfileResult } from '../sections/worker-profile.js';
@@ -36,6 +37,7 @@ export interface Figures {
   shards?: ShardsResult;
   capacity?: CapacitySection;
   nodeVersions?: NodeVersionsResult;
+  search?: SearchResult;
 }
 
 /** The median of one figure over a section's runs; undefined when the section did not run. */
