@@ -79,6 +79,7 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
   // The console's charts: what BullMQ's metrics do not count, per minute, in shard 0's keys.
   const series = new MinuteSeriesRecorder(redis, queueKeys(config, 0), {
     depth: consumedShards(config).map((shard) => ({ shard, count: () => depthOf(shard) })),
+    onError: (error) => logger.debug({ err: error }, 'console minute series not written (Redis unavailable?)'),
   });
   const stopSeriesDynamo = metrics.onDynamoCall(series.dynamoCall);
   const depthCounters = new Map<number, () => Promise<number>>();

@@ -39,6 +39,8 @@ export interface MinuteSeriesOptions {
   /** Each shard this process consumes, with its queue depth (waiting, prioritized, delayed), sampled on each flush. */
   depth?: readonly { shard: number; count: () => Promise<number> }[];
   now?: () => number;
+  /** Told of a flush that failed (its counts are lost: the charts are a glance, not an audit). */
+  onError?: (error: unknown) => void;
 }
 
 /** One process's writer: counts in memory, adds them to shard 0's minute hashes on an interval. */
@@ -85,21 +87,23 @@ export class MinuteSeriesRecorder {
 
   start(): this {
     const interval = this.options.flushIntervalMs ?? 5000;
-    this.timer = setInterval(() => void this.flush().catch(() => undefined), interval);
+    this.timer = setInterval(() => void this.flush().catch((error) => this.options.onError?.(error)), interval);
     this.timer.unref();
     return this;
   }
 
   /** Adds the counts so far to Redis (and samples the queue depth). Counts a failed write lost. */
   flush(): Promise<void> {
-    this.flushing = this.flushing.then(() => this.write());
-    return this.flushing;
+    // Chained so two flushes never interleave, and one that failed does not fail the next.
+    const next = this.flushing.catch(() => undefined).then(() => this.write());
+    this.flushing = next;
+    return next;
   }
 
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    await this.flush().catch(() => undefined);
+    await this.flush().catch((error) => this.options.onError?.(error));
   }
 
   private async write(): Promise<void> {
