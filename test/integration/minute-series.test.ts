@@ -128,6 +128,35 @@ describe('the per-minute series', () => {
     await two.close();
   });
 
+  it('keeps flushing after a flush that failed', async () => {
+    // Arrange: a Redis whose first write fails.
+    let calls = 0;
+    const errors: unknown[] = [];
+    const flaky = {
+      pipeline: () => {
+        const ops = redis.pipeline();
+        const exec = ops.exec.bind(ops);
+        ops.exec = () => (++calls === 1 ? Promise.reject(new Error('connection lost')) : exec());
+        return ops;
+      },
+    } as unknown as Redis;
+    const recorder = new MinuteSeriesRecorder(flaky, keys, {
+      now: () => t0 + 10 * 60_000,
+      onError: (e) => errors.push(e),
+    });
+
+    // Act
+    recorder.add('failed', 1);
+    await expect(recorder.flush()).rejects.toThrow('connection lost');
+    recorder.add('failed', 2);
+    await recorder.flush();
+    await recorder.close();
+
+    // Assert: the first minute's count is lost, the second's written.
+    const series = await readMinuteSeries(redis, [keys], 1, t0 + 10 * 60_000);
+    expect(series.failedAttempts).toEqual([2]);
+  });
+
   it('takes quantiles from the histogram', () => {
     expect(quantile([], 0.5)).toBeNull();
     expect(quantile([[0, 3]], 0.95)).toBe(1);
