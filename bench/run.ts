@@ -23,6 +23,7 @@ import { redisCommands } from './sections/redis-commands.js';
 import { redisCost } from './sections/redis-cost.js';
 import { roundTrips } from './sections/round-trips.js';
 import { scaling } from './sections/scaling.js';
+import { searchSection } from './sections/search.js';
 import { shardsSection } from './sections/shards.js';
 import { tracingOverhead } from './sections/tracing.js';
 import { workerProfile } from './sections/worker-profile.js';
@@ -31,7 +32,7 @@ import { CONCURRENCY, startBenchServices } from './support.js';
 
 const SECTIONS = [
   ...['overhead', 'e2e', 'trips', 'commands', 'profile', 'scaling', 'latency', 'memory', 'producer'],
-  ...['tracing', 'history', 'hot', 'shards', 'node-versions', 'capacity', 'redis-cost', 'idle-fleet'],
+  ...['tracing', 'history', 'hot', 'shards', 'node-versions', 'capacity', 'redis-cost', 'idle-fleet', 'search'],
 ];
 
 const BENCH_USAGE = `Usage: npm run bench [-- --quick] [--only=SECTION[,SECTION…]] [--jobs=N] [--redis-port=N]
@@ -111,6 +112,7 @@ const sizes = quick
       nodeVersions: { jobs: 2000, pairs: 1 },
       idleFleet: { seconds: 15, rounds: 1 },
       redisCost: { jobs: 400, perSec: 200, pairs: 1 },
+      search: { jobs: 2000, samples: 20 },
     }
   : {
       overhead: { jobs: 20_000, rounds: 3 },
@@ -130,6 +132,7 @@ const sizes = quick
       nodeVersions: { jobs: 20_000, pairs: 3 },
       idleFleet: { seconds: 60, rounds: 2 },
       redisCost: { jobs: 2000, perSec: 200, pairs: 5 },
+      search: { jobs: 100_000, samples: 200 },
     };
 
 function versions(redisVersion: string) {
@@ -198,6 +201,7 @@ async function main() {
     if (wanted('redis-cost')) figures.redisCost = await redisCost(services, sizes.redisCost);
     if (wanted('idle-fleet')) figures.idleFleet = await idleFleet(services, sizes.idleFleet);
     if (wanted('capacity')) figures.capacity = await capacitySection(sizes.capacity);
+    if (wanted('search')) figures.search = await searchSection(services, sizes.search);
     const redisVersion = /redis_version:(\S+)/.exec(await services.control.info('server'))?.[1] ?? 'unknown';
     clearProgress();
     const { table, json } = summarise(figures, quick);

@@ -9,6 +9,21 @@ export interface Credentials {
   password: string;
 }
 
+/** A login the board accepts, and whether it may act (redrive, purge) or only look. */
+export interface Login extends Credentials {
+  readOnly: boolean;
+}
+
+/** What basicAuth leaves in `res.locals.login` for the routes after it. */
+export interface AuthenticatedLogin {
+  username: string;
+  readOnly: boolean;
+}
+
+/** The login of this request (set by basicAuth), if the board has logins. */
+export const loginOf = (locals: Record<string, unknown>): AuthenticatedLogin | undefined =>
+  locals.login as AuthenticatedLogin | undefined;
+
 /** Hashing first gives equal-length buffers, so timingSafeEqual never leaks a length difference. */
 function sameSecret(given: string, expected: string): boolean {
   const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
@@ -26,17 +41,25 @@ export function parseBasicAuth(header: string | undefined): Credentials | undefi
 }
 
 /**
- * Answers 401 with a `WWW-Authenticate` challenge unless the request carries the credentials.
- * Both parts are always compared, so the answer takes as long for a wrong user as a wrong password.
+ * Answers 401 with a `WWW-Authenticate` challenge unless the request carries one login's
+ * credentials, and leaves that login in `res.locals.login`. Every part of every login is always
+ * compared, so the answer takes as long for a wrong user as a wrong password.
  */
-export function basicAuth(expected: Credentials, options: { open?: readonly string[] } = {}): RequestHandler {
+export function basicAuth(logins: readonly Login[], options: { open?: readonly string[] } = {}): RequestHandler {
   const open = new Set(options.open ?? []);
   return (req, res, next) => {
     if (open.has(req.path)) return next();
     const given = parseBasicAuth(req.headers.authorization);
-    const userOk = sameSecret(given?.username ?? '', expected.username);
-    const passwordOk = sameSecret(given?.password ?? '', expected.password);
-    if (given && userOk && passwordOk) return next();
+    let matched: Login | undefined;
+    for (const login of logins) {
+      const userOk = sameSecret(given?.username ?? '', login.username);
+      const passwordOk = sameSecret(given?.password ?? '', login.password);
+      if (given && userOk && passwordOk) matched ??= login;
+    }
+    if (matched) {
+      res.locals.login = { username: matched.username, readOnly: matched.readOnly } satisfies AuthenticatedLogin;
+      return next();
+    }
     res
       .status(401)
       .set('WWW-Authenticate', 'Basic realm="djq board", charset="UTF-8"')

@@ -8,6 +8,8 @@ import { ExpressAdapter } from '@bull-board/express';
 import express from 'express';
 import { createDynamoClients, type DynamoClients, withoutFaults } from '../shared/dynamo/client.js';
 import { describeTable } from '../shared/dynamo/table.js';
+import { queueKeys } from '../shared/lifecycle/keys.js';
+import { readMinuteSeries } from '../shared/lifecycle/minute-series.js';
 import type { Queues } from '../shared/lifecycle/queues.js';
 import { logTransitions } from '../shared/lifecycle/transition-log.js';
 import { OperatorConsole } from '../shared/operator/operator-console.js';
@@ -18,7 +20,7 @@ import type { RedisConnection } from '../shared/runtime/redis.js';
 import { createDynamoStores } from '../shared/store/index.js';
 import { requireSchema } from '../shared/store/migrate.js';
 import { openShardedSystem, type ShardedJobSystem } from '../shared/wiring.js';
-import { basicAuth, isLoopback } from './auth.js';
+import { basicAuth, isLoopback, type Login } from './auth.js';
 import { CONSOLE_CSS, CONSOLE_HTML, CONSOLE_JS } from './console-page.js';
 import { consoleRoutes } from './console-routes.js';
 import { DeadLetterAdapter } from './dead-letter-adapter.js';
@@ -75,10 +77,7 @@ export async function startBoard(deps: BoardDeps): Promise<Board> {
   const { config, logger } = deps;
   const host = deps.host ?? config.BOARD_HOST;
   const port = deps.port ?? config.BOARD_PORT;
-  const auth =
-    config.BOARD_USERNAME !== undefined && config.BOARD_PASSWORD !== undefined
-      ? { username: config.BOARD_USERNAME, password: config.BOARD_PASSWORD }
-      : undefined;
+  const auth = boardLogins(config);
   await checkSchema(config);
   const board = openBoardSystem(deps);
   const server = createServer(boardApp(deps, board, auth));
@@ -117,6 +116,18 @@ async function checkSchema(config: Config): Promise<void> {
   } finally {
     clients.close();
   }
+}
+
+/** The board's logins: the operator's (BOARD_USERNAME), and a read-only one; undefined: no auth. */
+export function boardLogins(
+  config: Pick<Config, 'BOARD_USERNAME' | 'BOARD_PASSWORD' | 'BOARD_READONLY_USERNAME' | 'BOARD_READONLY_PASSWORD'>,
+): Login[] | undefined {
+  const logins: Login[] = [];
+  if (config.BOARD_USERNAME !== undefined && config.BOARD_PASSWORD !== undefined)
+    logins.push({ username: config.BOARD_USERNAME, password: config.BOARD_PASSWORD, readOnly: false });
+  if (config.BOARD_READONLY_USERNAME !== undefined && config.BOARD_READONLY_PASSWORD !== undefined)
+    logins.push({ username: config.BOARD_READONLY_USERNAME, password: config.BOARD_READONLY_PASSWORD, readOnly: true });
+  return logins.length > 0 ? logins : undefined;
 }
 
 /** Who the board acts as: the authenticated operator (one basic-auth login), else just 'board'. */
@@ -161,7 +172,7 @@ function openBoardSystem({ config, redis, logger }: BoardDeps): BoardSystem {
 function boardApp(
   { config, redis, logger }: BoardDeps,
   board: BoardSystem,
-  auth: { username: string; password: string } | undefined,
+  auth: Login[] | undefined,
 ): express.Express {
   const { dynamo, system, queues, metrics, flow } = board;
   const app = express();
@@ -189,9 +200,15 @@ function boardApp(
   app.use(
     '/api/console',
     consoleRoutes({
-      operator: new OperatorConsole({ stores: system.stores, queues, dlq: system.console }),
+      operator: new OperatorConsole({
+        stores: system.stores,
+        queues,
+        dlq: system.console,
+        activity: (minutes, now) => readMinuteSeries(redis, [queueKeys(config, 0)], minutes, now),
+      }),
       operatorName: boardOperator(config),
       readOnly: config.BOARD_READ_ONLY,
+      ...(config.JAEGER_UI_URL ? { jaegerUiUrl: config.JAEGER_UI_URL } : {}),
       logger: logger.child({ component: 'console' }),
     }),
   );

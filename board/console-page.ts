@@ -42,6 +42,7 @@ export const CONSOLE_HTML = `<!DOCTYPE html>
 <section id="timeline-section" hidden>
   <h2>Job <span id="timeline-id"></span></h2>
   <p id="timeline-summary"></p>
+  <p id="timeline-trace"></p>
   <div id="job-actions" class="actions"></div>
   <h3>Attempts</h3>
   <table id="attempts"><thead><tr><th>#</th><th>Generation</th><th>Attempt</th><th>Outcome</th><th>Duration</th><th>Error</th></tr></thead><tbody></tbody></table>
@@ -73,7 +74,8 @@ export const CONSOLE_HTML = `<!DOCTYPE html>
   <button type="button" id="cancel" hidden>Cancel</button>
 </section>
 <section id="charts-section">
-  <h2>Outcomes per minute, last hour</h2>
+  <h2>Per minute</h2>
+  <label class="inline">Window <select id="chart-window"><option value="60">last hour</option><option value="1440">last day</option></select></label>
   <div id="charts"></div>
 </section>
 </main>
@@ -99,6 +101,8 @@ td.reason, li { word-break: break-word; }
 button.danger { background: #a4161a; color: #fff; border: 0; padding: .3rem .7rem; border-radius: 4px; }
 button.link { background: none; border: 0; color: #1a56c4; cursor: pointer; padding: 0; font: inherit; text-decoration: underline; }
 .chart { display: block; margin: .5rem 0; max-width: 100%; height: auto; }
+#charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 560px), 1fr)); gap: 0 1rem; }
+label.inline { flex-direction: row; gap: .4rem; align-items: baseline; }
 `;
 
 export const CONSOLE_JS = `'use strict';
@@ -206,6 +210,12 @@ export const CONSOLE_JS = `'use strict';
       const accepted = t.record && t.record.accepted;
       status('timeline-summary', (s.op || '?') + ', ' + (s.state || 'unknown') + ', generation ' + (s.gen || 1) +
         (accepted ? '; payload ' + JSON.stringify(accepted.data) : ''));
+      const trace = $('timeline-trace');
+      trace.replaceChildren();
+      if (t.trace && t.trace.url) {
+        const a = el('a', 'Trace ' + t.trace.traceId + ' in Jaeger', { href: t.trace.url, target: '_blank', rel: 'noopener noreferrer' });
+        trace.append(a);
+      } else if (t.trace) trace.textContent = 'Trace ' + t.trace.traceId + ' (set JAEGER_UI_URL to link it)';
       const attempts = $('attempts').tBodies[0];
       attempts.replaceChildren(...t.attempts.map((a) => row(['#' + a.n, a.gen, a.attempt, a.outcome,
         a.durationMs === undefined ? '' : a.durationMs + ' ms', a.errorClass ? a.errorClass + ': ' + a.message : ''])));
@@ -273,11 +283,12 @@ export const CONSOLE_JS = `'use strict';
   // ---- charts ----
   async function charts() {
     try {
-      const { svg } = await api('/charts?minutes=60');
+      const { svg } = await api('/charts?minutes=' + encodeURIComponent($('chart-window').value));
       // Server-made SVG of numbers only (console-svg.ts escapes its text too).
       $('charts').innerHTML = svg;
     } catch (e) { status('charts', 'Charts unavailable: ' + e.message); }
   }
+  $('chart-window').addEventListener('change', () => { charts(); });
 
   async function start() {
     session = await api('/session');

@@ -11,7 +11,8 @@ import type { BulkReport, DlqPlan } from '../shared/operator/dlq-bulk.js';
 import { SEARCH_STATES } from '../shared/operator/job-search.js';
 import type { OperatorConsole } from '../shared/operator/operator-console.js';
 import type { Logger } from '../shared/runtime/logger.js';
-import { outcomeCharts } from './console-svg.js';
+import { loginOf } from './auth.js';
+import { consoleCharts } from './console-svg.js';
 
 export interface ConsoleRoutesDeps {
   operator: OperatorConsole;
@@ -19,6 +20,8 @@ export interface ConsoleRoutesDeps {
   operatorName: string;
   readOnly: boolean;
   logger: Logger;
+  /** JAEGER_UI_URL: a job's timeline links to its trace there. */
+  jaegerUiUrl?: string;
   /** Jobs per second of a bulk action unless the request asks for fewer. @default 10 */
   defaultRate?: number;
 }
@@ -107,8 +110,12 @@ export function consoleRoutes(deps: ConsoleRoutesDeps): Router {
   const actions = new Map<string, RunningAction>();
   router.use(express.json({ limit: '1mb' }));
 
-  const guarded: RequestHandler = (req, _res, next) => {
+  // Read-only: the whole board (BOARD_READ_ONLY), or this request's login (BOARD_READONLY_USERNAME).
+  const readOnlyFor = (locals: Record<string, unknown>) => readOnly || loginOf(locals)?.readOnly === true;
+  const guarded: RequestHandler = (req, res, next) => {
     if (readOnly) throw new HttpError(403, 'the board is read-only (BOARD_READ_ONLY=true): actions are turned off');
+    if (readOnlyFor(res.locals))
+      throw new HttpError(403, `the login ${loginOf(res.locals)?.username ?? ''} is read-only: actions are turned off`);
     const given = Buffer.from(String(req.get(CSRF_HEADER) ?? ''));
     const expected = Buffer.from(csrfToken);
     if (given.length !== expected.length || !timingSafeEqual(given, expected))
@@ -117,7 +124,13 @@ export function consoleRoutes(deps: ConsoleRoutesDeps): Router {
   };
 
   router.get('/session', (_req, res) => {
-    res.json({ operator: operatorName, readOnly, ...(readOnly ? {} : { csrfToken }) });
+    const login = loginOf(res.locals);
+    const ro = readOnlyFor(res.locals);
+    res.json({
+      operator: login?.readOnly ? `board:${login.username}` : operatorName,
+      readOnly: ro,
+      ...(ro ? {} : { csrfToken }),
+    });
   });
 
   router.get('/jobs', async (req, res) => {
@@ -128,7 +141,12 @@ export function consoleRoutes(deps: ConsoleRoutesDeps): Router {
   router.get('/jobs/:jobId', async (req, res) => {
     const timeline = await operator.timeline(req.params.jobId);
     if (!timeline) throw new HttpError(404, `no record or history of job ${req.params.jobId}`);
-    res.json(timeline);
+    const { trace } = timeline;
+    res.json(
+      trace && deps.jaegerUiUrl
+        ? { ...timeline, trace: { ...trace, url: traceUrl(deps.jaegerUiUrl, trace.traceId) } }
+        : timeline,
+    );
   });
 
   router.get('/users/:userId/jobs', async (req, res) => {
@@ -140,8 +158,8 @@ export function consoleRoutes(deps: ConsoleRoutesDeps): Router {
       z.object({ minutes: z.coerce.number().int().min(5).max(1440).optional() }),
       req.query,
     ).minutes;
-    const series = await operator.outcomesPerMinute(minutes ?? 60);
-    res.json({ ...series, svg: outcomeCharts(series) });
+    const series = await operator.charts(minutes ?? 60);
+    res.json({ ...series, svg: consoleCharts(series) });
   });
 
   router.post('/dlq/plan', guarded, async (req, res) => {
@@ -211,6 +229,11 @@ export function consoleRoutes(deps: ConsoleRoutesDeps): Router {
   });
   router.use(errorHandler(logger));
   return router;
+}
+
+/** Jaeger's page of one trace: `<base>/trace/<id>` (the id is 32 hex digits, checked by traceIdOf). */
+export function traceUrl(base: string, traceId: string): string {
+  return `${base.replace(/\/+$/, '')}/trace/${traceId}`;
 }
 
 function remember(actions: Map<string, RunningAction>, running: RunningAction): void {

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { Queues } from '../shared/lifecycle/queues.js';
 import type { DlqConsole, DlqSelection } from '../shared/operator/dlq-console.js';
 import type { Logger } from '../shared/runtime/logger.js';
+import { loginOf } from './auth.js';
 
 export interface DlqRoutesDeps {
   dlq: DlqConsole;
@@ -90,9 +91,13 @@ export function dlqRoutes(deps: DlqRoutesDeps): Router {
 /** List, show, redrive and purge; the last two refused while the board is read-only. */
 function dlqActions(router: Router, { dlq, readOnly, logger }: DlqRoutesDeps): void {
   const writable: RequestHandler = (req, res, next) => {
-    if (!readOnly) return next();
+    const login = loginOf(res.locals);
+    if (!readOnly && !login?.readOnly) return next();
     const action = req.path.split('/').filter(Boolean).at(-1) ?? 'this action';
-    res.status(403).json({ error: `the board is read-only (BOARD_READ_ONLY=true): ${action} is turned off` });
+    const who = readOnly
+      ? 'the board is read-only (BOARD_READ_ONLY=true)'
+      : `the login ${login?.username} is read-only`;
+    res.status(403).json({ error: `${who}: ${action} is turned off` });
   };
 
   router.get('/dlq', async (req, res) => {

@@ -6,7 +6,8 @@ import { userInfo } from 'node:os';
 import pino from 'pino';
 import { createDynamoClients, type DynamoClients, withoutFaults } from '../shared/dynamo/client.js';
 import { describeTable } from '../shared/dynamo/table.js';
-import { allShardKeys } from '../shared/lifecycle/keys.js';
+import { allShardKeys, queueKeys } from '../shared/lifecycle/keys.js';
+import { readMinuteSeries } from '../shared/lifecycle/minute-series.js';
 import { OperatorConsole } from '../shared/operator/operator-console.js';
 import { type Placement, readPlacement } from '../shared/runtime/cluster-placement.js';
 import { type Config, loadConfig } from '../shared/runtime/config.js';
@@ -87,10 +88,13 @@ export class CliContext {
     const system = await this.system();
     // Its search reads the job indexes: on a table without them, say what to run.
     await requireSchema(this.dynamoClients(), this.config.DYNAMODB_TABLE_NAME, { migrate: false });
+    const { redis } = this;
+    if (!redis) throw new Error('Redis is connected by system()');
     return new OperatorConsole({
       stores: system.stores,
       queues: system.shards.map((s) => s.queues),
       dlq: system.console,
+      activity: (minutes, now) => readMinuteSeries(redis, [queueKeys(this.config, 0)], minutes, now),
     });
   }
 

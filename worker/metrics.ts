@@ -61,6 +61,8 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
 
+  private readonly dynamoListeners = new Set<(call: DynamoCall) => void>();
+
   constructor(defaultMetrics = true) {
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }
@@ -116,7 +118,14 @@ export class WorkerMetrics {
     });
   }
 
+  /** Also tells `listener` of every DynamoDB call (the console's minute series); returns the unsubscribe. */
+  onDynamoCall(listener: (call: DynamoCall) => void): () => void {
+    this.dynamoListeners.add(listener);
+    return () => this.dynamoListeners.delete(listener);
+  }
+
   dynamoCall = (call: DynamoCall): void => {
+    for (const listener of this.dynamoListeners) listener(call);
     this.dynamoLatency.observe({ command: call.command }, call.durationMs / 1000);
     if (call.throttledRequests > 0) this.throttledRequests.inc({ command: call.command }, call.throttledRequests);
     if (call.capacityUnits > 0) this.capacity.inc({ table: call.table ?? 'unknown' }, call.capacityUnits);

@@ -8,6 +8,7 @@ import { EffectBars } from '../shared/lifecycle/effect-bars.js';
 import { startHistoryRecorder } from '../shared/lifecycle/history.js';
 import { RedisHistorySpill } from '../shared/lifecycle/history-spill.js';
 import { queueKeys } from '../shared/lifecycle/keys.js';
+import { MinuteSeriesRecorder } from '../shared/lifecycle/minute-series.js';
 import { logTransitions } from '../shared/lifecycle/transition-log.js';
 import type { Config } from '../shared/runtime/config.js';
 import { withDeadline } from '../shared/runtime/deadline.js';
@@ -33,6 +34,9 @@ export interface WorkerServiceDeps {
   logger: Logger;
   metrics: WorkerMetrics;
 }
+
+/** Minutes of BullMQ's own per-minute counts kept (completed, failed): the console's day. */
+export const BULLMQ_METRICS_MINUTES = 1440;
 
 export interface WorkerService {
   /** The first shard's (the only one's, unless QUEUE_SHARDS > 1): what most callers need. */
@@ -83,11 +87,24 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
   const effects = new EffectBars(stores);
   // bullmq-otel when tracing is on (OTEL_*): BullMQ's spans, and the trace context read from each job.
   const telemetry = tracing().bullmq;
+  // The console's charts: what BullMQ's metrics do not count, per minute, in shard 0's keys.
+  const series = new MinuteSeriesRecorder(redis, queueKeys(config, 0), {
+    depth: consumedShards(config).map((shard) => ({ shard, count: () => depthOf(shard) })),
+    onError: (error) => logger.debug({ err: error }, 'console minute series not written (Redis unavailable?)'),
+  });
+  const stopSeriesDynamo = metrics.onDynamoCall(series.dynamoCall);
+  const depthCounters = new Map<number, () => Promise<number>>();
+  const depthOf = (shard: number) => depthCounters.get(shard)?.() ?? Promise.resolve(0);
   const shards = consumedShards(config).map((shard) => {
     const system = openJobSystem({ config, redis, stores, logger, actor: workerId, shard, history });
     const { lifecycle, queues, keys } = system;
     logTransitions(lifecycle, logger);
     metrics.observe(lifecycle);
+    series.observe(lifecycle);
+    depthCounters.set(shard, async () => {
+      const counts = await queues.operations.getJobCounts('wait', 'prioritized', 'delayed');
+      return Object.values(counts).reduce((a, b) => a + b, 0);
+    });
     const settler = new Settler({ queues, lifecycle, effects, logger });
     // Each shard is its own queue with its own rate: each converges on its share of the table.
     const flow = FlowControl.fromConfig(config, redis, keys, logger.child({ shard }));
@@ -101,6 +118,7 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
       stalledInterval: config.STALLED_INTERVAL_MS,
       maxStalledCount: config.MAX_STALLED_COUNT,
       name: workerId,
+      metrics: { maxDataPoints: BULLMQ_METRICS_MINUTES },
     });
     worker.on('failed', settler.onFailed);
     worker.on('error', (error) => logger.error({ err: error, shard }, 'worker error'));
@@ -121,6 +139,7 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
   const first = shards[0];
   if (!first) throw new Error('a worker needs at least one shard to consume');
   metrics.observeFlow(shards);
+  series.start();
 
   return {
     worker: first.worker,
@@ -137,6 +156,8 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
       // first call's promise): the deadline is ours.
       const drained = await withDeadline(Promise.all(shards.map((s) => s.worker.close())), deadline);
       if (!drained) logger.warn({ timeoutMs }, 'in-flight jobs did not finish in time; abandoning them');
+      stopSeriesDynamo();
+      await withDeadline(series.close(), deadline);
       const flushed = await withDeadline(
         (async () => {
           await history.close();

@@ -5,6 +5,7 @@ import type { Row } from '../report.js';
 import type { CapacitySection } from '../sections/capacity.js';
 import type { HistoryResult } from '../sections/history.js';
 import type { HotAggregateResult } from '../sections/hot-aggregate.js';
+import type { SearchResult } from '../sections/search.js';
 import type { TracingResult } from '../sections/tracing.js';
 import { median } from '../support.js';
 
@@ -102,4 +103,29 @@ export function capacityRows(c: CapacitySection, flowCheck: string): Row[] {
     rows.push([`  flow control, ${r.workers} worker(s)`, describe(r), fmt.rate(r.jobsPerSecond), '', '(info)']);
   }
   return rows;
+}
+
+/** The console's search on a table of many job records: p95 of each lookup against its target. */
+export function searchRows(s: SearchResult): Row[] {
+  const jobs = s.jobs.toLocaleString('en');
+  const row = (what: string, l: SearchResult['byJobId'], mark: string): Row => [
+    `Search on ${jobs} job records: ${what} (${l.samples}, p95)`,
+    `${l.p95Ms} ms`,
+    `p50 ${l.p50Ms} ms`,
+    '',
+    `<= ${l.targetMs} ms${mark}`,
+  ];
+  const each = (l: SearchResult['byJobId']) => (l.p95Ms <= l.targetMs ? ' ✓' : ' ✗');
+  return [
+    row('by job id', s.byJobId, each(s.byJobId)),
+    row(`a user's jobs (${s.users.toLocaleString('en')} users)`, s.byUser, each(s.byUser)),
+    row(`a filtered page of 50 (${s.filteredPage.filter})`, s.filteredPage, each(s.filteredPage)),
+    [
+      'Index write units per job (accepted and decided; counted from the items)',
+      String(s.indexWriteUnitsPerJob),
+      '',
+      '',
+      '(info)',
+    ],
+  ];
 }

@@ -15,6 +15,7 @@ import type { RedisCommandsResult } from '../sections/redis-commands.js';
 import type { RedisCostResult } from '../sections/redis-cost.js';
 import type { OperationTrips } from '../sections/round-trips.js';
 import type { ScalingResult } from '../sections/scaling.js';
+import type { SearchResult } from '../sections/search.js';
 import type { ShardsResult } from '../sections/shards.js';
 import type { TracingResult } from '../sections/tracing.js';
 import type { WorkerProfileResult } from '../sections/worker-profile.js';
@@ -40,6 +41,7 @@ export interface Figures {
   nodeVersions?: NodeVersionsResult;
   idleFleet?: IdleFleetResult;
   redisCost?: RedisCostResult;
+  search?: SearchResult;
 }
 
 /** The median of one figure over a section's runs; undefined when the section did not run. */

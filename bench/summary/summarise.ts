@@ -4,7 +4,7 @@
 import { renderTable } from '../../charts/table.js';
 import type { Row } from '../report.js';
 import { profileTable, redisTable, stepsTable, tripsTable } from './detail-tables.js';
-import { capacityRows, historyRows, hotAggregateRows, tracingRows } from './feature-rows.js';
+import { capacityRows, historyRows, hotAggregateRows, searchRows, tracingRows } from './feature-rows.js';
 import { check, type EndToEndPairs, endToEndPairs, type Figures, medianOf } from './figures.js';
 import { latencyRows, memoryRows, producerRows, scalingRows, shardsRows } from './load-rows.js';
 import { endToEndRows, nodeVersionRows, overheadRows } from './paired-rows.js';
@@ -60,5 +60,6 @@ function mainRows(f: Figures, e2e: EndToEndPairs | undefined, targets: Targets):
   if (f.nodeVersions) rows.push(...nodeVersionRows(f.nodeVersions));
   if (f.redisCost) rows.push(...redisCostRows(f.redisCost));
   if (f.idleFleet) rows.push(...idleFleetRows(f.idleFleet));
+  if (f.search) rows.push(...searchRows(f.search));
   return rows;
 }

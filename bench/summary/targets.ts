@@ -33,6 +33,12 @@ export function targetsOf(f: Figures, e2e: EndToEndPairs | undefined) {
           f.hotAggregate.contended.verified
         : undefined,
     },
+    searchP95Ms: {
+      target: '<= 100 / 100 / 300 ms (job id / user / filtered page of 50)',
+      met: f.search
+        ? [f.search.byJobId, f.search.byUser, f.search.filteredPage].every((l) => l.p95Ms <= l.targetMs)
+        : undefined,
+    },
     capacityGoodputShare: {
       target: '>= 0.85, <= 10% throttled, 0 dead-lettered by throttling (flow control, 4 workers)',
       met: f.capacity
@@ -98,6 +104,10 @@ export function headline(f: Figures, e2e: EndToEndPairs | undefined, targets: Ta
     redisCostCpuRatio: maybe(f.redisCost?.cpuRatio.rate.ratio, 3),
     redisCostExtraRoundTrips: maybe(f.redisCost?.extraRoundTrips.rate.ratio, 3),
     idleFleetRatio: maybe(f.idleFleet?.ratio.ratio, 3),
+    searchP95Ms: f.search
+      ? { byJobId: f.search.byJobId.p95Ms, byUser: f.search.byUser.p95Ms, filteredPage: f.search.filteredPage.p95Ms }
+      : null,
+    searchIndexWriteUnitsPerJob: f.search?.indexWriteUnitsPerJob ?? null,
     nodeVersionRatio: f.nodeVersions && !('skipped' in f.nodeVersions) ? round(f.nodeVersions.ratio.ratio, 3) : null,
     targets,
     details: f,

@@ -5,6 +5,7 @@
 import { statusOf } from '../../shared/lifecycle/history.js';
 import type { HistoryEntry } from '../../shared/lifecycle/history-entry.js';
 import type { AttemptView, Timeline, TimelineItem } from '../../shared/operator/job-timeline.js';
+import type { JobTrace } from '../../shared/operator/operator-console.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../context.js';
 import { type Output, table } from '../output.js';
@@ -50,12 +51,18 @@ export async function history(ctx: CliContext, out: Output, ids: string[], user?
     attempts: timeline?.attempts ?? [],
     marks: timeline?.record?.marks ?? [],
     effect: timeline?.effect ?? [],
+    ...(timeline?.trace ? { trace: timeline.trace } : {}),
   };
   out.result(data, () => render(jobId, status, where, timeline));
   return 0;
 }
 
-function render(jobId: string, status: string, where: string, timeline: Timeline | undefined): string {
+function render(
+  jobId: string,
+  status: string,
+  where: string,
+  timeline: (Timeline & { trace?: JobTrace }) | undefined,
+): string {
   const items = timeline?.items ?? [];
   const lines = items.map(itemLine);
   const notStarted = items.length === 0 ? ['(not started yet: its history begins at its first attempt)'] : [];
@@ -64,6 +71,7 @@ function render(jobId: string, status: string, where: string, timeline: Timeline
   const effect = timeline?.effect ?? [];
   return [
     `job ${jobId}: ${status} (now: ${where})${accepted ? `  ${accepted.name}, accepted ${accepted.at}` : ''}`,
+    ...(timeline?.trace ? [`trace ${timeline.trace.traceId} (from its ${timeline.trace.from} entry in Redis)`] : []),
     ...notStarted,
     ...lines,
     ...(attempts.length > 0 ? ['', 'attempts:', ...attempts.map(attemptLine)] : []),

@@ -103,6 +103,8 @@ export function queueKeys(settings: KeySettings, shard = 0) {
     epoch: `${base}:epoch`,
     /** The fleet's flow control: the shared job rate and the last seconds' tallies (see flow-control.ts). */
     flow: `${base}:flow`,
+    /** One hash per minute (epoch minute) of the charts' counts BullMQ does not keep (see minute-series.ts). */
+    minuteSeries: (minute: number) => `${base}:series:${minute}`,
     /** BullMQ's queue metadata, whose max/duration fields are the queue's global rate limit. */
     bullMeta: `${base}:meta`,
     /** BullMQ's rate-limiter window counter (jobs started in the current window). */
@@ -138,6 +140,7 @@ function sampleKeys(keys: QueueKeys): string[] {
     keys.flow,
     keys.bullMeta,
     keys.bullLimiter,
+    keys.minuteSeries(29_000_000),
     keys.transitionLock('a-job-id'),
     keys.activeJobLock('a-job-id'),
   ];

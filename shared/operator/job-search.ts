@@ -94,6 +94,12 @@ export class JobSearch {
     const limit = options.limit ?? 50;
     if (filter.jobId !== undefined) return this.byId(filter);
     const by = indexFor(filter);
+    const residual =
+      filter.op !== undefined ||
+      filter.error !== undefined ||
+      filter.gen !== undefined ||
+      (filter.userId !== undefined && filter.state !== undefined) ||
+      (filter.state !== undefined && !OUTCOMES.includes(filter.state));
     const budget = options.budget ?? 2000;
     const jobs: JobSummary[] = [];
     let cursor = options.cursor;
@@ -101,7 +107,8 @@ export class JobSearch {
     while (jobs.length < limit && scanned < budget) {
       const page = await this.deps.records.queryJobs({
         by,
-        limit: Math.min(Math.max(limit, 25), budget - scanned),
+        // A filter the index does not hold drops most entries read: read larger pages, fewer rounds.
+        limit: Math.min(Math.max(limit, 25) * (residual ? 4 : 1), budget - scanned),
         order: options.order ?? 'newest',
         ...(filter.from ? { from: filter.from } : {}),
         ...(filter.to ? { to: filter.to } : {}),

@@ -2,8 +2,10 @@
 // read a job's timeline, see what happened to a user, act on the dead-letter queue safely, and
 // count outcomes per minute for the charts. It holds no state of its own: the stores and every
 // shard's queues are passed in, as the caller (CLI or board) wired them.
+import { type ActivitySeries, alignBullMetrics } from '../lifecycle/minute-series.js';
 import type { Queues } from '../lifecycle/queues.js';
 import type { JobOutcome, Stores } from '../store/types.js';
+import { traceIdOf } from '../telemetry/tracing.js';
 import {
   type BulkOptions,
   type BulkReport,
@@ -29,6 +31,26 @@ export interface OperatorConsoleDeps {
   /** Every shard's queues (one, unless QUEUE_SHARDS > 1). */
   queues: readonly Pick<Queues, 'operations' | 'deadLetter'>[];
   dlq: DlqConsole;
+  /** The workers' per-minute series (minute-series.ts) for the last `minutes`, e.g. readMinuteSeries bound to Redis. */
+  activity: (minutes: number, now: number) => Promise<ActivitySeries>;
+}
+
+/** Where a job's trace is (its id) and which Redis copy of the job said so. */
+export interface JobTrace {
+  traceId: string;
+  from: 'operations queue' | 'dead-letter queue';
+}
+
+/** Everything the console's charts draw, per minute, on one set of minutes. */
+export interface ChartSeries {
+  minutes: string[];
+  /** BullMQ's own per-minute count of completed jobs (the workers' `metrics` option), every shard. */
+  completed: number[];
+  /** From the job records: BullMQ has no dead-letter queue of its own to count. */
+  deadLettered: number[];
+  /** True when the dead-lettered count hit its read cap and counts only the newest jobs. */
+  truncated: boolean;
+  activity: ActivitySeries;
 }
 
 export interface UserJob extends JobSummary {
@@ -62,10 +84,30 @@ export class OperatorConsole {
     return this.finder.search(filter, options);
   }
 
-  async timeline(jobId: string): Promise<Timeline | undefined> {
+  async timeline(jobId: string): Promise<(Timeline & { trace?: JobTrace }) | undefined> {
     const summary = await this.finder.summary(jobId);
-    const timeline = await jobTimeline(this.deps.stores, jobId, summary);
-    return timeline.record || timeline.items.length > 0 ? timeline : undefined;
+    const [timeline, trace] = await Promise.all([jobTimeline(this.deps.stores, jobId, summary), this.traceOf(jobId)]);
+    if (!timeline.record && timeline.items.length === 0) return undefined;
+    return trace ? { ...timeline, trace } : timeline;
+  }
+
+  /**
+   * The job's trace, from its propagation metadata in Redis: the operations queue's job while Redis
+   * holds it, else its dead-letter entry (added inside the move's span, in the job's trace). Neither
+   * DynamoDB's record nor its history keeps it, so a job Redis pruned has none.
+   */
+  async traceOf(jobId: string): Promise<JobTrace | undefined> {
+    for (const shard of this.deps.queues) {
+      for (const [from, queue] of [
+        ['operations queue', shard.operations],
+        ['dead-letter queue', shard.deadLetter],
+      ] as const) {
+        const job = await queue.getJob(jobId);
+        const traceId = traceIdOf(job?.opts.telemetry?.metadata);
+        if (traceId) return { traceId, from };
+      }
+    }
+    return undefined;
   }
 
   /** Every job that touched the user, oldest first, with the event each wrote for them. */
@@ -88,7 +130,11 @@ export class OperatorConsole {
   }
 
   /** Jobs completed and dead-lettered per minute over the last `minutes`, from the job records. */
-  async outcomesPerMinute(minutes = 60, now = Date.now()): Promise<OutcomeSeries> {
+  async outcomesPerMinute(
+    minutes = 60,
+    now = Date.now(),
+    states: readonly ('completed' | 'dead-lettered')[] = ['completed', 'dead-lettered'],
+  ): Promise<OutcomeSeries> {
     const start = Math.floor(now / 60_000) * 60_000 - (minutes - 1) * 60_000;
     const from = new Date(start).toISOString();
     let truncated = false;
@@ -113,11 +159,35 @@ export class OperatorConsole {
       if (cursor) truncated = true;
       return bins;
     };
-    const [completed, deadLettered] = await Promise.all([count('completed'), count('dead-lettered')]);
+    const none = () => Promise.resolve(new Array<number>(minutes).fill(0));
+    const [completed, deadLettered] = await Promise.all([
+      states.includes('completed') ? count('completed') : none(),
+      states.includes('dead-lettered') ? count('dead-lettered') : none(),
+    ]);
     return {
       minutes: Array.from({ length: minutes }, (_, i) => new Date(start + i * 60_000).toISOString()),
       counts: { completed, 'dead-lettered': deadLettered },
       truncated,
+    };
+  }
+
+  /** Every chart's series over the last `minutes` (the page asks for 60 and 1,440). */
+  async charts(minutes = 60, now = Date.now()): Promise<ChartSeries> {
+    const [outcomes, activity, completed] = await Promise.all([
+      this.outcomesPerMinute(minutes, now, ['dead-lettered']),
+      this.deps.activity(minutes, now),
+      Promise.all(
+        this.deps.queues.map(async (q) =>
+          alignBullMetrics(await q.operations.getMetrics('completed', 0, minutes), minutes, now),
+        ),
+      ),
+    ]);
+    return {
+      minutes: outcomes.minutes,
+      completed: outcomes.minutes.map((_, i) => completed.reduce((sum, shard) => sum + (shard[i] ?? 0), 0)),
+      deadLettered: outcomes.counts['dead-lettered'],
+      truncated: outcomes.truncated,
+      activity,
     };
   }
 

@@ -212,6 +212,16 @@ export const configSchema = z.object({
   BOARD_READ_ONLY: bool
     .default(false)
     .describe('Turn off redrive and purge on the board API (Bull Board itself is always a view)'),
+  BOARD_READONLY_USERNAME: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('A second board login that can look but not act: no buttons, 403 from every action'),
+  BOARD_READONLY_PASSWORD: z.string().min(1).optional().describe('Password of the read-only board login'),
+  JAEGER_UI_URL: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe("Jaeger UI base URL (e.g. http://127.0.0.1:16686): the console links a job's timeline to its trace"),
 
   // Logging
   LOG_LEVEL: z
@@ -321,6 +331,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if ((config.BOARD_USERNAME === undefined) !== (config.BOARD_PASSWORD === undefined)) {
     throw new ConfigError(
       'Invalid configuration:\n  BOARD_USERNAME and BOARD_PASSWORD: set both to turn on basic auth, or neither.',
+    );
+  }
+  if ((config.BOARD_READONLY_USERNAME === undefined) !== (config.BOARD_READONLY_PASSWORD === undefined)) {
+    throw new ConfigError(
+      'Invalid configuration:\n  BOARD_READONLY_USERNAME and BOARD_READONLY_PASSWORD: set both for a read-only login, or neither.',
+    );
+  }
+  if (config.BOARD_READONLY_USERNAME !== undefined && config.BOARD_READONLY_USERNAME === config.BOARD_USERNAME) {
+    throw new ConfigError(
+      'Invalid configuration:\n  BOARD_READONLY_USERNAME: must differ from BOARD_USERNAME (one name, one set of rights).',
     );
   }
   return config;

@@ -32,6 +32,8 @@ import type {
 
 const BATCH_LIMIT = 25;
 const MAX_UNPROCESSED_ROUNDS = 8;
+/** BatchGetItems of one getMany in flight at once: a page of 200 records in one round trip's time. */
+const PARALLEL_BATCH_GETS = 4;
 
 export class DynamoJobRecords implements JobRecordStore {
   constructor(
@@ -172,11 +174,11 @@ export class DynamoJobRecords implements JobRecordStore {
   async getMany(jobIds: readonly string[]): Promise<JobRecord[]> {
     const unique = [...new Set(jobIds)];
     const items: Record<string, unknown>[] = [];
-    // 100 keys per BatchGetItem: 50 jobs, two items each.
-    for (let i = 0; i < unique.length; i += 50) {
-      let requestKeys: Record<string, unknown>[] = unique
-        .slice(i, i + 50)
-        .flatMap((id) => [keys.acceptedSk, keys.outcomeSk].map((sk) => ({ pk: keys.jobPk(id), sk })));
+    // 100 keys per BatchGetItem (50 jobs, two items each), a few of them at once.
+    const readChunk = async (ids: readonly string[]) => {
+      let requestKeys: Record<string, unknown>[] = ids.flatMap((id) =>
+        [keys.acceptedSk, keys.outcomeSk].map((sk) => ({ pk: keys.jobPk(id), sk })),
+      );
       for (let round = 0; requestKeys.length > 0; round++) {
         if (round >= MAX_UNPROCESSED_ROUNDS) throw new Error(`${requestKeys.length} job records stayed unread`);
         if (round > 0) await sleep(Math.min(1000, 25 * 2 ** round));
@@ -188,6 +190,12 @@ export class DynamoJobRecords implements JobRecordStore {
         items.push(...(out.Responses?.[this.tableName] ?? []));
         requestKeys = out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
       }
+    };
+    for (let i = 0; i < unique.length; i += 50 * PARALLEL_BATCH_GETS) {
+      const chunks = Array.from({ length: PARALLEL_BATCH_GETS }, (_, k) =>
+        unique.slice(i + k * 50, i + (k + 1) * 50),
+      ).filter((chunk) => chunk.length > 0);
+      await Promise.all(chunks.map(readChunk));
     }
     const byJob = groupByJob(items);
     return [...byJob].flatMap(([jobId, jobItems]) => toRecord(jobId, jobItems) ?? []);
@@ -219,6 +227,9 @@ export class DynamoJobRecords implements JobRecordStore {
       else low = higher;
     }
     if (low > high) return { jobs: [] };
+    // Each bucket holds about 1/8 of a page: ask each for a share and a margin, not a whole page
+    // (8 pages read to show one). The merge below keeps only what it knows to be complete.
+    const perPartition = partitions.length === 1 ? query.limit : Math.ceil((query.limit * 1.5) / partitions.length) + 2;
     const pages = await Promise.all(
       partitions.map((pk) =>
         this.doc.send(
@@ -230,16 +241,25 @@ export class DynamoJobRecords implements JobRecordStore {
             ExpressionAttributeValues: { ':pk': pk, ':low': low, ':high': high },
             ScanIndexForward: !newest,
             // One more than a page: the cursor itself comes back (BETWEEN is inclusive).
-            Limit: query.limit + 1,
+            Limit: perPartition + 1,
           }),
         ),
       ),
     );
-    const sortKeys = pages
-      .flatMap((page) => (page.Items ?? []).map((item) => String(item[skName])))
-      .filter((sk) => sk !== query.cursor)
-      .sort();
+    const perPage = pages.map((page) =>
+      (page.Items ?? []).map((item) => String(item[skName])).filter((sk) => sk !== query.cursor),
+    );
+    let sortKeys = perPage.flat().sort();
     if (newest) sortKeys.reverse();
+    // A partition that stopped at its limit is known only down to (newest first; up to, oldest
+    // first) the last key it returned: the merge is complete only as far as the nearest of those.
+    const lastOfStopped = perPage.flatMap((keys, i) =>
+      pages[i]?.LastEvaluatedKey !== undefined && keys.length > 0 ? [keys.at(-1) as string] : [],
+    );
+    if (lastOfStopped.length > 0) {
+      const frontier = lastOfStopped.sort()[newest ? lastOfStopped.length - 1 : 0] as string;
+      sortKeys = sortKeys.filter((sk) => (newest ? sk >= frontier : sk <= frontier));
+    }
     const more = sortKeys.length > query.limit || pages.some((p) => p.LastEvaluatedKey !== undefined);
     const shown = sortKeys.slice(0, query.limit);
     const last = shown.at(-1);

@@ -61,3 +61,19 @@ export function tracing(): Tracing {
 export function installTracing(implementation: Tracing): void {
   current = implementation;
 }
+
+/**
+ * The trace id in a job's propagation metadata (`job.opts.telemetry.metadata`: bullmq-otel writes
+ * the W3C carrier as JSON, `{"traceparent":"00-<trace id>-<span id>-<flags>"}`); undefined when the
+ * job was added without tracing, or the metadata is not that.
+ */
+export function traceIdOf(metadata: string | undefined): string | undefined {
+  if (!metadata) return undefined;
+  try {
+    const carrier = JSON.parse(metadata) as { traceparent?: unknown };
+    const match = String(carrier.traceparent ?? '').match(/^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/);
+    return match?.[1] && !/^0+$/.test(match[1]) ? match[1] : undefined;
+  } catch {
+    return undefined;
+  }
+}

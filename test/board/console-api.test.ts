@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Board } from '../../board/board-server.js';
+import { operationJobOptions } from '../../shared/lifecycle/queues.js';
 import { type BoardFixture, startBoardFixture, waitFor } from './fixture.js';
 
 const credentials = { username: 'ops', password: 'console-test-secret' };
@@ -107,13 +108,103 @@ describe('the console API', () => {
     expect((await call('/api/console/jobs?state=sleeping')).status).toBe(400);
   });
 
-  it('draws the charts as SVG from the job records', async () => {
+  it("draws the charts as SVG from BullMQ's metrics, the job records and the workers' series", async () => {
     const charts = await call('/api/console/charts?minutes=10');
     expect(charts.status).toBe(200);
-    expect((charts.body.counts as { completed: number[] }).completed.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(
-      1,
-    );
+    expect((charts.body.completed as number[]).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1);
+    expect((charts.body.deadLettered as number[]).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1);
     expect(String(charts.body.svg)).toMatch(/^<svg[^>]*>.*Completed per minute/s);
+    for (const title of ['Failed attempts', 'Put back', 'Attempt duration', 'Queue depth', 'DynamoDB capacity units'])
+      expect(String(charts.body.svg)).toContain(`${title} per minute`);
+  });
+
+  it('links a job to its trace in Jaeger from the propagation metadata Redis holds, when JAEGER_UI_URL is set', async () => {
+    // Arrange: a job added with bullmq-otel's metadata (tracing itself is off in this process).
+    const traced = await fixture.startBoard({
+      BOARD_USERNAME: credentials.username,
+      BOARD_PASSWORD: credentials.password,
+      JAEGER_UI_URL: 'http://jaeger.example:16686/',
+    });
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const jobId = randomUUID();
+    await fixture.queues.operations.add(
+      'get-user',
+      { userId: randomUUID() },
+      {
+        ...operationJobOptions(fixture.config),
+        jobId,
+        telemetry: { metadata: JSON.stringify({ traceparent: `00-${traceId}-00f067aa0ba902b7-01` }) },
+      },
+    );
+    await waitFor('the job to complete', async () => (await fixture.resources.stores.jobs.get(jobId))?.outcome);
+    await fixture.worker.system.history.flush();
+
+    // Act
+    const linked = await call(`/api/console/jobs/${jobId}`, { on: traced });
+    const unlinked = await call(`/api/console/jobs/${jobId}`);
+    const untraced = await call(`/api/console/jobs/${prunedJobId}`, { on: traced });
+
+    // Assert
+    expect(linked.body.trace).toEqual({
+      traceId,
+      from: 'operations queue',
+      url: `http://jaeger.example:16686/trace/${traceId}`,
+    });
+    expect(unlinked.body.trace).toEqual({ traceId, from: 'operations queue' });
+    expect(untraced.body).not.toHaveProperty('trace');
+  });
+
+  it('gives a read-only login (BOARD_READONLY_USERNAME) no token and 403 from every action, beside a login that acts', async () => {
+    // Arrange: one board, two logins.
+    const viewer = { username: 'viewer', password: 'viewer-secret' };
+    const both = await fixture.startBoard({
+      BOARD_USERNAME: credentials.username,
+      BOARD_PASSWORD: credentials.password,
+      BOARD_READONLY_USERNAME: viewer.username,
+      BOARD_READONLY_PASSWORD: viewer.password,
+    });
+    const as = (login: { username: string; password: string }, path: string, init: RequestInit = {}) =>
+      fetch(`${both.origin}${path}`, {
+        ...init,
+        headers: {
+          authorization: `Basic ${Buffer.from(`${login.username}:${login.password}`).toString('base64')}`,
+          'content-type': 'application/json',
+          ...(init.headers as Record<string, string> | undefined),
+        },
+      });
+    const plan = JSON.stringify({ action: 'redrive', where: { op: 'create-user' } });
+
+    // Act
+    const viewerSession = (await (await as(viewer, '/api/console/session')).json()) as Record<string, unknown>;
+    const operatorSession = (await (await as(credentials, '/api/console/session')).json()) as Record<string, unknown>;
+    const token = String(operatorSession.csrfToken);
+    const viewerPlan = await as(viewer, '/api/console/dlq/plan', {
+      method: 'POST',
+      body: plan,
+      headers: { 'x-csrf-token': token },
+    });
+    const viewerRedrive = await as(viewer, '/api/dlq/redrive', {
+      method: 'POST',
+      body: JSON.stringify({ jobIds: ['x'] }),
+    });
+    const operatorPlan = await as(credentials, '/api/console/dlq/plan', {
+      method: 'POST',
+      body: plan,
+      headers: { 'x-csrf-token': token },
+    });
+    const viewerSearch = await as(viewer, `/api/console/jobs?userId=${user}`);
+    const stranger = await as({ username: 'viewer', password: credentials.password }, '/api/console/session');
+
+    // Assert
+    expect(viewerSession).toMatchObject({ operator: 'board:viewer', readOnly: true });
+    expect(viewerSession).not.toHaveProperty('csrfToken');
+    expect(operatorSession).toMatchObject({ operator: 'board:ops', readOnly: false });
+    expect(viewerPlan.status).toBe(403);
+    expect(((await viewerPlan.json()) as { error: string }).error).toMatch(/viewer is read-only/);
+    expect(viewerRedrive.status).toBe(403);
+    expect(operatorPlan.status).toBe(200);
+    expect(viewerSearch.status).toBe(200);
+    expect(stranger.status).toBe(401);
   });
 
   it('refuses an action without the CSRF token, and every action on a read-only board', async () => {

@@ -19,6 +19,8 @@ const CHROMIUM_ARGS = [
   '--no-first-run',
 ];
 const credentials = { username: 'alice', password: 'console-ui-secret' };
+/** The board's second, read-only login (BOARD_READONLY_USERNAME). */
+const viewer = { username: 'bob', password: 'console-ui-viewer' };
 
 let fixture: BoardFixture | undefined;
 let board: Board;
@@ -38,7 +40,11 @@ beforeAll(async () => {
   }
   fixture = await startBoardFixture();
   const config = { BOARD_USERNAME: credentials.username, BOARD_PASSWORD: credentials.password };
-  board = await fixture.startBoard(config);
+  board = await fixture.startBoard({
+    ...config,
+    BOARD_READONLY_USERNAME: viewer.username,
+    BOARD_READONLY_PASSWORD: viewer.password,
+  });
   readOnly = await fixture.startBoard({ ...config, BOARD_READ_ONLY: true });
   const { lifecycle } = fixture.worker.system;
   await lifecycle.enqueue([{ id: prunedJobId, name: 'get-user', data: { userId: user } }]);
@@ -137,7 +143,9 @@ describe('the console in a browser', () => {
 
   it('shows the charts as inline SVG', async () => {
     await openConsole(board);
-    expect(await page.locator('#charts svg').count()).toBe(2);
+    expect(await page.locator('#charts svg').count()).toBe(8);
+    await page.selectOption('#chart-window', '1440');
+    await page.locator('#charts svg[aria-label^="Completed: "][aria-label$=" in 1440 minutes"]').waitFor();
   });
 
   it('gives a read-only login no buttons', async () => {
@@ -148,6 +156,26 @@ describe('the console in a browser', () => {
     await other.goto(`${readOnly.origin}/console?job=${scriptJobId}`);
     await other.locator('#timeline-summary', { hasText: 'dead-lettered' }).waitFor();
     expect(await other.locator('#job-actions button').count()).toBe(0);
+    await other.close();
+  });
+
+  it("gives the read-only login beside alice's no buttons, and the API answers it 403", async () => {
+    const other = await browser!.newPage({ httpCredentials: viewer });
+    await openConsole(board, other);
+    expect(await other.locator('#who').textContent()).toMatch(/board:bob \(read-only\)/);
+    expect(await other.locator('#dlq-section').isVisible()).toBe(false);
+    await other.goto(`${board.origin}/console?job=${scriptJobId}`);
+    await other.locator('#timeline-summary', { hasText: 'dead-lettered' }).waitFor();
+    expect(await other.locator('#job-actions button').count()).toBe(0);
+    const status = await other.evaluate(async () => {
+      const res = await fetch('/api/console/dlq/plan', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ action: 'redrive', where: { op: 'create-user' } }),
+      });
+      return res.status;
+    });
+    expect(status).toBe(403);
     await other.close();
   });
 

@@ -57,7 +57,12 @@ beforeAll(async () => {
   const worker = startService('worker/main.ts', { ...env.env, ...otel(receiver.endpoint), WORKER_ID: 'traced-w1' });
   worker.onLine((line) => workerLines.push(line));
   const producer = startService('producer/main.ts', { ...env.env, ...otel(receiver.endpoint), FAULT_ERROR_RATE: '0' });
-  const boardService = startService('board/main.ts', { ...env.env, ...otel(receiver.endpoint), FAULT_ERROR_RATE: '0' });
+  const boardService = startService('board/main.ts', {
+    ...env.env,
+    ...otel(receiver.endpoint),
+    FAULT_ERROR_RATE: '0',
+    JAEGER_UI_URL: 'http://127.0.0.1:16686',
+  });
   services.push(worker, producer, boardService);
   const origin = await waitFor(
     'the board to listen',
@@ -165,6 +170,15 @@ describe('traces across producer, worker and board', () => {
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .find((l) => l.jobId === job.id && l.msg === 'create-user completed');
     expect(line).toMatchObject({ trace_id: attempt.traceId, span_id: attempt.spanId });
+    // The console's timeline names the same trace (from the job's propagation metadata in Redis) and links it.
+    const timeline = (await (await fetch(`${board.origin}/api/console/jobs/${job.id}`)).json()) as {
+      trace?: { traceId: string; from: string; url?: string };
+    };
+    expect(timeline.trace).toEqual({
+      traceId: attempt.traceId,
+      from: 'operations queue',
+      url: `http://127.0.0.1:16686/trace/${attempt.traceId}`,
+    });
   });
 
   it('a retried job: every attempt in the one trace the producer started, the failed one marked', async () => {
@@ -210,6 +224,11 @@ describe('traces across producer, worker and board', () => {
     ) as ReceivedSpan;
     expect(move.traceId).toBe(attempt.traceId);
     expect(ancestry(move).at(-1)?.name).toBe('producer tick');
+    // The DLQ entry, added inside the move's span, carries the job's trace to the console.
+    const timeline = (await (await fetch(`${board.origin}/api/console/jobs/${job.id}`)).json()) as {
+      trace?: { traceId: string; from: string };
+    };
+    expect(timeline.trace).toMatchObject({ traceId: attempt.traceId, from: 'dead-letter queue' });
 
     // Redrive through the board (a traced process too): a new trace, linked to the dead-lettered one,
     // and the redriven job's next attempt is in the new trace.

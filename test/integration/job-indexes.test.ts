@@ -10,7 +10,7 @@ import { startBoard } from '../../board/board-server.js';
 import { keys, readSchemaVersion, SCHEMA_VERSION, waitForActive } from '../../shared/dynamo/table.js';
 import { openDynamo } from '../../shared/runtime/bootstrap.js';
 import { SchemaTooOldError } from '../../shared/store/errors.js';
-import { acceptedIndexKeys, outcomeIndexKeys } from '../../shared/store/job-index.js';
+import { acceptedIndexKeys, bucketOf, outcomeIndexKeys } from '../../shared/store/job-index.js';
 import { migrateTable, readSchema, requireSchema } from '../../shared/store/migrate.js';
 import { silentLogger } from '../helpers/pipeline.js';
 import { openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
@@ -70,6 +70,35 @@ describe('the job indexes', () => {
     } while (cursor && pages < 10);
     expect(seen).toEqual([...ids].reverse());
     expect(pages).toBe(3);
+  });
+
+  it('page correctly when one bucket holds far more than its share (each bucket is read for a share only)', async () => {
+    // Arrange: 15 jobs, all in bucket 0, and a page of 10 (each bucket is asked for 4).
+    const { jobs } = resources.stores;
+    const from = new Date().toISOString();
+    const ids: string[] = [];
+    while (ids.length < 15) {
+      const id = randomUUID();
+      if (bucketOf(id) !== 0) continue;
+      ids.push(id);
+      await jobs.accept([{ id, name: 'get-user', data: { userId: randomUUID() } }]);
+    }
+
+    // Act
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await jobs.queryJobs({ by: { state: 'accepted' }, from, limit: 10, ...(cursor ? { cursor } : {}) });
+      expect(page.jobs.length).toBeLessThanOrEqual(10);
+      seen.push(...page.jobs.map((j) => j.jobId));
+      cursor = page.cursor;
+      pages++;
+    } while (cursor && pages < 20);
+
+    // Assert: every job once, newest first, in more pages than a full page each would take.
+    expect(seen).toEqual([...ids].reverse());
+    expect(pages).toBeGreaterThan(2);
   });
 
   it('file a decided job under its outcome, and move it on a redrive and a purge', async () => {

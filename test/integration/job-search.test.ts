@@ -3,6 +3,7 @@
 // is removed from Redis first: the search must still find it, from DynamoDB's records.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readMinuteSeries } from '../../shared/lifecycle/minute-series.js';
 import { OperatorConsole } from '../../shared/operator/operator-console.js';
 import { newUser, openProducerSide, startTestWorker, type TestWorker, waitFor } from '../helpers/pipeline.js';
 import { openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
@@ -30,6 +31,7 @@ beforeAll(async () => {
     stores: resources.stores,
     queues: [producer.queues],
     dlq: producer.system.console,
+    activity: (minutes, now) => readMinuteSeries(resources.redis, [producer.system.keys], minutes, now),
   });
   await producer.enqueue('create-user', { user }, ids.create);
   await waitFor('the create', async () => (await outcomeOf(ids.create)) === 'completed');

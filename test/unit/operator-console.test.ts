@@ -2,6 +2,7 @@
 // escaping, the CLI's time flags, and the in-memory store's job queries (the same contract as the
 // DynamoDB indexes, which test/integration/job-indexes.test.ts checks on dynalite).
 import { describe, expect, it } from 'vitest';
+import { traceUrl } from '../../board/console-routes.js';
 import { barChart } from '../../board/console-svg.js';
 import { parseTime } from '../../cli/commands/find.js';
 import type { DeadLetterEntry } from '../../shared/lifecycle/dead-letter.js';
@@ -10,6 +11,7 @@ import { matchesWhere } from '../../shared/operator/dlq-bulk.js';
 import { attemptsOf, numberAttempts } from '../../shared/operator/job-timeline.js';
 import { usersOf } from '../../shared/store/job-index.js';
 import { MemoryJobRecords } from '../../shared/store/memory-stores.js';
+import { traceIdOf } from '../../shared/telemetry/tracing.js';
 
 describe('attempts', () => {
   it('are numbered across redrives: BullMQ starts each generation at 1 again', () => {
@@ -124,5 +126,21 @@ describe('the in-memory job queries', () => {
     expect((await store.queryJobs({ by: { state: 'dead-lettered' }, limit: 10 })).jobs.map((j) => j.jobId)).toEqual([
       'j2',
     ]);
+  });
+});
+
+describe("a job's trace", () => {
+  it("reads the trace id from bullmq-otel's metadata, and nothing else", () => {
+    const id = '4bf92f3577b34da6a3ce929d0e0e4736';
+    expect(traceIdOf(JSON.stringify({ traceparent: `00-${id}-00f067aa0ba902b7-01` }))).toBe(id);
+    expect(traceIdOf(undefined)).toBeUndefined();
+    expect(traceIdOf('not json')).toBeUndefined();
+    expect(traceIdOf(JSON.stringify({ traceparent: `00-${'0'.repeat(32)}-00f067aa0ba902b7-01` }))).toBeUndefined();
+    expect(traceIdOf(JSON.stringify({ traceparent: '00-"><script>-x-01' }))).toBeUndefined();
+  });
+
+  it("links to Jaeger's trace page under the configured base", () => {
+    expect(traceUrl('http://127.0.0.1:16686/', 'ab')).toBe('http://127.0.0.1:16686/trace/ab');
+    expect(traceUrl('https://ops.example/jaeger', 'ab')).toBe('https://ops.example/jaeger/trace/ab');
   });
 });
