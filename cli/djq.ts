@@ -142,6 +142,7 @@ async function run(argv: string[]): Promise<number> {
       case 'recover':
         return await recover(ctx, out, {
           dryRun: values['dry-run'] === true,
+          force: values.force === true,
           ...(values.rate !== undefined ? { rate: values.rate } : {}),
         });
       default: {

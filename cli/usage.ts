@@ -76,7 +76,7 @@ Examples:
 --verify folds every user's events and compares the result with the users table.
 --rebuild rewrites the users table from the events. Workers writing beside it would race the
 rewrite, so it refuses while any worker is live (BullMQ's list of workers on the queue); --force
-rebuilds anyway.
+rebuilds anyway. Both refuse when Redis and the table belong to different runs (their epochs differ).
 
 Examples:
   npm run -s djq -- replay --verify
@@ -104,8 +104,8 @@ Example:
   npm run -s djq -- migrate`,
   },
   recover: {
-    flags: ['dry-run', 'rate'],
-    text: `Usage: djq recover [--dry-run] [--rate N]
+    flags: ['dry-run', 'rate', 'force'],
+    text: `Usage: djq recover [--dry-run] [--rate N] [--force]
 
 Rebuilds Redis from DynamoDB's job records after Redis lost data (FLUSHALL, a new empty server, a
 failover that dropped the last writes): re-enqueues every accepted job with no outcome that no
@@ -114,6 +114,7 @@ completed, was dead-lettered or purged; safe while workers run, and to run twice
 
   --dry-run   say what it would do, change nothing
   --rate N    re-enqueue at most N jobs per second
+  --force     act even when Redis and the table belong to different runs (their epochs differ)
 
 Example:
   npm run -s djq -- recover --dry-run`,

@@ -5,16 +5,18 @@ import { recoverFromRecords } from '../../shared/operator/recover.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../context.js';
 import type { Output } from '../output.js';
+import { refuseMixedRuns } from '../run-identity.js';
 
 export async function recover(
   ctx: CliContext,
   out: Output,
-  options: { dryRun: boolean; rate?: string },
+  options: { dryRun: boolean; rate?: string; force?: boolean },
 ): Promise<number> {
   const rate = options.rate === undefined ? undefined : Number(options.rate);
   if (rate !== undefined && !(Number.isFinite(rate) && rate > 0))
     throw new UsageError(`--rate must be a positive number of jobs per second, got "${options.rate}"`);
   const system = await ctx.system();
+  await refuseMixedRuns(system.shards, options.force === true);
   const before = await Promise.all(system.shards.map((s) => s.checkEpoch()));
   const report = await recoverFromRecords(system, {
     dryRun: options.dryRun,

@@ -5,6 +5,7 @@ import { rebuildProjection, verifyProjection } from '../../shared/operator/repla
 import type { CliContext } from '../context.js';
 import { UsageError } from '../context.js';
 import type { Output } from '../output.js';
+import { refuseMixedRuns } from '../run-identity.js';
 
 export async function replay(
   ctx: CliContext,
@@ -14,6 +15,7 @@ export async function replay(
   if (mode.verify === mode.rebuild) throw new UsageError('replay needs exactly one of --verify or --rebuild');
   if (mode.force && !mode.rebuild) throw new UsageError('--force goes with replay --rebuild');
   const { stores, shards } = await ctx.system();
+  await refuseMixedRuns(shards, mode.force === true);
   if (mode.verify) {
     const report = await verifyProjection(stores.events, stores.users, () =>
       readPendingWork(shards.map((s) => s.queues)),

@@ -2,6 +2,7 @@
 // commands, replay --verify/--rebuild on a corrupted projection, check, and bad usage.
 import { userInfo } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { newUser, openProducerSide, startTestWorker, type TestWorker, waitFor } from '../helpers/pipeline.js';
 import { startService } from '../helpers/processes.js';
 import { freePort } from '../helpers/services.js';
@@ -323,6 +324,26 @@ describe('worker metrics and health', () => {
     } finally {
       w.process.kill('SIGTERM');
       expect((await w.exited).code).toBe(0);
+    }
+  });
+});
+
+describe('djq with Redis and a table of two different runs', () => {
+  it('recover and replay refuse, saying why, unless --force; check fails', async () => {
+    const key = queueKeys(env.config).epoch;
+    const ours = await resources.redis.get(key);
+    await resources.redis.set(key, 'another-run');
+    try {
+      const recover = await djq('recover', '--dry-run', '--json');
+      expect(recover.code).toBe(1);
+      expect(recover.output).toMatch(/belong to different runs/);
+      expect(recover.output).toMatch(/add --force/);
+      expect((await djq('replay', '--verify')).output).toMatch(/belong to different runs/);
+      expect((await djq('check', '--json')).code).toBe(1);
+      expect((await djq('recover', '--dry-run', '--force', '--json')).code).toBe(0);
+    } finally {
+      if (ours) await resources.redis.set(key, ours);
+      else await resources.redis.del(key);
     }
   });
 });
