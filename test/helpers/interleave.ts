@@ -17,8 +17,8 @@ export interface Gate {
   release(): void;
 }
 
-/** Pauses `lifecycle` the first time it reaches `step` (for any job, or for `jobId`). */
-export function pauseAt(lifecycle: JobLifecycle, step: TransitionStep, jobId?: string): Gate {
+/** A gate: `wait()` says it was reached and waits for `release()`; `reached` resolves on the first wait. */
+export function gate(): Gate & { wait: () => Promise<void> } {
   let reached!: () => void;
   let release!: () => void;
   const reachedP = new Promise<void>((r) => {
@@ -27,17 +27,29 @@ export function pauseAt(lifecycle: JobLifecycle, step: TransitionStep, jobId?: s
   const released = new Promise<void>((r) => {
     release = r;
   });
+  return {
+    reached: reachedP,
+    release,
+    wait: async () => {
+      reached();
+      await released;
+    },
+  };
+}
+
+/** Pauses `lifecycle` the first time it reaches `step` (for any job, or for `jobId`). */
+export function pauseAt(lifecycle: JobLifecycle, step: TransitionStep, jobId?: string): Gate {
+  const g = gate();
   let armed = true;
   const previous = lifecycle.probe;
   lifecycle.probe = async (s, id) => {
     await previous(s, id);
     if (armed && s === step && (jobId === undefined || id === jobId)) {
       armed = false;
-      reached();
-      await released;
+      await g.wait();
     }
   };
-  return { reached: reachedP, release };
+  return g;
 }
 
 /** Makes `lifecycle` die (throw) at `step`, as a process killed there would stop. */

@@ -11,69 +11,12 @@ import { MemoryJobHistory } from '../../shared/store/memory-stores.js';
 import type { Stores, UserProjectionStore } from '../../shared/store/types.js';
 import type { JobSystem } from '../../shared/wiring.js';
 import { UserCommands } from '../../worker/user-commands.js';
-import { activate, crashAt, failNext, type Gate, noEffect, useRaceActors } from '../helpers/interleave.js';
+import { activate, crashAt, failNext, gate, noEffect, useRaceActors } from '../helpers/interleave.js';
+import { marksOf, moveOf, pausedBeforeLink, updateJobOfNewUser } from '../helpers/outcomes.js';
 import { newUser } from '../helpers/pipeline.js';
 import { deleteKeys } from '../helpers/stack.js';
 
 const { actor, resources } = useRaceActors();
-
-function gate(): Gate & { wait: () => Promise<void> } {
-  let reached!: () => void;
-  let release!: () => void;
-  const reachedP = new Promise<void>((r) => {
-    reached = r;
-  });
-  const released = new Promise<void>((r) => {
-    release = r;
-  });
-  return {
-    reached: reachedP,
-    release,
-    wait: async () => {
-      reached();
-      await released;
-    },
-  };
-}
-
-/** A write path whose first link waits at a gate: a delivery paused between its reads and its write. */
-function pausedBeforeLink(stores: Stores): { commands: UserCommands; gate: Gate } {
-  const g = gate();
-  let armed = true;
-  const users: UserProjectionStore = Object.create(stores.users);
-  users.link = async (head, from, bars) => {
-    if (armed) {
-      armed = false;
-      await g.wait();
-    }
-    return stores.users.link(head, from, bars);
-  };
-  return { commands: new UserCommands({ events: stores.events, users }), gate: g };
-}
-
-async function updateJobOfNewUser(system: JobSystem) {
-  const user = newUser();
-  await new UserCommands(system.stores).create(randomUUID(), user);
-  const id = randomUUID();
-  const data = { userId: user.id, changes: { age: 42 } };
-  await system.lifecycle.enqueue([{ id, name: 'update-user', data }]);
-  return { id, userId: user.id };
-}
-
-const moveOf = (system: JobSystem, before?: () => Promise<void>) => {
-  const effects = new EffectBars(system.stores);
-  return async (id: string) => {
-    const failed = await system.queues.operations.getJob(id);
-    if (!failed) throw new Error(`job ${id} is not in the operations queue`);
-    return system.lifecycle.settleFailed(failed, async () => {
-      await before?.();
-      return effects.bar({ id, name: failed.name, data: failed.data });
-    });
-  };
-};
-
-const marksOf = async (system: JobSystem, id: string) =>
-  (await system.stores.jobs.get(id))?.marks.map((m) => m.outcome);
 
 describe('a purge of a redrive held back', () => {
   it('never purges a job whose effect a delivery landed while the redrive was held', async () => {

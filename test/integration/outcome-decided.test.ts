@@ -14,55 +14,10 @@ import type { OutcomeMark, Stores, UserProjectionStore } from '../../shared/stor
 import type { JobSystem } from '../../shared/wiring.js';
 import { UserCommands } from '../../worker/user-commands.js';
 import { activate, completedAttempt, type Gate, pauseAt, useRaceActors, whereIs } from '../helpers/interleave.js';
+import { marksOf, moveOf, pausedBeforeLink, updateJobOfNewUser } from '../helpers/outcomes.js';
 import { newUser } from '../helpers/pipeline.js';
 
 const { actor, resources } = useRaceActors();
-
-/** A write path whose next link waits at a gate: a delivery paused between its reads and its write. */
-function pausedBeforeLink(stores: Stores): { commands: UserCommands; gate: Gate } {
-  let reached!: () => void;
-  let release!: () => void;
-  const reachedP = new Promise<void>((r) => {
-    reached = r;
-  });
-  const released = new Promise<void>((r) => {
-    release = r;
-  });
-  let armed = true;
-  const users: UserProjectionStore = Object.create(stores.users);
-  users.link = async (head, from, bars) => {
-    if (armed) {
-      armed = false;
-      reached();
-      await released;
-    }
-    return stores.users.link(head, from, bars);
-  };
-  return { commands: new UserCommands({ events: stores.events, users }), gate: { reached: reachedP, release } };
-}
-
-/** A user that exists (version 1), and an update job of it enqueued. */
-async function updateJobOfNewUser(system: JobSystem) {
-  const user = newUser();
-  await new UserCommands(system.stores).create(randomUUID(), user);
-  const id = randomUUID();
-  const data = { userId: user.id, changes: { age: 42 } };
-  await system.lifecycle.enqueue([{ id, name: 'update-user', data }]);
-  return { id, userId: user.id, job: { id, name: 'update-user', data } };
-}
-
-/** What a move does in a worker: bar the job's effect, then decide (Settler.settle). */
-const moveOf = (system: JobSystem) => {
-  const effects = new EffectBars(system.stores);
-  return async (id: string) => {
-    const failed = await system.queues.operations.getJob(id);
-    if (!failed) throw new Error(`job ${id} is not in the operations queue`);
-    return system.lifecycle.settleFailed(failed, () => effects.bar({ id, name: failed.name, data: failed.data }));
-  };
-};
-
-const marksOf = async (system: JobSystem, id: string) =>
-  (await system.stores.jobs.get(id))?.marks.map((m) => m.outcome);
 
 describe('a stale delivery against a dead-letter move', () => {
   it('cannot land its effect after the move decided: it is barred and applies nothing', async () => {
