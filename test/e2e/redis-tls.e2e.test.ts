@@ -2,6 +2,7 @@
 // `redis-server --tls-port` with a throwaway CA and server certificate made here with openssl,
 // `requirepass` for the default user and an ACL user. The producer and worker processes, the CLI
 // and an in-process BullMQ worker run over it; the passwords never appear in their output or errors.
+
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,6 +24,7 @@ import { newUser, silentLogger, waitFor } from '../helpers/pipeline.js';
 import { type Service, startService, stopService } from '../helpers/processes.js';
 import { freePort } from '../helpers/services.js';
 import { testEnv } from '../helpers/stack.js';
+import { makeTestCertificates } from '../helpers/tls.js';
 
 const USER = 'djq';
 // Random, so a search of the output for them cannot match anything else.
@@ -48,51 +50,7 @@ function openssl(...args: string[]) {
 
 /** A CA, and a server certificate it signed for 127.0.0.1; plus a second CA that signed nothing of ours. */
 function makeCertificates() {
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=djq test CA',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-  );
-  openssl(
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-keyout',
-    'server.key',
-    '-out',
-    'server.csr',
-  );
-  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-days',
-    '2',
-    '-extfile',
-    'san.ext',
-    '-out',
-    'server.crt',
-  );
+  makeTestCertificates(dir);
   openssl(
     'req',
     '-x509',
