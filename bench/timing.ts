@@ -60,7 +60,7 @@ export function timedStores(stores: Stores, times: StepTimes): Stores {
       getUser: (userId) => times.time('read', () => users.getUser(userId)),
       getHead: (userId) => times.time('read', () => users.getHead(userId)),
       readForWrite: (userId) => times.time('read', () => users.readForWrite(userId)),
-      bar: (userId, jobId) => users.bar(userId, jobId),
+      bar: (userId, jobId, generation) => users.bar(userId, jobId, generation),
       unbar: (userId, jobId) => users.unbar(userId, jobId),
       queryByDepartment: (department, limit) => times.time('read', () => users.queryByDepartment(department, limit)),
       link: (head, from, bars) => times.time('project', () => users.link(head, from, bars)),

@@ -20,8 +20,8 @@ export class Settler {
 
   /** Settles one job read from the failed set (or handed over by the failed listener). */
   settle(job: Job) {
-    return this.deps.lifecycle.settleFailed(job, () =>
-      this.deps.effects.bar({ id: String(job.id), name: job.name, data: job.data }),
+    return this.deps.lifecycle.settleFailed(job, (generation) =>
+      this.deps.effects.bar({ id: String(job.id), name: job.name, data: job.data }, generation),
     );
   }
 

@@ -25,7 +25,13 @@ import {
   UserNotFoundError,
   VersionConflictError,
 } from '../shared/store/errors.js';
-import type { Bars, EventStore, UserProjectionStore } from '../shared/store/types.js';
+import {
+  type Bars,
+  barredGenerations,
+  type EventStore,
+  type JobRecordStore,
+  type UserProjectionStore,
+} from '../shared/store/types.js';
 import { KeyedMutex } from './keyed-mutex.js';
 
 export interface CommandOutcome {
@@ -43,6 +49,8 @@ type EventDraft = Pick<UserEvent, 'type' | 'data'>;
 export interface UserCommandsOptions {
   events: EventStore;
   users: UserProjectionStore;
+  /** The job records, to tell a bar of the job's current generation from an earlier one's. */
+  records?: Pick<JobRecordStore, 'get'>;
   /**
    * Rounds of re-read and retry when another writer linked first, before giving up with a
    * VersionConflictError (which the processor turns into a put-back, not a failed attempt).
@@ -90,6 +98,7 @@ function plain(event: StoredEvent): UserEvent {
 export class UserCommands {
   private readonly events: EventStore;
   private readonly users: UserProjectionStore;
+  private readonly records: Pick<JobRecordStore, 'get'> | undefined;
   private readonly maxConflictRounds: number;
   private readonly backoffMs: (round: number, lastRoundMs: number) => number;
   private readonly now: () => string;
@@ -99,6 +108,7 @@ export class UserCommands {
   constructor(options: UserCommandsOptions) {
     this.events = options.events;
     this.users = options.users;
+    this.records = options.records;
     this.maxConflictRounds = options.maxConflictRounds ?? 5;
     this.backoffMs =
       options.backoffMs ?? ((round, lastRoundMs) => lastRoundMs * 2 ** (round - 1) * (0.5 + Math.random()));
@@ -160,7 +170,7 @@ export class UserCommands {
       const lost = round > 0 ? { conflicts: round } : {};
       if (mine && standing === 'linked') return { userId, version: mine.version, applied: false, ...lost };
       // The job was dead-lettered (or is being): its outcome is decided without this delivery.
-      if (bars.jobs.includes(jobId)) throw new JobBarredError(jobId, userId);
+      if (await this.isBarred(jobId, bars)) throw new JobBarredError(jobId, userId);
       if (standing === 'ahead') continue;
       if (mine && standing === 'next') {
         // An earlier delivery wrote it and died (or is still on it): whoever links first, it is linked once.
@@ -193,6 +203,19 @@ export class UserCommands {
       }
     }
     throw new VersionConflictError(userId, headVersion + 1);
+  }
+
+  /**
+   * Whether a bar on this user stops the job: one of its current generation. A bar of an earlier
+   * generation (left by a move paused across a redrive) does not; the link's condition on the bar
+   * counter settles a redrive or a bar that comes between these reads and the write. Without the
+   * job records (tests of the write path alone) every bar of the job counts.
+   */
+  private async isBarred(jobId: string, bars: Bars): Promise<boolean> {
+    const barred = barredGenerations(bars, jobId);
+    if (barred.length === 0) return false;
+    if (!this.records) return true;
+    return barred.includes((await this.records.get(jobId))?.genStartedAt ?? 0);
   }
 
   /** Links a stored event that is next: flags what leaves the window, then moves the head. */

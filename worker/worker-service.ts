@@ -82,7 +82,7 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
     logger,
     new RedisHistorySpill(redis, queueKeys(config, 0).historySpill),
   );
-  const commands = new UserCommands({ events: stores.events, users: stores.users });
+  const commands = new UserCommands({ events: stores.events, users: stores.users, records: stores.jobs });
   const handlers = makeHandlers(stores.users, commands);
   const effects = new EffectBars(stores);
   // bullmq-otel when tracing is on (OTEL_*): BullMQ's spans, and the trace context read from each job.

@@ -44,14 +44,17 @@ export class EffectBars {
   constructor(private readonly stores: Pick<Stores, 'users' | 'events'>) {}
 
   /**
-   * Bars the job from each user it targets and says which already had its event linked. A job
+   * Bars the job's `generation` (its start; 0 for the first) from each user it targets and says
+   * which already had its event linked. A job
    * with no target (a read, a poison payload) has nothing to bar: its outcome record alone decides.
    */
-  async bar(job: JobIdentity): Promise<EffectCheck> {
+  async bar(job: JobIdentity, generation: number): Promise<EffectCheck> {
     const targets = targetsOf(job);
     if (targets.length === 0) return NO_EFFECT;
     // The same DynamoDB trouble that failed the job may hit these calls: each is retried briefly.
-    const landed = await Promise.all(targets.map((userId) => retryTransient(() => this.barOne(job.id, userId))));
+    const landed = await Promise.all(
+      targets.map((userId) => retryTransient(() => this.barOne(job.id, userId, generation))),
+    );
     return {
       applied: landed.every(Boolean),
       landed: targets.filter((_, i) => landed[i]),
@@ -65,8 +68,8 @@ export class EffectBars {
   }
 
   /** True when the job's event on this user is linked (landed). */
-  private async barOne(jobId: string, userId: string): Promise<boolean> {
-    if ((await this.stores.users.bar(userId, jobId)) === 'linked') return true;
+  private async barOne(jobId: string, userId: string, generation: number): Promise<boolean> {
+    if ((await this.stores.users.bar(userId, jobId, generation)) === 'linked') return true;
     // Barred, so it can never be linked from now on. It may have been linked long before (out of
     // the head's window): such an event is flagged before it leaves the window, so one read says.
     return (await this.stores.events.getByJob(userId, jobId))?.linked === true;

@@ -111,7 +111,7 @@ export class JobLifecycle extends LifecycleCore {
    * effect landed. `job` is the instance the caller read (a failed listener, a sweep's page, maybe
    * stale): if the job id now holds another instance or state, Redis is left alone ('gone').
    */
-  settleFailed(job: Job, barEffect: () => Promise<EffectCheck>): Promise<SettleOutcome> {
+  settleFailed(job: Job, barEffect: (generation: number) => Promise<EffectCheck>): Promise<SettleOutcome> {
     // In the job's own trace, wherever it runs (the failed listener, a sweep in another worker).
     return tracing().span(
       'dead-letter move',

@@ -13,7 +13,7 @@ import type { User, UserHead } from '../domain/user.js';
 import { DEPARTMENT_INDEX, keys } from '../dynamo/table.js';
 import { conditionalWrite } from './conditional.js';
 import { countItems, scanItems } from './dynamo-event-store.js';
-import { type BarResult, type Bars, NO_BARS, type UserProjectionStore } from './types.js';
+import { type BarResult, type Bars, barEntry, barredGenerations, NO_BARS, type UserProjectionStore } from './types.js';
 
 const USER_ATTRIBUTES = ['id', 'name', 'email', 'age', 'department', 'createdAt', 'updatedAt'] as const;
 
@@ -97,7 +97,7 @@ export class DynamoUserProjection implements UserProjectionStore {
     return { head: Item && !isBare(Item) ? toHead(Item) : undefined, bars: toBars(Item) };
   }
 
-  async bar(userId: string, jobId: string): Promise<BarResult> {
+  async bar(userId: string, jobId: string, generation: number): Promise<BarResult> {
     const barred = await conditionalWrite(() =>
       this.doc.send(
         new UpdateCommand({
@@ -106,7 +106,7 @@ export class DynamoUserProjection implements UserProjectionStore {
           UpdateExpression: 'ADD bars :job, barSeq :one',
           // Not once the head names the job: its event is linked, a bar would come too late.
           ConditionExpression: 'NOT contains(recentJobs, :id)',
-          ExpressionAttributeValues: { ':job': new Set([jobId]), ':one': 1, ':id': jobId },
+          ExpressionAttributeValues: { ':job': new Set([barEntry(jobId, generation)]), ':one': 1, ':id': jobId },
         }),
       ),
     );
@@ -114,6 +114,9 @@ export class DynamoUserProjection implements UserProjectionStore {
   }
 
   async unbar(userId: string, jobId: string): Promise<void> {
+    const { bars } = await this.readForWrite(userId);
+    const entries = barredGenerations(bars, jobId).map((generation) => barEntry(jobId, generation));
+    if (entries.length === 0) return;
     // No item (its condition fails): nothing was barred.
     await conditionalWrite(() =>
       this.doc.send(
@@ -122,7 +125,7 @@ export class DynamoUserProjection implements UserProjectionStore {
           Key: this.key(userId),
           UpdateExpression: 'DELETE bars :job ADD barSeq :one',
           ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':job': new Set([jobId]), ':one': 1 },
+          ExpressionAttributeValues: { ':job': new Set(entries), ':one': 1 },
         }),
       ),
     );

@@ -8,6 +8,7 @@ import {
   type AcceptedJob,
   type BarResult,
   type Bars,
+  barEntry,
   type Decision,
   type EventStore,
   type JobHistoryStore,
@@ -103,15 +104,15 @@ export class MemoryUserProjection implements UserProjectionStore {
   async readForWrite(userId: string) {
     return { head: this.rows.get(userId), bars: this.bars.get(userId) ?? NO_BARS };
   }
-  async bar(userId: string, jobId: string): Promise<BarResult> {
+  async bar(userId: string, jobId: string, generation: number): Promise<BarResult> {
     if (this.rows.get(userId)?.recentJobs.includes(jobId)) return 'linked';
     const bars = this.bars.get(userId) ?? NO_BARS;
-    this.bars.set(userId, { seq: bars.seq + 1, jobs: [...new Set([...bars.jobs, jobId])] });
+    this.bars.set(userId, { seq: bars.seq + 1, jobs: [...new Set([...bars.jobs, barEntry(jobId, generation)])] });
     return 'barred';
   }
   async unbar(userId: string, jobId: string) {
     const bars = this.bars.get(userId);
-    if (bars) this.bars.set(userId, { seq: bars.seq + 1, jobs: bars.jobs.filter((j) => j !== jobId) });
+    if (bars) this.bars.set(userId, { seq: bars.seq + 1, jobs: bars.jobs.filter((j) => !j.startsWith(`${jobId}@`)) });
   }
   async queryByDepartment(department: string, limit: number) {
     const users: User[] = [];

@@ -37,6 +37,19 @@ export interface Bars {
 
 export const NO_BARS: Bars = { seq: 0, jobs: [] };
 
+/**
+ * A bar names the job and the generation its move decided (the generation's start, 0 for the
+ * first): a move paused across a redrive leaves a bar of its old generation, which the next one
+ * must not take for its own.
+ */
+export const barEntry = (jobId: string, generation: number) => `${jobId}@${generation}`;
+
+/** The generations of `jobId` barred on a user (entries of other jobs ignored). */
+export function barredGenerations(bars: Bars, jobId: string): number[] {
+  const prefix = `${jobId}@`;
+  return bars.jobs.filter((entry) => entry.startsWith(prefix)).map((entry) => Number(entry.slice(prefix.length)));
+}
+
 /** What a bar found: the job is barred now, or its event had already been linked (applied). */
 export type BarResult = 'barred' | 'linked';
 
@@ -59,8 +72,8 @@ export interface UserProjectionStore {
    * Bars `jobId` from ever linking an event on this user, unless the head names it already (then
    * 'linked'). Creates a bare item (no version, no user) when the user does not exist yet.
    */
-  bar(userId: string, jobId: string): Promise<BarResult>;
-  /** Lifts a bar (a redrive gives the job another chance). */
+  bar(userId: string, jobId: string, generation: number): Promise<BarResult>;
+  /** Lifts the job's bars, of every generation (a redrive gives the job another chance). */
   unbar(userId: string, jobId: string): Promise<void>;
   /** Unconditional write or delete (replay --rebuild only). */
   overwrite(userId: string, head: UserHead | undefined): Promise<void>;

@@ -40,9 +40,9 @@ export function moveOf(system: JobSystem, before?: () => Promise<void>) {
   return async (id: string) => {
     const failed = await system.queues.operations.getJob(id);
     if (!failed) throw new Error(`job ${id} is not in the operations queue`);
-    return system.lifecycle.settleFailed(failed, async () => {
+    return system.lifecycle.settleFailed(failed, async (generation) => {
       await before?.();
-      return effects.bar({ id, name: failed.name, data: failed.data });
+      return effects.bar({ id, name: failed.name, data: failed.data }, generation);
     });
   };
 }

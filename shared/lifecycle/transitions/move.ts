@@ -22,7 +22,7 @@ interface Decided {
 export async function settle(
   core: LifecycleCore,
   job: Job,
-  barEffect: () => Promise<EffectCheck>,
+  barEffect: (generation: number) => Promise<EffectCheck>,
 ): Promise<SettleOutcome> {
   const jobId = String(job.id);
   const decided = await decideFailed(core, job, barEffect);
@@ -51,14 +51,15 @@ export async function settle(
 async function decideFailed(
   core: LifecycleCore,
   job: Job,
-  barEffect: () => Promise<EffectCheck>,
+  barEffect: (generation: number) => Promise<EffectCheck>,
 ): Promise<Decided | undefined> {
   const { records, actor } = core.deps;
   const jobId = String(job.id);
   const record = await retryTransient(() => records.get(jobId));
   if (job.timestamp < (record?.genStartedAt ?? 0)) return undefined;
   if (record?.outcome) return { outcome: record.outcome, won: false, effect: await effectOf(core, record) };
-  const effect = await barEffect();
+  // Bars tagged with the generation read: if a redrive opens the next one meanwhile, these are not its.
+  const effect = await barEffect(record?.genStartedAt ?? 0);
   const reason = job.failedReason || 'unknown';
   let decision: Awaited<ReturnType<typeof records.decide>>;
   try {

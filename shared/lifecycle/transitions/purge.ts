@@ -58,7 +58,10 @@ async function purgeHeldRedrive(
   if (record?.outcome || !held) return record?.outcome;
   // The bars were lifted: a delivery (a stale one of the old generation) may have linked the
   // effect since. A bar that finds it linked decides completed, as a move's does; never purged.
-  const effect = await effects.bar({ id: jobId, name: entry.name, data: (entry.data as DeadLetterData).payload });
+  const effect = await effects.bar(
+    { id: jobId, name: entry.name, data: (entry.data as DeadLetterData).payload },
+    record?.genStartedAt ?? 0,
+  );
   const decision = await retryTransient(() =>
     records.decide(
       jobId,
