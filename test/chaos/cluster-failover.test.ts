@@ -11,7 +11,7 @@ describe('chaos: cluster-failover', () => {
     // node timeout, not Redis's default 15 s that `npm run chaos` uses: with 15 s the killed
     // shard's workers stay parked after the failover in about 1 run in 3 (docs/scale-out.md, open),
     // which would make this test fail at random rather than on a regression.
-    const result = await clusterFailover(400, { portRange: [7400, 7599], nodeTimeoutMs: 1000 });
+    const result = await clusterFailover(400, { portRange: [7530, 7559], nodeTimeoutMs: 1000 });
 
     expectScenarioPassed(result);
     expect(result.faults.processRestarts).toBe(0);

@@ -8,7 +8,7 @@ describe('chaos: sentinel-failover', () => {
     timeout: CHAOS_TIMEOUT_MS,
   }, async () => {
     // Loopback ports of this suite's own, so a parallel run's Redis servers are never hit.
-    const result = await sentinelFailover(400, { portRange: [7400, 7599] });
+    const result = await sentinelFailover(400, { portRange: [7560, 7599] });
 
     expectScenarioPassed(result);
     expect(result.faults.processRestarts).toBe(0);

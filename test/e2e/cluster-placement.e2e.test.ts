@@ -1,5 +1,5 @@
 // Shard placement on a real Redis Cluster (3 masters + 3 replicas started here, on loopback ports
-// 7400-7599): the tags keys.ts picks put 3 shards on 3 distinct masters, as the servers' own
+// 7400-7429): the tags keys.ts picks put 3 shards on 3 distinct masters, as the servers' own
 // CLUSTER KEYSLOT and CLUSTER SHARDS say, and `djq stats` shows each shard's master; with 4 shards
 // on 3 masters two must share one, and a worker says so in its log, /readyz and /metrics.
 import type { Cluster } from 'ioredis';
@@ -14,8 +14,8 @@ import { waitFor } from '../helpers/pipeline.js';
 import { type Service, startService, stopService } from '../helpers/processes.js';
 import { testEnv } from '../helpers/stack.js';
 
-/** The loopback ports this file's Redis nodes may use. */
-const PORTS: [number, number] = [7400, 7599];
+/** The loopback ports this file's Redis nodes may use: each test file that starts nodes has a range of its own (files run in parallel; a shared range let two pick the same port). */
+const PORTS: [number, number] = [7400, 7429];
 
 let cluster: RedisClusterServer | undefined;
 let redis: Cluster | undefined;

@@ -1,5 +1,5 @@
 // A Redis Cluster behind TLS and a password (3 masters + 3 replicas started here on loopback ports
-// 7400-7599, a throwaway CA; the nodes' bus and replication over TLS too), as managed clusters run:
+// 7430-7459, a throwaway CA; the nodes' bus and replication over TLS too), as managed clusters run:
 // the producer and a worker process reach it through its TLS ports only (rediss:// with
 // REDIS_TLS_CA_FILE, REDIS_CLUSTER_NODES), the queue in 3 shards on 3 distinct masters; `djq check`
 // finds nothing lost or twice and the password appears in no output.
@@ -26,7 +26,7 @@ const services: Service[] = [];
 beforeAll(async () => {
   certDir = mkdtempSync(join(tmpdir(), 'djq-cluster-tls-'));
   const tls = makeTestCertificates(certDir);
-  cluster = await startRedisCluster({ masters: 3, portRange: [7400, 7599], password: PASSWORD, tls });
+  cluster = await startRedisCluster({ masters: 3, portRange: [7430, 7459], password: PASSWORD, tls });
 }, 90_000);
 
 afterAll(async () => {

@@ -1,5 +1,5 @@
 // Redis Sentinel for real (1 primary, 1 replica and 3 redis-sentinel processes started here, on
-// loopback ports 7400-7599), plain and over TLS: a producer and a worker process reach the master
+// loopback ports 7500-7529), plain and over TLS: a producer and a worker process reach the master
 // through REDIS_SENTINELS; the primary is killed (-9) mid-run, the sentinels promote the replica,
 // and both processes follow it without exiting. `djq check` then finds nothing lost and nothing
 // twice. With TLS the sentinels and servers are reached on their TLS ports only (rediss:// and
@@ -59,7 +59,7 @@ describe.each([
     timeout: 180_000,
   }, async () => {
     group = await startRedisSentinelGroup({
-      portRange: [7400, 7599],
+      portRange: [7500, 7529],
       downAfterMs: 1000,
       ...(tls && certificates ? { tls: certificates } : {}),
     });

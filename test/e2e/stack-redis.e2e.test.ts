@@ -1,7 +1,7 @@
 // `npm start` and the Redis it is told to use: a configured Redis is never replaced. One that does
 // not answer ends the start with one error naming it (no redis-server of its own started); a Redis
 // Cluster given by REDIS_CLUSTER_NODES (3 masters + 3 replicas started here, loopback ports
-// 7400-7599) runs the whole stack, sharded, to a drained end; so does one behind TLS and a password.
+// 7460-7499) runs the whole stack, sharded, to a drained end; so does one behind TLS and a password.
 
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { type Service, startService, stopService } from '../helpers/processes.js
 import { testEnv } from '../helpers/stack.js';
 import { makeTestCertificates } from '../helpers/tls.js';
 
-const PORTS: [number, number] = [7400, 7599];
+const PORTS: [number, number] = [7460, 7499];
 const services: Service[] = [];
 const dirs: string[] = [];
 let cluster: RedisClusterServer | undefined;
