@@ -5,15 +5,13 @@
 import { randomUUID } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { EffectBars, isLinked } from '../../shared/lifecycle/effect-bars.js';
+import { isLinked } from '../../shared/lifecycle/effect-bars.js';
 import { type HistoryEntry, HistoryRecorder } from '../../shared/lifecycle/history.js';
 import { MemoryJobHistory } from '../../shared/store/memory-stores.js';
 import { barredGenerations } from '../../shared/store/types.js';
-import type { JobSystem } from '../../shared/wiring.js';
 import { UserCommands } from '../../worker/user-commands.js';
 import { activate, completedAttempt, crashAt, failNext, gate, noEffect, useRaceActors } from '../helpers/interleave.js';
 import { marksOf, moveOf, pausedBeforeLink, updateJobOfNewUser } from '../helpers/outcomes.js';
-import { newUser } from '../helpers/pipeline.js';
 import { deleteKeys } from '../helpers/stack.js';
 
 const { actor, resources } = useRaceActors();

@@ -6,16 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { EffectBars } from '../../shared/lifecycle/effect-bars.js';
 import { TransitionLockLostError } from '../../shared/lifecycle/transition-lock.js';
 import { checkDecisions, generationsWithTwoOutcomes } from '../../shared/operator/check-decisions.js';
 import { JobBarredError } from '../../shared/store/errors.js';
-import type { OutcomeMark, Stores, UserProjectionStore } from '../../shared/store/types.js';
-import type { JobSystem } from '../../shared/wiring.js';
+import type { OutcomeMark } from '../../shared/store/types.js';
 import { UserCommands } from '../../worker/user-commands.js';
-import { activate, completedAttempt, type Gate, pauseAt, useRaceActors, whereIs } from '../helpers/interleave.js';
+import { activate, completedAttempt, pauseAt, useRaceActors, whereIs } from '../helpers/interleave.js';
 import { marksOf, moveOf, pausedBeforeLink, updateJobOfNewUser } from '../helpers/outcomes.js';
-import { newUser } from '../helpers/pipeline.js';
 
 const { actor, resources } = useRaceActors();
 
