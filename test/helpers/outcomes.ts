@@ -2,11 +2,12 @@
 // a user that exists, a dead-letter move as a worker makes it (bars, then the decision), and a
 // job's decision marks.
 import { randomUUID } from 'node:crypto';
+import { UnrecoverableError } from 'bullmq';
 import { EffectBars } from '../../shared/lifecycle/effect-bars.js';
 import type { Stores, UserProjectionStore } from '../../shared/store/types.js';
 import type { JobSystem } from '../../shared/wiring.js';
 import { UserCommands } from '../../worker/user-commands.js';
-import { type Gate, gate } from './interleave.js';
+import { activate, type Gate, gate } from './interleave.js';
 import { newUser } from './pipeline.js';
 
 /** A write path whose first link waits at a gate: a delivery paused between its reads and its write. */
@@ -50,3 +51,17 @@ export function moveOf(system: JobSystem, before?: () => Promise<void>) {
 /** The job's decisions and redrives, in order. */
 export const marksOf = async (system: JobSystem, id: string) =>
   (await system.stores.jobs.get(id))?.marks.map((m) => m.outcome);
+
+/**
+ * An update job whose delivery is paused before its link while BullMQ fails the job for good (its
+ * lock expired: what the stalled check leaves). It resumes at `stale.gate.release()`.
+ */
+export async function staleDeliveryOfFailedJob(system: JobSystem, stores: Stores) {
+  const { id, userId } = await updateJobOfNewUser(system);
+  const { job, token } = await activate(system, id);
+  const stale = pausedBeforeLink(stores);
+  const delivery = stale.commands.update(id, userId, { age: 42 });
+  await stale.gate.reached;
+  await job.moveToFailed(new UnrecoverableError('job stalled more than allowable limit'), token, false);
+  return { id, userId, job, token, delivery, stale };
+}

@@ -11,7 +11,7 @@ import { MemoryJobHistory } from '../../shared/store/memory-stores.js';
 import { barredGenerations } from '../../shared/store/types.js';
 import { UserCommands } from '../../worker/user-commands.js';
 import { activate, completedAttempt, crashAt, failNext, gate, noEffect, useRaceActors } from '../helpers/interleave.js';
-import { marksOf, moveOf, pausedBeforeLink, updateJobOfNewUser } from '../helpers/outcomes.js';
+import { marksOf, moveOf, staleDeliveryOfFailedJob, updateJobOfNewUser } from '../helpers/outcomes.js';
 import { deleteKeys } from '../helpers/stack.js';
 
 const { actor, resources } = useRaceActors();
@@ -20,13 +20,8 @@ describe('a purge of a redrive held back', () => {
   it('never purges a job whose effect a delivery landed while the redrive was held', async () => {
     const worker = actor('worker');
     const operator = actor('operator');
-    const { id, userId } = await updateJobOfNewUser(worker);
-    const { job, token } = await activate(worker, id);
     // Generation 1's delivery writes its event and pauses before its link; its lock expires.
-    const stale = pausedBeforeLink(resources().stores);
-    const delivery = stale.commands.update(id, userId, { age: 42 });
-    await stale.gate.reached;
-    await job.moveToFailed(new UnrecoverableError('job stalled more than allowable limit'), token, false);
+    const { id, userId, delivery, stale } = await staleDeliveryOfFailedJob(worker, resources().stores);
     expect(await moveOf(worker)(id)).toBe('dead-lettered');
     // A redrive reopens the generation, lifts the bars, adds the new instance held and dies.
     crashAt(operator.lifecycle, 'redrive:added');

@@ -12,21 +12,16 @@ import { JobBarredError } from '../../shared/store/errors.js';
 import type { OutcomeMark } from '../../shared/store/types.js';
 import { UserCommands } from '../../worker/user-commands.js';
 import { activate, completedAttempt, pauseAt, useRaceActors, whereIs } from '../helpers/interleave.js';
-import { marksOf, moveOf, pausedBeforeLink, updateJobOfNewUser } from '../helpers/outcomes.js';
+import { marksOf, moveOf, staleDeliveryOfFailedJob, updateJobOfNewUser } from '../helpers/outcomes.js';
 
 const { actor, resources } = useRaceActors();
 
 describe('a stale delivery against a dead-letter move', () => {
   it('cannot land its effect after the move decided: it is barred and applies nothing', async () => {
     const worker = actor('worker');
-    const { id, userId } = await updateJobOfNewUser(worker);
-    const { job, token } = await activate(worker, id);
     // The delivery reads the head and writes its event, then pauses before its link…
-    const stale = pausedBeforeLink(resources().stores);
-    const delivery = stale.commands.update(id, userId, { age: 42 });
-    await stale.gate.reached;
     // …its lock expires, the stalled check fails the job for good, and a worker moves it.
-    await job.moveToFailed(new UnrecoverableError('job stalled more than allowable limit'), token, false);
+    const { id, userId, job, token, delivery, stale } = await staleDeliveryOfFailedJob(worker, resources().stores);
     expect(await moveOf(worker)(id)).toBe('dead-lettered');
     // The delivery wakes up: its link loses to the bar, and it learns the job was decided.
     stale.gate.release();
@@ -40,12 +35,7 @@ describe('a stale delivery against a dead-letter move', () => {
 
   it("its attempt's log line, written without a lock, decides nothing", async () => {
     const worker = actor('worker');
-    const { id, userId } = await updateJobOfNewUser(worker);
-    const { job, token } = await activate(worker, id);
-    const stale = pausedBeforeLink(resources().stores);
-    const delivery = stale.commands.update(id, userId, { age: 42 });
-    await stale.gate.reached;
-    await job.moveToFailed(new UnrecoverableError('job stalled more than allowable limit'), token, false);
+    const { id, userId, job, delivery, stale } = await staleDeliveryOfFailedJob(worker, resources().stores);
     // The stale delivery logs a failed attempt of its own (job.log takes no lock) before the move:
     // the move's decision does not read the logs, so the line hides nothing.
     await worker.lifecycle.attemptFailed(job, {
