@@ -1,6 +1,8 @@
 // Every job's life as an append-only list of lifecycle entries. Written through a bounded buffer
 // flushed in batches, so it costs the hot path almost nothing, and a failing history write never
 // touches the job itself: a crash loses at most this process's unflushed buffer.
+
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../runtime/config.js';
 import { withDeadline } from '../runtime/deadline.js';
 import type { Logger } from '../runtime/logger.js';
@@ -155,7 +157,18 @@ export class HistoryRecorder {
     // spill is for the processes that stay.
     if (!spill || this.closing || Date.now() < this.spillEmptyUntil) return;
     const spillsBefore = this.spills;
-    const taken = await spill.take(SPILL_TAKE).catch(() => [] as HistoryEntry[]);
+    // A stuck Redis must not hold this flush (and every later one) for good: past the deadline the
+    // take counts as empty, and what it takes if Redis answers later joins the buffer.
+    const take = spill.take(SPILL_TAKE).catch(() => [] as HistoryEntry[]);
+    const late = Symbol('late');
+    const answer = await Promise.race([take, sleep(SPILL_DEADLINE_MS, late, { ref: false })]);
+    if (answer === late) {
+      void take.then((entries) => {
+        this.buffer = entries.concat(this.buffer);
+      });
+      return;
+    }
+    const taken = answer;
     if (taken.length === 0) {
       // Unless this process spilled meanwhile (its push may have landed after the look).
       if (this.spills === spillsBefore) {

@@ -112,4 +112,19 @@ describe('HistoryRecorder', () => {
     ).toBe('retrying');
     expect(statusOf([{ type: 'dead-lettered', jobId: 'j', at, reason: 'r', attempts: 1 }])).toBe('dead-lettered');
   });
+
+  it('does not let a spill that never answers hold its flushes', async () => {
+    const store = new MemoryJobHistory();
+    const recorder = new HistoryRecorder({
+      store,
+      flushIntervalMs: 60_000,
+      maxBuffered: 100,
+      spill: { push: async () => 0, take: () => new Promise<HistoryEntry[]>(() => undefined) },
+    });
+    recorder.record(entry('a'));
+    await recorder.flush(); // resolves past the take's deadline
+    recorder.record(entry('b'));
+    await recorder.flush();
+    expect(store.entries.map((e) => e.jobId)).toEqual(['a', 'b']);
+  });
 });
