@@ -5,6 +5,7 @@
 // 0 process restarts, and the time from the kill to shard 0's next finished job is reported.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { keySlot } from '../../shared/lifecycle/key-slot.js';
+import { diedServices, pollUntil, seconds } from '../failover.js';
 import { isRunning } from '../processes.js';
 import { expect, result, type ScenarioResult } from '../scenario.js';
 import { runWorkload } from '../workload.js';
@@ -57,32 +58,22 @@ export async function clusterFailover(
         const killedAt = Date.now();
         victim.process.kill('SIGKILL');
         const giveUpAt = killedAt + nodeTimeoutMs * 3 + 30_000;
-        for (;;) {
+        await pollUntil(async () => {
           promotedPort = await cluster.masterOf(slot).catch(() => undefined);
-          if (promotedPort !== undefined && promotedPort !== killedPort) break;
-          if (Date.now() > giveUpAt) break;
-          await sleep(100);
-        }
+          return promotedPort !== undefined && promotedPort !== killedPort;
+        }, giveUpAt);
         failoverMs = Date.now() - killedAt;
         producerRunningAfterFailover = isRunning(producer.process);
         // Resumed: shard 0 (the killed master's) records a finished job again.
-        for (;;) {
-          const finished = Number(await stack.redis.xlen(outcomesKey).catch(() => finishedBefore));
-          if (finished > finishedBefore) {
-            resumeMs = Date.now() - killedAt;
-            break;
-          }
-          if (Date.now() > giveUpAt) break;
-          await sleep(100);
-        }
+        const finished = async () => Number(await stack.redis.xlen(outcomesKey).catch(() => finishedBefore));
+        if (await pollUntil(async () => (await finished()) > finishedBefore, giveUpAt))
+          resumeMs = Date.now() - killedAt;
       },
     },
     ({ report, drained, producerExitCode, stack }) => {
       // No supervisor here: a process that exited (other than the producer's exit 0 at its
       // MAX_OPERATIONS) is one a supervisor would have restarted.
-      const restarted = stack.services.filter(
-        (s) => !isRunning(s.process) && !(s.name === 'producer' && s.process.exitCode === 0),
-      );
+      const restarted = diedServices(stack.services);
       const promoted = promotedPort !== undefined && promotedPort !== killedPort;
       return result({
         scenario: 'cluster-failover',
@@ -120,5 +111,3 @@ export async function clusterFailover(
     },
   );
 }
-
-const seconds = (ms: number | undefined) => (ms === undefined ? '?' : (ms / 1000).toFixed(1));

@@ -4,6 +4,7 @@
 // their own: nothing lost or applied twice, 0 process restarts, and the time from the kill until
 // jobs finish again is reported.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { diedServices, pollUntil, seconds } from '../failover.js';
 import { isRunning } from '../processes.js';
 import { expect, result, type ScenarioResult } from '../scenario.js';
 import { runWorkload } from '../workload.js';
@@ -45,30 +46,20 @@ export async function sentinelFailover(
         const killedAt = Date.now();
         await group.primary.stop('SIGKILL');
         const giveUpAt = killedAt + downAfterMs * 3 + 60_000;
-        for (;;) {
+        await pollUntil(async () => {
           promotedPort = await group.masterPort();
-          if (promotedPort !== undefined && promotedPort !== killedPort) break;
-          if (Date.now() > giveUpAt) break;
-          await sleep(100);
-        }
+          return promotedPort !== undefined && promotedPort !== killedPort;
+        }, giveUpAt);
         failoverMs = Date.now() - killedAt;
         producerRunningAfterFailover = isRunning(producer.process);
-        for (;;) {
-          if ((await stack.finished().catch(() => finishedBefore)) > finishedBefore) {
-            resumeMs = Date.now() - killedAt;
-            break;
-          }
-          if (Date.now() > giveUpAt) break;
-          await sleep(100);
-        }
+        const resumed = () => stack.finished().catch(() => finishedBefore);
+        if (await pollUntil(async () => (await resumed()) > finishedBefore, giveUpAt)) resumeMs = Date.now() - killedAt;
       },
     },
     ({ report, drained, producerExitCode, stack }) => {
       // No supervisor here: a process that exited (other than the producer's exit 0 at its
       // MAX_OPERATIONS) is one a supervisor would have restarted.
-      const restarted = stack.services.filter(
-        (s) => !isRunning(s.process) && !(s.name === 'producer' && s.process.exitCode === 0),
-      );
+      const restarted = diedServices(stack.services);
       const promoted = promotedPort !== undefined && promotedPort !== killedPort;
       return result({
         scenario: 'sentinel-failover',
@@ -102,5 +93,3 @@ export async function sentinelFailover(
     },
   );
 }
-
-const seconds = (ms: number | undefined) => (ms === undefined ? '?' : (ms / 1000).toFixed(1));
