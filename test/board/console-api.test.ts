@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Board } from '../../board/board-server.js';
 import { operationJobOptions } from '../../shared/lifecycle/queues.js';
-import { type BoardFixture, startBoardFixture, waitFor } from './fixture.js';
+import { type BoardFixture, pruneFromRedis, startBoardFixture, waitFor } from './fixture.js';
 
 const credentials = { username: 'ops', password: 'console-test-secret' };
 const authorization = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
@@ -24,7 +24,7 @@ beforeAll(async () => {
   // Accepted like the producer does (a DynamoDB record first), run, then pruned from Redis.
   await fixture.worker.system.lifecycle.enqueue([{ id: prunedJobId, name: 'get-user', data: { userId: user } }]);
   await waitFor('the job to complete', async () => (await fixture.resources.stores.jobs.get(prunedJobId))?.outcome);
-  await fixture.queues.operations.remove(prunedJobId);
+  await pruneFromRedis(fixture.queues.operations, prunedJobId);
 });
 
 afterAll(async () => {

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Board } from '../../board/board-server.js';
-import { type BoardFixture, startBoardFixture, waitFor } from './fixture.js';
+import { type BoardFixture, pruneFromRedis, startBoardFixture, waitFor } from './fixture.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -57,7 +57,7 @@ beforeAll(async () => {
     return records.length === 2 && records.every((r) => r.outcome);
   });
   await fixture.worker.system.history.flush();
-  await fixture.queues.operations.remove(prunedJobId);
+  await pruneFromRedis(fixture.queues.operations, prunedJobId);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   const context = await browser.newContext({ httpCredentials: credentials });
   page = await context.newPage();

@@ -8,10 +8,10 @@ import { operationJobOptions, type Queues } from '../../shared/lifecycle/queues.
 import type { Config } from '../../shared/runtime/config.js';
 import { WorkerMetrics } from '../../worker/metrics.js';
 import { startWorkerService, type WorkerService } from '../../worker/worker-service.js';
-import { waitFor } from '../helpers/pipeline.js';
+import { pruneFromRedis, waitFor } from '../helpers/pipeline.js';
 import { openTestResources, type TestEnv, type TestResources, testEnv } from '../helpers/stack.js';
 
-export { waitFor };
+export { pruneFromRedis, waitFor };
 
 export const silent = pino({ level: 'silent' });
 

@@ -2,6 +2,7 @@
 // Redis and dynalite, a queue to enqueue into, and readers for the final state.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { createDynamoClients } from '../../shared/dynamo/client.js';
@@ -74,6 +75,19 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
+}
+
+/**
+ * Prunes a finished job from Redis, as removeOnComplete does to old jobs. DynamoDB decides a job's
+ * outcome before its worker acks it in BullMQ, and `remove` leaves a job that is still active
+ * (locked), so this waits for BullMQ's own finished state first.
+ */
+export async function pruneFromRedis(queue: Queue, jobId: string): Promise<void> {
+  await waitFor(`${jobId} finished in Redis`, async () => {
+    const state = await queue.getJobState(jobId);
+    return state === 'completed' || state === 'failed';
+  });
+  if ((await queue.remove(jobId)) !== 1) throw new Error(`BullMQ kept finished job ${jobId}`);
 }
 
 export const newUser = (overrides: Record<string, unknown> = {}) => ({

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readMinuteSeries } from '../../shared/lifecycle/minute-series.js';
 import { OperatorConsole } from '../../shared/operator/operator-console.js';
-import { newUser, openProducerSide, startTestWorker, type TestWorker, waitFor } from '../helpers/pipeline.js';
+import { newUser, openProducerSide, pruneFromRedis, startTestWorker, type TestWorker, waitFor } from '../helpers/pipeline.js';
 import { openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
 
 const env = testEnv({ JOB_ATTEMPTS: 2 });
@@ -46,7 +46,7 @@ beforeAll(async () => {
   });
   await worker.service.system.history.flush();
   // Pruned from Redis, as removeOnComplete does to old jobs.
-  await producer.queues.operations.remove(ids.create);
+  await pruneFromRedis(producer.queues.operations, ids.create);
 });
 
 afterAll(async () => {

@@ -4,7 +4,7 @@ import { foldUser, sameHead } from '../../shared/domain/user.js';
 import type { DeadLetterEntry } from '../../shared/lifecycle/dead-letter.js';
 import { loadUser } from '../../shared/operator/replay.js';
 import type { Stores } from '../../shared/store/types.js';
-import { newUser, openProducerSide, startTestWorker, type TestWorker, waitFor } from '../helpers/pipeline.js';
+import { newUser, openProducerSide, pruneFromRedis, startTestWorker, type TestWorker, waitFor } from '../helpers/pipeline.js';
 import { openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
 
 let resources: TestResources;
@@ -103,7 +103,7 @@ describe('pipeline', () => {
     const update = await producer.enqueue('update-user', { userId: user.id, changes: { age: 77 } });
     await finished(update);
     // Redeliver: the same jobId again, as BullMQ's at-least-once delivery may.
-    await (await producer.queues.operations.getJob(update))?.remove();
+    await pruneFromRedis(producer.queues.operations, update);
     await producer.enqueue('update-user', { userId: user.id, changes: { age: 77 } }, update);
     await waitFor('redelivery', async () => Boolean(await returnValue(update)));
     expect(await returnValue(update)).toMatchObject({ applied: false });
