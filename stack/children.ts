@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { withDeadline } from '../shared/runtime/deadline.js';
-import { paint, say, write } from './output.js';
+import { paint, relay, say } from './output.js';
 
 /** A child that dies this many times in a row, each soon after it started, is not restarted again. */
 const RESTART_BUDGET = 5;
@@ -63,9 +63,11 @@ export class Stack {
     child.startedAt = performance.now();
     const color = child.service === 'producer' ? 36 : child.service === 'board' ? 35 : 33;
     const label = paint(color, `[${child.name}]`);
-    for (const stream of [proc.stdout, proc.stderr]) {
-      if (!stream) continue;
-      createInterface({ input: stream }).on('line', (line) => write(`${label} ${line}\n`));
+    for (const [from, stream] of [
+      ['stdout', proc.stdout],
+      ['stderr', proc.stderr],
+    ] as const) {
+      if (stream) createInterface({ input: stream }).on('line', (line) => relay(label, line, from));
     }
     proc.on('exit', (code, signal) => this.onExit(child, code, signal));
   }

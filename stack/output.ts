@@ -1,5 +1,7 @@
 // What the stack prints: its own lines, labelled and coloured on a terminal, and its children's,
 // which it relays. Never blocks on a reader that stopped reading.
+import { fitToWidth } from './fit-width.js';
+
 export const tty = process.stdout.isTTY === true;
 export const paint = (code: number, text: string) => (tty ? `\u001b[${code}m${text}\u001b[0m` : text);
 
@@ -12,6 +14,15 @@ const MAX_QUEUED_OUTPUT = 16 * 1024 * 1024;
 
 export function write(text: string) {
   if (process.stdout.writableLength < MAX_QUEUED_OUTPUT) process.stdout.write(text);
+}
+
+/**
+ * Relays one line of a child's output, labelled. Its log lines (stdout) are cut to the terminal's
+ * width on a terminal; what it writes to stderr (a crash's stack, a usage error) is kept whole.
+ */
+export function relay(label: string, line: string, from: 'stdout' | 'stderr') {
+  const text = `${label} ${line}`;
+  write(`${tty && from === 'stdout' ? fitToWidth(text, process.stdout.columns) : text}\n`);
 }
 
 export function say(line: string) {
