@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fitToWidth } from '../../stack/fit-width.js';
+import { fitToWidth, stripColour as visible } from '../../stack/fit-width.js';
 
-const visible = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, '');
 const red = (text: string) => `\u001b[31m${text}\u001b[0m`;
 
 describe('fitToWidth (npm start relaying a log line to a terminal)', () => {
@@ -34,7 +33,8 @@ describe('fitToWidth (npm start relaying a log line to a terminal)', () => {
     }
     const err = `[worker-1]     err: "user 0ca972cd does not exist (yet): ${'e'.repeat(200)}"`;
     const json = `[worker-1] {"level":30,"msg":"worker ready","queue":"${'q'.repeat(200)}"}`;
-    for (const line of [err, json, `[worker-1] Error: boom ${'s'.repeat(200)}`]) expect(fitToWidth(line, 80)).toBe(line);
+    for (const line of [err, json, `[worker-1] Error: boom ${'s'.repeat(200)}`])
+      expect(fitToWidth(line, 80)).toBe(line);
   });
 
   it('never splits a character made of two UTF-16 units', () => {
