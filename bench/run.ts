@@ -5,9 +5,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { benchCharts } from '../charts/bench.js';
 import { writeCharts } from '../charts/main.js';
+import { parseFlags } from '../shared/runtime/flags.js';
 import { clearProgress, progress } from './report.js';
 import { capacitySection } from './sections/capacity.js';
 import { ceilingRun, naiveRun, projectRun } from './sections/end-to-end.js';
@@ -53,9 +53,8 @@ Example:
 
 function benchArgs() {
   try {
-    const { values } = parseArgs({
+    const { values } = parseFlags({
       args: process.argv.slice(2),
-      strict: true,
       options: {
         quick: { type: 'boolean', default: false },
         only: { type: 'string' },

@@ -6,10 +6,10 @@
 import '../shared/runtime/node-version.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { parseArgs } from 'node:util';
 import { chaosCharts } from '../charts/chaos.js';
 import { CHAOS_RESULTS, writeCharts } from '../charts/main.js';
 import { fmt } from '../charts/table.js';
+import { parseFlags } from '../shared/runtime/flags.js';
 import { killTracked } from './processes.js';
 import type { ScenarioResult } from './scenario.js';
 import { SCENARIOS } from './scenarios/index.js';
@@ -32,9 +32,8 @@ Example:
 
 function chaosArgs() {
   try {
-    return parseArgs({
+    return parseFlags({
       args: process.argv.slice(2),
-      strict: true,
       options: {
         json: { type: 'boolean', default: false },
         small: { type: 'boolean', default: false },

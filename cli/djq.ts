@@ -4,8 +4,8 @@
 import '../shared/runtime/node-version.js';
 // Then: starts OpenTelemetry before anything loads the AWS SDK (only when OTEL_* ask for traces).
 import '../shared/telemetry/preload.js';
-import { parseArgs } from 'node:util';
 import { ConfigError } from '../shared/runtime/config.js';
+import { nearest, parseFlags, UnknownFlagError } from '../shared/runtime/flags.js';
 import { tracing } from '../shared/telemetry/tracing.js';
 import { check } from './commands/check.js';
 import { dlq } from './commands/dlq.js';
@@ -17,7 +17,7 @@ import { replay } from './commands/replay.js';
 import { stats } from './commands/stats.js';
 import { CliContext, UsageError } from './context.js';
 import { makeOutput } from './output.js';
-import { COMMANDS, COMMON_FLAGS, commandHelp, nearest, USAGE } from './usage.js';
+import { COMMANDS, COMMON_FLAGS, commandHelp, USAGE } from './usage.js';
 
 const OPTIONS = {
   json: { type: 'boolean' },
@@ -45,17 +45,14 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-/** parseArgs, with an unknown flag answered by the nearest one the command takes. */
+/** The flags, an unknown one answered by the nearest one the command takes. */
 function parse(argv: string[]) {
+  const command = argv.find((a) => !a.startsWith('-')) ?? '';
+  const takes = [...(COMMANDS[command]?.flags ?? Object.keys(OPTIONS)), ...COMMON_FLAGS];
   try {
-    return parseArgs({ args: argv, strict: true, allowPositionals: true, options: OPTIONS });
+    return parseFlags({ args: argv, allowPositionals: true, options: OPTIONS }, takes);
   } catch (error) {
-    const flag = /Unknown option '(-{1,2}[^']+)'/.exec((error as Error).message)?.[1];
-    if (!flag) throw error;
-    const command = argv.find((a) => !a.startsWith('-')) ?? '';
-    const takes = [...(COMMANDS[command]?.flags ?? Object.keys(OPTIONS)), ...COMMON_FLAGS];
-    const near = nearest(flag.replace(/^-+/, ''), takes);
-    throw new UsageError(`unknown option ${flag}${near ? `: did you mean --${near}?` : ''}`);
+    throw error instanceof UnknownFlagError ? new UsageError(error.message) : error;
   }
 }
 

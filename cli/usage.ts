@@ -153,30 +153,3 @@ Exit codes: 0 ok, 1 the command found a problem (or failed), 2 bad usage or conf
 export function commandHelp(command: string): string {
   return `${COMMANDS[command]?.text ?? USAGE}\n\n${COMMON}`;
 }
-
-/** Edit distance (insertions, deletions, substitutions) between two short words. */
-export function distance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(
-        (previous[j] ?? 0) + 1,
-        (row[j - 1] ?? 0) + 1,
-        (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    previous = row;
-  }
-  return previous[b.length] ?? 0;
-}
-
-/** The candidate nearest to `word`, if it is near enough to be what was meant. */
-export function nearest(word: string, candidates: readonly string[]): string | undefined {
-  let best: { name: string; d: number } | undefined;
-  for (const name of candidates) {
-    const d = name.startsWith(word) || word.startsWith(name) ? 1 : distance(word, name);
-    if (!best || d < best.d) best = { name, d };
-  }
-  return best && best.d <= Math.max(2, Math.floor(word.length / 3)) ? best.name : undefined;
-}

@@ -1,5 +1,5 @@
 // Command-line flags of `npm start`, parsed strictly: an unknown or malformed flag is one clear error.
-import { parseArgs } from 'node:util';
+import { parseFlags } from '../shared/runtime/flags.js';
 
 export interface StackArgs {
   workers: number;
@@ -51,9 +51,8 @@ function positiveInt(flag: string, value: string | undefined, min = 1): number |
 }
 
 export function parseStackArgs(argv: string[]): StackArgs {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseFlags({
     args: argv,
-    strict: true,
     allowPositionals: true,
     options: {
       workers: { type: 'string' },

@@ -1,7 +1,8 @@
 // djq's help and suggestions, and the shape of a completed job's result in `history --json`.
 import { describe, expect, it } from 'vitest';
 import { parseResult } from '../../cli/commands/history.js';
-import { COMMANDS, commandHelp, distance, nearest } from '../../cli/usage.js';
+import { COMMANDS, commandHelp } from '../../cli/usage.js';
+import { distance, nearest } from '../../shared/runtime/flags.js';
 
 describe('nearest', () => {
   it.each([

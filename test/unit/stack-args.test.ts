@@ -34,6 +34,7 @@ describe('parseStackArgs', () => {
 
   it('an unknown flag or a stray argument is an error', () => {
     expect(() => parseStackArgs(['--capacities', '3'])).toThrow(/--capacities/);
+    expect(() => parseStackArgs(['--worker', '3'])).toThrow('unknown option --worker: did you mean --workers?');
     expect(() => parseStackArgs(['200'])).toThrow('unexpected argument "200"');
   });
 });
