@@ -36,7 +36,7 @@ export function makeProcessor(handlers: Handlers, lifecycle: JobLifecycle, flow:
     const maxAttempts = job.opts.attempts ?? 1;
     const started = performance.now();
     const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
-    let outcome: { result: JobResult; capacityUnits: number; dynamoCalls: number };
+    let outcome: { result: JobResult; capacityUnits: number; dynamoCalls: number; dynamoMs: number };
     // Kept whatever the attempt's outcome: flow control learns from failed and put-back attempts too.
     const tally = flow.newTally();
     try {
@@ -46,7 +46,12 @@ export function makeProcessor(handlers: Handlers, lifecycle: JobLifecycle, flow:
         return handler(parsed.payload, String(job.id));
       });
       flow.noteCalls(tally);
-      outcome = { result, capacityUnits: tally.capacityUnits, dynamoCalls: tally.calls };
+      outcome = {
+        result,
+        capacityUnits: tally.capacityUnits,
+        dynamoCalls: tally.calls,
+        dynamoMs: Math.round(tally.durationMs * 10) / 10,
+      };
     } catch (error) {
       flow.noteCalls(tally);
       const cause = putBackCause(error, flow.enabled);

@@ -2,12 +2,16 @@
 // on dynalite; enqueue→completion per job is BullMQ's finishedOn − timestamp. Beside it, where the
 // tail comes from: each job's wait in the queue (processedOn − timestamp) apart from its processing
 // (finishedOn − processedOn), for all jobs and for the slowest 1%; the DynamoDB calls' own latency;
-// and this process's event-loop delay and GC pauses over the measured window.
+// each job's own time (enqueue→completion less the time it waited on DynamoDB: its attempt's calls,
+// as the worker reports them, and its decision); and this process's event-loop delay and GC pauses
+// over the measured window.
 import { Redis } from 'ioredis';
 import type { LatencyFigures } from '../../charts/bench.js';
 import { Producer } from '../../producer/producer.js';
 import { createDynamoClients } from '../../shared/dynamo/client.js';
+import type { JobLifecycle } from '../../shared/lifecycle/job-lifecycle.js';
 import { createDynamoStores } from '../../shared/store/index.js';
+import type { Stores } from '../../shared/store/types.js';
 import { openJobSystem } from '../../shared/wiring.js';
 import { WorkerMetrics } from '../../worker/metrics.js';
 import { startWorkerService } from '../../worker/worker-service.js';
@@ -30,6 +34,11 @@ export interface LatencyResult extends LatencyFigures {
   achievedPerSec: number;
   /** Median wait in the queue and median processing, of all measured jobs and of the slowest 1%. */
   split?: { all: WaitAndWork; slowest1pct: WaitAndWork };
+  /**
+   * Enqueue→completion less the job's time waiting on DynamoDB (its completed attempt's calls and
+   * its decision): the project's own time, queue and Redis included (issue 24's target: p99 ≤ 10 ms).
+   */
+  ownMs?: { p50: number; p99: number; max: number; dynamoP50: number; dynamoP99: number };
   /** Every DynamoDB call of the window (SDK retries included): p50, p99, max in ms. */
   dynamoCallMs?: { p50: number; p99: number; max: number; calls: number };
   /** The worker's (this process's) event loop and GC over the measured window. */
@@ -55,6 +64,41 @@ function waitAndWork(jobs: readonly { waitMs: number; processingMs: number }[]):
   };
 }
 
+/**
+ * Each job's time waiting on DynamoDB: its completed attempt's calls (the worker's own tally, the
+ * SDK's retries included) and its decision (the conditional write that completes it, timed here).
+ */
+class DynamoTimePerJob {
+  private readonly ms = new Map<string, number>();
+
+  of(jobId: string): number {
+    return this.ms.get(jobId) ?? 0;
+  }
+
+  private add(jobId: string, ms: number): void {
+    this.ms.set(jobId, this.of(jobId) + ms);
+  }
+
+  timeAttempts(lifecycle: JobLifecycle): void {
+    lifecycle.onTransition((t) => {
+      if (t.type === 'completed') this.add(t.jobId, t.dynamoMs);
+    });
+  }
+
+  timingDecisions(stores: Stores): Stores {
+    const { decide } = stores.jobs;
+    const decideTimed: Stores['jobs']['decide'] = async (jobId, ...rest) => {
+      const started = performance.now();
+      try {
+        return await decide(jobId, ...rest);
+      } finally {
+        this.add(jobId, performance.now() - started);
+      }
+    };
+    return { ...stores, jobs: { ...stores.jobs, decide: decideTimed } };
+  }
+}
+
 /** The producer ticks every 10 ms; rate/100 jobs per tick. */
 const TICK_MS = 10;
 
@@ -77,19 +121,21 @@ export async function latency(
   const logger = devNullLogger();
   const times = new StepTimes();
   const untimeAcks = timeAcks(times);
+  const inDynamo = new DynamoTimePerJob();
   const service = startWorkerService({
     config,
-    stores: timedStores(stores, times),
+    stores: inDynamo.timingDecisions(timedStores(stores, times)),
     redis,
     logger,
     metrics,
   });
   timeAttempts(service.system.lifecycle, times);
+  inDynamo.timeAttempts(service.system.lifecycle);
 
   const total = Math.round(options.perSec * (options.seconds + options.warmupSeconds));
   const measureFrom = Date.now() + options.warmupSeconds * 1000;
   const samples: number[] = [];
-  const jobs: { totalMs: number; waitMs: number; processingMs: number }[] = [];
+  const jobs: { totalMs: number; waitMs: number; processingMs: number; dynamoMs: number }[] = [];
   let finished = 0;
   const allDone = new Promise<void>((resolve) => {
     service.worker.on('completed', (job) => {
@@ -101,6 +147,7 @@ export async function latency(
           totalMs: job.finishedOn - job.timestamp,
           waitMs: processedOn - job.timestamp,
           processingMs: job.finishedOn - processedOn,
+          dynamoMs: inDynamo.of(String(job.id)),
         });
       }
       if (finished % 100 === 0) progress('latency', `${finished}/${total} at ${options.perSec} jobs/s`);
@@ -141,6 +188,9 @@ export async function latency(
   jobs.sort((a, b) => a.totalMs - b.totalMs);
   callMs.sort((a, b) => a - b);
   const ms = (v: number) => round(v, 1);
+  const sorted = (values: number[]) => values.sort((a, b) => a - b);
+  const own = sorted(jobs.map((j) => Math.max(0, j.totalMs - j.dynamoMs)));
+  const dynamoPerJob = sorted(jobs.map((j) => j.dynamoMs));
   return {
     offeredPerSec: options.perSec,
     seconds: options.seconds,
@@ -158,6 +208,13 @@ export async function latency(
     split: {
       all: waitAndWork(jobs),
       slowest1pct: waitAndWork(jobs.slice(Math.floor(jobs.length * 0.99))),
+    },
+    ownMs: {
+      p50: ms(percentile(own, 50)),
+      p99: ms(percentile(own, 99)),
+      max: ms(own.at(-1) ?? Number.NaN),
+      dynamoP50: ms(percentile(dynamoPerJob, 50)),
+      dynamoP99: ms(percentile(dynamoPerJob, 99)),
     },
     dynamoCallMs: {
       p50: ms(percentile(callMs, 50)),

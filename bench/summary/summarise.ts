@@ -49,7 +49,8 @@ function mainRows(f: Figures, e2e: EndToEndPairs | undefined, targets: Targets):
     ]);
   }
   if (f.scaling) rows.push(...scalingRows(f.scaling, check(targets.scalingEfficiency4.met)));
-  if (f.latency) rows.push(...latencyRows(f.latency, check(targets.latencyP99Ms.met)));
+  if (f.latency)
+    rows.push(...latencyRows(f.latency, check(targets.latencyP99Ms.met), check(targets.ownLatencyP99Ms.met)));
   if (f.memory) rows.push(...memoryRows(f.memory, check(targets.workerRssGrowth.met)));
   if (f.producer) rows.push(...producerRows(f.producer));
   if (f.shards) rows.push(...shardsRows(f.shards));

@@ -23,6 +23,7 @@ export function targetsOf(f: Figures, e2e: EndToEndPairs | undefined) {
     },
     scalingEfficiency4: { target: '>= 0.9', met: f.scaling ? f.scaling.efficiency4 >= 0.9 : undefined },
     latencyP99Ms: { target: '<= 25', met: latencyMs ? latencyMs.p99 <= 25 : undefined },
+    ownLatencyP99Ms: { target: '<= 10', met: f.latency?.ownMs ? f.latency.ownMs.p99 <= 10 : undefined },
     workerRssGrowth: { target: '<= 1.2', met: f.memory ? f.memory.growth <= 1.2 : undefined },
     historyCostRatio: { target: '<= 1.2', met: f.history ? f.history.costRatio <= 1.2 : undefined },
     hotAggregateShare: {

@@ -16,6 +16,14 @@ export interface CallTally {
   /** Requests DynamoDB answered with a throttling error (SDK retries included). */
   throttled: number;
   /**
+   * Wall time with at least one of these calls outstanding, SDK retries and their backoff included
+   * (ms): calls made at once (a batch's chunks) count once, so it never exceeds the elapsed time.
+   */
+  durationMs: number;
+  /** Calls outstanding now, and since when: what durationMs is summed from. */
+  outstanding: number;
+  outstandingSince: number;
+  /**
    * Told of each throttled request of these calls the moment it comes back, instead of the
    * process-wide listeners: a job's throttles are its own queue shard's signal, not every shard's.
    */
@@ -27,6 +35,9 @@ export const emptyTally = (onThrottled?: () => void): CallTally => ({
   capacityUnits: 0,
   requests: 0,
   throttled: 0,
+  durationMs: 0,
+  outstanding: 0,
+  outstandingSince: 0,
   ...(onThrottled ? { onThrottled } : {}),
 });
 
@@ -98,18 +109,24 @@ function addCallObserver(client: DynamoDBClient, observe: DynamoObserver | undef
       }
       const started = performance.now();
       const tally = jobTally.getStore();
-      if (tally) tally.calls += 1;
+      if (tally) {
+        tally.calls += 1;
+        if (tally.outstanding++ === 0) tally.outstandingSince = started;
+      }
       if (tally?.onThrottled) counts.djqOnThrottled = tally.onThrottled;
       const settle = (units: number, table: string | undefined, errorName?: string) => {
         const throttledRequests = counts.djqThrottled ?? 0;
+        const ended = performance.now();
+        const durationMs = ended - started;
         if (tally) {
+          if (--tally.outstanding === 0) tally.durationMs += ended - tally.outstandingSince;
           tally.capacityUnits += units;
           tally.requests += counts.djqRequests ?? 0;
           tally.throttled += throttledRequests;
         }
         observe?.({
           command,
-          durationMs: performance.now() - started,
+          durationMs,
           capacityUnits: units,
           table,
           throttledRequests,

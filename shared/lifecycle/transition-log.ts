@@ -1,5 +1,5 @@
 // One log line per transition, the same from every process: a person reads the message, a machine
-// parses the fields (jobId, op, attempt, durationMs, capacityUnits, dynamoCalls, reason…). What
+// parses the fields (jobId, op, attempt, durationMs, dynamoMs, capacityUnits, dynamoCalls, reason…). What
 // every job does (enqueued, started, completed) is at debug: at info a run of thousands of jobs
 // prints its lifecycle and what went wrong, not a line per job (npm start's summary counts them).
 import type { Logger } from '../runtime/logger.js';
@@ -38,7 +38,7 @@ function log(logger: Logger, t: Transition): void {
     case 'completed': {
       if (!logger.isLevelEnabled('debug')) return;
       const { type: _type, actor: _actor, at: _at, ...fields } = t;
-      logger.debug(fields, `${t.op} completed`);
+      logger.debug(fields, `${t.op} completed in ${t.durationMs} ms (${t.dynamoMs} of them in DynamoDB)`);
       return;
     }
     case 'put-back':

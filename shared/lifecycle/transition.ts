@@ -45,6 +45,8 @@ export type Transition = Stamp &
         durationMs: number;
         capacityUnits: number;
         dynamoCalls: number;
+        /** Of durationMs, the time spent waiting on DynamoDB (the rest is the project's own). */
+        dynamoMs: number;
         result: JobResult;
       })
     /** Not a failed attempt: the job went back to the queue (contended, throttled) without using an attempt. */

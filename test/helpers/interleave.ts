@@ -176,5 +176,6 @@ export const completedAttempt = (userId: string) => ({
   durationMs: 1,
   capacityUnits: 0,
   dynamoCalls: 1,
+  dynamoMs: 1,
   result: { op: 'get-user' as const, userId, found: false },
 });

@@ -50,6 +50,8 @@ describe('log volume', () => {
 
   it('at debug, every job is there', async () => {
     const lines = await run('debug');
-    expect(lines.filter((l) => / completed$/.test(l.msg)).length).toBe(JOBS);
+    expect(lines.filter((l) => / completed in [0-9.]+ ms \(([0-9.]+) of them in DynamoDB\)$/.test(l.msg)).length).toBe(
+      JOBS,
+    );
   });
 });

@@ -67,6 +67,7 @@ const completed = (at: string, durationMs: number): Transition => ({
   durationMs,
   capacityUnits: 2,
   dynamoCalls: 2,
+  dynamoMs: 1,
   result: { userId: 'u', version: 1 } as never,
 });
 
