@@ -121,7 +121,7 @@ export const REDIS_INSTALL_HINT =
  * AOF, so it can be stopped and started again on the same dir with its data.
  */
 export async function startRedisServer(
-  options: { port?: number; dir?: string; fsyncAlways?: boolean; extraArgs?: string[] } = {},
+  options: { port?: number; dir?: string; fsyncAlways?: boolean; extraArgs?: string[]; password?: string } = {},
 ): Promise<RedisServer> {
   if (!hasCommand('redis-server')) throw new Error(REDIS_INSTALL_HINT);
   const port = options.port ?? (await freePort());
@@ -129,10 +129,11 @@ export async function startRedisServer(
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir];
   args.push('--appendonly', 'yes', '--appendfsync', options.fsyncAlways ? 'always' : 'everysec');
   args.push('--maxmemory-policy', 'noeviction');
+  if (options.password) args.push('--requirepass', options.password, '--masterauth', options.password);
   // Later arguments win in redis-server, so these can override the ones above.
   args.push(...(options.extraArgs ?? []));
   const child = spawn('redis-server', args, { stdio: 'ignore' });
-  const url = `redis://127.0.0.1:${port}`;
+  const url = `redis://${options.password ? `:${encodeURIComponent(options.password)}@` : ''}127.0.0.1:${port}`;
   // Answering is not enough: another server may hold the port (ours then exits, unable to bind).
   for (let i = 0; i < 200 && (await redisProcessId(url)) !== child.pid; i++) {
     if (child.exitCode !== null || child.signalCode !== null) break;
@@ -218,10 +219,6 @@ export interface RedisClusterServer {
 }
 
 /** `redis-cli -p PORT …` output, or a clear error (with a password: authenticated). */
-function redisCli(port: number, ...args: string[]): string {
-  return redisCliAs(undefined)(port, ...args);
-}
-
 function redisCliAs(password: string | undefined) {
   const auth = password ? ['--no-auth-warning', '-a', password] : [];
   return (port: number, ...args: string[]): string =>
@@ -397,6 +394,8 @@ export async function startRedisSentinelGroup(
      * also listen with TLS, replicate and monitor over it, and the sentinels name TLS ports.
      */
     tls?: { certFile: string; keyFile: string; caFile: string };
+    /** The servers' requirepass (the sentinels' auth-pass) and the sentinels' own requirepass. */
+    auth?: { password: string; sentinelPassword: string };
   } = {},
 ): Promise<RedisSentinelGroup> {
   if (!hasCommand('redis-server') || !hasCommand('redis-sentinel') || !hasCommand('redis-cli')) {
@@ -436,12 +435,15 @@ export async function startRedisSentinelGroup(
         ]
       : [];
   const asArgs = (settings: [string, string][]) => settings.flatMap(([k, v]) => [`--${k}`, v]);
+  const { auth } = options;
+  const askSentinel = redisCliAs(auth?.sentinelPassword);
   try {
     const primaryTlsPort = tls ? await pickPort() : 0;
     const primary = await startRedisServer({
       port: await pickPort(),
       dir: mkdtempSync(join(root, 'primary-')),
       extraArgs: asArgs(tlsSettings(primaryTlsPort)),
+      ...(auth ? { password: auth.password } : {}),
     });
     started.push(primary);
     const replicaTlsPort = tls ? await pickPort() : 0;
@@ -450,6 +452,7 @@ export async function startRedisSentinelGroup(
       port: await pickPort(),
       dir: mkdtempSync(join(root, 'replica-')),
       extraArgs: ['--replicaof', '127.0.0.1', String(announced.primary), ...asArgs(tlsSettings(replicaTlsPort))],
+      ...(auth ? { password: auth.password } : {}),
     });
     started.push(replica);
     if (!tls) announced.replica = replica.port;
@@ -470,6 +473,14 @@ export async function startRedisSentinelGroup(
           `sentinel down-after-milliseconds ${name} ${options.downAfterMs ?? 1000}`,
           `sentinel failover-timeout ${name} 10000`,
           `sentinel parallel-syncs ${name} 1`,
+          // The servers' password, the sentinels' own, and the one they use with each other.
+          ...(auth
+            ? [
+                `sentinel auth-pass ${name} ${auth.password}`,
+                `requirepass ${auth.sentinelPassword}`,
+                `sentinel sentinel-pass ${auth.sentinelPassword}`,
+              ]
+            : []),
           '',
         ].join('\n'),
       );
@@ -487,8 +498,8 @@ export async function startRedisSentinelGroup(
     for (;;) {
       const ready = sentinelProcesses.every((s) => {
         try {
-          const replicas = redisCli(s.port, 'SENTINEL', 'REPLICAS', name);
-          const peers = redisCli(s.port, 'SENTINEL', 'SENTINELS', name);
+          const replicas = askSentinel(s.port, 'SENTINEL', 'REPLICAS', name);
+          const peers = askSentinel(s.port, 'SENTINEL', 'SENTINELS', name);
           return replicas.includes(String(announced.replica)) && (peers.match(/^name$/gm)?.length ?? 0) >= 2;
         } catch {
           return false;
@@ -512,7 +523,7 @@ export async function startRedisSentinelGroup(
         for (const s of sentinelProcesses) {
           if (s.process.exitCode !== null || s.process.signalCode !== null) continue;
           try {
-            const [, port] = redisCli(s.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name).trim().split('\n');
+            const [, port] = askSentinel(s.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name).trim().split('\n');
             return Number(port);
           } catch {
             // Ask the next sentinel.

@@ -101,6 +101,13 @@ export const configSchema = z.object({
     .min(1)
     .default('mymaster')
     .describe('Master name the sentinels watch (sentinel monitor <name> …), with REDIS_SENTINELS'),
+  REDIS_SENTINEL_PASSWORD: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "The sentinels' own password (their requirepass), with REDIS_SENTINELS; unset: the sentinels are asked without one. The master's is in REDIS_URL",
+    ),
   QUEUE_NAME: queueName.default('dynamo-ops').describe('Operations queue; the dead-letter queue is `<QUEUE_NAME>-dlq`'),
   QUEUE_PREFIX: queuePrefix
     .default('djq')

@@ -15,11 +15,13 @@ export type RedisConnection = Redis | Cluster;
 
 /** What a connection needs to know: where, and which CA vouches for the server. */
 export type RedisTarget = Pick<Config, 'REDIS_URL' | 'REDIS_TLS_CA_FILE'> &
-  Partial<Pick<Config, 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>>;
+  Partial<Pick<Config, 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME' | 'REDIS_SENTINEL_PASSWORD'>>;
 
 /** A target known, by its type, not to be a cluster: its connection is a plain Redis. */
 type SingleTarget = Pick<Config, 'REDIS_URL' | 'REDIS_TLS_CA_FILE'> &
-  Partial<Pick<Config, 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME'>> & { REDIS_CLUSTER_NODES?: undefined };
+  Partial<Pick<Config, 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME' | 'REDIS_SENTINEL_PASSWORD'>> & {
+    REDIS_CLUSTER_NODES?: undefined;
+  };
 
 /** Where a connection goes, for logs and errors: the URL (password hidden) or the cluster's seed nodes. */
 export function describeRedis(target: RedisTarget): string {
@@ -140,6 +142,8 @@ function connectSentinel(target: RedisTarget, options: RedisOptions): Redis {
     name: sentinelName(target),
     ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
     ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+    // The sentinels' own requirepass, which is often not the master's.
+    ...(target.REDIS_SENTINEL_PASSWORD ? { sentinelPassword: target.REDIS_SENTINEL_PASSWORD } : {}),
     // TLS to the master and to the sentinels alike (a deployment that encrypts one encrypts both).
     ...(tls
       ? {

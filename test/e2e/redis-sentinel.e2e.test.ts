@@ -3,7 +3,8 @@
 // through REDIS_SENTINELS; the primary is killed (-9) mid-run, the sentinels promote the replica,
 // and both processes follow it without exiting. `djq check` then finds nothing lost and nothing
 // twice. With TLS the sentinels and servers are reached on their TLS ports only (rediss:// and
-// REDIS_TLS_CA_FILE), so a plain connection anywhere would fail the run.
+// REDIS_TLS_CA_FILE), so a plain connection anywhere would fail the run; that case also sets a
+// password on the servers and another on the sentinels.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,9 +52,13 @@ afterEach(async () => {
   group = undefined;
 });
 
+// TLS with passwords: the servers' (in REDIS_URL) and the sentinels' own (REDIS_SENTINEL_PASSWORD),
+// which differ, so a client that sent the wrong one, or none, to either would never find the master.
+const auth = { password: 'master-secret', sentinelPassword: 'sentinel-secret' };
+
 describe.each([
   { mode: 'plain', tls: false },
-  { mode: 'TLS', tls: true },
+  { mode: 'TLS, with passwords', tls: true },
 ])('Redis Sentinel (primary + replica + 3 sentinels), $mode', ({ tls }) => {
   it('a worker and the producer ride a failover of the primary: lost 0, duplicated 0, no exit', {
     timeout: 180_000,
@@ -61,13 +66,13 @@ describe.each([
     group = await startRedisSentinelGroup({
       portRange: [7500, 7529],
       downAfterMs: 1000,
-      ...(tls && certificates ? { tls: certificates } : {}),
+      ...(tls && certificates ? { tls: certificates, auth } : {}),
     });
     const sentinels = group?.sentinels ?? '';
     const { env, config } = testEnv({
       // REDIS_URL gives only the scheme (and credentials): the sentinels name the master.
-      REDIS_URL: tls ? 'rediss://127.0.0.1' : 'redis://127.0.0.1',
-      ...(tls ? { REDIS_TLS_CA_FILE: certificates?.caFile ?? '' } : {}),
+      REDIS_URL: tls ? `rediss://:${auth.password}@127.0.0.1` : 'redis://127.0.0.1',
+      ...(tls ? { REDIS_TLS_CA_FILE: certificates?.caFile ?? '', REDIS_SENTINEL_PASSWORD: auth.sentinelPassword } : {}),
       REDIS_SENTINELS: sentinels,
       REDIS_SENTINEL_NAME: group?.name ?? '',
       MAX_OPERATIONS: JOBS,
