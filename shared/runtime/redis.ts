@@ -181,7 +181,11 @@ export async function waitForRedis(redis: RedisConnection, url: string, timeoutM
             : `Redis at ${redactUrl(url)}`;
       reject(
         new Error(
-          `${where} did not answer within ${timeoutMs} ms${cause}. Check REDIS_URL (and REDIS_TLS_CA_FILE for rediss://).`,
+          `${where} did not answer within ${timeoutMs} ms${cause}. ${
+            sentinels?.length && /sentinels are unreachable.*(NOAUTH|WRONGPASS)/.test(lastError)
+              ? "The sentinels refused the password: check REDIS_SENTINEL_PASSWORD (the sentinels' requirepass, not the master's)."
+              : 'Check REDIS_URL (and REDIS_TLS_CA_FILE for rediss://).'
+          }`,
         ),
       );
     }, timeoutMs);

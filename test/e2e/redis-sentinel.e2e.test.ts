@@ -14,7 +14,7 @@ import { type RedisSentinelGroup, startRedisSentinelGroup } from '../../devtools
 import { createDynamoClients, type DynamoClients, withoutFaults } from '../../shared/dynamo/client.js';
 import { ensureTable } from '../../shared/dynamo/table.js';
 import type { CheckReport } from '../../shared/operator/check.js';
-import { connectRedis, describeRedis } from '../../shared/runtime/redis.js';
+import { connectRedis, describeRedis, waitForRedis } from '../../shared/runtime/redis.js';
 import { createDynamoStores } from '../../shared/store/index.js';
 import { openShardedSystem, type ShardedJobSystem } from '../../shared/wiring.js';
 import { silentLogger, waitFor } from '../helpers/pipeline.js';
@@ -83,6 +83,16 @@ describe.each([
       STALLED_INTERVAL_MS: 2000,
     });
     expect(describeRedis(config)).toBe(`master ${group?.name} of sentinels ${sentinels}`);
+    if (tls) {
+      // Without the sentinels' password: one error that names the setting to fix.
+      const { REDIS_SENTINEL_PASSWORD: _omitted, ...without } = config;
+      const refused = connectRedis(without);
+      refused.on('error', () => undefined);
+      await expect(waitForRedis(refused, config.REDIS_URL, 3000)).rejects.toThrow(
+        /NOAUTH.*check REDIS_SENTINEL_PASSWORD/,
+      );
+      refused.disconnect();
+    }
     dynamo = createDynamoClients(withoutFaults(config));
     await ensureTable(dynamo.client, config.DYNAMODB_TABLE_NAME);
     redis = connectRedis(config) as Redis;
