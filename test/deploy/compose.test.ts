@@ -1,11 +1,16 @@
 // docker-compose.yml and its AWS override: valid against the Compose Specification's JSON schema,
 // and shaped as the system needs (scalable workers, health-gated start-up, a BullMQ-safe Redis).
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { freePort, startRedisServer } from '../../devtools/local-services.js';
 import { envVariables } from '../../scripts/env-table.js';
 import { loadConfig } from '../../shared/runtime/config.js';
+import { waitFor } from '../helpers/pipeline.js';
 import {
   asObject,
   type ComposeFile,
@@ -56,6 +61,13 @@ function dependencyProblems(data: JsonObject): string[] {
   return problems;
 }
 
+/** The sentinel profile's `sh -c` script (the same for all three: one YAML anchor). */
+function sentinelCommand(): string {
+  const command = services(base.data)['sentinel-1']?.command as string[];
+  expect(command.slice(0, 2)).toEqual(['sh', '-c']);
+  return command[2] ?? '';
+}
+
 /** Services started without asking for a profile. */
 function defaultServices(data: JsonObject): string[] {
   return Object.entries(services(data))
@@ -86,7 +98,9 @@ describe('docker-compose.yml', () => {
 
   it('adds Prometheus, Grafana and Jaeger only under the observability profile, which nothing else needs', () => {
     const all = services(base.data);
-    const profiled = Object.entries(all).filter(([, service]) => Array.isArray(service.profiles));
+    const profiled = Object.entries(all).filter(
+      ([, service]) => Array.isArray(service.profiles) && service.profiles.includes('observability'),
+    );
     expect(profiled.map(([name]) => name).sort()).toEqual(['grafana', 'jaeger', 'prometheus']);
     for (const [name, service] of profiled) {
       expect(service.profiles, name).toEqual(['observability']);
@@ -102,6 +116,58 @@ describe('docker-compose.yml', () => {
     for (const name of defaultServices(base.data)) {
       for (const dependency of Object.keys(asObject(all[name]?.depends_on)))
         expect(['grafana', 'jaeger', 'prometheus'], `${name} -> ${dependency}`).not.toContain(dependency);
+    }
+  });
+
+  it('adds a replica and three sentinels watching `redis` only under the sentinel profile', () => {
+    const all = services(base.data);
+    const profiled = Object.entries(all).filter(
+      ([, service]) => Array.isArray(service.profiles) && service.profiles.includes('sentinel'),
+    );
+    expect(profiled.map(([name]) => name).sort()).toEqual(['redis-replica', 'sentinel-1', 'sentinel-2', 'sentinel-3']);
+    for (const [name, service] of profiled) {
+      expect(service.profiles, name).toEqual(['sentinel']);
+      expect(service.image, name).toBe(all.redis?.image);
+    }
+    const replica = ((all['redis-replica']?.command ?? []) as string[]).join(' ');
+    expect(replica).toMatch(/--replicaof redis 6379 .*--maxmemory-policy noeviction/);
+    // The name the services ask for by default (REDIS_SENTINEL_NAME), quorum 2 of 3.
+    const master = loadConfig({}).REDIS_SENTINEL_NAME;
+    expect(sentinelCommand()).toContain(`'sentinel monitor ${master} redis 6379 2'`);
+    for (const name of defaultServices(base.data))
+      for (const dependency of Object.keys(asObject(all[name]?.depends_on)))
+        expect(dependency, name).not.toMatch(/sentinel|replica/);
+  });
+
+  it("the sentinel profile's config is one redis-sentinel really starts with, monitoring the master", async () => {
+    // The profile's own command, run here with the compose network's names swapped for loopback
+    // ports (no Docker engine is needed): a config redis-sentinel rejects would fail it.
+    const master = await startRedisServer();
+    const dir = mkdtempSync(join(tmpdir(), 'djq-compose-sentinel-'));
+    const port = await freePort();
+    const command = sentinelCommand()
+      .replace("'port 26379'", `'port ${port}'`)
+      .replace(' redis 6379 ', ` 127.0.0.1 ${master.port} `)
+      .replaceAll('/tmp/sentinel.conf', join(dir, 'sentinel.conf'));
+    const sentinel = spawn('sh', ['-c', command], { stdio: 'ignore' });
+    try {
+      const name = loadConfig({}).REDIS_SENTINEL_NAME;
+      const client = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 200 });
+      client.on('error', () => undefined);
+      await waitFor(
+        'the sentinel to name the master',
+        async () => {
+          const answer = await client.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name).catch(() => undefined);
+          return Array.isArray(answer) && answer[1] === String(master.port);
+        },
+        15_000,
+      );
+      client.disconnect();
+    } finally {
+      sentinel.kill('SIGKILL');
+      await master.stop('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(master.dir, { recursive: true, force: true });
     }
   });
 
