@@ -56,13 +56,19 @@ export class JobLifecycle extends LifecycleCore {
   // ---- producer side ----------------------------------------------------------------------
 
   /**
-   * Ledger first (a write-ahead record with the jobs), then DynamoDB's acceptance, then addBulk,
-   * then the commit mark. A failure leaves the record uncommitted; the same jobs are retried (same
+   * Ledger first (a write-ahead record with the jobs, and the previous record's commit mark), then
+   * DynamoDB's acceptance, then addBulk; this record's commit mark rides with the next record (or
+   * `commitPending`). A failure leaves the record uncommitted; the same jobs are retried (same
    * ids: a repeated add is a no-op).
    */
   enqueue(jobs: readonly LedgerJob[], onRecorded: () => void = () => undefined): Promise<void> {
     // The enqueue span is the parent BullMQ's addBulk span (and so every job of the bulk) hangs under.
     return tracing().span('enqueue', { kind: 'producer' }, () => enqueue(this, jobs, onRecorded));
+  }
+
+  /** Writes the last enqueue's deferred commit mark (a producer that stops; see `enqueue`). */
+  commitPending(): Promise<void> {
+    return this.deps.ledger.commitPending();
   }
 
   /** Re-adds what a producer killed half-way through its last tick left out of Redis. */

@@ -40,23 +40,51 @@ export class Ledger {
     this.committedKey = keys.ledgerCommitted;
   }
 
-  /** Writes the jobs before they are enqueued; returns the record's id for `markCommitted`. */
+  /**
+   * A record whose addBulk succeeded but whose commit mark is not written yet: it rides in one MULTI
+   * with the next record (one round trip a tick instead of two), or is written by `commitPending`
+   * when the producer stops. Until then `uncommitted` returns it, and a restarted producer's
+   * recovery finds all its jobs in Redis or decided and re-adds none.
+   */
+  private pendingCommit: string | undefined;
+
+  /**
+   * Writes the jobs before they are enqueued (with the commit mark of the record before, if one is
+   * pending, in the same MULTI); returns the record's id for `commitLater` or `markCommitted`.
+   */
   async recordEnqueued(jobs: readonly LedgerJob[]): Promise<string> {
-    const id = await this.redis.xadd(
-      this.enqueuedKey,
-      'MAXLEN',
-      '~',
-      this.maxEntries,
-      '*',
-      'jobs',
-      JSON.stringify(jobs),
-    );
-    return id as string;
+    const args = ['MAXLEN', '~', this.maxEntries, '*', 'jobs', JSON.stringify(jobs)] as const;
+    const commit = this.pendingCommit;
+    if (commit === undefined) return (await this.redis.xadd(this.enqueuedKey, ...args)) as string;
+    // Both keys of a shard hash to one slot (keys.ts), so the block also runs on a cluster.
+    const replies = await this.redis
+      .multi()
+      .set(this.committedKey, commit)
+      .xadd(this.enqueuedKey, ...args)
+      .exec();
+    const failed = replies?.find(([error]) => error)?.[0];
+    if (!replies || failed) throw failed ?? new Error('ledger record: MULTI aborted');
+    if (this.pendingCommit === commit) this.pendingCommit = undefined;
+    return replies[1]?.[1] as string;
   }
 
   /** Marks a record's jobs as in Redis, so a restarted producer knows it has nothing to re-add. */
   async markCommitted(recordId: string): Promise<void> {
     await this.redis.set(this.committedKey, recordId);
+    if (this.pendingCommit !== undefined && compareStreamIds(this.pendingCommit, recordId) <= 0)
+      this.pendingCommit = undefined;
+  }
+
+  /** `markCommitted`, deferred to the next record's MULTI (or `commitPending`). */
+  commitLater(recordId: string): void {
+    // Records of concurrent enqueues may finish out of order: the newest one is the mark that matters.
+    if (this.pendingCommit === undefined || compareStreamIds(recordId, this.pendingCommit) > 0)
+      this.pendingCommit = recordId;
+  }
+
+  /** Writes a deferred commit mark now (the producer stops: no next record will carry it). */
+  async commitPending(): Promise<void> {
+    if (this.pendingCommit !== undefined) await this.markCommitted(this.pendingCommit);
   }
 
   /** With a transition's fence, the record is written in the same step as its lock check. */
@@ -171,4 +199,11 @@ function field(fields: string[], name: string): string | undefined {
 function parseJobs(fields: string[]): LedgerJob[] {
   const json = field(fields, 'jobs');
   return json ? (JSON.parse(json) as LedgerJob[]) : [];
+}
+
+/** Orders two stream ids (`ms-seq`). */
+export function compareStreamIds(a: string, b: string): number {
+  const [am = 0, as = 0] = a.split('-').map(Number);
+  const [bm = 0, bs = 0] = b.split('-').map(Number);
+  return am - bm || as - bs;
 }

@@ -2,7 +2,7 @@
 // workers' counters) and says whether every enqueued job ended completed or dead-lettered, once.
 
 import type { EpochState } from '../lifecycle/epoch.js';
-import type { LedgerJob, Outcome } from '../lifecycle/ledger.js';
+import { compareStreamIds, type LedgerJob, type Outcome } from '../lifecycle/ledger.js';
 import type { Queues } from '../lifecycle/queues.js';
 import type { Stores } from '../store/types.js';
 import type { JobSystem } from '../wiring.js';
@@ -112,7 +112,7 @@ export async function checkShards(deps: {
   const lost = tallies.flatMap((t) => t.lost);
   const duplicated = verify.duplicateEvents.map((d) => d.jobId).concat(tallies.flatMap((t) => t.both));
   // The latest window of any shard: from then on every shard's streams hold every record.
-  const window = reads.map((r) => r.window).reduce((a, b) => (compareIds(a, b) >= 0 ? a : b), '0-0');
+  const window = reads.map((r) => r.window).reduce((a, b) => (compareStreamIds(a, b) >= 0 ? a : b), '0-0');
   const decisions = await checkDecisions(
     deps.stores,
     deps.shards.map((s) => s.queues),
@@ -227,13 +227,6 @@ async function settleBoth({ shard, outcomesRead, dlq }: ShardReads, seenBoth: st
     else if (outcome !== undefined && outcome !== 'completed') tally.completed--;
     else tally.both.push(id);
   }
-}
-
-/** Orders two stream ids (`ms-seq`). */
-function compareIds(a: string, b: string): number {
-  const [am = 0, as = 0] = a.split('-').map(Number);
-  const [bm = 0, bs = 0] = b.split('-').map(Number);
-  return am - bm || as - bs;
 }
 
 interface DeadLetterSummary {

@@ -12,14 +12,16 @@ export async function enqueue(core: LifecycleCore, jobs: readonly LedgerJob[], o
   const { ledger, records } = core.deps;
   // The ledger's write-ahead record first (a producer that dies from here on re-accepts and
   // re-adds its uncommitted record at restart), then DynamoDB's acceptance (what `djq recover`
-  // re-enqueues from if Redis loses the job), then Redis.
+  // re-enqueues from if Redis loses the job), then Redis. The record carries the previous tick's
+  // commit mark; this tick's is deferred to the next record (or the producer's stop): until then a
+  // restarted producer rereads this record and finds every job in Redis or decided (re-adds none).
   const record = await ledger.recordEnqueued(jobs);
   await records.accept(jobs);
   onRecorded();
   await core.probe('enqueue:recorded', record);
   await core.addBulk(jobs);
   await core.probe('enqueue:added', record);
-  await ledger.markCommitted(record);
+  ledger.commitLater(record);
   core.emit({ type: 'enqueued', jobs });
 }
 
