@@ -1,10 +1,11 @@
-// The live summary: this run's jobs and their outcomes, read from the ledger (not from any worker's
-// counters), the queues' counts, flow control, and the capacity limit's units, every few seconds.
+// The live summary: this run's jobs (the ledger's enqueue records) and their outcomes (DynamoDB's job
+// records, which decide them; not any worker's counters), the queues' counts, flow control, and the capacity limit's units, every few seconds.
 // Beside it, whether Redis and DynamoDB still answer (BackendWatch).
 import type { CapacityLimit, CapacityStats } from '../devtools/capacity-limit.js';
 import type { FleetFlowView } from '../shared/flow/fleet-rate.js';
 import type { Ledger, LedgerPosition } from '../shared/lifecycle/ledger.js';
 import type { Queues } from '../shared/lifecycle/queues.js';
+import type { DecidedOutcomes } from '../shared/operator/decided-outcomes.js';
 import { paint, say } from './output.js';
 
 export interface Tally {
@@ -13,7 +14,7 @@ export interface Tally {
   deadLettered: number;
 }
 
-/** How long the live summary and the drain check wait for Redis before moving on. */
+/** How long the live summary and the drain check wait for Redis and DynamoDB before moving on. */
 export const READ_DEADLINE_MS = 5000;
 
 /** One shard's queues and ledger, and where its ledger stood when this run began. */
@@ -23,22 +24,20 @@ export interface ShardView {
   /** The fleet's flow-control state for this shard. */
   readFlow(): Promise<FleetFlowView>;
   from: LedgerPosition;
+  /** Where this run's jobs' outcomes are read (one reader for every shard: it keeps final ones). */
+  decided: DecidedOutcomes;
 }
 
 /**
- * This run's jobs and their latest outcomes, read from the ledger (not from any worker's counters),
- * summed over the shards (one unless QUEUE_SHARDS > 1).
+ * This run's jobs (the ledger's enqueue records) and the outcome each stands at in DynamoDB (not
+ * any worker's counters), summed over the shards (one unless QUEUE_SHARDS > 1).
  */
 export async function tally(shards: readonly ShardView[]): Promise<Tally> {
   const total: Tally = { produced: 0, completed: 0, deadLettered: 0 };
-  for (const { ledger, from } of shards) {
-    const [enqueued, outcomes] = await Promise.all([
-      ledger.readEnqueued(from.enqueued),
-      ledger.readOutcomes(from.outcomes),
-    ]);
+  for (const { ledger, from, decided } of shards) {
+    const enqueued = await ledger.readEnqueued(from.enqueued);
     total.produced += enqueued.size;
-    for (const id of enqueued.keys()) {
-      const outcome = outcomes.get(id);
+    for (const { outcome } of (await decided.of(enqueued.keys())).values()) {
       if (outcome === 'completed') total.completed++;
       else if (outcome === 'dead-lettered') total.deadLettered++;
     }

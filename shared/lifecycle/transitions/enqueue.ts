@@ -28,23 +28,22 @@ export async function enqueue(core: LifecycleCore, jobs: readonly LedgerJob[], o
 /**
  * Re-adds what a producer killed between its ledger write and its addBulk left out of Redis: a
  * job of the last, uncommitted record that is in neither queue and has no outcome. Each under its
- * lock, so a purge or redrive of the same id is never undone.
+ * lock, so a purge or redrive of the same id is never undone. A record whose addBulk succeeded
+ * (its commit mark was still deferred, see `enqueue`) re-adds nothing: every job is in Redis or
+ * decided.
  */
 export async function recoverUncommitted(core: LifecycleCore): Promise<number> {
   const { ledger, records } = core.deps;
   const last = await ledger.uncommitted();
   if (!last) return 0;
   const recovered: LedgerJob[] = [];
-  // An outcome after the record means the job lived and ended (completed, purged…): leave it.
-  // Read once for the whole record; under each job's lock only what was written since.
-  const since = (await ledger.position()).outcomes;
-  const ended = await ledger.readOutcomes(last.recordId);
   // The producer may have died before DynamoDB accepted them (idempotent if it had).
   await records.accept(last.jobs);
   for (const job of last.jobs) {
     await core.locked(job.id, async (fence) => {
       if (await core.heldInRedis(job.id)) return;
-      if (ended.has(job.id) || (await ledger.readOutcomes(since)).has(job.id)) return;
+      // A job that lived and ended (completed, dead-lettered, purged) has its outcome in DynamoDB;
+      // one redriven and running is in Redis (above).
       if ((await retryTransient(() => records.get(job.id)))?.outcome) return;
       await fence();
       await core.addBulk([job]);
