@@ -92,6 +92,12 @@ async function main() {
   const config = loadConfig(env);
   const redis = connectRedis(config);
   redis.on('error', () => undefined);
+  // The SDK reads credentials from process.env itself: the summary's reads use the stack's (dummy,
+  // local ones when it runs dynalite) as its services do.
+  for (const key of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'] as const) {
+    const value = env[key];
+    if (value !== undefined) process.env[key] ??= value;
+  }
   const dynamo = createDynamoClients(withoutFaults(config));
   const shards = await openShards(config, redis, new DecidedOutcomes(createDynamoStores(dynamo, config).jobs));
   const stack = new Stack({ ...env, LOG_FORMAT: env.LOG_FORMAT ?? (tty ? 'pretty' : 'json') });
