@@ -14,7 +14,7 @@
 // re-reads the job inside it, and acts only on the instance it read (identified by its id *and*
 // its timestamp; a redriven instance always gets a later timestamp), and each of its Redis writes
 // checks the lock's token in the same step. A delivery's completion is decided in DynamoDB; in
-// Redis, a delivery that lost BullMQ's lock records nothing.
+// Redis, a delivery that lost BullMQ's lock cannot acknowledge the job (BullMQ checks its token).
 import type { Job } from 'bullmq';
 import { tracing } from '../telemetry/tracing.js';
 import type { DeadLetterData } from './dead-letter.js';
@@ -104,9 +104,9 @@ export class JobLifecycle extends LifecycleCore {
     return delivery.putBack(this, job, token, details);
   }
 
-  /** Decided in DynamoDB, recorded before BullMQ acknowledges; false when this delivery lost. */
-  completed(job: Job, token: string | undefined, details: Details<'completed'>): Promise<boolean> {
-    return delivery.completed(this, job, token, details);
+  /** Decided in DynamoDB before BullMQ acknowledges; false when the job was decided otherwise. */
+  completed(job: Job, details: Details<'completed'>): Promise<boolean> {
+    return delivery.completed(this, job, details);
   }
 
   // ---- worker side: a job that failed for good --------------------------------------------

@@ -1,15 +1,19 @@
 // The ledger: two append-only Redis streams that the checker reads instead of the workers' counters.
 // `enqueued` is written by the producer *before* each addBulk (a write-ahead record with the jobs
 // themselves, so a producer killed between the two can re-add what is missing on restart);
-// `outcomes` gets one entry when a job completes (written before BullMQ acknowledges it) or is
-// dead-lettered or redriven. Both are trimmed approximately at LEDGER_MAX_ENTRIES; `checkWindow`
-// says from where on both streams still hold every record of a job.
+// `outcomes` gets one entry when a job is dead-lettered, redriven or purged (under its transition
+// lock). Completions are DynamoDB's job records alone (shared/operator/decided-outcomes.ts reads
+// them): a per-job `completed` entry repeated that decision at a round trip a job (issue 24). Both
+// are trimmed approximately at LEDGER_MAX_ENTRIES; `checkWindow` says from where on both streams
+// still hold every record of a job.
 import type { RedisConnection } from '../runtime/redis.js';
-import { luaScript, withLuaScripts } from '../runtime/redis-scripts.js';
 import type { QueueKeys } from './keys.js';
 import type { Fence } from './transition-lock.js';
 
-/** `purged`: an operator deleted the job from the DLQ for good (djq dlq purge). */
+/**
+ * `purged`: an operator deleted the job from the DLQ for good (djq dlq purge). `completed` is no
+ * longer written: only streams from before issue 24 hold it.
+ */
 export type Outcome = 'completed' | 'dead-lettered' | 'redriven' | 'purged';
 
 export interface LedgerJob {
@@ -95,22 +99,6 @@ export class Ledger {
   }
 
   /**
-   * Records `completed` only while the delivery still holds BullMQ's lock of the job (one atomic
-   * step). A stale delivery (its lock expired, the job stalled and moved on) records nothing: the
-   * job's fate belongs to whoever holds it now, and its effect is found by them (it is idempotent).
-   */
-  async recordCompletedIfOwner(jobId: string, activeLockKey: string, token: string): Promise<boolean> {
-    const written = await withScripts(this.redis).djqRecordCompletedIfOwner(
-      activeLockKey,
-      this.outcomesKey,
-      token,
-      String(this.maxEntries),
-      jobId,
-    );
-    return written === 1;
-  }
-
-  /**
    * The newest enqueued record if its addBulk was never confirmed: the only one a crashed producer
    * can have left half-done (it writes one record at a time).
    */
@@ -179,17 +167,6 @@ export class Ledger {
     }
   }
 }
-
-type WithScripts = RedisConnection & {
-  djqRecordCompletedIfOwner(lockKey: string, outcomesKey: string, ...args: string[]): Promise<number>;
-};
-
-const RECORD_IF_OWNER = luaScript(
-  'djqRecordCompletedIfOwner',
-  2,
-  new URL('./ledger-record-if-owner.lua', import.meta.url),
-);
-const withScripts = (redis: RedisConnection) => withLuaScripts<WithScripts>(redis, RECORD_IF_OWNER);
 
 function field(fields: string[], name: string): string | undefined {
   for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];

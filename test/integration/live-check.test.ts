@@ -90,6 +90,6 @@ describe('djq check on a live stack', () => {
 async function completeNow(system: JobSystem, job: Job, token: string): Promise<void> {
   const userId = String((job.data as { userId: string }).userId);
   const details = { attempt: 1, durationMs: 1, capacityUnits: 0, dynamoCalls: 1 };
-  await system.lifecycle.completed(job, token, { ...details, result: { op: 'get-user', userId, found: false } });
+  await system.lifecycle.completed(job, { ...details, result: { op: 'get-user', userId, found: false } });
   await job.moveToCompleted('ok', token, false);
 }
