@@ -25,6 +25,7 @@ import { fail, paint, say, tty } from './output.js';
 import { endpointAnswers, type LocalServices, startServices, stopServices } from './services.js';
 import {
   BackendWatch,
+  OutcomesUnreadable,
   READ_DEADLINE_MS,
   type ShardView,
   type SummaryState,
@@ -98,7 +99,11 @@ async function main() {
     const value = env[key];
     if (value !== undefined) process.env[key] ??= value;
   }
-  const dynamo = createDynamoClients(withoutFaults(config));
+  // Like djq, past the capacity limit (--capacity): the summary's reads take no service's budget.
+  const operatorEndpoint = services.operatorDynamoEndpoint;
+  const dynamo = createDynamoClients(
+    withoutFaults(operatorEndpoint ? { ...config, AWS_ENDPOINT_URL_DYNAMODB: operatorEndpoint } : config),
+  );
   const shards = await openShards(config, redis, new DecidedOutcomes(createDynamoStores(dynamo, config).jobs));
   const stack = new Stack({ ...env, LOG_FORMAT: env.LOG_FORMAT ?? (tty ? 'pretty' : 'json') });
   const { metricsPorts, boardUrl } = await startChildren(stack, args, config);
@@ -298,12 +303,13 @@ async function supervise(run: Running): Promise<never> {
  * guessed from a quiet one.
  */
 async function showSummaryWithin(run: Running, state: SummaryState, backends: BackendWatch): Promise<void> {
-  // DynamoDB is asked beside the summary (which reads Redis only).
+  // DynamoDB is asked beside the summary (which reads Redis, and the job records: a summary that
+  // cannot read those is left out, and the probe says DynamoDB is down, not Redis).
   const dynamoEndpoint = run.config.AWS_ENDPOINT_URL_DYNAMODB as string;
   const dynamoUp = endpointAnswers(dynamoEndpoint);
   let redisUp = true;
-  const shown = summary(run.shards, run.args.json, state).catch(() => {
-    redisUp = false;
+  const shown = summary(run.shards, run.args.json, state).catch((error: unknown) => {
+    if (!(error instanceof OutcomesUnreadable)) redisUp = false;
   });
   const settled = await withDeadline(Promise.race([shown, run.stop.stopped]), Date.now() + READ_DEADLINE_MS);
   if (run.stop.requested()) return;

@@ -17,6 +17,13 @@ export interface Tally {
 /** How long the live summary and the drain check wait for Redis and DynamoDB before moving on. */
 export const READ_DEADLINE_MS = 5000;
 
+/**
+ * How long a tally waits for the job records: less than READ_DEADLINE_MS, so a DynamoDB that does
+ * not answer is said as DynamoDB's, not taken for a Redis that does not (what was read meanwhile is
+ * kept by the reader for the next tally).
+ */
+const OUTCOMES_DEADLINE_MS = 3000;
+
 /** One shard's queues and ledger, and where its ledger stood when this run began. */
 export interface ShardView {
   queues: Queues;
@@ -28,6 +35,11 @@ export interface ShardView {
   decided: DecidedOutcomes;
 }
 
+/** The tally's outcomes could not be read from DynamoDB (Redis answered): said as DynamoDB's, not Redis's. */
+export class OutcomesUnreadable extends Error {
+  override name = 'OutcomesUnreadable';
+}
+
 /**
  * This run's jobs (the ledger's enqueue records) and the outcome each stands at in DynamoDB (not
  * any worker's counters), summed over the shards (one unless QUEUE_SHARDS > 1).
@@ -37,12 +49,23 @@ export async function tally(shards: readonly ShardView[]): Promise<Tally> {
   for (const { ledger, from, decided } of shards) {
     const enqueued = await ledger.readEnqueued(from.enqueued);
     total.produced += enqueued.size;
-    for (const { outcome } of (await decided.of(enqueued.keys())).values()) {
+    const outcomes = await withinDeadline(decided.of(enqueued.keys()), OUTCOMES_DEADLINE_MS).catch((error: Error) => {
+      throw new OutcomesUnreadable(`job records unreadable: ${error.message}`, { cause: error });
+    });
+    for (const { outcome } of outcomes.values()) {
       if (outcome === 'completed') total.completed++;
       else if (outcome === 'dead-lettered') total.deadLettered++;
     }
   }
   return total;
+}
+
+function withinDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
 }
 
 /** Where the previous summary line left the capacity limit's counters. */
