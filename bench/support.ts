@@ -5,10 +5,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { type DynaliteServer, type RedisServer, startDynalite, startRedisServer } from '../devtools/local-services.js';
-import { createDynamoClients } from '../shared/dynamo/client.js';
+import { createDynamoClients, withoutFaults } from '../shared/dynamo/client.js';
 import { ensureTable } from '../shared/dynamo/table.js';
+import { DecidedOutcomes } from '../shared/operator/decided-outcomes.js';
 import { type Config, loadConfig } from '../shared/runtime/config.js';
 import type { Logger } from '../shared/runtime/logger.js';
+import { createDynamoStores } from '../shared/store/index.js';
 
 /** Every measurement compares runs at this concurrency. */
 export const CONCURRENCY = 50;
@@ -97,31 +99,75 @@ export async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
 
 export interface Settled {
   count: number;
-  /** Epoch ms of the last outcome entry (a stream id is its time of writing). */
+  /** Epoch ms of the last decision (its mark's time in the job's record). */
   lastAt: number;
 }
 
+/** Ids read per getMany (two BatchGetItems): small, as the polls share DynamoDB with the workers. */
+const WATCH_BATCH = 100;
+
 /**
- * Waits until the ledger's outcomes stream holds `count` entries (one per completed or
- * dead-lettered job, written by the worker before BullMQ acknowledges the job).
+ * The jobs a bench run added, and which of them DynamoDB has decided (their records: the same
+ * reader as djq check). Each poll reads the oldest undecided jobs first, a batch at a time, and
+ * reads on only while a whole batch was decided, so waiting costs little more than the jobs
+ * finishing since the last poll.
  */
+export class OutcomeWatch {
+  private pending: string[] = [];
+  private readonly decidedAt: number[] = [];
+
+  constructor(private readonly decided: DecidedOutcomes) {}
+
+  add(jobIds: Iterable<string>): this {
+    for (const id of jobIds) this.pending.push(id);
+    return this;
+  }
+
+  /** How many of the added jobs are decided (completed or dead-lettered) now. */
+  async poll(): Promise<number> {
+    for (;;) {
+      const batch = this.pending.slice(0, WATCH_BATCH);
+      if (batch.length === 0) break;
+      const outcomes = await this.decided.of(batch);
+      for (const d of outcomes.values()) this.decidedAt.push(d.at);
+      this.pending = this.pending.filter((id) => !outcomes.has(id));
+      if (outcomes.size < batch.length) break;
+    }
+    return this.decidedAt.length;
+  }
+
+  get done(): number {
+    return this.decidedAt.length;
+  }
+
+  /** Decision times so far, oldest first (epoch ms). */
+  times(): number[] {
+    return [...this.decidedAt].sort((a, b) => a - b);
+  }
+}
+
+/** An OutcomeWatch on the run's table in dynalite (for workers in child processes); close it after. */
+export function watchTable(config: Config): OutcomeWatch & { close(): void } {
+  const dynamo = createDynamoClients(withoutFaults(config));
+  const watch = new OutcomeWatch(new DecidedOutcomes(createDynamoStores(dynamo, config).jobs));
+  return Object.assign(watch, { close: () => dynamo.close() });
+}
+
+/** Waits until `count` of the watched jobs are decided in DynamoDB (before BullMQ acknowledges them). */
 export async function waitForOutcomes(
-  redis: Redis,
-  outcomesKey: string,
+  watch: OutcomeWatch,
   count: number,
   onProgress?: (done: number) => void,
   timeoutMs = 600_000,
 ): Promise<Settled> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const done = await redis.xlen(outcomesKey);
+    const done = await watch.poll();
     onProgress?.(done);
-    if (done >= count) {
-      const [last] = await redis.xrevrange(outcomesKey, '+', '-', 'COUNT', 1);
-      return { count: done, lastAt: Number(last?.[0].split('-')[0] ?? Date.now()) };
-    }
+    if (done >= count) return { count: done, lastAt: watch.times().at(-1) ?? Date.now() };
     if (Date.now() > deadline) throw new Error(`only ${done} of ${count} jobs settled within ${timeoutMs} ms`);
-    await sleep(20);
+    // The figures come from the decisions' own times, not from when a poll saw them.
+    await sleep(100);
   }
 }
 
@@ -152,19 +198,11 @@ export async function redisCpuSeconds(redis: Redis): Promise<number> {
 }
 
 /**
- * Steady-state rate from the ledger's outcome times: jobs settled per second from the entry at
- * `skipShare` of the run to the last, so start-up (JIT, connections) does not count.
+ * Steady-state rate from the decision times: jobs settled per second from the one at `skipShare` of
+ * the run to the last, so start-up (JIT, connections) does not count.
  */
-export async function steadyRate(redis: Redis, outcomesKey: string, skipShare = 0.1): Promise<number> {
-  const times: number[] = [];
-  let start = '-';
-  for (;;) {
-    const page = await redis.xrange(outcomesKey, start, '+', 'COUNT', 1000);
-    for (const [id] of page) times.push(Number(id.split('-')[0]));
-    const last = page.at(-1)?.[0];
-    if (!last || page.length < 1000) break;
-    start = `(${last}`;
-  }
+export function steadyRate(watch: OutcomeWatch, skipShare = 0.1): number {
+  const times = watch.times();
   const from = Math.floor(times.length * skipShare);
   const seconds = ((times.at(-1) as number) - (times[from] as number)) / 1000;
   return (times.length - 1 - from) / seconds;

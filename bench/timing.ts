@@ -1,13 +1,12 @@
 // The per-step breakdown of a job: store calls timed by wrapping the stores (read, append, project,
 // history flush), the attempt itself from the lifecycle's `completed` transition (validation and
-// handler), the completion record by wrapping the ledger, and BullMQ's acknowledgement
+// handler), and BullMQ's acknowledgement
 // (moveToCompleted, which also fetches the next job) by wrapping Job.prototype, for the timed run only.
 import { Job } from 'bullmq';
 import type { JobLifecycle } from '../shared/lifecycle/job-lifecycle.js';
-import { Ledger } from '../shared/lifecycle/ledger.js';
 import type { Stores } from '../shared/store/types.js';
 
-export type Step = 'handler' | 'ledger' | 'read' | 'append' | 'project' | 'history-flush' | 'ack' | 'decide';
+export type Step = 'handler' | 'read' | 'append' | 'project' | 'history-flush' | 'ack' | 'decide';
 
 /** Subscribes to the lifecycle: the production path carries no timing code. */
 export function timeAttempts(lifecycle: JobLifecycle, times: StepTimes): () => void {
@@ -89,21 +88,13 @@ export function timedStores(stores: Stores, times: StepTimes): Stores {
   };
 }
 
-/** Times BullMQ's acknowledgement and the ledger's completion record until the returned function is called. */
+/** Times BullMQ's acknowledgement until the returned function is called. */
 export function timeAcks(times: StepTimes): () => void {
   const original = Job.prototype.moveToCompleted;
   Job.prototype.moveToCompleted = function (this: Job, ...args: Parameters<Job['moveToCompleted']>) {
     return times.time('ack', () => original.apply(this, args));
   };
-  const record = Ledger.prototype.recordCompletedIfOwner;
-  Ledger.prototype.recordCompletedIfOwner = function (
-    this: Ledger,
-    ...args: Parameters<Ledger['recordCompletedIfOwner']>
-  ) {
-    return times.time('ledger', () => record.apply(this, args));
-  };
   return () => {
     Job.prototype.moveToCompleted = original;
-    Ledger.prototype.recordCompletedIfOwner = record;
   };
 }

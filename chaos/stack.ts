@@ -23,11 +23,12 @@ import { ensureTable } from '../shared/dynamo/table.js';
 import type { Ledger } from '../shared/lifecycle/ledger.js';
 import type { Queues } from '../shared/lifecycle/queues.js';
 import { type CheckReport, checkShards } from '../shared/operator/check.js';
+import { DecidedOutcomes } from '../shared/operator/decided-outcomes.js';
 import { type Config, loadConfig } from '../shared/runtime/config.js';
 import type { RedisConnection } from '../shared/runtime/redis.js';
 import { connectRedis } from '../shared/runtime/redis.js';
 import { createDynamoStores } from '../shared/store/index.js';
-import type { Stores } from '../shared/store/types.js';
+import type { JobOutcome, Stores } from '../shared/store/types.js';
 import { type JobSystem, openShardedSystem, type ShardedJobSystem } from '../shared/wiring.js';
 import { isRunning, removeDir, type Service, startService, stopService, track, trackDir } from './processes.js';
 
@@ -87,6 +88,7 @@ export class ChaosStack {
   readonly tally: LogTally = { retries: {}, failedForGood: {}, stalled: 0 };
   private workerCount = 0;
   private stopped = false;
+  private decidedReader: DecidedOutcomes | undefined;
 
   private constructor(
     readonly name: string,
@@ -332,11 +334,25 @@ export class ChaosStack {
     return total;
   }
 
-  /** Ledger outcomes recorded so far, every shard. */
-  async finished(): Promise<number> {
-    let total = 0;
-    for (const { ledger } of this.sharded.shards) total += Number(await this.redis.xlen(ledger.outcomesKey));
-    return total;
+  /** Where scenarios read what DynamoDB decided (one reader: it keeps final outcomes). */
+  get decided(): DecidedOutcomes {
+    this.decidedReader ??= new DecidedOutcomes(this.stores.jobs);
+    return this.decidedReader;
+  }
+
+  /** The outcome standing now for every job in the ledgers that has one, every shard (or `shard`'s). */
+  async outcomes(shard?: number): Promise<Map<string, JobOutcome>> {
+    const outcomes = new Map<string, JobOutcome>();
+    const shards = this.sharded.shards.filter((s) => shard === undefined || s.keys.shard === shard);
+    for (const { ledger } of shards) {
+      for (const [id, d] of await this.decided.of((await ledger.readEnqueued()).keys())) outcomes.set(id, d.outcome);
+    }
+    return outcomes;
+  }
+
+  /** Jobs in the ledgers decided so far (completed, dead-lettered or purged), every shard (or `shard`'s). */
+  async finished(shard?: number): Promise<number> {
+    return (await this.outcomes(shard)).size;
   }
 
   /** Jobs in the ledgers, every shard (a job recorded twice counts once). */

@@ -160,12 +160,14 @@ async function printDiagnostics(stack: ChaosStack): Promise<void> {
   process.stderr.write(`${lines.join('\n')}\n`);
 }
 
-/** For a job the checker counts twice: its outcomes, its DLQ entry and its events, on stderr. */
+/** For a job the checker counts twice: its records' marks, its DLQ entry and its events, on stderr. */
 async function explainDuplicates(stack: ChaosStack, jobIds: readonly string[]): Promise<void> {
   const wanted = new Set(jobIds);
-  const outcomes = (await stack.redis.xrange(stack.ledger.outcomesKey, '-', '+')).filter(([, f]) =>
-    wanted.has(f[1] ?? ''),
-  );
+  const outcomes = (await stack.stores.jobs.getMany(jobIds)).map((r) => ({
+    jobId: r.jobId,
+    gen: r.gen,
+    marks: r.marks,
+  }));
   const events = [];
   for await (const e of stack.stores.events.scanAll()) if (wanted.has(e.jobId)) events.push(e);
   const dlq = await Promise.all(jobIds.map(async (id) => (await stack.queues.deadLetter.getJob(id))?.data));

@@ -50,6 +50,7 @@ export class Producer {
     for (const part of this.pending?.parts ?? []) {
       if (part.recorded && !part.done) await part.lifecycle.recover().catch(() => undefined);
     }
+    await this.commitPending();
   }
 
   get done(): boolean {
@@ -136,5 +137,13 @@ export class Producer {
       if (wait < -this.options.intervalMs) next = performance.now(); // fell far behind: don't burst to catch up
       if (!this.done) await sleep(Math.max(0, wait), undefined, { signal }).catch(() => undefined);
     }
+    await this.commitPending();
+  }
+
+  /** The last tick's commit mark waits for a next record that will not come: written now. */
+  private async commitPending(): Promise<void> {
+    // If this fails (Redis down), a restart's recovery rereads that record and re-adds nothing it
+    // finds in Redis or decided.
+    for (const lifecycle of this.lifecycles) await lifecycle.commitPending().catch(() => undefined);
   }
 }

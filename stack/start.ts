@@ -10,11 +10,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { StackState } from '../cli/stack-state.js';
 import { freePort, portOr } from '../devtools/local-services.js';
 import { removeStackState, writeStackState } from '../devtools/stack-state.js';
+import { createDynamoClients, type DynamoClients, withoutFaults } from '../shared/dynamo/client.js';
 import { allShardKeys } from '../shared/lifecycle/keys.js';
+import { DecidedOutcomes } from '../shared/operator/decided-outcomes.js';
 import { type Config, ConfigError, loadConfig } from '../shared/runtime/config.js';
 import { withDeadline } from '../shared/runtime/deadline.js';
 import { connectRedis, describeRedis, type RedisConnection } from '../shared/runtime/redis.js';
 import { stopWhenParentExits } from '../shared/runtime/shutdown.js';
+import { createDynamoStores } from '../shared/store/index.js';
 import { openQueueView } from '../shared/wiring.js';
 import { parseStackArgs, STACK_USAGE, type StackArgs } from './args.js';
 import { entry, Stack } from './children.js';
@@ -22,6 +25,7 @@ import { fail, paint, say, tty } from './output.js';
 import { endpointAnswers, type LocalServices, startServices, stopServices } from './services.js';
 import {
   BackendWatch,
+  OutcomesUnreadable,
   READ_DEADLINE_MS,
   type ShardView,
   type SummaryState,
@@ -65,6 +69,8 @@ interface Running {
   config: Config;
   services: LocalServices;
   redis: RedisConnection;
+  /** Where the summary reads this run's outcomes (DynamoDB's job records). */
+  dynamo: DynamoClients;
   shards: ShardView[];
   stack: Stack;
   stop: StopWatch;
@@ -88,12 +94,23 @@ async function main() {
   const config = loadConfig(env);
   const redis = connectRedis(config);
   redis.on('error', () => undefined);
-  const shards = await openShards(config, redis);
+  // The SDK reads credentials from process.env itself: the summary's reads use the stack's (dummy,
+  // local ones when it runs dynalite) as its services do.
+  for (const key of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'] as const) {
+    const value = env[key];
+    if (value !== undefined) process.env[key] ??= value;
+  }
+  // Like djq, past the capacity limit (--capacity): the summary's reads take no service's budget.
+  const operatorEndpoint = services.operatorDynamoEndpoint;
+  const dynamo = createDynamoClients(
+    withoutFaults(operatorEndpoint ? { ...config, AWS_ENDPOINT_URL_DYNAMODB: operatorEndpoint } : config),
+  );
+  const shards = await openShards(config, redis, new DecidedOutcomes(createDynamoStores(dynamo, config).jobs));
   const stack = new Stack({ ...env, LOG_FORMAT: env.LOG_FORMAT ?? (tty ? 'pretty' : 'json') });
   const { metricsPorts, boardUrl } = await startChildren(stack, args, config);
   writeStackState(stackState(env, config, services, metricsPorts, boardUrl));
   announce(args, config, metricsPorts, boardUrl);
-  await supervise({ args, config, services, redis, shards, stack, stop: watchForStop() });
+  await supervise({ args, config, services, redis, dynamo, shards, stack, stop: watchForStop() });
 }
 
 function parseArgsOrFail(argv: string[]): StackArgs {
@@ -128,11 +145,11 @@ function loadStackConfig(args: StackArgs, env: NodeJS.ProcessEnv): Config {
 }
 
 /** Every shard's queues and ledger, with where its ledger stands as this run begins. */
-async function openShards(config: Config, redis: RedisConnection): Promise<ShardView[]> {
+async function openShards(config: Config, redis: RedisConnection, decided: DecidedOutcomes): Promise<ShardView[]> {
   const shards: ShardView[] = [];
   for (const keys of allShardKeys(config)) {
     const { queues, ledger, readFlow } = openQueueView(config, redis, keys.shard);
-    shards.push({ queues, ledger, readFlow, from: await ledger.position() });
+    shards.push({ queues, ledger, readFlow, from: await ledger.position(), decided });
   }
   return shards;
 }
@@ -287,12 +304,13 @@ async function supervise(run: Running): Promise<never> {
  * guessed from a quiet one.
  */
 async function showSummaryWithin(run: Running, state: SummaryState, backends: BackendWatch): Promise<void> {
-  // DynamoDB is asked beside the summary (which reads Redis only).
+  // DynamoDB is asked beside the summary (which reads Redis, and the job records: a summary that
+  // cannot read those is left out, and the probe says DynamoDB is down, not Redis).
   const dynamoEndpoint = run.config.AWS_ENDPOINT_URL_DYNAMODB as string;
   const dynamoUp = endpointAnswers(dynamoEndpoint);
   let redisUp = true;
-  const shown = summary(run.shards, run.args.json, state).catch(() => {
-    redisUp = false;
+  const shown = summary(run.shards, run.args.json, state).catch((error: unknown) => {
+    if (!(error instanceof OutcomesUnreadable)) redisUp = false;
   });
   const settled = await withDeadline(Promise.race([shown, run.stop.stopped]), Date.now() + READ_DEADLINE_MS);
   if (run.stop.requested()) return;
@@ -303,7 +321,10 @@ async function showSummaryWithin(run: Running, state: SummaryState, backends: Ba
   backends.report('DynamoDB', dynamoEndpoint, answered);
 }
 
-/** This run's tally, or undefined when Redis does not answer within READ_DEADLINE_MS or a stop is asked for. */
+/**
+ * This run's tally, or undefined when Redis or DynamoDB does not answer within READ_DEADLINE_MS or
+ * a stop is asked for.
+ */
 async function readTally(run: Running): Promise<Tally | undefined> {
   let t: Tally | undefined;
   await withDeadline(
@@ -340,6 +361,7 @@ async function shutdown(run: Running, code: number, last?: string): Promise<neve
   await run.stack.stop(deadline);
   await withDeadline(Promise.all(run.shards.map(({ queues }) => queues.close())), deadline);
   run.redis.disconnect();
+  run.dynamo.close();
   await stopServices(run.services, deadline);
   removeStackState();
   // Flushed within the same deadline: the last line matters to a reader, a reader that is gone (a

@@ -1,10 +1,11 @@
-// The live summary: this run's jobs and their outcomes, read from the ledger (not from any worker's
-// counters), the queues' counts, flow control, and the capacity limit's units, every few seconds.
+// The live summary: this run's jobs (the ledger's enqueue records) and their outcomes (DynamoDB's job
+// records, which decide them; not any worker's counters), the queues' counts, flow control, and the capacity limit's units, every few seconds.
 // Beside it, whether Redis and DynamoDB still answer (BackendWatch).
 import type { CapacityLimit, CapacityStats } from '../devtools/capacity-limit.js';
 import type { FleetFlowView } from '../shared/flow/fleet-rate.js';
 import type { Ledger, LedgerPosition } from '../shared/lifecycle/ledger.js';
 import type { Queues } from '../shared/lifecycle/queues.js';
+import type { DecidedOutcomes } from '../shared/operator/decided-outcomes.js';
 import { paint, say } from './output.js';
 
 export interface Tally {
@@ -13,8 +14,15 @@ export interface Tally {
   deadLettered: number;
 }
 
-/** How long the live summary and the drain check wait for Redis before moving on. */
+/** How long the live summary and the drain check wait for Redis and DynamoDB before moving on. */
 export const READ_DEADLINE_MS = 5000;
+
+/**
+ * How long a tally waits for the job records: less than READ_DEADLINE_MS, so a DynamoDB that does
+ * not answer is said as DynamoDB's, not taken for a Redis that does not (what was read meanwhile is
+ * kept by the reader for the next tally).
+ */
+const OUTCOMES_DEADLINE_MS = 3000;
 
 /** One shard's queues and ledger, and where its ledger stood when this run began. */
 export interface ShardView {
@@ -23,27 +31,41 @@ export interface ShardView {
   /** The fleet's flow-control state for this shard. */
   readFlow(): Promise<FleetFlowView>;
   from: LedgerPosition;
+  /** Where this run's jobs' outcomes are read (one reader for every shard: it keeps final ones). */
+  decided: DecidedOutcomes;
+}
+
+/** The tally's outcomes could not be read from DynamoDB (Redis answered): said as DynamoDB's, not Redis's. */
+export class OutcomesUnreadable extends Error {
+  override name = 'OutcomesUnreadable';
 }
 
 /**
- * This run's jobs and their latest outcomes, read from the ledger (not from any worker's counters),
- * summed over the shards (one unless QUEUE_SHARDS > 1).
+ * This run's jobs (the ledger's enqueue records) and the outcome each stands at in DynamoDB (not
+ * any worker's counters), summed over the shards (one unless QUEUE_SHARDS > 1).
  */
 export async function tally(shards: readonly ShardView[]): Promise<Tally> {
   const total: Tally = { produced: 0, completed: 0, deadLettered: 0 };
-  for (const { ledger, from } of shards) {
-    const [enqueued, outcomes] = await Promise.all([
-      ledger.readEnqueued(from.enqueued),
-      ledger.readOutcomes(from.outcomes),
-    ]);
+  for (const { ledger, from, decided } of shards) {
+    const enqueued = await ledger.readEnqueued(from.enqueued);
     total.produced += enqueued.size;
-    for (const id of enqueued.keys()) {
-      const outcome = outcomes.get(id);
+    const outcomes = await withinDeadline(decided.of(enqueued.keys()), OUTCOMES_DEADLINE_MS).catch((error: Error) => {
+      throw new OutcomesUnreadable(`job records unreadable: ${error.message}`, { cause: error });
+    });
+    for (const { outcome } of outcomes.values()) {
       if (outcome === 'completed') total.completed++;
       else if (outcome === 'dead-lettered') total.deadLettered++;
     }
   }
   return total;
+}
+
+function withinDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
 }
 
 /** Where the previous summary line left the capacity limit's counters. */

@@ -12,7 +12,10 @@ import type { FlowControl } from './flow-control.js';
 import type { Handlers } from './handlers.js';
 import { putBack, putBackCause } from './put-back.js';
 
-/** A delivery that finished its work after BullMQ gave the job to someone else (its lock expired). */
+/**
+ * A delivery that finished its work after its job was decided otherwise (its lock expired, and the
+ * job failed and was dead-lettered meanwhile).
+ */
 export class LockLostError extends Error {
   override name = 'LockLostError';
 }
@@ -78,9 +81,9 @@ export function makeProcessor(handlers: Handlers, lifecycle: JobLifecycle, flow:
       if (!c.retryable) throw new UnrecoverableError(`${c.errorClass}: ${message}`);
       throw error;
     }
-    // Recorded before BullMQ acknowledges: if we die now the job is redelivered and finds its effect.
-    const recorded = await lifecycle.completed(job, token, { attempt, durationMs: elapsed(), ...outcome });
-    if (!recorded) throw new LockLostError(`job ${job.id} lost its lock before it completed; its owner decides`);
+    // Decided before BullMQ acknowledges: if we die now the job is redelivered and finds its effect.
+    const decided = await lifecycle.completed(job, { attempt, durationMs: elapsed(), ...outcome });
+    if (!decided) throw new LockLostError(`job ${job.id} was decided otherwise before it completed; its owner follows`);
     return outcome.result;
   }
 }

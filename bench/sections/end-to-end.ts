@@ -6,8 +6,6 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createDynamoClients } from '../../shared/dynamo/client.js';
 import type { DynamoCall } from '../../shared/dynamo/instrumentation.js';
-import { queueKeys } from '../../shared/lifecycle/keys.js';
-import { Ledger } from '../../shared/lifecycle/ledger.js';
 import { operationJobOptions } from '../../shared/lifecycle/queues.js';
 import { createDynamoStores } from '../../shared/store/index.js';
 import { WorkerMetrics } from '../../worker/metrics.js';
@@ -21,6 +19,7 @@ import {
   dropPrefix,
   runConfig,
   waitForOutcomes,
+  watchTable,
 } from '../support.js';
 import { benchGenerator, fillQueue, generate, seedUsers } from '../workload.js';
 
@@ -66,18 +65,19 @@ export async function projectRun(services: BenchServices, jobs: number, label = 
   const seeded = await seedUsers(base);
   const redis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
   const queue = new Queue(config.QUEUE_NAME, { connection: redis, prefix: config.QUEUE_PREFIX });
-  await fillQueue(queue, generate(benchGenerator(config, seeded), jobs), operationJobOptions(config));
-  const ledger = new Ledger(redis, queueKeys(config), config.LEDGER_MAX_ENTRIES);
+  const work = generate(benchGenerator(config, seeded), jobs);
+  await fillQueue(queue, work, operationJobOptions(config));
+  // Its own client: the counter counts the workers' calls only.
+  const watch = watchTable(config).add(work.map((job) => job.id));
 
   counter.reset();
   const started = Date.now();
   const service = startWorkerService({ config, stores: base, redis, logger: devNullLogger(), metrics });
-  const settled = await waitForOutcomes(services.control, ledger.outcomesKey, jobs, (done) =>
-    progress('end to end', `project ${done}/${jobs}`),
-  );
+  const settled = await waitForOutcomes(watch, jobs, (done) => progress('end to end', `project ${done}/${jobs}`));
   const callsInWindow = counter.total;
   const unitsInWindow = counter.capacityUnits;
   await service.close(); // flushes the last history batch, which belongs to these jobs
+  watch.close();
   const seconds = (settled.lastAt - started) / 1000;
   const result: ProjectRun = {
     jobs,

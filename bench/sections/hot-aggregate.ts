@@ -7,8 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { createDynamoClients } from '../../shared/dynamo/client.js';
 import { queueKeys } from '../../shared/lifecycle/keys.js';
-import { Ledger } from '../../shared/lifecycle/ledger.js';
 import { openQueues, operationJobOptions } from '../../shared/lifecycle/queues.js';
+import { DecidedOutcomes } from '../../shared/operator/decided-outcomes.js';
 import { verifyProjection } from '../../shared/operator/replay.js';
 import { createDynamoStores } from '../../shared/store/index.js';
 import { UserCommands } from '../../worker/user-commands.js';
@@ -18,6 +18,7 @@ import {
   type BenchServices,
   createTable,
   dropPrefix,
+  OutcomeWatch,
   round,
   runConfig,
   steadyRate,
@@ -93,12 +94,12 @@ async function hotRun(
       await sleep(100);
     }
     await sleep(2000); // registered is not warm
-    const ledger = new Ledger(redis, keys, config.LEDGER_MAX_ENTRIES);
+    const watch = new OutcomeWatch(new DecidedOutcomes(stores.jobs)).add(ids);
     await queue.resume();
-    await waitForOutcomes(services.control, ledger.outcomesKey, shape.jobs, (done) =>
+    await waitForOutcomes(watch, shape.jobs, (done) =>
       progress('hot aggregate', `${shape.workers} × ${shape.concurrency}: ${done}/${shape.jobs}`),
     );
-    const jobsPerSec = await steadyRate(services.control, ledger.outcomesKey);
+    const jobsPerSec = steadyRate(watch);
     let conflictRounds = 0;
     let putBacks = 0;
     for (let i = 0; i < ids.length; i += 500) {

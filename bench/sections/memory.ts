@@ -9,7 +9,7 @@ import { Ledger } from '../../shared/lifecycle/ledger.js';
 import { operationJobOptions } from '../../shared/lifecycle/queues.js';
 import { rssBytes, spawnWorker } from '../children.js';
 import { progress } from '../report.js';
-import { type BenchServices, dropPrefix, runConfig } from '../support.js';
+import { type BenchServices, dropPrefix, runConfig, watchTable } from '../support.js';
 import { benchGenerator, fillQueue, generate, seededTable } from '../workload.js';
 
 export interface MemoryResult {
@@ -38,6 +38,7 @@ export async function memory(services: BenchServices, checkpoints: [number, numb
   const generator = benchGenerator(config, seeded);
   const options = operationJobOptions(config);
   const child = spawnWorker(env);
+  const watch = watchTable(config);
   try {
     while ((await queue.getWorkersCount()) < 1) {
       if (child.process.exitCode !== null) throw new Error(`the worker exited at start: ${child.stderr()}`);
@@ -51,7 +52,7 @@ export async function memory(services: BenchServices, checkpoints: [number, numb
     const [first, last] = checkpoints;
     let enqueued = 0;
     for (;;) {
-      const done = await redis.xlen(ledger.outcomesKey);
+      const done = await watch.poll();
       const rss = rssBytes(pid);
       max = Math.max(max, rss);
       if (!atFirst && done >= first) atFirst = rss;
@@ -63,6 +64,7 @@ export async function memory(services: BenchServices, checkpoints: [number, numb
         // As the producer does at its default of one job per tick: a ledger entry per job, then the job.
         await Promise.all(jobs.map((job) => ledger.recordEnqueued([job])));
         await fillQueue(queue, jobs, options);
+        watch.add(jobs.map((job) => job.id));
         enqueued += count;
       } else {
         await sleep(50);
@@ -90,6 +92,7 @@ export async function memory(services: BenchServices, checkpoints: [number, numb
     };
   } finally {
     await child.stop();
+    watch.close();
     await queue.close();
     await dropPrefix(services.control, config.QUEUE_PREFIX);
     redis.disconnect();

@@ -7,9 +7,8 @@
 import type { JobsOptions } from 'bullmq';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { queueKeys } from '../../shared/lifecycle/keys.js';
-import { Ledger } from '../../shared/lifecycle/ledger.js';
 import { operationJobOptions } from '../../shared/lifecycle/queues.js';
+import { DecidedOutcomes } from '../../shared/operator/decided-outcomes.js';
 import { createMemoryStores } from '../../shared/store/memory-stores.js';
 import { WorkerMetrics } from '../../worker/metrics.js';
 import { startWorkerService } from '../../worker/worker-service.js';
@@ -22,6 +21,7 @@ import {
   dropPrefix,
   median,
   medianPair,
+  OutcomeWatch,
   type Pairing,
   redisCpuSeconds,
   runConfig,
@@ -131,14 +131,15 @@ export async function projectRun(
   const stores = createMemoryStores();
   const seeded = await seedUsers(stores);
   const queue = new Queue(config.QUEUE_NAME, { connection: redis, prefix: config.QUEUE_PREFIX });
-  await fillQueue(queue, generate(benchGenerator(config, seeded), jobs), operationJobOptions(config));
-  const ledger = new Ledger(redis, queueKeys(config), config.LEDGER_MAX_ENTRIES);
+  const work = generate(benchGenerator(config, seeded), jobs);
+  await fillQueue(queue, work, operationJobOptions(config));
+  const watch = new OutcomeWatch(new DecidedOutcomes(stores.jobs)).add(work.map((job) => job.id));
   let service: ReturnType<typeof startWorkerService> | undefined;
   const run = await withCpu(services, jobs, () =>
     around(async () => {
       const started = Date.now();
       service = startWorkerService({ config, stores, redis, logger: devNullLogger(), metrics: new WorkerMetrics() });
-      const settled = await waitForOutcomes(services.control, ledger.outcomesKey, jobs, (done) =>
+      const settled = await waitForOutcomes(watch, jobs, (done) =>
         progress('queue overhead', `${label} ${done}/${jobs}`),
       );
       return jobs / ((settled.lastAt - started) / 1000);

@@ -1,7 +1,7 @@
 // What a job costs Redis, the project beside raw BullMQ with the project's job options (attempts,
 // backoff, retention; the same job ids, the same generated jobs), at the same offered rate: 200
 // jobs/s, and saturation (everything offered at once, in bulks of 1000, five times the jobs). Each side's whole job
-// counts: the enqueue (raw: addBulk; the project: the ledger's record, addBulk, the commit mark) and
+// counts: the enqueue (raw: addBulk; the project: the ledger's record with the previous tick's commit mark, addBulk) and
 // the worker's part (fetch, lock, ack; the project's bookkeeping). Server side: INFO commandstats
 // deltas (a command a Lua script runs counts under its own name; usec is Redis's time executing
 // commands), so nothing else may use this redis-server meanwhile; client side: what this process

@@ -5,14 +5,12 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { createDynamoClients } from '../../shared/dynamo/client.js';
-import { queueKeys } from '../../shared/lifecycle/keys.js';
-import { Ledger } from '../../shared/lifecycle/ledger.js';
 import { operationJobOptions } from '../../shared/lifecycle/queues.js';
 import { createDynamoStores } from '../../shared/store/index.js';
 import { WorkerMetrics } from '../../worker/metrics.js';
 import { startWorkerService } from '../../worker/worker-service.js';
 import { progress } from '../report.js';
-import { type BenchServices, createTable, dropPrefix, runConfig, waitForOutcomes } from '../support.js';
+import { type BenchServices, createTable, dropPrefix, runConfig, waitForOutcomes, watchTable } from '../support.js';
 import { benchGenerator, fillQueue, generate, seedUsers } from '../workload.js';
 
 export interface OperationTrips {
@@ -32,7 +30,9 @@ export async function roundTrips(services: BenchServices, jobs: number): Promise
   const seeded = await seedUsers(stores, 200);
   const redis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
   const queue = new Queue(config.QUEUE_NAME, { connection: redis, prefix: config.QUEUE_PREFIX });
-  await fillQueue(queue, generate(benchGenerator(config, seeded), jobs), operationJobOptions(config));
+  const work = generate(benchGenerator(config, seeded), jobs);
+  await fillQueue(queue, work, operationJobOptions(config));
+  const watch = watchTable(config).add(work.map((job) => job.id));
 
   const calls = new Map<string, number[]>();
   let batchUsers = 0;
@@ -49,11 +49,9 @@ export async function roundTrips(services: BenchServices, jobs: number): Promise
   // debug: the per-job "completed" lines (with dynamoCalls) this section reads are at debug.
   const logger = pino({ level: 'debug' }, lines);
   const service = startWorkerService({ config, stores, redis, logger, metrics: new WorkerMetrics(false) });
-  const ledger = new Ledger(redis, queueKeys(config), config.LEDGER_MAX_ENTRIES);
-  await waitForOutcomes(services.control, ledger.outcomesKey, jobs, (done) =>
-    progress('round trips per operation', `${done}/${jobs}`),
-  );
+  await waitForOutcomes(watch, jobs, (done) => progress('round trips per operation', `${done}/${jobs}`));
   await service.close();
+  watch.close();
   await queue.close();
   await dropPrefix(services.control, config.QUEUE_PREFIX);
   redis.disconnect();

@@ -4,12 +4,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { ScalingFigures } from '../../charts/bench.js';
-import { queueKeys } from '../../shared/lifecycle/keys.js';
-import { Ledger } from '../../shared/lifecycle/ledger.js';
 import { operationJobOptions } from '../../shared/lifecycle/queues.js';
 import { spawnWorker, type WorkerChild } from '../children.js';
 import { progress } from '../report.js';
-import { type BenchServices, dropPrefix, runConfig, steadyRate, waitForOutcomes } from '../support.js';
+import { type BenchServices, dropPrefix, runConfig, steadyRate, waitForOutcomes, watchTable } from '../support.js';
 import { benchGenerator, fillQueue, generate, seededTable } from '../workload.js';
 
 export const SCALING_LATENCY_MS = 20;
@@ -37,7 +35,9 @@ async function scalingRound(
   const queue = new Queue(config.QUEUE_NAME, { connection: redis, prefix: config.QUEUE_PREFIX });
   // Paused while the workers start, so all of them begin together on a full queue.
   await queue.pause();
-  await fillQueue(queue, generate(benchGenerator(config, seeded), jobs), operationJobOptions(config));
+  const work = generate(benchGenerator(config, seeded), jobs);
+  await fillQueue(queue, work, operationJobOptions(config));
+  const watch = watchTable(config).add(work.map((job) => job.id));
   const children: WorkerChild[] = [];
   try {
     for (let i = 0; i < workers; i++) children.push(spawnWorker({ ...env, WORKER_ID: `${env.WORKER_ID}-${i}` }));
@@ -50,14 +50,12 @@ async function scalingRound(
     }
     // Registered is not warm: let the processes finish starting before the clock runs.
     await sleep(2000);
-    const ledger = new Ledger(redis, queueKeys(config), config.LEDGER_MAX_ENTRIES);
     await queue.resume();
-    await waitForOutcomes(services.control, ledger.outcomesKey, jobs, (done) =>
-      progress('scaling', `${workers} worker(s): ${done}/${jobs}`),
-    );
-    return await steadyRate(services.control, ledger.outcomesKey);
+    await waitForOutcomes(watch, jobs, (done) => progress('scaling', `${workers} worker(s): ${done}/${jobs}`));
+    return steadyRate(watch);
   } finally {
     await Promise.all(children.map((c) => c.stop()));
+    watch.close();
     await queue.close();
     await dropPrefix(services.control, config.QUEUE_PREFIX);
     redis.disconnect();

@@ -6,7 +6,8 @@
 
 import { startRedisCluster } from '../../devtools/local-services.js';
 import { Producer } from '../../producer/producer.js';
-import { allShardKeys, queueKeys } from '../../shared/lifecycle/keys.js';
+import { allShardKeys } from '../../shared/lifecycle/keys.js';
+import { DecidedOutcomes } from '../../shared/operator/decided-outcomes.js';
 import { readPlacement } from '../../shared/runtime/cluster-placement.js';
 import { connectRedis } from '../../shared/runtime/redis.js';
 import { createMemoryStores } from '../../shared/store/memory-stores.js';
@@ -14,7 +15,7 @@ import { openShardedSystem } from '../../shared/wiring.js';
 import { WorkerMetrics } from '../../worker/metrics.js';
 import { startWorkerService } from '../../worker/worker-service.js';
 import { progress } from '../report.js';
-import { type BenchServices, devNullLogger, round, runConfig } from '../support.js';
+import { type BenchServices, devNullLogger, OutcomeWatch, round, runConfig } from '../support.js';
 import { benchGenerator, seedUsers } from '../workload.js';
 
 export interface ShardRun {
@@ -59,8 +60,10 @@ async function shardRun(services: BenchServices, nodes: string, shards: number, 
   while (!producer.done) await producer.tick();
   const producerJobsPerSec = jobs / ((performance.now() - produceStarted) / 1000);
 
-  const outcomeKeys = Array.from({ length: shards }, (_, shard) => queueKeys(config, shard).ledgerOutcomes);
-  const settled = async () => (await Promise.all(outcomeKeys.map((key) => redis.xlen(key)))).reduce((a, b) => a + b, 0);
+  // The produced jobs, read once from the ledgers; their outcomes from the records as they settle.
+  const watch = new OutcomeWatch(new DecidedOutcomes(stores.jobs));
+  for (const shard of producerSide.shards) watch.add((await shard.ledger.readEnqueued()).keys());
+  const settled = () => watch.poll();
   const workStarted = performance.now();
   const service = startWorkerService({ config, stores, redis, logger, metrics: new WorkerMetrics(false) });
   for (let done = await settled(); done < jobs; done = await settled()) {

@@ -7,13 +7,20 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { queueKeys } from '../../shared/lifecycle/keys.js';
-import { Ledger } from '../../shared/lifecycle/ledger.js';
 import { operationJobOptions } from '../../shared/lifecycle/queues.js';
 import { processCpuSeconds, spawnWorker } from '../children.js';
 import { type OtlpReceiver, startOtlpReceiver } from '../otlp-receiver.js';
 import { progress } from '../report.js';
-import { type BenchServices, dropPrefix, median, round, runConfig, steadyRate, waitForOutcomes } from '../support.js';
+import {
+  type BenchServices,
+  dropPrefix,
+  median,
+  round,
+  runConfig,
+  steadyRate,
+  waitForOutcomes,
+  watchTable,
+} from '../support.js';
 import { benchGenerator, fillQueue, generate, seededTable } from '../workload.js';
 
 export const TRACING_MODES = ['off', 'sampled100', 'sampled1'] as const;
@@ -52,7 +59,9 @@ async function tracingRound(services: BenchServices, mode: TracingMode, jobs: nu
   // The bench fills the queue itself (no producer spans): what is measured is the worker's cost.
   const queue = new Queue(config.QUEUE_NAME, { connection: redis, prefix: config.QUEUE_PREFIX });
   await queue.pause();
-  await fillQueue(queue, generate(benchGenerator(config, seeded), jobs), operationJobOptions(config));
+  const work = generate(benchGenerator(config, seeded), jobs);
+  await fillQueue(queue, work, operationJobOptions(config));
+  const watch = watchTable(config).add(work.map((job) => job.id));
   const bytesBefore = sink.bytes;
   const child = spawnWorker({ ...env, ...otelEnv(mode, sink) });
   try {
@@ -63,20 +72,18 @@ async function tracingRound(services: BenchServices, mode: TracingMode, jobs: nu
       await sleep(100);
     }
     await sleep(1000); // registered is not warm
-    const ledger = new Ledger(redis, queueKeys(config), config.LEDGER_MAX_ENTRIES);
     const pid = child.process.pid as number;
     const cpu0 = processCpuSeconds(pid);
     await queue.resume();
-    await waitForOutcomes(services.control, ledger.outcomesKey, jobs, (done) =>
-      progress('tracing', `${mode}: ${done}/${jobs}`),
-    );
+    await waitForOutcomes(watch, jobs, (done) => progress('tracing', `${mode}: ${done}/${jobs}`));
     const cpuMicrosPerJob = ((processCpuSeconds(pid) - cpu0) * 1e6) / jobs;
-    const rate = await steadyRate(services.control, ledger.outcomesKey);
+    const rate = steadyRate(watch);
     // Stopping flushes the exporter (bounded), so the bytes count what this run exported.
     await child.stop();
     return { rate, cpuMicrosPerJob, exportedBytes: sink.bytes - bytesBefore };
   } finally {
     await child.stop();
+    watch.close();
     await queue.close();
     await dropPrefix(services.control, config.QUEUE_PREFIX);
     redis.disconnect();

@@ -15,13 +15,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { queueKeys } from '../../shared/lifecycle/keys.js';
-import { Ledger } from '../../shared/lifecycle/ledger.js';
 import { operationJobOptions } from '../../shared/lifecycle/queues.js';
 import { mainThreadCpuSeconds, processCpuSeconds, spawnWorker } from '../children.js';
 import { type CpuProfile, cpuBySteps, NOT_WORK } from '../cpu-profile.js';
 import { progress } from '../report.js';
-import { type BenchServices, dropPrefix, runConfig, waitForOutcomes } from '../support.js';
+import { type BenchServices, dropPrefix, runConfig, waitForOutcomes, watchTable } from '../support.js';
 import { benchGenerator, fillQueue, generate, seededTable } from '../workload.js';
 import { projectRun, rawRun } from './queue-overhead.js';
 
@@ -75,7 +73,9 @@ async function deployedProfile(services: BenchServices, jobs: number): Promise<W
   const queue = new Queue(config.QUEUE_NAME, { connection: redis, prefix: config.QUEUE_PREFIX });
   await queue.pause();
   const total = WARMUP_JOBS + jobs;
-  await fillQueue(queue, generate(benchGenerator(config, seeded), total), operationJobOptions(config));
+  const work = generate(benchGenerator(config, seeded), total);
+  await fillQueue(queue, work, operationJobOptions(config));
+  const watch = watchTable(config).add(work.map((job) => job.id));
   const dir = mkdtempSync(join(tmpdir(), 'djq-profile-'));
   const child = spawnWorker(env, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
   try {
@@ -86,15 +86,12 @@ async function deployedProfile(services: BenchServices, jobs: number): Promise<W
       await sleep(100);
     }
     const pid = child.process.pid as number;
-    const ledger = new Ledger(redis, queueKeys(config), config.LEDGER_MAX_ENTRIES);
     await queue.resume();
-    const warm = await waitForOutcomes(services.control, ledger.outcomesKey, WARMUP_JOBS);
+    const warm = await waitForOutcomes(watch, WARMUP_JOBS);
     const cpu0 = processCpuSeconds(pid);
     const main0 = mainThreadCpuSeconds(pid);
     const from = monotonicMicros();
-    await waitForOutcomes(services.control, ledger.outcomesKey, total, (done) =>
-      progress('worker profile', `${done}/${total} under --cpu-prof`),
-    );
+    await waitForOutcomes(watch, total, (done) => progress('worker profile', `${done}/${total} under --cpu-prof`));
     const to = monotonicMicros();
     const measured = total - warm.count;
     const processCpu = processCpuSeconds(pid) - cpu0;
@@ -109,6 +106,7 @@ async function deployedProfile(services: BenchServices, jobs: number): Promise<W
     };
   } finally {
     await child.stop();
+    watch.close();
     await queue.close();
     await dropPrefix(services.control, config.QUEUE_PREFIX);
     redis.disconnect();

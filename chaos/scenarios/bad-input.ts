@@ -189,7 +189,7 @@ export async function badInput(goodJobs: number, options: { allEnvCases?: boolea
     }
     const drained = await stack.waitDrained({ timeoutMs: 60_000 + goodJobs * 50 });
     const report = await stack.check();
-    const outcomes = await stack.ledger.readOutcomes();
+    const outcomes = await stack.outcomes();
     const wrongJobs: string[] = [];
     for (const b of bad) {
       const entry = (await stack.queues.deadLetter.getJob(b.id))?.data as

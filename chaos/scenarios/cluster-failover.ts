@@ -53,8 +53,7 @@ export async function clusterFailover(
         killedPort = await cluster.masterOf(slot);
         const victim = cluster.servers.find((s) => s.port === killedPort);
         if (!victim) throw new Error(`no master found for slot ${slot}`);
-        const outcomesKey = stack.system.ledger.outcomesKey;
-        const finishedBefore = Number(await stack.redis.xlen(outcomesKey));
+        const finishedBefore = await stack.finished(0);
         const killedAt = Date.now();
         victim.process.kill('SIGKILL');
         const giveUpAt = killedAt + nodeTimeoutMs * 3 + 30_000;
@@ -65,7 +64,7 @@ export async function clusterFailover(
         failoverMs = Date.now() - killedAt;
         producerRunningAfterFailover = isRunning(producer.process);
         // Resumed: shard 0 (the killed master's) records a finished job again.
-        const finished = async () => Number(await stack.redis.xlen(outcomesKey).catch(() => finishedBefore));
+        const finished = () => stack.finished(0).catch(() => finishedBefore);
         if (await pollUntil(async () => (await finished()) > finishedBefore, giveUpAt))
           resumeMs = Date.now() - killedAt;
       },

@@ -227,21 +227,21 @@ async function waitNoIntents(stack: ChaosStack, timeoutMs: number): Promise<numb
 
 const UNFINISHED = new Set(['waiting', 'active', 'delayed', 'prioritized', 'paused', 'waiting-children', 'failed']);
 
-/** Each job's states by every record: the DLQ, the ledger's latest outcome, and the operations queue. */
+/** Each job's states by every record: the DLQ, DynamoDB's outcome, and the operations queue. */
 async function jobStates(stack: ChaosStack): Promise<{ counts: Record<string, number>; notExactlyOne: string[] }> {
   const enqueued = await stack.ledger.readEnqueued();
-  const outcomes = await stack.ledger.readOutcomes();
+  const outcomes = await stack.decided.of(enqueued.keys());
   const dlq = new Set((await stack.system.console.list()).map((e) => e.jobId));
   const counts: Record<string, number> = {};
   const notExactlyOne: string[] = [];
   for (const id of enqueued.keys()) {
     const states: string[] = [];
     if (dlq.has(id)) states.push('dead-lettered');
-    const outcome = outcomes.get(id);
+    const outcome = outcomes.get(id)?.outcome;
     if (outcome === 'completed' || outcome === 'purged') states.push(outcome);
     const queueState = await stack.queues.operations.getJobState(id);
     if (UNFINISHED.has(queueState)) states.push(`in the queue (${queueState})`);
-    if (states.length !== 1) notExactlyOne.push(`${id}: ${states.join(' + ') || 'nowhere'} (ledger: ${outcome})`);
+    if (states.length !== 1) notExactlyOne.push(`${id}: ${states.join(' + ') || 'nowhere'} (decided: ${outcome})`);
     else counts[states[0] as string] = (counts[states[0] as string] ?? 0) + 1;
   }
   return { counts, notExactlyOne };

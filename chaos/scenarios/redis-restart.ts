@@ -25,8 +25,7 @@ export async function redisRestart(jobs: number): Promise<ScenarioResult> {
       seconds: Math.max(15, jobs / 50),
       during: async (stack) => {
         const deadline = Date.now() + 120_000;
-        while ((await stack.redis.xlen(stack.ledger.outcomesKey)) < jobs * 0.3 && Date.now() < deadline)
-          await sleep(200);
+        while ((await stack.finished()) < jobs * 0.3 && Date.now() < deadline) await sleep(200);
         before = await stack.consumingWorkerIds();
         await stack.restartRedis(DOWN_MS);
         restartedAt = Date.now();

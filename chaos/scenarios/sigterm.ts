@@ -51,7 +51,7 @@ export async function sigterm(jobs: number): Promise<ScenarioResult> {
       }),
     );
     const activeAfter = await stack.queues.operations.getActiveCount();
-    const outcomes = await stack.ledger.readOutcomes();
+    const outcomes = await stack.outcomes();
     // Finished: completed or dead-lettered, or the attempt ended in a failure that will be retried.
     const abandoned: string[] = [];
     for (const { id, attemptsStarted } of inFlight) {

@@ -135,7 +135,7 @@ async function runCase(stack: ChaosStack, how: How, jobs: number): Promise<CaseR
       ...stack.env,
       AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint,
     };
-    const outcomesBefore = await stack.redis.xlen(stack.ledger.outcomesKey);
+    const finishedBefore = await stack.finished();
     // `npm start` exactly as a user runs it, from a directory of its own so its .djq/stack.json
     // does not replace the state file of a stack someone runs in this checkout.
     const cwd = join(dir, 'checkout');
@@ -161,7 +161,7 @@ async function runCase(stack: ChaosStack, how: How, jobs: number): Promise<CaseR
     // Running for real: the stack's workers and the lone one consume, and jobs complete.
     const ready = async () => {
       const consumers = await stack.consumingWorkerIds();
-      const finished = (await stack.redis.xlen(stack.ledger.outcomesKey)) - outcomesBefore;
+      const finished = (await stack.finished()) - finishedBefore;
       return consumers.has(`lone-${how}`) && consumers.has('worker-1') && consumers.has('worker-2') && finished >= jobs;
     };
     await until(ready, 180_000, [npm, worker]).catch((error: Error) => {

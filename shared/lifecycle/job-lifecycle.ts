@@ -14,7 +14,7 @@
 // re-reads the job inside it, and acts only on the instance it read (identified by its id *and*
 // its timestamp; a redriven instance always gets a later timestamp), and each of its Redis writes
 // checks the lock's token in the same step. A delivery's completion is decided in DynamoDB; in
-// Redis, a delivery that lost BullMQ's lock records nothing.
+// Redis, a delivery that lost BullMQ's lock cannot acknowledge the job (BullMQ checks its token).
 import type { Job } from 'bullmq';
 import { tracing } from '../telemetry/tracing.js';
 import type { DeadLetterData } from './dead-letter.js';
@@ -56,13 +56,19 @@ export class JobLifecycle extends LifecycleCore {
   // ---- producer side ----------------------------------------------------------------------
 
   /**
-   * Ledger first (a write-ahead record with the jobs), then DynamoDB's acceptance, then addBulk,
-   * then the commit mark. A failure leaves the record uncommitted; the same jobs are retried (same
+   * Ledger first (a write-ahead record with the jobs, and the previous record's commit mark), then
+   * DynamoDB's acceptance, then addBulk; this record's commit mark rides with the next record (or
+   * `commitPending`). A failure leaves the record uncommitted; the same jobs are retried (same
    * ids: a repeated add is a no-op).
    */
   enqueue(jobs: readonly LedgerJob[], onRecorded: () => void = () => undefined): Promise<void> {
     // The enqueue span is the parent BullMQ's addBulk span (and so every job of the bulk) hangs under.
     return tracing().span('enqueue', { kind: 'producer' }, () => enqueue(this, jobs, onRecorded));
+  }
+
+  /** Writes the last enqueue's deferred commit mark (a producer that stops; see `enqueue`). */
+  commitPending(): Promise<void> {
+    return this.deps.ledger.commitPending();
   }
 
   /** Re-adds what a producer killed half-way through its last tick left out of Redis. */
@@ -98,9 +104,9 @@ export class JobLifecycle extends LifecycleCore {
     return delivery.putBack(this, job, token, details);
   }
 
-  /** Decided in DynamoDB, recorded before BullMQ acknowledges; false when this delivery lost. */
-  completed(job: Job, token: string | undefined, details: Details<'completed'>): Promise<boolean> {
-    return delivery.completed(this, job, token, details);
+  /** Decided in DynamoDB before BullMQ acknowledges; false when the job was decided otherwise. */
+  completed(job: Job, details: Details<'completed'>): Promise<boolean> {
+    return delivery.completed(this, job, details);
   }
 
   // ---- worker side: a job that failed for good --------------------------------------------

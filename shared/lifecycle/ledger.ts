@@ -1,15 +1,19 @@
 // The ledger: two append-only Redis streams that the checker reads instead of the workers' counters.
 // `enqueued` is written by the producer *before* each addBulk (a write-ahead record with the jobs
 // themselves, so a producer killed between the two can re-add what is missing on restart);
-// `outcomes` gets one entry when a job completes (written before BullMQ acknowledges it) or is
-// dead-lettered or redriven. Both are trimmed approximately at LEDGER_MAX_ENTRIES; `checkWindow`
-// says from where on both streams still hold every record of a job.
+// `outcomes` gets one entry when a job is dead-lettered, redriven or purged (under its transition
+// lock). Completions are DynamoDB's job records alone (shared/operator/decided-outcomes.ts reads
+// them): a per-job `completed` entry repeated that decision at a round trip a job (issue 24). Both
+// are trimmed approximately at LEDGER_MAX_ENTRIES; `checkWindow` says from where on both streams
+// still hold every record of a job.
 import type { RedisConnection } from '../runtime/redis.js';
-import { luaScript, withLuaScripts } from '../runtime/redis-scripts.js';
 import type { QueueKeys } from './keys.js';
 import type { Fence } from './transition-lock.js';
 
-/** `purged`: an operator deleted the job from the DLQ for good (djq dlq purge). */
+/**
+ * `purged`: an operator deleted the job from the DLQ for good (djq dlq purge). `completed` is no
+ * longer written: only streams from before issue 24 hold it.
+ */
 export type Outcome = 'completed' | 'dead-lettered' | 'redriven' | 'purged';
 
 export interface LedgerJob {
@@ -40,23 +44,51 @@ export class Ledger {
     this.committedKey = keys.ledgerCommitted;
   }
 
-  /** Writes the jobs before they are enqueued; returns the record's id for `markCommitted`. */
+  /**
+   * A record whose addBulk succeeded but whose commit mark is not written yet: it rides in one MULTI
+   * with the next record (one round trip a tick instead of two), or is written by `commitPending`
+   * when the producer stops. Until then `uncommitted` returns it, and a restarted producer's
+   * recovery finds all its jobs in Redis or decided and re-adds none.
+   */
+  private pendingCommit: string | undefined;
+
+  /**
+   * Writes the jobs before they are enqueued (with the commit mark of the record before, if one is
+   * pending, in the same MULTI); returns the record's id for `commitLater` or `markCommitted`.
+   */
   async recordEnqueued(jobs: readonly LedgerJob[]): Promise<string> {
-    const id = await this.redis.xadd(
-      this.enqueuedKey,
-      'MAXLEN',
-      '~',
-      this.maxEntries,
-      '*',
-      'jobs',
-      JSON.stringify(jobs),
-    );
-    return id as string;
+    const args = ['MAXLEN', '~', this.maxEntries, '*', 'jobs', JSON.stringify(jobs)] as const;
+    const commit = this.pendingCommit;
+    if (commit === undefined) return (await this.redis.xadd(this.enqueuedKey, ...args)) as string;
+    // Both keys of a shard hash to one slot (keys.ts), so the block also runs on a cluster.
+    const replies = await this.redis
+      .multi()
+      .set(this.committedKey, commit)
+      .xadd(this.enqueuedKey, ...args)
+      .exec();
+    const failed = replies?.find(([error]) => error)?.[0];
+    if (!replies || failed) throw failed ?? new Error('ledger record: MULTI aborted');
+    if (this.pendingCommit === commit) this.pendingCommit = undefined;
+    return replies[1]?.[1] as string;
   }
 
   /** Marks a record's jobs as in Redis, so a restarted producer knows it has nothing to re-add. */
   async markCommitted(recordId: string): Promise<void> {
     await this.redis.set(this.committedKey, recordId);
+    if (this.pendingCommit !== undefined && compareStreamIds(this.pendingCommit, recordId) <= 0)
+      this.pendingCommit = undefined;
+  }
+
+  /** `markCommitted`, deferred to the next record's MULTI (or `commitPending`). */
+  commitLater(recordId: string): void {
+    // Records of concurrent enqueues may finish out of order: the newest one is the mark that matters.
+    if (this.pendingCommit === undefined || compareStreamIds(recordId, this.pendingCommit) > 0)
+      this.pendingCommit = recordId;
+  }
+
+  /** Writes a deferred commit mark now (the producer stops: no next record will carry it). */
+  async commitPending(): Promise<void> {
+    if (this.pendingCommit !== undefined) await this.markCommitted(this.pendingCommit);
   }
 
   /** With a transition's fence, the record is written in the same step as its lock check. */
@@ -64,22 +96,6 @@ export class Ledger {
     const args = ['MAXLEN', '~', this.maxEntries, '*', 'id', jobId, 'o', outcome] as const;
     if (fence) await fence.write('XADD', this.outcomesKey, ...args);
     else await this.redis.xadd(this.outcomesKey, ...args);
-  }
-
-  /**
-   * Records `completed` only while the delivery still holds BullMQ's lock of the job (one atomic
-   * step). A stale delivery (its lock expired, the job stalled and moved on) records nothing: the
-   * job's fate belongs to whoever holds it now, and its effect is found by them (it is idempotent).
-   */
-  async recordCompletedIfOwner(jobId: string, activeLockKey: string, token: string): Promise<boolean> {
-    const written = await withScripts(this.redis).djqRecordCompletedIfOwner(
-      activeLockKey,
-      this.outcomesKey,
-      token,
-      String(this.maxEntries),
-      jobId,
-    );
-    return written === 1;
   }
 
   /**
@@ -152,17 +168,6 @@ export class Ledger {
   }
 }
 
-type WithScripts = RedisConnection & {
-  djqRecordCompletedIfOwner(lockKey: string, outcomesKey: string, ...args: string[]): Promise<number>;
-};
-
-const RECORD_IF_OWNER = luaScript(
-  'djqRecordCompletedIfOwner',
-  2,
-  new URL('./ledger-record-if-owner.lua', import.meta.url),
-);
-const withScripts = (redis: RedisConnection) => withLuaScripts<WithScripts>(redis, RECORD_IF_OWNER);
-
 function field(fields: string[], name: string): string | undefined {
   for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
   return undefined;
@@ -171,4 +176,11 @@ function field(fields: string[], name: string): string | undefined {
 function parseJobs(fields: string[]): LedgerJob[] {
   const json = field(fields, 'jobs');
   return json ? (JSON.parse(json) as LedgerJob[]) : [];
+}
+
+/** Orders two stream ids (`ms-seq`). */
+export function compareStreamIds(a: string, b: string): number {
+  const [am = 0, as = 0] = a.split('-').map(Number);
+  const [bm = 0, bs = 0] = b.split('-').map(Number);
+  return am - bm || as - bs;
 }

@@ -2,11 +2,12 @@
 // workers' counters) and says whether every enqueued job ended completed or dead-lettered, once.
 
 import type { EpochState } from '../lifecycle/epoch.js';
-import type { LedgerJob, Outcome } from '../lifecycle/ledger.js';
+import { compareStreamIds, type LedgerJob } from '../lifecycle/ledger.js';
 import type { Queues } from '../lifecycle/queues.js';
-import type { Stores } from '../store/types.js';
+import type { JobOutcome, Stores } from '../store/types.js';
 import type { JobSystem } from '../wiring.js';
 import { checkDecisions, type DecisionReport, UNFINISHED } from './check-decisions.js';
+import { DecidedOutcomes } from './decided-outcomes.js';
 import { readPendingWork } from './pending-work.js';
 import { verifyProjection } from './replay.js';
 
@@ -41,12 +42,12 @@ export interface CheckReport {
 
 /**
  * Correct on a live stack too. Each job's records are written in an order the reads follow: its
- * `completed` outcome before it leaves the queue, its DLQ entry before its failed instance goes, a
- * redriven instance before its DLQ entry goes, `purged` before the entry goes, a stalled dead
- * letter's `completed` before its entry goes. So a job the first reads see nowhere is looked for
- * again in what was written since; only then is it lost, unless its producer has not finished
- * adding it (its ledger record is not committed yet). One seen in both places is looked for again
- * in the DLQ; only then is it both.
+ * `completed` decision (DynamoDB) before it leaves the queue, its DLQ entry before its failed
+ * instance goes, a redriven instance before its DLQ entry goes, `purged` before the entry goes, a
+ * stalled dead letter's `completed` before its entry goes. So a job the first reads see nowhere is
+ * looked for again (its record, the DLQ, the queue); only then is it lost, unless its producer has
+ * not finished adding it (its ledger record is not committed yet). One seen in both places is
+ * looked for again in the DLQ; only then is it both.
  */
 export async function checkLedger(deps: {
   system: Pick<JobSystem, 'ledger' | 'queues' | 'stores'>;
@@ -65,13 +66,13 @@ export async function checkLedger(deps: {
 /** A shard as the checker reads it; with `checkEpoch`, whether its Redis and the table belong together. */
 type ShardView = Pick<JobSystem, 'ledger' | 'queues'> & Partial<Pick<JobSystem, 'checkEpoch'>>;
 
-/** What one shard's first reads found (its ledger window, enqueued jobs, outcomes and DLQ). */
+/** What one shard's first reads found (its ledger window, enqueued jobs, their decided outcomes, DLQ). */
 interface ShardReads {
   shard: ShardView;
+  decided: DecidedOutcomes;
   window: string;
   enqueued: Map<string, LedgerJob>;
-  outcomes: Map<string, Outcome>;
-  outcomesRead: string;
+  outcomes: Map<string, JobOutcome>;
   dlq: Map<string, DeadLetterSummary>;
 }
 
@@ -101,7 +102,8 @@ export async function checkShards(deps: {
   afterFirstReads?: () => Promise<void>;
 }): Promise<CheckReport> {
   const reads: ShardReads[] = [];
-  for (const shard of deps.shards) reads.push(await firstReads(shard));
+  const decided = new DecidedOutcomes(deps.stores.jobs);
+  for (const shard of deps.shards) reads.push(await firstReads(shard, decided));
   const verify = await verifyProjection(deps.stores.events, deps.stores.users, () =>
     readPendingWork(deps.shards.map((s) => s.queues)),
   );
@@ -112,7 +114,7 @@ export async function checkShards(deps: {
   const lost = tallies.flatMap((t) => t.lost);
   const duplicated = verify.duplicateEvents.map((d) => d.jobId).concat(tallies.flatMap((t) => t.both));
   // The latest window of any shard: from then on every shard's streams hold every record.
-  const window = reads.map((r) => r.window).reduce((a, b) => (compareIds(a, b) >= 0 ? a : b), '0-0');
+  const window = reads.map((r) => r.window).reduce((a, b) => (compareStreamIds(a, b) >= 0 ? a : b), '0-0');
   const decisions = await checkDecisions(
     deps.stores,
     deps.shards.map((s) => s.queues),
@@ -145,16 +147,19 @@ export async function checkShards(deps: {
   };
 }
 
-async function firstReads(shard: ShardView): Promise<ShardReads> {
+async function firstReads(shard: ShardView, decided: DecidedOutcomes): Promise<ShardReads> {
   const { ledger, queues } = shard;
   const window = await ledger.checkWindow();
   const enqueued = await ledger.readEnqueued(window);
-  // Outcomes before the DLQ: a completed redriven job had left the DLQ before its outcome was written.
-  // Where the stream ends before reading it: an outcome written during the read is then read
-  // again below, never skipped (read after it, the position could pass an outcome the read missed).
-  const outcomesRead = (await ledger.position()).outcomes;
-  const outcomes = await ledger.readOutcomes();
-  return { shard, window, enqueued, outcomes, outcomesRead, dlq: await readDeadLetters(queues) };
+  // Outcomes (DynamoDB's job records, which decide them) before the DLQ: a redriven job's record
+  // is reopened before its new instance is added, and its entry leaves the DLQ after that.
+  const outcomes = await outcomesOf(decided, enqueued.keys());
+  return { shard, decided, window, enqueued, outcomes, dlq: await readDeadLetters(queues) };
+}
+
+/** The outcome standing now for each job that has one. */
+async function outcomesOf(decided: DecidedOutcomes, jobIds: Iterable<string>): Promise<Map<string, JobOutcome>> {
+  return new Map([...(await decided.of(jobIds))].map(([id, d]) => [id, d.outcome]));
 }
 
 /** One shard's enqueued jobs against its outcomes, DLQ and queue, looked at again where unsettled. */
@@ -195,13 +200,13 @@ async function checkShard(read: ShardReads): Promise<ShardTally> {
 }
 
 /** Jobs that finished between the first reads and their state check. */
-async function settleUnseen({ shard, outcomesRead, dlq }: ShardReads, unseen: string[], tally: ShardTally) {
+async function settleUnseen({ shard, decided, dlq }: ShardReads, unseen: string[], tally: ShardTally) {
   const { ledger, queues } = shard;
   // The producer writes its ledger record before its addBulk: a job of a record still uncommitted
   // now may not have reached Redis when we looked. Read before the rest: if its record is
   // committed by now, the job was in Redis before the reads below, so they see where it went.
   const inFlight = new Set((await ledger.uncommitted())?.jobs.map((j) => j.id));
-  const later = await ledger.readOutcomes(outcomesRead);
+  const later = await outcomesOf(decided, unseen);
   const laterDlq = await readDeadLetters(queues);
   for (const id of unseen) {
     const outcome = later.get(id);
@@ -214,26 +219,16 @@ async function settleUnseen({ shard, outcomesRead, dlq }: ShardReads, unseen: st
 }
 
 /**
- * Seen both completed and dead-lettered: read again, as a job's later records may settle it. A
- * stalled dead letter settled as completed records `completed` before its entry leaves the DLQ;
- * a job recorded completed whose ack was lost, then failed by stalling, is dead-lettered after.
+ * Decided completed and seen in the DLQ: the DLQ read again. A stalled dead letter settled as
+ * completed is decided before its entry leaves the DLQ; an entry that stays is one DynamoDB
+ * contradicts (a move paused past its lock). `completed` is final: no later decision undoes it.
  */
-async function settleBoth({ shard, outcomesRead, dlq }: ShardReads, seenBoth: string[], tally: ShardTally) {
-  const later = await shard.ledger.readOutcomes(outcomesRead);
+async function settleBoth({ shard, dlq }: ShardReads, seenBoth: string[], tally: ShardTally) {
   const nowDlq = await readDeadLetters(shard.queues);
   for (const id of seenBoth) {
-    const outcome = later.get(id);
     if (!nowDlq.has(id)) dlq.delete(id);
-    else if (outcome !== undefined && outcome !== 'completed') tally.completed--;
     else tally.both.push(id);
   }
-}
-
-/** Orders two stream ids (`ms-seq`). */
-function compareIds(a: string, b: string): number {
-  const [am = 0, as = 0] = a.split('-').map(Number);
-  const [bm = 0, bs = 0] = b.split('-').map(Number);
-  return am - bm || as - bs;
 }
 
 interface DeadLetterSummary {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkLedger } from '../../shared/operator/check.js';
+import { DecidedOutcomes } from '../../shared/operator/decided-outcomes.js';
 import { openJobSystem, openQueueView } from '../../shared/wiring.js';
 import { silentLogger, waitFor } from '../helpers/pipeline.js';
 import { type Service, startService, stopService } from '../helpers/processes.js';
@@ -77,7 +78,8 @@ describe('end to end', () => {
     services.push(worker('w1'), worker('w2'), startService('producer/main.ts', env.env));
     resources = await openTestResources(env.config);
     const { ledger } = openQueueView(env.config, resources.redis);
-    await waitFor('work in flight', async () => (await ledger.readOutcomes()).size > 100);
+    const decided = new DecidedOutcomes(resources.stores.jobs);
+    await waitFor('work in flight', async () => (await decided.of((await ledger.readEnqueued()).keys())).size > 100);
     const victim = services[0] as Service;
     victim.process.kill('SIGKILL');
     await victim.exited;

@@ -14,6 +14,7 @@ import { type RedisSentinelGroup, startRedisSentinelGroup } from '../../devtools
 import { createDynamoClients, type DynamoClients, withoutFaults } from '../../shared/dynamo/client.js';
 import { ensureTable } from '../../shared/dynamo/table.js';
 import type { CheckReport } from '../../shared/operator/check.js';
+import { DecidedOutcomes } from '../../shared/operator/decided-outcomes.js';
 import { connectRedis, describeRedis, waitForRedis } from '../../shared/runtime/redis.js';
 import { createDynamoStores } from '../../shared/store/index.js';
 import { openShardedSystem, type ShardedJobSystem } from '../../shared/wiring.js';
@@ -109,7 +110,9 @@ describe.each([
     // Expected while the primary is down; the assertions below say whether anything was lost.
     shard.queues.operations.on('error', () => undefined);
     shard.queues.deadLetter.on('error', () => undefined);
-    const finished = async () => Number(await redis?.xlen(shard.ledger.outcomesKey));
+    // Jobs of the ledger DynamoDB has decided (the records survive the failover; the ledger may lose its last writes).
+    const decided = new DecidedOutcomes(shard.stores.jobs);
+    const finished = async () => (await decided.of((await shard.ledger.readEnqueued()).keys())).size;
 
     const worker = startService('worker/main.ts', { ...env, WORKER_ID: 'w-sentinel' });
     const producer = startService('producer/main.ts', env);

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoClients } from '../../shared/dynamo/client.js';
 import { ensureTable } from '../../shared/dynamo/table.js';
 import { checkLedger } from '../../shared/operator/check.js';
+import { DecidedOutcomes } from '../../shared/operator/decided-outcomes.js';
 import { type Config, ConfigError, loadConfig } from '../../shared/runtime/config.js';
 import { connectRedis, connectRedisFailFast, waitForRedis } from '../../shared/runtime/redis.js';
 import { createDynamoStores } from '../../shared/store/index.js';
@@ -241,11 +242,12 @@ describe('Redis over TLS with a password', () => {
       );
       expect(done).toBeGreaterThan(0);
       expect((await stores.users.getUser(user.id))?.email).toBe(user.email);
-      // The ledger has both ends: enqueued by the producer side, the outcome by the worker.
+      // The ledger has the producer's record; DynamoDB the worker's decision.
       expect([...(await producer.ledger.readEnqueued()).keys()]).toEqual([jobId]);
-      expect(
-        await waitFor('the outcome in the ledger', async () => (await producer.ledger.readOutcomes()).get(jobId)),
-      ).toBe('completed');
+      const decided = new DecidedOutcomes(stores.jobs);
+      expect(await waitFor('the outcome decided', async () => (await decided.of([jobId])).get(jobId)?.outcome)).toBe(
+        'completed',
+      );
     } finally {
       await producer.close();
       await service.close(10_000);

@@ -5,6 +5,7 @@
 // same trace; a redrive (board) in a new trace linked to the dead-lettered one. And the worker's
 // log lines carry the trace and span ids.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DecidedOutcomes } from '../../shared/operator/decided-outcomes.js';
 import { openQueueView } from '../../shared/wiring.js';
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from '../helpers/otlp-receiver.js';
 import { waitFor } from '../helpers/pipeline.js';
@@ -75,7 +76,12 @@ beforeAll(async () => {
   board = { service: boardService, origin };
   expect((await producer.exited).code, producer.output().slice(-2000)).toBe(0);
   const { ledger } = openQueueView(env.config, resources.redis);
-  await waitFor('every job to settle', async () => (await ledger.readOutcomes()).size >= JOBS, 60_000);
+  const decided = new DecidedOutcomes(resources.stores.jobs);
+  await waitFor(
+    'every job to settle',
+    async () => (await decided.of((await ledger.readEnqueued()).keys())).size >= JOBS,
+    60_000,
+  );
 }, 120_000);
 
 afterAll(async () => {

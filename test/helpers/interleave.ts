@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import type { JobLifecycle, TransitionStep } from '../../shared/lifecycle/job-lifecycle.js';
 import { queueKeys } from '../../shared/lifecycle/keys.js';
+import { DecidedOutcomes } from '../../shared/operator/decided-outcomes.js';
 import { type JobSystem, openJobSystem } from '../../shared/wiring.js';
 import { silentLogger } from './pipeline.js';
 import { deleteKeys, openTestResources, type TestResources, testEnv } from './stack.js';
@@ -160,13 +161,18 @@ export function useRaceActors() {
   };
 }
 
-/** Where a job id is now: its operations-queue state ('missing' if none) and whether the DLQ holds it. */
+/**
+ * Where a job id is now: its operations-queue state ('missing' if none), whether the DLQ holds it,
+ * and its outcome: what DynamoDB decided for its generation, else (a redrive opened a generation
+ * still running) the ledger's latest entry, `redriven`.
+ */
 export async function whereIs(system: JobSystem, id: string) {
   const job = await system.queues.operations.getJob(id);
+  const decided = (await new DecidedOutcomes(system.stores.jobs).of([id])).get(id)?.outcome;
   return {
     operations: job ? await job.getState() : 'missing',
     deadLettered: Boolean(await system.queues.deadLetter.getJob(id)),
-    outcome: (await system.ledger.readOutcomes()).get(id),
+    outcome: decided ?? (await system.ledger.readOutcomes()).get(id),
   };
 }
 

@@ -6,9 +6,10 @@ import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { createDynamoClients } from '../../shared/dynamo/client.js';
+import { DecidedOutcomes } from '../../shared/operator/decided-outcomes.js';
 import type { Config } from '../../shared/runtime/config.js';
 import { createDynamoStores } from '../../shared/store/index.js';
-import type { Stores } from '../../shared/store/types.js';
+import type { JobOutcome, Stores } from '../../shared/store/types.js';
 import { openJobSystem } from '../../shared/wiring.js';
 import { WorkerMetrics } from '../../worker/metrics.js';
 import { startWorkerService, type WorkerService } from '../../worker/worker-service.js';
@@ -49,10 +50,21 @@ export function startTestWorker(config: Config, wrapStores?: (stores: Stores) =>
 /** The producer's side of the wiring, acting as 'test': enqueues through the job lifecycle. */
 export function openProducerSide(config: Config, resources: Pick<TestResources, 'redis' | 'stores'>) {
   const system = openJobSystem({ ...resources, config, logger: silentLogger, actor: 'test' });
+  const decided = new DecidedOutcomes(resources.stores.jobs);
   return {
     system,
     queues: system.queues,
     ledger: system.ledger,
+    /** What DynamoDB decided for jobs (the one reader every count of finished jobs uses). */
+    decided,
+    /** The outcome one job stands at in DynamoDB now (undefined while undecided). */
+    async outcomeOf(jobId: string): Promise<JobOutcome | undefined> {
+      return (await decided.of([jobId])).get(jobId)?.outcome;
+    },
+    /** How many of the jobs the ledger holds are decided (completed, dead-lettered or purged). */
+    async finishedCount(): Promise<number> {
+      return (await decided.of((await system.ledger.readEnqueued()).keys())).size;
+    },
     /** Enqueues like the producer does: ledger first, then the job under its idempotency key. */
     async enqueue(name: string, data: unknown, jobId: string = randomUUID()): Promise<string> {
       await system.lifecycle.enqueue([{ id: jobId, name, data }]);

@@ -37,8 +37,8 @@ beforeAll(async () => {
   ids.poison = await producer.enqueue('create-user', { user: { name: 42 } });
   ids.missing = await producer.enqueue('update-user', { userId: newUser().id, changes: { age: 1 } });
   await waitFor('jobs to finish', async () => {
-    const outcomes = await producer.ledger.readOutcomes();
-    return [ids.create, ids.poison, ids.missing].every((id) => outcomes.has(id as string));
+    const outcomes = await producer.decided.of([ids.create, ids.poison, ids.missing] as string[]);
+    return outcomes.size === 3;
   });
   await worker.service.system.history.flush();
 });
@@ -311,7 +311,7 @@ describe('worker metrics and health', () => {
         async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.ok,
       );
       const jobId = await producer.enqueue('get-user', { userId: user.id });
-      await waitFor('the job', async () => (await producer.ledger.readOutcomes()).get(jobId) === 'completed');
+      await waitFor('the job', async () => (await producer.outcomeOf(jobId)) === 'completed');
       const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
       expect(await ready.json()).toMatchObject({ ready: true, checks: { redis: 'ok', dynamodb: 'ok' } });
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();

@@ -29,7 +29,7 @@ describe('hot aggregate', () => {
     const user = newUser();
     const create = await producer.enqueue('create-user', { user });
     for (let i = 0; i < WORKERS; i++) workers.push(startTestWorker(env.config));
-    await waitFor('the create', async () => (await producer!.ledger.readOutcomes()).get(create));
+    await waitFor('the create', async () => producer?.outcomeOf(create));
 
     const updates: string[] = [];
     for (let i = 0; i < UPDATES; i++) {
@@ -38,13 +38,13 @@ describe('hot aggregate', () => {
     const outcomes = await waitFor(
       `${UPDATES} updates to finish`,
       async () => {
-        const all = await producer!.ledger.readOutcomes();
-        return updates.every((id) => all.has(id)) ? all : undefined;
+        const all = await producer?.decided.of(updates);
+        return all?.size === updates.length ? all : undefined;
       },
       120_000,
     );
 
-    expect(updates.filter((id) => outcomes.get(id) !== 'completed')).toEqual([]);
+    expect(updates.filter((id) => outcomes.get(id)?.outcome !== 'completed')).toEqual([]);
     expect(await producer.queues.deadLetter.getWaitingCount()).toBe(0);
     const { head, stream } = await loadUser(resources.stores.events, resources.stores.users, user.id);
     const applied = stream.map((e) => e.jobId);

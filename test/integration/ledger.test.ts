@@ -1,4 +1,6 @@
-// The ledger on real Redis: trimmed streams keep a window in which every job has all its records.
+// The ledger on real Redis: trimmed streams keep a window in which every job has all its records
+// (the outcomes stream holds the transitions written under a job's lock: dead-lettered, redriven,
+// purged; completions are DynamoDB's alone).
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { queueKeys } from '../../shared/lifecycle/keys.js';
@@ -17,17 +19,17 @@ describe('Ledger', () => {
   it('checks from the point where trimming left both streams whole', async () => {
     const ledger = new Ledger(redis, queueKeys(env.config), 50);
     expect(await ledger.checkWindow()).toBe('0-0');
-    // Ticks of 3 jobs, each job with one outcome: the outcomes stream fills 3× faster and is trimmed first.
+    // Ticks of 3 jobs, each job with one outcome entry: the outcomes stream fills 3× faster and is trimmed first.
     for (let tick = 0; tick < 200; tick++) {
       const jobs = [0, 1, 2].map((i) => ({ id: `t${tick}-${i}`, name: 'get-user', data: {} }));
       await ledger.recordEnqueued(jobs);
-      for (const job of jobs) await ledger.recordOutcome(job.id, 'completed');
+      for (const job of jobs) await ledger.recordOutcome(job.id, 'dead-lettered');
     }
     const window = await ledger.checkWindow();
     expect(window).not.toBe('0-0');
     const [enqueued, outcomes] = await Promise.all([ledger.readEnqueued(window), ledger.readOutcomes()]);
     expect(enqueued.size).toBeGreaterThan(0);
-    for (const id of enqueued.keys()) expect(outcomes.get(id)).toBe('completed');
+    for (const id of enqueued.keys()) expect(outcomes.get(id)).toBe('dead-lettered');
     // Without the window, some enqueued jobs would have lost their outcome to trimming.
     const all = await ledger.readEnqueued();
     expect([...all.keys()].some((id) => !outcomes.has(id))).toBe(true);

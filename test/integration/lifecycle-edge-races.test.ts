@@ -54,7 +54,7 @@ describe('a redrive that died after releasing its job, before clearing its inten
     await expect(operator.lifecycle.redrive(id)).rejects.toThrow(/simulated crash/);
     // The released job runs and completes before the next sweep.
     const running = await activate(worker, id);
-    expect(await worker.lifecycle.completed(running.job, running.token, completedAttempt(id))).toBe(true);
+    expect(await worker.lifecycle.completed(running.job, completedAttempt(id))).toBe(true);
     await running.job.moveToCompleted('ok', running.token, false);
     await worker.lifecycle.finishInterruptedRedrives();
     expect(await whereIs(worker, id)).toEqual({ operations: 'completed', deadLettered: false, outcome: 'completed' });
@@ -89,7 +89,7 @@ describe('djq check on a live stack', () => {
     // fails for good (a stall past MAX_STALLED_COUNT leaves the same records). A get has no
     // effect to find: only the decision tells it completed.
     const { job, token } = await activate(worker, id);
-    expect(await worker.lifecycle.completed(job, token, completedAttempt(id))).toBe(true);
+    expect(await worker.lifecycle.completed(job, completedAttempt(id))).toBe(true);
     await job.moveToFailed(new UnrecoverableError('job stalled more than allowable limit'), token, false);
     const failed = await worker.queues.operations.getJob(id);
     expect(await worker.lifecycle.settleFailed(failed as NonNullable<typeof failed>, noEffect)).toBe('completed');

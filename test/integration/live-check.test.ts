@@ -54,26 +54,32 @@ describe('djq check on a live stack', () => {
     }
   });
 
-  it('counts a job that completes while the checker reads the ledger as completed, not lost', async () => {
+  it('counts a job that completes while the checker reads as completed, not lost', async () => {
     const system = openSystem();
     try {
       const id = randomUUID();
       await system.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: randomUUID() } }]);
       const running = await activate(system, id);
-      // The job completes (outcome recorded, then acknowledged) between the checker's read of the
-      // outcomes and its read of where the stream ends.
-      const position = system.ledger.position.bind(system.ledger);
-      const ledger = Object.create(system.ledger, {
-        position: {
-          value: async () => {
-            await completeNow(system, running.job, running.token);
-            return position();
+      // The job completes (decided in DynamoDB, then acknowledged) right after the checker's read
+      // of the job records, before its look at the queue: the first read saw it undecided.
+      const real = system.stores.jobs;
+      let completed = false;
+      const jobs = Object.create(real, {
+        getMany: {
+          value: async (ids: readonly string[]) => {
+            const records = await real.getMany(ids);
+            if (!completed) {
+              completed = true;
+              await completeNow(system, running.job, running.token);
+            }
+            return records;
           },
         },
       });
 
-      const report = await checkLedger({ system: { ...system, ledger } });
+      const report = await checkLedger({ system: { ...system, stores: { ...system.stores, jobs } } });
 
+      expect(completed).toBe(true);
       expect(report).toMatchObject({ enqueued: 1, completed: 1, lost: 0, pending: 0 });
     } finally {
       await system.close();
@@ -84,6 +90,6 @@ describe('djq check on a live stack', () => {
 async function completeNow(system: JobSystem, job: Job, token: string): Promise<void> {
   const userId = String((job.data as { userId: string }).userId);
   const details = { attempt: 1, durationMs: 1, capacityUnits: 0, dynamoCalls: 1, dynamoMs: 1 };
-  await system.lifecycle.completed(job, token, { ...details, result: { op: 'get-user', userId, found: false } });
+  await system.lifecycle.completed(job, { ...details, result: { op: 'get-user', userId, found: false } });
   await job.moveToCompleted('ok', token, false);
 }

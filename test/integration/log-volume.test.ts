@@ -1,6 +1,7 @@
 // The logs a person reads at the default level: a producer and a worker (real processes) print their
 // lifecycle, not a line per job; at debug, every job's lines are there.
 import { afterEach, describe, expect, it } from 'vitest';
+import { DecidedOutcomes } from '../../shared/operator/decided-outcomes.js';
 import { openQueueView } from '../../shared/wiring.js';
 import { waitFor } from '../helpers/pipeline.js';
 import { type Service, startService, stopService } from '../helpers/processes.js';
@@ -33,7 +34,11 @@ async function run(level: string) {
   services.push(worker, producer);
   expect((await producer.exited).code, producer.output()).toBe(0);
   const { ledger } = openQueueView(config, resources.redis);
-  await waitFor('every job to finish', async () => (await ledger.readOutcomes()).size >= JOBS);
+  const decided = new DecidedOutcomes(resources.stores.jobs);
+  await waitFor(
+    'every job to finish',
+    async () => (await decided.of((await ledger.readEnqueued()).keys())).size >= JOBS,
+  );
   expect((await stopService(worker)).code).toBe(0);
   const lines = `${producer.output()}\n${worker.output()}`.split('\n').filter((l) => l.startsWith('{'));
   return lines.map((l) => JSON.parse(l) as { msg: string; level: number });

@@ -87,7 +87,7 @@ describe('a move paused before its decision, across a redrive', () => {
     const stores = resources().stores;
     const commands = new UserCommands({ events: stores.events, users: stores.users, records: stores.jobs });
     expect((await commands.update(id, userId, { age: 42 })).applied).toBe(true);
-    expect(await worker.lifecycle.completed(next.job, next.token, completedAttempt(userId))).toBe(true);
+    expect(await worker.lifecycle.completed(next.job, completedAttempt(userId))).toBe(true);
     expect(await marksOf(operator, id)).toEqual(['dead-lettered', 'redriven', 'completed']);
   });
 });

@@ -28,9 +28,14 @@ describe('a stale delivery against a dead-letter move', () => {
     await expect(delivery).rejects.toBeInstanceOf(JobBarredError);
     expect((await resources().stores.users.getHead(userId))?.version).toBe(1);
     expect(await marksOf(worker, id)).toEqual(['dead-lettered']);
-    // Nor can it record the job completed.
-    expect(await worker.lifecycle.completed(job, token, completedAttempt(userId))).toBe(false);
-    expect(await whereIs(worker, id)).toMatchObject({ operations: 'missing', deadLettered: true });
+    // Nor can it decide the job completed, or acknowledge it in Redis.
+    expect(await worker.lifecycle.completed(job, completedAttempt(userId))).toBe(false);
+    await expect(job.moveToCompleted('ok', token, false)).rejects.toThrow();
+    expect(await whereIs(worker, id)).toMatchObject({
+      operations: 'missing',
+      deadLettered: true,
+      outcome: 'dead-lettered',
+    });
   });
 
   it("its attempt's log line, written without a lock, decides nothing", async () => {
@@ -78,7 +83,7 @@ describe('a stale delivery against a dead-letter move', () => {
     expect(await operator.lifecycle.redrive(id)).toBe('done');
     const next = await activate(worker, id);
     expect((await new UserCommands(resources().stores).update(id, userId, { age: 42 })).applied).toBe(true);
-    expect(await worker.lifecycle.completed(next.job, next.token, completedAttempt(userId))).toBe(true);
+    expect(await worker.lifecycle.completed(next.job, completedAttempt(userId))).toBe(true);
     expect((await resources().stores.users.getHead(userId))?.version).toBe(2);
     expect(await marksOf(worker, id)).toEqual(['dead-lettered', 'redriven', 'completed']);
   });
@@ -100,7 +105,7 @@ describe('a move paused past its transition lock', () => {
     expect(await operator.lifecycle.redrive(id)).toBe('done');
     const next = await activate(worker, id);
     await new UserCommands(resources().stores).update(id, userId, { age: 42 });
-    expect(await worker.lifecycle.completed(next.job, next.token, completedAttempt(userId))).toBe(true);
+    expect(await worker.lifecycle.completed(next.job, completedAttempt(userId))).toBe(true);
     halfway.release();
     await expect(moving).rejects.toBeInstanceOf(TransitionLockLostError);
     expect(await marksOf(worker, id)).toEqual(['dead-lettered', 'redriven', 'completed']);
@@ -115,7 +120,7 @@ describe('a job with no effect', () => {
     const id = randomUUID();
     await worker.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }]);
     const { job, token } = await activate(worker, id);
-    expect(await worker.lifecycle.completed(job, token, completedAttempt(id))).toBe(true);
+    expect(await worker.lifecycle.completed(job, completedAttempt(id))).toBe(true);
     // Its ack never lands; the stalled check fails it for good (MAX_STALLED_COUNT).
     await job.moveToFailed(new UnrecoverableError('job stalled more than allowable limit'), token, false);
     expect(await moveOf(worker)(id)).toBe('completed');
@@ -157,7 +162,7 @@ describe('a DLQ entry DynamoDB contradicts (a cache write of a move paused past 
       const id = randomUUID();
       await worker.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }]);
       const { job, token } = await activate(worker, id);
-      expect(await worker.lifecycle.completed(job, token, completedAttempt(id))).toBe(true);
+      expect(await worker.lifecycle.completed(job, completedAttempt(id))).toBe(true);
       await job.moveToCompleted('ok', token, false);
       await worker.queues.deadLetter.add(
         'get-user',

@@ -27,14 +27,13 @@ async function setup(overrides: Record<string, string | number> = {}) {
 
 async function finished(jobId: string) {
   return waitFor(`job ${jobId} to finish`, async () => {
-    const outcomes = await producer.ledger.readOutcomes();
-    const outcome = outcomes.get(jobId);
+    const outcome = await producer.outcomeOf(jobId);
     return outcome === 'completed' || outcome === 'dead-lettered' ? outcome : undefined;
   });
 }
 
 /**
- * The result BullMQ stores with its ack, which lands just after the ledger's `completed` record
+ * The result BullMQ stores with its ack, which lands just after DynamoDB's `completed` decision
  * (the order that makes a crash in between safe): wait for the ack, not only the record.
  */
 async function returnValue(jobId: string) {
@@ -223,8 +222,7 @@ describe('pipeline', () => {
     await waitFor('jobs to be active', async () => (await producer.queues.operations.getActiveCount()) >= 4);
     expect(await worker.service.close(20_000)).toBe(true);
     expect(await producer.queues.operations.getActiveCount()).toBe(0);
-    const outcomes = await producer.ledger.readOutcomes();
-    const done = ids.filter((id) => outcomes.get(id) === 'completed').length;
+    const done = await producer.decided.count(ids, 'completed');
     expect(done).toBeGreaterThanOrEqual(4);
     // What was not started yet is still waiting for the next worker, not lost.
     expect(done + (await producer.queues.operations.getWaitingCount())).toBe(ids.length);

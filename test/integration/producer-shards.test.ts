@@ -58,6 +58,7 @@ describe('Producer with QUEUE_SHARDS=3', () => {
   it('routes each job to the shard of its user (else of its id), and only there', async () => {
     const p = producer(60);
     expect(await p.tick()).toBe(60);
+    await p.stop(); // writes the last records' commit marks
 
     const byShard = await jobsByShard();
     expect(byShard.flat()).toHaveLength(60);
@@ -87,6 +88,7 @@ describe('Producer with QUEUE_SHARDS=3', () => {
     expect(failures).toBe(1);
     expect(await system.shards[1]?.ledger.uncommitted()).toBeTruthy();
     expect(await p.tick()).toBe(60);
+    await p.stop(); // writes the last records' commit marks
 
     const byShard = await jobsByShard();
     expect(byShard.flat()).toHaveLength(60);

@@ -77,6 +77,49 @@ describe('Producer', () => {
     expect(await ledger.uncommitted()).toBeUndefined();
   });
 
+  it("commits a tick's record with the next tick's record, and the last one when it stops", async () => {
+    const p = producer({ perTick: 2, maxOperations: 6 });
+    await p.tick();
+    await p.tick();
+    const [first, second] = (await redis.xrange(ledger.enqueuedKey, '-', '+')).map(([id]) => id);
+    // The second record's MULTI carried the first one's commit mark; its own waits for the next.
+    expect(await redis.get(ledger.committedKey)).toBe(first);
+    expect((await ledger.uncommitted())?.recordId).toBe(second);
+    await p.tick();
+    await p.stop();
+    expect(await ledger.uncommitted()).toBeUndefined();
+  });
+
+  it('a producer killed after its addBulk, before its next tick, re-adds nothing on restart', async () => {
+    const p = producer({ perTick: 3 });
+    expect(await p.tick()).toBe(3);
+    // The process dies here: its record's commit mark was waiting for the next tick.
+    const last = await ledger.uncommitted();
+    expect(last?.jobs).toHaveLength(3);
+    // One of its jobs already ran, was decided, and left Redis (retention).
+    const [done, ...rest] = last?.jobs ?? [];
+    if (!done) throw new Error('no job');
+    await system.stores.jobs.decide(done.id, 'completed', 'worker-1');
+    await (await queues.operations.getJob(done.id))?.remove();
+
+    const restarted = openJobSystem({
+      config: env.config,
+      redis,
+      stores: system.stores,
+      logger: silentLogger,
+      actor: 'producer-2',
+    });
+    try {
+      expect(await restarted.lifecycle.recover()).toBe(0);
+      expect(await queues.operations.getJob(done.id)).toBeUndefined();
+      for (const job of rest) expect(await queues.operations.getJob(job.id)).toBeTruthy();
+      expect(await queues.operations.count()).toBe(2);
+      expect(await ledger.uncommitted()).toBeUndefined();
+    } finally {
+      await restarted.close();
+    }
+  });
+
   it('keeps a failed tick and retries it with the same job ids', async () => {
     const p = producer({ perTick: 2 });
     const addBulk = queues.operations.addBulk.bind(queues.operations);

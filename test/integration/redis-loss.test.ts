@@ -44,7 +44,7 @@ describe('after Redis loses the queue', () => {
       { id: dead, name: 'get-user', data: { userId: dead } },
     ]);
     const first = await activate(shard, done);
-    expect(await shard.lifecycle.completed(first.job, first.token, completedAttempt(done))).toBe(true);
+    expect(await shard.lifecycle.completed(first.job, completedAttempt(done))).toBe(true);
     await first.job.moveToCompleted('ok', first.token, false);
     expect(
       await shard.lifecycle.settleFailed(await failNext(shard, dead), async () => ({

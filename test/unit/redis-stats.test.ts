@@ -45,7 +45,7 @@ describe("a job's Redis µs", () => {
     ]);
     const sent = new Map([
       ['moveToFinished', 1],
-      ['djqRecordCompletedIfOwner', 1],
+      ['djqFlowTick', 1],
       ['xadd', 1],
       ['exec', 1],
     ]);

@@ -1,6 +1,6 @@
 // One delivery's transitions, in the worker: an attempt starts, fails, is put back without using an
-// attempt, or completes — decided in DynamoDB, then recorded in Redis while the delivery still
-// holds BullMQ's lock.
+// attempt, or completes — decided in DynamoDB, and acknowledged by BullMQ only while the delivery
+// still holds BullMQ's lock (moveToFinished checks its token).
 import type { Job } from 'bullmq';
 import { retryTransient } from '../../runtime/retry.js';
 import { attemptLogLine } from '../dead-letter.js';
@@ -53,25 +53,26 @@ export async function putBack(
 }
 
 /**
- * Decides the job completed in DynamoDB, then records it before BullMQ acknowledges (a crash now
- * redelivers the job, which finds its effect). Returns false, recording nothing more, when the job
- * was decided otherwise (dead-lettered: a write job's effect could not land, it was barred first)
- * or this delivery no longer holds BullMQ's lock.
+ * Decides the job completed in DynamoDB before BullMQ acknowledges it (a crash now redelivers the
+ * job, which finds its effect and follows the decision). Returns false when the job was decided
+ * otherwise (dead-lettered: a write job's effect could not land, it was barred first).
+ *
+ * Nothing is written to Redis here. The ledger's `completed` entry, written by a Lua step only while
+ * the delivery held BullMQ's lock (`recordCompletedIfOwner`), is gone (issue 24: a round trip a job,
+ * repeating DynamoDB's decision). Its lock check kept a stale delivery (its lock expired and the job
+ * went to another) from adding an entry, and made it say `lock-lost` instead of `completed`; only
+ * counting read either. Correctness never rested on it: the outcome is DynamoDB's one conditional
+ * write per generation, which a stale delivery wins only when it is the truth (its effect landed and
+ * nobody decided), and BullMQ's moveToFinished checks the lock token, so a stale delivery cannot
+ * acknowledge the job in Redis; the job's owner follows the decision. What changes: a stale delivery
+ * whose job stands completed now emits `completed` (its history and metrics count that attempt; its
+ * ack then fails on BullMQ's lock check) where it emitted `lock-lost`.
  */
-export async function completed(
-  core: LifecycleCore,
-  job: Job,
-  token: string | undefined,
-  details: Details<'completed'>,
-): Promise<boolean> {
-  const { ledger, keys, records, actor } = core.deps;
+export async function completed(core: LifecycleCore, job: Job, details: Details<'completed'>): Promise<boolean> {
+  const { records, actor } = core.deps;
   const ref = refOf(job);
   const decision = await retryTransient(() => records.decide(ref.jobId, 'completed', actor));
-  let recorded = decision.outcome === 'completed';
-  if (recorded && token === undefined) await ledger.recordOutcome(ref.jobId, 'completed');
-  else if (recorded)
-    recorded = await ledger.recordCompletedIfOwner(ref.jobId, keys.activeJobLock(ref.jobId), token as string);
-  if (!recorded) {
+  if (decision.outcome !== 'completed') {
     core.emit({ type: 'lock-lost', ...ref, attempt: details.attempt });
     return false;
   }

@@ -12,37 +12,38 @@ export async function enqueue(core: LifecycleCore, jobs: readonly LedgerJob[], o
   const { ledger, records } = core.deps;
   // The ledger's write-ahead record first (a producer that dies from here on re-accepts and
   // re-adds its uncommitted record at restart), then DynamoDB's acceptance (what `djq recover`
-  // re-enqueues from if Redis loses the job), then Redis.
+  // re-enqueues from if Redis loses the job), then Redis. The record carries the previous tick's
+  // commit mark; this tick's is deferred to the next record (or the producer's stop): until then a
+  // restarted producer rereads this record and finds every job in Redis or decided (re-adds none).
   const record = await ledger.recordEnqueued(jobs);
   await records.accept(jobs);
   onRecorded();
   await core.probe('enqueue:recorded', record);
   await core.addBulk(jobs);
   await core.probe('enqueue:added', record);
-  await ledger.markCommitted(record);
+  ledger.commitLater(record);
   core.emit({ type: 'enqueued', jobs });
 }
 
 /**
  * Re-adds what a producer killed between its ledger write and its addBulk left out of Redis: a
  * job of the last, uncommitted record that is in neither queue and has no outcome. Each under its
- * lock, so a purge or redrive of the same id is never undone.
+ * lock, so a purge or redrive of the same id is never undone. A record whose addBulk succeeded
+ * (its commit mark was still deferred, see `enqueue`) re-adds nothing: every job is in Redis or
+ * decided.
  */
 export async function recoverUncommitted(core: LifecycleCore): Promise<number> {
   const { ledger, records } = core.deps;
   const last = await ledger.uncommitted();
   if (!last) return 0;
   const recovered: LedgerJob[] = [];
-  // An outcome after the record means the job lived and ended (completed, purged…): leave it.
-  // Read once for the whole record; under each job's lock only what was written since.
-  const since = (await ledger.position()).outcomes;
-  const ended = await ledger.readOutcomes(last.recordId);
   // The producer may have died before DynamoDB accepted them (idempotent if it had).
   await records.accept(last.jobs);
   for (const job of last.jobs) {
     await core.locked(job.id, async (fence) => {
       if (await core.heldInRedis(job.id)) return;
-      if (ended.has(job.id) || (await ledger.readOutcomes(since)).has(job.id)) return;
+      // A job that lived and ended (completed, dead-lettered, purged) has its outcome in DynamoDB;
+      // one redriven and running is in Redis (above).
       if ((await retryTransient(() => records.get(job.id)))?.outcome) return;
       await fence();
       await core.addBulk([job]);

@@ -82,15 +82,13 @@ async function effectOf(core: LifecycleCore, record: JobRecord): Promise<EffectC
   return { applied: false, landed: data?.landed ?? [], missing: data?.missing ?? [] };
 }
 
-/** Completed (or purged meanwhile): the failed instance goes, and the ledger says completed. */
+/** Completed (or purged meanwhile): the failed instance goes (DynamoDB's record says completed). */
 async function followOtherwise(
   core: LifecycleCore,
   current: Job,
   decided: Decided,
   fence: Fence,
 ): Promise<SettleOutcome> {
-  const jobId = String(current.id);
-  if (decided.outcome === 'completed') await core.deps.ledger.recordOutcome(jobId, 'completed', fence);
   await core.removeFailed(current, fence);
   if (decided.outcome === 'purged') return 'gone';
   const note = decided.won
