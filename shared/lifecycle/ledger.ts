@@ -45,7 +45,7 @@ export class Ledger {
   }
 
   /**
-   * A record whose addBulk succeeded but whose commit mark is not written yet: it rides in one MULTI
+   * A record whose addBulk succeeded but whose commit mark is not written yet: it rides in one pipeline
    * with the next record (one round trip a tick instead of two), or is written by `commitPending`
    * when the producer stops. Until then `uncommitted` returns it, and a restarted producer's
    * recovery finds all its jobs in Redis or decided and re-adds none.
@@ -54,20 +54,23 @@ export class Ledger {
 
   /**
    * Writes the jobs before they are enqueued (with the commit mark of the record before, if one is
-   * pending, in the same MULTI); returns the record's id for `commitLater` or `markCommitted`.
+   * pending, in the same pipeline); returns the record's id for `commitLater` or `markCommitted`.
    */
   async recordEnqueued(jobs: readonly LedgerJob[]): Promise<string> {
     const args = ['MAXLEN', '~', this.maxEntries, '*', 'jobs', JSON.stringify(jobs)] as const;
     const commit = this.pendingCommit;
     if (commit === undefined) return (await this.redis.xadd(this.enqueuedKey, ...args)) as string;
-    // Both keys of a shard hash to one slot (keys.ts), so the block also runs on a cluster.
+    // A pipeline, not MULTI: Redis runs one connection's commands in the order sent, so the record can
+    // land only after the mark, and the mark alone (the record lost with a crash or an error) is
+    // still true: the record before it was added. The tick goes on only once the record has landed.
+    // Both keys of a shard hash to one slot (keys.ts), so the pipeline also runs on a cluster.
     const replies = await this.redis
-      .multi()
+      .pipeline()
       .set(this.committedKey, commit)
       .xadd(this.enqueuedKey, ...args)
       .exec();
     const failed = replies?.find(([error]) => error)?.[0];
-    if (!replies || failed) throw failed ?? new Error('ledger record: MULTI aborted');
+    if (!replies || failed) throw failed ?? new Error('ledger record: the pipeline was not run');
     if (this.pendingCommit === commit) this.pendingCommit = undefined;
     return replies[1]?.[1] as string;
   }
