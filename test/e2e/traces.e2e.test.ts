@@ -174,7 +174,7 @@ describe('traces across producer, worker and board', () => {
     // The worker's "completed" log line names the attempt's span.
     const line = workerLines
       .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .find((l) => l.jobId === job.id && l.msg === 'create-user completed');
+      .find((l) => l.jobId === job.id && String(l.msg).startsWith('create-user completed in '));
     expect(line).toMatchObject({ trace_id: attempt.traceId, span_id: attempt.spanId });
     // The console's timeline names the same trace (from the job's propagation metadata in Redis) and links it.
     const timeline = (await (await fetch(`${board.origin}/api/console/jobs/${job.id}`)).json()) as {

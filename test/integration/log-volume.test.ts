@@ -55,7 +55,7 @@ describe('log volume', () => {
 
   it('at debug, every job is there', async () => {
     const lines = await run('debug');
-    expect(lines.filter((l) => / completed in [0-9.]+ ms \(([0-9.]+) of them in DynamoDB\)$/.test(l.msg)).length).toBe(
+    expect(lines.filter((l) => / completed in [0-9.]+ ms \([0-9.]+ of them in DynamoDB\)$/.test(l.msg)).length).toBe(
       JOBS,
     );
   });
