@@ -9,6 +9,8 @@ export const DYNAMO_FAULTS_ENV = {
   // The retry path as it is without flow control: throttles use attempts and can exhaust them. The
   // capacity scenario covers throttling with flow control on.
   FLOW_CONTROL: false,
+  // Nor the SDK's adaptive retries, whose client-side limiter would slow each worker as well.
+  DYNAMODB_RETRY_MODE: 'standard',
   FAULT_THROTTLE_RATE: 0.15,
   FAULT_ERROR_RATE: 0.15,
   DYNAMODB_MAX_ATTEMPTS: 1,

@@ -20,6 +20,8 @@ export const OPERATOR_RACES_ENV = {
   // Throttles injected at random, whatever the load, exercise the retry paths here; with flow
   // control they would also pull the fleet's rate down (docs/operations.md: When DynamoDB throttles, limits).
   FLOW_CONTROL: false,
+  // Nor the SDK's adaptive retries, whose client-side limiter would slow each worker as well.
+  DYNAMODB_RETRY_MODE: 'standard',
   FAULT_THROTTLE_RATE: 0.1,
   FAULT_ERROR_RATE: 0.1,
   FAULT_LATENCY_MS: 40,

@@ -126,8 +126,10 @@ export const configSchema = z.object({
   DYNAMODB_MAX_ATTEMPTS: int(1, 10).default(3).describe('AWS SDK attempts per DynamoDB call (SDK retries)'),
   DYNAMODB_RETRY_MODE: z
     .enum(['standard', 'adaptive'])
-    .default('standard')
-    .describe("AWS SDK retry mode: adaptive adds the SDK's own per-client rate limiter on throttles"),
+    .default('adaptive')
+    .describe(
+      "AWS SDK retry mode: adaptive (beside flow control: 0.95 of a throttled table's budget, not 0.87) adds the SDK's own per-client rate limiter on throttles",
+    ),
   DYNAMODB_CONNECT_TIMEOUT_MS: int(100, 600_000)
     .default(3000)
     .describe('Deadline to open a connection to DynamoDB (per SDK attempt)'),
