@@ -5,7 +5,14 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readMinuteSeries } from '../../shared/lifecycle/minute-series.js';
 import { OperatorConsole } from '../../shared/operator/operator-console.js';
-import { newUser, openProducerSide, pruneFromRedis, startTestWorker, type TestWorker, waitFor } from '../helpers/pipeline.js';
+import {
+  newUser,
+  openProducerSide,
+  pruneFromRedis,
+  startTestWorker,
+  type TestWorker,
+  waitFor,
+} from '../helpers/pipeline.js';
 import { openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
 
 const env = testEnv({ JOB_ATTEMPTS: 2 });

@@ -4,7 +4,14 @@ import { foldUser, sameHead } from '../../shared/domain/user.js';
 import type { DeadLetterEntry } from '../../shared/lifecycle/dead-letter.js';
 import { loadUser } from '../../shared/operator/replay.js';
 import type { Stores } from '../../shared/store/types.js';
-import { newUser, openProducerSide, pruneFromRedis, startTestWorker, type TestWorker, waitFor } from '../helpers/pipeline.js';
+import {
+  newUser,
+  openProducerSide,
+  pruneFromRedis,
+  startTestWorker,
+  type TestWorker,
+  waitFor,
+} from '../helpers/pipeline.js';
 import { openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
 
 let resources: TestResources;
