@@ -5,7 +5,7 @@
 // scheme and credentials of REDIS_URL applied to each node. With REDIS_SENTINELS set, the sentinels
 // name the master (REDIS_SENTINEL_NAME), and REDIS_URL again gives only the scheme and credentials.
 import { readFileSync } from 'node:fs';
-import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { type Config, ConfigError, redactUrl } from './config.js';
 
 export { redactUrl };
@@ -120,7 +120,66 @@ function connectCluster(target: RedisTarget, options: RedisOptions): Cluster {
     ...(url.protocol === 'rediss:' ? { dnsLookup: (address, callback) => callback(null, address) } : {}),
     ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
   };
-  return new Cluster(target.REDIS_CLUSTER_NODES ?? [], clusterOptions);
+  return new SettlingCluster(target.REDIS_CLUSTER_NODES ?? [], clusterOptions);
+}
+
+/**
+ * How long a cluster's connect() may stay unsettled: well past an election (about a second after
+ * the node timeout) and the reconnects' 2 s cap, and short enough that a caller that waits on it
+ * (BullMQ's worker) tries again soon.
+ */
+const CONNECT_DEADLINE_MS = 10_000;
+
+/**
+ * An ioredis Cluster whose connect() always settles (issue 21). ioredis settles the promise of
+ * connect() only through the attempt it started: when that attempt's ready check finds
+ * cluster_state:fail (during a failover, between the master marked failed and its replica elected)
+ * or cannot reach the node it asks, ioredis drops the attempt, reconnects with a new one, and the
+ * first promise stays pending for good, even once a later attempt has the cluster ready. BullMQ
+ * awaits that promise when its watchdog resets a worker's blocking connection (a BZPOPMIN left
+ * unanswered through the failover), so that worker's fetch loop stopped for good: the process alive
+ * and ready, nothing consumed from the shard. Here connect() also settles when the cluster becomes
+ * ready, whichever attempt got it there, and fails past a deadline (BullMQ then retries).
+ * duplicate() keeps the class: it is how BullMQ makes the blocking connection.
+ */
+class SettlingCluster extends Cluster {
+  readonly #seeds: ClusterNode[];
+
+  constructor(seeds: ClusterNode[], options: ClusterOptions) {
+    super(seeds, options);
+    this.#seeds = seeds;
+  }
+
+  override connect(): Promise<void> {
+    return settleConnect(this, super.connect(), CONNECT_DEADLINE_MS);
+  }
+
+  override duplicate(overrideStartupNodes: ClusterNode[] = [], overrideOptions: ClusterOptions = {}): Cluster {
+    const seeds = overrideStartupNodes.length > 0 ? overrideStartupNodes : this.#seeds;
+    return new SettlingCluster(seeds, { ...this.options, ...overrideOptions });
+  }
+}
+
+/** The attempt's own outcome, or the cluster's 'ready' from any later attempt, or an error at the deadline. */
+function settleConnect(cluster: Cluster, attempt: Promise<void>, deadlineMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const settle = (error?: unknown) => {
+      clearTimeout(timer);
+      cluster.off('ready', onReady);
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    const onReady = () => settle();
+    const timer = setTimeout(
+      () =>
+        settle(new Error(`Redis Cluster not ready within ${deadlineMs} ms of connecting (status ${cluster.status})`)),
+      deadlineMs,
+    );
+    // A deadline for the caller only: it must not keep a process alive that is otherwise done.
+    timer.unref();
+    cluster.once('ready', onReady);
+    attempt.then(() => settle(), settle);
+  });
 }
 
 const sentinelName = (target: RedisTarget) => target.REDIS_SENTINEL_NAME ?? 'mymaster';

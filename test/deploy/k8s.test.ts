@@ -1,9 +1,13 @@
-// deploy/k8s/: every manifest parses, has the fields its kind requires, and refers only to what
-// exists (the Deployment KEDA scales, the Secrets and keys the pods and KEDA read, the services'
-// selectors), every variable handed to a pod is one the config schema knows, and the KEDA query
-// counts the depth once. A structural check: the kubernetes-models schemas are not installed here.
+// deploy/k8s/: every manifest is valid against its kind's schema (the Kubernetes API's, from
+// kubernetes-models, and KEDA's CRDs, from @kubernetes-models/keda: types, required fields, enums),
+// has the fields its kind requires, and refers only to what exists (the Deployment KEDA scales, the
+// Secrets and keys the pods and KEDA read, the services' selectors), every variable handed to a pod
+// is one the config schema knows, and the KEDA query counts the depth once.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import * as keda from '@kubernetes-models/keda/keda.sh/v1alpha1';
+import * as apps from 'kubernetes-models/apps/v1';
+import * as core from 'kubernetes-models/v1';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { asObject, isObject, type JsonObject, KNOWN_VARIABLES, ROOT, read } from './support.js';
@@ -49,6 +53,40 @@ const API_VERSIONS: Record<string, string> = {
   ScaledObject: 'keda.sh/v1alpha1',
   TriggerAuthentication: 'keda.sh/v1alpha1',
 };
+
+/** A model class of kubernetes-models: built from a manifest, validate() throws what its schema rejects. */
+type Model = new (data: never) => { validate(): void };
+
+/** The schemas, by apiVersion and kind: the API's own (core, apps) and KEDA's CRDs. */
+const MODELS: Record<string, Record<string, Model>> = {
+  v1: {
+    Namespace: core.Namespace,
+    ServiceAccount: core.ServiceAccount,
+    Secret: core.Secret,
+    ConfigMap: core.ConfigMap,
+    Service: core.Service,
+  },
+  'apps/v1': { Deployment: apps.Deployment },
+  'keda.sh/v1alpha1': { ScaledObject: keda.ScaledObject, TriggerAuthentication: keda.TriggerAuthentication },
+};
+
+/** What the schemas reject, one line per manifest (empty: every manifest is valid). */
+function schemaErrors(manifests: Manifest[]): string[] {
+  const found: string[] = [];
+  for (const m of manifests) {
+    const model = MODELS[String(m.doc.apiVersion)]?.[m.kind];
+    if (!model) {
+      found.push(`${m.file}: ${m.kind} ${m.name}: no schema for ${m.doc.apiVersion} ${m.kind}`);
+      continue;
+    }
+    try {
+      new model(m.doc as never).validate();
+    } catch (error) {
+      found.push(`${m.file}: ${m.kind} ${m.name}: ${(error as Error).message}`);
+    }
+  }
+  return found;
+}
 
 /** Everything wrong with the manifests, as one list (empty: nothing). */
 function problems(manifests: Manifest[]): string[] {
@@ -179,6 +217,25 @@ describe('deploy/k8s manifests', () => {
         'ConfigMap/djq-prometheus-scrape',
       ]),
     );
+  });
+
+  it("are valid against the Kubernetes API schemas and KEDA's", () => {
+    expect(schemaErrors(manifests)).toEqual([]);
+  });
+
+  it('the schema check catches a wrong type, a value outside an enum and a missing required field', () => {
+    const broken = structuredClone(manifests);
+    const worker = broken.find((m) => m.kind === 'Deployment' && m.name === 'djq-worker');
+    const spec = asObject(worker?.doc.spec);
+    spec.replicas = 'two';
+    const container = asObject((asObject(asObject(spec.template).spec).containers as JsonObject[])[0]);
+    container.imagePullPolicy = 'Sometimes';
+    const scaled = broken.find((m) => m.kind === 'ScaledObject');
+    delete asObject(asObject(scaled?.doc.spec).scaleTargetRef).name;
+    const found = schemaErrors(broken).join('\n');
+    expect(found).toMatch(/Deployment djq-worker: .*spec\/replicas must be integer/);
+    expect(found).toMatch(/imagePullPolicy must be equal to one of the allowed values/);
+    expect(found).toMatch(/ScaledObject djq-worker: .*scaleTargetRef must have required property name/);
   });
 
   it('are consistent: fields, references, known variables, a depth counted once', () => {
