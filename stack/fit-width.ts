@@ -17,7 +17,9 @@ export function fitToWidth(line: string, columns: number | undefined): string {
       continue;
     }
     const char = String.fromCodePoint(line.codePointAt(i) as number);
-    if (++visible === columns && i + char.length < line.length) return `${line.slice(0, i)}…\u001b[0m`;
+    // Cut only if something visible follows: colour codes alone after the last column take no width.
+    if (++visible === columns && stripColour(line.slice(i + char.length)).length > 0)
+      return `${line.slice(0, i)}…\u001b[0m`;
     i += char.length;
   }
   return line;

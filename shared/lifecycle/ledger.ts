@@ -120,24 +120,39 @@ export class Ledger {
   }
 
   /**
-   * Where the checker can trust both streams: a job's outcomes always come after its enqueue record,
-   * so once the outcomes stream has been trimmed, jobs enqueued before its first entry may have lost
-   * their outcomes and are out of the window. '0-0' while nothing was trimmed.
+   * Where the checker can trust both streams: jobs enqueued after the returned id. Once the enqueued
+   * stream has been trimmed, the jobs of the records it dropped are not read at all: the window
+   * starts just before its first record still held. A job's outcomes always come after its enqueue
+   * record, so once the outcomes stream has been trimmed, jobs enqueued before its first entry may
+   * have lost their dead-letter, redrive or purge entries and are out of the window too. The later
+   * of the two; '0-0' while nothing was trimmed. (With completions in DynamoDB alone, the outcomes
+   * stream gets few entries, and the enqueued stream, one record a tick, is usually trimmed first.)
    */
   async checkWindow(): Promise<string> {
-    // Length, entries ever added and the first entry from one XINFO reply: read apart, an outcome
+    const [enqueued, outcomes] = await Promise.all([
+      this.trimmedBefore(this.enqueuedKey),
+      this.trimmedBefore(this.outcomesKey),
+    ]);
+    const fromEnqueued = enqueued ? streamIdBefore(enqueued) : '0-0';
+    const fromOutcomes = outcomes ?? '0-0';
+    return compareStreamIds(fromEnqueued, fromOutcomes) >= 0 ? fromEnqueued : fromOutcomes;
+  }
+
+  /** The first entry still held in `key` if trimming dropped some before it. */
+  private async trimmedBefore(key: string): Promise<string | undefined> {
+    // Length, entries ever added and the first entry from one XINFO reply: read apart, an entry
     // landing in between would look like trimming and hide every job from the check.
     let info: unknown[];
     try {
-      info = (await this.redis.call('XINFO', 'STREAM', this.outcomesKey)) as unknown[];
+      info = (await this.redis.call('XINFO', 'STREAM', key)) as unknown[];
     } catch {
-      return '0-0'; // no stream yet
+      return undefined; // no stream yet
     }
     const value = (name: string) => info[info.indexOf(name) + 1];
     const length = Number(value('length'));
     const added = Number(value('entries-added'));
     const first = value('first-entry') as [string, string[]] | null;
-    return added > length && first ? first[0] : '0-0';
+    return added > length && first ? first[0] : undefined;
   }
 
   /** Every job enqueued after `after`, by id (a job recorded twice, by a retried tick, counts once). */
@@ -179,6 +194,13 @@ function field(fields: string[], name: string): string | undefined {
 function parseJobs(fields: string[]): LedgerJob[] {
   const json = field(fields, 'jobs');
   return json ? (JSON.parse(json) as LedgerJob[]) : [];
+}
+
+/** The stream id just before `id`: reading "after" it reads `id` too. */
+function streamIdBefore(id: string): string {
+  const [ms = '0', seq = '0'] = id.split('-');
+  if (seq !== '0') return `${ms}-${BigInt(seq) - 1n}`;
+  return ms === '0' ? '0-0' : `${BigInt(ms) - 1n}-18446744073709551615`;
 }
 
 /** Orders two stream ids (`ms-seq`). */

@@ -52,12 +52,15 @@ export interface Timeline {
 
 /**
  * Pairs each attempt's start with its end. A generation starts over at attempt 1 after a redrive,
- * so the generation is counted from the redrives seen before it, not read from the number.
+ * so the generation is counted from the redrives seen before it, not read from the number. A job
+ * whose lock expired is delivered again under the same attempt number while the first delivery may
+ * still finish (a stale delivery whose job stands completed says `completed` too): an end closes
+ * the open attempt its own worker started, else the latest one of that number.
  */
 export function attemptsOf(entries: readonly HistoryEntry[]): AttemptView[] {
   const attempts: AttemptView[] = [];
   let gen = 1;
-  const open = new Map<string, AttemptView>();
+  const open = new Map<string, AttemptView[]>();
   for (const entry of entries) {
     if (entry.type === 'redriven') gen++;
     if (entry.type === 'attempt-started') {
@@ -70,16 +73,19 @@ export function attemptsOf(entries: readonly HistoryEntry[]): AttemptView[] {
         ...(entry.workerId ? { workerId: entry.workerId } : {}),
       };
       attempts.push(view);
-      open.set(`${gen}:${entry.attempt}`, view);
+      const key = `${gen}:${entry.attempt}`;
+      open.set(key, [...(open.get(key) ?? []), view]);
     }
     if (entry.type === 'attempt-failed' || entry.type === 'completed') {
       const key = `${gen}:${entry.attempt}`;
-      let view = open.get(key);
-      if (!view) {
+      const candidates = open.get(key) ?? [];
+      let view =
+        candidates.findLast((v) => entry.workerId !== undefined && v.workerId === entry.workerId) ?? candidates.at(-1);
+      if (view) candidates.splice(candidates.indexOf(view), 1);
+      else {
         view = { n: attempts.length + 1, gen, attempt: entry.attempt, outcome: 'running' };
         attempts.push(view);
       }
-      open.delete(key);
       view.endedAt = entry.at;
       if (view.startedAt) view.durationMs = Date.parse(entry.at) - Date.parse(view.startedAt);
       if (entry.type === 'completed') {

@@ -34,4 +34,25 @@ describe('Ledger', () => {
     const all = await ledger.readEnqueued();
     expect([...all.keys()].some((id) => !outcomes.has(id))).toBe(true);
   });
+
+  it('says so once the enqueued stream is trimmed, though the outcomes stream is not', async () => {
+    // Completions are DynamoDB's alone: a run with no dead letters writes no outcome entry at all,
+    // and its enqueued stream (one record a tick) is what trimming reaches.
+    const keys = queueKeys(testEnv().config);
+    const ledger = new Ledger(redis, keys, 50);
+    try {
+      for (let tick = 0; tick < 300; tick++)
+        await ledger.recordEnqueued([{ id: `only-${tick}`, name: 'get-user', data: {} }]);
+      expect(await redis.xlen(ledger.enqueuedKey)).toBeLessThan(300);
+      const window = await ledger.checkWindow();
+      // Not "since the start": the first ticks' records are gone, so their jobs are not checked.
+      expect(window).not.toBe('0-0');
+      // And every record still held is in the window (none left out of the check).
+      const held = await ledger.readEnqueued();
+      expect(held.has('only-0')).toBe(false);
+      expect([...(await ledger.readEnqueued(window)).keys()]).toEqual([...held.keys()]);
+    } finally {
+      await deleteKeys(redis, keys.everyKeyPattern);
+    }
+  });
 });

@@ -5,8 +5,12 @@
 // forced with gates (pause at a step, learn who waits on the lock), never with sleeps.
 
 import { randomUUID } from 'node:crypto';
+import { Worker } from 'bullmq';
 import { describe, expect, it } from 'vitest';
+import type { HistoryEntry } from '../../shared/lifecycle/history-entry.js';
+import { historyOf } from '../../shared/lifecycle/history-of.js';
 import { checkLedger } from '../../shared/operator/check.js';
+import { attemptsOf } from '../../shared/operator/job-timeline.js';
 import {
   activate,
   completedAttempt,
@@ -220,6 +224,53 @@ describe('a stale delivery', () => {
     await expect(job.moveToCompleted('ok', token, false)).rejects.toThrow(/lock/i);
     expect(await redis.get(system.keys.activeJobLock(id))).toBe(owner);
     expect(await whereIs(system, id)).toMatchObject({ operations: 'active' });
+  });
+});
+
+describe('a stale delivery and the next delivery of the same job', () => {
+  it("djq history pairs each delivery's completion with its own start (no attempt shown that never started)", async () => {
+    const a = actor('worker-a');
+    const b = actor('worker-b');
+    const id = randomUUID();
+    await a.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }]);
+    const entries: HistoryEntry[] = [];
+    for (const system of [a, b])
+      system.lifecycle.onTransition((t) => {
+        if ('jobId' in t && t.jobId === id) entries.push(...historyOf(t));
+      });
+    // Worker A takes the job and starts its attempt…
+    const stale = await activate(a, id);
+    a.lifecycle.attemptStarted(stale.job);
+    // …then blocks past its lock: the stalled check gives the job back to the queue (two passes:
+    // the first marks it, the second finds its lock gone), and worker B takes it, attempt 1 again.
+    const checker = new Worker(a.keys.operations, undefined, {
+      connection: a.queues.operations.opts.connection,
+      prefix: a.keys.prefix,
+      autorun: false,
+      maxStalledCount: 2,
+    });
+    try {
+      const stalledCheck = () =>
+        (checker as unknown as { moveStalledJobsToWait(): Promise<void> }).moveStalledJobsToWait();
+      await stalledCheck();
+      // The lock expires, and the next pass comes (its interval is over: its throttle key goes).
+      await resources().redis.del(a.keys.activeJobLock(id), a.queues.operations.toKey('stalled-check'));
+      await stalledCheck();
+    } finally {
+      await checker.close();
+    }
+    const next = await activate(b, id);
+    b.lifecycle.attemptStarted(next.job);
+    // A wakes and completes (it decides: its work is true), then B completes and follows.
+    expect(await a.lifecycle.completed(stale.job, { ...completedAttempt(id), durationMs: 111 })).toBe(true);
+    expect(await b.lifecycle.completed(next.job, { ...completedAttempt(id), durationMs: 222 })).toBe(true);
+    const attempts = attemptsOf(entries);
+    // Two deliveries ran: two attempts, each started and ended by its own worker.
+    expect(attempts.map((x) => [x.workerId, x.outcome, x.durationMs])).toEqual([
+      ['worker-a', 'completed', 111],
+      ['worker-b', 'completed', 222],
+    ]);
+    for (const attempt of attempts) expect(attempt.startedAt).toBeDefined();
   });
 });
 

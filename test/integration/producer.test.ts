@@ -3,7 +3,7 @@
 // its addBulk is made whole on restart.
 
 import { Redis } from 'ioredis';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { OperationGenerator } from '../../producer/generator.js';
 import { Producer } from '../../producer/producer.js';
 import { parseOperationMix } from '../../shared/domain/operations.js';
@@ -116,6 +116,38 @@ describe('Producer', () => {
       expect(await queues.operations.count()).toBe(2);
       expect(await ledger.uncommitted()).toBeUndefined();
     } finally {
+      await restarted.close();
+    }
+  });
+
+  it('a restart after a tick whose mark was still deferred leaves its jobs as they were accepted', async () => {
+    const p = producer({ perTick: 3 });
+    expect(await p.tick()).toBe(3);
+    const jobs = (await ledger.uncommitted())?.jobs ?? [];
+    expect(jobs).toHaveLength(3);
+    const [done] = jobs;
+    if (!done) throw new Error('no job');
+    await system.stores.jobs.decide(done.id, 'completed', 'worker-1');
+    const acceptedAt = async () =>
+      Promise.all(jobs.map(async (j) => (await system.stores.jobs.get(j.id))?.accepted?.at));
+    const before = await acceptedAt();
+    // The producer is killed (its last mark was deferred) and restarts a minute later.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 60_000);
+    const restarted = openJobSystem({
+      config: env.config,
+      redis,
+      stores: system.stores,
+      logger: silentLogger,
+      actor: 'producer-2',
+    });
+    try {
+      expect(await restarted.lifecycle.recover()).toBe(0);
+      // Every job was in Redis or decided: none re-accepted (its acceptance time and place in the
+      // job indexes are the tick's, not the restart's, and a completed job is not accepted after it).
+      expect(await acceptedAt()).toEqual(before);
+    } finally {
+      vi.useRealTimers();
       await restarted.close();
     }
   });

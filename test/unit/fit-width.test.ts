@@ -26,6 +26,13 @@ describe('fitToWidth (npm start relaying a log line to a terminal)', () => {
     expect(fitToWidth(`${exact}!`, undefined)).toBe(`${exact}!`);
   });
 
+  it('leaves a coloured line that fits exactly: a colour code after its last character is no width', () => {
+    // pino-pretty colours the message and closes it at the end of the line.
+    const exact = `[w] [00:00:00.000] \u001b[32mINFO\u001b[39m (w): \u001b[36m${'z'.repeat(50)}\u001b[39m`;
+    expect(fitToWidth(exact, visible(exact).length)).toBe(exact);
+    expect(visible(fitToWidth(exact, visible(exact).length - 1)).endsWith('z…')).toBe(true);
+  });
+
   it('keeps warnings, errors, their err lines and anything not a routine log line whole', () => {
     for (const level of ['WARN', 'ERROR', 'FATAL']) {
       const line = `[worker-1] [00:49:13.062] ${red(level)} (worker): DynamoDB unreachable ${'e'.repeat(200)}`;

@@ -37,14 +37,17 @@ export async function recoverUncommitted(core: LifecycleCore): Promise<number> {
   const last = await ledger.uncommitted();
   if (!last) return 0;
   const recovered: LedgerJob[] = [];
-  // The producer may have died before DynamoDB accepted them (idempotent if it had).
-  await records.accept(last.jobs);
   for (const job of last.jobs) {
     await core.locked(job.id, async (fence) => {
+      // A job in Redis was accepted first (enqueue's order): not accepted again, which would move
+      // its acceptance time (and its place in the job indexes) to now, after its outcome maybe.
       if (await core.heldInRedis(job.id)) return;
       // A job that lived and ended (completed, dead-lettered, purged) has its outcome in DynamoDB;
       // one redriven and running is in Redis (above).
-      if ((await retryTransient(() => records.get(job.id)))?.outcome) return;
+      const record = await retryTransient(() => records.get(job.id));
+      if (record?.outcome) return;
+      // The producer may have died before DynamoDB accepted it.
+      if (!record?.accepted) await records.accept([job]);
       await fence();
       await core.addBulk([job]);
       recovered.push(job);
