@@ -154,22 +154,66 @@ class SettlingCluster extends Cluster {
     return settleConnect(this, super.connect(), CONNECT_DEADLINE_MS);
   }
 
+  /** A disconnect by the caller (not ioredis's own, to reconnect) ends the connects still pending. */
+  override disconnect(reconnect = false): void {
+    super.disconnect(reconnect);
+    if (!reconnect) abortConnects(this);
+  }
+
+  override quit(callback?: Parameters<Cluster['quit']>[0]): Promise<'OK'> {
+    const quitting = super.quit(callback);
+    abortConnects(this);
+    return quitting;
+  }
+
   override duplicate(overrideStartupNodes: ClusterNode[] = [], overrideOptions: ClusterOptions = {}): Cluster {
     const seeds = overrideStartupNodes.length > 0 ? overrideStartupNodes : this.#seeds;
     return new SettlingCluster(seeds, { ...this.options, ...overrideOptions });
   }
 }
 
+/**
+ * The connects of each cluster still waiting, all settled by one 'ready' listener. (Not one
+ * listener per connect(): ioredis calls connect() for each of its reconnects, every attempt that
+ * a failing cluster drops stays pending up to the deadline, and ten of them, one every 0.2-2 s,
+ * went past Node's 10 listeners with anyone else's, a MaxListenersExceededWarning.) A WeakMap, not
+ * a field: Cluster's constructor calls connect() before the subclass's fields exist.
+ */
+const pendingConnects = new WeakMap<Cluster, Set<(error?: unknown) => void>>();
+
+function pendingOf(cluster: Cluster): Set<(error?: unknown) => void> {
+  let pending = pendingConnects.get(cluster);
+  if (!pending) {
+    const settles = new Set<(error?: unknown) => void>();
+    cluster.on('ready', () => {
+      for (const settle of [...settles]) settle();
+    });
+    pendingConnects.set(cluster, settles);
+    pending = settles;
+  }
+  return pending;
+}
+
+/** After disconnect() or quit(): no attempt will make the cluster ready, so its connects fail now. */
+function abortConnects(cluster: Cluster): void {
+  const pending = pendingConnects.get(cluster);
+  if (!pending) return;
+  for (const settle of [...pending]) settle(new Error('Connection is closed.'));
+}
+
 /** The attempt's own outcome, or the cluster's 'ready' from any later attempt, or an error at the deadline. */
 function settleConnect(cluster: Cluster, attempt: Promise<void>, deadlineMs: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
+    const pending = pendingOf(cluster);
+    let settled = false;
     const settle = (error?: unknown) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
-      cluster.off('ready', onReady);
+      pending.delete(settle);
       if (error === undefined) resolve();
       else reject(error);
     };
-    const onReady = () => settle();
     const timer = setTimeout(
       () =>
         settle(new Error(`Redis Cluster not ready within ${deadlineMs} ms of connecting (status ${cluster.status})`)),
@@ -177,7 +221,7 @@ function settleConnect(cluster: Cluster, attempt: Promise<void>, deadlineMs: num
     );
     // A deadline for the caller only: it must not keep a process alive that is otherwise done.
     timer.unref();
-    cluster.once('ready', onReady);
+    pending.add(settle);
     attempt.then(() => settle(), settle);
   });
 }
