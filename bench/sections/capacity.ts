@@ -1,8 +1,7 @@
 // Section `capacity`: the same capacity-limited workload (chaos/scenarios/capacity.ts: a table
-// budget of C units/s, demand about 2C) four ways with 4 workers: flow control with the SDK's
-// adaptive retries (the defaults), flow control with its standard retries, no flow control
-// (throttles use attempts, as before), and the SDK's `adaptive` retry mode alone; then the defaults
-// with 1 and 8 workers, where goodput should stay near C instead of collapsing. Each run
+// budget of C units/s, demand about 2C) four ways with 4 workers: flow control (the defaults),
+// flow control with the SDK's adaptive retries, no flow control (throttles use attempts, as
+// before), and the SDK's `adaptive` retry mode alone; then the defaults with 1 and 8 workers, where goodput should stay near C instead of collapsing. Each run
 // has its own Redis, dynalite and fixture (stacks of the chaos harness).
 import { type CapacityFigures, type FlowMode, runCapacity } from '../../chaos/scenarios/capacity.js';
 import { progress } from '../report.js';
@@ -24,7 +23,7 @@ const run = (jobs: number, capacity: number, workers: number, mode: FlowMode) =>
 export async function capacitySection(options: { jobs: number; capacity: number }): Promise<CapacitySection> {
   const { jobs, capacity } = options;
   const modes: CapacityFigures[] = [];
-  for (const mode of ['flow-control', 'flow-control-standard', 'no-flow-control', 'sdk-adaptive'] as const) {
+  for (const mode of ['flow-control', 'flow-control-adaptive', 'no-flow-control', 'sdk-adaptive'] as const) {
     modes.push(await run(jobs, capacity, 4, mode));
   }
   const four = modes[0] as CapacityFigures;

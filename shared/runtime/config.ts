@@ -126,9 +126,9 @@ export const configSchema = z.object({
   DYNAMODB_MAX_ATTEMPTS: int(1, 10).default(3).describe('AWS SDK attempts per DynamoDB call (SDK retries)'),
   DYNAMODB_RETRY_MODE: z
     .enum(['standard', 'adaptive'])
-    .default('adaptive')
+    .default('standard')
     .describe(
-      "AWS SDK retry mode: adaptive (beside flow control: 0.95 of a throttled table's budget, not 0.87) adds the SDK's own per-client rate limiter on throttles",
+      "AWS SDK retry mode: adaptive adds the SDK's own per-client rate limiter on throttles (beside flow control: 0.95 of a throttled table's budget, not 0.87; but its wait has no deadline, see docs/operations.md)",
     ),
   DYNAMODB_CONNECT_TIMEOUT_MS: int(100, 600_000)
     .default(3000)

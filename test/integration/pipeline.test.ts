@@ -155,8 +155,8 @@ describe('pipeline', () => {
 
   it('with flow control on, puts throttled jobs back without using an attempt: none is dead-lettered', async () => {
     // One attempt each: any throttle that used an attempt would dead-letter its job. Throttles at
-    // random, whatever the load: the SDK's adaptive limiter (the default) would slow the worker on
-    // them too, so the put-back path is tested alone, with standard retries.
+    // random, whatever the load: the SDK's adaptive limiter would slow the worker on them too, so
+    // the put-back path is tested alone, with standard retries (the default, said for clarity).
     await setup({
       FAULT_THROTTLE_RATE: 0.15,
       DYNAMODB_MAX_ATTEMPTS: 1,
