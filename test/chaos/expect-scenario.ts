@@ -1,7 +1,15 @@
 // What every chaos test asserts: the checker's three bad numbers are 0 and the scenario's own
 // expectations hold (listed by name when they do not, so a failure says what broke).
-import { expect } from 'vitest';
+import { afterAll, expect } from 'vitest';
+import { killTracked } from '../../chaos/processes.js';
 import type { ScenarioResult } from '../../chaos/scenario.js';
+
+// A scenario whose test timed out is still running when its file ends, and nothing else would stop
+// its processes (redis-server, dynalite, the services outlive the test worker): every chaos test
+// file imports this module, so each ends by killing what its scenarios left.
+afterAll(() => {
+  killTracked();
+});
 
 export function expectScenarioPassed(result: ScenarioResult): void {
   const context = JSON.stringify({ ...result, envCases: undefined }, null, 2);
