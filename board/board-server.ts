@@ -112,7 +112,11 @@ export async function startBoard(deps: BoardDeps): Promise<Board> {
 async function checkSchema(config: Config): Promise<void> {
   const clients = createDynamoClients(withoutFaults(config));
   try {
-    await requireSchema(clients, config.DYNAMODB_TABLE_NAME, { migrate: config.CREATE_TABLES, unreadable: 'ignore' });
+    await requireSchema(clients, config.DYNAMODB_TABLE_NAME, {
+      migrate: config.CREATE_TABLES,
+      unreadable: 'ignore',
+      retentionDays: config.HISTORY_RETENTION_DAYS,
+    });
   } finally {
     clients.close();
   }

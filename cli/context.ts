@@ -87,7 +87,10 @@ export class CliContext {
   async operator(): Promise<OperatorConsole> {
     const system = await this.system();
     // Its search reads the job indexes: on a table without them, say what to run.
-    await requireSchema(this.dynamoClients(), this.config.DYNAMODB_TABLE_NAME, { migrate: false });
+    await requireSchema(this.dynamoClients(), this.config.DYNAMODB_TABLE_NAME, {
+      migrate: false,
+      retentionDays: this.config.HISTORY_RETENTION_DAYS,
+    });
     const { redis } = this;
     if (!redis) throw new Error('Redis is connected by system()');
     return new OperatorConsole({

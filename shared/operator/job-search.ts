@@ -81,6 +81,22 @@ export interface SearchOptions {
 }
 
 const OUTCOMES: readonly string[] = ['completed', 'dead-lettered', 'purged'];
+/** Records matched at once (each may read its history): a page's reads overlap, within reason. */
+const MATCH_PARALLEL = 16;
+
+/** `map` with at most `limit` calls in flight, results in input order. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, map: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await map(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
+}
 
 /** The reason of the job's last dead-letter move. */
 export function lastReason(marks: readonly OutcomeMark[]): string | undefined {
@@ -95,7 +111,7 @@ export class JobSearch {
     if (filter.jobId !== undefined) return this.byId(filter);
     const by = indexFor(filter);
     const residual =
-      filter.op !== undefined ||
+      (filter.op !== undefined && filter.userId !== undefined) ||
       filter.error !== undefined ||
       filter.gen !== undefined ||
       (filter.userId !== undefined && filter.state !== undefined) ||
@@ -117,16 +133,20 @@ export class JobSearch {
       const records = new Map(
         (await this.deps.records.getMany(page.jobs.map((j) => j.jobId))).map((r) => [r.jobId, r]),
       );
+      // Matched a few at once: an error filter reads a dead-lettered job's history, one Query each.
+      const matches = await mapLimited(page.jobs, MATCH_PARALLEL, async (entry) => {
+        const record = records.get(entry.jobId);
+        return record && (await this.matching(record, filter));
+      });
       let stoppedAt: string | undefined;
       for (const [i, entry] of page.jobs.entries()) {
         scanned++;
-        const record = records.get(entry.jobId);
-        const summary = record && (await this.matching(record, filter));
+        const summary = matches[i];
         if (summary) jobs.push(summary);
         if (jobs.length >= limit) {
           // Full: a cursor only if more may match (the rest of this page, or pages beyond it).
-          const rest = page.jobs.slice(i + 1);
-          if (page.cursor === undefined && !(await this.anyMatching(rest, records, filter))) return { jobs, scanned };
+          const more = matches.slice(i + 1).some((m) => m !== undefined);
+          if (page.cursor === undefined && !more) return { jobs, scanned };
           stoppedAt = entry.position;
           break;
         }
@@ -156,18 +176,6 @@ export class JobSearch {
   async summary(jobId: string): Promise<JobSummary | undefined> {
     const record = await this.deps.records.get(jobId);
     return record && this.summarize(record);
-  }
-
-  private async anyMatching(
-    entries: readonly { jobId: string }[],
-    records: ReadonlyMap<string, JobRecord>,
-    filter: JobFilter,
-  ): Promise<boolean> {
-    for (const entry of entries) {
-      const record = records.get(entry.jobId);
-      if (record && (await this.matching(record, filter))) return true;
-    }
-    return false;
   }
 
   private async byId(filter: JobFilter): Promise<SearchPage> {
@@ -218,11 +226,16 @@ export class JobSearch {
   }
 }
 
-/** The index a filter reads: the user's, the outcome's, or every job by acceptance time. */
+/**
+ * The index a filter reads: the user's, else the outcome's or every job by acceptance time, within
+ * the operation when one is asked for (the by-operation index holds it: no reading the others).
+ */
 function indexFor(filter: JobFilter): JobIndexKey {
   if (filter.userId !== undefined) return { user: filter.userId };
-  if (filter.state !== undefined && OUTCOMES.includes(filter.state)) return { state: filter.state as JobOutcome };
-  return { state: 'accepted' };
+  const op = filter.op !== undefined ? { op: filter.op } : {};
+  if (filter.state !== undefined && OUTCOMES.includes(filter.state))
+    return { state: filter.state as JobOutcome, ...op };
+  return { state: 'accepted', ...op };
 }
 
 /** BullMQ's state of a job, in the console's words. */

@@ -19,7 +19,10 @@ export async function openDynamo(config: Config, logger: Logger, observe?: Dynam
       else await describeTable(clients.client, config.DYNAMODB_TABLE_NAME);
     });
     // A table of an earlier release: migrated when this process may change the table, else refused.
-    const migrated = await requireSchema(clients, config.DYNAMODB_TABLE_NAME, { migrate: config.CREATE_TABLES });
+    const migrated = await requireSchema(clients, config.DYNAMODB_TABLE_NAME, {
+      migrate: config.CREATE_TABLES,
+      retentionDays: config.HISTORY_RETENTION_DAYS,
+    });
     if (migrated)
       logger.info({ table: config.DYNAMODB_TABLE_NAME, ...migrated }, 'table migrated to the current schema');
   } catch (error) {

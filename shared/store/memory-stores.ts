@@ -9,6 +9,7 @@ import {
   type BarResult,
   type Bars,
   barEntry,
+  type DecideContext,
   type Decision,
   type EventStore,
   type JobHistoryStore,
@@ -166,8 +167,7 @@ export class MemoryJobRecords implements JobRecordStore {
     jobId: string,
     outcome: 'completed' | 'dead-lettered',
     by: string,
-    reason?: string,
-    gen?: number,
+    { reason, gen }: DecideContext,
   ): Promise<Decision> {
     const record = this.records.get(jobId) ?? { jobId, gen: 1, marks: [] };
     if (gen !== undefined && record.gen !== gen) throw new StaleGenerationError(jobId, gen, record.gen);
@@ -221,6 +221,7 @@ export class MemoryJobRecords implements JobRecordStore {
       const accepted = record.accepted;
       return accepted && usersOf(accepted.name, accepted.data).includes(query.by.user) ? accepted.at : undefined;
     }
+    if (query.by.op !== undefined && record.accepted?.name !== query.by.op) return undefined;
     if (query.by.state === 'accepted') return record.accepted?.at;
     return record.outcome === query.by.state ? record.marks.at(-1)?.at : undefined;
   }

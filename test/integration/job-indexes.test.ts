@@ -109,11 +109,11 @@ describe('the job indexes', () => {
     const inState = async (state: 'completed' | 'dead-lettered' | 'purged') =>
       (await jobs.queryJobs({ by: { state }, from, limit: 50 })).jobs.map((j) => j.jobId).includes(id);
 
-    await jobs.decide(id, 'dead-lettered', 'test', 'PoisonPayloadError: bad');
+    await jobs.decide(id, 'dead-lettered', 'test', { op: 'get-user', reason: 'PoisonPayloadError: bad' });
     expect(await inState('dead-lettered')).toBe(true);
     await jobs.reopen(id, 'test', Date.now());
     expect(await inState('dead-lettered')).toBe(false);
-    await jobs.decide(id, 'dead-lettered', 'test', 'again');
+    await jobs.decide(id, 'dead-lettered', 'test', { op: 'get-user', reason: 'again' });
     await jobs.purge(id, 'alice');
     expect([await inState('dead-lettered'), await inState('purged')]).toEqual([false, true]);
     const [record] = await jobs.getMany([id, randomUUID()]);
@@ -124,6 +124,54 @@ describe('the job indexes', () => {
       'dead-lettered:test',
       'purged:alice',
     ]);
+  });
+
+  it('file a job under its operation, accepted and decided, and move it there on a redrive and a purge', async () => {
+    // Arrange: one job of each of two operations, in the same second.
+    const { jobs } = resources.stores;
+    const from = new Date().toISOString();
+    const [read, update] = [randomUUID(), randomUUID()];
+    await jobs.accept([
+      { id: read, name: 'get-user', data: { userId: randomUUID() } },
+      { id: update, name: 'update-user', data: { userId: randomUUID(), changes: { age: 31 } } },
+    ]);
+    const ids = async (by: { state: 'accepted' | 'completed' | 'dead-lettered' | 'purged'; op: string }) =>
+      (await jobs.queryJobs({ by, from, limit: 50 })).jobs.map((j) => j.jobId);
+
+    // Act and assert: each is found under its own operation only, in every state it passes through.
+    expect(await ids({ state: 'accepted', op: 'get-user' })).toEqual([read]);
+    await jobs.decide(read, 'dead-lettered', 'test', { op: 'get-user', reason: 'boom' });
+    await jobs.decide(update, 'completed', 'test', { op: 'update-user' });
+    expect(await ids({ state: 'dead-lettered', op: 'get-user' })).toEqual([read]);
+    expect(await ids({ state: 'completed', op: 'get-user' })).toEqual([]);
+    expect(await ids({ state: 'completed', op: 'update-user' })).toEqual([update]);
+    await jobs.reopen(read, 'test', Date.now());
+    expect(await ids({ state: 'dead-lettered', op: 'get-user' })).toEqual([]);
+    await jobs.decide(read, 'dead-lettered', 'test', { op: 'get-user', reason: 'again' });
+    await jobs.purge(read, 'alice');
+    expect(await ids({ state: 'dead-lettered', op: 'get-user' })).toEqual([]);
+    expect(await ids({ state: 'purged', op: 'get-user' })).toEqual([read]);
+  });
+
+  it("give a batch's further users' index items the history's expiry, and the records none", async () => {
+    const { jobs } = resources.stores;
+    const batch = randomUUID();
+    const [first, second] = [randomUUID(), randomUUID()];
+    await jobs.accept([{ id: batch, name: 'batch-create-users', data: { users: [newUser(first), newUser(second)] } }]);
+    const item = async (sk: string) =>
+      (
+        await resources.dynamo.doc.send(
+          new GetCommand({ TableName: env.config.DYNAMODB_TABLE_NAME, Key: { pk: keys.jobPk(batch), sk } }),
+        )
+      ).Item;
+
+    const accepted = await item(keys.acceptedSk);
+    const touches = await item(keys.touchesSk(second));
+
+    expect(touches?.expiresAt).toBe(
+      Math.floor(Date.parse(String(accepted?.at)) / 1000) + env.config.HISTORY_RETENTION_DAYS * 86_400,
+    );
+    expect(accepted).not.toHaveProperty('expiresAt');
   });
 });
 
@@ -168,11 +216,13 @@ describe('a table made before the job indexes', () => {
   it('is refused with a message that says what to run', async () => {
     expect(await readSchema(client, table)).toMatchObject({
       version: 1,
-      missingIndexes: ['gsi2-user-jobs', 'gsi3-jobs-by-time'],
+      missingIndexes: ['gsi2-user-jobs', 'gsi3-jobs-by-time', 'gsi4-jobs-by-op'],
     });
-    const refused = requireSchema(resources.dynamo, table, { migrate: false });
+    const refused = requireSchema(resources.dynamo, table, { migrate: false, retentionDays: 30 });
     await expect(refused).rejects.toBeInstanceOf(SchemaTooOldError);
-    await expect(refused).rejects.toThrow(/schema version 1; this release needs 2.*djq migrate/);
+    await expect(refused).rejects.toThrow(
+      new RegExp(`schema version 1; this release needs ${SCHEMA_VERSION}.*djq migrate`),
+    );
   });
 
   it('is refused by the services at start when they may not change the table', async () => {
@@ -244,21 +294,33 @@ describe('a table made before the job indexes', () => {
       },
     } as unknown as DynamoDBClient;
 
-    const report = await migrateTable({ client: standIn, doc }, table);
+    const report = await migrateTable({ client: standIn, doc }, table, { retentionDays: 7 });
 
-    expect(updates).toEqual(['gsi2-user-jobs', 'gsi3-jobs-by-time']);
+    expect(updates).toEqual(['gsi2-user-jobs', 'gsi3-jobs-by-time', 'gsi4-jobs-by-op']);
     expect(report).toMatchObject({ from: 1, to: SCHEMA_VERSION, recordsBackfilled: 3 });
     const touches = await doc.send(
       new GetCommand({ TableName: table, Key: { pk: keys.jobPk(batchId), sk: keys.touchesSk(second) } }),
     );
-    expect(touches.Item).toMatchObject({ gsi2pk: `USERJOBS#${second}`, gsi2sk: `${at}#${batchId}` });
+    expect(touches.Item).toMatchObject({
+      gsi2pk: `USERJOBS#${second}`,
+      gsi2sk: `${at}#${batchId}`,
+      // It expires with the history: retention days after the job was accepted.
+      expiresAt: Date.parse(at) / 1000 + 7 * 86_400,
+    });
     const read = async (sk: string) =>
       (await doc.send(new GetCommand({ TableName: table, Key: { pk: keys.jobPk(jobId), sk } }))).Item;
     expect(await read(keys.acceptedSk)).toMatchObject(acceptedIndexKeys(jobId, 'delete-user', { userId: user }, at));
     expect(await read(keys.acceptedSk)).toMatchObject({ gsi2pk: `USERJOBS#${user}` });
-    expect(await read(keys.outcomeSk)).toMatchObject(outcomeIndexKeys(jobId, 'dead-lettered', decidedAt));
+    expect(await read(keys.outcomeSk)).toMatchObject(
+      outcomeIndexKeys(jobId, 'dead-lettered', decidedAt, 'delete-user'),
+    );
+    expect(await read(keys.outcomeSk)).toMatchObject({
+      gsi4pk: `STATE#dead-lettered#OP#delete-user#${bucketOf(jobId)}`,
+    });
     expect(await readSchemaVersion(client, table)).toBe(SCHEMA_VERSION);
-    await expect(requireSchema({ client: standIn, doc }, table, { migrate: false })).resolves.toBeUndefined();
+    await expect(
+      requireSchema({ client: standIn, doc }, table, { migrate: false, retentionDays: 7 }),
+    ).resolves.toBeUndefined();
   });
 
   it('is not recorded as migrated when the endpoint cannot add the index (dynalite refuses)', async () => {
@@ -277,7 +339,7 @@ describe('a table made before the job indexes', () => {
     await waitForActive(client, other, 30_000);
     // dynalite asks for provisioned throughput on an index even of an on-demand table; whatever the
     // endpoint says, the table must not be recorded as current.
-    await expect(migrateTable(resources.dynamo, other, { timeoutMs: 5000 })).rejects.toThrow();
+    await expect(migrateTable(resources.dynamo, other, { timeoutMs: 5000, retentionDays: 30 })).rejects.toThrow();
     expect(await readSchemaVersion(client, other)).toBe(1);
     await client.send(new DeleteTableCommand({ TableName: other }));
   });

@@ -152,7 +152,9 @@ describe('a move that died between its decision and the DLQ entry', () => {
     await worker.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }]);
     const failed = await failNext(worker, id);
     // The first move decided, then its process died.
-    expect(await worker.stores.jobs.decide(id, 'dead-lettered', 'a-move-that-died', 'boom')).toMatchObject({
+    expect(
+      await worker.stores.jobs.decide(id, 'dead-lettered', 'a-move-that-died', { op: undefined, reason: 'boom' }),
+    ).toMatchObject({
       won: true,
     });
     const said: string[] = [];

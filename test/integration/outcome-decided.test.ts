@@ -136,7 +136,7 @@ describe('the checker reads every outcome from DynamoDB', () => {
     expect(before).toMatchObject({ undecided: 1, undecidedNotInRedis: 0, deadLetteredWithEffect: 0 });
     // What the old move allowed: the effect lands, and the job is recorded dead-lettered anyway.
     await new UserCommands(resources().stores).update(id, userId, { age: 42 });
-    await worker.stores.jobs.decide(id, 'dead-lettered', 'a-move-without-bars');
+    await worker.stores.jobs.decide(id, 'dead-lettered', 'a-move-without-bars', { op: undefined });
     // And Redis loses an accepted job (a failover that dropped the last writes).
     const lost = randomUUID();
     await worker.stores.jobs.accept([{ id: lost, name: 'get-user', data: { userId: lost } }]);

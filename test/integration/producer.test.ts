@@ -99,7 +99,7 @@ describe('Producer', () => {
     // One of its jobs already ran, was decided, and left Redis (retention).
     const [done, ...rest] = last?.jobs ?? [];
     if (!done) throw new Error('no job');
-    await system.stores.jobs.decide(done.id, 'completed', 'worker-1');
+    await system.stores.jobs.decide(done.id, 'completed', 'worker-1', { op: undefined });
     await (await queues.operations.getJob(done.id))?.remove();
 
     const restarted = openJobSystem({
@@ -127,7 +127,7 @@ describe('Producer', () => {
     expect(jobs).toHaveLength(3);
     const [done] = jobs;
     if (!done) throw new Error('no job');
-    await system.stores.jobs.decide(done.id, 'completed', 'worker-1');
+    await system.stores.jobs.decide(done.id, 'completed', 'worker-1', { op: undefined });
     const acceptedAt = async () =>
       Promise.all(jobs.map(async (j) => (await system.stores.jobs.get(j.id))?.accepted?.at));
     const before = await acceptedAt();

@@ -113,7 +113,7 @@ describe('the in-memory job queries', () => {
   it('page by user and by state like the indexes do', async () => {
     const store = new MemoryJobRecords();
     for (const id of ['j1', 'j2', 'j3']) await store.accept([{ id, name: 'get-user', data: { userId: 'u' } }]);
-    await store.decide('j2', 'dead-lettered', 'w', 'PoisonPayloadError: x');
+    await store.decide('j2', 'dead-lettered', 'w', { op: undefined, reason: 'PoisonPayloadError: x' });
     const first = await store.queryJobs({ by: { user: 'u' }, limit: 2, order: 'oldest' });
     const rest = await store.queryJobs({
       by: { user: 'u' },

@@ -71,7 +71,7 @@ export async function putBack(
 export async function completed(core: LifecycleCore, job: Job, details: Details<'completed'>): Promise<boolean> {
   const { records, actor } = core.deps;
   const ref = refOf(job);
-  const decision = await retryTransient(() => records.decide(ref.jobId, 'completed', actor));
+  const decision = await retryTransient(() => records.decide(ref.jobId, 'completed', actor, { op: job.name }));
   if (decision.outcome !== 'completed') {
     core.emit({ type: 'lock-lost', ...ref, attempt: details.attempt });
     return false;
