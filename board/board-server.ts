@@ -209,6 +209,7 @@ function boardApp(
         queues,
         dlq: system.console,
         activity: (minutes, now) => readMinuteSeries(redis, [queueKeys(config, 0)], minutes, now),
+        historyRetentionDays: config.HISTORY_RETENTION_DAYS,
       }),
       operatorName: boardOperator(config),
       readOnly: config.BOARD_READ_ONLY,

@@ -98,6 +98,7 @@ export class CliContext {
       queues: system.shards.map((s) => s.queues),
       dlq: system.console,
       activity: (minutes, now) => readMinuteSeries(redis, [queueKeys(this.config, 0)], minutes, now),
+      historyRetentionDays: this.config.HISTORY_RETENTION_DAYS,
     });
   }
 

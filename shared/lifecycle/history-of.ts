@@ -16,7 +16,14 @@ export function historyOf(t: Transition): HistoryEntry[] {
     case 'lock-lost':
       return [];
     case 'attempt-started': {
-      const started: HistoryEntry = { ...base, type: 'attempt-started', jobId: t.jobId, op: t.op, attempt: t.attempt };
+      const started: HistoryEntry = {
+        ...base,
+        type: 'attempt-started',
+        jobId: t.jobId,
+        op: t.op,
+        attempt: t.attempt,
+        ...(t.traceId !== undefined ? { traceId: t.traceId } : {}),
+      };
       if (t.enqueuedAt === undefined) return [started];
       return [{ ...base, type: 'enqueued', jobId: t.jobId, op: t.op, at: t.enqueuedAt }, started];
     }

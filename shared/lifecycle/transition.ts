@@ -23,7 +23,7 @@ export type Transition = Stamp &
     | { type: 'enqueued'; jobs: readonly LedgerJob[] }
     | { type: 'recovered'; jobs: readonly LedgerJob[] }
     /** `enqueuedAt` on an instance's first start: its history begins there, dated when it was added. */
-    | (JobRef & { type: 'attempt-started'; attempt: number; enqueuedAt?: string })
+    | (JobRef & { type: 'attempt-started'; attempt: number; enqueuedAt?: string; traceId?: string })
     | (JobRef & {
         type: 'attempt-failed';
         attempt: number;

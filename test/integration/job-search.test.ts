@@ -39,6 +39,7 @@ beforeAll(async () => {
     queues: [producer.queues],
     dlq: producer.system.console,
     activity: (minutes, now) => readMinuteSeries(resources.redis, [producer.system.keys], minutes, now),
+    historyRetentionDays: env.config.HISTORY_RETENTION_DAYS,
   });
   await producer.enqueue('create-user', { user }, ids.create);
   await waitFor('the create', async () => (await outcomeOf(ids.create)) === 'completed');
