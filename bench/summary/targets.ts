@@ -35,9 +35,14 @@ export function targetsOf(f: Figures, e2e: EndToEndPairs | undefined) {
         : undefined,
     },
     searchP95Ms: {
-      target: '<= 100 / 100 / 300 ms (job id / user / filtered page of 50)',
+      target: '<= 100 / 100 / 300 / 300 ms (job id / user / filtered page of 50 / page of 50 by error)',
       met: f.search
-        ? [f.search.byJobId, f.search.byUser, f.search.filteredPage].every((l) => l.p95Ms <= l.targetMs)
+        ? [
+            f.search.byJobId,
+            f.search.byUser,
+            f.search.filteredPage,
+            ...(f.search.byError ? [f.search.byError] : []),
+          ].every((l) => l.p95Ms <= l.targetMs)
         : undefined,
     },
     capacityGoodputShare: {
@@ -106,7 +111,12 @@ export function headline(f: Figures, e2e: EndToEndPairs | undefined, targets: Ta
     redisCostExtraRoundTrips: maybe(f.redisCost?.extraRoundTrips.rate.ratio, 3),
     idleFleetRatio: maybe(f.idleFleet?.ratio.ratio, 3),
     searchP95Ms: f.search
-      ? { byJobId: f.search.byJobId.p95Ms, byUser: f.search.byUser.p95Ms, filteredPage: f.search.filteredPage.p95Ms }
+      ? {
+          byJobId: f.search.byJobId.p95Ms,
+          byUser: f.search.byUser.p95Ms,
+          filteredPage: f.search.filteredPage.p95Ms,
+          ...(f.search.byError ? { byError: f.search.byError.p95Ms } : {}),
+        }
       : null,
     searchIndexWriteUnitsPerJob: f.search?.indexWriteUnitsPerJob ?? null,
     nodeVersionRatio: f.nodeVersions && !('skipped' in f.nodeVersions) ? round(f.nodeVersions.ratio.ratio, 3) : null,
