@@ -7,7 +7,15 @@ import { CreateTableCommand, DeleteTableCommand, type DynamoDBClient } from '@aw
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBoard } from '../../board/board-server.js';
-import { keys, readSchemaVersion, SCHEMA_VERSION, waitForActive } from '../../shared/dynamo/table.js';
+import {
+  JOBS_BY_OP_INDEX,
+  keys,
+  readSchemaVersion,
+  SCHEMA_VERSION,
+  tableDefinition,
+  waitForActive,
+  writeSchemaVersion,
+} from '../../shared/dynamo/table.js';
 import { openDynamo } from '../../shared/runtime/bootstrap.js';
 import { SchemaTooOldError } from '../../shared/store/errors.js';
 import { acceptedIndexKeys, bucketOf, outcomeIndexKeys } from '../../shared/store/job-index.js';
@@ -272,27 +280,7 @@ describe('a table made before the job indexes', () => {
         },
       }),
     );
-    const updates: string[] = [];
-    // dynalite validates UpdateTable's index creation but does not build the index: stand in for
-    // DynamoDB's answer (the indexes appear) and keep the rest of the traffic real.
-    const created = new Set<string>();
-    const standIn = {
-      send: async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
-        if (command.constructor.name === 'UpdateTableCommand') {
-          const [update] = command.input.GlobalSecondaryIndexUpdates as { Create: { IndexName: string } }[];
-          updates.push(update?.Create.IndexName ?? '');
-          created.add(update?.Create.IndexName ?? '');
-          return {};
-        }
-        const out = (await client.send(command as never)) as { Table?: { GlobalSecondaryIndexes?: unknown[] } };
-        if (command.constructor.name === 'DescribeTableCommand' && out.Table)
-          out.Table.GlobalSecondaryIndexes = [
-            ...(out.Table.GlobalSecondaryIndexes ?? []),
-            ...[...created].map((IndexName) => ({ IndexName, IndexStatus: 'ACTIVE' })),
-          ];
-        return out;
-      },
-    } as unknown as DynamoDBClient;
+    const { standIn, updates } = standInFor(client);
 
     const report = await migrateTable({ client: standIn, doc }, table, { retentionDays: 7 });
 
@@ -342,5 +330,119 @@ describe('a table made before the job indexes', () => {
     await expect(migrateTable(resources.dynamo, other, { timeoutMs: 5000, retentionDays: 30 })).rejects.toThrow();
     expect(await readSchemaVersion(client, other)).toBe(1);
     await client.send(new DeleteTableCommand({ TableName: other }));
+  });
+});
+
+/**
+ * dynalite validates UpdateTable's index creation but does not build the index: stand in for
+ * DynamoDB's answer (the indexes appear) and keep the rest of the traffic real.
+ */
+function standInFor(client: DynamoDBClient): { standIn: DynamoDBClient; updates: string[] } {
+  const updates: string[] = [];
+  const created = new Set<string>();
+  const standIn = {
+    send: async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
+      if (command.constructor.name === 'UpdateTableCommand') {
+        const [update] = command.input.GlobalSecondaryIndexUpdates as { Create: { IndexName: string } }[];
+        updates.push(update?.Create.IndexName ?? '');
+        created.add(update?.Create.IndexName ?? '');
+        return {};
+      }
+      const out = (await client.send(command as never)) as { Table?: { GlobalSecondaryIndexes?: unknown[] } };
+      if (command.constructor.name === 'DescribeTableCommand' && out.Table)
+        out.Table.GlobalSecondaryIndexes = [
+          ...(out.Table.GlobalSecondaryIndexes ?? []),
+          ...[...created].map((IndexName) => ({ IndexName, IndexStatus: 'ACTIVE' })),
+        ];
+      return out;
+    },
+  } as unknown as DynamoDBClient;
+  return { standIn, updates };
+}
+
+describe('a table of schema 2 (the job indexes, not the by-operation one)', () => {
+  const table = testEnv().config.DYNAMODB_TABLE_NAME;
+  let client: DynamoDBClient;
+
+  beforeAll(async () => {
+    client = resources.dynamo.client;
+    // Schema 2's CreateTable: every index but gsi4, and its version recorded.
+    const definition = tableDefinition(table);
+    await client.send(
+      new CreateTableCommand({
+        ...definition,
+        AttributeDefinitions: definition.AttributeDefinitions.filter((a) => !a.AttributeName.startsWith('gsi4')),
+        GlobalSecondaryIndexes: definition.GlobalSecondaryIndexes.filter((i) => i.IndexName !== JOBS_BY_OP_INDEX),
+      }),
+    );
+    await waitForActive(client, table, 30_000);
+    await writeSchemaVersion(client, table, 2);
+  });
+  afterAll(async () => {
+    await client.send(new DeleteTableCommand({ TableName: table }));
+  });
+
+  it("is refused, then migrated: the by-operation index is added and its keys set from each job's acceptance", async () => {
+    // Arrange: a decided job as schema 2 wrote it (its state index keys, none by operation), and a
+    // decided job whose acceptance was never recorded (no operation to file it under).
+    const { doc } = resources.dynamo;
+    const [jobId, orphan] = [randomUUID(), randomUUID()];
+    const at = '2026-02-03T04:05:06.000Z';
+    const decidedAt = '2026-02-03T04:06:00.000Z';
+    const {
+      gsi4pk: _op,
+      gsi4sk: _opSk,
+      ...schema2Accepted
+    } = acceptedIndexKeys(jobId, 'get-user', { userId: 'u' }, at);
+    const put = (Item: Record<string, unknown>) => doc.send(new PutCommand({ TableName: table, Item }));
+    await put({
+      pk: keys.jobPk(jobId),
+      sk: keys.acceptedSk,
+      name: 'get-user',
+      data: { userId: 'u' },
+      at,
+      ...schema2Accepted,
+    });
+    for (const id of [jobId, orphan]) {
+      const { gsi3pk, gsi3sk } = outcomeIndexKeys(id, 'completed', decidedAt, undefined);
+      await put({
+        pk: keys.jobPk(id),
+        sk: keys.outcomeSk,
+        gen: 1,
+        outcome: 'completed',
+        marks: [{ outcome: 'completed', at: decidedAt, by: 'w1' }],
+        gsi3pk,
+        gsi3sk,
+      });
+    }
+    await expect(requireSchema(resources.dynamo, table, { migrate: false, retentionDays: 30 })).rejects.toThrow(
+      /schema version 2; this release needs 3/,
+    );
+    const { standIn, updates } = standInFor(client);
+
+    // Act
+    const report = await migrateTable({ client: standIn, doc }, table, { retentionDays: 30 });
+
+    // Assert
+    expect(updates).toEqual([JOBS_BY_OP_INDEX]);
+    expect(report).toMatchObject({
+      from: 2,
+      to: SCHEMA_VERSION,
+      indexesAdded: [JOBS_BY_OP_INDEX],
+      recordsBackfilled: 3,
+    });
+    const read = async (id: string, sk: string) =>
+      (await doc.send(new GetCommand({ TableName: table, Key: { pk: keys.jobPk(id), sk } }))).Item;
+    const bucket = bucketOf(jobId);
+    expect(await read(jobId, keys.acceptedSk)).toMatchObject({
+      gsi4pk: `OP#get-user#${bucket}`,
+      gsi4sk: `${at}#${jobId}`,
+    });
+    expect(await read(jobId, keys.outcomeSk)).toMatchObject({
+      gsi4pk: `STATE#completed#OP#get-user#${bucket}`,
+      gsi4sk: `${decidedAt}#${jobId}`,
+    });
+    expect(await read(orphan, keys.outcomeSk)).not.toHaveProperty('gsi4pk');
+    expect(await readSchemaVersion(client, table)).toBe(SCHEMA_VERSION);
   });
 });
