@@ -7,6 +7,23 @@ import type { HistoryRecorder } from './history.js';
 import type { HistoryEntry } from './history-entry.js';
 import type { Transition } from './transition.js';
 
+/** An attempt's start, with the job's trace id when it has one; an instance's first also its enqueue. */
+function startedEntries(
+  t: Extract<Transition, { type: 'attempt-started' }>,
+  base: { at: string; workerId: string },
+): HistoryEntry[] {
+  const started: HistoryEntry = {
+    ...base,
+    type: 'attempt-started',
+    jobId: t.jobId,
+    op: t.op,
+    attempt: t.attempt,
+    ...(t.traceId !== undefined ? { traceId: t.traceId } : {}),
+  };
+  if (t.enqueuedAt === undefined) return [started];
+  return [{ ...base, type: 'enqueued', jobId: t.jobId, op: t.op, at: t.enqueuedAt }, started];
+}
+
 /** The history entries one transition adds. Exhaustive: a new transition type must say its entries. */
 export function historyOf(t: Transition): HistoryEntry[] {
   const base = { at: t.at, workerId: t.actor };
@@ -15,18 +32,8 @@ export function historyOf(t: Transition): HistoryEntry[] {
     case 'recovered':
     case 'lock-lost':
       return [];
-    case 'attempt-started': {
-      const started: HistoryEntry = {
-        ...base,
-        type: 'attempt-started',
-        jobId: t.jobId,
-        op: t.op,
-        attempt: t.attempt,
-        ...(t.traceId !== undefined ? { traceId: t.traceId } : {}),
-      };
-      if (t.enqueuedAt === undefined) return [started];
-      return [{ ...base, type: 'enqueued', jobId: t.jobId, op: t.op, at: t.enqueuedAt }, started];
-    }
+    case 'attempt-started':
+      return startedEntries(t, base);
     case 'attempt-failed':
       return [
         {
