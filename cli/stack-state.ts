@@ -10,6 +10,7 @@ export interface StackState {
   pid: number;
   startedAt: string;
   env: Record<string, string>;
+  /** The board's origin (http://host:port): the console is at /console, Bull Board at /admin/queues. */
   boardUrl?: string;
   metricsPorts: Record<string, number>;
 }
