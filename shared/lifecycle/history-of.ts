@@ -5,10 +5,17 @@
 import type { JobResult } from '../domain/jobs.js';
 import type { HistoryRecorder } from './history.js';
 import type { HistoryEntry } from './history-entry.js';
-import { handleTransition, type PerTransition, type Stamp, type Transition } from './transition.js';
+import { handleTransition, type JobRef, type PerTransition, type Stamp, type Transition } from './transition.js';
 
-/** Who and when, as a history entry says them. */
-const stamp = (t: Stamp) => ({ at: t.at, workerId: t.actor });
+/** What every entry starts with: when, by whom, what happened, to which job. */
+function head<K extends HistoryEntry['type']>(t: Stamp & JobRef, type: K) {
+  return { at: t.at, workerId: t.actor, type, jobId: t.jobId, op: t.op };
+}
+
+/** The named fields of the transition, as they are. */
+function pick<T, K extends keyof T>(t: T, ...keys: K[]): Pick<T, K> {
+  return Object.fromEntries(keys.map((key) => [key, t[key]])) as Pick<T, K>;
+}
 
 /** The history entries of each kind of transition. Exhaustive: a new kind must say its entries. */
 const HISTORY: PerTransition<HistoryEntry[]> = {
@@ -16,81 +23,30 @@ const HISTORY: PerTransition<HistoryEntry[]> = {
   recovered: () => [],
   'lock-lost': () => [],
   'attempt-started': (t) => {
-    const started: HistoryEntry = {
-      ...stamp(t),
-      type: 'attempt-started',
-      jobId: t.jobId,
-      op: t.op,
-      attempt: t.attempt,
-    };
+    const started = { ...head(t, 'attempt-started'), attempt: t.attempt };
     if (t.enqueuedAt === undefined) return [started];
-    return [{ ...stamp(t), type: 'enqueued', jobId: t.jobId, op: t.op, at: t.enqueuedAt }, started];
+    return [{ ...head(t, 'enqueued'), at: t.enqueuedAt }, started];
   },
   'attempt-failed': (t) => [
     {
-      ...stamp(t),
-      type: 'attempt-failed',
-      jobId: t.jobId,
-      op: t.op,
-      attempt: t.attempt,
-      errorClass: t.errorClass,
-      message: t.message,
-      retryable: t.retryable,
-      capacityUnits: t.capacityUnits,
+      ...head(t, 'attempt-failed'),
+      ...pick(t, 'attempt', 'errorClass', 'message', 'retryable', 'capacityUnits'),
       ...(t.nextDelayMs !== undefined ? { nextDelayMs: t.nextDelayMs } : {}),
     },
   ],
   completed: (t) => [
-    {
-      ...stamp(t),
-      type: 'completed',
-      jobId: t.jobId,
-      op: t.op,
-      attempt: t.attempt,
-      durationMs: t.durationMs,
-      capacityUnits: t.capacityUnits,
-      result: summarise(t.result),
-    },
+    { ...head(t, 'completed'), ...pick(t, 'attempt', 'durationMs', 'capacityUnits'), result: summarise(t.result) },
   ],
-  'put-back': (t) => [
-    {
-      ...stamp(t),
-      type: 'put-back',
-      jobId: t.jobId,
-      op: t.op,
-      attempt: t.attempt,
-      delayMs: t.delayMs,
-      cause: t.cause,
-      reason: t.reason,
-      capacityUnits: t.capacityUnits,
-    },
-  ],
+  'put-back': (t) => [{ ...head(t, 'put-back'), ...pick(t, 'attempt', 'delayMs', 'cause', 'reason', 'capacityUnits') }],
   // Decided from DynamoDB's record, not by an attempt: no time or capacity of its own to show.
   'settled-completed': (t) => [
-    {
-      ...stamp(t),
-      type: 'completed',
-      jobId: t.jobId,
-      op: t.op,
-      attempt: t.attempts,
-      durationMs: 0,
-      capacityUnits: 0,
-      result: t.note,
-    },
+    { ...head(t, 'completed'), attempt: t.attempts, durationMs: 0, capacityUnits: 0, result: t.note },
   ],
   'dead-lettered': (t) => [
-    {
-      ...stamp(t),
-      type: 'dead-lettered',
-      jobId: t.jobId,
-      op: t.op,
-      reason: t.reason,
-      attempts: t.attempts,
-      ...(t.landed ? { landed: t.landed } : {}),
-    },
+    { ...head(t, 'dead-lettered'), ...pick(t, 'reason', 'attempts'), ...(t.landed ? { landed: t.landed } : {}) },
   ],
-  redriven: (t) => [{ ...stamp(t), type: t.type, jobId: t.jobId, op: t.op }],
-  purged: (t) => [{ ...stamp(t), type: t.type, jobId: t.jobId, op: t.op }],
+  redriven: (t) => [head(t, t.type)],
+  purged: (t) => [head(t, t.type)],
 };
 
 /** The history entries one transition adds. */
