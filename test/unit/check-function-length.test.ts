@@ -1,39 +1,22 @@
 // The size rule of `npm run lint` (scripts/check-function-length.ts) on small fixture trees: every
 // kind of function over the limit is reported with file, line, name and length; tests and harness
 // folders are not measured; the temporary allow-list passes exactly the names it holds.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   checkFunctionLength,
   formatLongFunction,
   longFunctions,
   MAX_FUNCTION_LINES,
 } from '../../scripts/check-function-length.js';
-
-const roots: string[] = [];
+import { fixtureTrees } from '../helpers/fixture-tree.js';
 
 /** A repository of the given files, whose product is what tsconfig.json includes: here `app/`. */
-function fixture(files: Record<string, string>): string {
-  const root = mkdtempSync(join(tmpdir(), 'check-function-length-'));
-  roots.push(root);
-  const all = { 'tsconfig.json': JSON.stringify({ include: ['app'] }), ...files };
-  for (const [path, text] of Object.entries(all)) {
-    mkdirSync(dirname(join(root, path)), { recursive: true });
-    writeFileSync(join(root, path), text);
-  }
-  return root;
-}
+const fixture = fixtureTrees('check-function-length');
 
 /** `n` statements, one a line. */
 function body(n: number): string {
   return Array.from({ length: n }, (_, i) => `  const v${i} = ${i};`).join('\n');
 }
-
-afterEach(() => {
-  for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true });
-});
 
 describe('check-function-length', () => {
   it('passes a function of exactly the limit and fails one a line longer', () => {
