@@ -21,6 +21,7 @@ import { StaleGenerationError } from './errors.js';
 import { acceptedIndexKeys, jobIdOfTimeSk, outcomeIndexKeys, touchItems } from './job-index.js';
 import type {
   AcceptedJob,
+  DecidedOutcome,
   Decision,
   JobOutcome,
   JobQuery,
@@ -68,13 +69,7 @@ export class DynamoJobRecords implements JobRecordStore {
     }
   }
 
-  async decide(
-    jobId: string,
-    outcome: 'completed' | 'dead-lettered',
-    by: string,
-    reason?: string,
-    gen?: number,
-  ): Promise<Decision> {
+  async decide(jobId: string, outcome: DecidedOutcome, by: string, reason?: string, gen?: number): Promise<Decision> {
     const at = new Date().toISOString();
     // A generation the caller read (a move): never a later one a redrive opened meanwhile.
     const ofGen = gen === undefined ? '' : ` AND (${gen === 1 ? 'attribute_not_exists(gen) OR ' : ''}gen = :gen)`;

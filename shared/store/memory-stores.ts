@@ -9,6 +9,7 @@ import {
   type BarResult,
   type Bars,
   barEntry,
+  type DecidedOutcome,
   type Decision,
   type EventStore,
   type JobHistoryStore,
@@ -162,13 +163,7 @@ export class MemoryJobRecords implements JobRecordStore {
       this.records.set(job.id, { ...record, accepted: frozenCopy({ ...job, at }) });
     }
   }
-  async decide(
-    jobId: string,
-    outcome: 'completed' | 'dead-lettered',
-    by: string,
-    reason?: string,
-    gen?: number,
-  ): Promise<Decision> {
+  async decide(jobId: string, outcome: DecidedOutcome, by: string, reason?: string, gen?: number): Promise<Decision> {
     const record = this.records.get(jobId) ?? { jobId, gen: 1, marks: [] };
     if (gen !== undefined && record.gen !== gen) throw new StaleGenerationError(jobId, gen, record.gen);
     if (record.outcome) return { won: false, outcome: record.outcome, gen: record.gen };
