@@ -10,6 +10,7 @@ import {
   type Bars,
   barEntry,
   type DecideContext,
+  type DecidedOutcome,
   type Decision,
   type EventStore,
   type JobHistoryStore,
@@ -167,7 +168,7 @@ export class MemoryJobRecords implements JobRecordStore {
   }
   async decide(
     jobId: string,
-    outcome: 'completed' | 'dead-lettered',
+    outcome: DecidedOutcome,
     by: string,
     { op, reason, gen }: DecideContext,
   ): Promise<Decision> {

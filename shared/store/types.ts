@@ -85,6 +85,9 @@ export interface UserProjectionStore {
 /** How a job's generation ended. `purged`: an operator deleted it from the DLQ for good. */
 export type JobOutcome = 'completed' | 'dead-lettered' | 'purged';
 
+/** The outcomes `decide` gives; a purge has its own call. */
+export type DecidedOutcome = Exclude<JobOutcome, 'purged'>;
+
 /**
  * One decision or redrive in a job's life, in order: the record's append-only trail. A mark's
  * generation is 1 + the redrives before it.
@@ -185,7 +188,7 @@ export interface JobRecordStore {
    * `completed` and `dead-lettered` only: a purge goes through `purge`. With `gen`, only that
    * generation: a StaleGenerationError (nothing written) when the job has moved on to another.
    */
-  decide(jobId: string, outcome: 'completed' | 'dead-lettered', by: string, context: DecideContext): Promise<Decision>;
+  decide(jobId: string, outcome: DecidedOutcome, by: string, context: DecideContext): Promise<Decision>;
   /**
    * Closes a dead-lettered generation and opens the next, whose Redis instance has `startedAt` as
    * its timestamp; false if the job is not dead-lettered.
