@@ -152,6 +152,18 @@ export async function startRedisServer(
   return { url, port, dir, process: child, stop: stopper(child) };
 }
 
+/** A redis-server of our own (startRedisServer's defaults) whose stop() also removes its data directory. */
+export async function startThrowawayRedis(): Promise<{ url: string; stop(): Promise<void> }> {
+  const server = await startRedisServer();
+  return {
+    url: server.url,
+    stop: async () => {
+      await server.stop();
+      rmSync(server.dir, { recursive: true, force: true });
+    },
+  };
+}
+
 export interface DynaliteServer extends LocalProcess {
   endpoint: string;
 }

@@ -38,6 +38,27 @@ function startStack(env: Record<string, string>, args: string[]): Service {
   return stack;
 }
 
+/**
+ * A sharded stack with its own dynalite (not the tests' shared endpoint), run until it has drained
+ * 60 operations: its exit code, its output, and its JSON summary line.
+ */
+async function runDrained(env: Record<string, string>) {
+  const { AWS_ENDPOINT_URL_DYNAMODB: _shared, ...stackEnv } = env;
+  const stack = startStack(stackEnv, [
+    ...['--workers', '1', '--json', '--until-drained'],
+    ...['--max-operations', '60', '--interval', '200', '--per-tick', '10'],
+  ]);
+  const { code } = await stack.exited;
+  const output = stack.output();
+  const last = output.trim().split('\n').at(-1) ?? '';
+  // Parsed here, asserted by the caller after the exit code (a failed run has no summary: its last line shows).
+  let summary: unknown = last;
+  try {
+    summary = JSON.parse(last.slice(last.indexOf('{')));
+  } catch {}
+  return { code, output, summary };
+}
+
 describe('npm start with a configured Redis', () => {
   it('fails with one error naming a configured Redis that does not answer, and starts none of its own', async () => {
     const port = await freePortIn(PORTS); // nothing listens there
@@ -66,21 +87,12 @@ describe('npm start with a configured Redis', () => {
       QUEUE_SHARDS: 3,
       BOARD_PORT: 0,
     });
-    // The stack starts its own dynalite: no shared endpoint.
-    const { AWS_ENDPOINT_URL_DYNAMODB: _shared, ...stackEnv } = env;
+    const { code, output, summary } = await runDrained(env);
 
-    const stack = startStack(stackEnv, [
-      ...['--workers', '1', '--json', '--until-drained'],
-      ...['--max-operations', '60', '--interval', '200', '--per-tick', '10'],
-    ]);
-    const { code } = await stack.exited;
-
-    const output = stack.output();
     expect(code, output.slice(-3000)).toBe(0);
     expect(output).toMatch(/Redis: using cluster 127\.0\.0\.1:\d+/);
     expect(output).not.toMatch(/started redis-server/);
-    const last = output.trim().split('\n').at(-1) ?? '';
-    expect(JSON.parse(last.slice(last.indexOf('{')))).toMatchObject({ produced: 60 });
+    expect(summary).toMatchObject({ produced: 60 });
   });
 
   it('runs the stack on a Redis Cluster behind TLS and a password, never showing the password', {
@@ -98,20 +110,12 @@ describe('npm start with a configured Redis', () => {
       QUEUE_SHARDS: 3,
       BOARD_PORT: 0,
     });
-    const { AWS_ENDPOINT_URL_DYNAMODB: _shared, ...stackEnv } = env;
+    const { code, output, summary } = await runDrained(env);
 
-    const stack = startStack(stackEnv, [
-      ...['--workers', '1', '--json', '--until-drained'],
-      ...['--max-operations', '60', '--interval', '200', '--per-tick', '10'],
-    ]);
-    const { code } = await stack.exited;
-
-    const output = stack.output();
     expect(code, output.slice(-3000)).toBe(0);
     expect(output).toMatch(/Redis: using cluster 127\.0\.0\.1:\d+.* \(TLS\)/);
     expect(output).not.toMatch(/started redis-server/);
     expect(output).not.toContain(password);
-    const last = output.trim().split('\n').at(-1) ?? '';
-    expect(JSON.parse(last.slice(last.indexOf('{')))).toMatchObject({ produced: 60 });
+    expect(summary).toMatchObject({ produced: 60 });
   });
 });
