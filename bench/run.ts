@@ -92,47 +92,36 @@ const jobsFlag = flags.jobs;
 /** `--redis-port=N` puts the bench's own redis-server on that port (default: any free one). */
 const redisPort = flags.redisPort;
 
-const sizes = quick
-  ? {
-      overhead: { jobs: 2000, rounds: 1 },
-      e2e: { jobs: 400, rounds: 1, ceilingSeconds: 2 },
-      trips: 120,
-      commands: { jobs: 400, perSec: 200 },
-      profile: { jobs: 400, inMemoryJobs: 2000 },
-      scaling: { jobsPerWorker: 80, concurrency: 2 },
-      latency: { perSec: 200, seconds: 4, warmupSeconds: 1 },
-      memory: [300, 1500] as [number, number],
-      producer: { bulkJobs: 3000, singleJobs: 500 },
-      tracing: { jobs: 300, rounds: 1 },
-      history: { shortEvents: 10, longEvents: 2000, updates: 40 },
-      hot: 200,
-      capacity: { jobs: 300, capacity: 100 },
-      shards: { jobs: 300, rounds: 1 },
-      nodeVersions: { jobs: 2000, pairs: 1 },
-      idleFleet: { seconds: 15, rounds: 1 },
-      redisCost: { jobs: 400, perSec: 200, pairs: 1 },
-      search: { jobs: 2000, samples: 20 },
-    }
-  : {
-      overhead: { jobs: 20_000, rounds: 3 },
-      e2e: { jobs: 4000, rounds: 3, ceilingSeconds: 5 },
-      trips: 400,
-      commands: { jobs: 2000, perSec: 200 },
-      profile: { jobs: 4000, inMemoryJobs: 20_000 },
-      scaling: { jobsPerWorker: 600, concurrency: 2 },
-      latency: { perSec: 200, seconds: 30, warmupSeconds: 2 },
-      memory: [5000, 50_000] as [number, number],
-      producer: { bulkJobs: 20_000, singleJobs: 5000 },
-      tracing: { jobs: 4000, rounds: 3 },
-      history: { shortEvents: 10, longEvents: 10_000, updates: 300 },
-      hot: 1000,
-      capacity: { jobs: 2000, capacity: 100 },
-      shards: { jobs: 3000, rounds: 3 },
-      nodeVersions: { jobs: 20_000, pairs: 3 },
-      idleFleet: { seconds: 60, rounds: 2 },
-      redisCost: { jobs: 2000, perSec: 200, pairs: 5 },
-      search: { jobs: 100_000, samples: 200 },
-    };
+/** Each section's sizes: a quick run's (`--quick`: does every section run?) and a full run's. */
+const SIZES = {
+  overhead: { quick: { jobs: 2000, rounds: 1 }, full: { jobs: 20_000, rounds: 3 } },
+  e2e: { quick: { jobs: 400, rounds: 1, ceilingSeconds: 2 }, full: { jobs: 4000, rounds: 3, ceilingSeconds: 5 } },
+  trips: { quick: 120, full: 400 },
+  commands: { quick: { jobs: 400, perSec: 200 }, full: { jobs: 2000, perSec: 200 } },
+  profile: { quick: { jobs: 400, inMemoryJobs: 2000 }, full: { jobs: 4000, inMemoryJobs: 20_000 } },
+  scaling: { quick: { jobsPerWorker: 80, concurrency: 2 }, full: { jobsPerWorker: 600, concurrency: 2 } },
+  latency: {
+    quick: { perSec: 200, seconds: 4, warmupSeconds: 1 },
+    full: { perSec: 200, seconds: 30, warmupSeconds: 2 },
+  },
+  memory: { quick: [300, 1500] as [number, number], full: [5000, 50_000] as [number, number] },
+  producer: { quick: { bulkJobs: 3000, singleJobs: 500 }, full: { bulkJobs: 20_000, singleJobs: 5000 } },
+  tracing: { quick: { jobs: 300, rounds: 1 }, full: { jobs: 4000, rounds: 3 } },
+  history: {
+    quick: { shortEvents: 10, longEvents: 2000, updates: 40 },
+    full: { shortEvents: 10, longEvents: 10_000, updates: 300 },
+  },
+  hot: { quick: 200, full: 1000 },
+  capacity: { quick: { jobs: 300, capacity: 100 }, full: { jobs: 2000, capacity: 100 } },
+  shards: { quick: { jobs: 300, rounds: 1 }, full: { jobs: 3000, rounds: 3 } },
+  nodeVersions: { quick: { jobs: 2000, pairs: 1 }, full: { jobs: 20_000, pairs: 3 } },
+  idleFleet: { quick: { seconds: 15, rounds: 1 }, full: { seconds: 60, rounds: 2 } },
+  redisCost: { quick: { jobs: 400, perSec: 200, pairs: 1 }, full: { jobs: 2000, perSec: 200, pairs: 5 } },
+  search: { quick: { jobs: 2000, samples: 20 }, full: { jobs: 100_000, samples: 200 } },
+};
+const sizes = Object.fromEntries(
+  Object.entries(SIZES).map(([section, size]) => [section, quick ? size.quick : size.full]),
+) as { [S in keyof typeof SIZES]: (typeof SIZES)[S]['quick'] };
 
 function versions(redisVersion: string) {
   const require = createRequire(import.meta.url);

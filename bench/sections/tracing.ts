@@ -96,21 +96,18 @@ export async function tracingOverhead(
   });
   const cpuRatio = (mode: TracingMode) => spread(cpu[mode].map((c, i) => (cpu.off[i] as number) / c));
   const ratios = (mode: TracingMode) => spread(jobsPerSec[mode].map((rate, i) => rate / (jobsPerSec.off[i] as number)));
+  const rounded = (byMode: Record<TracingMode, number[]>) =>
+    Object.fromEntries(TRACING_MODES.map((mode) => [mode, byMode[mode].map((x) => Math.round(x))])) as Record<
+      TracingMode,
+      number[]
+    >;
   return {
     jobs: options.jobs,
     rounds: options.rounds,
-    jobsPerSec: {
-      off: jobsPerSec.off.map((x) => Math.round(x)),
-      sampled100: jobsPerSec.sampled100.map((x) => Math.round(x)),
-      sampled1: jobsPerSec.sampled1.map((x) => Math.round(x)),
-    },
+    jobsPerSec: rounded(jobsPerSec),
     ratio100: ratios('sampled100'),
     ratio1: ratios('sampled1'),
-    cpuMicrosPerJob: {
-      off: cpu.off.map((x) => Math.round(x)),
-      sampled100: cpu.sampled100.map((x) => Math.round(x)),
-      sampled1: cpu.sampled1.map((x) => Math.round(x)),
-    },
+    cpuMicrosPerJob: rounded(cpu),
     cpuRatio100: cpuRatio('sampled100'),
     cpuRatio1: cpuRatio('sampled1'),
     exportBytesPerJob100: Math.round(median(bytes100) ?? 0),
