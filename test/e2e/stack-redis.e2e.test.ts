@@ -4,24 +4,15 @@
 // 7460-7499) runs the whole stack, sharded, to a drained end; so does one behind TLS and a password.
 
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { freePortIn, type RedisClusterServer, startRedisCluster } from '../../devtools/local-services.js';
-import { type Service, startService, stopService } from '../helpers/processes.js';
 import { testEnv } from '../helpers/stack.js';
+import { useStackRuns, withOwnDynalite } from '../helpers/stack-runs.js';
 import { makeTestCertificates } from '../helpers/tls.js';
 
 const PORTS: [number, number] = [7460, 7499];
-const services: Service[] = [];
-const dirs: string[] = [];
+const stacks = useStackRuns('stack-redis');
 let cluster: RedisClusterServer | undefined;
-
-afterEach(async () => {
-  await Promise.all(services.splice(0).map((s) => stopService(s, 'SIGKILL')));
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
 
 afterAll(async () => {
   await cluster?.stop();
@@ -30,26 +21,15 @@ afterAll(async () => {
 
 let tlsCluster: RedisClusterServer | undefined;
 
-function startStack(env: Record<string, string>, args: string[]): Service {
-  const cwd = mkdtempSync(join(tmpdir(), 'djq-stack-redis-'));
-  dirs.push(cwd);
-  const stack = startService('stack/start.ts', env, args, cwd);
-  services.push(stack);
-  return stack;
-}
-
 /**
  * A sharded stack with its own dynalite (not the tests' shared endpoint), run until it has drained
  * 60 operations: its exit code, its output, and its JSON summary line.
  */
 async function runDrained(env: Record<string, string>) {
-  const { AWS_ENDPOINT_URL_DYNAMODB: _shared, ...stackEnv } = env;
-  const stack = startStack(stackEnv, [
+  const { code, output } = await stacks.run(withOwnDynalite(env), [
     ...['--workers', '1', '--json', '--until-drained'],
     ...['--max-operations', '60', '--interval', '200', '--per-tick', '10'],
   ]);
-  const { code } = await stack.exited;
-  const output = stack.output();
   const last = output.trim().split('\n').at(-1) ?? '';
   // Parsed here, asserted by the caller after the exit code (a failed run has no summary: its last line shows).
   let summary: unknown = last;
@@ -64,10 +44,8 @@ describe('npm start with a configured Redis', () => {
     const port = await freePortIn(PORTS); // nothing listens there
     const { env } = testEnv({ REDIS_URL: `redis://127.0.0.1:${port}` });
 
-    const stack = startStack(env, ['--workers', '1', '--max-operations', '5', '--until-drained']);
-    const { code } = await stack.exited;
+    const { code, output } = await stacks.run(env, ['--workers', '1', '--max-operations', '5', '--until-drained']);
 
-    const output = stack.output();
     expect(code, output).toBe(2);
     expect(output).toMatch(new RegExp(`Redis: nothing answers at REDIS_URL=redis://127\\.0\\.0\\.1:${port}`));
     expect(output).toMatch(/unset it to let npm start run a redis-server of its own/);
@@ -98,9 +76,7 @@ describe('npm start with a configured Redis', () => {
   it('runs the stack on a Redis Cluster behind TLS and a password, never showing the password', {
     timeout: 150_000,
   }, async () => {
-    const certDir = mkdtempSync(join(tmpdir(), 'djq-stack-tls-'));
-    dirs.push(certDir);
-    const tls = makeTestCertificates(certDir);
+    const tls = makeTestCertificates(stacks.tempDir('stack-tls'));
     const password = randomBytes(12).toString('hex');
     tlsCluster = await startRedisCluster({ masters: 3, portRange: PORTS, password, tls });
     const { env } = testEnv({
