@@ -143,6 +143,22 @@ interface SideOptions {
 const perTickOf = (o: SideOptions) =>
   o.load === 'rate' ? Math.max(1, Math.round((o.perSec * TICK_MS) / 1000)) : SATURATION_BULK;
 
+/** Offers the jobs as a side does (paced at the rate, or in bulk at saturation), measured until `finished`. */
+function offerMeasured(
+  control: Redis,
+  o: SideOptions,
+  jobs: readonly GeneratedJob[],
+  finished: Promise<void>,
+  add: (batch: GeneratedJob[]) => Promise<unknown>,
+): Promise<CostRun> {
+  return measured(control, o.jobs, async () => {
+    const started = performance.now();
+    await offer(jobs, perTickOf(o), o.load === 'rate', add);
+    await finished;
+    return (performance.now() - started) / 1000;
+  });
+}
+
 /** Raw BullMQ: a Queue adding the jobs with the project's options and ids, a no-op Worker at the same concurrency. */
 async function rawSide(services: BenchServices, control: Redis, o: SideOptions): Promise<CostRun> {
   const { config } = runConfig(services, `cost-raw-${o.load}`);
@@ -170,14 +186,9 @@ async function rawSide(services: BenchServices, control: Redis, o: SideOptions):
   worker.on('failed', (job) => job && job.attemptsMade >= (job.opts.attempts ?? 1) && settle());
   try {
     await Promise.all([queue.waitUntilReady(), worker.waitUntilReady()]);
-    return await measured(control, o.jobs, async () => {
-      const started = performance.now();
-      await offer(jobs, perTickOf(o), o.load === 'rate', (batch) =>
-        queue.addBulk(batch.map((job) => ({ name: job.name, data: job.data, opts: { ...options, jobId: job.id } }))),
-      );
-      await finished;
-      return (performance.now() - started) / 1000;
-    });
+    return await offerMeasured(control, o, jobs, finished, (batch) =>
+      queue.addBulk(batch.map((job) => ({ name: job.name, data: job.data, opts: { ...options, jobId: job.id } }))),
+    );
   } finally {
     await worker.close();
     await queue.close();
@@ -214,12 +225,7 @@ async function projectSide(services: BenchServices, control: Redis, o: SideOptio
     ]);
     // Start-up's own calls (the first flow report, the sweep's first round) are over before counting.
     await Promise.all(service.shards.map((s) => Promise.all([s.flow.tick(), s.sweep.round()])));
-    return await measured(control, o.jobs, async () => {
-      const started = performance.now();
-      await offer(jobs, perTickOf(o), o.load === 'rate', (batch) => producer.lifecycle.enqueue(batch));
-      await finished;
-      return (performance.now() - started) / 1000;
-    });
+    return await offerMeasured(control, o, jobs, finished, (batch) => producer.lifecycle.enqueue(batch));
   } finally {
     await service.close();
     await producer.close();

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pino from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { createDynamoClients } from '../../shared/dynamo/client.js';
 import { DecidedOutcomes } from '../../shared/operator/decided-outcomes.js';
 import type { Config } from '../../shared/runtime/config.js';
@@ -13,7 +14,7 @@ import type { JobOutcome, Stores } from '../../shared/store/types.js';
 import { openJobSystem } from '../../shared/wiring.js';
 import { WorkerMetrics } from '../../worker/metrics.js';
 import { startWorkerService, type WorkerService } from '../../worker/worker-service.js';
-import type { TestResources } from './stack.js';
+import { openTestResources, type TestEnv, type TestResources } from './stack.js';
 
 export const silentLogger = pino({ level: 'silent' });
 
@@ -110,3 +111,31 @@ export const newUser = (overrides: Record<string, unknown> = {}) => ({
   department: 'Engineering',
   ...overrides,
 });
+
+/**
+ * A test file's pipeline: its resources, the producer's side and one test worker, opened before the
+ * file's tests (before its own beforeAll, which arranges their jobs) and closed after them.
+ */
+export function usePipeline(env: TestEnv) {
+  let opened: { resources: TestResources; producer: ReturnType<typeof openProducerSide>; worker: TestWorker };
+  beforeAll(async () => {
+    const resources = await openTestResources(env.config);
+    opened = { resources, producer: openProducerSide(env.config, resources), worker: startTestWorker(env.config) };
+  });
+  afterAll(async () => {
+    await opened?.worker.stop();
+    await opened?.producer.close();
+    await opened?.resources.cleanup();
+  });
+  return {
+    get resources() {
+      return opened.resources;
+    },
+    get producer() {
+      return opened.producer;
+    },
+    get worker() {
+      return opened.worker;
+    },
+  };
+}
