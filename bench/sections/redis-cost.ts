@@ -159,12 +159,26 @@ function offerMeasured(
   });
 }
 
+/** A side's two connections, its producer's and its worker's (two processes in production); `close` also drops the run's keys. */
+function sideConnections(services: BenchServices, control: Redis, prefix: string) {
+  const producer = new Redis(services.redis.url, { maxRetriesPerRequest: null });
+  const worker = new Redis(services.redis.url, { maxRetriesPerRequest: null });
+  return {
+    producer,
+    worker,
+    async close() {
+      await dropPrefix(control, prefix);
+      producer.disconnect();
+      worker.disconnect();
+    },
+  };
+}
+
 /** Raw BullMQ: a Queue adding the jobs with the project's options and ids, a no-op Worker at the same concurrency. */
 async function rawSide(services: BenchServices, control: Redis, o: SideOptions): Promise<CostRun> {
   const { config } = runConfig(services, `cost-raw-${o.load}`);
-  const producerRedis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
-  const workerRedis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
-  const queue = new Queue(config.QUEUE_NAME, { connection: producerRedis, prefix: config.QUEUE_PREFIX });
+  const redis = sideConnections(services, control, config.QUEUE_PREFIX);
+  const queue = new Queue(config.QUEUE_NAME, { connection: redis.producer, prefix: config.QUEUE_PREFIX });
   const options = operationJobOptions(config);
   const jobs = generate(benchGenerator(config), o.jobs);
   let done = 0;
@@ -173,7 +187,7 @@ async function rawSide(services: BenchServices, control: Redis, o: SideOptions):
     finish = resolve;
   });
   const worker = new Worker(config.QUEUE_NAME, async () => undefined, {
-    connection: workerRedis,
+    connection: redis.worker,
     prefix: config.QUEUE_PREFIX,
     concurrency: CONCURRENCY,
   });
@@ -192,9 +206,7 @@ async function rawSide(services: BenchServices, control: Redis, o: SideOptions):
   } finally {
     await worker.close();
     await queue.close();
-    await dropPrefix(control, config.QUEUE_PREFIX);
-    producerRedis.disconnect();
-    workerRedis.disconnect();
+    await redis.close();
   }
 }
 
@@ -204,10 +216,9 @@ async function projectSide(services: BenchServices, control: Redis, o: SideOptio
   const stores = createMemoryStores();
   const seeded = await seedUsers(stores);
   const logger = devNullLogger();
-  const producerRedis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
-  const workerRedis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
-  const producer = openJobSystem({ config, redis: producerRedis, stores, logger, actor: 'producer' });
-  const service = startWorkerService({ config, stores, redis: workerRedis, logger, metrics: new WorkerMetrics() });
+  const redis = sideConnections(services, control, config.QUEUE_PREFIX);
+  const producer = openJobSystem({ config, redis: redis.producer, stores, logger, actor: 'producer' });
+  const service = startWorkerService({ config, stores, redis: redis.worker, logger, metrics: new WorkerMetrics() });
   const jobs = generate(benchGenerator(config, seeded), o.jobs);
   let done = 0;
   const finished = new Promise<void>((resolve) => {
@@ -229,9 +240,7 @@ async function projectSide(services: BenchServices, control: Redis, o: SideOptio
   } finally {
     await service.close();
     await producer.close();
-    await dropPrefix(control, config.QUEUE_PREFIX);
-    producerRedis.disconnect();
-    workerRedis.disconnect();
+    await redis.close();
   }
 }
 
