@@ -19,9 +19,7 @@ import { type Config, ConfigError, loadConfig } from '../../shared/runtime/confi
 import { connectRedis, connectRedisFailFast, waitForRedis } from '../../shared/runtime/redis.js';
 import { createDynamoStores } from '../../shared/store/index.js';
 import { openJobSystem } from '../../shared/wiring.js';
-import { WorkerMetrics } from '../../worker/metrics.js';
-import { startWorkerService } from '../../worker/worker-service.js';
-import { newUser, silentLogger, waitFor } from '../helpers/pipeline.js';
+import { newUser, silentLogger, startTestWorker, waitFor } from '../helpers/pipeline.js';
 import { type Service, startService, stopService } from '../helpers/processes.js';
 import { freePort } from '../helpers/services.js';
 import { testEnv } from '../helpers/stack.js';
@@ -204,14 +202,8 @@ describe('Redis over TLS with a password', () => {
     const redis = connectRedis(config);
     const dynamo = createDynamoClients(config);
     await ensureTable(dynamo.client, config.DYNAMODB_TABLE_NAME);
-    const stores = createDynamoStores(dynamo, config);
-    const service = startWorkerService({
-      config,
-      stores,
-      redis,
-      logger: silentLogger,
-      metrics: new WorkerMetrics(false),
-    });
+    const worker = startTestWorker(config, { redis });
+    const { stores } = worker;
     const producer = openJobSystem({ config, redis, stores, logger: silentLogger, actor: 'producer' });
     try {
       const user = newUser();
@@ -232,8 +224,7 @@ describe('Redis over TLS with a password', () => {
       );
     } finally {
       await producer.close();
-      await service.close(10_000);
-      redis.disconnect();
+      await worker.stop(); // the worker service, then the shared connection
       await dynamo.client
         .send(new DeleteTableCommand({ TableName: config.DYNAMODB_TABLE_NAME }))
         .catch(() => undefined);

@@ -9,6 +9,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { createDynamoClients } from '../../shared/dynamo/client.js';
 import { DecidedOutcomes } from '../../shared/operator/decided-outcomes.js';
 import type { Config } from '../../shared/runtime/config.js';
+import type { RedisConnection } from '../../shared/runtime/redis.js';
 import { createDynamoStores } from '../../shared/store/index.js';
 import type { JobOutcome, Stores } from '../../shared/store/types.js';
 import { openJobSystem } from '../../shared/wiring.js';
@@ -24,9 +25,16 @@ export interface TestWorker {
   stop(): Promise<void>;
 }
 
-/** A worker with its own DynamoDB client built from `config` (so FAULT_* apply to it only). */
-export function startTestWorker(config: Config, wrapStores?: (stores: Stores) => Stores): TestWorker {
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+/**
+ * A worker with its own DynamoDB client built from `config` (so FAULT_* apply to it only) and its
+ * own Redis connection unless given one (a TLS test's); `stop` closes both.
+ */
+export function startTestWorker(
+  config: Config,
+  options: { wrapStores?: (stores: Stores) => Stores; redis?: RedisConnection } = {},
+): TestWorker {
+  const { wrapStores } = options;
+  const redis = options.redis ?? new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   const dynamo = createDynamoClients(config);
   const base = createDynamoStores(dynamo, config);
   const stores = wrapStores ? wrapStores(base) : base;

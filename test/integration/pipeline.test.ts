@@ -127,18 +127,20 @@ describe('pipeline', () => {
     let crashes = 0;
     // Interrupt the write path once at the chosen step, the way a dying process would.
     workers.push(
-      startTestWorker(env.config, (stores) => {
-        const target = step === 'put' ? stores.events : stores.users;
-        const original = (target as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[step]!.bind(
-          target,
-        );
-        (target as unknown as Record<string, unknown>)[step] = async (...args: unknown[]) => {
-          if (crashes > 0) return original(...args);
-          crashes++;
-          if (when === 'after') await original(...args);
-          throw Object.assign(new Error('connection reset mid-write'), { code: 'ECONNRESET' });
-        };
-        return stores;
+      startTestWorker(env.config, {
+        wrapStores: (stores) => {
+          const target = step === 'put' ? stores.events : stores.users;
+          const original = (target as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[step]!.bind(
+            target,
+          );
+          (target as unknown as Record<string, unknown>)[step] = async (...args: unknown[]) => {
+            if (crashes > 0) return original(...args);
+            crashes++;
+            if (when === 'after') await original(...args);
+            throw Object.assign(new Error('connection reset mid-write'), { code: 'ECONNRESET' });
+          };
+          return stores;
+        },
       }),
     );
     const user = newUser();
