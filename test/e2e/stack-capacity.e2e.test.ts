@@ -1,3 +1,6 @@
+// `npm start -- --capacity N` as a user runs it: the stack puts the capacity limit in front of its own
+// dynalite, every service goes through it, and the summary line carries its figures; with
+// AWS_ENDPOINT_URL_DYNAMODB set it refuses, with one clear error, before starting anything.
 import { afterEach, describe, expect, it } from 'vitest';
 import { openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
 import { useStackRuns, withOwnDynalite } from '../helpers/stack-runs.js';
