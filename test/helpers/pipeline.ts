@@ -6,13 +6,14 @@ import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll } from 'vitest';
-import { createDynamoClients } from '../../shared/dynamo/client.js';
+import { createDynamoClients, withoutFaults } from '../../shared/dynamo/client.js';
+import { ensureTable } from '../../shared/dynamo/table.js';
 import { DecidedOutcomes } from '../../shared/operator/decided-outcomes.js';
 import type { Config } from '../../shared/runtime/config.js';
-import type { RedisConnection } from '../../shared/runtime/redis.js';
+import { connectRedis, type RedisConnection } from '../../shared/runtime/redis.js';
 import { createDynamoStores } from '../../shared/store/index.js';
 import type { JobOutcome, Stores } from '../../shared/store/types.js';
-import { openJobSystem } from '../../shared/wiring.js';
+import { openJobSystem, openShardedSystem } from '../../shared/wiring.js';
 import { WorkerMetrics } from '../../worker/metrics.js';
 import { startWorkerService, type WorkerService } from '../../worker/worker-service.js';
 import { openTestResources, type TestEnv, type TestResources } from './stack.js';
@@ -144,6 +145,27 @@ export function usePipeline(env: TestEnv) {
     },
     get worker() {
       return opened.worker;
+    },
+  };
+}
+
+/**
+ * The tests' own view of a stack, as djq opens it: Redis as the config names it (one server, a
+ * cluster or sentinels), every shard, and DynamoDB without injected faults, its table ensured.
+ */
+export async function openStackView(config: Config) {
+  const dynamo = createDynamoClients(withoutFaults(config));
+  await ensureTable(dynamo.client, config.DYNAMODB_TABLE_NAME);
+  const redis = connectRedis(config);
+  const stores = createDynamoStores(dynamo, config);
+  const system = openShardedSystem({ config, redis, stores, logger: silentLogger, actor: 'test' });
+  return {
+    redis,
+    system,
+    async close() {
+      await system.close();
+      redis.disconnect();
+      dynamo.close();
     },
   };
 }
