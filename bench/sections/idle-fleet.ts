@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { readRedisStats, statsDelta } from '../redis-stats.js';
 import { progress } from '../report.js';
 import { startWorkers, withRunQueue } from '../run-queue.js';
-import { type BenchServices, createTable, medianPair, type Pairing, round, runConfig } from '../support.js';
+import { type BenchServices, medianPair, type Pairing, round, runConfigWithTable } from '../support.js';
 
 export interface IdleFleetRun {
   workers: number;
@@ -28,8 +28,7 @@ export interface IdleFleetResult {
 const SETTLE_MS = 3000;
 
 async function idleRun(services: BenchServices, workers: number, seconds: number): Promise<IdleFleetRun> {
-  const { config, env } = runConfig(services, `idle${workers}`);
-  await createTable(config);
+  const { config, env } = await runConfigWithTable(services, `idle${workers}`);
   return withRunQueue(services, config, async (run) => {
     await startWorkers(run, workers, env, () => progress('idle fleet', `${workers} worker(s) starting`));
     await sleep(SETTLE_MS);
