@@ -7,6 +7,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { benchCharts } from '../charts/bench.js';
 import { writeCharts } from '../charts/main.js';
+import { scriptFlags } from '../devtools/script-flags.js';
 import { parseFlags } from '../shared/runtime/flags.js';
 import { clearProgress, progress } from './report.js';
 import { capacitySection } from './sections/capacity.js';
@@ -51,38 +52,29 @@ Options:
 Example:
   npm run bench -- --quick --only=overhead,e2e`;
 
-function benchArgs() {
-  try {
-    const { values } = parseFlags({
-      args: process.argv.slice(2),
-      options: {
-        quick: { type: 'boolean', default: false },
-        only: { type: 'string' },
-        jobs: { type: 'string' },
-        'redis-port': { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-    const only = values.only?.split(',').filter(Boolean);
-    const unknown = only?.filter((name) => !SECTIONS.includes(name)) ?? [];
-    if (unknown.length > 0) throw new Error(`unknown section(s) ${unknown.join(', ')}`);
-    const jobs = values.jobs === undefined ? 0 : Number(values.jobs);
-    if (!Number.isInteger(jobs) || jobs < 0) throw new Error(`--jobs needs a whole number, got "${values.jobs}"`);
-    const redisPort = values['redis-port'] === undefined ? 0 : Number(values['redis-port']);
-    if (!Number.isInteger(redisPort) || redisPort < 0)
-      throw new Error(`--redis-port needs a port, got "${values['redis-port']}"`);
-    return { quick: values.quick, only, jobs, redisPort, help: values.help };
-  } catch (error) {
-    process.stderr.write(`npm run bench: ${(error as Error).message}\n\n${BENCH_USAGE}\n`);
-    process.exit(2);
-  }
+function readBenchFlags() {
+  const { values } = parseFlags({
+    args: process.argv.slice(2),
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      jobs: { type: 'string' },
+      'redis-port': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const only = values.only?.split(',').filter(Boolean);
+  const unknown = only?.filter((name) => !SECTIONS.includes(name)) ?? [];
+  if (unknown.length > 0) throw new Error(`unknown section(s) ${unknown.join(', ')}`);
+  const jobs = values.jobs === undefined ? 0 : Number(values.jobs);
+  if (!Number.isInteger(jobs) || jobs < 0) throw new Error(`--jobs needs a whole number, got "${values.jobs}"`);
+  const redisPort = values['redis-port'] === undefined ? 0 : Number(values['redis-port']);
+  if (!Number.isInteger(redisPort) || redisPort < 0)
+    throw new Error(`--redis-port needs a port, got "${values['redis-port']}"`);
+  return { quick: values.quick, only, jobs, redisPort, help: values.help };
 }
 
-const flags = benchArgs();
-if (flags.help) {
-  process.stdout.write(`${BENCH_USAGE}\n`);
-  process.exit(0);
-}
+const flags = scriptFlags('bench', BENCH_USAGE, readBenchFlags);
 const quick = flags.quick;
 /** `--only=overhead,e2e,...` runs a subset while working on one figure (the JSON is then partial). */
 const only = flags.only;
