@@ -29,7 +29,8 @@ export type UnitsPerJob = KindTally & { byKind: Partial<Record<ItemKind, KindTal
 
 const READS = new Set(['GetItemCommand', 'QueryCommand', 'BatchGetItemCommand', 'ScanCommand']);
 
-const emptyTally = (): KindTally => ({
+/** A tally with nothing counted yet. */
+export const emptyTally = (): KindTally => ({
   requests: 0,
   readRequests: 0,
   writeRequests: 0,

@@ -14,6 +14,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { processAlive } from '../../cli/stack-state.js';
 import { queueKeys } from '../../shared/lifecycle/keys.js';
+import { childEnv } from '../helpers/processes.js';
 import { deleteKeys, testEnv } from '../helpers/stack.js';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -87,12 +88,7 @@ describe('npm start whose parent dies while DynamoDB hangs', () => {
       ['-c', `"${process.execPath}" --import tsx stack/start.ts --workers 1 & echo "stack pid $!" >&2; wait`],
       {
         cwd: root,
-        env: {
-          PATH: process.env.PATH ?? '',
-          HOME: process.env.HOME ?? '',
-          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-          ...env,
-        },
+        env: childEnv(env),
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );

@@ -35,6 +35,31 @@ afterAll(async () => {
   await resources.cleanup();
 });
 
+/** Every accepted job since `from`, page by page of `limit` (at most `maxPages`); `onPage` sees each page. */
+async function acceptedPages(
+  from: string,
+  limit: number,
+  maxPages: number,
+  onPage: (jobIds: string[]) => void = () => undefined,
+): Promise<{ seen: string[]; pages: number }> {
+  const seen: string[] = [];
+  let cursor: string | undefined;
+  let pages = 0;
+  do {
+    const page = await resources.stores.jobs.queryJobs({
+      by: { state: 'accepted' },
+      from,
+      limit,
+      ...(cursor ? { cursor } : {}),
+    });
+    onPage(page.jobs.map((j) => j.jobId));
+    seen.push(...page.jobs.map((j) => j.jobId));
+    cursor = page.cursor;
+    pages++;
+  } while (cursor && pages < maxPages);
+  return { seen, pages };
+}
+
 const newUser = (id: string) => ({ id, name: 'n', email: `${id.slice(0, 8)}@example.com`, age: 30 });
 
 describe('the job indexes', () => {
@@ -67,15 +92,7 @@ describe('the job indexes', () => {
       ids.push(id);
       await jobs.accept([{ id, name: 'get-user', data: { userId: randomUUID() } }]);
     }
-    const seen: string[] = [];
-    let cursor: string | undefined;
-    let pages = 0;
-    do {
-      const page = await jobs.queryJobs({ by: { state: 'accepted' }, from, limit: 5, ...(cursor ? { cursor } : {}) });
-      seen.push(...page.jobs.map((j) => j.jobId));
-      cursor = page.cursor;
-      pages++;
-    } while (cursor && pages < 10);
+    const { seen, pages } = await acceptedPages(from, 5, 10);
     expect(seen).toEqual([...ids].reverse());
     expect(pages).toBe(3);
   });
@@ -93,16 +110,7 @@ describe('the job indexes', () => {
     }
 
     // Act
-    const seen: string[] = [];
-    let cursor: string | undefined;
-    let pages = 0;
-    do {
-      const page = await jobs.queryJobs({ by: { state: 'accepted' }, from, limit: 10, ...(cursor ? { cursor } : {}) });
-      expect(page.jobs.length).toBeLessThanOrEqual(10);
-      seen.push(...page.jobs.map((j) => j.jobId));
-      cursor = page.cursor;
-      pages++;
-    } while (cursor && pages < 20);
+    const { seen, pages } = await acceptedPages(from, 10, 20, (page) => expect(page.length).toBeLessThanOrEqual(10));
 
     // Assert: every job once, newest first, in more pages than a full page each would take.
     expect(seen).toEqual([...ids].reverse());

@@ -1,6 +1,7 @@
 // The bench's printed summary: a section with a table of its own does not leave the main
 // "Benchmark" table printed empty; the per-job DynamoDB rows hold issue 19's one extra write.
 import { describe, expect, it } from 'vitest';
+import { emptyTally } from '../../bench/dynamo-units.js';
 import { BEFORE_OUTCOMES } from '../../bench/summary/before-outcomes.js';
 import { summarise } from '../../bench/summary/summarise.js';
 
@@ -32,15 +33,7 @@ describe('summarise, DynamoDB per job before → now', () => {
     indexWriteUnits: 3.9,
     byKind: { decision: { ...emptyKind, requests: 1, writeRequests: 1, writeUnits: 1 } },
   });
-  const emptyKind = {
-    requests: 0,
-    readRequests: 0,
-    writeRequests: 0,
-    readUnits: 0,
-    writeUnits: 0,
-    failedConditions: 0,
-    indexWriteUnits: 0,
-  };
+  const emptyKind = emptyTally();
   const run = (writeUnits: number) => ({
     jobs: 100,
     jobsPerSec: 100,
