@@ -77,7 +77,14 @@ async function addHeld(
     timestamp: at,
     delay: REDRIVE_HOLD_MS,
   });
-  for (const line of redriveLogLines(data)) await job.log(line);
+  for (const line of redriveLogLines(data)) {
+    // A log line cannot check our token either: a holder paused past its lock may find the job gone
+    // (another actor finished the redrive, the job ran and left). Lock lost: busy, like any fence.
+    await job.log(line).catch(async (error: unknown) => {
+      await fence();
+      throw error;
+    });
+  }
   return job;
 }
 
