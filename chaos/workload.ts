@@ -39,6 +39,8 @@ export interface WorkloadOptions {
   clusterOptions?: ClusterStackOptions;
   /** Set: run on a primary, a replica and 3 sentinels instead of one redis-server. */
   sentinel?: SentinelStackOptions;
+  /** Reach the single redis-server through a RedisEndpoint (a scenario can promote a replica behind it). */
+  redisEndpoint?: boolean;
   /** A table-wide capacity budget the workers and the producer meet (the checker does not). */
   capacity?: CapacityBudget;
   /**
@@ -82,6 +84,7 @@ export async function runWorkload<T>(
     ...(options.clusterOptions ? { clusterOptions: options.clusterOptions } : {}),
     ...(options.sentinel ? { sentinel: options.sentinel } : {}),
     ...(options.capacity ? { capacity: options.capacity } : {}),
+    ...(options.redisEndpoint ? { redisEndpoint: true } : {}),
   });
   try {
     const memory: MemorySamples = {

@@ -162,7 +162,9 @@ run(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    const usage = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    // Not every error's code is a string (ioredis and the AWS SDK set others): only Node's parseArgs codes count.
+    const code = (error as { code?: unknown }).code;
+    const usage = error instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'));
     if (usage) {
       process.stderr.write(
         `djq: ${(error as Error).message}\nRun djq --help for the commands, djq <command> --help for one.\n`,
