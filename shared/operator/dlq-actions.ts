@@ -150,14 +150,14 @@ export class DlqActionStore {
     return { cancelRequested: results?.at(-1)?.[1] === '1' };
   }
 
-  async setStatus(id: string, status: Exclude<DlqActionStatus, 'interrupted'>, error?: string): Promise<void> {
-    const multi = this.redis
+  /** A run starts (under the lease): running, any earlier cancel request and error cleared. */
+  async markRunning(id: string): Promise<void> {
+    await this.redis
       .multi()
-      .hset(this.keys.dlqAction(id), { status, updatedAt: new Date().toISOString() })
-      .expire(this.keys.dlqAction(id), DLQ_ACTION_TTL_SECONDS);
-    if (status === 'running') multi.hdel(this.keys.dlqAction(id), 'cancelRequested', 'error');
-    if (error !== undefined) multi.hset(this.keys.dlqAction(id), 'error', error);
-    await multi.exec();
+      .hset(this.keys.dlqAction(id), { status: 'running', updatedAt: new Date().toISOString() })
+      .hdel(this.keys.dlqAction(id), 'cancelRequested', 'error')
+      .expire(this.keys.dlqAction(id), DLQ_ACTION_TTL_SECONDS)
+      .exec();
   }
 
   /** Asks the runner, wherever it runs, to stop before its next job. False when there is no such action. */
@@ -168,20 +168,53 @@ export class DlqActionStore {
   }
 
   /**
-   * Takes the action's lease, renewed while the returned release is not called; undefined when
-   * another process holds it. Advisory: two runners would only duplicate reads, never a redrive.
+   * Takes the action's lease, renewed until it is ended; undefined when another process holds it.
+   * Advisory: two runners would only duplicate reads, never a redrive.
    */
-  async acquireLease(id: string): Promise<(() => Promise<void>) | undefined> {
-    const key = this.keys.dlqActionLease(id);
+  async acquireLease(id: string): Promise<DlqActionLease | undefined> {
+    const lease = this.keys.dlqActionLease(id);
     const token = randomUUID();
-    if ((await this.redis.set(key, token, 'PX', DLQ_ACTION_LEASE_MS, 'NX')) !== 'OK') return undefined;
+    if ((await this.redis.set(lease, token, 'PX', DLQ_ACTION_LEASE_MS, 'NX')) !== 'OK') return undefined;
     const renew = setInterval(() => {
-      this.redis.pexpire(key, DLQ_ACTION_LEASE_MS).catch(() => undefined);
+      this.redis.pexpire(lease, DLQ_ACTION_LEASE_MS).catch(() => undefined);
     }, DLQ_ACTION_LEASE_MS / 3);
     renew.unref();
-    return async () => {
-      clearInterval(renew);
-      if ((await this.redis.get(key)) === token) await this.redis.del(key);
+    return {
+      end: async (status, error) => {
+        clearInterval(renew);
+        // One step: whoever sees the final status can resume at once (the lease is gone with it).
+        await this.redis.eval(
+          END_LEASE,
+          2,
+          lease,
+          this.keys.dlqAction(id),
+          token,
+          status,
+          new Date().toISOString(),
+          error ?? '',
+          DLQ_ACTION_TTL_SECONDS,
+        );
+      },
     };
   }
 }
+
+/** A runner's hold on an action: `end` writes its final status and lets go, in one step. */
+export interface DlqActionLease {
+  end(status: 'finished' | 'cancelled' | 'failed', error?: string): Promise<void>;
+}
+
+/**
+ * KEYS: lease, action. ARGV: token, final status, now (ISO), error ('' for none), TTL (seconds).
+ * Drops the lease and writes the status only if this runner still holds it (a lease that expired
+ * may be another's), and only on an action that exists.
+ */
+const END_LEASE = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], 'status', ARGV[2], 'updatedAt', ARGV[3])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], 'error', ARGV[4]) end
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return 1
+`;

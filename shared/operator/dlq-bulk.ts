@@ -168,25 +168,19 @@ export function saveDlqAction(
  * skipping the jobs an earlier run settled. Refused while another process runs it.
  */
 export async function runDlqAction(deps: BulkDeps, actionId: string, options: BulkOptions = {}): Promise<BulkReport> {
-  const release = await deps.actions.acquireLease(actionId);
-  if (!release) throw new DlqActionRunningError(actionId);
+  const lease = await deps.actions.acquireLease(actionId);
+  if (!lease) throw new DlqActionRunningError(actionId);
   try {
     const action = await deps.actions.get(actionId);
     if (!action) throw new DlqActionNotFoundError(actionId);
-    await deps.actions.setStatus(actionId, 'running');
+    await deps.actions.markRunning(actionId);
     const resumed = countSettled(action); // before this run adds to its progress
-    let cancelled = false;
-    try {
-      cancelled = await runJobs(deps, action, options);
-    } catch (error) {
-      await deps.actions.setStatus(actionId, 'failed', (error as Error).message);
-      throw error;
-    }
-    await deps.actions.setStatus(actionId, cancelled ? 'cancelled' : 'finished');
-    const final = (await deps.actions.get(actionId)) ?? action;
-    return reportOf(final, cancelled, resumed);
-  } finally {
-    await release();
+    const cancelled = await runJobs(deps, action, options);
+    await lease.end(cancelled ? 'cancelled' : 'finished');
+    return reportOf((await deps.actions.get(actionId)) ?? action, cancelled, resumed);
+  } catch (error) {
+    await lease.end('failed', (error as Error).message).catch(() => undefined);
+    throw error;
   }
 }
 
