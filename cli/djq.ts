@@ -30,6 +30,7 @@ const OPTIONS = {
   exact: { type: 'boolean' },
   'dry-run': { type: 'boolean' },
   rate: { type: 'string' },
+  resume: { type: 'string' },
   id: { type: 'string' },
   user: { type: 'string' },
   state: { type: 'string' },
@@ -154,9 +155,12 @@ async function run(argv: string[]): Promise<number> {
             reason: values.reason,
             errorClass: values['error-class'],
             op: values.op,
+            user: values.user,
+            gen: values.gen,
             from: values.from,
             to: values.to,
             rate: values.rate,
+            resume: values.resume,
           }),
         });
       }
