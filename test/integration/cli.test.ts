@@ -3,6 +3,7 @@
 import { userInfo } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueKeys } from '../../shared/lifecycle/keys.js';
+import { DlqActionStore } from '../../shared/operator/dlq-actions.js';
 import { newUser, openProducerSide, startTestWorker, type TestWorker, waitFor } from '../helpers/pipeline.js';
 import { startService } from '../helpers/processes.js';
 import { freePort } from '../helpers/services.js';
@@ -15,6 +16,7 @@ let producer: ReturnType<typeof openProducerSide>;
 let worker: TestWorker;
 const user = newUser();
 const ids: Record<string, string> = {};
+const missingUser = newUser().id;
 
 async function djq(...args: string[]) {
   const cli = startService('cli/djq.ts', env.env, args);
@@ -35,7 +37,7 @@ beforeAll(async () => {
   worker = startTestWorker(env.config);
   ids.create = await producer.enqueue('create-user', { user });
   ids.poison = await producer.enqueue('create-user', { user: { name: 42 } });
-  ids.missing = await producer.enqueue('update-user', { userId: newUser().id, changes: { age: 1 } });
+  ids.missing = await producer.enqueue('update-user', { userId: missingUser, changes: { age: 1 } });
   await waitFor('jobs to finish', async () => {
     const outcomes = await producer.decided.of([ids.create, ids.poison, ids.missing] as string[]);
     return outcomes.size === 3;
@@ -150,6 +152,58 @@ describe('djq', () => {
     expect(text.output).toMatch(/Dry run: 1 job\(s\) would be redriven/);
     expect(await producer.queues.deadLetter.getWaitingCount()).toBe(2);
     expect((await djq('dlq', 'purge', '--op', 'create-user')).code).toBe(2); // by filter needs --yes too
+  });
+
+  it('dlq redrive --user and --gen select from the job records', async () => {
+    const dry = await djq('dlq', 'redrive', '--user', missingUser, '--gen', '1', '--dry-run', '--json');
+    expect(dry.code).toBe(0);
+    expect(dry.json).toMatchObject({ count: 1, jobIds: [ids.missing], jobs: [{ jobId: ids.missing, gen: 1 }] });
+    const none = await djq('dlq', 'redrive', '--user', missingUser, '--gen', '2', '--dry-run', '--json');
+    expect(none.json).toMatchObject({ count: 0 });
+    const bad = await djq('dlq', 'redrive', '--gen', 'first', '--dry-run');
+    expect(bad.code).toBe(2);
+    expect(bad.output).toMatch(/--gen must be a generation/);
+  });
+
+  it('dlq redrive --resume runs a kept action once: run again, it skips what it did; a stale plan finds the job moved on', async () => {
+    // Arrange: an action kept as the board keeps one before running it, and a second with the same plan.
+    const store = new DlqActionStore(resources.redis, producer.system.keys);
+    const plan = {
+      action: 'redrive' as const,
+      where: { user: missingUser },
+      jobs: [{ jobId: ids.missing as string, gen: 1 }],
+      by: 'test',
+      createdAt: new Date().toISOString(),
+      ratePerSecond: 10,
+    };
+    const [id, stale] = [await store.create(plan), await store.create(plan)];
+
+    // Act
+    const wrongVerb = await djq('dlq', 'purge', '--resume', id);
+    const first = await djq('dlq', 'redrive', '--resume', id, '--json');
+    await waitFor('the job dead-lettered again', async () => {
+      const record = await resources.stores.jobs.get(ids.missing as string);
+      return (
+        record?.gen === 2 &&
+        record.outcome === 'dead-lettered' &&
+        (await producer.queues.deadLetter.getJob(ids.missing as string))
+      );
+    });
+    const again = await djq('dlq', 'redrive', '--resume', id, '--json');
+    const movedOn = await djq('dlq', 'redrive', '--resume', stale, '--json');
+    const listed = await djq('dlq', 'actions', '--json');
+
+    // Assert
+    expect(wrongVerb.code).toBe(2);
+    expect(first.json).toMatchObject({ actionId: id, redriven: [ids.missing], resumed: 0, cancelled: false });
+    expect(again.json).toMatchObject({ redriven: [ids.missing], movedOn: [], resumed: 1 });
+    expect(movedOn.json).toMatchObject({ redriven: [], movedOn: [ids.missing] });
+    expect((listed.json.actions as { id: string; status: string }[]).filter((a) => a.id === id)).toEqual([
+      expect.objectContaining({ status: 'finished', settled: 1, total: 1 }),
+    ]);
+    const record = await resources.stores.jobs.get(ids.missing as string);
+    expect(record?.marks.filter((m) => m.outcome === 'redriven')).toHaveLength(1);
+    expect((await djq('dlq', 'redrive', '--resume', 'no-such-action')).code).toBe(2);
   });
 
   it('migrate on a current table changes no schema and says so', async () => {
