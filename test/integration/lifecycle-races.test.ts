@@ -113,7 +113,7 @@ describe('purge', () => {
     await purgeWaits;
     redriveHalfway.release();
     expect(await redriving).toBe('done');
-    expect(await purging).toEqual({ done: [], notFound: [id], busy: [] });
+    expect(await purging).toEqual({ done: [], notFound: [id], movedOn: [], busy: [] });
     expect(await whereIs(worker, id)).toEqual({ operations: 'waiting', deadLettered: false, outcome: 'redriven' });
   });
 
