@@ -240,7 +240,7 @@ export const CONSOLE_JS = `'use strict';
         for (const action of ['redrive', 'purge']) {
           const b = el('button', action === 'redrive' ? 'Redrive this job' : 'Purge this job', { type: 'button', 'data-action': action });
           if (action === 'purge') b.className = 'danger';
-          b.addEventListener('click', () => dryRun(action, { jobIds: [jobId] }, defaultRate()));
+          b.addEventListener('click', () => dryRun(action, { where: { jobIds: [jobId] } }, defaultRate()));
           actions.append(b);
         }
       }
@@ -249,22 +249,16 @@ export const CONSOLE_JS = `'use strict';
 
   // ---- DLQ ----
   function defaultRate() { return Number($('dlq').elements.rate.value || session.defaultRate || 10); }
-  // The search's filter as a DLQ selection (the names differ; the meaning is the search's).
-  function whereOfSearch(filter) {
-    const names = { userId: 'user', op: 'op', error: 'error', gen: 'gen', from: 'from', to: 'to' };
-    const where = {};
-    for (const [k, v] of Object.entries(filter)) if (names[k]) where[names[k]] = v;
-    if (filter.jobId) where.jobIds = [filter.jobId];
-    return where;
-  }
   for (const id of ['redrive-these', 'purge-these']) {
     $(id).addEventListener('click', (event) => {
-      if (lastSearch) dryRun(event.target.dataset.action, whereOfSearch(lastSearch.filter), defaultRate());
+      // The search's own filter: the board turns it into the DLQ selection (whereOfSearch).
+      if (lastSearch) dryRun(event.target.dataset.action, { search: lastSearch.filter }, defaultRate());
     });
   }
-  async function dryRun(action, where, rate) {
+  // selection: { where } (the DLQ form's fields) or { search } (a search's filter).
+  async function dryRun(action, selection, rate) {
     try {
-      plan = { ...(await api('/dlq/plan', { method: 'POST', body: { action, where } })), where, rate };
+      plan = { ...(await api('/dlq/plan', { method: 'POST', body: { action, ...selection } })), selection, rate };
     } catch (e) { status('progress', 'Dry run failed: ' + e.message); return; }
     $('plan').hidden = false;
     status('plan-count', 'Dry run: ' + plan.count + ' job(s) would be ' + (action === 'redrive' ? 'redriven' : 'purged') + '.');
@@ -280,14 +274,14 @@ export const CONSOLE_JS = `'use strict';
   $('dlq').addEventListener('submit', (event) => {
     event.preventDefault();
     const { rate, ...where } = formValues(event.target);
-    dryRun(event.submitter.dataset.action, where, Number(rate || session.defaultRate || 10));
+    dryRun(event.submitter.dataset.action, { where }, Number(rate || session.defaultRate || 10));
   });
   $('plan-confirm').addEventListener('click', async () => {
     if (!plan) return;
     const verb = plan.action === 'redrive' ? 'Redrive' : 'Purge for good';
     if (!window.confirm(verb + ' exactly ' + plan.count + ' job(s)?')) return;
     try {
-      const action = await api('/dlq/run', { method: 'POST', body: { action: plan.action, where: plan.where, confirmCount: plan.count, ratePerSecond: plan.rate } });
+      const action = await api('/dlq/run', { method: 'POST', body: { action: plan.action, ...plan.selection, confirmCount: plan.count, ratePerSecond: plan.rate } });
       $('plan').hidden = true;
       await follow(action);
     } catch (e) { status('progress', 'Refused: ' + e.message); }

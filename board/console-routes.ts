@@ -6,7 +6,7 @@
 import express, { type ErrorRequestHandler, Router } from 'express';
 import { z } from 'zod';
 import { DlqActionNotFoundError, DlqActionRunningError } from '../shared/operator/dlq-actions.js';
-import type { DlqPlan } from '../shared/operator/dlq-bulk.js';
+import { type DlqPlan, type DlqWhere, whereOfSearch } from '../shared/operator/dlq-bulk.js';
 import { SEARCH_STATES } from '../shared/operator/job-search.js';
 import type { OperatorConsole } from '../shared/operator/operator-console.js';
 import type { Logger } from '../shared/runtime/logger.js';
@@ -33,16 +33,19 @@ export interface ConsoleRoutesDeps {
 }
 
 const isoTime = z.iso.datetime({ offset: true });
+const searchFields = {
+  jobId: z.string().min(1).max(256).optional(),
+  userId: z.string().min(1).max(256).optional(),
+  state: z.enum(SEARCH_STATES).optional(),
+  op: z.string().min(1).max(64).optional(),
+  error: z.string().min(1).max(200).optional(),
+  from: isoTime.optional(),
+  to: isoTime.optional(),
+  gen: z.coerce.number().int().min(1).optional(),
+};
 const searchQuery = z
   .object({
-    jobId: z.string().min(1).max(256).optional(),
-    userId: z.string().min(1).max(256).optional(),
-    state: z.enum(SEARCH_STATES).optional(),
-    op: z.string().min(1).max(64).optional(),
-    error: z.string().min(1).max(200).optional(),
-    from: isoTime.optional(),
-    to: isoTime.optional(),
-    gen: z.coerce.number().int().min(1).optional(),
+    ...searchFields,
     limit: z.coerce.number().int().min(1).max(200).optional(),
     cursor: z.string().min(1).max(600).optional(),
   })
@@ -62,14 +65,31 @@ const where = z
   })
   .strict();
 const rate = z.number().min(0.1).max(1000);
-const planBody = z.object({ action: z.enum(['redrive', 'purge']), where }).strict();
-const runBody = planBody
-  .extend({
+/**
+ * What an action selects: DLQ filters (`where`), or a search's filter (`search`, state
+ * dead-lettered: the page's "Redrive these"), which the operator module turns into `where`.
+ */
+const planBody = z
+  .object({
+    action: z.enum(['redrive', 'purge']),
+    where: where.optional(),
+    search: z.object(searchFields).strict().optional(),
+  })
+  .strict()
+  .refine((body) => (body.where === undefined) !== (body.search === undefined), {
+    message: 'give either "where" or "search"',
+  })
+  .refine((body) => body.search?.state === undefined || body.search.state === 'dead-lettered', {
+    message: 'a search selects DLQ jobs only with state dead-lettered (or none)',
+  });
+const runBody = z.intersection(
+  planBody,
+  z.object({
     /** The count the operator confirmed: the action runs only if the selection still has exactly that many. */
     confirmCount: z.number().int().min(0),
     ratePerSecond: rate.optional(),
-  })
-  .strict();
+  }),
+);
 const resumeBody = z.object({ ratePerSecond: rate.optional() }).strict();
 
 function parse<T>(schema: z.ZodType<T>, value: unknown): T {
@@ -153,12 +173,12 @@ function actionRoutes(router: Router, { operator, runner, actions }: ConsoleRout
   const { guard } = actions;
   router.post('/dlq/plan', guard, async (req, res) => {
     const body = parse(planBody, req.body);
-    res.json(await operator.planDlq(body.action, defined(body.where)));
+    res.json(await operator.planDlq(body.action, selectionOf(body)));
   });
 
   router.post('/dlq/run', guard, async (req, res) => {
     const body = parse(runBody, req.body);
-    const where = defined(body.where);
+    const where = selectionOf(body);
     const plan: DlqPlan = await operator.planDlq(body.action, where);
     if (plan.count !== body.confirmCount)
       throw new HttpError(
@@ -189,6 +209,11 @@ function actionRoutes(router: Router, { operator, runner, actions }: ConsoleRout
     await runner.resume(id, ratePerSecond).catch(asHttpError);
     res.status(202).json(await found(runner, id));
   });
+}
+
+function selectionOf(body: z.infer<typeof planBody>): DlqWhere {
+  const { state: _state, ...search } = defined(body.search ?? {});
+  return body.search ? whereOfSearch(search) : defined(body.where ?? {});
 }
 
 async function found(runner: BoardBulkRunner, id: string) {

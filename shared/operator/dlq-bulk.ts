@@ -22,6 +22,7 @@ import {
   progressOf,
 } from './dlq-actions.js';
 import type { DlqActionReport, DlqConsole } from './dlq-console.js';
+import type { JobFilter } from './job-search.js';
 
 export type { DlqWhere, PlannedJob } from './dlq-actions.js';
 
@@ -98,6 +99,24 @@ function matchesError(entry: DeadLetterEntry, needle: string): boolean {
     includes(entry.reason, needle) ||
     entry.attempts.some((a) => includes(a.errorClass, needle) || includes(a.message, needle))
   );
+}
+
+/**
+ * A search's filter (job-search.ts) as a DLQ selection, for "Redrive these" on a search of
+ * dead-lettered jobs: the same user, operation, error text, generation and time (a dead-lettered
+ * job's decision time is its move's), or the one job id. The state is implied: the DLQ holds the
+ * dead-lettered.
+ */
+export function whereOfSearch(filter: Omit<JobFilter, 'state'>): DlqWhere {
+  return {
+    ...(filter.jobId !== undefined ? { jobIds: [filter.jobId] } : {}),
+    ...(filter.userId !== undefined ? { user: filter.userId } : {}),
+    ...(filter.op !== undefined ? { op: filter.op } : {}),
+    ...(filter.error !== undefined ? { error: filter.error } : {}),
+    ...(filter.gen !== undefined ? { gen: filter.gen } : {}),
+    ...(filter.from !== undefined ? { from: filter.from } : {}),
+    ...(filter.to !== undefined ? { to: filter.to } : {}),
+  };
 }
 
 /** The dry run: what an action on `where` would touch, without touching it. */

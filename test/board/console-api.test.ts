@@ -237,6 +237,19 @@ describe('the console API', () => {
     expect(plan.status).toBe(200);
     expect(plan.body).toMatchObject({ count: 2, warnings: [expect.stringMatching(/not retryable/)] });
 
+    // The same selection from a search's filter (the page's "Redrive these"): the same count.
+    const bySearch = await call('/api/console/dlq/plan', {
+      method: 'POST',
+      json: { action: 'redrive', search: { state: 'dead-lettered', error: 'PoisonPayload' } },
+      csrf,
+    });
+    expect(bySearch.body).toMatchObject({ count: 2 });
+    const notDead = await call('/api/console/dlq/plan', {
+      method: 'POST',
+      json: { action: 'redrive', search: { state: 'completed' } },
+      csrf,
+    });
+    expect(notDead.status).toBe(400);
     const wrong = await call('/api/console/dlq/run', {
       method: 'POST',
       json: { action: 'redrive', where, confirmCount: 3 },
