@@ -115,7 +115,11 @@ export async function startBoard(deps: BoardDeps): Promise<Board> {
 async function checkSchema(config: Config): Promise<void> {
   const clients = createDynamoClients(withoutFaults(config));
   try {
-    await requireSchema(clients, config.DYNAMODB_TABLE_NAME, { migrate: config.CREATE_TABLES, unreadable: 'ignore' });
+    await requireSchema(clients, config.DYNAMODB_TABLE_NAME, {
+      migrate: config.CREATE_TABLES,
+      unreadable: 'ignore',
+      retentionDays: config.HISTORY_RETENTION_DAYS,
+    });
   } finally {
     clients.close();
   }
@@ -217,6 +221,7 @@ function mountApis(app: express.Express, { config, redis, logger }: BoardDeps, b
     dlq: board.system.console,
     actions: new DlqActionStore(redis, queueKeys(config, 0)),
     activity: (minutes, now) => readMinuteSeries(redis, [queueKeys(config, 0)], minutes, now),
+    historyRetentionDays: config.HISTORY_RETENTION_DAYS,
   });
   // One guard and one runner for both APIs: the same CSRF token, the same rate, one list of actions.
   const actions = actionGuard(config.BOARD_READ_ONLY);

@@ -88,7 +88,10 @@ export class CliContext {
   async operator(): Promise<OperatorConsole> {
     const system = await this.system();
     // Its search reads the job indexes: on a table without them, say what to run.
-    await requireSchema(this.dynamoClients(), this.config.DYNAMODB_TABLE_NAME, { migrate: false });
+    await requireSchema(this.dynamoClients(), this.config.DYNAMODB_TABLE_NAME, {
+      migrate: false,
+      retentionDays: this.config.HISTORY_RETENTION_DAYS,
+    });
     const { redis } = this;
     if (!redis) throw new Error('Redis is connected by system()');
     return new OperatorConsole({
@@ -97,6 +100,7 @@ export class CliContext {
       dlq: system.console,
       actions: new DlqActionStore(redis, queueKeys(this.config, 0)),
       activity: (minutes, now) => readMinuteSeries(redis, [queueKeys(this.config, 0)], minutes, now),
+      historyRetentionDays: this.config.HISTORY_RETENTION_DAYS,
     });
   }
 

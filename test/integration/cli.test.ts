@@ -1,19 +1,18 @@
 // djq as operators run it (a real child process) against a real pipeline: history, the DLQ
 // commands, replay --verify/--rebuild on a corrupted projection, check, and bad usage.
 import { userInfo } from 'node:os';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { SCHEMA_VERSION } from '../../shared/dynamo/table.js';
 import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { DlqActionStore } from '../../shared/operator/dlq-actions.js';
-import { newUser, openProducerSide, startTestWorker, type TestWorker, waitFor } from '../helpers/pipeline.js';
+import { newUser, usePipeline, waitFor } from '../helpers/pipeline.js';
 import { startService } from '../helpers/processes.js';
 import { freePort } from '../helpers/services.js';
-import { openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
+import { testEnv } from '../helpers/stack.js';
 
 // No injected faults: the update of a missing user is retried (and dead-lettered) by itself, deterministically.
 const env = testEnv({ JOB_ATTEMPTS: 3 });
-let resources: TestResources;
-let producer: ReturnType<typeof openProducerSide>;
-let worker: TestWorker;
+const pipeline = usePipeline(env);
 const user = newUser();
 const ids: Record<string, string> = {};
 const missingUser = newUser().id;
@@ -32,9 +31,7 @@ async function djq(...args: string[]) {
 }
 
 beforeAll(async () => {
-  resources = await openTestResources(env.config);
-  producer = openProducerSide(env.config, resources);
-  worker = startTestWorker(env.config);
+  const { producer, worker } = pipeline;
   ids.create = await producer.enqueue('create-user', { user });
   ids.poison = await producer.enqueue('create-user', { user: { name: 42 } });
   ids.missing = await producer.enqueue('update-user', { userId: missingUser, changes: { age: 1 } });
@@ -43,12 +40,6 @@ beforeAll(async () => {
     return outcomes.size === 3;
   });
   await worker.service.system.history.flush();
-});
-
-afterAll(async () => {
-  await worker.stop();
-  await producer.close();
-  await resources.cleanup();
 });
 
 describe('djq', () => {
@@ -150,7 +141,7 @@ describe('djq', () => {
     const text = await djq('dlq', 'redrive', '--op', 'create-user', '--dry-run');
     expect(text.output).toMatch(/warning: 1 job\(s\) failed with PoisonPayloadError/);
     expect(text.output).toMatch(/Dry run: 1 job\(s\) would be redriven/);
-    expect(await producer.queues.deadLetter.getWaitingCount()).toBe(2);
+    expect(await pipeline.producer.queues.deadLetter.getWaitingCount()).toBe(2);
     expect((await djq('dlq', 'purge', '--op', 'create-user')).code).toBe(2); // by filter needs --yes too
   });
 
@@ -167,7 +158,7 @@ describe('djq', () => {
 
   it('dlq redrive --resume runs a kept action once: run again, it skips what it did; a stale plan finds the job moved on', async () => {
     // Arrange: an action kept as the board keeps one before running it, and a second with the same plan.
-    const store = new DlqActionStore(resources.redis, producer.system.keys);
+    const store = new DlqActionStore(pipeline.resources.redis, pipeline.producer.system.keys);
     const plan = {
       action: 'redrive' as const,
       where: { user: missingUser },
@@ -182,11 +173,11 @@ describe('djq', () => {
     const wrongVerb = await djq('dlq', 'purge', '--resume', id);
     const first = await djq('dlq', 'redrive', '--resume', id, '--json');
     await waitFor('the job dead-lettered again', async () => {
-      const record = await resources.stores.jobs.get(ids.missing as string);
+      const record = await pipeline.resources.stores.jobs.get(ids.missing as string);
       return (
         record?.gen === 2 &&
         record.outcome === 'dead-lettered' &&
-        (await producer.queues.deadLetter.getJob(ids.missing as string))
+        (await pipeline.producer.queues.deadLetter.getJob(ids.missing as string))
       );
     });
     const again = await djq('dlq', 'redrive', '--resume', id, '--json');
@@ -201,7 +192,7 @@ describe('djq', () => {
     expect((listed.json.actions as { id: string; status: string }[]).filter((a) => a.id === id)).toEqual([
       expect.objectContaining({ status: 'finished', settled: 1, total: 1 }),
     ]);
-    const record = await resources.stores.jobs.get(ids.missing as string);
+    const record = await pipeline.resources.stores.jobs.get(ids.missing as string);
     expect(record?.marks.filter((m) => m.outcome === 'redriven')).toHaveLength(1);
     expect((await djq('dlq', 'redrive', '--resume', 'no-such-action')).code).toBe(2);
   });
@@ -209,7 +200,7 @@ describe('djq', () => {
   it('migrate on a current table changes no schema and says so', async () => {
     const { code, json } = await djq('migrate', '--json');
     expect(code).toBe(0);
-    expect(json).toMatchObject({ from: 2, to: 2, indexesAdded: [] });
+    expect(json).toMatchObject({ from: SCHEMA_VERSION, to: SCHEMA_VERSION, indexesAdded: [] });
   });
 
   it('dlq list, show, redrive and purge', async () => {
@@ -229,12 +220,12 @@ describe('djq', () => {
     const redrive = await djq('dlq', 'redrive', ids.poison as string, '--json');
     expect(redrive.json).toMatchObject({ redriven: [ids.poison] });
     const back = await waitFor('the poison job back in the DLQ', async () => {
-      const entry = await producer.queues.deadLetter.getJob(ids.poison as string);
+      const entry = await pipeline.producer.queues.deadLetter.getJob(ids.poison as string);
       return entry?.data.attemptsMade === 2 ? entry : undefined;
     });
     expect(back.data.redrives).toBe(1);
     // The redrive is in the job's history, by djq, between the two dead-letterings.
-    await worker.service.system.history.flush();
+    await pipeline.worker.service.system.history.flush();
     const timeline = await djq('history', ids.poison as string, '--json');
     const types = (timeline.json.entries as unknown as { type: string; workerId?: string }[]).map((e) => e.type);
     expect(types.filter((t) => t === 'dead-lettered' || t === 'redriven')).toEqual([
@@ -256,15 +247,15 @@ describe('djq', () => {
     expect((await djq('dlq', 'purge', '--all')).code).toBe(2); // needs --yes
     const purge = await djq('dlq', 'purge', '--all', '--yes', '--json');
     expect((purge.json.purged as string[]).sort()).toEqual([ids.missing, ids.poison].sort());
-    expect(await producer.queues.deadLetter.getWaitingCount()).toBe(0);
+    expect(await pipeline.producer.queues.deadLetter.getWaitingCount()).toBe(0);
     const purged = await djq('history', ids.poison as string, '--json');
     expect(purged.json.status).toBe('purged');
   });
 
   it('replay --verify catches a corrupted projection and --rebuild fixes it', async () => {
     expect((await djq('replay', '--verify')).code).toBe(0);
-    const state = await resources.stores.users.getHead(user.id);
-    await resources.stores.users.overwrite(user.id, { ...state!, user: { ...state!.user!, age: 999 } });
+    const state = await pipeline.resources.stores.users.getHead(user.id);
+    await pipeline.resources.stores.users.overwrite(user.id, { ...state!, user: { ...state!.user!, age: 999 } });
     const broken = await djq('replay', '--verify', '--json');
     expect(broken.code).toBe(1);
     expect(broken.json).toMatchObject({ aggregates: 1, matching: 0, mismatches: [{ userId: user.id }] });
@@ -275,12 +266,12 @@ describe('djq', () => {
       /would rewrite every user row of table .* worker connection\(s\) are live on queue ops/,
     );
     expect(refused.output).toMatch(/add --force to rebuild anyway. Nothing was changed/);
-    expect((await resources.stores.users.getUser(user.id))?.age).toBe(999);
+    expect((await pipeline.resources.stores.users.getUser(user.id))?.age).toBe(999);
     const rebuilt = await djq('replay', '--rebuild', '--force', '--json');
     expect(rebuilt.json).toMatchObject({ aggregates: 1, written: 1 });
     expect(rebuilt.json.liveWorkers).toBeGreaterThan(0);
     expect((await djq('replay', '--verify')).code).toBe(0);
-    expect((await resources.stores.users.getUser(user.id))?.age).toBe(user.age);
+    expect((await pipeline.resources.stores.users.getUser(user.id))?.age).toBe(user.age);
   });
 
   it('says where it acts first, on stderr (in --json, under target)', async () => {
@@ -356,7 +347,7 @@ describe('djq help', () => {
 
 describe('worker metrics and health', () => {
   it('serves counters, histograms, /healthz and /readyz', async () => {
-    await worker.stop(); // so the worker process under test is the one that runs the job
+    await pipeline.worker.stop(); // so the worker process under test is the one that runs the job
     const port = await freePort();
     const w = startService('worker/main.ts', { ...env.env, METRICS_PORT: String(port) });
     try {
@@ -364,8 +355,8 @@ describe('worker metrics and health', () => {
         'the worker to listen',
         async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.ok,
       );
-      const jobId = await producer.enqueue('get-user', { userId: user.id });
-      await waitFor('the job', async () => (await producer.outcomeOf(jobId)) === 'completed');
+      const jobId = await pipeline.producer.enqueue('get-user', { userId: user.id });
+      await waitFor('the job', async () => (await pipeline.producer.outcomeOf(jobId)) === 'completed');
       const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
       expect(await ready.json()).toMatchObject({ ready: true, checks: { redis: 'ok', dynamodb: 'ok' } });
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -385,8 +376,8 @@ describe('worker metrics and health', () => {
 describe('djq with Redis and a table of two different runs', () => {
   it('recover and replay refuse, saying why, unless --force; check fails', async () => {
     const key = queueKeys(env.config).epoch;
-    const ours = await resources.redis.get(key);
-    await resources.redis.set(key, 'another-run');
+    const ours = await pipeline.resources.redis.get(key);
+    await pipeline.resources.redis.set(key, 'another-run');
     try {
       const recover = await djq('recover', '--dry-run', '--json');
       expect(recover.code).toBe(1);
@@ -396,8 +387,8 @@ describe('djq with Redis and a table of two different runs', () => {
       expect((await djq('check', '--json')).code).toBe(1);
       expect((await djq('recover', '--dry-run', '--force', '--json')).code).toBe(0);
     } finally {
-      if (ours) await resources.redis.set(key, ours);
-      else await resources.redis.del(key);
+      if (ours) await pipeline.resources.redis.set(key, ours);
+      else await pipeline.resources.redis.del(key);
     }
   });
 });

@@ -2,24 +2,15 @@
 // per-minute counts, against a real pipeline (our worker on Redis and dynalite). One completed job
 // is removed from Redis first: the search must still find it, from DynamoDB's records.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { readMinuteSeries } from '../../shared/lifecycle/minute-series.js';
 import { DlqActionStore } from '../../shared/operator/dlq-actions.js';
 import { OperatorConsole } from '../../shared/operator/operator-console.js';
-import {
-  newUser,
-  openProducerSide,
-  pruneFromRedis,
-  startTestWorker,
-  type TestWorker,
-  waitFor,
-} from '../helpers/pipeline.js';
-import { openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
+import { newUser, pruneFromRedis, usePipeline, waitFor } from '../helpers/pipeline.js';
+import { testEnv } from '../helpers/stack.js';
 
 const env = testEnv({ JOB_ATTEMPTS: 2 });
-let resources: TestResources;
-let producer: ReturnType<typeof openProducerSide>;
-let worker: TestWorker;
+const pipeline = usePipeline(env);
 let operator: OperatorConsole;
 const user = newUser();
 const ids: Record<'create' | 'update' | 'poison' | 'missing', string> = {
@@ -29,18 +20,17 @@ const ids: Record<'create' | 'update' | 'poison' | 'missing', string> = {
   missing: randomUUID(),
 };
 
-const outcomeOf = async (jobId: string) => (await resources.stores.jobs.get(jobId))?.outcome;
+const outcomeOf = async (jobId: string) => (await pipeline.resources.stores.jobs.get(jobId))?.outcome;
 
 beforeAll(async () => {
-  resources = await openTestResources(env.config);
-  producer = openProducerSide(env.config, resources);
-  worker = startTestWorker(env.config);
+  const { resources, producer, worker } = pipeline;
   operator = new OperatorConsole({
     stores: resources.stores,
     queues: [producer.queues],
     dlq: producer.system.console,
     actions: new DlqActionStore(resources.redis, producer.system.keys),
     activity: (minutes, now) => readMinuteSeries(resources.redis, [producer.system.keys], minutes, now),
+    historyRetentionDays: env.config.HISTORY_RETENTION_DAYS,
   });
   await producer.enqueue('create-user', { user }, ids.create);
   await waitFor('the create', async () => (await outcomeOf(ids.create)) === 'completed');
@@ -58,15 +48,9 @@ beforeAll(async () => {
   await pruneFromRedis(producer.queues.operations, ids.create);
 });
 
-afterAll(async () => {
-  await worker.stop();
-  await producer.close();
-  await resources.cleanup();
-});
-
 describe('search', () => {
   it('finds every job that touched a user, in order, the one Redis pruned included', async () => {
-    expect(await producer.queues.operations.getJob(ids.create)).toBeUndefined();
+    expect(await pipeline.producer.queues.operations.getJob(ids.create)).toBeUndefined();
     const jobs = await operator.userJobs(user.id);
     expect(jobs.map((j) => j.jobId)).toEqual([ids.create, ids.update, ids.poison]);
     expect(jobs.map((j) => [j.state, j.eventVersion])).toEqual([
@@ -135,11 +119,11 @@ describe('a job timeline', () => {
     const report = await operator.runDlq(plan, { by: 'test' });
     expect(report.done).toEqual([ids.missing]);
     await waitFor('the redriven job dead-lettered again', async () => {
-      const record = await resources.stores.jobs.get(ids.missing);
+      const record = await pipeline.resources.stores.jobs.get(ids.missing);
       return record?.gen === 2 && record.outcome === 'dead-lettered';
     });
-    await worker.service.system.history.flush();
-    await producer.system.history.flush();
+    await pipeline.worker.service.system.history.flush();
+    await pipeline.producer.system.history.flush();
     const timeline = await operator.timeline(ids.missing);
     expect(timeline?.attempts.map((a) => [a.n, a.gen, a.attempt, a.outcome, a.errorClass])).toEqual([
       [1, 1, 1, 'failed', 'UserNotFoundError'],
@@ -186,14 +170,16 @@ describe('the DLQ, safely', () => {
     // The poison job fails again at once and is back in the DLQ, as generation 2: a run of the old
     // plan then must not redrive it (it would, judged by "still in the DLQ" alone).
     await waitFor('the poison job dead-lettered again', async () => {
-      const record = await resources.stores.jobs.get(ids.poison);
+      const record = await pipeline.resources.stores.jobs.get(ids.poison);
       return (
-        record?.gen === 2 && record.outcome === 'dead-lettered' && (await producer.system.console.show(ids.poison))
+        record?.gen === 2 &&
+        record.outcome === 'dead-lettered' &&
+        (await pipeline.producer.system.console.show(ids.poison))
       );
     });
     const again = await operator.runDlq(plan, { by: 'test' });
     expect(again).toMatchObject({ done: [], notFound: [], movedOn: [ids.poison] });
-    const record = await resources.stores.jobs.get(ids.poison);
+    const record = await pipeline.resources.stores.jobs.get(ids.poison);
     expect(record?.marks.filter((m) => m.outcome === 'redriven')).toHaveLength(1);
   });
 
@@ -222,16 +208,16 @@ describe('a resumed bulk action', () => {
   let poison: string[];
 
   const redrivenMarks = async (jobId: string) =>
-    (await resources.stores.jobs.get(jobId))?.marks.filter((m) => m.outcome === 'redriven').length;
+    (await pipeline.resources.stores.jobs.get(jobId))?.marks.filter((m) => m.outcome === 'redriven').length;
   const redrivenHistory = async (jobId: string) =>
-    (await resources.stores.history.list(jobId)).filter((e) => e.type === 'redriven').length;
+    (await pipeline.resources.stores.history.list(jobId)).filter((e) => e.type === 'redriven').length;
   /** Dead-lettered as generation `gen` in DynamoDB, and its entry back in the DLQ. */
   const deadLetteredAs = (gen: number, jobIds: readonly string[]) =>
     waitFor(`${jobIds.length} job(s) dead-lettered as generation ${gen}`, async () => {
       for (const jobId of jobIds) {
-        const record = await resources.stores.jobs.get(jobId);
+        const record = await pipeline.resources.stores.jobs.get(jobId);
         if (record?.gen !== gen || record.outcome !== 'dead-lettered') return false;
-        if (!(await producer.system.console.show(jobId))) return false;
+        if (!(await pipeline.producer.system.console.show(jobId))) return false;
       }
       return true;
     });
@@ -239,7 +225,8 @@ describe('a resumed bulk action', () => {
   beforeAll(async () => {
     // Five poison jobs about one user: each fails at once, and again at once after every redrive.
     poison = [];
-    for (let i = 0; i < 5; i++) poison.push(await producer.enqueue('create-user', { user: { id: owner, name: i } }));
+    for (let i = 0; i < 5; i++)
+      poison.push(await pipeline.producer.enqueue('create-user', { user: { id: owner, name: i } }));
     await deadLetteredAs(1, poison);
   });
 
@@ -281,7 +268,7 @@ describe('a resumed bulk action', () => {
     expect((await operator.dlqAction(first.actionId))?.status).toBe('finished');
     expect(rerun.done).toEqual([]);
     expect([...rerun.movedOn].sort()).toEqual([...poison].sort());
-    await producer.system.history.flush();
+    await pipeline.producer.system.history.flush();
     for (const jobId of poison) {
       expect(await redrivenMarks(jobId), jobId).toBe(1);
       expect(await redrivenHistory(jobId), jobId).toBe(1);

@@ -3,6 +3,7 @@
 // still holds BullMQ's lock (moveToFinished checks its token).
 import type { Job } from 'bullmq';
 import { retryTransient } from '../../runtime/retry.js';
+import { traceIdOf } from '../../telemetry/tracing.js';
 import { attemptLogLine } from '../dead-letter.js';
 import type { PutBackCause } from '../history-entry.js';
 import { type JobRef, now, refOf, type Stamp, type Transition } from '../transition.js';
@@ -18,11 +19,13 @@ export function attemptStarted(core: LifecycleCore, job: Job): number {
   // An instance's first start dates its history from when it was added (one history item then
   // holds the job's enqueue, start and, usually, its completion).
   const first = job.attemptsMade === 0 && job.attemptsStarted <= 1;
+  const traceId = traceIdOf(job.opts.telemetry?.metadata);
   core.emit({
     type: 'attempt-started',
     ...refOf(job),
     attempt,
     ...(first ? { enqueuedAt: new Date(job.timestamp).toISOString() } : {}),
+    ...(traceId !== undefined ? { traceId } : {}),
   });
   return attempt;
 }
@@ -71,7 +74,7 @@ export async function putBack(
 export async function completed(core: LifecycleCore, job: Job, details: Details<'completed'>): Promise<boolean> {
   const { records, actor } = core.deps;
   const ref = refOf(job);
-  const decision = await retryTransient(() => records.decide(ref.jobId, 'completed', actor));
+  const decision = await retryTransient(() => records.decide(ref.jobId, 'completed', actor, { op: job.name }));
   if (decision.outcome !== 'completed') {
     core.emit({ type: 'lock-lost', ...ref, attempt: details.attempt });
     return false;
