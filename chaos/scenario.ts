@@ -72,6 +72,13 @@ export function result(input: {
           : `; e.g. ${JSON.stringify({ ...report.examples, records: report.decisions.examples })}`),
     ),
     expect('every job finished (none pending)', report.pending === 0, `pending ${report.pending}`),
+    // Issue 19's two verdicts, as rows of their own in every scenario's table (the checker's row holds them too).
+    expect('no job had two outcomes', report.decisions.twoOutcomes === 0, `${report.decisions.twoOutcomes}`),
+    expect(
+      'no dead-lettered job has its effect',
+      report.decisions.deadLetteredWithEffect === 0,
+      `${report.decisions.deadLetteredWithEffect}`,
+    ),
     ...input.expectations,
   ];
   return {

@@ -213,12 +213,6 @@ export async function pausePastLock(jobs: number): Promise<ScenarioResult> {
             tally.djqFailures.length === 0,
             tally.djqFailures.slice(0, 3).join(' | '),
           ),
-          expect('no job had two outcomes', report.decisions.twoOutcomes === 0, `${report.decisions.twoOutcomes}`),
-          expect(
-            'no dead-lettered job has its effect',
-            report.decisions.deadLetteredWithEffect === 0,
-            `${report.decisions.deadLetteredWithEffect}`,
-          ),
         ],
         startedAt,
       }),

@@ -254,12 +254,6 @@ function lossResult(
         report.decisions.records >= jobs,
         `${report.decisions.records} of ${jobs}`,
       ),
-      expect('no job had two outcomes', report.decisions.twoOutcomes === 0, `${report.decisions.twoOutcomes}`),
-      expect(
-        'no dead-lettered job has its effect',
-        report.decisions.deadLetteredWithEffect === 0,
-        `${report.decisions.deadLetteredWithEffect}`,
-      ),
     ],
     startedAt,
   });

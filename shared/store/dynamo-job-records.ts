@@ -73,12 +73,8 @@ export class DynamoJobRecords implements JobRecordStore {
     }
   }
 
-  async decide(
-    jobId: string,
-    outcome: DecidedOutcome,
-    by: string,
-    { op, reason, gen }: DecideContext,
-  ): Promise<Decision> {
+  async decide(jobId: string, outcome: DecidedOutcome, by: string, context: DecideContext): Promise<Decision> {
+    const { op, reason, gen } = context;
     const at = new Date().toISOString();
     const { values, set } = indexUpdate(outcomeIndexKeys(jobId, outcome, at, op));
     // A generation the caller read (a move): never a later one a redrive opened meanwhile.

@@ -166,12 +166,8 @@ export class MemoryJobRecords implements JobRecordStore {
       this.records.set(job.id, { ...record, accepted: frozenCopy({ ...job, at }) });
     }
   }
-  async decide(
-    jobId: string,
-    outcome: DecidedOutcome,
-    by: string,
-    { op, reason, gen }: DecideContext,
-  ): Promise<Decision> {
+  async decide(jobId: string, outcome: DecidedOutcome, by: string, context: DecideContext): Promise<Decision> {
+    const { op, reason, gen } = context;
     const record = this.records.get(jobId) ?? { jobId, gen: 1, marks: [] };
     if (gen !== undefined && record.gen !== gen) throw new StaleGenerationError(jobId, gen, record.gen);
     if (record.outcome) return { won: false, outcome: record.outcome, gen: record.gen };
