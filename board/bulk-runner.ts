@@ -89,10 +89,13 @@ export class BoardBulkRunner {
     return (await this.deps.operator.dlqActions()).map((a) => this.viewOf(a));
   }
 
-  /** A run of this process is running from its start, before its lease is taken. */
+  /**
+   * A run of this process is running from its start, before its lease is taken: a resumed action
+   * reads `running` from the answer to its resume on, not the `cancelled` its record still holds.
+   */
   private viewOf(action: DlqActionRecord): ActionView {
     const view = viewOf(action);
-    return this.local.has(action.id) && view.status === 'interrupted'
+    return this.local.has(action.id) && view.status !== 'running'
       ? { ...view, status: 'running', finished: false }
       : view;
   }

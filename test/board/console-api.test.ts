@@ -364,6 +364,8 @@ describe('the console API', () => {
     expect(listed.find((a) => a.id === id)).toMatchObject({ status: 'cancelled' });
     expect(noToken.status).toBe(403);
     expect(resumed.status).toBe(202);
+    // From its answer on, a resumed action reads running (its record still says cancelled until its lease).
+    expect(resumed.body).toMatchObject({ status: 'running', finished: false });
     expect(finished).toMatchObject({ status: 'finished', done: 3, counts: { done: 3, movedOn: 0 } });
     for (const jobId of jobs) {
       const record = await fixture.resources.stores.jobs.get(jobId);
