@@ -5,20 +5,14 @@ import { type Job, UnrecoverableError } from 'bullmq';
 import type { JobResult } from '../shared/domain/jobs.js';
 import { parseJob } from '../shared/domain/payload.js';
 import { withCallTally } from '../shared/dynamo/instrumentation.js';
-import type { JobLifecycle } from '../shared/lifecycle/job-lifecycle.js';
+import { lostDecisionMessage } from '../shared/lifecycle/dead-letter.js';
+import type { JobLifecycle, LostReason } from '../shared/lifecycle/job-lifecycle.js';
 import { classifyError } from '../shared/runtime/errors.js';
+import { JobBarredError } from '../shared/store/errors.js';
 import { tracing } from '../shared/telemetry/tracing.js';
 import type { FlowControl } from './flow-control.js';
 import type { Handlers } from './handlers.js';
 import { putBack, putBackCause } from './put-back.js';
-
-/**
- * A delivery that finished its work after its job was decided otherwise (its lock expired, and the
- * job failed and was dead-lettered meanwhile).
- */
-export class LockLostError extends Error {
-  override name = 'LockLostError';
-}
 
 /** The delay BullMQ's exponential backoff will use before the next attempt (without jitter). */
 function nextDelayMs(job: Job, attempt: number): number | undefined {
@@ -30,10 +24,22 @@ function nextDelayMs(job: Job, attempt: number): number | undefined {
 export function makeProcessor(handlers: Handlers, lifecycle: JobLifecycle, flow: FlowControl) {
   // One span per attempt (a child of BullMQ's `process` span when tracing is on): the DynamoDB calls
   // nest under it, and the lifecycle's transitions write the job id, attempt and outcome onto it.
-  return (job: Job, token?: string): Promise<JobResult> =>
+  return (job: Job, token?: string): Promise<JobResult | undefined> =>
     tracing().span(`attempt ${job.name}`, {}, () => runAttempt(job, token));
 
-  async function runAttempt(job: Job, token?: string): Promise<JobResult> {
+  /**
+   * A delivery that loses applies nothing and ends without error: no failed attempt, no log line.
+   * A stale one returns (BullMQ's ack then fails its lock check: the job is not touched, nor an
+   * attempt counted); one that still holds its job fails it so the dead-letter move follows the
+   * decision (the DLQ entry does not count this delivery as an attempt).
+   */
+  async function lose(job: Job, token: string | undefined, attempt: number, reason: LostReason) {
+    if ((await lifecycle.lostDecision(job, token, { attempt, reason })) === 'stale') return undefined;
+    const why = reason === 'barred' ? 'was barred by a dead-letter move' : 'was decided otherwise while it ran';
+    throw new UnrecoverableError(lostDecisionMessage(String(job.id), why));
+  }
+
+  async function runAttempt(job: Job, token?: string): Promise<JobResult | undefined> {
     const attempt = lifecycle.attemptStarted(job);
     flow.noteStarted();
     const maxAttempts = job.opts.attempts ?? 1;
@@ -57,6 +63,7 @@ export function makeProcessor(handlers: Handlers, lifecycle: JobLifecycle, flow:
       };
     } catch (error) {
       flow.noteCalls(tally);
+      if (error instanceof JobBarredError) return lose(job, token, attempt, 'barred');
       const cause = putBackCause(error, flow.enabled);
       // Not a failed attempt: the job goes back to the queue and its attempts stay as they are.
       if (token && cause) return putBack(lifecycle, job, token, attempt, cause, tally.capacityUnits);
@@ -83,7 +90,7 @@ export function makeProcessor(handlers: Handlers, lifecycle: JobLifecycle, flow:
     }
     // Decided before BullMQ acknowledges: if we die now the job is redelivered and finds its effect.
     const decided = await lifecycle.completed(job, { attempt, durationMs: elapsed(), ...outcome });
-    if (!decided) throw new LockLostError(`job ${job.id} was decided otherwise before it completed; its owner follows`);
+    if (!decided) return lose(job, token, attempt, 'decided-otherwise');
     return outcome.result;
   }
 }

@@ -121,7 +121,7 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
       metrics: { maxDataPoints: BULLMQ_METRICS_MINUTES },
     });
     worker.on('failed', settler.onFailed);
-    worker.on('error', (error) => logger.error({ err: error, shard }, 'worker error'));
+    worker.on('error', (error) => logWorkerError(logger, error, shard));
     worker.on('stalled', (jobId) =>
       logger.warn({ jobId, shard }, 'job stalled (its worker died or blocked); it will run again'),
     );
@@ -169,4 +169,19 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
       return drained && flushed;
     },
   };
+}
+
+/**
+ * BullMQ's ack of a delivery that lost its lock fails its token check (a stale delivery that lost
+ * the decision returns; processor.ts): expected after a stall, and it changed nothing in Redis.
+ */
+const STALE_ACK = /^(Missing lock|Lock mismatch|Missing key) for job \S+\. (Cmd )?moveTo/;
+
+function logWorkerError(logger: Logger, error: Error, shard: number): void {
+  if (STALE_ACK.test(error.message))
+    logger.info(
+      { err: error.message, shard },
+      'a delivery that lost its lock could not acknowledge its job: nothing changed',
+    );
+  else logger.error({ err: error, shard }, 'worker error');
 }

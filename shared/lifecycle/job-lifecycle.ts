@@ -21,7 +21,7 @@ import type { DeadLetterData } from './dead-letter.js';
 import type { EffectCheck } from './effect-bars.js';
 import type { PutBackCause } from './history-entry.js';
 import type { LedgerJob } from './ledger.js';
-import type { JobRef, OperatorOutcome, SettleOutcome, Stamp, Transition } from './transition.js';
+import type { JobRef, LostReason, OperatorOutcome, SettleOutcome, Stamp, Transition } from './transition.js';
 import { LifecycleCore } from './transitions/core.js';
 import * as delivery from './transitions/delivery.js';
 import {
@@ -38,6 +38,7 @@ import { finishInterruptedRedrives, redrive } from './transitions/redrive.js';
 export type { EffectCheck } from './effect-bars.js';
 export {
   JobBusyError,
+  type LostReason,
   type OperatorOutcome,
   type SettleOutcome,
   type Transition,
@@ -107,6 +108,15 @@ export class JobLifecycle extends LifecycleCore {
   /** Decided in DynamoDB before BullMQ acknowledges; false when the job was decided otherwise. */
   completed(job: Job, details: Details<'completed'>): Promise<boolean> {
     return delivery.completed(this, job, details);
+  }
+
+  /** A delivery that lost the decision: stale (ends quietly) or still holding the job (fails it, uncounted). */
+  lostDecision(
+    job: Job,
+    token: string | undefined,
+    details: { attempt: number; reason: LostReason },
+  ): Promise<'stale' | 'current'> {
+    return delivery.lostDecision(this, job, token, details);
   }
 
   // ---- worker side: a job that failed for good --------------------------------------------

@@ -48,9 +48,11 @@ function log(logger: Logger, t: Transition): void {
       );
       return;
     case 'lock-lost':
-      logger.warn(
-        { jobId: t.jobId, op: t.op, attempt: t.attempt },
-        `${t.op} finished after its lock expired (the worker stalled): not recorded; the job's current owner decides`,
+      logger.info(
+        { jobId: t.jobId, op: t.op, attempt: t.attempt, reason: t.reason, stale: t.stale },
+        t.stale
+          ? `${t.op} delivery lost the decision (${LOST[t.reason]}) after its lock expired: it applied nothing and ends quietly`
+          : `${t.op} delivery lost the decision (${LOST[t.reason]}): no attempt counted; the dead-letter move follows the decision`,
       );
       return;
     case 'settled-completed':
@@ -72,6 +74,11 @@ function log(logger: Logger, t: Transition): void {
       return;
   }
 }
+
+const LOST: Record<Extract<Transition, { type: 'lock-lost' }>['reason'], string> = {
+  barred: 'its job was barred by a dead-letter move',
+  'decided-otherwise': 'its job was decided otherwise while it ran',
+};
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;

@@ -35,7 +35,7 @@ function decorate(t: Transition): void {
       set({ 'djq.job.outcome': 'completed', 'djq.capacity_units': t.capacityUnits, 'djq.dynamo_calls': t.dynamoCalls });
       return;
     case 'lock-lost':
-      set({ 'djq.job.outcome': 'lock-lost' });
+      set({ 'djq.job.outcome': 'lock-lost', 'djq.lost.reason': t.reason, 'djq.lost.stale': t.stale });
       return;
     case 'settled-completed':
       set({ 'djq.job.outcome': 'settled-completed', 'djq.job.attempts': t.attempts });

@@ -5,7 +5,7 @@ import type { Job } from 'bullmq';
 import { retryTransient } from '../../runtime/retry.js';
 import { attemptLogLine } from '../dead-letter.js';
 import type { PutBackCause } from '../history-entry.js';
-import { type JobRef, now, refOf, type Stamp, type Transition } from '../transition.js';
+import { type JobRef, type LostReason, now, refOf, type Stamp, type Transition } from '../transition.js';
 import type { LifecycleCore } from './core.js';
 
 type Details<T extends Transition['type']> = Omit<
@@ -72,10 +72,33 @@ export async function completed(core: LifecycleCore, job: Job, details: Details<
   const { records, actor } = core.deps;
   const ref = refOf(job);
   const decision = await retryTransient(() => records.decide(ref.jobId, 'completed', actor));
-  if (decision.outcome !== 'completed') {
-    core.emit({ type: 'lock-lost', ...ref, attempt: details.attempt });
-    return false;
-  }
+  if (decision.outcome !== 'completed') return false; // the caller says so: lostDecision
   core.emit({ type: 'completed', ...ref, ...details });
   return true;
+}
+
+/**
+ * A delivery that lost the decision (barred, or its job decided otherwise while it ran) and records
+ * no attempt. Which process holds the job decides what happens to it in Redis:
+ *  - `stale`: BullMQ's lock is another's or gone (the job stalled and was failed, moved or handed
+ *    to another delivery). Its holder settles it; this delivery ends quietly, and BullMQ's ack of
+ *    it fails on the lock check, changing nothing.
+ *  - `current`: it still holds the job (e.g. `djq recover` re-added an instance of a generation a
+ *    move paused on an older instance then dead-lettered). The job must leave the active set or it
+ *    stalls for ever: the caller fails it with `lostDecisionError`, and the dead-letter move follows
+ *    the standing decision (adds the DLQ entry, or removes a completed/purged one) without counting
+ *    this delivery as an attempt.
+ */
+export async function lostDecision(
+  core: LifecycleCore,
+  job: Job,
+  token: string | undefined,
+  details: { attempt: number; reason: LostReason },
+): Promise<'stale' | 'current'> {
+  // BullMQ's lock of the job: `<job key>:lock`, holding the token of the delivery that owns it.
+  const jobKey = core.deps.queues.operations.toKey(String(job.id));
+  const holder = token ? await core.deps.redis.get(`${jobKey}:lock`) : undefined;
+  const stale = token !== undefined && holder !== token;
+  core.emit({ type: 'lock-lost', ...refOf(job), ...details, stale });
+  return stale ? 'stale' : 'current';
 }
