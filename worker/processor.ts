@@ -72,18 +72,22 @@ export function makeProcessor(handlers: Handlers, lifecycle: JobLifecycle, flow:
       const final = !c.retryable || attempt >= maxAttempts;
       const delay = final ? undefined : nextDelayMs(job, attempt);
       await lifecycle
-        .attemptFailed(job, {
-          attempt,
-          maxAttempts,
-          durationMs: elapsed(),
-          errorClass: c.errorClass,
-          kind: c.kind,
-          message,
-          retryable: c.retryable,
-          final,
-          capacityUnits: tally.capacityUnits,
-          ...(delay !== undefined ? { nextDelayMs: delay } : {}),
-        })
+        .attemptFailed(
+          job,
+          {
+            attempt,
+            maxAttempts,
+            durationMs: elapsed(),
+            errorClass: c.errorClass,
+            kind: c.kind,
+            message,
+            retryable: c.retryable,
+            final,
+            capacityUnits: tally.capacityUnits,
+            ...(delay !== undefined ? { nextDelayMs: delay } : {}),
+          },
+          token,
+        )
         .catch(() => undefined); // the job's log line is bookkeeping: its failure must not change the outcome
       if (!c.retryable) throw new UnrecoverableError(`${c.errorClass}: ${message}`);
       throw error;

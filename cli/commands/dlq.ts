@@ -1,6 +1,7 @@
 // djq dlq list | show | redrive | purge: read and act on the dead-letter queue. Redrive and purge
 // go through the operator console's bulk actions: a selection by ids or by filters, a dry run
 // (--dry-run) that counts, samples and warns, a rate limit with progress, and Ctrl-C to stop.
+import { writerOf } from '../../shared/lifecycle/dead-letter.js';
 import type { DlqWhere } from '../../shared/operator/dlq-bulk.js';
 import type { DlqConsole } from '../../shared/operator/dlq-console.js';
 import { numberAttempts } from '../../shared/operator/job-timeline.js';
@@ -70,7 +71,7 @@ async function show(dlqConsole: DlqConsole, out: Output, args: DlqArgs): Promise
       'attempts:',
       ...attempts.map(
         (a) =>
-          `  #${a.n} (generation ${a.gen}, attempt ${a.attempt}) ${a.at}  ${a.errorClass}${a.retryable ? '' : ' (not retryable)'}: ${a.message}`,
+          `  #${a.n} (generation ${a.gen}, attempt ${a.attempt}) ${a.at}${writerOf(a)}  ${a.errorClass}${a.retryable ? '' : ' (not retryable)'}: ${a.message}`,
       ),
     ].join('\n'),
   );

@@ -9,6 +9,19 @@ export interface AttemptRecord {
   message: string;
   retryable: boolean;
   at: string;
+  /** Who wrote it: the worker's id (absent in lines written before 0.4, and in synthetic ones). */
+  worker?: string;
+  /** Which delivery of that worker: the first characters of its BullMQ lock token. */
+  delivery?: string;
+}
+
+/** A delivery's short name: enough of its lock token to tell two deliveries of one job apart. */
+export const deliveryOf = (token: string): string => token.slice(0, 8);
+
+/** `worker/delivery`, or '' for a record that does not say (shown after an attempt in listings). */
+export function writerOf(record: Pick<AttemptRecord, 'worker' | 'delivery'>): string {
+  if (!record.worker) return '';
+  return ` by ${record.worker}${record.delivery ? `/${record.delivery}` : ''}`;
 }
 
 export interface DeadLetterData {

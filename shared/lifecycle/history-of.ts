@@ -33,6 +33,8 @@ export function historyOf(t: Transition): HistoryEntry[] {
           retryable: t.retryable,
           capacityUnits: t.capacityUnits,
           ...(t.nextDelayMs !== undefined ? { nextDelayMs: t.nextDelayMs } : {}),
+          ...(t.delivery ? { delivery: t.delivery } : {}),
+          ...(t.stale ? { stale: true } : {}),
         },
       ];
     case 'completed':

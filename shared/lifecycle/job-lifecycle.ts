@@ -93,8 +93,9 @@ export class JobLifecycle extends LifecycleCore {
     return delivery.attemptStarted(this, job);
   }
 
-  attemptFailed(job: Job, failure: Details<'attempt-failed'>): Promise<void> {
-    return delivery.attemptFailed(this, job, failure);
+  /** `token`: the delivery's BullMQ lock token (its line is written only while it holds the job). */
+  attemptFailed(job: Job, failure: Details<'attempt-failed'>, token?: string): Promise<void> {
+    return delivery.attemptFailed(this, job, failure, token ?? job.token);
   }
 
   putBack(

@@ -31,6 +31,13 @@ function log(logger: Logger, t: Transition): void {
       return;
     case 'attempt-failed': {
       const { type: _type, actor: _actor, at: _at, message, final, ...fields } = t;
+      if (t.stale) {
+        logger.info(
+          { ...fields, err: message },
+          `${t.op} attempt ${t.attempt} failed after its lock expired: not counted`,
+        );
+        return;
+      }
       if (final) logger.error({ ...fields, err: message }, `${t.op} failed for good: ${message}`);
       else logger.warn({ ...fields, err: message }, `${t.op} attempt ${t.attempt} failed, will retry`);
       return;

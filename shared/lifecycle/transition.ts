@@ -38,6 +38,10 @@ export type Transition = Stamp &
         nextDelayMs?: number;
         /** What the failed attempt consumed before it failed (spent for nothing). */
         capacityUnits: number;
+        /** The delivery (lock token prefix) that failed; set by the lifecycle. */
+        delivery?: string;
+        /** It no longer held BullMQ's lock: its line was not written, and it is no attempt of the job. */
+        stale?: boolean;
       })
     | (JobRef & {
         type: 'completed';

@@ -6,14 +6,17 @@
 import { randomUUID } from 'node:crypto';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { describe, expect, it } from 'vitest';
+import { deadLetterLog } from '../../board/dead-letter-adapter.js';
 import type { DeadLetterData } from '../../shared/lifecycle/dead-letter.js';
+import { historyOf } from '../../shared/lifecycle/history-of.js';
 import type { Transition } from '../../shared/lifecycle/job-lifecycle.js';
+import { attemptsOf } from '../../shared/operator/job-timeline.js';
 import type { Stores } from '../../shared/store/types.js';
 import type { JobSystem } from '../../shared/wiring.js';
 import { FlowControl } from '../../worker/flow-control.js';
 import { type Handlers, makeHandlers } from '../../worker/handlers.js';
 import { makeProcessor } from '../../worker/processor.js';
-import { failNext, gate, useRaceActors } from '../helpers/interleave.js';
+import { activate, failNext, gate, useRaceActors } from '../helpers/interleave.js';
 import { marksOf, moveOf, pausedBeforeLink, updateJobOfNewUser } from '../helpers/outcomes.js';
 import { silentLogger } from '../helpers/pipeline.js';
 import { deleteKeys } from '../helpers/stack.js';
@@ -180,5 +183,55 @@ describe('a current delivery that loses the decision', () => {
     expect(types(said).filter((t) => t === 'attempt-failed' || t === 'dead-lettered')).toEqual(['dead-lettered']);
     expect(said.find((t) => t.type === 'lock-lost')).toMatchObject({ reason: 'barred', stale: false });
     expect(await marksOf(worker, id)).toEqual(['dead-lettered']);
+  });
+});
+
+describe("a job's log lines name their writer", () => {
+  const failure = (errorClass: string, final: boolean) => ({
+    attempt: 1,
+    maxAttempts: 5,
+    durationMs: 1,
+    errorClass,
+    kind: final ? 'final' : 'network',
+    message: `${errorClass} happened`,
+    retryable: !final,
+    final,
+    capacityUnits: 0,
+  });
+
+  // Delivery 1's lock expires and the stalled check puts the job back; delivery 2 takes it. Then
+  // delivery 1's attempt fails (a slow call returns): its line must not land in the job's log, where
+  // delivery 2's failure and then the DLQ entry would collect it as an attempt.
+  it("drops a stale delivery's line; the DLQ entry and the timeline show who wrote each attempt", async () => {
+    const first = actor('worker-1');
+    const second = actor('worker-2');
+    const id = randomUUID();
+    await first.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }]);
+    const said = transitionsOf(first, id);
+    const saidBySecond = transitionsOf(second, id);
+    const stale = await activate(first, id);
+    first.lifecycle.attemptStarted(stale.job);
+    await stale.job.moveToWait(stale.token); // what the stalled check does with a job under MAX_STALLED_COUNT
+    const current = await activate(second, id);
+    second.lifecycle.attemptStarted(current.job);
+    await first.lifecycle.attemptFailed(stale.job, failure('TimeoutError', false), stale.token);
+    await second.lifecycle.attemptFailed(current.job, failure('UserDeletedError', true), current.token);
+    await current.job.moveToFailed(new UnrecoverableError('UserDeletedError happened'), current.token, false);
+    expect(await moveOf(second)(id)).toBe('dead-lettered');
+
+    const entry = (await second.queues.deadLetter.getJob(id))?.data as DeadLetterData;
+    expect(entry.attempts).toEqual([
+      expect.objectContaining({
+        errorClass: 'UserDeletedError',
+        worker: 'worker-2',
+        delivery: current.token.slice(0, 8),
+      }),
+    ]);
+    expect(deadLetterLog(entry).join('\n')).toContain(`by worker-2/${current.token.slice(0, 8)}`);
+    // The history keeps the stale failure, marked: the timeline shows it but counts one failed attempt.
+    expect(said.find((t) => t.type === 'attempt-failed')).toMatchObject({ stale: true });
+    const entries = [...said, ...saidBySecond].sort((a, b) => a.at.localeCompare(b.at)).flatMap(historyOf);
+    const attempts = attemptsOf(entries);
+    expect(attempts.filter((a) => a.outcome === 'failed').map((a) => a.errorClass)).toEqual(['UserDeletedError']);
   });
 });

@@ -2,8 +2,10 @@
 // attempt, or completes — decided in DynamoDB, and acknowledged by BullMQ only while the delivery
 // still holds BullMQ's lock (moveToFinished checks its token).
 import type { Job } from 'bullmq';
+import type { RedisConnection } from '../../runtime/redis.js';
+import { luaScript, withLuaScripts } from '../../runtime/redis-scripts.js';
 import { retryTransient } from '../../runtime/retry.js';
-import { attemptLogLine } from '../dead-letter.js';
+import { attemptLogLine, deliveryOf } from '../dead-letter.js';
 import type { PutBackCause } from '../history-entry.js';
 import { type JobRef, type LostReason, now, refOf, type Stamp, type Transition } from '../transition.js';
 import type { LifecycleCore } from './core.js';
@@ -27,15 +29,52 @@ export function attemptStarted(core: LifecycleCore, job: Job): number {
   return attempt;
 }
 
-/** The attempt's line in the job's own log (Bull Board shows it; the DLQ entry collects it) comes first. */
-export async function attemptFailed(core: LifecycleCore, job: Job, failure: Details<'attempt-failed'>) {
+const LOG_IF_OWNER = luaScript('djqAttemptLogIfOwner', 2, new URL('../attempt-log-if-owner.lua', import.meta.url));
+type LogIfOwner = (lock: string, logs: string, token: string, line: string, keep: string) => Promise<number>;
+
+/**
+ * The attempt's line in the job's own log (Bull Board shows it; the DLQ entry collects it) comes
+ * first. It names its writer (worker and delivery) and lands only while that delivery holds BullMQ's
+ * lock: a stale delivery's line never reaches a later instance's log, and its history entry says
+ * `stale` (the timeline shows it but does not count it as an attempt of the job).
+ */
+export async function attemptFailed(
+  core: LifecycleCore,
+  job: Job,
+  failure: Details<'attempt-failed'>,
+  token: string | undefined = job.token,
+) {
   const at = now();
   const { attempt, errorClass, message, retryable } = failure;
+  const delivery = token ? deliveryOf(token) : undefined;
+  const line = attemptLogLine({
+    attempt,
+    errorClass,
+    message,
+    retryable,
+    at,
+    worker: core.actor,
+    ...(delivery ? { delivery } : {}),
+  });
+  let owned = true;
   try {
-    await job.log(attemptLogLine({ attempt, errorClass, message, retryable, at }));
+    owned = await logIfOwner(core, job, token, line);
   } finally {
-    core.emit({ type: 'attempt-failed', ...refOf(job), ...failure }, at);
+    const who = { ...(delivery ? { delivery } : {}), ...(owned ? {} : { stale: true }) };
+    core.emit({ type: 'attempt-failed', ...refOf(job), ...failure, ...who }, at);
   }
+}
+
+/** Writes `line` if the delivery of `token` holds the job; with no token (a caller outside a worker), as BullMQ would. */
+async function logIfOwner(core: LifecycleCore, job: Job, token: string | undefined, line: string): Promise<boolean> {
+  if (!token) {
+    await job.log(line);
+    return true;
+  }
+  const redis = withLuaScripts<RedisConnection & { djqAttemptLogIfOwner: LogIfOwner }>(core.deps.redis, LOG_IF_OWNER);
+  const jobKey = core.deps.queues.operations.toKey(String(job.id));
+  const keep = job.opts.keepLogs === undefined ? '' : String(job.opts.keepLogs);
+  return (await redis.djqAttemptLogIfOwner(`${jobKey}:lock`, `${jobKey}:logs`, token, line, keep)) === 1;
 }
 
 /**
