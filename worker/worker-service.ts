@@ -177,8 +177,11 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
  */
 const STALE_ACK = /^(Missing lock|Lock mismatch|Missing key) for job \S+\. (Cmd )?moveTo/;
 
+/** Whether a BullMQ worker error is the refused ack of a delivery that lost its lock. */
+export const isStaleAck = (message: string): boolean => STALE_ACK.test(message);
+
 function logWorkerError(logger: Logger, error: Error, shard: number): void {
-  if (STALE_ACK.test(error.message))
+  if (isStaleAck(error.message))
     logger.info(
       { err: error.message, shard },
       'a delivery that lost its lock could not acknowledge its job: nothing changed',

@@ -16,6 +16,7 @@ import type { JobSystem } from '../../shared/wiring.js';
 import { FlowControl } from '../../worker/flow-control.js';
 import { type Handlers, makeHandlers } from '../../worker/handlers.js';
 import { makeProcessor } from '../../worker/processor.js';
+import { isStaleAck } from '../../worker/worker-service.js';
 import { activate, failNext, gate, useRaceActors } from '../helpers/interleave.js';
 import { marksOf, moveOf, pausedBeforeLink, updateJobOfNewUser } from '../helpers/outcomes.js';
 import { silentLogger } from '../helpers/pipeline.js';
@@ -32,6 +33,8 @@ interface Run {
   /** BullMQ's 'failed' events and its 'error' events (a failed ack). */
   failed: string[];
   errors: string[];
+  /** BullMQ's first 'error' event (rejects after 10 s: every wait has a deadline). */
+  firstError: Promise<string>;
   close(): Promise<void>;
 }
 
@@ -74,8 +77,17 @@ function runWorker(system: JobSystem, handlers: Handlers): Run {
     },
   );
   worker.on('failed', (_job, error) => run.failed.push(error.message));
-  worker.on('error', (error) => run.errors.push(error.message));
-  return { ...run, close: () => worker.close() };
+  let erred!: (message: string) => void;
+  const firstError = new Promise<string>((resolve, reject) => {
+    erred = resolve;
+    setTimeout(() => reject(new Error('BullMQ reported no error within 10 s')), 10_000).unref();
+  });
+  firstError.catch(() => undefined); // awaited only where a test expects one
+  worker.on('error', (error) => {
+    run.errors.push(error.message);
+    erred(error.message);
+  });
+  return { ...run, firstError, close: () => worker.close() };
 }
 
 function transitionsOf(system: JobSystem, id: string): Transition[] {
@@ -108,8 +120,11 @@ describe('a stale delivery that loses the decision', () => {
     // The delivery wakes: its link loses to the bar.
     link.release();
     expect(await run.ended).toEqual({ returned: undefined });
-    await run.close(); // BullMQ has finished with the delivery (its ack failed the lock check)
+    // BullMQ's ack of it is refused: the job is gone, and the lock was never this delivery's again.
+    expect(isStaleAck(await run.firstError)).toBe(true);
+    await run.close(); // BullMQ has finished with the delivery
     expect(run.failed).toEqual([]);
+    expect(run.errors.filter((m) => !isStaleAck(m))).toEqual([]);
     expect((await resources().stores.users.getHead(userId))?.version).toBe(1);
     expect(await marksOf(worker, id)).toEqual(['dead-lettered']);
     expect(await worker.queues.operations.getJob(id)).toBeUndefined();
@@ -140,6 +155,7 @@ describe('a stale delivery that loses the decision', () => {
     expect(await moveOf(worker)(id)).toBe('dead-lettered');
     held.release();
     expect(await run.ended).toEqual({ returned: undefined });
+    expect(isStaleAck(await run.firstError)).toBe(true);
     await run.close();
     expect(run.failed).toEqual([]);
     expect(await marksOf(worker, id)).toEqual(['dead-lettered']);
