@@ -7,6 +7,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { benchCharts } from '../charts/bench.js';
 import { writeCharts } from '../charts/main.js';
+import { scriptFlags } from '../devtools/script-flags.js';
 import { parseFlags } from '../shared/runtime/flags.js';
 import { clearProgress, progress } from './report.js';
 import { capacitySection } from './sections/capacity.js';
@@ -51,38 +52,29 @@ Options:
 Example:
   npm run bench -- --quick --only=overhead,e2e`;
 
-function benchArgs() {
-  try {
-    const { values } = parseFlags({
-      args: process.argv.slice(2),
-      options: {
-        quick: { type: 'boolean', default: false },
-        only: { type: 'string' },
-        jobs: { type: 'string' },
-        'redis-port': { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-    const only = values.only?.split(',').filter(Boolean);
-    const unknown = only?.filter((name) => !SECTIONS.includes(name)) ?? [];
-    if (unknown.length > 0) throw new Error(`unknown section(s) ${unknown.join(', ')}`);
-    const jobs = values.jobs === undefined ? 0 : Number(values.jobs);
-    if (!Number.isInteger(jobs) || jobs < 0) throw new Error(`--jobs needs a whole number, got "${values.jobs}"`);
-    const redisPort = values['redis-port'] === undefined ? 0 : Number(values['redis-port']);
-    if (!Number.isInteger(redisPort) || redisPort < 0)
-      throw new Error(`--redis-port needs a port, got "${values['redis-port']}"`);
-    return { quick: values.quick, only, jobs, redisPort, help: values.help };
-  } catch (error) {
-    process.stderr.write(`npm run bench: ${(error as Error).message}\n\n${BENCH_USAGE}\n`);
-    process.exit(2);
-  }
+function readBenchFlags() {
+  const { values } = parseFlags({
+    args: process.argv.slice(2),
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      jobs: { type: 'string' },
+      'redis-port': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const only = values.only?.split(',').filter(Boolean);
+  const unknown = only?.filter((name) => !SECTIONS.includes(name)) ?? [];
+  if (unknown.length > 0) throw new Error(`unknown section(s) ${unknown.join(', ')}`);
+  const jobs = values.jobs === undefined ? 0 : Number(values.jobs);
+  if (!Number.isInteger(jobs) || jobs < 0) throw new Error(`--jobs needs a whole number, got "${values.jobs}"`);
+  const redisPort = values['redis-port'] === undefined ? 0 : Number(values['redis-port']);
+  if (!Number.isInteger(redisPort) || redisPort < 0)
+    throw new Error(`--redis-port needs a port, got "${values['redis-port']}"`);
+  return { quick: values.quick, only, jobs, redisPort, help: values.help };
 }
 
-const flags = benchArgs();
-if (flags.help) {
-  process.stdout.write(`${BENCH_USAGE}\n`);
-  process.exit(0);
-}
+const flags = scriptFlags('bench', BENCH_USAGE, readBenchFlags);
 const quick = flags.quick;
 /** `--only=overhead,e2e,...` runs a subset while working on one figure (the JSON is then partial). */
 const only = flags.only;
@@ -92,47 +84,36 @@ const jobsFlag = flags.jobs;
 /** `--redis-port=N` puts the bench's own redis-server on that port (default: any free one). */
 const redisPort = flags.redisPort;
 
-const sizes = quick
-  ? {
-      overhead: { jobs: 2000, rounds: 1 },
-      e2e: { jobs: 400, rounds: 1, ceilingSeconds: 2 },
-      trips: 120,
-      commands: { jobs: 400, perSec: 200 },
-      profile: { jobs: 400, inMemoryJobs: 2000 },
-      scaling: { jobsPerWorker: 80, concurrency: 2 },
-      latency: { perSec: 200, seconds: 4, warmupSeconds: 1 },
-      memory: [300, 1500] as [number, number],
-      producer: { bulkJobs: 3000, singleJobs: 500 },
-      tracing: { jobs: 300, rounds: 1 },
-      history: { shortEvents: 10, longEvents: 2000, updates: 40 },
-      hot: 200,
-      capacity: { jobs: 300, capacity: 100 },
-      shards: { jobs: 300, rounds: 1 },
-      nodeVersions: { jobs: 2000, pairs: 1 },
-      idleFleet: { seconds: 15, rounds: 1 },
-      redisCost: { jobs: 400, perSec: 200, pairs: 1 },
-      search: { jobs: 2000, samples: 20 },
-    }
-  : {
-      overhead: { jobs: 20_000, rounds: 3 },
-      e2e: { jobs: 4000, rounds: 3, ceilingSeconds: 5 },
-      trips: 400,
-      commands: { jobs: 2000, perSec: 200 },
-      profile: { jobs: 4000, inMemoryJobs: 20_000 },
-      scaling: { jobsPerWorker: 600, concurrency: 2 },
-      latency: { perSec: 200, seconds: 30, warmupSeconds: 2 },
-      memory: [5000, 50_000] as [number, number],
-      producer: { bulkJobs: 20_000, singleJobs: 5000 },
-      tracing: { jobs: 4000, rounds: 3 },
-      history: { shortEvents: 10, longEvents: 10_000, updates: 300 },
-      hot: 1000,
-      capacity: { jobs: 2000, capacity: 100 },
-      shards: { jobs: 3000, rounds: 3 },
-      nodeVersions: { jobs: 20_000, pairs: 3 },
-      idleFleet: { seconds: 60, rounds: 2 },
-      redisCost: { jobs: 2000, perSec: 200, pairs: 5 },
-      search: { jobs: 100_000, samples: 200 },
-    };
+/** Each section's sizes: a quick run's (`--quick`: does every section run?) and a full run's. */
+const SIZES = {
+  overhead: { quick: { jobs: 2000, rounds: 1 }, full: { jobs: 20_000, rounds: 3 } },
+  e2e: { quick: { jobs: 400, rounds: 1, ceilingSeconds: 2 }, full: { jobs: 4000, rounds: 3, ceilingSeconds: 5 } },
+  trips: { quick: 120, full: 400 },
+  commands: { quick: { jobs: 400, perSec: 200 }, full: { jobs: 2000, perSec: 200 } },
+  profile: { quick: { jobs: 400, inMemoryJobs: 2000 }, full: { jobs: 4000, inMemoryJobs: 20_000 } },
+  scaling: { quick: { jobsPerWorker: 80, concurrency: 2 }, full: { jobsPerWorker: 600, concurrency: 2 } },
+  latency: {
+    quick: { perSec: 200, seconds: 4, warmupSeconds: 1 },
+    full: { perSec: 200, seconds: 30, warmupSeconds: 2 },
+  },
+  memory: { quick: [300, 1500] as [number, number], full: [5000, 50_000] as [number, number] },
+  producer: { quick: { bulkJobs: 3000, singleJobs: 500 }, full: { bulkJobs: 20_000, singleJobs: 5000 } },
+  tracing: { quick: { jobs: 300, rounds: 1 }, full: { jobs: 4000, rounds: 3 } },
+  history: {
+    quick: { shortEvents: 10, longEvents: 2000, updates: 40 },
+    full: { shortEvents: 10, longEvents: 10_000, updates: 300 },
+  },
+  hot: { quick: 200, full: 1000 },
+  capacity: { quick: { jobs: 300, capacity: 100 }, full: { jobs: 2000, capacity: 100 } },
+  shards: { quick: { jobs: 300, rounds: 1 }, full: { jobs: 3000, rounds: 3 } },
+  nodeVersions: { quick: { jobs: 2000, pairs: 1 }, full: { jobs: 20_000, pairs: 3 } },
+  idleFleet: { quick: { seconds: 15, rounds: 1 }, full: { seconds: 60, rounds: 2 } },
+  redisCost: { quick: { jobs: 400, perSec: 200, pairs: 1 }, full: { jobs: 2000, perSec: 200, pairs: 5 } },
+  search: { quick: { jobs: 2000, samples: 20 }, full: { jobs: 100_000, samples: 200 } },
+};
+const sizes = Object.fromEntries(
+  Object.entries(SIZES).map(([section, size]) => [section, quick ? size.quick : size.full]),
+) as { [S in keyof typeof SIZES]: (typeof SIZES)[S]['quick'] };
 
 function versions(redisVersion: string) {
   const require = createRequire(import.meta.url);

@@ -65,6 +65,17 @@ export function runConfig(services: BenchServices, label: string, overrides: Rec
   return { config: loadConfig(env), env };
 }
 
+/** runConfig for a run that needs its table: created before it returns. */
+export async function runConfigWithTable(
+  services: BenchServices,
+  label: string,
+  overrides: Record<string, string | number> = {},
+): Promise<ReturnType<typeof runConfig>> {
+  const run = runConfig(services, label, overrides);
+  await createTable(run.config);
+  return run;
+}
+
 export async function createTable(config: Config): Promise<void> {
   const clients = createDynamoClients({ ...config, FAULT_LATENCY_MS: 0, FAULT_ERROR_RATE: 0, FAULT_THROTTLE_RATE: 0 });
   try {

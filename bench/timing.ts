@@ -74,8 +74,7 @@ export function timedStores(stores: Stores, times: StepTimes): Stores {
     table,
     jobs: {
       accept: (accepted) => jobs.accept(accepted),
-      decide: (jobId, outcome, by, reason, gen) =>
-        times.time('decide', () => jobs.decide(jobId, outcome, by, reason, gen)),
+      decide: (jobId, outcome, by, context) => times.time('decide', () => jobs.decide(jobId, outcome, by, context)),
       reopen: (jobId, by, startedAt) => jobs.reopen(jobId, by, startedAt),
       purge: (jobId, by) => jobs.purge(jobId, by),
       get: (jobId) => jobs.get(jobId),

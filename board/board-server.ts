@@ -112,7 +112,11 @@ export async function startBoard(deps: BoardDeps): Promise<Board> {
 async function checkSchema(config: Config): Promise<void> {
   const clients = createDynamoClients(withoutFaults(config));
   try {
-    await requireSchema(clients, config.DYNAMODB_TABLE_NAME, { migrate: config.CREATE_TABLES, unreadable: 'ignore' });
+    await requireSchema(clients, config.DYNAMODB_TABLE_NAME, {
+      migrate: config.CREATE_TABLES,
+      unreadable: 'ignore',
+      retentionDays: config.HISTORY_RETENTION_DAYS,
+    });
   } finally {
     clients.close();
   }
@@ -205,6 +209,7 @@ function boardApp(
         queues,
         dlq: system.console,
         activity: (minutes, now) => readMinuteSeries(redis, [queueKeys(config, 0)], minutes, now),
+        historyRetentionDays: config.HISTORY_RETENTION_DAYS,
       }),
       operatorName: boardOperator(config),
       readOnly: config.BOARD_READ_ONLY,

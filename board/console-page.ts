@@ -219,7 +219,9 @@ export const CONSOLE_JS = `'use strict';
       const attempts = $('attempts').tBodies[0];
       attempts.replaceChildren(...t.attempts.map((a) => row(['#' + a.n, a.gen, a.attempt, a.outcome,
         a.durationMs === undefined ? '' : a.durationMs + ' ms', a.errorClass ? a.errorClass + ': ' + a.message : ''])));
-      $('timeline').replaceChildren(...t.items.map((i) => el('li', itemText(i))));
+      $('timeline').replaceChildren(
+        ...(t.historyExpired ? [el('li', 'History expired (kept HISTORY_RETENTION_DAYS after its last entry); the record of its decisions is kept.')] : []),
+        ...t.items.map((i) => el('li', itemText(i))));
       $('effect').replaceChildren(...t.effect.map((e) => el('li', 'user ' + e.userId + ': ' +
         (e.event ? e.event.type + ' at version ' + e.event.version + (e.event.applied ? '' : ' (not applied)') : 'no event') +
         '; projection at version ' + (e.projectionVersion === undefined ? 'none' : e.projectionVersion))));

@@ -2,7 +2,7 @@
 // stack's environment): stdout and stderr kept apart, and a deadline past which it is killed.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { track } from './processes.js';
+import { childEnv, track } from './processes.js';
 
 const root = join(import.meta.dirname, '..');
 const tsx = import.meta.resolve('tsx');
@@ -17,12 +17,7 @@ export interface DjqRun {
 export function runDjq(env: Record<string, string>, args: string[], timeoutMs = 60_000): Promise<DjqRun> {
   const child = spawn(process.execPath, ['--import', tsx, join(root, 'cli/djq.ts'), ...args], {
     cwd: root,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      ...env,
-    },
+    env: childEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   track(child);

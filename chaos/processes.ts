@@ -50,6 +50,30 @@ export function killTracked(): number {
   return count;
 }
 
+/**
+ * A child's whole environment: our PATH and HOME (nothing else of ours leaks in), the AWS SDK's
+ * Node-version warning off (it would land in the output tests read), then `env`.
+ */
+export function childEnv(env: Record<string, string>): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    ...env,
+  };
+}
+
+/** Resolves with `child`'s exit code (or signal), or with 'still running at the deadline' after `ms`. */
+export function exitWithin(child: ChildProcess, ms: number): Promise<number | string | null> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve('still running at the deadline'), ms);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve(code ?? signal);
+    });
+  });
+}
+
 export function isRunning(child: ChildProcess): boolean {
   return child.exitCode === null && child.signalCode === null;
 }
@@ -58,11 +82,7 @@ export function isRunning(child: ChildProcess): boolean {
 export function startService(file: string, env: Record<string, string>, args: string[] = [], cwd = root): Service {
   const child = spawn(process.execPath, ['--import', tsx, join(root, file), ...args], {
     cwd,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      ...env,
-    },
+    env: childEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   track(child);

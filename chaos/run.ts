@@ -9,6 +9,7 @@ import { dirname } from 'node:path';
 import { chaosCharts } from '../charts/chaos.js';
 import { CHAOS_RESULTS, writeCharts } from '../charts/main.js';
 import { fmt } from '../charts/table.js';
+import { scriptFlags } from '../devtools/script-flags.js';
 import { parseFlags } from '../shared/runtime/flags.js';
 import { killTracked } from './processes.js';
 import type { ScenarioResult } from './scenario.js';
@@ -30,9 +31,11 @@ Options:
 Example:
   npm run chaos -- --only kill-workers,poison --small`;
 
-function chaosArgs() {
-  try {
-    return parseFlags({
+const values = scriptFlags(
+  'chaos',
+  CHAOS_USAGE,
+  () =>
+    parseFlags({
       args: process.argv.slice(2),
       options: {
         json: { type: 'boolean', default: false },
@@ -40,18 +43,8 @@ function chaosArgs() {
         only: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h', default: false },
       },
-    }).values;
-  } catch (error) {
-    process.stderr.write(`npm run chaos: ${(error as Error).message}\n\n${CHAOS_USAGE}\n`);
-    process.exit(2);
-  }
-}
-
-const values = chaosArgs();
-if (values.help) {
-  process.stdout.write(`${CHAOS_USAGE}\n`);
-  process.exit(0);
-}
+    }).values,
+);
 
 const only = new Set((values.only ?? []).flatMap((o) => o.split(',')).filter(Boolean));
 const unknown = [...only].filter((name) => !SCENARIOS.some((s) => s.name === name));

@@ -31,6 +31,7 @@ import { createDynamoStores } from '../shared/store/index.js';
 import type { JobOutcome, Stores } from '../shared/store/types.js';
 import { type JobSystem, openShardedSystem, type ShardedJobSystem } from '../shared/wiring.js';
 import { isRunning, removeDir, type Service, startService, stopService, track, trackDir } from './processes.js';
+import { RedisEndpoint } from './redis-endpoint.js';
 
 export type EnvOverrides = Record<string, string | number | boolean>;
 
@@ -114,6 +115,8 @@ export class ChaosStack {
     readonly dynamo: DynamoClients,
     /** The same wiring as every service (acting as 'chaos' when a scenario redrives or purges), every shard. */
     readonly sharded: ShardedJobSystem,
+    /** Where every process reaches the single redis-server, when started with `redisEndpoint`. */
+    readonly redisEndpoint: RedisEndpoint | undefined,
   ) {}
 
   /** Shard 0 (the only one unless QUEUE_SHARDS > 1). */
@@ -147,6 +150,11 @@ export class ChaosStack {
       /** Set: a primary, a replica and 3 sentinels instead of one redis-server. */
       sentinel?: SentinelStackOptions;
       capacity?: CapacityBudget;
+      /**
+       * Set (single redis-server only): every process reaches Redis through a RedisEndpoint, which
+       * `adoptRedisServer` points at another server (a promoted replica).
+       */
+      redisEndpoint?: boolean;
     } = {},
   ): Promise<ChaosStack> {
     if (options.capacity && overrides.AWS_ENDPOINT_URL_DYNAMODB !== undefined) {
@@ -162,6 +170,7 @@ export class ChaosStack {
     let sentinel: RedisSentinelGroup | undefined;
     let dynalite: DynaliteServer | undefined;
     let capacityLimit: CapacityLimit | undefined;
+    let endpoint: RedisEndpoint | undefined;
     try {
       if (options.cluster) {
         cluster = await startRedisCluster({ dir, ...options.clusterOptions });
@@ -172,12 +181,17 @@ export class ChaosStack {
       } else {
         redisServer = await startRedisServer({ dir });
         track(redisServer.process);
+        if (options.redisEndpoint) endpoint = await RedisEndpoint.start(redisServer.port);
       }
       dynalite = await startDynalite();
       track(dynalite.process);
       if (options.capacity) capacityLimit = await startCapacityLimit(dynalite.endpoint, options.capacity);
-      return await ChaosStack.connect(name, dir, redisServer, cluster, sentinel, dynalite, capacityLimit, overrides);
+      return await ChaosStack.connect(
+        { name, dir, redisServer, cluster, sentinel, dynalite, capacityLimit, endpoint },
+        overrides,
+      );
     } catch (error) {
+      await endpoint?.close();
       await capacityLimit?.close();
       await dynalite?.stop();
       await redisServer?.stop();
@@ -189,20 +203,24 @@ export class ChaosStack {
   }
 
   private static async connect(
-    name: string,
-    dir: string,
-    redisServer: RedisServer | undefined,
-    cluster: RedisClusterServer | undefined,
-    sentinel: RedisSentinelGroup | undefined,
-    dynalite: DynaliteServer,
-    capacityLimit: CapacityLimit | undefined,
+    started: {
+      name: string;
+      dir: string;
+      redisServer: RedisServer | undefined;
+      cluster: RedisClusterServer | undefined;
+      sentinel: RedisSentinelGroup | undefined;
+      dynalite: DynaliteServer;
+      capacityLimit: CapacityLimit | undefined;
+      endpoint: RedisEndpoint | undefined;
+    },
     overrides: EnvOverrides,
   ): Promise<ChaosStack> {
+    const { name, dir, redisServer, cluster, sentinel, dynalite, capacityLimit, endpoint } = started;
     const env: Record<string, string> = {
       ...CHAOS_DEFAULTS,
       // On a cluster REDIS_URL gives only the scheme and credentials; the nodes are the seeds.
       // With sentinels likewise: they name the master.
-      REDIS_URL: redisServer?.url ?? `redis://${cluster?.nodes.split(',')[0] ?? '127.0.0.1'}`,
+      REDIS_URL: endpoint?.url ?? redisServer?.url ?? `redis://${cluster?.nodes.split(',')[0] ?? '127.0.0.1'}`,
       ...(cluster ? { REDIS_CLUSTER_NODES: cluster.nodes } : {}),
       ...(sentinel ? { REDIS_SENTINELS: sentinel.sentinels, REDIS_SENTINEL_NAME: sentinel.name } : {}),
       AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
@@ -246,6 +264,7 @@ export class ChaosStack {
       redis,
       dynamo,
       sharded,
+      endpoint,
     );
   }
 
@@ -273,6 +292,19 @@ export class ChaosStack {
     for (const [k, v] of Object.entries(overrides)) env[k] = String(v);
     const service = startService(file, env);
     service.onLine((line) => this.count(line));
+    this.services.push(service);
+    return service;
+  }
+
+  /**
+   * `djq <args>` (the operator's CLI, cli/djq.ts through tsx as every child runs) with this stack's
+   * environment: a process a scenario can pause or kill like a worker. Its output is not tallied.
+   */
+  startDjq(args: readonly string[], overrides: EnvOverrides = {}): Service {
+    const env = { ...this.env };
+    for (const [k, v] of Object.entries(overrides)) env[k] = String(v);
+    const service = startService('cli/djq.ts', env, [...args]);
+    service.name = `djq ${args.join(' ')}`;
     this.services.push(service);
     return service;
   }
@@ -315,6 +347,17 @@ export class ChaosStack {
     await this.redisServer.stop('SIGKILL');
     this.redisServer = await startRedisServer({ port });
     track(this.redisServer.process);
+  }
+
+  /**
+   * Makes `server` (a promoted replica) the stack's Redis: the endpoint every process uses now
+   * leads to it, and the stack stops it at the end. Needs a stack started with `redisEndpoint`.
+   */
+  adoptRedisServer(server: RedisServer): void {
+    if (!this.redisEndpoint) throw new Error('adoptRedisServer needs a stack started with redisEndpoint');
+    track(server.process);
+    this.redisServer = server;
+    this.redisEndpoint.switchTo(server.port);
   }
 
   /** Jobs not finished yet: waiting, active, delayed, retrying or on their way to the DLQ. */
@@ -416,6 +459,7 @@ export class ChaosStack {
     await this.sharded.close().catch(() => undefined);
     this.redis.disconnect();
     this.dynamo.close();
+    await this.redisEndpoint?.close();
     await this.capacityLimit?.close();
     await this.dynalite.stop();
     await this.redisServer?.stop();

@@ -8,6 +8,7 @@ import type { DeadLetterEntry } from '../shared/lifecycle/dead-letter.js';
 import { queueKeys } from '../shared/lifecycle/keys.js';
 import type { CheckReport } from '../shared/operator/check.js';
 import { isRunning, rssMb, type Service } from './processes.js';
+import { type Expectation, expect, result, type ScenarioResult } from './scenario.js';
 import {
   ChaosStack,
   type ClusterStackOptions,
@@ -38,6 +39,8 @@ export interface WorkloadOptions {
   clusterOptions?: ClusterStackOptions;
   /** Set: run on a primary, a replica and 3 sentinels instead of one redis-server. */
   sentinel?: SentinelStackOptions;
+  /** Reach the single redis-server through a RedisEndpoint (a scenario can promote a replica behind it). */
+  redisEndpoint?: boolean;
   /** A table-wide capacity budget the workers and the producer meet (the checker does not). */
   capacity?: CapacityBudget;
   /**
@@ -81,6 +84,7 @@ export async function runWorkload<T>(
     ...(options.clusterOptions ? { clusterOptions: options.clusterOptions } : {}),
     ...(options.sentinel ? { sentinel: options.sentinel } : {}),
     ...(options.capacity ? { capacity: options.capacity } : {}),
+    ...(options.redisEndpoint ? { redisEndpoint: true } : {}),
   });
   try {
     const memory: MemorySamples = {
@@ -143,6 +147,48 @@ export async function runWorkload<T>(
   } finally {
     await stack.stop();
   }
+}
+
+/** What a workload scenario says of its run, besides the checker's figures. */
+export interface WorkloadVerdict {
+  faults: Record<string, number | string>;
+  faultSummary: string;
+  /** The scenario's own; `workloadScenario` puts the ones every run has (`runExpectations`) first. */
+  expectations: Expectation[];
+  extra?: Record<string, unknown>;
+}
+
+/**
+ * A scenario on the shared workload: runs `jobs` jobs on a stack named after the scenario and
+ * builds its result, the expectations every run has first, then the scenario's own.
+ */
+export async function workloadScenario(
+  scenario: string,
+  jobs: number,
+  options: Omit<WorkloadOptions, 'scenario' | 'jobs'>,
+  judge: (run: WorkloadRun) => WorkloadVerdict | Promise<WorkloadVerdict>,
+): Promise<ScenarioResult> {
+  const startedAt = performance.now();
+  return runWorkload({ scenario, jobs, ...options }, async (run) => {
+    const verdict = await judge(run);
+    return result({
+      scenario,
+      size: jobs,
+      report: run.report,
+      ...verdict,
+      expectations: [...runExpectations(run, jobs), ...verdict.expectations],
+      startedAt,
+    });
+  });
+}
+
+/** What every workload run must do whatever was injected: drain, let the producer finish, enqueue every job. */
+export function runExpectations(run: WorkloadRun, jobs: number): Expectation[] {
+  return [
+    expect('run drained', run.drained),
+    expect('producer exited 0', run.producerExitCode === 0, `exit ${run.producerExitCode}`),
+    expect('every job enqueued', run.report.enqueued === jobs, `${run.report.enqueued} of ${jobs}`),
+  ];
 }
 
 /** What a run that did not drain left behind, on stderr (a table row alone would not say why). */

@@ -114,24 +114,45 @@ function document(height: number, title: string, body: string[]): string {
   ].join('\n');
 }
 
-/** A value axis along the bottom (bars) from `ticks`, with grid lines up to `top`. */
-function bottomAxis(
+/** Where a chart plots: its edges in pixels. */
+interface Plot {
+  top: number;
+  bottom: number;
+  left: number;
+  right: number;
+}
+
+/**
+ * A value axis with a grid line across the plot at each tick: along the bottom (bars, a line
+ * chart's x; labels below, the unit under them) or the left (a line chart's y; labels to the left,
+ * the unit turned up the side).
+ */
+function valueAxis(
+  side: 'bottom' | 'left',
   ticks: number[],
   scale: (v: number) => number,
-  [top, bottom]: [number, number],
-  [from, to]: [number, number],
+  plot: Plot,
   unit: string,
+  format: (v: number) => string = defaultFormat,
 ) {
+  const { top, bottom, left, right } = plot;
   const svg: string[] = [];
   for (const t of ticks) {
-    const x = scale(t).toFixed(1);
+    const at = scale(t).toFixed(1);
+    const label = escapeXml(format(t));
     svg.push(
-      `<line x1="${x}" y1="${top}" x2="${x}" y2="${bottom}" stroke="${GRID_COLOR}"/>`,
-      `<text x="${x}" y="${bottom + 15}" text-anchor="middle" fill="${AXIS_COLOR}">${escapeXml(defaultFormat(t))}</text>`,
+      side === 'bottom'
+        ? `<line x1="${at}" y1="${top}" x2="${at}" y2="${bottom}" stroke="${GRID_COLOR}"/>`
+        : `<line x1="${left}" y1="${at}" x2="${right}" y2="${at}" stroke="${GRID_COLOR}"/>`,
+      side === 'bottom'
+        ? `<text x="${at}" y="${bottom + 15}" text-anchor="middle" fill="${AXIS_COLOR}">${label}</text>`
+        : `<text x="${left - 6}" y="${(scale(t) + 4).toFixed(1)}" text-anchor="end" fill="${AXIS_COLOR}">${label}</text>`,
     );
   }
   svg.push(
-    `<text x="${((from + to) / 2).toFixed(1)}" y="${bottom + 32}" text-anchor="middle" fill="${AXIS_COLOR}">${escapeXml(unit)}</text>`,
+    side === 'bottom'
+      ? `<text x="${((left + right) / 2).toFixed(1)}" y="${bottom + 32}" text-anchor="middle" fill="${AXIS_COLOR}">${escapeXml(unit)}</text>`
+      : `<text transform="translate(16 ${(top + bottom) / 2}) rotate(-90)" text-anchor="middle" fill="${AXIS_COLOR}">${escapeXml(unit)}</text>`,
   );
   return svg;
 }
@@ -162,7 +183,7 @@ export function barChart(spec: BarChartSpec): string {
   const max = ticks.at(-1) ?? 1;
   const scale = (v: number) => left + (v / max) * (right - left);
 
-  const body = [...head.svg, ...bottomAxis(ticks, scale, [top, bottom], [left, right], spec.unit)];
+  const body = [...head.svg, ...valueAxis('bottom', ticks, scale, { top, bottom, left, right }, spec.unit)];
   for (const [c, category] of categories.entries()) {
     body.push(
       `<text x="${left - 8}" y="${top + c * rowHeight + rowHeight / 2 + 4}" text-anchor="end">${escapeXml(category)}</text>`,
@@ -217,17 +238,12 @@ export function lineChart(spec: LineChartSpec): string {
   const sx = (v: number) => left + ((v - xMin) / (xMax - xMin)) * (right - left);
   const sy = (v: number) => bottom - (v / yMax) * height;
 
-  const body = [...head.svg, ...bottomAxis(xTicks, sx, [top, bottom], [left, right], x.label)];
-  for (const t of yTicks) {
-    const y = sy(t).toFixed(1);
-    body.push(
-      `<line x1="${left}" y1="${y}" x2="${right}" y2="${y}" stroke="${GRID_COLOR}"/>`,
-      `<text x="${left - 6}" y="${(sy(t) + 4).toFixed(1)}" text-anchor="end" fill="${AXIS_COLOR}">${escapeXml(format(t))}</text>`,
-    );
-  }
-  body.push(
-    `<text transform="translate(16 ${(top + bottom) / 2}) rotate(-90)" text-anchor="middle" fill="${AXIS_COLOR}">${escapeXml(spec.y.label)}</text>`,
-  );
+  const plot = { top, bottom, left, right };
+  const body = [
+    ...head.svg,
+    ...valueAxis('bottom', xTicks, sx, plot, x.label),
+    ...valueAxis('left', yTicks, sy, plot, spec.y.label, format),
+  ];
   for (const [i, s] of series.entries()) {
     const points = s.values.map((v, j) => `${sx(x.values[j] ?? 0).toFixed(1)},${sy(v).toFixed(1)}`).join(' ');
     body.push(

@@ -87,7 +87,10 @@ export class CliContext {
   async operator(): Promise<OperatorConsole> {
     const system = await this.system();
     // Its search reads the job indexes: on a table without them, say what to run.
-    await requireSchema(this.dynamoClients(), this.config.DYNAMODB_TABLE_NAME, { migrate: false });
+    await requireSchema(this.dynamoClients(), this.config.DYNAMODB_TABLE_NAME, {
+      migrate: false,
+      retentionDays: this.config.HISTORY_RETENTION_DAYS,
+    });
     const { redis } = this;
     if (!redis) throw new Error('Redis is connected by system()');
     return new OperatorConsole({
@@ -95,6 +98,7 @@ export class CliContext {
       queues: system.shards.map((s) => s.queues),
       dlq: system.console,
       activity: (minutes, now) => readMinuteSeries(redis, [queueKeys(this.config, 0)], minutes, now),
+      historyRetentionDays: this.config.HISTORY_RETENTION_DAYS,
     });
   }
 

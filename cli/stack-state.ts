@@ -10,13 +10,15 @@ export interface StackState {
   pid: number;
   startedAt: string;
   env: Record<string, string>;
+  /** The board's origin (http://host:port): the console is at /console, Bull Board at /admin/queues. */
   boardUrl?: string;
   metricsPorts: Record<string, number>;
 }
 
 export const STACK_STATE_FILE = join(process.cwd(), '.djq', 'stack.json');
 
-function alive(pid: number): boolean {
+/** Whether a process of that id runs (signal 0 checks without sending anything). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -29,7 +31,7 @@ function alive(pid: number): boolean {
 export function readStackState(file = STACK_STATE_FILE): StackState | undefined {
   try {
     const state = JSON.parse(readFileSync(file, 'utf8')) as StackState;
-    return alive(state.pid) ? state : undefined;
+    return processAlive(state.pid) ? state : undefined;
   } catch {
     return undefined;
   }

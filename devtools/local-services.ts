@@ -116,6 +116,20 @@ export interface RedisServer extends LocalProcess {
 export const REDIS_INSTALL_HINT =
   'No Redis answers and no redis-server is on PATH. Install one (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) or set REDIS_URL.';
 
+/** Hands out free ports (in `range`, if given), never the same one twice: a group of servers' own ports. */
+function distinctPorts(range?: [number, number]): () => Promise<number> {
+  const taken = new Set<number>();
+  return async () => {
+    for (;;) {
+      const port = range ? await freePortIn(range) : await freePort();
+      if (!taken.has(port)) {
+        taken.add(port);
+        return port;
+      }
+    }
+  };
+}
+
 /**
  * A redis-server of our own on a loopback port, configured as BullMQ needs (noeviction) and with
  * AOF, so it can be stopped and started again on the same dir with its data.
@@ -150,6 +164,18 @@ export async function startRedisServer(
     );
   }
   return { url, port, dir, process: child, stop: stopper(child) };
+}
+
+/** A redis-server of our own (startRedisServer's defaults) whose stop() also removes its data directory. */
+export async function startThrowawayRedis(): Promise<{ url: string; stop(): Promise<void> }> {
+  const server = await startRedisServer();
+  return {
+    url: server.url,
+    stop: async () => {
+      await server.stop();
+      rmSync(server.dir, { recursive: true, force: true });
+    },
+  };
 }
 
 export interface DynaliteServer extends LocalProcess {
@@ -264,16 +290,7 @@ export async function startRedisCluster(
   const cli = redisCliAs(options.password);
   const { tls, password } = options;
   try {
-    const taken = new Set<number>();
-    const pick = async () => {
-      for (;;) {
-        const port = options.portRange ? await freePortIn(options.portRange) : await freePort();
-        if (!taken.has(port)) {
-          taken.add(port);
-          return port;
-        }
-      }
-    };
+    const pick = distinctPorts(options.portRange);
     for (let i = 0; i < masters * 2; i++) {
       const port = await pick();
       const tlsPort = tls ? await pick() : undefined;
@@ -406,16 +423,7 @@ export async function startRedisSentinelGroup(
   const name = options.name ?? 'mymaster';
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   const root = mkdtempSync(join(tmpdir(), 'djq-redis-sentinel-'));
-  const taken = new Set<number>();
-  const pickPort = async () => {
-    for (;;) {
-      const port = options.portRange ? await freePortIn(options.portRange) : await freePort();
-      if (!taken.has(port)) {
-        taken.add(port);
-        return port;
-      }
-    }
-  };
+  const pickPort = distinctPorts(options.portRange);
   const started: LocalProcess[] = [];
   const sentinelProcesses: (ClusterNodeProcess & { tlsPort?: number })[] = [];
   const stop = async () => {

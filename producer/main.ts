@@ -3,14 +3,10 @@ import '../shared/runtime/node-version.js';
 // Then: starts OpenTelemetry before anything loads the AWS SDK (only when OTEL_* ask for traces).
 import '../shared/telemetry/preload.js';
 import { Counter, collectDefaultMetrics, Registry } from 'prom-client';
-import { describeTable } from '../shared/dynamo/table.js';
-import { allShardKeys } from '../shared/lifecycle/keys.js';
 import { logTransitions } from '../shared/lifecycle/transition-log.js';
-import { openDynamo } from '../shared/runtime/bootstrap.js';
-import { PlacementWatch } from '../shared/runtime/cluster-placement.js';
+import { openDynamo, startServiceProbes } from '../shared/runtime/bootstrap.js';
 import { loadConfigOrExit } from '../shared/runtime/config.js';
 import { createLogger } from '../shared/runtime/logger.js';
-import { startProbeServer } from '../shared/runtime/probe-server.js';
 import { connectRedisFailFast, describeRedis, waitForRedis } from '../shared/runtime/redis.js';
 import { exitOnStartupError, exitProcess, onShutdownSignal, watchParentFromStart } from '../shared/runtime/shutdown.js';
 import { createDynamoStores } from '../shared/store/index.js';
@@ -26,31 +22,12 @@ async function main() {
   const { dynamo, redis, system } = await connect();
   const { registry, enqueued } = producerMetrics();
   const producer = createProducer(system, (count) => enqueued.inc(count));
-  // On a cluster: which master serves each shard, warned about when two shards share one.
-  const placement = new PlacementWatch({ redis, keys: allShardKeys(config), logger, registry });
-  await placement.start();
-  const probe =
-    config.METRICS_PORT > 0
-      ? await startProbeServer({
-          port: config.METRICS_PORT,
-          portHint: 'set METRICS_PORT to a free port, or 0 to turn the listener off',
-          registry,
-          readiness: {
-            redis: () => redis.ping(),
-            dynamodb: () => describeTable(dynamo.client, config.DYNAMODB_TABLE_NAME),
-          },
-          detail: () => {
-            const shards = placement.detail();
-            return shards ? { placement: shards } : undefined;
-          },
-        })
-      : undefined;
+  const probes = await startServiceProbes({ config, logger, redis, dynamo, registry });
 
   /** The tick in flight finishes first (its jobs are in the ledger: they must reach the queue). */
   const shutdown = async () => {
     await producer.stop();
-    probe?.server.close();
-    placement.close();
+    probes.close();
     await system.close();
     redis.disconnect();
     dynamo.close();

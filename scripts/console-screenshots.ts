@@ -5,13 +5,13 @@
 // then takes the console's search, a job's timeline and the charts in Chromium.
 //   npx tsx scripts/console-screenshots.ts            # needs /usr/bin/chromium (or CHROMIUM=path)
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { chromium } from 'playwright-core';
 import { type Board, startBoard } from '../board/board-server.js';
-import { redisAnswers, startDynalite, startRedisServer } from '../devtools/local-services.js';
+import { redisAnswers, startDynalite, startThrowawayRedis } from '../devtools/local-services.js';
 import { OperationGenerator } from '../producer/generator.js';
 import { createDynamoClients } from '../shared/dynamo/client.js';
 import { ensureTable } from '../shared/dynamo/table.js';
@@ -40,14 +40,7 @@ async function until<T>(what: string, check: () => Promise<T | undefined | false
 async function openRedis() {
   const url = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
   if (await redisAnswers(url)) return { url, stop: async () => undefined };
-  const server = await startRedisServer();
-  return {
-    url: server.url,
-    stop: async () => {
-      await server.stop();
-      rmSync(server.dir, { recursive: true, force: true });
-    },
-  };
+  return startThrowawayRedis();
 }
 
 async function main() {

@@ -15,7 +15,7 @@ import { crc16 } from './lifecycle/key-slot.js';
 import { allShardKeys, type QueueKeys, queueKeys } from './lifecycle/keys.js';
 import { Ledger, type LedgerJob } from './lifecycle/ledger.js';
 import { openQueues, operationJobOptions, type Queues } from './lifecycle/queues.js';
-import { DEFAULT_TRANSITION_LOCK } from './lifecycle/transition-lock.js';
+import { TRANSITION_LOCK_WAIT_MS } from './lifecycle/transition-lock.js';
 import { traceTransitions } from './lifecycle/transition-trace.js';
 import { DlqConsole } from './operator/dlq-console.js';
 import type { Config } from './runtime/config.js';
@@ -78,7 +78,7 @@ export function openJobSystem(deps: JobSystemDeps): JobSystem {
     effects: new EffectBars(stores),
     jobOptions: operationJobOptions(config),
     actor,
-    lock: DEFAULT_TRANSITION_LOCK,
+    lock: { ttlMs: config.TRANSITION_LOCK_MS, waitMs: TRANSITION_LOCK_WAIT_MS },
   });
   // The job's history is a subscriber of its transitions, as logs and metrics are.
   recordHistory(lifecycle, history);

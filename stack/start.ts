@@ -183,7 +183,7 @@ async function startChildren(stack: Stack, args: StackArgs, config: Config) {
     // BOARD_PORT=0 is any free port: the stack picks it, so the URL it prints (and djq's) is real.
     const boardPort = config.BOARD_PORT === 0 ? await freePort() : await pickPort('board', config.BOARD_PORT);
     stack.add('board', 'board', { BOARD_PORT: String(boardPort) });
-    boardUrl = `http://${config.BOARD_HOST === '0.0.0.0' ? '127.0.0.1' : config.BOARD_HOST}:${boardPort}/admin/queues`;
+    boardUrl = `http://${config.BOARD_HOST === '0.0.0.0' ? '127.0.0.1' : config.BOARD_HOST}:${boardPort}`;
   }
   return { metricsPorts, boardUrl };
 }
@@ -212,7 +212,9 @@ function stackState(
 }
 
 function announce(args: StackArgs, config: Config, metricsPorts: Record<string, number>, boardUrl?: string): void {
-  say(`${args.workers} worker(s), 1 producer${boardUrl ? `, board at ${paint(4, boardUrl)}` : ''}`);
+  say(`${args.workers} worker(s), 1 producer`);
+  if (boardUrl)
+    say(`console at ${paint(4, `${boardUrl}/console`)} · Bull Board at ${paint(4, `${boardUrl}/admin/queues`)}`);
   if (config.METRICS_PORT > 0) {
     say(
       `metrics and health: ${Object.entries(metricsPorts)

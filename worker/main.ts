@@ -2,15 +2,12 @@
 import '../shared/runtime/node-version.js';
 // Then: starts OpenTelemetry before anything loads the AWS SDK (only when OTEL_* ask for traces).
 import '../shared/telemetry/preload.js';
-import { describeTable } from '../shared/dynamo/table.js';
 import { checkEpoch, describeEpoch } from '../shared/lifecycle/epoch.js';
 import { allShardKeys } from '../shared/lifecycle/keys.js';
 import { recoverFromRecords } from '../shared/operator/recover.js';
-import { openDynamo } from '../shared/runtime/bootstrap.js';
-import { PlacementWatch } from '../shared/runtime/cluster-placement.js';
+import { openDynamo, startServiceProbes } from '../shared/runtime/bootstrap.js';
 import { loadConfigOrExit } from '../shared/runtime/config.js';
 import { createLogger } from '../shared/runtime/logger.js';
-import { startProbeServer } from '../shared/runtime/probe-server.js';
 import type { RedisConnection } from '../shared/runtime/redis.js';
 import { connectRedis, describeRedis, waitForRedis } from '../shared/runtime/redis.js';
 import { retryTransient } from '../shared/runtime/retry.js';
@@ -19,7 +16,7 @@ import { createDynamoStores } from '../shared/store/index.js';
 import type { Stores } from '../shared/store/types.js';
 import { openShardedSystem } from '../shared/wiring.js';
 import { WorkerMetrics } from './metrics.js';
-import { startWorkerService, workerIdOf } from './worker-service.js';
+import { startWorkerService, type WorkerService, workerIdOf } from './worker-service.js';
 
 const config = loadConfigOrExit();
 // Every line names the worker, so logs from many processes and machines can be told apart.
@@ -36,35 +33,33 @@ async function main() {
   redis.on('error', (error) => logger.debug({ err: error.message }, 'redis connection error'));
   await waitForRedis(redis, config.REDIS_URL, 30_000);
   const stores = createDynamoStores(dynamo, config);
-  // On a cluster: which master serves each shard, warned about when two shards share one.
-  const placement = new PlacementWatch({ redis, keys: allShardKeys(config), logger, registry: metrics.registry });
-  await placement.start();
-  const probe =
-    config.METRICS_PORT > 0
-      ? await startProbeServer({
-          port: config.METRICS_PORT,
-          portHint: 'set METRICS_PORT to a free port, or 0 to turn the listener off',
-          registry: metrics.registry,
-          readiness: {
-            redis: () => redis.ping(),
-            dynamodb: () => describeTable(dynamo.client, config.DYNAMODB_TABLE_NAME),
-            epoch: async () => {
-              for (const keys of allShardKeys(config)) {
-                const state = await checkEpoch(redis, keys, stores.jobs);
-                if (state.state !== 'ok') throw new Error(describeEpoch(state));
-              }
-            },
-          },
-          detail: () => {
-            const shards = placement.detail();
-            return shards ? { placement: shards } : undefined;
-          },
-        })
-      : undefined;
+  const checks = { epoch: () => epochsAgree(stores, redis) };
+  const probes = await startServiceProbes({ config, logger, redis, dynamo, registry: metrics.registry, checks });
   if (config.RECOVER_ON_START) await recoverOnStart(stores, redis);
   await reportEpochs(stores, redis);
   const service = startWorkerService({ config, stores, redis, logger, metrics });
+  logReady(service, probes.port);
 
+  const stop = onShutdownSignal(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
+    const drained = await service.close(Math.max(0, config.SHUTDOWN_TIMEOUT_MS - CLOSE_RESERVE_MS));
+    probes.close();
+    redis.disconnect();
+    dynamo.close();
+    logger.info({ drained }, drained ? 'worker stopped: in-flight jobs finished' : 'worker stopped after the deadline');
+    return 0;
+  });
+  parentGone(stop);
+}
+
+/** /readyz's epoch check: every shard's Redis belongs to this table; else rejects with why. */
+async function epochsAgree(stores: Stores, redis: RedisConnection) {
+  for (const keys of allShardKeys(config)) {
+    const state = await checkEpoch(redis, keys, stores.jobs);
+    if (state.state !== 'ok') throw new Error(describeEpoch(state));
+  }
+}
+
+function logReady(service: WorkerService, metricsPort: number | null): void {
   logger.info(
     {
       workerId: service.workerId,
@@ -73,22 +68,11 @@ async function main() {
       table: config.DYNAMODB_TABLE_NAME,
       concurrency: config.WORKER_CONCURRENCY,
       shards: service.shards.map((s) => s.shard),
-      metricsPort: probe?.port ?? null,
+      metricsPort,
     },
     `worker ${service.workerId} ready: ${config.WORKER_CONCURRENCY} jobs at a time from ${config.QUEUE_NAME}` +
       (config.QUEUE_SHARDS > 1 ? ` (each of shards ${service.shards.map((s) => s.shard).join(', ')})` : ''),
   );
-
-  const stop = onShutdownSignal(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
-    const drained = await service.close(Math.max(0, config.SHUTDOWN_TIMEOUT_MS - CLOSE_RESERVE_MS));
-    probe?.server.close();
-    placement.close();
-    redis.disconnect();
-    dynamo.close();
-    logger.info({ drained }, drained ? 'worker stopped: in-flight jobs finished' : 'worker stopped after the deadline');
-    return 0;
-  });
-  parentGone(stop);
 }
 
 /** RECOVER_ON_START: what `djq recover` does, before this worker takes its first job. */

@@ -8,58 +8,39 @@ import type { FlowControl } from './flow-control.js';
 
 export type JobOutcome = 'completed' | 'retried' | 'dead-lettered' | 'failed-final' | 'put-back';
 
+/** Every metric this worker exports, by name, with its help text: the catalogue /metrics serves. */
+const HELP = {
+  djq_jobs_total: 'Jobs by operation and outcome (completed, retried, failed-final, dead-lettered, put-back)',
+  djq_job_duration_seconds: 'Time a job attempt spent in the processor',
+  djq_dynamodb_call_duration_seconds: 'DynamoDB call latency by command (SDK retries included)',
+  djq_dynamodb_consumed_capacity_units_total: 'Consumed capacity units reported by DynamoDB, by table',
+  djq_dynamodb_throttles_total: 'DynamoDB calls that ended throttled after SDK retries',
+  djq_dynamodb_throttled_requests_total:
+    'DynamoDB requests answered with a throttling error, SDK retries included (the flow-control signal)',
+  djq_jobs_put_back_total: 'Jobs put back without using an attempt, by cause (contended, throttled)',
+  djq_dynamodb_errors_total: 'DynamoDB calls that ended in an error, by command and error name',
+  djq_flow_rate_jobs_per_second: 'Fleet job rate flow control allows (0: no limit; DynamoDB has not throttled)',
+  djq_flow_limited: '1 while flow control limits the fleet because DynamoDB throttled',
+  djq_flow_fleet_capacity_units_per_second:
+    "Capacity units the fleet's jobs consumed in the last full second (all workers)",
+} as const;
+
+type MetricName = keyof typeof HELP;
+
+/** Histogram buckets, in seconds: a job attempt's, and a DynamoDB call's. */
+const JOB_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const CALL_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
 export class WorkerMetrics {
   readonly registry = new Registry();
-  private readonly jobs = new Counter({
-    name: 'djq_jobs_total',
-    help: 'Jobs by operation and outcome (completed, retried, failed-final, dead-lettered, put-back)',
-    labelNames: ['op', 'outcome'] as const,
-    registers: [this.registry],
-  });
-  private readonly jobDuration = new Histogram({
-    name: 'djq_job_duration_seconds',
-    help: 'Time a job attempt spent in the processor',
-    labelNames: ['op'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [this.registry],
-  });
-  private readonly dynamoLatency = new Histogram({
-    name: 'djq_dynamodb_call_duration_seconds',
-    help: 'DynamoDB call latency by command (SDK retries included)',
-    labelNames: ['command'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [this.registry],
-  });
-  private readonly capacity = new Counter({
-    name: 'djq_dynamodb_consumed_capacity_units_total',
-    help: 'Consumed capacity units reported by DynamoDB, by table',
-    labelNames: ['table'] as const,
-    registers: [this.registry],
-  });
-  private readonly throttles = new Counter({
-    name: 'djq_dynamodb_throttles_total',
-    help: 'DynamoDB calls that ended throttled after SDK retries',
-    labelNames: ['command'] as const,
-    registers: [this.registry],
-  });
-  private readonly throttledRequests = new Counter({
-    name: 'djq_dynamodb_throttled_requests_total',
-    help: 'DynamoDB requests answered with a throttling error, SDK retries included (the flow-control signal)',
-    labelNames: ['command'] as const,
-    registers: [this.registry],
-  });
-  private readonly putBacks = new Counter({
-    name: 'djq_jobs_put_back_total',
-    help: 'Jobs put back without using an attempt, by cause (contended, throttled)',
-    labelNames: ['op', 'cause'] as const,
-    registers: [this.registry],
-  });
-  private readonly dynamoErrors = new Counter({
-    name: 'djq_dynamodb_errors_total',
-    help: 'DynamoDB calls that ended in an error, by command and error name',
-    labelNames: ['command', 'error'] as const,
-    registers: [this.registry],
-  });
+  private readonly jobs = this.counter('djq_jobs_total', ['op', 'outcome']);
+  private readonly jobDuration = this.histogram('djq_job_duration_seconds', ['op'], JOB_SECONDS);
+  private readonly dynamoLatency = this.histogram('djq_dynamodb_call_duration_seconds', ['command'], CALL_SECONDS);
+  private readonly capacity = this.counter('djq_dynamodb_consumed_capacity_units_total', ['table']);
+  private readonly throttles = this.counter('djq_dynamodb_throttles_total', ['command']);
+  private readonly throttledRequests = this.counter('djq_dynamodb_throttled_requests_total', ['command']);
+  private readonly putBacks = this.counter('djq_jobs_put_back_total', ['op', 'cause']);
+  private readonly dynamoErrors = this.counter('djq_dynamodb_errors_total', ['command', 'error']);
 
   private readonly dynamoListeners = new Set<(call: DynamoCall) => void>();
 
@@ -88,34 +69,27 @@ export class WorkerMetrics {
 
   /** The fleet's flow state as this worker last heard it, per shard. */
   observeFlow(flows: readonly { shard: number; flow: FlowControl }[]): void {
-    const shardOf = (shard: number) => ({ shard: String(shard) });
-    new Gauge({
-      name: 'djq_flow_rate_jobs_per_second',
-      help: 'Fleet job rate flow control allows (0: no limit; DynamoDB has not throttled)',
-      labelNames: ['shard'] as const,
-      registers: [this.registry],
-      collect() {
-        for (const { shard, flow } of flows) this.set(shardOf(shard), flow.rate ?? 0);
-      },
-    });
-    new Gauge({
-      name: 'djq_flow_limited',
-      help: '1 while flow control limits the fleet because DynamoDB throttled',
-      labelNames: ['shard'] as const,
-      registers: [this.registry],
-      collect() {
-        for (const { shard, flow } of flows) this.set(shardOf(shard), flow.rate === null ? 0 : 1);
-      },
-    });
-    new Gauge({
-      name: 'djq_flow_fleet_capacity_units_per_second',
-      help: "Capacity units the fleet's jobs consumed in the last full second (all workers)",
-      labelNames: ['shard'] as const,
-      registers: [this.registry],
-      collect() {
-        for (const { shard, flow } of flows) this.set(shardOf(shard), flow.fleetUnitsPerSecond);
-      },
-    });
+    const flowGauge = (name: MetricName, value: (flow: FlowControl) => number) =>
+      new Gauge({
+        name,
+        help: HELP[name],
+        labelNames: ['shard'] as const,
+        registers: [this.registry],
+        collect() {
+          for (const { shard, flow } of flows) this.set({ shard: String(shard) }, value(flow));
+        },
+      });
+    flowGauge('djq_flow_rate_jobs_per_second', (flow) => flow.rate ?? 0);
+    flowGauge('djq_flow_limited', (flow) => (flow.rate === null ? 0 : 1));
+    flowGauge('djq_flow_fleet_capacity_units_per_second', (flow) => flow.fleetUnitsPerSecond);
+  }
+
+  private counter<L extends string>(name: MetricName, labelNames: readonly L[]): Counter<L> {
+    return new Counter({ name, help: HELP[name], labelNames, registers: [this.registry] });
+  }
+
+  private histogram<L extends string>(name: MetricName, labelNames: readonly L[], buckets: number[]): Histogram<L> {
+    return new Histogram({ name, help: HELP[name], labelNames, buckets, registers: [this.registry] });
   }
 
   /** Also tells `listener` of every DynamoDB call (the console's minute series); returns the unsubscribe. */

@@ -21,28 +21,63 @@ function nextDelayMs(job: Job, attempt: number): number | undefined {
   return backoff.delay * 2 ** (attempt - 1);
 }
 
+/**
+ * A delivery that loses applies nothing and ends without error: no failed attempt, no log line.
+ * A stale one returns (BullMQ's ack then fails its lock check: the job is not touched, nor an
+ * attempt counted); one that still holds its job fails it so the dead-letter move follows the
+ * decision (the DLQ entry does not count this delivery as an attempt).
+ */
+async function loseDecision(
+  lifecycle: JobLifecycle,
+  job: Job,
+  token: string | undefined,
+  attempt: number,
+  reason: LostReason,
+): Promise<undefined> {
+  if ((await lifecycle.lostDecision(job, token, { attempt, reason })) === 'stale') return undefined;
+  const why = reason === 'barred' ? 'was barred by a dead-letter move' : 'was decided otherwise while it ran';
+  throw new UnrecoverableError(lostDecisionMessage(String(job.id), why));
+}
+
+/** Records a failed attempt (its log line, its transition), then throws what tells BullMQ whether to retry. */
+async function failAttempt(
+  lifecycle: JobLifecycle,
+  job: Job,
+  token: string | undefined,
+  error: unknown,
+  spent: { attempt: number; durationMs: number; capacityUnits: number },
+): Promise<never> {
+  const { attempt } = spent;
+  const maxAttempts = job.opts.attempts ?? 1;
+  const c = classifyError(error);
+  const message = (error as Error)?.message ?? String(error);
+  const final = !c.retryable || attempt >= maxAttempts;
+  const delay = final ? undefined : nextDelayMs(job, attempt);
+  const failure = {
+    ...spent,
+    maxAttempts,
+    errorClass: c.errorClass,
+    kind: c.kind,
+    message,
+    retryable: c.retryable,
+    final,
+    ...(delay !== undefined ? { nextDelayMs: delay } : {}),
+  };
+  // The job's log line is bookkeeping: its failure must not change the outcome.
+  await lifecycle.attemptFailed(job, failure, token).catch(() => undefined);
+  if (!c.retryable) throw new UnrecoverableError(`${c.errorClass}: ${message}`);
+  throw error;
+}
+
 export function makeProcessor(handlers: Handlers, lifecycle: JobLifecycle, flow: FlowControl) {
   // One span per attempt (a child of BullMQ's `process` span when tracing is on): the DynamoDB calls
   // nest under it, and the lifecycle's transitions write the job id, attempt and outcome onto it.
   return (job: Job, token?: string): Promise<JobResult | undefined> =>
     tracing().span(`attempt ${job.name}`, {}, () => runAttempt(job, token));
 
-  /**
-   * A delivery that loses applies nothing and ends without error: no failed attempt, no log line.
-   * A stale one returns (BullMQ's ack then fails its lock check: the job is not touched, nor an
-   * attempt counted); one that still holds its job fails it so the dead-letter move follows the
-   * decision (the DLQ entry does not count this delivery as an attempt).
-   */
-  async function lose(job: Job, token: string | undefined, attempt: number, reason: LostReason) {
-    if ((await lifecycle.lostDecision(job, token, { attempt, reason })) === 'stale') return undefined;
-    const why = reason === 'barred' ? 'was barred by a dead-letter move' : 'was decided otherwise while it ran';
-    throw new UnrecoverableError(lostDecisionMessage(String(job.id), why));
-  }
-
   async function runAttempt(job: Job, token?: string): Promise<JobResult | undefined> {
     const attempt = lifecycle.attemptStarted(job);
     flow.noteStarted();
-    const maxAttempts = job.opts.attempts ?? 1;
     const started = performance.now();
     const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
     let outcome: { result: JobResult; capacityUnits: number; dynamoCalls: number; dynamoMs: number };
@@ -63,38 +98,19 @@ export function makeProcessor(handlers: Handlers, lifecycle: JobLifecycle, flow:
       };
     } catch (error) {
       flow.noteCalls(tally);
-      if (error instanceof JobBarredError) return lose(job, token, attempt, 'barred');
+      if (error instanceof JobBarredError) return loseDecision(lifecycle, job, token, attempt, 'barred');
       const cause = putBackCause(error, flow.enabled);
       // Not a failed attempt: the job goes back to the queue and its attempts stay as they are.
       if (token && cause) return putBack(lifecycle, job, token, attempt, cause, tally.capacityUnits);
-      const c = classifyError(error);
-      const message = (error as Error)?.message ?? String(error);
-      const final = !c.retryable || attempt >= maxAttempts;
-      const delay = final ? undefined : nextDelayMs(job, attempt);
-      await lifecycle
-        .attemptFailed(
-          job,
-          {
-            attempt,
-            maxAttempts,
-            durationMs: elapsed(),
-            errorClass: c.errorClass,
-            kind: c.kind,
-            message,
-            retryable: c.retryable,
-            final,
-            capacityUnits: tally.capacityUnits,
-            ...(delay !== undefined ? { nextDelayMs: delay } : {}),
-          },
-          token,
-        )
-        .catch(() => undefined); // the job's log line is bookkeeping: its failure must not change the outcome
-      if (!c.retryable) throw new UnrecoverableError(`${c.errorClass}: ${message}`);
-      throw error;
+      return failAttempt(lifecycle, job, token, error, {
+        attempt,
+        durationMs: elapsed(),
+        capacityUnits: tally.capacityUnits,
+      });
     }
     // Decided before BullMQ acknowledges: if we die now the job is redelivered and finds its effect.
     const decided = await lifecycle.completed(job, { attempt, durationMs: elapsed(), ...outcome });
-    if (!decided) return lose(job, token, attempt, 'decided-otherwise');
+    if (!decided) return loseDecision(lifecycle, job, token, attempt, 'decided-otherwise');
     return outcome.result;
   }
 }

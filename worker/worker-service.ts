@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import { EffectBars } from '../shared/lifecycle/effect-bars.js';
-import { startHistoryRecorder } from '../shared/lifecycle/history.js';
+import { type HistoryRecorder, startHistoryRecorder } from '../shared/lifecycle/history.js';
 import { RedisHistorySpill } from '../shared/lifecycle/history-spill.js';
 import { queueKeys } from '../shared/lifecycle/keys.js';
 import { MinuteSeriesRecorder } from '../shared/lifecycle/minute-series.js';
@@ -19,7 +19,7 @@ import { tracing } from '../shared/telemetry/tracing.js';
 import { type JobSystem, openJobSystem } from '../shared/wiring.js';
 import { ElectedSweep, LEASE_ROUNDS } from './elected-sweep.js';
 import { FlowControl } from './flow-control.js';
-import { makeHandlers } from './handlers.js';
+import { type Handlers, makeHandlers } from './handlers.js';
 import type { WorkerMetrics } from './metrics.js';
 import { makeProcessor } from './processor.js';
 import { Settler } from './settler.js';
@@ -72,9 +72,21 @@ export function consumedShards(config: Pick<Config, 'QUEUE_SHARDS' | 'WORKER_SHA
   return config.WORKER_SHARDS ?? Array.from({ length: config.QUEUE_SHARDS }, (_, i) => i);
 }
 
-export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
-  const { config, stores, redis, logger, metrics } = deps;
-  const workerId = workerIdOf(config);
+/** One consumed shard's parts. */
+type ShardService = WorkerService['shards'][number];
+
+/** What every shard of one process shares. */
+interface ProcessParts {
+  workerId: string;
+  history: HistoryRecorder;
+  handlers: Handlers;
+  effects: EffectBars;
+  series: MinuteSeriesRecorder;
+  /** Each shard's queue depth for the console's series, registered as the shard starts. */
+  depthCounters: Map<number, () => Promise<number>>;
+}
+
+function startProcessParts({ config, stores, redis, logger }: WorkerServiceDeps): ProcessParts {
   // One spill per process (shard 0's key): the history of every shard it runs waits there alike.
   const history = startHistoryRecorder(
     config,
@@ -83,91 +95,139 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
     new RedisHistorySpill(redis, queueKeys(config, 0).historySpill),
   );
   const commands = new UserCommands({ events: stores.events, users: stores.users, records: stores.jobs });
-  const handlers = makeHandlers(stores.users, commands);
-  const effects = new EffectBars(stores);
-  // bullmq-otel when tracing is on (OTEL_*): BullMQ's spans, and the trace context read from each job.
-  const telemetry = tracing().bullmq;
+  const depthCounters = new Map<number, () => Promise<number>>();
+  const depthOf = (shard: number) => depthCounters.get(shard)?.() ?? Promise.resolve(0);
   // The console's charts: what BullMQ's metrics do not count, per minute, in shard 0's keys.
   const series = new MinuteSeriesRecorder(redis, queueKeys(config, 0), {
     depth: consumedShards(config).map((shard) => ({ shard, count: () => depthOf(shard) })),
     onError: (error) => logger.debug({ err: error }, 'console minute series not written (Redis unavailable?)'),
   });
-  const stopSeriesDynamo = metrics.onDynamoCall(series.dynamoCall);
-  const depthCounters = new Map<number, () => Promise<number>>();
-  const depthOf = (shard: number) => depthCounters.get(shard)?.() ?? Promise.resolve(0);
-  const shards = consumedShards(config).map((shard) => {
-    const system = openJobSystem({ config, redis, stores, logger, actor: workerId, shard, history });
-    const { lifecycle, queues, keys } = system;
-    logTransitions(lifecycle, logger);
-    metrics.observe(lifecycle);
-    series.observe(lifecycle);
-    depthCounters.set(shard, async () => {
-      const counts = await queues.operations.getJobCounts('wait', 'prioritized', 'delayed');
-      return Object.values(counts).reduce((a, b) => a + b, 0);
-    });
-    const settler = new Settler({ queues, lifecycle, effects, logger });
-    // Each shard is its own queue with its own rate: each converges on its share of the table.
-    const flow = FlowControl.fromConfig(config, redis, keys, logger.child({ shard }));
-    flow.start();
-    const worker = new Worker(keys.operations, makeProcessor(handlers, lifecycle, flow), {
-      ...(telemetry ? { telemetry } : {}),
-      connection: redis,
-      prefix: keys.prefix,
-      concurrency: config.WORKER_CONCURRENCY,
-      lockDuration: config.LOCK_DURATION_MS,
-      stalledInterval: config.STALLED_INTERVAL_MS,
-      maxStalledCount: config.MAX_STALLED_COUNT,
-      name: workerId,
-      metrics: { maxDataPoints: BULLMQ_METRICS_MINUTES },
-    });
-    worker.on('failed', settler.onFailed);
-    worker.on('error', (error) => logWorkerError(logger, error, shard));
-    worker.on('stalled', (jobId) =>
-      logger.warn({ jobId, shard }, 'job stalled (its worker died or blocked); it will run again'),
-    );
-    // One sweeper per shard in the whole fleet: its Redis load stays the same however many workers run.
-    const lease = new SweepLease(redis, keys.sweepLease, workerId, LEASE_ROUNDS * config.DLQ_SWEEP_INTERVAL_MS);
-    const sweep = new ElectedSweep({
-      settler,
-      lease,
-      logger: logger.child({ shard }),
-      intervalMs: config.DLQ_SWEEP_INTERVAL_MS,
-    });
-    sweep.start();
-    return { shard, worker, system, settler, flow, sweep };
+  return {
+    workerId: workerIdOf(config),
+    history,
+    handlers: makeHandlers(stores.users, commands),
+    effects: new EffectBars(stores),
+    series,
+    depthCounters,
+  };
+}
+
+/** What one shard's BullMQ Worker runs and reports to. */
+interface WorkerParts {
+  shard: number;
+  system: JobSystem;
+  settler: Settler;
+  flow: FlowControl;
+}
+
+/** The shard's BullMQ Worker running the processor, with its failures handed to the settler. */
+function startBullWorker(deps: WorkerServiceDeps, parts: ProcessParts, { shard, system, settler, flow }: WorkerParts) {
+  const { config, redis, logger } = deps;
+  const { keys, lifecycle } = system;
+  // bullmq-otel when tracing is on (OTEL_*): BullMQ's spans, and the trace context read from each job.
+  const telemetry = tracing().bullmq;
+  const worker = new Worker(keys.operations, makeProcessor(parts.handlers, lifecycle, flow), {
+    ...(telemetry ? { telemetry } : {}),
+    connection: redis,
+    prefix: keys.prefix,
+    concurrency: config.WORKER_CONCURRENCY,
+    lockDuration: config.LOCK_DURATION_MS,
+    stalledInterval: config.STALLED_INTERVAL_MS,
+    maxStalledCount: config.MAX_STALLED_COUNT,
+    name: parts.workerId,
+    metrics: { maxDataPoints: BULLMQ_METRICS_MINUTES },
   });
+  worker.on('failed', settler.onFailed);
+  worker.on('error', (error) => logWorkerError(logger, error, shard));
+  worker.on('stalled', (jobId) =>
+    logger.warn({ jobId, shard }, 'job stalled (its worker died or blocked); it will run again'),
+  );
+  return worker;
+}
+
+/** The shard's periodic sweep, run only while this worker holds the shard's sweep lease. */
+function startSweep(
+  { config, redis, logger }: WorkerServiceDeps,
+  workerId: string,
+  { shard, system, settler }: WorkerParts,
+) {
+  // One sweeper per shard in the whole fleet: its Redis load stays the same however many workers run.
+  const lease = new SweepLease(redis, system.keys.sweepLease, workerId, LEASE_ROUNDS * config.DLQ_SWEEP_INTERVAL_MS);
+  const sweep = new ElectedSweep({
+    settler,
+    lease,
+    logger: logger.child({ shard }),
+    intervalMs: config.DLQ_SWEEP_INTERVAL_MS,
+  });
+  sweep.start();
+  return sweep;
+}
+
+/** One shard: its job system with every subscriber on its lifecycle, flow control, worker and sweep. */
+function startShard(deps: WorkerServiceDeps, parts: ProcessParts, shard: number): ShardService {
+  const { config, stores, redis, logger, metrics } = deps;
+  const { workerId, history, effects, series } = parts;
+  const system = openJobSystem({ config, redis, stores, logger, actor: workerId, shard, history });
+  const { lifecycle, queues, keys } = system;
+  logTransitions(lifecycle, logger);
+  metrics.observe(lifecycle);
+  series.observe(lifecycle);
+  parts.depthCounters.set(shard, async () => {
+    const counts = await queues.operations.getJobCounts('wait', 'prioritized', 'delayed');
+    return Object.values(counts).reduce((a, b) => a + b, 0);
+  });
+  const settler = new Settler({ queues, lifecycle, effects, logger });
+  // Each shard is its own queue with its own rate: each converges on its share of the table.
+  const flow = FlowControl.fromConfig(config, redis, keys, logger.child({ shard }));
+  flow.start();
+  const worker = startBullWorker(deps, parts, { shard, system, settler, flow });
+  const sweep = startSweep(deps, workerId, { shard, system, settler, flow });
+  return { shard, worker, system, settler, flow, sweep };
+}
+
+/** WorkerService.close: flow, sweeps, workers, series, then history, all under one deadline. */
+async function closeShards(
+  { config, logger }: WorkerServiceDeps,
+  parts: ProcessParts & { stopSeriesDynamo: () => void },
+  shards: readonly ShardService[],
+  timeoutMs = config.SHUTDOWN_TIMEOUT_MS,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (const s of shards) s.flow.close();
+  // First, so another worker sweeps at its next round rather than after the lease expires.
+  await withDeadline(Promise.all(shards.map((s) => s.sweep.close())), deadline);
+  // BullMQ's close() has no timeout, and a later close(true) forces nothing (it returns the
+  // first call's promise): the deadline is ours.
+  const drained = await withDeadline(Promise.all(shards.map((s) => s.worker.close())), deadline);
+  if (!drained) logger.warn({ timeoutMs }, 'in-flight jobs did not finish in time; abandoning them');
+  parts.stopSeriesDynamo();
+  await withDeadline(parts.series.close(), deadline);
+  const flushed = await withDeadline(
+    (async () => {
+      await parts.history.close();
+      await Promise.all(shards.map((s) => s.system.close()));
+    })(),
+    deadline,
+  );
+  if (!flushed) logger.warn('job history not flushed before the deadline');
+  return drained && flushed;
+}
+
+export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
+  const parts = startProcessParts(deps);
+  const stopSeriesDynamo = deps.metrics.onDynamoCall(parts.series.dynamoCall);
+  const shards = consumedShards(deps.config).map((shard) => startShard(deps, parts, shard));
   const first = shards[0];
   if (!first) throw new Error('a worker needs at least one shard to consume');
-  metrics.observeFlow(shards);
-  series.start();
-
+  deps.metrics.observeFlow(shards);
+  parts.series.start();
   return {
     worker: first.worker,
     system: first.system,
     settler: first.settler,
     shards,
-    workerId,
-    async close(timeoutMs = config.SHUTDOWN_TIMEOUT_MS) {
-      const deadline = Date.now() + timeoutMs;
-      for (const s of shards) s.flow.close();
-      // First, so another worker sweeps at its next round rather than after the lease expires.
-      await withDeadline(Promise.all(shards.map((s) => s.sweep.close())), deadline);
-      // BullMQ's close() has no timeout, and a later close(true) forces nothing (it returns the
-      // first call's promise): the deadline is ours.
-      const drained = await withDeadline(Promise.all(shards.map((s) => s.worker.close())), deadline);
-      if (!drained) logger.warn({ timeoutMs }, 'in-flight jobs did not finish in time; abandoning them');
-      stopSeriesDynamo();
-      await withDeadline(series.close(), deadline);
-      const flushed = await withDeadline(
-        (async () => {
-          await history.close();
-          await Promise.all(shards.map((s) => s.system.close()));
-        })(),
-        deadline,
-      );
-      if (!flushed) logger.warn('job history not flushed before the deadline');
-      return drained && flushed;
-    },
+    workerId: parts.workerId,
+    close: (timeoutMs) => closeShards(deps, { ...parts, stopSeriesDynamo }, shards, timeoutMs),
   };
 }
 

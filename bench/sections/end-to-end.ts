@@ -1,15 +1,21 @@
 // 2 and 3. End to end against dynalite (out of process): the full project (event-sourced writes,
 // history on, default mix) against a naive BullMQ worker doing one PutItem per job, and the
-// ceiling: what dynalite sustains from a tight client loop. All at the same concurrency.
+// ceiling: what dynalite sustains from a tight client loop. All at the same concurrency. The
+// project's run also counts every DynamoDB call a job causes, the producer's acceptance included
+// (outside the timed window), by read and write and by kind of item (bench/dynamo-units.ts).
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import type { GeneratedJob } from '../../producer/generator.js';
+import { pendingTargets } from '../../shared/domain/payload.js';
 import { createDynamoClients } from '../../shared/dynamo/client.js';
 import type { DynamoCall } from '../../shared/dynamo/instrumentation.js';
 import { operationJobOptions } from '../../shared/lifecycle/queues.js';
 import { createDynamoStores } from '../../shared/store/index.js';
+import type { Stores } from '../../shared/store/types.js';
 import { WorkerMetrics } from '../../worker/metrics.js';
 import { startWorkerService } from '../../worker/worker-service.js';
+import { DynamoUnits, type UnitsPerJob } from '../dynamo-units.js';
 import { progress } from '../report.js';
 import {
   type BenchServices,
@@ -17,13 +23,14 @@ import {
   createTable,
   devNullLogger,
   dropPrefix,
+  round,
   runConfig,
   waitForOutcomes,
   watchTable,
 } from '../support.js';
 import { benchGenerator, fillQueue, generate, seedUsers } from '../workload.js';
 
-/** Counts DynamoDB calls by command, and the capacity units they consumed (ReturnConsumedCapacity). */
+/** Counts DynamoDB calls by command, and the capacity units they consumed (ReturnConsumedCapacity): rates. */
 class CallCounter {
   readonly byCommand = new Map<string, number>();
   total = 0;
@@ -46,10 +53,54 @@ export interface ProjectRun {
   requestsPerSec: number;
   /** Read and write capacity units consumed per second (dynalite reports them as DynamoDB would). */
   capacityUnitsPerSec?: number;
-  capacityUnitsPerJob?: number;
+  /** Requests per job of the workers alone (the window requestsPerSec is measured over). */
   requestsPerJob: number;
   historyRequestsPerJob: number;
   requestsByCommand: Record<string, number>;
+  /** The producer's acceptance writes went in ticks of this many jobs (one BatchWriteItem per tick). */
+  acceptTickJobs?: number;
+  /**
+   * Every DynamoDB call a job causes, per job: the producer's acceptance, the worker's reads and
+   * writes, its decision, its history; by read and write, and by kind of item (dynamo-units.ts).
+   */
+  perJob?: UnitsPerJob;
+  /** What deciding write jobs from their linked event instead of an OUTCOME write would save, per job. */
+  outcomeWriteOfWriteJobs?: { writeJobShare: number; requests: number; writeUnits: number; indexWriteUnits: number };
+}
+
+/** The producer's tick in the latency and Redis sections (200 jobs/s, a tick every 10 ms): 2 jobs. */
+const ACCEPT_TICK_JOBS = 2;
+
+/** Accepts the jobs as the producer does before adding them (DynamoDB's acceptance, tick by tick). */
+async function acceptAsProducer(stores: Stores, work: readonly GeneratedJob[]): Promise<void> {
+  for (let i = 0; i < work.length; i += ACCEPT_TICK_JOBS * 25) {
+    const ticks = Array.from({ length: 25 }, (_, t) =>
+      work.slice(i + t * ACCEPT_TICK_JOBS, i + (t + 1) * ACCEPT_TICK_JOBS),
+    );
+    await Promise.all(ticks.filter((tick) => tick.length > 0).map((tick) => stores.jobs.accept(tick)));
+  }
+}
+
+/** The decision writes of the jobs that write a user: what skipping their OUTCOME write would save. */
+function outcomeWritesOfWriteJobs(units: DynamoUnits, work: readonly GeneratedJob[]) {
+  const perJob = (n: number) => round(n / work.length, 3);
+  const saved = { requests: 0, writeUnits: 0, indexWriteUnits: 0 };
+  let writeJobs = 0;
+  for (const job of work) {
+    if (pendingTargets(job.name, job.data).length === 0) continue;
+    writeJobs += 1;
+    const decisions = units.decisionsByJob.get(job.id);
+    if (!decisions) continue;
+    saved.requests += decisions.requests;
+    saved.writeUnits += decisions.writeUnits;
+    saved.indexWriteUnits += decisions.indexWriteUnits;
+  }
+  return {
+    writeJobShare: perJob(writeJobs),
+    requests: perJob(saved.requests),
+    writeUnits: perJob(saved.writeUnits),
+    indexWriteUnits: perJob(saved.indexWriteUnits),
+  };
 }
 
 export async function projectRun(services: BenchServices, jobs: number, label = 'e2e'): Promise<ProjectRun> {
@@ -61,16 +112,19 @@ export async function projectRun(services: BenchServices, jobs: number, label = 
     counter.observe(call);
     metrics.dynamoCall(call);
   });
+  const units = new DynamoUnits().attach(dynamo.client);
   const base = createDynamoStores(dynamo, config);
   const seeded = await seedUsers(base);
   const redis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
   const queue = new Queue(config.QUEUE_NAME, { connection: redis, prefix: config.QUEUE_PREFIX });
   const work = generate(benchGenerator(config, seeded), jobs);
+  units.reset(); // the seeding is set-up; from here every call belongs to these jobs
+  await acceptAsProducer(base, work);
   await fillQueue(queue, work, operationJobOptions(config));
-  // Its own client: the counter counts the workers' calls only.
+  // Its own client: neither counter counts the polls.
   const watch = watchTable(config).add(work.map((job) => job.id));
 
-  counter.reset();
+  counter.reset(); // the window's rates are the workers' alone
   const started = Date.now();
   const service = startWorkerService({ config, stores: base, redis, logger: devNullLogger(), metrics });
   const settled = await waitForOutcomes(watch, jobs, (done) => progress('end to end', `project ${done}/${jobs}`));
@@ -79,15 +133,18 @@ export async function projectRun(services: BenchServices, jobs: number, label = 
   await service.close(); // flushes the last history batch, which belongs to these jobs
   watch.close();
   const seconds = (settled.lastAt - started) / 1000;
+  const perJob = units.perJob(jobs);
   const result: ProjectRun = {
     jobs,
     jobsPerSec: jobs / seconds,
     requestsPerSec: callsInWindow / seconds,
     capacityUnitsPerSec: unitsInWindow / seconds,
-    capacityUnitsPerJob: counter.capacityUnits / jobs,
     requestsPerJob: counter.total / jobs,
-    historyRequestsPerJob: (counter.byCommand.get('BatchWriteItemCommand') ?? 0) / jobs,
+    historyRequestsPerJob: perJob.byKind.history?.requests ?? 0,
     requestsByCommand: Object.fromEntries(counter.byCommand),
+    acceptTickJobs: ACCEPT_TICK_JOBS,
+    perJob,
+    outcomeWriteOfWriteJobs: outcomeWritesOfWriteJobs(units, work),
   };
   await queue.close();
   await dropPrefix(services.control, config.QUEUE_PREFIX);

@@ -12,7 +12,7 @@ import { createDynamoStores } from '../../shared/store/index.js';
 import type { Stores } from '../../shared/store/types.js';
 import { UserCommands } from '../../worker/user-commands.js';
 import { progress } from '../report.js';
-import { type BenchServices, createTable, percentile, round, runConfig } from '../support.js';
+import { type BenchServices, percentile, round, runConfigWithTable } from '../support.js';
 
 export interface HistorySide {
   events: number;
@@ -96,8 +96,7 @@ export async function history(
   services: BenchServices,
   options: { shortEvents: number; longEvents: number; updates: number },
 ): Promise<HistoryResult> {
-  const { config } = runConfig(services, 'history');
-  await createTable(config);
+  const { config } = await runConfigWithTable(services, 'history');
   // Every call's capacity goes to whichever side is being measured (one update at a time).
   let bucket: { reads: number; writes: number; requests: number } | undefined;
   const observe = (call: DynamoCall) => {

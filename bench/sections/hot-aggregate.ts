@@ -14,6 +14,7 @@ import { createDynamoStores } from '../../shared/store/index.js';
 import { UserCommands } from '../../worker/user-commands.js';
 import { spawnWorker, type WorkerChild } from '../children.js';
 import { progress } from '../report.js';
+import { waitForWorkers } from '../run-queue.js';
 import {
   type BenchServices,
   createTable,
@@ -86,13 +87,7 @@ async function hotRun(
   const children: WorkerChild[] = [];
   try {
     for (let i = 0; i < shape.workers; i++) children.push(spawnWorker({ ...env, WORKER_ID: `${env.WORKER_ID}-${i}` }));
-    for (let waited = 0; (await queue.getWorkersCount()) < shape.workers; waited += 100) {
-      progress('hot aggregate', `${shape.workers} worker(s) starting`);
-      const dead = children.find((c) => c.process.exitCode !== null);
-      if (dead) throw new Error(`a worker exited at start: ${dead.stderr()}`);
-      if (waited > 60_000) throw new Error('workers did not start within 60 s');
-      await sleep(100);
-    }
+    await waitForWorkers(queue, children, () => progress('hot aggregate', `${shape.workers} worker(s) starting`));
     await sleep(2000); // registered is not warm
     const watch = new OutcomeWatch(new DecidedOutcomes(stores.jobs)).add(ids);
     await queue.resume();

@@ -4,12 +4,10 @@
 // uses meanwhile). Rounds alternate a fleet of 1 and of 8, so noise hits both alike. The target:
 // idle load that does not grow with the fleet (8 idle ≤ 1.5× 1 idle).
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { spawnWorker, type WorkerChild } from '../children.js';
 import { readRedisStats, statsDelta } from '../redis-stats.js';
 import { progress } from '../report.js';
-import { type BenchServices, createTable, dropPrefix, medianPair, type Pairing, round, runConfig } from '../support.js';
+import { startWorkers, withRunQueue } from '../run-queue.js';
+import { type BenchServices, medianPair, type Pairing, round, runConfigWithTable } from '../support.js';
 
 export interface IdleFleetRun {
   workers: number;
@@ -30,20 +28,9 @@ export interface IdleFleetResult {
 const SETTLE_MS = 3000;
 
 async function idleRun(services: BenchServices, workers: number, seconds: number): Promise<IdleFleetRun> {
-  const { config, env } = runConfig(services, `idle${workers}`);
-  await createTable(config);
-  const redis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
-  const queue = new Queue(config.QUEUE_NAME, { connection: redis, prefix: config.QUEUE_PREFIX });
-  const children: WorkerChild[] = [];
-  try {
-    for (let i = 0; i < workers; i++) children.push(spawnWorker({ ...env, WORKER_ID: `${env.WORKER_ID}-${i}` }));
-    for (let waited = 0; (await queue.getWorkersCount()) < workers; waited += 100) {
-      progress('idle fleet', `${workers} worker(s) starting`);
-      const dead = children.find((c) => c.process.exitCode !== null);
-      if (dead) throw new Error(`a worker exited at start: ${dead.stderr()}`);
-      if (waited > 60_000) throw new Error('workers did not start within 60 s');
-      await sleep(100);
-    }
+  const { config, env } = await runConfigWithTable(services, `idle${workers}`);
+  return withRunQueue(services, config, async (run) => {
+    await startWorkers(run, workers, env, () => progress('idle fleet', `${workers} worker(s) starting`));
     await sleep(SETTLE_MS);
     progress('idle fleet', `${workers} worker(s) idle for ${seconds} s`);
     const before = await readRedisStats(services.control);
@@ -58,12 +45,7 @@ async function idleRun(services: BenchServices, workers: number, seconds: number
         [...delta.byCommand].sort((a, b) => b[1].calls - a[1].calls).map(([name, s]) => [name, perSec(s.calls)]),
       ),
     };
-  } finally {
-    await Promise.all(children.map((c) => c.stop()));
-    await queue.close();
-    await dropPrefix(services.control, config.QUEUE_PREFIX);
-    redis.disconnect();
-  }
+  });
 }
 
 export async function idleFleet(

@@ -17,15 +17,7 @@ import { WorkerMetrics } from '../../worker/metrics.js';
 import { startWorkerService } from '../../worker/worker-service.js';
 import { progress } from '../report.js';
 import { type RuntimeStats, watchRuntime } from '../runtime-stats.js';
-import {
-  type BenchServices,
-  createTable,
-  devNullLogger,
-  dropPrefix,
-  percentile,
-  round,
-  runConfig,
-} from '../support.js';
+import { type BenchServices, devNullLogger, dropPrefix, percentile, round, runConfigWithTable } from '../support.js';
 import { StepTimes, timeAcks, timeAttempts, timedStores } from '../timing.js';
 import { benchGenerator, seedUsers } from '../workload.js';
 
@@ -106,8 +98,7 @@ export async function latency(
   services: BenchServices,
   options: { perSec: number; seconds: number; warmupSeconds: number },
 ): Promise<LatencyResult> {
-  const { config } = runConfig(services, 'latency');
-  await createTable(config);
+  const { config } = await runConfigWithTable(services, 'latency');
   const metrics = new WorkerMetrics();
   const callMs: number[] = [];
   let measuring = false;

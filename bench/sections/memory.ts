@@ -2,14 +2,13 @@
 // RSS at start, after the first checkpoint and after the last, then Redis used_memory with the
 // default retention (completed jobs kept by count and age, the ledger streams).
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { Ledger } from '../../shared/lifecycle/ledger.js';
 import { operationJobOptions } from '../../shared/lifecycle/queues.js';
 import { rssBytes, spawnWorker } from '../children.js';
 import { progress } from '../report.js';
-import { type BenchServices, dropPrefix, runConfig, watchTable } from '../support.js';
+import { startWorker, withRunQueue } from '../run-queue.js';
+import { type BenchServices, runConfig, watchTable } from '../support.js';
 import { benchGenerator, fillQueue, generate, seededTable } from '../workload.js';
 
 export interface MemoryResult {
@@ -32,18 +31,18 @@ const BACKLOG = 3000;
 export async function memory(services: BenchServices, checkpoints: [number, number]): Promise<MemoryResult> {
   const { config, env } = runConfig(services, 'memory');
   const seeded = await seededTable(config);
-  const redis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
-  const queue = new Queue(config.QUEUE_NAME, { connection: redis, prefix: config.QUEUE_PREFIX });
-  const ledger = new Ledger(redis, queueKeys(config), config.LEDGER_MAX_ENTRIES);
-  const generator = benchGenerator(config, seeded);
-  const options = operationJobOptions(config);
-  const child = spawnWorker(env);
-  const watch = watchTable(config);
-  try {
-    while ((await queue.getWorkersCount()) < 1) {
-      if (child.process.exitCode !== null) throw new Error(`the worker exited at start: ${child.stderr()}`);
-      await sleep(100);
-    }
+  return withRunQueue(services, config, async (run) => {
+    const { redis, queue } = run;
+    const ledger = new Ledger(redis, queueKeys(config), config.LEDGER_MAX_ENTRIES);
+    const generator = benchGenerator(config, seeded);
+    const options = operationJobOptions(config);
+    const watch = watchTable(config);
+    run.defer(() => watch.close());
+    const child = await startWorker(
+      run,
+      () => spawnWorker(env),
+      () => progress('memory', 'worker starting'),
+    );
     await sleep(500);
     const pid = child.process.pid as number;
     const start = rssBytes(pid);
@@ -90,11 +89,5 @@ export async function memory(services: BenchServices, checkpoints: [number, numb
       redisKeptCompletedJobs: await queue.getCompletedCount(),
       redisLedgerMB: mb(ledgerBytes),
     };
-  } finally {
-    await child.stop();
-    watch.close();
-    await queue.close();
-    await dropPrefix(services.control, config.QUEUE_PREFIX);
-    redis.disconnect();
-  }
+  });
 }

@@ -5,12 +5,11 @@
 // side in the same run: what moving to the newer Node does for BullMQ's own work.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { operationJobOptions } from '../../shared/lifecycle/queues.js';
 import { type RawChildReport, runRawWorkerChild } from '../children.js';
 import { progress } from '../report.js';
-import { type BenchServices, CONCURRENCY, dropPrefix, medianPair, type Pairing, runConfig } from '../support.js';
+import { withRunQueue } from '../run-queue.js';
+import { type BenchServices, CONCURRENCY, medianPair, type Pairing, runConfig } from '../support.js';
 import { benchGenerator, fillQueue, generate } from '../workload.js';
 
 /** Where Node 20 is looked for when BENCH_NODE20 is not set: the system Node of the bench machines. */
@@ -64,9 +63,7 @@ export function findNode20(configured = process.env.BENCH_NODE20): { path: strin
 /** One side: a queue of its own filled with `jobs` (project job options), drained by the child under `node`. */
 async function side(services: BenchServices, node: string, jobs: number, label: string): Promise<NodeSideRun> {
   const { config } = runConfig(services, label);
-  const redis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
-  const queue = new Queue(config.QUEUE_NAME, { connection: redis, prefix: config.QUEUE_PREFIX });
-  try {
+  return withRunQueue(services, config, async ({ queue }) => {
     await fillQueue(queue, generate(benchGenerator(config), jobs), operationJobOptions(config));
     const report: RawChildReport = await runRawWorkerChild(node, {
       redisUrl: services.redis.url,
@@ -80,11 +77,7 @@ async function side(services: BenchServices, node: string, jobs: number, label: 
       jobsPerSec: Math.round(report.jobsPerSec),
       cpuMicrosPerJob: Math.round(report.cpuMicrosPerJob),
     };
-  } finally {
-    await queue.close();
-    await dropPrefix(services.control, config.QUEUE_PREFIX);
-    redis.disconnect();
-  }
+  });
 }
 
 export async function nodeVersions(

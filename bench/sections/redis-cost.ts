@@ -143,12 +143,42 @@ interface SideOptions {
 const perTickOf = (o: SideOptions) =>
   o.load === 'rate' ? Math.max(1, Math.round((o.perSec * TICK_MS) / 1000)) : SATURATION_BULK;
 
+/** Offers the jobs as a side does (paced at the rate, or in bulk at saturation), measured until `finished`. */
+function offerMeasured(
+  control: Redis,
+  o: SideOptions,
+  jobs: readonly GeneratedJob[],
+  finished: Promise<void>,
+  add: (batch: GeneratedJob[]) => Promise<unknown>,
+): Promise<CostRun> {
+  return measured(control, o.jobs, async () => {
+    const started = performance.now();
+    await offer(jobs, perTickOf(o), o.load === 'rate', add);
+    await finished;
+    return (performance.now() - started) / 1000;
+  });
+}
+
+/** A side's two connections, its producer's and its worker's (two processes in production); `close` also drops the run's keys. */
+function sideConnections(services: BenchServices, control: Redis, prefix: string) {
+  const producer = new Redis(services.redis.url, { maxRetriesPerRequest: null });
+  const worker = new Redis(services.redis.url, { maxRetriesPerRequest: null });
+  return {
+    producer,
+    worker,
+    async close() {
+      await dropPrefix(control, prefix);
+      producer.disconnect();
+      worker.disconnect();
+    },
+  };
+}
+
 /** Raw BullMQ: a Queue adding the jobs with the project's options and ids, a no-op Worker at the same concurrency. */
 async function rawSide(services: BenchServices, control: Redis, o: SideOptions): Promise<CostRun> {
   const { config } = runConfig(services, `cost-raw-${o.load}`);
-  const producerRedis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
-  const workerRedis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
-  const queue = new Queue(config.QUEUE_NAME, { connection: producerRedis, prefix: config.QUEUE_PREFIX });
+  const redis = sideConnections(services, control, config.QUEUE_PREFIX);
+  const queue = new Queue(config.QUEUE_NAME, { connection: redis.producer, prefix: config.QUEUE_PREFIX });
   const options = operationJobOptions(config);
   const jobs = generate(benchGenerator(config), o.jobs);
   let done = 0;
@@ -157,7 +187,7 @@ async function rawSide(services: BenchServices, control: Redis, o: SideOptions):
     finish = resolve;
   });
   const worker = new Worker(config.QUEUE_NAME, async () => undefined, {
-    connection: workerRedis,
+    connection: redis.worker,
     prefix: config.QUEUE_PREFIX,
     concurrency: CONCURRENCY,
   });
@@ -170,20 +200,13 @@ async function rawSide(services: BenchServices, control: Redis, o: SideOptions):
   worker.on('failed', (job) => job && job.attemptsMade >= (job.opts.attempts ?? 1) && settle());
   try {
     await Promise.all([queue.waitUntilReady(), worker.waitUntilReady()]);
-    return await measured(control, o.jobs, async () => {
-      const started = performance.now();
-      await offer(jobs, perTickOf(o), o.load === 'rate', (batch) =>
-        queue.addBulk(batch.map((job) => ({ name: job.name, data: job.data, opts: { ...options, jobId: job.id } }))),
-      );
-      await finished;
-      return (performance.now() - started) / 1000;
-    });
+    return await offerMeasured(control, o, jobs, finished, (batch) =>
+      queue.addBulk(batch.map((job) => ({ name: job.name, data: job.data, opts: { ...options, jobId: job.id } }))),
+    );
   } finally {
     await worker.close();
     await queue.close();
-    await dropPrefix(control, config.QUEUE_PREFIX);
-    producerRedis.disconnect();
-    workerRedis.disconnect();
+    await redis.close();
   }
 }
 
@@ -193,10 +216,9 @@ async function projectSide(services: BenchServices, control: Redis, o: SideOptio
   const stores = createMemoryStores();
   const seeded = await seedUsers(stores);
   const logger = devNullLogger();
-  const producerRedis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
-  const workerRedis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
-  const producer = openJobSystem({ config, redis: producerRedis, stores, logger, actor: 'producer' });
-  const service = startWorkerService({ config, stores, redis: workerRedis, logger, metrics: new WorkerMetrics() });
+  const redis = sideConnections(services, control, config.QUEUE_PREFIX);
+  const producer = openJobSystem({ config, redis: redis.producer, stores, logger, actor: 'producer' });
+  const service = startWorkerService({ config, stores, redis: redis.worker, logger, metrics: new WorkerMetrics() });
   const jobs = generate(benchGenerator(config, seeded), o.jobs);
   let done = 0;
   const finished = new Promise<void>((resolve) => {
@@ -214,18 +236,11 @@ async function projectSide(services: BenchServices, control: Redis, o: SideOptio
     ]);
     // Start-up's own calls (the first flow report, the sweep's first round) are over before counting.
     await Promise.all(service.shards.map((s) => Promise.all([s.flow.tick(), s.sweep.round()])));
-    return await measured(control, o.jobs, async () => {
-      const started = performance.now();
-      await offer(jobs, perTickOf(o), o.load === 'rate', (batch) => producer.lifecycle.enqueue(batch));
-      await finished;
-      return (performance.now() - started) / 1000;
-    });
+    return await offerMeasured(control, o, jobs, finished, (batch) => producer.lifecycle.enqueue(batch));
   } finally {
     await service.close();
     await producer.close();
-    await dropPrefix(control, config.QUEUE_PREFIX);
-    producerRedis.disconnect();
-    workerRedis.disconnect();
+    await redis.close();
   }
 }
 

@@ -10,7 +10,7 @@ import { createDynamoStores } from '../../shared/store/index.js';
 import { WorkerMetrics } from '../../worker/metrics.js';
 import { startWorkerService } from '../../worker/worker-service.js';
 import { progress } from '../report.js';
-import { type BenchServices, createTable, dropPrefix, runConfig, waitForOutcomes, watchTable } from '../support.js';
+import { type BenchServices, dropPrefix, runConfigWithTable, waitForOutcomes, watchTable } from '../support.js';
 import { benchGenerator, fillQueue, generate, seedUsers } from '../workload.js';
 
 export interface OperationTrips {
@@ -23,8 +23,7 @@ export interface OperationTrips {
 }
 
 export async function roundTrips(services: BenchServices, jobs: number): Promise<Record<string, OperationTrips>> {
-  const { config } = runConfig(services, 'trips');
-  await createTable(config);
+  const { config } = await runConfigWithTable(services, 'trips');
   const dynamo = createDynamoClients(config);
   const stores = createDynamoStores(dynamo, config);
   const seeded = await seedUsers(stores, 200);

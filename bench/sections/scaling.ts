@@ -1,14 +1,11 @@
 // 4. Horizontal scaling: 1, 2 and 4 worker processes with FAULT_LATENCY_MS=20, so each DynamoDB
 // call waits as it would on the network to real DynamoDB and the work is I/O-bound.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import type { ScalingFigures } from '../../charts/bench.js';
-import { operationJobOptions } from '../../shared/lifecycle/queues.js';
-import { spawnWorker, type WorkerChild } from '../children.js';
 import { progress } from '../report.js';
-import { type BenchServices, dropPrefix, runConfig, steadyRate, waitForOutcomes, watchTable } from '../support.js';
-import { benchGenerator, fillQueue, generate, seededTable } from '../workload.js';
+import { fillPaused, startWorkers, withRunQueue } from '../run-queue.js';
+import { type BenchServices, runConfig, steadyRate, waitForOutcomes } from '../support.js';
+import { seededTable } from '../workload.js';
 
 export const SCALING_LATENCY_MS = 20;
 
@@ -31,35 +28,15 @@ async function scalingRound(
   const jobs = options.jobsPerWorker * workers;
   // Seeding is set-up, not measured: no injected latency.
   const seeded = await seededTable(config);
-  const redis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
-  const queue = new Queue(config.QUEUE_NAME, { connection: redis, prefix: config.QUEUE_PREFIX });
-  // Paused while the workers start, so all of them begin together on a full queue.
-  await queue.pause();
-  const work = generate(benchGenerator(config, seeded), jobs);
-  await fillQueue(queue, work, operationJobOptions(config));
-  const watch = watchTable(config).add(work.map((job) => job.id));
-  const children: WorkerChild[] = [];
-  try {
-    for (let i = 0; i < workers; i++) children.push(spawnWorker({ ...env, WORKER_ID: `${env.WORKER_ID}-${i}` }));
-    for (let waited = 0; (await queue.getWorkersCount()) < workers; waited += 100) {
-      progress('scaling', `${workers} worker(s) starting`);
-      const dead = children.find((c) => c.process.exitCode !== null);
-      if (dead) throw new Error(`a worker exited at start: ${dead.stderr()}`);
-      if (waited > 60_000) throw new Error('workers did not start within 60 s');
-      await sleep(100);
-    }
+  return withRunQueue(services, config, async (run) => {
+    const watch = await fillPaused(run, config, seeded, jobs);
+    await startWorkers(run, workers, env, () => progress('scaling', `${workers} worker(s) starting`));
     // Registered is not warm: let the processes finish starting before the clock runs.
     await sleep(2000);
-    await queue.resume();
+    await run.queue.resume();
     await waitForOutcomes(watch, jobs, (done) => progress('scaling', `${workers} worker(s): ${done}/${jobs}`));
     return steadyRate(watch);
-  } finally {
-    await Promise.all(children.map((c) => c.stop()));
-    watch.close();
-    await queue.close();
-    await dropPrefix(services.control, config.QUEUE_PREFIX);
-    redis.disconnect();
-  }
+  });
 }
 
 export async function scaling(

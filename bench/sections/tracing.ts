@@ -5,23 +5,12 @@
 // figures are ratios within a round, with their spread over the rounds. Besides jobs/s, the
 // worker's own CPU time per job (from /proc), which a busy machine disturbs much less than a rate.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { operationJobOptions } from '../../shared/lifecycle/queues.js';
 import { processCpuSeconds, spawnWorker } from '../children.js';
 import { type OtlpReceiver, startOtlpReceiver } from '../otlp-receiver.js';
 import { progress } from '../report.js';
-import {
-  type BenchServices,
-  dropPrefix,
-  median,
-  round,
-  runConfig,
-  steadyRate,
-  waitForOutcomes,
-  watchTable,
-} from '../support.js';
-import { benchGenerator, fillQueue, generate, seededTable } from '../workload.js';
+import { fillPaused, startWorker, withRunQueue } from '../run-queue.js';
+import { type BenchServices, median, round, runConfig, steadyRate, waitForOutcomes } from '../support.js';
+import { seededTable } from '../workload.js';
 
 export const TRACING_MODES = ['off', 'sampled100', 'sampled1'] as const;
 export type TracingMode = (typeof TRACING_MODES)[number];
@@ -55,39 +44,26 @@ function otelEnv(mode: TracingMode, sink: OtlpReceiver): Record<string, string> 
 async function tracingRound(services: BenchServices, mode: TracingMode, jobs: number, sink: OtlpReceiver) {
   const { config, env } = runConfig(services, `trace-${mode}`);
   const seeded = await seededTable(config);
-  const redis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
   // The bench fills the queue itself (no producer spans): what is measured is the worker's cost.
-  const queue = new Queue(config.QUEUE_NAME, { connection: redis, prefix: config.QUEUE_PREFIX });
-  await queue.pause();
-  const work = generate(benchGenerator(config, seeded), jobs);
-  await fillQueue(queue, work, operationJobOptions(config));
-  const watch = watchTable(config).add(work.map((job) => job.id));
-  const bytesBefore = sink.bytes;
-  const child = spawnWorker({ ...env, ...otelEnv(mode, sink) });
-  try {
-    for (let waited = 0; (await queue.getWorkersCount()) < 1; waited += 100) {
-      progress('tracing', `${mode}: worker starting`);
-      if (child.process.exitCode !== null) throw new Error(`the worker exited at start: ${child.stderr()}`);
-      if (waited > 60_000) throw new Error('the worker did not start within 60 s');
-      await sleep(100);
-    }
+  return withRunQueue(services, config, async (run) => {
+    const watch = await fillPaused(run, config, seeded, jobs);
+    const bytesBefore = sink.bytes;
+    const child = await startWorker(
+      run,
+      () => spawnWorker({ ...env, ...otelEnv(mode, sink) }),
+      () => progress('tracing', `${mode}: worker starting`),
+    );
     await sleep(1000); // registered is not warm
     const pid = child.process.pid as number;
     const cpu0 = processCpuSeconds(pid);
-    await queue.resume();
+    await run.queue.resume();
     await waitForOutcomes(watch, jobs, (done) => progress('tracing', `${mode}: ${done}/${jobs}`));
     const cpuMicrosPerJob = ((processCpuSeconds(pid) - cpu0) * 1e6) / jobs;
     const rate = steadyRate(watch);
     // Stopping flushes the exporter (bounded), so the bytes count what this run exported.
     await child.stop();
     return { rate, cpuMicrosPerJob, exportedBytes: sink.bytes - bytesBefore };
-  } finally {
-    await child.stop();
-    watch.close();
-    await queue.close();
-    await dropPrefix(services.control, config.QUEUE_PREFIX);
-    redis.disconnect();
-  }
+  });
 }
 
 export async function tracingOverhead(
@@ -120,21 +96,18 @@ export async function tracingOverhead(
   });
   const cpuRatio = (mode: TracingMode) => spread(cpu[mode].map((c, i) => (cpu.off[i] as number) / c));
   const ratios = (mode: TracingMode) => spread(jobsPerSec[mode].map((rate, i) => rate / (jobsPerSec.off[i] as number)));
+  const rounded = (byMode: Record<TracingMode, number[]>) =>
+    Object.fromEntries(TRACING_MODES.map((mode) => [mode, byMode[mode].map((x) => Math.round(x))])) as Record<
+      TracingMode,
+      number[]
+    >;
   return {
     jobs: options.jobs,
     rounds: options.rounds,
-    jobsPerSec: {
-      off: jobsPerSec.off.map((x) => Math.round(x)),
-      sampled100: jobsPerSec.sampled100.map((x) => Math.round(x)),
-      sampled1: jobsPerSec.sampled1.map((x) => Math.round(x)),
-    },
+    jobsPerSec: rounded(jobsPerSec),
     ratio100: ratios('sampled100'),
     ratio1: ratios('sampled1'),
-    cpuMicrosPerJob: {
-      off: cpu.off.map((x) => Math.round(x)),
-      sampled100: cpu.sampled100.map((x) => Math.round(x)),
-      sampled1: cpu.sampled1.map((x) => Math.round(x)),
-    },
+    cpuMicrosPerJob: rounded(cpu),
     cpuRatio100: cpuRatio('sampled100'),
     cpuRatio1: cpuRatio('sampled1'),
     exportBytesPerJob100: Math.round(median(bytes100) ?? 0),

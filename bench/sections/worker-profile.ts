@@ -12,15 +12,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { operationJobOptions } from '../../shared/lifecycle/queues.js';
 import { mainThreadCpuSeconds, processCpuSeconds, spawnWorker } from '../children.js';
 import { type CpuProfile, cpuBySteps, NOT_WORK } from '../cpu-profile.js';
 import { progress } from '../report.js';
-import { type BenchServices, dropPrefix, runConfig, waitForOutcomes, watchTable } from '../support.js';
-import { benchGenerator, fillQueue, generate, seededTable } from '../workload.js';
+import { fillPaused, startWorker, withRunQueue } from '../run-queue.js';
+import { type BenchServices, runConfig, waitForOutcomes } from '../support.js';
+import { seededTable } from '../workload.js';
 import { projectRun, rawRun } from './queue-overhead.js';
 
 export interface StepProfile {
@@ -69,24 +66,18 @@ function summarise(profile: CpuProfile, jobs: number, cpuSeconds: number, from?:
 async function deployedProfile(services: BenchServices, jobs: number): Promise<WorkerProfileResult['deployed']> {
   const { config, env } = runConfig(services, 'profile');
   const seeded = await seededTable(config);
-  const redis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
-  const queue = new Queue(config.QUEUE_NAME, { connection: redis, prefix: config.QUEUE_PREFIX });
-  await queue.pause();
   const total = WARMUP_JOBS + jobs;
-  const work = generate(benchGenerator(config, seeded), total);
-  await fillQueue(queue, work, operationJobOptions(config));
-  const watch = watchTable(config).add(work.map((job) => job.id));
-  const dir = mkdtempSync(join(tmpdir(), 'djq-profile-'));
-  const child = spawnWorker(env, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
-  try {
-    for (let waited = 0; (await queue.getWorkersCount()) < 1; waited += 100) {
-      progress('worker profile', 'worker starting');
-      if (child.process.exitCode !== null) throw new Error(`the worker exited at start: ${child.stderr()}`);
-      if (waited > 60_000) throw new Error('the worker did not start within 60 s');
-      await sleep(100);
-    }
+  return withRunQueue(services, config, async (run) => {
+    const watch = await fillPaused(run, config, seeded, total);
+    const dir = mkdtempSync(join(tmpdir(), 'djq-profile-'));
+    run.defer(() => rmSync(dir, { recursive: true, force: true }));
+    const child = await startWorker(
+      run,
+      () => spawnWorker(env, ['--cpu-prof', `--cpu-prof-dir=${dir}`]),
+      () => progress('worker profile', 'worker starting'),
+    );
     const pid = child.process.pid as number;
-    await queue.resume();
+    await run.queue.resume();
     const warm = await waitForOutcomes(watch, WARMUP_JOBS);
     const cpu0 = processCpuSeconds(pid);
     const main0 = mainThreadCpuSeconds(pid);
@@ -104,14 +95,7 @@ async function deployedProfile(services: BenchServices, jobs: number): Promise<W
       ...summarise(profile, measured, mainCpu, from, to),
       processCpuMicrosPerJob: Math.round((processCpu * 1e6) / measured),
     };
-  } finally {
-    await child.stop();
-    watch.close();
-    await queue.close();
-    await dropPrefix(services.control, config.QUEUE_PREFIX);
-    redis.disconnect();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 /** Profiles `drain` (a run in this process) and the main thread's CPU time while it goes. */

@@ -121,6 +121,7 @@ export function searchRows(s: SearchResult): Row[] {
     row('by job id', s.byJobId, each(s.byJobId)),
     row(`a user's jobs (${s.users.toLocaleString('en')} users)`, s.byUser, each(s.byUser)),
     row(`a filtered page of 50 (${s.filteredPage.filter})`, s.filteredPage, each(s.filteredPage)),
+    ...(s.byError ? [row(`a filtered page of 50 (${s.byError.filter})`, s.byError, each(s.byError))] : []),
     [
       'Index write units per job (accepted and decided; counted from the items)',
       String(s.indexWriteUnitsPerJob),

@@ -77,9 +77,9 @@ export function endToEndRows(
       '(info)',
     ],
     [
-      'DynamoDB requests, capacity units per job',
-      `${(median(project.map((r) => r.requestsPerJob)) as number).toFixed(2)}, ${(median(project.map((r) => r.capacityUnitsPerJob ?? Number.NaN)) as number).toFixed(2)}`,
-      'naive 1.00, 1.00',
+      'DynamoDB per job, every call (reads + writes): requests; read, write units',
+      perJobCell(project),
+      'naive 0 + 1.00; 0, 1.00',
       '',
       '(info)',
     ],
@@ -101,6 +101,14 @@ export function endToEndRows(
     ]);
   }
   return rows;
+}
+
+/** "1.20 + 2.40 requests; 1.90 RCU, 3.10 WCU": medians over the rounds; n/a for results without them. */
+function perJobCell(project: ProjectRun[]): string {
+  if (!project.every((r) => r.perJob)) return 'n/a';
+  const med = (key: 'readRequests' | 'writeRequests' | 'readUnits' | 'writeUnits') =>
+    (median(project.map((r) => r.perJob?.[key] as number)) as number).toFixed(2);
+  return `${med('readRequests')} + ${med('writeRequests')}; ${med('readUnits')} RCU, ${med('writeUnits')} WCU`;
 }
 
 /** Raw BullMQ on the bench's Node against Node 20 (the project cannot run there; BullMQ can). */

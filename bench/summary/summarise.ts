@@ -3,6 +3,7 @@
 // paired-rows.ts, load-rows.ts, feature-rows.ts, detail-tables.ts.
 import { renderTable } from '../../charts/table.js';
 import type { Row } from '../report.js';
+import { beforeAfterRows, redisBeforeAfterRow } from './before-outcomes.js';
 import { profileTable, redisTable, stepsTable, tripsTable } from './detail-tables.js';
 import { capacityRows, historyRows, hotAggregateRows, searchRows, tracingRows } from './feature-rows.js';
 import { check, type EndToEndPairs, endToEndPairs, type Figures, medianOf } from './figures.js';
@@ -48,6 +49,8 @@ function mainRows(f: Figures, e2e: EndToEndPairs | undefined, targets: Targets):
       `<= 0.10${check(targets.historyRequestsPerJob.met)}`,
     ]);
   }
+  if (f.project?.length) rows.push(...beforeAfterRows(f.project));
+  if (f.redisCommands) rows.push(redisBeforeAfterRow(f.redisCommands));
   if (f.scaling) rows.push(...scalingRows(f.scaling, check(targets.scalingEfficiency4.met)));
   if (f.latency)
     rows.push(...latencyRows(f.latency, check(targets.latencyP99Ms.met), check(targets.ownLatencyP99Ms.met)));

@@ -17,7 +17,7 @@ import type { CapacityStats } from '../../devtools/capacity-limit.js';
 import { THROTTLING_ERRORS } from '../../shared/runtime/errors.js';
 import { expect, result, type ScenarioResult } from '../scenario.js';
 import type { ChaosStack } from '../stack.js';
-import { runWorkload, type WorkloadRun } from '../workload.js';
+import { runExpectations, runWorkload, type WorkloadRun } from '../workload.js';
 
 export type FlowMode = 'flow-control' | 'flow-control-adaptive' | 'no-flow-control' | 'sdk-adaptive';
 
@@ -161,9 +161,7 @@ export async function capacityScenario(jobs: number): Promise<ScenarioResult> {
       },
       faultSummary: `${figures.capacity} units/s, demand ~2x: goodput ${figures.goodputShare} of it, ${Math.round(figures.throttledShare * 100)}% of requests throttled`,
       expectations: [
-        expect('run drained', run.drained),
-        expect('producer exited 0', run.producerExitCode === 0, `exit ${run.producerExitCode}`),
-        expect('every job enqueued', run.report.enqueued === jobs, `${run.report.enqueued} of ${jobs}`),
+        ...runExpectations(run, jobs),
         expect(
           'no job dead-lettered because of throttling',
           figures.deadLetteredByThrottling === 0,

@@ -51,6 +51,7 @@ export async function history(ctx: CliContext, out: Output, ids: string[], user?
     attempts: timeline?.attempts ?? [],
     marks: timeline?.record?.marks ?? [],
     effect: timeline?.effect ?? [],
+    ...(timeline?.historyExpired ? { historyExpired: true } : {}),
     ...(timeline?.trace ? { trace: timeline.trace } : {}),
   };
   out.result(data, () => render(jobId, status, where, timeline));
@@ -65,13 +66,21 @@ function render(
 ): string {
   const items = timeline?.items ?? [];
   const lines = items.map(itemLine);
-  const notStarted = items.length === 0 ? ['(not started yet: its history begins at its first attempt)'] : [];
+  const notStarted = timeline?.historyExpired
+    ? ['(history expired: kept HISTORY_RETENTION_DAYS after its last entry; the record below is kept)']
+    : items.length === 0
+      ? ['(not started yet: its history begins at its first attempt)']
+      : [];
   const accepted = timeline?.record?.accepted;
   const attempts = timeline?.attempts ?? [];
   const effect = timeline?.effect ?? [];
   return [
     `job ${jobId}: ${status} (now: ${where})${accepted ? `  ${accepted.name}, accepted ${accepted.at}` : ''}`,
-    ...(timeline?.trace ? [`trace ${timeline.trace.traceId} (from its ${timeline.trace.from} entry in Redis)`] : []),
+    ...(timeline?.trace
+      ? [
+          `trace ${timeline.trace.traceId} (from its ${timeline.trace.from} entry${timeline.trace.from === 'job history' ? '' : ' in Redis'})`,
+        ]
+      : []),
     ...notStarted,
     ...lines,
     ...(attempts.length > 0 ? ['', 'attempts:', ...attempts.map(attemptLine)] : []),

@@ -9,6 +9,7 @@ export async function migrate(ctx: CliContext, out: Output): Promise<number> {
   const table = ctx.config.DYNAMODB_TABLE_NAME;
   const before = await readSchema(clients.client, table);
   const report = await migrateTable(clients, table, {
+    retentionDays: ctx.config.HISTORY_RETENTION_DAYS,
     onProgress: (message) => {
       if (!out.json) process.stderr.write(`  ${message}\n`);
     },

@@ -12,7 +12,15 @@ export type HistoryEntry = {
   workerId?: string;
 } & (
   | { type: 'enqueued' }
-  | { type: 'attempt-started'; attempt: number }
+  | {
+      type: 'attempt-started';
+      attempt: number;
+      /**
+       * The job's trace (W3C trace id) when tracing is on: kept here so a timeline links to it after
+       * Redis pruned the job, whose telemetry metadata was the only other copy.
+       */
+      traceId?: string;
+    }
   | {
       type: 'attempt-failed';
       attempt: number;

@@ -5,96 +5,59 @@
 import type { JobResult } from '../domain/jobs.js';
 import type { HistoryRecorder } from './history.js';
 import type { HistoryEntry } from './history-entry.js';
-import type { Transition } from './transition.js';
+import { handleTransition, type JobRef, type PerTransition, type Stamp, type Transition } from './transition.js';
 
-/** The history entries one transition adds. Exhaustive: a new transition type must say its entries. */
+/** What every entry starts with: when, by whom, what happened, to which job. */
+function head<K extends HistoryEntry['type']>(t: Stamp & JobRef, type: K) {
+  return { at: t.at, workerId: t.actor, type, jobId: t.jobId, op: t.op };
+}
+
+/** The named fields of the transition, as they are. */
+function pick<T, K extends keyof T>(t: T, ...keys: K[]): Pick<T, K> {
+  return Object.fromEntries(keys.map((key) => [key, t[key]])) as Pick<T, K>;
+}
+
+/** The history entries of each kind of transition. Exhaustive: a new kind must say its entries. */
+const HISTORY: PerTransition<HistoryEntry[]> = {
+  enqueued: () => [],
+  recovered: () => [],
+  'lock-lost': () => [],
+  'attempt-started': (t) => {
+    const started = {
+      ...head(t, 'attempt-started'),
+      attempt: t.attempt,
+      ...(t.traceId !== undefined ? { traceId: t.traceId } : {}),
+    };
+    if (t.enqueuedAt === undefined) return [started];
+    return [{ ...head(t, 'enqueued'), at: t.enqueuedAt }, started];
+  },
+  'attempt-failed': (t) => [
+    {
+      ...head(t, 'attempt-failed'),
+      ...pick(t, 'attempt', 'errorClass', 'message', 'retryable', 'capacityUnits'),
+      ...(t.nextDelayMs !== undefined ? { nextDelayMs: t.nextDelayMs } : {}),
+      ...(t.delivery ? { delivery: t.delivery } : {}),
+      ...(t.stale ? { stale: true } : {}),
+    },
+  ],
+  completed: (t) => [
+    { ...head(t, 'completed'), ...pick(t, 'attempt', 'durationMs', 'capacityUnits'), result: summarise(t.result) },
+  ],
+  'put-back': (t) => [{ ...head(t, 'put-back'), ...pick(t, 'attempt', 'delayMs', 'cause', 'reason', 'capacityUnits') }],
+  // Decided from DynamoDB's record, not by an attempt: no time or capacity of its own to show.
+  'settled-completed': (t) => [
+    { ...head(t, 'completed'), attempt: t.attempts, durationMs: 0, capacityUnits: 0, result: t.note },
+  ],
+  'dead-lettered': (t) => [
+    { ...head(t, 'dead-lettered'), ...pick(t, 'reason', 'attempts'), ...(t.landed ? { landed: t.landed } : {}) },
+  ],
+  redriven: (t) => [head(t, t.type)],
+  purged: (t) => [head(t, t.type)],
+};
+
+/** The history entries one transition adds. */
 export function historyOf(t: Transition): HistoryEntry[] {
-  const base = { at: t.at, workerId: t.actor };
-  switch (t.type) {
-    case 'enqueued':
-    case 'recovered':
-    case 'lock-lost':
-      return [];
-    case 'attempt-started': {
-      const started: HistoryEntry = { ...base, type: 'attempt-started', jobId: t.jobId, op: t.op, attempt: t.attempt };
-      if (t.enqueuedAt === undefined) return [started];
-      return [{ ...base, type: 'enqueued', jobId: t.jobId, op: t.op, at: t.enqueuedAt }, started];
-    }
-    case 'attempt-failed':
-      return [
-        {
-          ...base,
-          type: 'attempt-failed',
-          jobId: t.jobId,
-          op: t.op,
-          attempt: t.attempt,
-          errorClass: t.errorClass,
-          message: t.message,
-          retryable: t.retryable,
-          capacityUnits: t.capacityUnits,
-          ...(t.nextDelayMs !== undefined ? { nextDelayMs: t.nextDelayMs } : {}),
-          ...(t.delivery ? { delivery: t.delivery } : {}),
-          ...(t.stale ? { stale: true } : {}),
-        },
-      ];
-    case 'completed':
-      return [
-        {
-          ...base,
-          type: 'completed',
-          jobId: t.jobId,
-          op: t.op,
-          attempt: t.attempt,
-          durationMs: t.durationMs,
-          capacityUnits: t.capacityUnits,
-          result: summarise(t.result),
-        },
-      ];
-    case 'put-back':
-      return [
-        {
-          ...base,
-          type: 'put-back',
-          jobId: t.jobId,
-          op: t.op,
-          attempt: t.attempt,
-          delayMs: t.delayMs,
-          cause: t.cause,
-          reason: t.reason,
-          capacityUnits: t.capacityUnits,
-        },
-      ];
-    case 'settled-completed':
-      return [
-        {
-          ...base,
-          type: 'completed',
-          jobId: t.jobId,
-          op: t.op,
-          attempt: t.attempts,
-          durationMs: 0,
-          capacityUnits: 0,
-          result: t.note,
-        },
-      ];
-    case 'dead-lettered':
-      return [
-        {
-          ...base,
-          type: 'dead-lettered',
-          jobId: t.jobId,
-          op: t.op,
-          reason: t.reason,
-          attempts: t.attempts,
-          ...(t.landed ? { landed: t.landed } : {}),
-        },
-      ];
-    case 'redriven':
-    case 'purged':
-      return [{ ...base, type: t.type, jobId: t.jobId, op: t.op }];
-    default:
-      return unhandled(t);
-  }
+  return handleTransition(HISTORY, t);
 }
 
 /** Records every transition's entries in the process's history recorder. */
@@ -105,10 +68,6 @@ export function recordHistory(
   return lifecycle.onTransition((t) => {
     for (const entry of historyOf(t)) recorder.record(entry);
   });
-}
-
-function unhandled(t: never): never {
-  throw new Error(`no history for transition ${JSON.stringify(t)}`);
 }
 
 function summarise(result: JobResult): string {

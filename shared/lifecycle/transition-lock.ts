@@ -46,13 +46,14 @@ export interface TransitionLockOptions {
   waitMs: number;
 }
 
-export const DEFAULT_TRANSITION_LOCK: TransitionLockOptions = { ttlMs: 30_000, waitMs: 15_000 };
+/** How long a contender waits for a busy lock; the TTL is the config's TRANSITION_LOCK_MS. */
+export const TRANSITION_LOCK_WAIT_MS = 15_000;
 
 export async function withTransitionLock<T>(
   redis: RedisConnection,
   key: string,
   fn: (fence: Fence) => Promise<T>,
-  options: TransitionLockOptions = DEFAULT_TRANSITION_LOCK,
+  options: TransitionLockOptions,
   /** Called once when the lock is found held (tests use it to know a contender is waiting). */
   onBusy: () => void = () => undefined,
 ): Promise<T> {

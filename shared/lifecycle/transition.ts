@@ -23,7 +23,7 @@ export type Transition = Stamp &
     | { type: 'enqueued'; jobs: readonly LedgerJob[] }
     | { type: 'recovered'; jobs: readonly LedgerJob[] }
     /** `enqueuedAt` on an instance's first start: its history begins there, dated when it was added. */
-    | (JobRef & { type: 'attempt-started'; attempt: number; enqueuedAt?: string })
+    | (JobRef & { type: 'attempt-started'; attempt: number; enqueuedAt?: string; traceId?: string })
     | (JobRef & {
         type: 'attempt-failed';
         attempt: number;
@@ -80,6 +80,29 @@ export type TransitionType = Transition['type'];
 
 /** Why a delivery lost: its write was barred by a dead-letter move, or the outcome stood otherwise. */
 export type LostReason = 'barred' | 'decided-otherwise';
+
+/** The transitions of one kind. */
+export type TransitionOf<K extends TransitionType> = Extract<Transition, { type: K }>;
+
+/**
+ * A subscriber's cases, one function per transition kind. A table typed so does not compile until
+ * it handles every kind: a new transition makes the compiler list each subscriber it must touch.
+ */
+export type PerTransition<R, Args extends unknown[] = []> = {
+  [K in TransitionType]: (t: TransitionOf<K>, ...args: Args) => R;
+};
+
+/** Calls the table's function for `t`'s kind. */
+export function handleTransition<R, Args extends unknown[]>(
+  table: PerTransition<R, Args>,
+  t: Transition,
+  ...args: Args
+): R {
+  // Each entry takes only its own kind; TypeScript cannot pair table[t.type] with t by itself.
+  const handle = table[t.type] as ((t: Transition, ...args: Args) => R) | undefined;
+  if (!handle) throw new Error(`no case for transition ${JSON.stringify(t)}`);
+  return handle(t, ...args);
+}
 
 /** A transition before it is stamped with its actor and time. */
 export type Unstamped = DistributiveOmit<Transition, keyof Stamp>;

@@ -23,6 +23,19 @@ export interface DecisionReport {
   examples: string[];
 }
 
+/** A report of nothing read yet: every count 0, no examples. */
+export function emptyDecisionReport(): DecisionReport {
+  return {
+    records: 0,
+    undecided: 0,
+    undecidedNotInRedis: 0,
+    twoOutcomes: 0,
+    deadLetteredWithEffect: 0,
+    completedWithoutEffect: 0,
+    examples: [],
+  };
+}
+
 /** BullMQ states a job is in while it has not finished (failed: on its way to the DLQ). */
 export const UNFINISHED = new Set([
   'waiting',
@@ -52,15 +65,7 @@ export async function checkDecisions(
   stores: Pick<Stores, 'jobs' | 'users' | 'events'>,
   shards: readonly Queues[],
 ): Promise<DecisionReport> {
-  const report: DecisionReport = {
-    records: 0,
-    undecided: 0,
-    undecidedNotInRedis: 0,
-    twoOutcomes: 0,
-    deadLetteredWithEffect: 0,
-    completedWithoutEffect: 0,
-    examples: [],
-  };
+  const report = emptyDecisionReport();
   const flag = (jobId: string, problem: string) => {
     if (report.examples.length < 5) report.examples.push(`${jobId}: ${problem}`);
   };

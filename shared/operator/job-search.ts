@@ -81,6 +81,8 @@ export interface SearchOptions {
 }
 
 const OUTCOMES: readonly string[] = ['completed', 'dead-lettered', 'purged'];
+/** Records matched at once (each may read its history): a page's reads overlap, within reason. */
+const MATCH_PARALLEL = 16;
 
 /** The reason of the job's last dead-letter move. */
 export function lastReason(marks: readonly OutcomeMark[]): string | undefined {
@@ -95,7 +97,7 @@ export class JobSearch {
     if (filter.jobId !== undefined) return this.byId(filter);
     const by = indexFor(filter);
     const residual =
-      filter.op !== undefined ||
+      (filter.op !== undefined && filter.userId !== undefined) ||
       filter.error !== undefined ||
       filter.gen !== undefined ||
       (filter.userId !== undefined && filter.state !== undefined) ||
@@ -107,8 +109,9 @@ export class JobSearch {
     while (jobs.length < limit && scanned < budget) {
       const page = await this.deps.records.queryJobs({
         by,
-        // A filter the index does not hold drops most entries read: read larger pages, fewer rounds.
-        limit: Math.min(Math.max(limit, 25) * (residual ? 4 : 1), budget - scanned),
+        // A filter the index does not hold drops most entries read: read larger pages, fewer rounds
+        // (less larger for an error filter, whose matching may read a history per record).
+        limit: Math.min(Math.max(limit, 25) * (residual ? (filter.error !== undefined ? 2 : 4) : 1), budget - scanned),
         order: options.order ?? 'newest',
         ...(filter.from ? { from: filter.from } : {}),
         ...(filter.to ? { to: filter.to } : {}),
@@ -117,24 +120,66 @@ export class JobSearch {
       const records = new Map(
         (await this.deps.records.getMany(page.jobs.map((j) => j.jobId))).map((r) => [r.jobId, r]),
       );
-      let stoppedAt: string | undefined;
-      for (const [i, entry] of page.jobs.entries()) {
-        scanned++;
-        const record = records.get(entry.jobId);
-        const summary = record && (await this.matching(record, filter));
-        if (summary) jobs.push(summary);
-        if (jobs.length >= limit) {
-          // Full: a cursor only if more may match (the rest of this page, or pages beyond it).
-          const rest = page.jobs.slice(i + 1);
-          if (page.cursor === undefined && !(await this.anyMatching(rest, records, filter))) return { jobs, scanned };
-          stoppedAt = entry.position;
-          break;
-        }
-      }
-      cursor = stoppedAt ?? page.cursor;
-      if (stoppedAt === undefined && page.cursor === undefined) return { jobs, scanned };
+      const taken = await this.takeMatches(page.jobs, records, filter, limit - jobs.length, page.cursor === undefined);
+      jobs.push(...taken.jobs);
+      scanned += taken.read;
+      // Full: a cursor only if more may match (the rest of this page, or pages beyond it).
+      if (taken.stoppedAt !== undefined) return { jobs, scanned, ...(taken.more ? { cursor: taken.stoppedAt } : {}) };
+      if (page.cursor === undefined) return { jobs, scanned };
+      cursor = page.cursor;
     }
     return { jobs, scanned, ...(cursor ? { cursor } : {}) };
+  }
+
+  /**
+   * The first `wanted` matches of a page's entries, in order, matched MATCH_PARALLEL at once (an
+   * error filter reads a dead-lettered job's history, one Query each) and no further than needed.
+   * `stoppedAt` is the position of the entry that filled the page; `more`, whether anything after it
+   * may match (looked for in the rest of the page only when it is the `last` page).
+   */
+  private async takeMatches(
+    entries: readonly { jobId: string; position: string }[],
+    records: ReadonlyMap<string, JobRecord>,
+    filter: JobFilter,
+    wanted: number,
+    last: boolean,
+  ): Promise<{ jobs: JobSummary[]; read: number; stoppedAt?: string; more: boolean }> {
+    const jobs: JobSummary[] = [];
+    const match = (entry: { jobId: string }) => {
+      const record = records.get(entry.jobId);
+      return record ? this.matching(record, filter) : Promise.resolve(undefined);
+    };
+    for (let i = 0; i < entries.length; i += MATCH_PARALLEL) {
+      const chunk = entries.slice(i, i + MATCH_PARALLEL);
+      const matches = await Promise.all(chunk.map(match));
+      for (const [k, summary] of matches.entries()) {
+        if (summary) jobs.push(summary);
+        if (jobs.length < wanted) continue;
+        const read = i + k + 1;
+        const stoppedAt = (chunk[k] as { position: string }).position;
+        if (!last) return { jobs, read, stoppedAt, more: true };
+        const inChunk = matches.slice(k + 1).some((m) => m !== undefined);
+        return {
+          jobs,
+          read,
+          stoppedAt,
+          more: inChunk || (await this.anyMatching(entries.slice(i + MATCH_PARALLEL), match)),
+        };
+      }
+    }
+    return { jobs, read: entries.length, more: false };
+  }
+
+  /** Whether any of the entries matches, MATCH_PARALLEL at a time, stopping at the first chunk with one. */
+  private async anyMatching(
+    entries: readonly { jobId: string }[],
+    match: (entry: { jobId: string }) => Promise<JobSummary | undefined>,
+  ): Promise<boolean> {
+    for (let i = 0; i < entries.length; i += MATCH_PARALLEL) {
+      const matches = await Promise.all(entries.slice(i, i + MATCH_PARALLEL).map(match));
+      if (matches.some((m) => m !== undefined)) return true;
+    }
+    return false;
   }
 
   /** Every job that touched a user, oldest first (every page). */
@@ -156,18 +201,6 @@ export class JobSearch {
   async summary(jobId: string): Promise<JobSummary | undefined> {
     const record = await this.deps.records.get(jobId);
     return record && this.summarize(record);
-  }
-
-  private async anyMatching(
-    entries: readonly { jobId: string }[],
-    records: ReadonlyMap<string, JobRecord>,
-    filter: JobFilter,
-  ): Promise<boolean> {
-    for (const entry of entries) {
-      const record = records.get(entry.jobId);
-      if (record && (await this.matching(record, filter))) return true;
-    }
-    return false;
   }
 
   private async byId(filter: JobFilter): Promise<SearchPage> {
@@ -218,11 +251,16 @@ export class JobSearch {
   }
 }
 
-/** The index a filter reads: the user's, the outcome's, or every job by acceptance time. */
+/**
+ * The index a filter reads: the user's, else the outcome's or every job by acceptance time, within
+ * the operation when one is asked for (the by-operation index holds it: no reading the others).
+ */
 function indexFor(filter: JobFilter): JobIndexKey {
   if (filter.userId !== undefined) return { user: filter.userId };
-  if (filter.state !== undefined && OUTCOMES.includes(filter.state)) return { state: filter.state as JobOutcome };
-  return { state: 'accepted' };
+  const op = filter.op !== undefined ? { op: filter.op } : {};
+  if (filter.state !== undefined && OUTCOMES.includes(filter.state))
+    return { state: filter.state as JobOutcome, ...op };
+  return { state: 'accepted', ...op };
 }
 
 /** BullMQ's state of a job, in the console's words. */

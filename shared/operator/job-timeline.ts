@@ -48,6 +48,20 @@ export interface Timeline {
   attempts: AttemptView[];
   items: TimelineItem[];
   effect: UserEffect[];
+  /**
+   * The job's record stands but its history is gone: DynamoDB's TTL removed it
+   * (HISTORY_RETENTION_DAYS after its last entry). The record is kept: it is the job's outcome of record.
+   */
+  historyExpired?: true;
+}
+
+/**
+ * Whether a record without history lost it to the history's TTL: its last known time (its last
+ * decision, else its acceptance) is more than the retention ago. A younger one simply has none yet.
+ */
+export function historyExpired(record: JobRecord, retentionDays: number, now: number): boolean {
+  const last = record.marks.at(-1)?.at ?? record.accepted?.at;
+  return last !== undefined && Date.parse(last) + retentionDays * 86_400_000 < now;
 }
 
 /**
@@ -127,8 +141,9 @@ function markItems(record: JobRecord | undefined): TimelineItem[] {
 export async function jobTimeline(
   stores: Pick<Stores, 'jobs' | 'history' | 'events' | 'users'>,
   jobId: string,
-  summary?: JobSummary,
+  options: { summary?: JobSummary | undefined; retentionDays: number; now?: number },
 ): Promise<Timeline> {
+  const { summary } = options;
   const [record, entries] = await Promise.all([stores.jobs.get(jobId), stores.history.list(jobId)]);
   const users = record?.accepted ? usersOf(record.accepted.name, record.accepted.data) : [];
   const effect = await Promise.all(
@@ -160,5 +175,8 @@ export async function jobTimeline(
     attempts: attemptsOf(entries),
     items,
     effect,
+    ...(record && entries.length === 0 && historyExpired(record, options.retentionDays, options.now ?? Date.now())
+      ? { historyExpired: true as const }
+      : {}),
   };
 }

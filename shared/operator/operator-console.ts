@@ -33,12 +33,14 @@ export interface OperatorConsoleDeps {
   dlq: DlqConsole;
   /** The workers' per-minute series (minute-series.ts) for the last `minutes`, e.g. readMinuteSeries bound to Redis. */
   activity: (minutes: number, now: number) => Promise<ActivitySeries>;
+  /** HISTORY_RETENTION_DAYS: a timeline older than this says its history expired. */
+  historyRetentionDays: number;
 }
 
 /** Where a job's trace is (its id) and which Redis copy of the job said so. */
 export interface JobTrace {
   traceId: string;
-  from: 'operations queue' | 'dead-letter queue';
+  from: 'operations queue' | 'dead-letter queue' | 'job history';
 }
 
 /** Everything the console's charts draw, per minute, on one set of minutes. */
@@ -86,17 +88,31 @@ export class OperatorConsole {
 
   async timeline(jobId: string): Promise<(Timeline & { trace?: JobTrace }) | undefined> {
     const summary = await this.finder.summary(jobId);
-    const [timeline, trace] = await Promise.all([jobTimeline(this.deps.stores, jobId, summary), this.traceOf(jobId)]);
+    const [timeline, trace] = await Promise.all([
+      jobTimeline(this.deps.stores, jobId, { summary, retentionDays: this.deps.historyRetentionDays }),
+      this.traceOf(jobId),
+    ]);
     if (!timeline.record && timeline.items.length === 0) return undefined;
     return trace ? { ...timeline, trace } : timeline;
   }
 
   /**
    * The job's trace, from its propagation metadata in Redis: the operations queue's job while Redis
-   * holds it, else its dead-letter entry (added inside the move's span, in the job's trace). Neither
-   * DynamoDB's record nor its history keeps it, so a job Redis pruned has none.
+   * holds it, else its dead-letter entry (added inside the move's span, in the job's trace), else
+   * the trace id its attempts' starts recorded in the history (a job Redis pruned, while the
+   * history is kept).
    */
   async traceOf(jobId: string): Promise<JobTrace | undefined> {
+    const inRedis = await this.traceInRedis(jobId);
+    if (inRedis) return inRedis;
+    const entries = await this.deps.stores.history.list(jobId);
+    const started = entries.findLast((e) => e.type === 'attempt-started' && e.traceId !== undefined);
+    return started?.type === 'attempt-started' && started.traceId
+      ? { traceId: started.traceId, from: 'job history' }
+      : undefined;
+  }
+
+  private async traceInRedis(jobId: string): Promise<JobTrace | undefined> {
     for (const shard of this.deps.queues) {
       for (const [from, queue] of [
         ['operations queue', shard.operations],

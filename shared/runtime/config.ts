@@ -156,6 +156,11 @@ export const configSchema = z.object({
   LEDGER_MAX_ENTRIES: int(1000)
     .default(100_000)
     .describe('Approximate cap of each ledger stream in Redis (djq check covers what is still in it)'),
+  TRANSITION_LOCK_MS: int(1000, 600_000)
+    .default(30_000)
+    .describe(
+      "Per-job lock of dead-letter moves, redrives, purges and recovery; a holder paused past it writes nothing more, a dead holder's lock frees after it",
+    ),
 
   // Worker
   RECOVER_ON_START: bool

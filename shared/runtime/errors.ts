@@ -32,32 +32,20 @@ export interface Classification {
   errorClass: string;
 }
 
+/** A set of names written as one line of words. */
+const names = (words: string) => new Set(words.split(' '));
+
 /** DynamoDB's throttling error names (the SDK's retry strategy backs off on them too). */
-export const THROTTLING_ERRORS = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'TransactionInProgressException',
-]);
-const SERVER = new Set(['InternalServerError', 'ServiceUnavailable', 'InternalFailure', 'ServiceUnavailableException']);
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EAI_AGAIN',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-]);
-const NETWORK_NAMES = new Set(['TimeoutError', 'NetworkingError', 'RequestTimeout', 'AbortError']);
+export const THROTTLING_ERRORS = names(
+  'ProvisionedThroughputExceededException ThrottlingException RequestLimitExceeded TransactionInProgressException',
+);
+const SERVER = names('InternalServerError ServiceUnavailable InternalFailure ServiceUnavailableException');
+const NETWORK_CODES = names('ECONNREFUSED ECONNRESET ETIMEDOUT EPIPE EAI_AGAIN ENOTFOUND EHOSTUNREACH');
+const NETWORK_NAMES = names('TimeoutError NetworkingError RequestTimeout AbortError');
 /** DynamoDB rejected the request itself: sending it again cannot succeed. */
-const POISON_NAMES = new Set([
-  'ValidationException',
-  'SerializationException',
-  'ItemCollectionSizeLimitExceededException',
-]);
+const POISON_NAMES = names('ValidationException SerializationException ItemCollectionSizeLimitExceededException');
 /** The table or the credentials are not there yet: an operator can fix it while the job backs off. */
-const UNAVAILABLE = new Set(['ResourceNotFoundException', 'UnrecognizedClientException', 'AccessDeniedException']);
+const UNAVAILABLE = names('ResourceNotFoundException UnrecognizedClientException AccessDeniedException');
 
 export function classifyError(error: unknown): Classification {
   const err = error instanceof Error ? error : new Error(String(error));

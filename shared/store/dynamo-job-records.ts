@@ -14,14 +14,17 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { JOB_INDEX_BUCKETS, JOBS_BY_TIME_INDEX, keys, USER_JOBS_INDEX } from '../dynamo/table.js';
+import { JOB_INDEX_BUCKETS, JOBS_BY_OP_INDEX, JOBS_BY_TIME_INDEX, keys, USER_JOBS_INDEX } from '../dynamo/table.js';
 import { conditionalWrite, isConditionFailure } from './conditional.js';
 import { scanItems } from './dynamo-event-store.js';
 import { StaleGenerationError } from './errors.js';
 import { acceptedIndexKeys, jobIdOfTimeSk, outcomeIndexKeys, touchItems } from './job-index.js';
 import type {
   AcceptedJob,
+  DecideContext,
+  DecidedOutcome,
   Decision,
+  JobIndexKey,
   JobOutcome,
   JobQuery,
   JobQueryPage,
@@ -39,6 +42,8 @@ export class DynamoJobRecords implements JobRecordStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
+    /** HISTORY_RETENTION_DAYS: a batch's TOUCHES items expire with the job's history. */
+    private readonly retentionDays: number,
   ) {}
 
   async accept(jobs: readonly AcceptedJob[]): Promise<void> {
@@ -52,7 +57,7 @@ export class DynamoJobRecords implements JobRecordStore {
         at,
         ...acceptedIndexKeys(job.id, job.name, job.data, at),
       },
-      ...touchItems(job.id, job.name, job.data, at),
+      ...touchItems(job.id, job.name, job.data, at, this.retentionDays),
     ]);
     // Unconditional puts in batches: the item never changes once written (a retried tick writes
     // the same job again), and the outcome lives in an item of its own that this never touches.
@@ -70,12 +75,12 @@ export class DynamoJobRecords implements JobRecordStore {
 
   async decide(
     jobId: string,
-    outcome: 'completed' | 'dead-lettered',
+    outcome: DecidedOutcome,
     by: string,
-    reason?: string,
-    gen?: number,
+    { op, reason, gen }: DecideContext,
   ): Promise<Decision> {
     const at = new Date().toISOString();
+    const { values, set } = indexUpdate(outcomeIndexKeys(jobId, outcome, at, op));
     // A generation the caller read (a move): never a later one a redrive opened meanwhile.
     const ofGen = gen === undefined ? '' : ` AND (${gen === 1 ? 'attribute_not_exists(gen) OR ' : ''}gen = :gen)`;
     try {
@@ -85,11 +90,10 @@ export class DynamoJobRecords implements JobRecordStore {
           Key: this.outcomeKey(jobId),
           // The generation's one decision: whoever writes first decides, every later caller follows.
           ConditionExpression: `attribute_not_exists(outcome)${ofGen}`,
-          UpdateExpression:
-            'SET outcome = :o, gen = if_not_exists(gen, :one), marks = list_append(if_not_exists(marks, :none), :mark), gsi3pk = :spk, gsi3sk = :ssk',
+          UpdateExpression: `SET outcome = :o, gen = if_not_exists(gen, :one), marks = list_append(if_not_exists(marks, :none), :mark), ${set}`,
           ExpressionAttributeValues: {
             ':o': outcome,
-            ...stateKeys(jobId, outcome, at),
+            ...values,
             ':one': 1,
             ':none': [],
             ':mark': [{ outcome, at, by, ...(reason ? { reason } : {}) }],
@@ -111,7 +115,7 @@ export class DynamoJobRecords implements JobRecordStore {
   reopen(jobId: string, by: string, startedAt: number): Promise<boolean> {
     return this.closeDeadLettered(jobId, {
       UpdateExpression:
-        'SET gen = gen + :one, genStartedAt = :started, marks = list_append(marks, :mark) REMOVE outcome, gsi3pk, gsi3sk',
+        'SET gen = gen + :one, genStartedAt = :started, marks = list_append(marks, :mark) REMOVE outcome, gsi3pk, gsi3sk, gsi4pk, gsi4sk',
       mark: { outcome: 'redriven', by },
       values: { ':started': startedAt, ':one': 1 },
     });
@@ -119,7 +123,7 @@ export class DynamoJobRecords implements JobRecordStore {
 
   purge(jobId: string, by: string): Promise<boolean> {
     return this.closeDeadLettered(jobId, {
-      UpdateExpression: 'SET outcome = :purged, marks = list_append(marks, :mark), gsi3pk = :spk, gsi3sk = :ssk',
+      UpdateExpression: 'SET outcome = :purged, marks = list_append(marks, :mark)',
       mark: { outcome: 'purged', by },
       values: { ':purged': 'purged' },
       indexAs: 'purged',
@@ -133,21 +137,24 @@ export class DynamoJobRecords implements JobRecordStore {
       UpdateExpression: string;
       mark: Pick<OutcomeMark, 'outcome' | 'by'>;
       values?: Record<string, unknown>;
-      /** The outcome the state index files the job under from now (:spk, :ssk). */
+      /** The outcome the job indexes file the job under from now. */
       indexAs?: JobOutcome;
     },
   ): Promise<boolean> {
     const record = await this.get(jobId);
     if (record?.outcome !== 'dead-lettered') return false;
     const at = new Date().toISOString();
-    const values = { ...change.values, ...(change.indexAs ? stateKeys(jobId, change.indexAs, at) : {}) };
+    const index = change.indexAs
+      ? indexUpdate(outcomeIndexKeys(jobId, change.indexAs, at, record.accepted?.name))
+      : undefined;
+    const values = { ...change.values, ...index?.values };
     return conditionalWrite(() =>
       this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: this.outcomeKey(jobId),
           ConditionExpression: 'outcome = :dl AND gen = :gen',
-          UpdateExpression: change.UpdateExpression,
+          UpdateExpression: index ? `${change.UpdateExpression}, ${index.set}` : change.UpdateExpression,
           ExpressionAttributeValues: {
             ':dl': 'dead-lettered',
             ':gen': record.gen,
@@ -207,66 +214,37 @@ export class DynamoJobRecords implements JobRecordStore {
    * unique (`<at>#<jobId>`), so the next page is "beyond it" in every partition alike.
    */
   async queryJobs(query: JobQuery): Promise<JobQueryPage> {
-    const byUser = 'user' in query.by;
-    const partitions =
-      'user' in query.by
-        ? [keys.userJobsPk(query.by.user)]
-        : Array.from({ length: JOB_INDEX_BUCKETS }, (_, b) =>
-            'state' in query.by && query.by.state === 'accepted'
-              ? keys.jobsPk(b)
-              : keys.statePk((query.by as { state: string }).state, b),
-          );
-    const newest = query.order !== 'oldest';
-    const [pkName, skName] = byUser ? ['gsi2pk', 'gsi2sk'] : ['gsi3pk', 'gsi3sk'];
-    // ISO times sort as strings; '~' sorts after '#', so `to` takes in every job of its instant.
-    let low = query.from ?? '0';
-    let high = query.to ? `${query.to}~` : '~';
-    if (query.cursor) {
-      const [lower, higher] = [query.cursor, newest ? high : low].sort() as [string, string];
-      if (newest) high = lower;
-      else low = higher;
-    }
-    if (low > high) return { jobs: [] };
+    const target = indexTarget(query.by);
+    const range = sortKeyRange(query);
+    if (range === undefined) return { jobs: [] };
     // Each bucket holds about 1/8 of a page: ask each for a share and a margin, not a whole page
     // (8 pages read to show one). The merge below keeps only what it knows to be complete.
+    const { partitions } = target;
     const perPartition = partitions.length === 1 ? query.limit : Math.ceil((query.limit * 1.5) / partitions.length) + 2;
     const pages = await Promise.all(
       partitions.map((pk) =>
         this.doc.send(
           new QueryCommand({
             TableName: this.tableName,
-            IndexName: byUser ? USER_JOBS_INDEX : JOBS_BY_TIME_INDEX,
+            IndexName: target.index,
             KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :low AND :high',
-            ExpressionAttributeNames: { '#pk': pkName, '#sk': skName },
-            ExpressionAttributeValues: { ':pk': pk, ':low': low, ':high': high },
-            ScanIndexForward: !newest,
+            ExpressionAttributeNames: { '#pk': target.pkName, '#sk': target.skName },
+            ExpressionAttributeValues: { ':pk': pk, ':low': range.low, ':high': range.high },
+            ScanIndexForward: !range.newest,
             // One more than a page: the cursor itself comes back (BETWEEN is inclusive).
             Limit: perPartition + 1,
           }),
         ),
       ),
     );
-    const perPage = pages.map((page) =>
-      (page.Items ?? []).map((item) => String(item[skName])).filter((sk) => sk !== query.cursor),
+    return mergePages(
+      pages.map((page) => ({
+        sortKeys: (page.Items ?? []).map((item) => String(item[target.skName])).filter((sk) => sk !== query.cursor),
+        stopped: page.LastEvaluatedKey !== undefined,
+      })),
+      query.limit,
+      range.newest,
     );
-    let sortKeys = perPage.flat().sort();
-    if (newest) sortKeys.reverse();
-    // A partition that stopped at its limit is known only down to (newest first; up to, oldest
-    // first) the last key it returned: the merge is complete only as far as the nearest of those.
-    const lastOfStopped = perPage.flatMap((keys, i) =>
-      pages[i]?.LastEvaluatedKey !== undefined && keys.length > 0 ? [keys.at(-1) as string] : [],
-    );
-    if (lastOfStopped.length > 0) {
-      const frontier = lastOfStopped.sort()[newest ? lastOfStopped.length - 1 : 0] as string;
-      sortKeys = sortKeys.filter((sk) => (newest ? sk >= frontier : sk <= frontier));
-    }
-    const more = sortKeys.length > query.limit || pages.some((p) => p.LastEvaluatedKey !== undefined);
-    const shown = sortKeys.slice(0, query.limit);
-    const last = shown.at(-1);
-    return {
-      jobs: shown.map((sk) => ({ jobId: jobIdOfTimeSk(sk), at: sk.slice(0, sk.indexOf('#')), position: sk })),
-      ...(more && last !== undefined ? { cursor: last } : {}),
-    };
   }
 
   async *scanAll(): AsyncIterable<JobRecord> {
@@ -325,10 +303,77 @@ function groupByJob(items: readonly Record<string, unknown>[], byJob: ItemsByJob
   return byJob;
 }
 
-/** The state index's key values for an update expression (:spk, :ssk). */
-function stateKeys(jobId: string, outcome: JobOutcome, at: string) {
-  const { gsi3pk, gsi3sk } = outcomeIndexKeys(jobId, outcome, at);
-  return { ':spk': gsi3pk, ':ssk': gsi3sk };
+/**
+ * Index key attributes as an update's SET clause and its values. The attributes are named as they
+ * are (no reserved words among them): the bench counts index writes by the names an update sets.
+ */
+function indexUpdate(indexKeys: Record<string, string>) {
+  const attributes = Object.keys(indexKeys);
+  return {
+    set: attributes.map((a, i) => `${a} = :index${i}`).join(', '),
+    values: Object.fromEntries(attributes.map((a, i) => [`:index${i}`, indexKeys[a]])),
+  };
+}
+
+/** The index, its key attributes and the partitions a query reads. */
+function indexTarget(by: JobIndexKey) {
+  if ('user' in by)
+    return { index: USER_JOBS_INDEX, pkName: 'gsi2pk', skName: 'gsi2sk', partitions: [keys.userJobsPk(by.user)] };
+  const { state, op } = by;
+  const buckets = Array.from({ length: JOB_INDEX_BUCKETS }, (_, b) => b);
+  if (op !== undefined)
+    return {
+      index: JOBS_BY_OP_INDEX,
+      pkName: 'gsi4pk',
+      skName: 'gsi4sk',
+      partitions: buckets.map((b) => (state === 'accepted' ? keys.opPk(op, b) : keys.stateOpPk(state, op, b))),
+    };
+  return {
+    index: JOBS_BY_TIME_INDEX,
+    pkName: 'gsi3pk',
+    skName: 'gsi3sk',
+    partitions: buckets.map((b) => (state === 'accepted' ? keys.jobsPk(b) : keys.statePk(state, b))),
+  };
+}
+
+/** The sort keys a query's time range and cursor allow; undefined when none. */
+function sortKeyRange(query: JobQuery): { low: string; high: string; newest: boolean } | undefined {
+  const newest = query.order !== 'oldest';
+  // ISO times sort as strings; '~' sorts after '#', so `to` takes in every job of its instant.
+  let low = query.from ?? '0';
+  let high = query.to ? `${query.to}~` : '~';
+  if (query.cursor) {
+    const [lower, higher] = [query.cursor, newest ? high : low].sort() as [string, string];
+    if (newest) high = lower;
+    else low = higher;
+  }
+  return low > high ? undefined : { low, high, newest };
+}
+
+/**
+ * One page from every partition's answer, in order. A partition that stopped at its limit is known
+ * only down to (newest first; up to, oldest first) the last key it returned: the merge is complete
+ * only as far as the nearest of those.
+ */
+function mergePages(
+  pages: readonly { sortKeys: string[]; stopped: boolean }[],
+  limit: number,
+  newest: boolean,
+): JobQueryPage {
+  let sortKeys = pages.flatMap((p) => p.sortKeys).sort();
+  if (newest) sortKeys.reverse();
+  const lastOfStopped = pages.flatMap((p) => (p.stopped && p.sortKeys.length > 0 ? [p.sortKeys.at(-1) as string] : []));
+  if (lastOfStopped.length > 0) {
+    const frontier = lastOfStopped.sort()[newest ? lastOfStopped.length - 1 : 0] as string;
+    sortKeys = sortKeys.filter((sk) => (newest ? sk >= frontier : sk <= frontier));
+  }
+  const more = sortKeys.length > limit || pages.some((p) => p.stopped);
+  const shown = sortKeys.slice(0, limit);
+  const last = shown.at(-1);
+  return {
+    jobs: shown.map((sk) => ({ jobId: jobIdOfTimeSk(sk), at: sk.slice(0, sk.indexOf('#')), position: sk })),
+    ...(more && last !== undefined ? { cursor: last } : {}),
+  };
 }
 
 function toRecord(jobId: string, items: readonly Record<string, unknown>[]): JobRecord | undefined {

@@ -17,7 +17,7 @@ export function createDynamoStores(
   const table = config.DYNAMODB_TABLE_NAME;
   return {
     events: new DynamoEventStore(clients.doc, table),
-    jobs: new DynamoJobRecords(clients.doc, table),
+    jobs: new DynamoJobRecords(clients.doc, table, config.HISTORY_RETENTION_DAYS),
     users: new DynamoUserProjection(clients.doc, table),
     history: new DynamoJobHistory(clients.doc, table, config.HISTORY_RETENTION_DAYS),
     table: new DynamoTableSize(clients.client, table),

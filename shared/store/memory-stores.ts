@@ -9,6 +9,8 @@ import {
   type BarResult,
   type Bars,
   barEntry,
+  type DecideContext,
+  type DecidedOutcome,
   type Decision,
   type EventStore,
   type JobHistoryStore,
@@ -154,6 +156,8 @@ export class MemoryJobHistory implements JobHistoryStore {
 export class MemoryJobRecords implements JobRecordStore {
   readonly records = new Map<string, JobRecord>();
   readonly epochs = new Map<string, string>();
+  /** The operation each decided job's outcome is filed under, as DynamoDB's by-operation index has it. */
+  private readonly filedOp = new Map<string, string | undefined>();
 
   async accept(jobs: readonly AcceptedJob[]) {
     const at = new Date().toISOString();
@@ -164,16 +168,16 @@ export class MemoryJobRecords implements JobRecordStore {
   }
   async decide(
     jobId: string,
-    outcome: 'completed' | 'dead-lettered',
+    outcome: DecidedOutcome,
     by: string,
-    reason?: string,
-    gen?: number,
+    { op, reason, gen }: DecideContext,
   ): Promise<Decision> {
     const record = this.records.get(jobId) ?? { jobId, gen: 1, marks: [] };
     if (gen !== undefined && record.gen !== gen) throw new StaleGenerationError(jobId, gen, record.gen);
     if (record.outcome) return { won: false, outcome: record.outcome, gen: record.gen };
     const mark = { outcome, at: new Date().toISOString(), by, ...(reason ? { reason } : {}) };
     this.records.set(jobId, { ...record, outcome, marks: [...record.marks, mark] });
+    this.filedOp.set(jobId, op);
     return { won: true, outcome, gen: record.gen };
   }
   async reopen(jobId: string, by: string, startedAt: number) {
@@ -182,6 +186,7 @@ export class MemoryJobRecords implements JobRecordStore {
     const { outcome: _closed, ...open } = record;
     const mark = { outcome: 'redriven' as const, at: new Date().toISOString(), by };
     this.records.set(jobId, { ...open, gen: record.gen + 1, genStartedAt: startedAt, marks: [...record.marks, mark] });
+    this.filedOp.delete(jobId);
     return true;
   }
   async purge(jobId: string, by: string) {
@@ -189,6 +194,7 @@ export class MemoryJobRecords implements JobRecordStore {
     if (record?.outcome !== 'dead-lettered') return false;
     const mark = { outcome: 'purged' as const, at: new Date().toISOString(), by };
     this.records.set(jobId, { ...record, outcome: 'purged', marks: [...record.marks, mark] });
+    this.filedOp.set(jobId, record.accepted?.name);
     return true;
   }
   async get(jobId: string) {
@@ -221,7 +227,9 @@ export class MemoryJobRecords implements JobRecordStore {
       const accepted = record.accepted;
       return accepted && usersOf(accepted.name, accepted.data).includes(query.by.user) ? accepted.at : undefined;
     }
-    if (query.by.state === 'accepted') return record.accepted?.at;
+    const { op, state } = query.by;
+    if (state === 'accepted') return op === undefined || record.accepted?.name === op ? record.accepted?.at : undefined;
+    if (op !== undefined && this.filedOp.get(record.jobId) !== op) return undefined;
     return record.outcome === query.by.state ? record.marks.at(-1)?.at : undefined;
   }
   async *scanAll() {

@@ -5,7 +5,13 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DescribeTableCommand, type DynamoDBClient, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, type DynamoDBDocumentClient, paginateScan, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  paginateScan,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import {
   indexDefinition,
   keys,
@@ -60,6 +66,8 @@ export async function requireSchema(
   options: {
     migrate: boolean /** Start anyway when the table cannot be read (the board: /readyz says). */;
     unreadable?: 'throw' | 'ignore';
+    /** HISTORY_RETENTION_DAYS: what a migration gives the index items that expire with the history. */
+    retentionDays: number;
   },
 ): Promise<MigrationReport | undefined> {
   let state: SchemaState;
@@ -73,13 +81,13 @@ export async function requireSchema(
   if (state.version >= SCHEMA_VERSION && state.missingIndexes.length === 0) return undefined;
   await refuseLegacyLayout(clients.doc, tableName); // 0.1.0's layout: no migration, one clear message
   if (!options.migrate) throw new SchemaTooOldError(tableName, state.version, SCHEMA_VERSION);
-  return migrateTable(clients, tableName);
+  return migrateTable(clients, tableName, { retentionDays: options.retentionDays });
 }
 
 export async function migrateTable(
   clients: Clients,
   tableName: string,
-  options: { timeoutMs?: number; onProgress?: (message: string) => void } = {},
+  options: { timeoutMs?: number; onProgress?: (message: string) => void; retentionDays: number },
 ): Promise<MigrationReport> {
   const progress = options.onProgress ?? (() => undefined);
   const before = await readSchema(clients.client, tableName);
@@ -90,7 +98,7 @@ export async function migrateTable(
     await addIndex(clients.client, tableName, name, options.timeoutMs ?? 30 * 60_000);
   }
   progress('backfilling the index keys of existing job records');
-  const recordsBackfilled = await backfill(clients.doc, tableName);
+  const recordsBackfilled = await backfill(clients.doc, tableName, options.retentionDays);
   await writeSchemaVersion(clients.client, tableName, SCHEMA_VERSION);
   return { from: before.version, to: SCHEMA_VERSION, indexesAdded: before.missingIndexes, recordsBackfilled };
 }
@@ -114,9 +122,21 @@ async function addIndex(client: DynamoDBClient, tableName: string, name: string,
     );
 }
 
-/** Sets the index keys on every ACCEPTED and decided OUTCOME item (and adds TOUCHES items). Idempotent. */
-async function backfill(doc: DynamoDBDocumentClient, tableName: string): Promise<number> {
+/**
+ * Sets the index keys on every ACCEPTED and decided OUTCOME item (and adds TOUCHES items, with the
+ * history's expiry). Idempotent. Schema 3: an OUTCOME item is filed by operation too, which only its
+ * ACCEPTED item names; a scan returns a job's items together, ACCEPTED first, so that is the one
+ * just seen (read back by key otherwise).
+ */
+async function backfill(doc: DynamoDBDocumentClient, tableName: string, retentionDays: number): Promise<number> {
   let count = 0;
+  let lastAccepted: { pk: unknown; name: string } | undefined;
+  const opOf = async (pk: unknown): Promise<string | undefined> => {
+    const last = lastAccepted;
+    if (last !== undefined && last.pk === pk) return last.name;
+    const { Item } = await doc.send(new GetCommand({ TableName: tableName, Key: { pk, sk: keys.acceptedSk } }));
+    return typeof Item?.name === 'string' ? Item.name : undefined;
+  };
   const pages = paginateScan(
     { client: doc },
     {
@@ -129,10 +149,11 @@ async function backfill(doc: DynamoDBDocumentClient, tableName: string): Promise
     for (const item of page.Items ?? []) {
       const jobId = String(item.pk).slice('JOB#'.length);
       const at = item.sk === keys.acceptedSk ? String(item.at) : ((item.marks as OutcomeMark[]).at(-1)?.at ?? '');
-      const indexKeys =
+      if (item.sk === keys.acceptedSk) lastAccepted = { pk: item.pk, name: String(item.name) };
+      const indexKeys: Record<string, string> =
         item.sk === keys.acceptedSk
           ? acceptedIndexKeys(jobId, String(item.name), item.data, at)
-          : outcomeIndexKeys(jobId, item.outcome as JobOutcome, at);
+          : outcomeIndexKeys(jobId, item.outcome as JobOutcome, at, await opOf(item.pk));
       const names = Object.keys(indexKeys);
       await doc.send(
         new UpdateCommand({
@@ -140,13 +161,11 @@ async function backfill(doc: DynamoDBDocumentClient, tableName: string): Promise
           Key: { pk: item.pk, sk: item.sk },
           UpdateExpression: `SET ${names.map((n) => `#${n} = :${n}`).join(', ')}`,
           ExpressionAttributeNames: Object.fromEntries(names.map((n) => [`#${n}`, n])),
-          ExpressionAttributeValues: Object.fromEntries(
-            names.map((n) => [`:${n}`, indexKeys[n as keyof typeof indexKeys]]),
-          ),
+          ExpressionAttributeValues: Object.fromEntries(names.map((n) => [`:${n}`, indexKeys[n]])),
         }),
       );
       if (item.sk === keys.acceptedSk) {
-        const touches = touchItems(jobId, String(item.name), item.data, at);
+        const touches = touchItems(jobId, String(item.name), item.data, at, retentionDays);
         await putAll(doc, tableName, touches);
       }
       count++;

@@ -85,6 +85,9 @@ export interface UserProjectionStore {
 /** How a job's generation ended. `purged`: an operator deleted it from the DLQ for good. */
 export type JobOutcome = 'completed' | 'dead-lettered' | 'purged';
 
+/** The outcomes `decide` gives; a purge has its own call. */
+export type DecidedOutcome = Exclude<JobOutcome, 'purged'>;
+
 /**
  * One decision or redrive in a job's life, in order: the record's append-only trail. A mark's
  * generation is 1 + the redrives before it.
@@ -128,11 +131,28 @@ export interface Decision {
   gen: number;
 }
 
+/** What a decision records beside its outcome. */
+export interface DecideContext {
+  /**
+   * The job's operation (its name), which files the outcome in the by-operation index; undefined
+   * only where the caller cannot know it (the job is then found by state, not by operation).
+   */
+  op: string | undefined;
+  /** Why (a dead-letter move's reason). */
+  reason?: string;
+  /** Only this generation (a move's read): a StaleGenerationError when the job moved on. */
+  gen?: number;
+}
+
 /** Which index a job query reads: a user's jobs, or jobs by time within a state. */
 export type JobIndexKey =
   | { user: string }
   /** `accepted`: every job, by when it was accepted; an outcome: jobs decided so, by when. */
-  | { state: 'accepted' | JobOutcome };
+  | {
+      state: 'accepted' | JobOutcome;
+      /** Only this operation's jobs (the by-operation index: no reading the state's others). */
+      op?: string;
+    };
 
 export interface JobQuery {
   by: JobIndexKey;
@@ -168,13 +188,7 @@ export interface JobRecordStore {
    * `completed` and `dead-lettered` only: a purge goes through `purge`. With `gen`, only that
    * generation: a StaleGenerationError (nothing written) when the job has moved on to another.
    */
-  decide(
-    jobId: string,
-    outcome: 'completed' | 'dead-lettered',
-    by: string,
-    reason?: string,
-    gen?: number,
-  ): Promise<Decision>;
+  decide(jobId: string, outcome: DecidedOutcome, by: string, context: DecideContext): Promise<Decision>;
   /**
    * Closes a dead-lettered generation and opens the next, whose Redis instance has `startedAt` as
    * its timestamp; false if the job is not dead-lettered.

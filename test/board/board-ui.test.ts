@@ -1,22 +1,11 @@
 // Drives the real Bull Board page in headless Chromium (Debian's package, via playwright-core),
 // behind basic auth, over a real worker's completed and dead-lettered jobs.
-import { existsSync } from 'node:fs';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Board } from '../../board/board-server.js';
+import { launchChromium, requireChromium } from './browser.js';
 import { type BoardFixture, startBoardFixture } from './fixture.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const credentials = { username: 'ops', password: 'board-test-secret' };
 
 let fixture: BoardFixture | undefined;
@@ -26,12 +15,10 @@ let page: Page;
 
 beforeAll(async () => {
   // Never a skip: without a browser this test cannot say anything about the page.
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install chromium (the board's browser test needs it)`);
-  }
+  requireChromium("the board's browser test");
   fixture = await startBoardFixture();
   board = await fixture.startBoard({ BOARD_USERNAME: credentials.username, BOARD_PASSWORD: credentials.password });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  browser = await launchChromium();
   // The page's own API calls need the credentials too, so this also proves the SPA works behind auth.
   const context = await browser.newContext({ httpCredentials: credentials });
   page = await context.newPage();

@@ -118,7 +118,7 @@ describe('the console API', () => {
       expect(String(charts.body.svg)).toContain(`${title} per minute`);
   });
 
-  it('links a job to its trace in Jaeger from the propagation metadata Redis holds, when JAEGER_UI_URL is set', async () => {
+  it('links a job to its trace in Jaeger from the propagation metadata Redis holds, and from its history once Redis pruned it, when JAEGER_UI_URL is set', async () => {
     // Arrange: a job added with bullmq-otel's metadata (tracing itself is off in this process).
     const traced = await fixture.startBoard({
       BOARD_USERNAME: credentials.username,
@@ -152,6 +152,15 @@ describe('the console API', () => {
     });
     expect(unlinked.body.trace).toEqual({ traceId, from: 'operations queue' });
     expect(untraced.body).not.toHaveProperty('trace');
+
+    // And once Redis has pruned the job, from the trace id its attempt's start left in the history.
+    await (await fixture.queues.operations.getJob(jobId))?.remove();
+    const pruned = await call(`/api/console/jobs/${jobId}`, { on: traced });
+    expect(pruned.body.trace).toEqual({
+      traceId,
+      from: 'job history',
+      url: `http://jaeger.example:16686/trace/${traceId}`,
+    });
   });
 
   it('gives a read-only login (BOARD_READONLY_USERNAME) no token and 403 from every action, beside a login that acts', async () => {

@@ -4,20 +4,12 @@
 // limit and progress; a payload with <script> shows as text; a read-only login sees no buttons;
 // and neither the console nor Bull Board asks any other host for anything (no web fonts).
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Board } from '../../board/board-server.js';
+import { launchChromium, requireChromium } from './browser.js';
 import { type BoardFixture, pruneFromRedis, startBoardFixture, waitFor } from './fixture.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--no-first-run',
-];
 const credentials = { username: 'alice', password: 'console-ui-secret' };
 /** The board's second, read-only login (BOARD_READONLY_USERNAME). */
 const viewer = { username: 'bob', password: 'console-ui-viewer' };
@@ -33,11 +25,7 @@ const prunedJobId = randomUUID();
 const scriptJobId = randomUUID();
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium is missing at ${CHROMIUM}: apt-get install chromium (the console's browser test needs it)`,
-    );
-  }
+  requireChromium("the console's browser test");
   fixture = await startBoardFixture();
   const config = { BOARD_USERNAME: credentials.username, BOARD_PASSWORD: credentials.password };
   board = await fixture.startBoard({
@@ -58,7 +46,7 @@ beforeAll(async () => {
   });
   await fixture.worker.system.history.flush();
   await pruneFromRedis(fixture.queues.operations, prunedJobId);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  browser = await launchChromium();
   const context = await browser.newContext({ httpCredentials: credentials });
   page = await context.newPage();
   page.on('request', (request) => {

@@ -1,14 +1,7 @@
 // Chaos scenario at small size, so CI keeps it true (`npm run chaos` runs the full size).
-import { describe, it } from 'vitest';
-import { operatorRaces } from '../../chaos/scenarios/operator-races.js';
-import { CHAOS_TIMEOUT_MS, expectScenarioPassed } from './expect-scenario.js';
+import { chaosScenarioTest } from './scenario-test.js';
 
-describe('chaos: operator-races', () => {
-  it('redrive and purge storms by two consoles and djq, racing on the same ids while jobs fail: every job ends in exactly one state', {
-    timeout: CHAOS_TIMEOUT_MS,
-  }, async () => {
-    const result = await operatorRaces(300);
-
-    expectScenarioPassed(result);
-  });
-});
+chaosScenarioTest(
+  'operator-races',
+  'redrive and purge storms by two consoles and djq, racing on the same ids while jobs fail: every job ends in exactly one state',
+);

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { expect as expectation, result } from '../../chaos/scenario.js';
 import type { CheckReport } from '../../shared/operator/check.js';
+import { emptyDecisionReport } from '../../shared/operator/check-decisions.js';
 
 const clean: CheckReport = {
   since: 'start',
@@ -15,15 +16,7 @@ const clean: CheckReport = {
   duplicated: 0,
   projectionMismatches: 0,
   deadLettersWithoutReason: 0,
-  decisions: {
-    records: 10,
-    undecided: 0,
-    undecidedNotInRedis: 0,
-    twoOutcomes: 0,
-    deadLetteredWithEffect: 0,
-    completedWithoutEffect: 0,
-    examples: [],
-  },
+  decisions: { ...emptyDecisionReport(), records: 10 },
   epochs: ['ok'],
   aggregates: 5,
   events: 9,

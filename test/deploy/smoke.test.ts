@@ -11,8 +11,9 @@ import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDynamoClients } from '../../shared/dynamo/client.js';
+import { createDynamoClients, type DynamoClients } from '../../shared/dynamo/client.js';
 import { queueKeys } from '../../shared/lifecycle/keys.js';
+import type { Config } from '../../shared/runtime/config.js';
 import { freePort } from '../helpers/services.js';
 import { deleteKeys, testEnv } from '../helpers/stack.js';
 import { dockerignoreExcludes, dockerignorePatterns, ROOT, repoFiles } from './support.js';
@@ -93,6 +94,14 @@ afterAll(async () => {
   if (workdir) rmSync(workdir, { recursive: true, force: true });
 });
 
+/** Removes a run's Redis keys and its table, and closes both clients. */
+async function dropRun(config: Config, redis: Redis, dynamo: DynamoClients): Promise<void> {
+  await deleteKeys(redis, queueKeys(config).everyKeyPattern);
+  redis.disconnect();
+  await dynamo.client.send(new DeleteTableCommand({ TableName: config.DYNAMODB_TABLE_NAME })).catch(() => undefined);
+  dynamo.close();
+}
+
 describe('the compiled services, run as the images run them', () => {
   it('have no dev dependency or tsx to lean on', () => {
     expect(existsSync(join(workdir, 'dist/worker/main.js'))).toBe(true);
@@ -153,12 +162,7 @@ describe('the compiled services, run as the images run them', () => {
     } finally {
       await operations.close();
       await deadLetter.close();
-      await deleteKeys(redis, queueKeys(config).everyKeyPattern);
-      redis.disconnect();
-      await dynamo.client
-        .send(new DeleteTableCommand({ TableName: config.DYNAMODB_TABLE_NAME }))
-        .catch(() => undefined);
-      dynamo.close();
+      await dropRun(config, redis, dynamo);
     }
   });
 
@@ -209,12 +213,7 @@ describe('the compiled services, run as the images run them', () => {
         await within(child.exited, 30_000, 'worker shutdown', child.output);
       }
     } finally {
-      await deleteKeys(redis, queueKeys(config).everyKeyPattern);
-      redis.disconnect();
-      await dynamo.client
-        .send(new DeleteTableCommand({ TableName: config.DYNAMODB_TABLE_NAME }))
-        .catch(() => undefined);
-      dynamo.close();
+      await dropRun(config, redis, dynamo);
     }
   });
 });

@@ -1,26 +1,19 @@
 // A real Redis Cluster on loopback (3 masters, 3 replicas, started here): the producer and worker
 // processes run the pipeline on it with the queue split into 3 shards, each on a hash tag of its
 // own, then `djq check` and `djq stats` read every shard as one queue.
-import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisClusterServer, startRedisCluster } from '../../devtools/local-services.js';
-import { createDynamoClients, type DynamoClients, withoutFaults } from '../../shared/dynamo/client.js';
-import { ensureTable } from '../../shared/dynamo/table.js';
 import { keySlot } from '../../shared/lifecycle/key-slot.js';
 import type { CheckReport } from '../../shared/operator/check.js';
-import { connectRedis } from '../../shared/runtime/redis.js';
-import { createDynamoStores } from '../../shared/store/index.js';
-import { openShardedSystem, type ShardedJobSystem } from '../../shared/wiring.js';
-import { silentLogger, waitFor } from '../helpers/pipeline.js';
+import { djqJson } from '../helpers/djq.js';
+import { openStackView, waitFor } from '../helpers/pipeline.js';
 import { type Service, startService, stopService } from '../helpers/processes.js';
 import { testEnv } from '../helpers/stack.js';
 
 const JOBS = 600;
 
 let cluster: RedisClusterServer | undefined;
-let redis: Cluster | undefined;
-let dynamo: DynamoClients | undefined;
-let system: ShardedJobSystem | undefined;
+let view: Awaited<ReturnType<typeof openStackView>> | undefined;
 const services: Service[] = [];
 
 beforeAll(async () => {
@@ -29,21 +22,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(services.splice(0).map((s) => stopService(s, 'SIGKILL')));
-  await system?.close();
-  redis?.disconnect();
-  dynamo?.close();
+  await view?.close();
   await cluster?.stop();
 });
 
-/** Runs djq with the test's environment and parses its --json output. */
-async function djq<T>(env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; data: T }> {
-  const cli = startService('cli/djq.ts', env, [...args, '--json']);
-  services.push(cli);
-  const { code } = await cli.exited;
-  const output = cli.output();
-  const json = output.slice(Math.min(...['{', '['].map((c) => output.indexOf(c)).filter((i) => i >= 0)));
-  return { code, data: JSON.parse(json) as T };
-}
+const djq = <T>(env: Record<string, string>, ...args: string[]) => djqJson<T>(env, args, services);
 
 describe('Redis Cluster (3 masters + 3 replicas), QUEUE_SHARDS=3', () => {
   it('runs the pipeline across the shards: lost 0, duplicated 0, every shard used', {
@@ -57,17 +40,8 @@ describe('Redis Cluster (3 masters + 3 replicas), QUEUE_SHARDS=3', () => {
       OPERATIONS_PER_TICK: 10,
       INVALID_JOB_RATE: 0.02,
     });
-    dynamo = createDynamoClients(withoutFaults(config));
-    await ensureTable(dynamo.client, config.DYNAMODB_TABLE_NAME);
-    redis = connectRedis({ ...config, REDIS_CLUSTER_NODES: config.REDIS_CLUSTER_NODES ?? [] }) as Cluster;
-    system = openShardedSystem({
-      config,
-      redis,
-      stores: createDynamoStores(dynamo, config),
-      logger: silentLogger,
-      actor: 'test',
-    });
-    const shards = system.shards;
+    view = await openStackView(config);
+    const shards = view.system.shards;
 
     // One worker takes every shard, the other only two of them.
     services.push(

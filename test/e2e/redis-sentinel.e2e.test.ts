@@ -8,17 +8,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisSentinelGroup, startRedisSentinelGroup } from '../../devtools/local-services.js';
-import { createDynamoClients, type DynamoClients, withoutFaults } from '../../shared/dynamo/client.js';
-import { ensureTable } from '../../shared/dynamo/table.js';
 import type { CheckReport } from '../../shared/operator/check.js';
 import { DecidedOutcomes } from '../../shared/operator/decided-outcomes.js';
 import { connectRedis, describeRedis, waitForRedis } from '../../shared/runtime/redis.js';
-import { createDynamoStores } from '../../shared/store/index.js';
-import { openShardedSystem, type ShardedJobSystem } from '../../shared/wiring.js';
-import { silentLogger, waitFor } from '../helpers/pipeline.js';
+import { djqJson } from '../helpers/djq.js';
+import { openStackView, waitFor } from '../helpers/pipeline.js';
 import { isRunning, type Service, startService, stopService } from '../helpers/processes.js';
 import { testEnv } from '../helpers/stack.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/tls.js';
@@ -26,9 +22,7 @@ import { makeTestCertificates, type TestCertificates } from '../helpers/tls.js';
 const JOBS = 600;
 
 let group: RedisSentinelGroup | undefined;
-let redis: Redis | undefined;
-let dynamo: DynamoClients | undefined;
-let system: ShardedJobSystem | undefined;
+let view: Awaited<ReturnType<typeof openStackView>> | undefined;
 const services: Service[] = [];
 let certDir = '';
 let certificates: TestCertificates | undefined;
@@ -43,13 +37,9 @@ afterAll(() => rmSync(certDir, { recursive: true, force: true }));
 /** Everything one case started, stopped whatever the case's outcome. */
 afterEach(async () => {
   await Promise.all(services.splice(0).map((s) => stopService(s, 'SIGKILL')));
-  await system?.close();
-  redis?.disconnect();
-  dynamo?.close();
+  await view?.close();
   await group?.stop();
-  system = undefined;
-  redis = undefined;
-  dynamo = undefined;
+  view = undefined;
   group = undefined;
 });
 
@@ -94,18 +84,9 @@ describe.each([
       );
       refused.disconnect();
     }
-    dynamo = createDynamoClients(withoutFaults(config));
-    await ensureTable(dynamo.client, config.DYNAMODB_TABLE_NAME);
-    redis = connectRedis(config) as Redis;
-    redis.on('error', () => undefined); // expected while the primary is down
-    system = openShardedSystem({
-      config,
-      redis,
-      stores: createDynamoStores(dynamo, config),
-      logger: silentLogger,
-      actor: 'test',
-    });
-    const [shard] = system.shards;
+    view = await openStackView(config);
+    view.redis.on('error', () => undefined); // expected while the primary is down
+    const [shard] = view.system.shards;
     if (!shard) throw new Error('no shard');
     // Expected while the primary is down; the assertions below say whether anything was lost.
     shard.queues.operations.on('error', () => undefined);
@@ -144,11 +125,7 @@ describe.each([
     await waitFor('every job finished', async () => (await unfinished()) === 0, 90_000);
     expect(isRunning(worker.process), worker.output().slice(-2000)).toBe(true);
 
-    const cli = startService('cli/djq.ts', env, ['check', '--json']);
-    services.push(cli);
-    const { code: checkCode } = await cli.exited;
-    const output = cli.output();
-    const report = JSON.parse(output.slice(output.indexOf('{'))) as CheckReport;
+    const { code: checkCode, data: report } = await djqJson<CheckReport>(env, ['check'], services);
     expect(report).toMatchObject({ enqueued: JOBS, pending: 0, lost: 0, duplicated: 0, projectionMismatches: 0 });
     expect(checkCode).toBe(0);
     // Figures for docs/scale-out.md (printed, not asserted: they depend on the machine).

@@ -3,7 +3,7 @@
 // `requirepass` for the default user and an ACL user. The producer and worker processes, the CLI
 // and an in-process BullMQ worker run over it; the passwords never appear in their output or errors.
 
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,13 +19,11 @@ import { type Config, ConfigError, loadConfig } from '../../shared/runtime/confi
 import { connectRedis, connectRedisFailFast, waitForRedis } from '../../shared/runtime/redis.js';
 import { createDynamoStores } from '../../shared/store/index.js';
 import { openJobSystem } from '../../shared/wiring.js';
-import { WorkerMetrics } from '../../worker/metrics.js';
-import { startWorkerService } from '../../worker/worker-service.js';
-import { newUser, silentLogger, waitFor } from '../helpers/pipeline.js';
+import { newUser, silentLogger, startTestWorker, waitFor } from '../helpers/pipeline.js';
 import { type Service, startService, stopService } from '../helpers/processes.js';
 import { freePort } from '../helpers/services.js';
 import { testEnv } from '../helpers/stack.js';
-import { makeTestCertificates } from '../helpers/tls.js';
+import { makeTestCa, makeTestCertificates } from '../helpers/tls.js';
 
 const USER = 'djq';
 // Random, so a search of the output for them cannot match anything else.
@@ -45,28 +43,10 @@ function requireCommand(command: string, args: string[], install: string): strin
   return `${result.stdout}${result.stderr}`;
 }
 
-function openssl(...args: string[]) {
-  execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-}
-
 /** A CA, and a server certificate it signed for 127.0.0.1; plus a second CA that signed nothing of ours. */
 function makeCertificates() {
   makeTestCertificates(dir);
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=some other CA',
-    '-keyout',
-    'other.key',
-    '-out',
-    'other-ca.crt',
-  );
+  makeTestCa(dir, 'some other CA', { key: 'other.key', cert: 'other-ca.crt' });
 }
 
 const userUrl = (password = USER_PASSWORD) => `rediss://${USER}:${password}@127.0.0.1:${port}`;
@@ -222,14 +202,8 @@ describe('Redis over TLS with a password', () => {
     const redis = connectRedis(config);
     const dynamo = createDynamoClients(config);
     await ensureTable(dynamo.client, config.DYNAMODB_TABLE_NAME);
-    const stores = createDynamoStores(dynamo, config);
-    const service = startWorkerService({
-      config,
-      stores,
-      redis,
-      logger: silentLogger,
-      metrics: new WorkerMetrics(false),
-    });
+    const worker = startTestWorker(config, { redis });
+    const { stores } = worker;
     const producer = openJobSystem({ config, redis, stores, logger: silentLogger, actor: 'producer' });
     try {
       const user = newUser();
@@ -250,8 +224,7 @@ describe('Redis over TLS with a password', () => {
       );
     } finally {
       await producer.close();
-      await service.close(10_000);
-      redis.disconnect();
+      await worker.stop(); // the worker service, then the shared connection
       await dynamo.client
         .send(new DeleteTableCommand({ TableName: config.DYNAMODB_TABLE_NAME }))
         .catch(() => undefined);

@@ -118,7 +118,9 @@ describe('npm start with no REDIS_URL', () => {
 
     expect(code, stack.output().slice(-3000)).toBe(0);
     // BOARD_PORT=0: the URL it printed names the port the board got, not :0.
-    expect(stack.output()).toMatch(/board at http:\/\/127\.0\.0\.1:[1-9]\d*\/admin\/queues/);
+    expect(stack.output()).toMatch(
+      /console at http:\/\/127\.0\.0\.1:[1-9]\d*\/console · Bull Board at http:\/\/127\.0\.0\.1:[1-9]\d*\/admin\/queues/,
+    );
     expect(existsSync(dir)).toBe(false);
     expect(await redisAnswers(url, 500)).toBe(false);
   });

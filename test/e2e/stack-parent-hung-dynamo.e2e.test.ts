@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { processAlive } from '../../cli/stack-state.js';
 import { queueKeys } from '../../shared/lifecycle/keys.js';
+import { childEnv } from '../helpers/processes.js';
 import { deleteKeys, testEnv } from '../helpers/stack.js';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -25,18 +27,9 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-function isGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch {
-    return true;
-  }
-}
-
 async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  while (!isGone(pid)) {
+  while (processAlive(pid)) {
     if (Date.now() >= deadline) return false;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -95,12 +88,7 @@ describe('npm start whose parent dies while DynamoDB hangs', () => {
       ['-c', `"${process.execPath}" --import tsx stack/start.ts --workers 1 & echo "stack pid $!" >&2; wait`],
       {
         cwd: root,
-        env: {
-          PATH: process.env.PATH ?? '',
-          HOME: process.env.HOME ?? '',
-          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-          ...env,
-        },
+        env: childEnv(env),
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -108,7 +96,7 @@ describe('npm start whose parent dies while DynamoDB hangs', () => {
     let stackPid = 0;
     cleanups.push(() => {
       parent.kill('SIGKILL');
-      if (stackPid > 0 && !isGone(stackPid)) process.kill(stackPid, 'SIGKILL');
+      if (stackPid > 0 && processAlive(stackPid)) process.kill(stackPid, 'SIGKILL');
     });
     createInterface({ input: parent.stderr as NodeJS.ReadableStream }).on('line', (line) => {
       const match = /^stack pid (\d+)$/.exec(line);

@@ -4,24 +4,15 @@
 // 7460-7499) runs the whole stack, sharded, to a drained end; so does one behind TLS and a password.
 
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { freePortIn, type RedisClusterServer, startRedisCluster } from '../../devtools/local-services.js';
-import { type Service, startService, stopService } from '../helpers/processes.js';
 import { testEnv } from '../helpers/stack.js';
+import { useStackRuns, withOwnDynalite } from '../helpers/stack-runs.js';
 import { makeTestCertificates } from '../helpers/tls.js';
 
 const PORTS: [number, number] = [7460, 7499];
-const services: Service[] = [];
-const dirs: string[] = [];
+const stacks = useStackRuns('stack-redis');
 let cluster: RedisClusterServer | undefined;
-
-afterEach(async () => {
-  await Promise.all(services.splice(0).map((s) => stopService(s, 'SIGKILL')));
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
 
 afterAll(async () => {
   await cluster?.stop();
@@ -30,12 +21,22 @@ afterAll(async () => {
 
 let tlsCluster: RedisClusterServer | undefined;
 
-function startStack(env: Record<string, string>, args: string[]): Service {
-  const cwd = mkdtempSync(join(tmpdir(), 'djq-stack-redis-'));
-  dirs.push(cwd);
-  const stack = startService('stack/start.ts', env, args, cwd);
-  services.push(stack);
-  return stack;
+/**
+ * A sharded stack with its own dynalite (not the tests' shared endpoint), run until it has drained
+ * 60 operations: its exit code, its output, and its JSON summary line.
+ */
+async function runDrained(env: Record<string, string>) {
+  const { code, output } = await stacks.run(withOwnDynalite(env), [
+    ...['--workers', '1', '--json', '--until-drained'],
+    ...['--max-operations', '60', '--interval', '200', '--per-tick', '10'],
+  ]);
+  const last = output.trim().split('\n').at(-1) ?? '';
+  // Parsed here, asserted by the caller after the exit code (a failed run has no summary: its last line shows).
+  let summary: unknown = last;
+  try {
+    summary = JSON.parse(last.slice(last.indexOf('{')));
+  } catch {}
+  return { code, output, summary };
 }
 
 describe('npm start with a configured Redis', () => {
@@ -43,10 +44,8 @@ describe('npm start with a configured Redis', () => {
     const port = await freePortIn(PORTS); // nothing listens there
     const { env } = testEnv({ REDIS_URL: `redis://127.0.0.1:${port}` });
 
-    const stack = startStack(env, ['--workers', '1', '--max-operations', '5', '--until-drained']);
-    const { code } = await stack.exited;
+    const { code, output } = await stacks.run(env, ['--workers', '1', '--max-operations', '5', '--until-drained']);
 
-    const output = stack.output();
     expect(code, output).toBe(2);
     expect(output).toMatch(new RegExp(`Redis: nothing answers at REDIS_URL=redis://127\\.0\\.0\\.1:${port}`));
     expect(output).toMatch(/unset it to let npm start run a redis-server of its own/);
@@ -66,29 +65,18 @@ describe('npm start with a configured Redis', () => {
       QUEUE_SHARDS: 3,
       BOARD_PORT: 0,
     });
-    // The stack starts its own dynalite: no shared endpoint.
-    const { AWS_ENDPOINT_URL_DYNAMODB: _shared, ...stackEnv } = env;
+    const { code, output, summary } = await runDrained(env);
 
-    const stack = startStack(stackEnv, [
-      ...['--workers', '1', '--json', '--until-drained'],
-      ...['--max-operations', '60', '--interval', '200', '--per-tick', '10'],
-    ]);
-    const { code } = await stack.exited;
-
-    const output = stack.output();
     expect(code, output.slice(-3000)).toBe(0);
     expect(output).toMatch(/Redis: using cluster 127\.0\.0\.1:\d+/);
     expect(output).not.toMatch(/started redis-server/);
-    const last = output.trim().split('\n').at(-1) ?? '';
-    expect(JSON.parse(last.slice(last.indexOf('{')))).toMatchObject({ produced: 60 });
+    expect(summary).toMatchObject({ produced: 60 });
   });
 
   it('runs the stack on a Redis Cluster behind TLS and a password, never showing the password', {
     timeout: 150_000,
   }, async () => {
-    const certDir = mkdtempSync(join(tmpdir(), 'djq-stack-tls-'));
-    dirs.push(certDir);
-    const tls = makeTestCertificates(certDir);
+    const tls = makeTestCertificates(stacks.tempDir('stack-tls'));
     const password = randomBytes(12).toString('hex');
     tlsCluster = await startRedisCluster({ masters: 3, portRange: PORTS, password, tls });
     const { env } = testEnv({
@@ -98,20 +86,12 @@ describe('npm start with a configured Redis', () => {
       QUEUE_SHARDS: 3,
       BOARD_PORT: 0,
     });
-    const { AWS_ENDPOINT_URL_DYNAMODB: _shared, ...stackEnv } = env;
+    const { code, output, summary } = await runDrained(env);
 
-    const stack = startStack(stackEnv, [
-      ...['--workers', '1', '--json', '--until-drained'],
-      ...['--max-operations', '60', '--interval', '200', '--per-tick', '10'],
-    ]);
-    const { code } = await stack.exited;
-
-    const output = stack.output();
     expect(code, output.slice(-3000)).toBe(0);
     expect(output).toMatch(/Redis: using cluster 127\.0\.0\.1:\d+.* \(TLS\)/);
     expect(output).not.toMatch(/started redis-server/);
     expect(output).not.toContain(password);
-    const last = output.trim().split('\n').at(-1) ?? '';
-    expect(JSON.parse(last.slice(last.indexOf('{')))).toMatchObject({ produced: 60 });
+    expect(summary).toMatchObject({ produced: 60 });
   });
 });

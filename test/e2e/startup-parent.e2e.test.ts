@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { childEnv, exitWithin } from '../helpers/processes.js';
 import { testEnv } from '../helpers/stack.js';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -37,12 +38,7 @@ describe('a service stuck in its start-up', () => {
     const requested = once(stuck, 'connection');
     const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'worker/main.ts')], {
       cwd: root,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-        ...env,
-      },
+      env: childEnv(env),
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
     cleanups.push(() => child.kill('SIGKILL'));
@@ -53,13 +49,7 @@ describe('a service stuck in its start-up', () => {
     await requested; // its table check is now waiting on an endpoint that never answers
 
     child.disconnect(); // as when the stack that started it dies
-    const exit = await new Promise<number | string | null>((resolve) => {
-      const timer = setTimeout(() => resolve('still running at the deadline'), EXIT_DEADLINE_MS);
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        resolve(code ?? signal);
-      });
-    });
+    const exit = await exitWithin(child, EXIT_DEADLINE_MS);
 
     expect(exit, stderr).toBe(1);
   });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FULL_PIPE_BYTES, UnreadPipe } from '../../chaos/unread-pipe.js';
+import { exitWithin } from '../helpers/processes.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const EXIT_DEADLINE_MS = 20_000;
@@ -42,13 +43,7 @@ describe('a stdout nobody reads', () => {
       stderr += String(chunk);
     });
     try {
-      const exit = await new Promise<number | string | null>((resolve) => {
-        const timer = setTimeout(() => resolve('still running at the deadline'), EXIT_DEADLINE_MS);
-        child.once('exit', (code, signal) => {
-          clearTimeout(timer);
-          resolve(code ?? signal);
-        });
-      });
+      const exit = await exitWithin(child, EXIT_DEADLINE_MS);
 
       expect(exit, stderr).toBe(0);
       expect(pipe.drain().length).toBeGreaterThanOrEqual(FULL_PIPE_BYTES); // it was full: nobody read it

@@ -53,6 +53,37 @@ export function pauseAt(lifecycle: JobLifecycle, step: TransitionStep, jobId?: s
   return g;
 }
 
+/** Starts `run` and waits until `lifecycle` is paused at `step` for `jobId`; `release()` lets it go on. */
+export async function pausedAt<T>(
+  lifecycle: JobLifecycle,
+  step: TransitionStep,
+  jobId: string,
+  run: () => Promise<T>,
+): Promise<{ result: Promise<T>; release: () => void }> {
+  const halfway = pauseAt(lifecycle, step, jobId);
+  const result = run();
+  await halfway.reached;
+  return { result, release: halfway.release };
+}
+
+/** `worker`'s dead-letter move of `job`, paused half-way: after it added the DLQ entry. */
+export function moveHalfway(worker: JobSystem, job: Job) {
+  return pausedAt(worker.lifecycle, 'move:dead-letter-added', String(job.id), () =>
+    worker.lifecycle.settleFailed(job, noEffect),
+  );
+}
+
+/** Starts `run` and waits until `lifecycle` finds the job's transition lock held (by an actor paused with it). */
+export async function waitingOnLock<T>(
+  lifecycle: JobLifecycle,
+  run: () => Promise<T>,
+): Promise<{ result: Promise<T> }> {
+  const waits = waitsForLock(lifecycle);
+  const result = run();
+  await waits;
+  return { result };
+}
+
 /** Makes `lifecycle` die (throw) at `step`, as a process killed there would stop. */
 export function crashAt(lifecycle: JobLifecycle, step: TransitionStep): void {
   const previous = lifecycle.probe;
@@ -91,6 +122,19 @@ export async function failNext(system: JobSystem, id: string): Promise<Job> {
   const failed = await system.queues.operations.getJob(id);
   if (!failed || (await failed.getState()) !== 'failed') throw new Error(`job ${id} did not fail`);
   return failed;
+}
+
+/** A get-user job enqueued (no effect to find: its user need not exist); its id. */
+export async function enqueueGetUser(system: JobSystem): Promise<string> {
+  const id = randomUUID();
+  await system.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }]);
+  return id;
+}
+
+/** A get-user job enqueued and taken by a delivery, as a worker would: its id, the job and the delivery's token. */
+export async function deliveredGetUser(system: JobSystem) {
+  const id = await enqueueGetUser(system);
+  return { id, ...(await activate(system, id)) };
 }
 
 /** Moves the next waiting job (which must be `id`) to active, as a worker would, and returns it with its token. */
@@ -143,20 +187,38 @@ export function useRaceActors() {
     await resources?.cleanup();
   });
 
+  /** One actor: its own connection and wiring, like a separate process. */
+  const actor = (name: string): JobSystem => {
+    const redis = new Redis(env.config.REDIS_URL, { maxRetriesPerRequest: null });
+    const system = openJobSystem({
+      config: env.config,
+      redis,
+      stores: open().stores,
+      logger: silentLogger,
+      actor: name,
+    });
+    opened.push({ system, redis });
+    return system;
+  };
+
   return {
     resources: open,
-    /** One actor: its own connection and wiring, like a separate process. */
-    actor(name: string): JobSystem {
-      const redis = new Redis(env.config.REDIS_URL, { maxRetriesPerRequest: null });
-      const system = openJobSystem({
-        config: env.config,
-        redis,
-        stores: open().stores,
-        logger: silentLogger,
-        actor: name,
-      });
-      opened.push({ system, redis });
-      return system;
+    actor,
+    /**
+     * The cast most races start from: actors `worker` and `operator`, and a job that failed for good
+     * on the worker (`failedJob`); with `deadLettered`, the worker's failed listener has already
+     * moved it to the DLQ.
+     */
+    async workerAndOperator(options: { deadLettered?: boolean } = {}) {
+      const worker = actor('worker');
+      const operator = actor('operator');
+      const job = await failedJob(worker);
+      const id = String(job.id);
+      if (options.deadLettered) {
+        const settled = await worker.lifecycle.settleFailed(job, noEffect);
+        if (settled !== 'dead-lettered') throw new Error(`job ${id} was ${settled}, not dead-lettered`);
+      }
+      return { worker, operator, job, id };
     },
   };
 }

@@ -35,6 +35,14 @@ export async function updateJobOfNewUser(system: JobSystem) {
   return { id, userId: user.id, job: { id, name: 'update-user', data } };
 }
 
+/** An update job of a user that exists, taken by a delivery and failed for good by BullMQ before any effect. */
+export async function failedUpdateJob(system: JobSystem) {
+  const { id, userId } = await updateJobOfNewUser(system);
+  const { job, token } = await activate(system, id);
+  await job.moveToFailed(new UnrecoverableError('boom: failed for good'), token, false);
+  return { id, userId };
+}
+
 /** What a move does in a worker (Settler.settle): bar the job's effect, then decide; `before` runs first. */
 export function moveOf(system: JobSystem, before?: () => Promise<void>) {
   const effects = new EffectBars(system.stores);
@@ -46,6 +54,14 @@ export function moveOf(system: JobSystem, before?: () => Promise<void>) {
       return effects.bar({ id, name: failed.name, data: failed.data }, generation);
     });
   };
+}
+
+/** A move (a sweep's page, say) that has read the job's undecided record and is paused before its bar. */
+export async function movePausedBeforeBar(system: JobSystem, id: string) {
+  const g = gate();
+  const result = moveOf(system, g.wait)(id);
+  await g.reached;
+  return { result, release: g.release };
 }
 
 /** The job's decisions and redrives, in order. */

@@ -5,15 +5,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pino from 'pino';
-import { createDynamoClients } from '../../shared/dynamo/client.js';
+import { afterAll, beforeAll } from 'vitest';
+import { createDynamoClients, withoutFaults } from '../../shared/dynamo/client.js';
+import { ensureTable } from '../../shared/dynamo/table.js';
 import { DecidedOutcomes } from '../../shared/operator/decided-outcomes.js';
 import type { Config } from '../../shared/runtime/config.js';
+import { connectRedis, type RedisConnection } from '../../shared/runtime/redis.js';
 import { createDynamoStores } from '../../shared/store/index.js';
 import type { JobOutcome, Stores } from '../../shared/store/types.js';
-import { openJobSystem } from '../../shared/wiring.js';
+import { openJobSystem, openShardedSystem } from '../../shared/wiring.js';
 import { WorkerMetrics } from '../../worker/metrics.js';
 import { startWorkerService, type WorkerService } from '../../worker/worker-service.js';
-import type { TestResources } from './stack.js';
+import { openTestResources, type TestEnv, type TestResources } from './stack.js';
 
 export const silentLogger = pino({ level: 'silent' });
 
@@ -23,9 +26,16 @@ export interface TestWorker {
   stop(): Promise<void>;
 }
 
-/** A worker with its own DynamoDB client built from `config` (so FAULT_* apply to it only). */
-export function startTestWorker(config: Config, wrapStores?: (stores: Stores) => Stores): TestWorker {
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+/**
+ * A worker with its own DynamoDB client built from `config` (so FAULT_* apply to it only) and its
+ * own Redis connection unless given one (a TLS test's); `stop` closes both.
+ */
+export function startTestWorker(
+  config: Config,
+  options: { wrapStores?: (stores: Stores) => Stores; redis?: RedisConnection } = {},
+): TestWorker {
+  const { wrapStores } = options;
+  const redis = options.redis ?? new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   const dynamo = createDynamoClients(config);
   const base = createDynamoStores(dynamo, config);
   const stores = wrapStores ? wrapStores(base) : base;
@@ -110,3 +120,52 @@ export const newUser = (overrides: Record<string, unknown> = {}) => ({
   department: 'Engineering',
   ...overrides,
 });
+
+/**
+ * A test file's pipeline: its resources, the producer's side and one test worker, opened before the
+ * file's tests (before its own beforeAll, which arranges their jobs) and closed after them.
+ */
+export function usePipeline(env: TestEnv) {
+  let opened: { resources: TestResources; producer: ReturnType<typeof openProducerSide>; worker: TestWorker };
+  beforeAll(async () => {
+    const resources = await openTestResources(env.config);
+    opened = { resources, producer: openProducerSide(env.config, resources), worker: startTestWorker(env.config) };
+  });
+  afterAll(async () => {
+    await opened?.worker.stop();
+    await opened?.producer.close();
+    await opened?.resources.cleanup();
+  });
+  return {
+    get resources() {
+      return opened.resources;
+    },
+    get producer() {
+      return opened.producer;
+    },
+    get worker() {
+      return opened.worker;
+    },
+  };
+}
+
+/**
+ * The tests' own view of a stack, as djq opens it: Redis as the config names it (one server, a
+ * cluster or sentinels), every shard, and DynamoDB without injected faults, its table ensured.
+ */
+export async function openStackView(config: Config) {
+  const dynamo = createDynamoClients(withoutFaults(config));
+  await ensureTable(dynamo.client, config.DYNAMODB_TABLE_NAME);
+  const redis = connectRedis(config);
+  const stores = createDynamoStores(dynamo, config);
+  const system = openShardedSystem({ config, redis, stores, logger: silentLogger, actor: 'test' });
+  return {
+    redis,
+    system,
+    async close() {
+      await system.close();
+      redis.disconnect();
+      dynamo.close();
+    },
+  };
+}

@@ -1,2 +1,9 @@
 // Real child processes for end-to-end tests: the same helpers the chaos suite uses.
-export { isRunning, type Service, startService, stopService } from '../../chaos/processes.js';
+export {
+  childEnv,
+  exitWithin,
+  isRunning,
+  type Service,
+  startService,
+  stopService,
+} from '../../chaos/processes.js';

@@ -1,8 +1,7 @@
 // Finds the services the tests need, never skipping: REDIS_URL (or 127.0.0.1:6379) if it answers,
 // else a redis-server from PATH on a free port, else testcontainers' Redis when Docker runs. A
 // missing service fails the run with a clear message.
-import { rmSync } from 'node:fs';
-import { hasCommand, REDIS_INSTALL_HINT, redisAnswers, startRedisServer } from '../../devtools/local-services.js';
+import { hasCommand, REDIS_INSTALL_HINT, redisAnswers, startThrowawayRedis } from '../../devtools/local-services.js';
 
 export { freePort, startDynalite, startRedisServer } from '../../devtools/local-services.js';
 
@@ -14,16 +13,7 @@ export interface TestRedis {
 export async function findRedis(): Promise<TestRedis> {
   const candidate = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
   if (await redisAnswers(candidate)) return { url: candidate, stop: async () => undefined };
-  if (hasCommand('redis-server')) {
-    const server = await startRedisServer();
-    return {
-      url: server.url,
-      stop: async () => {
-        await server.stop();
-        rmSync(server.dir, { recursive: true, force: true });
-      },
-    };
-  }
+  if (hasCommand('redis-server')) return startThrowawayRedis();
   try {
     const { GenericContainer } = await import('testcontainers');
     const container = await new GenericContainer('redis:7-alpine').withExposedPorts(6379).start();

@@ -10,11 +10,14 @@ export interface TestCertificates {
   keyFile: string;
 }
 
-export function makeTestCertificates(dir: string): TestCertificates {
+const openssl = (dir: string, ...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+
+/** A self-signed CA valid for 2 days, named `commonName`: its key and certificate files in `dir`. */
+export function makeTestCa(dir: string, commonName: string, files: { key: string; cert: string }): void {
   if (spawnSync('openssl', ['version']).error)
     throw new Error('openssl is needed for TLS tests: apt-get install openssl');
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   openssl(
+    dir,
     'req',
     '-x509',
     '-newkey',
@@ -23,13 +26,18 @@ export function makeTestCertificates(dir: string): TestCertificates {
     '-days',
     '2',
     '-subj',
-    '/CN=djq test CA',
+    `/CN=${commonName}`,
     '-keyout',
-    'ca.key',
+    files.key,
     '-out',
-    'ca.crt',
+    files.cert,
   );
+}
+
+export function makeTestCertificates(dir: string): TestCertificates {
+  makeTestCa(dir, 'djq test CA', { key: 'ca.key', cert: 'ca.crt' });
   openssl(
+    dir,
     'req',
     '-newkey',
     'rsa:2048',
@@ -43,6 +51,7 @@ export function makeTestCertificates(dir: string): TestCertificates {
   );
   writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
   openssl(
+    dir,
     'x509',
     '-req',
     '-in',

@@ -1,18 +1,17 @@
 // djq as operators run it (a real child process) against a real pipeline: history, the DLQ
 // commands, replay --verify/--rebuild on a corrupted projection, check, and bad usage.
 import { userInfo } from 'node:os';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { SCHEMA_VERSION } from '../../shared/dynamo/table.js';
 import { queueKeys } from '../../shared/lifecycle/keys.js';
-import { newUser, openProducerSide, startTestWorker, type TestWorker, waitFor } from '../helpers/pipeline.js';
+import { newUser, usePipeline, waitFor } from '../helpers/pipeline.js';
 import { startService } from '../helpers/processes.js';
 import { freePort } from '../helpers/services.js';
-import { openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
+import { testEnv } from '../helpers/stack.js';
 
 // No injected faults: the update of a missing user is retried (and dead-lettered) by itself, deterministically.
 const env = testEnv({ JOB_ATTEMPTS: 3 });
-let resources: TestResources;
-let producer: ReturnType<typeof openProducerSide>;
-let worker: TestWorker;
+const pipeline = usePipeline(env);
 const user = newUser();
 const ids: Record<string, string> = {};
 
@@ -30,9 +29,7 @@ async function djq(...args: string[]) {
 }
 
 beforeAll(async () => {
-  resources = await openTestResources(env.config);
-  producer = openProducerSide(env.config, resources);
-  worker = startTestWorker(env.config);
+  const { producer, worker } = pipeline;
   ids.create = await producer.enqueue('create-user', { user });
   ids.poison = await producer.enqueue('create-user', { user: { name: 42 } });
   ids.missing = await producer.enqueue('update-user', { userId: newUser().id, changes: { age: 1 } });
@@ -41,12 +38,6 @@ beforeAll(async () => {
     return outcomes.size === 3;
   });
   await worker.service.system.history.flush();
-});
-
-afterAll(async () => {
-  await worker.stop();
-  await producer.close();
-  await resources.cleanup();
 });
 
 describe('djq', () => {
@@ -148,14 +139,14 @@ describe('djq', () => {
     const text = await djq('dlq', 'redrive', '--op', 'create-user', '--dry-run');
     expect(text.output).toMatch(/warning: 1 job\(s\) failed with PoisonPayloadError/);
     expect(text.output).toMatch(/Dry run: 1 job\(s\) would be redriven/);
-    expect(await producer.queues.deadLetter.getWaitingCount()).toBe(2);
+    expect(await pipeline.producer.queues.deadLetter.getWaitingCount()).toBe(2);
     expect((await djq('dlq', 'purge', '--op', 'create-user')).code).toBe(2); // by filter needs --yes too
   });
 
   it('migrate on a current table changes no schema and says so', async () => {
     const { code, json } = await djq('migrate', '--json');
     expect(code).toBe(0);
-    expect(json).toMatchObject({ from: 2, to: 2, indexesAdded: [] });
+    expect(json).toMatchObject({ from: SCHEMA_VERSION, to: SCHEMA_VERSION, indexesAdded: [] });
   });
 
   it('dlq list, show, redrive and purge', async () => {
@@ -175,12 +166,12 @@ describe('djq', () => {
     const redrive = await djq('dlq', 'redrive', ids.poison as string, '--json');
     expect(redrive.json).toMatchObject({ redriven: [ids.poison] });
     const back = await waitFor('the poison job back in the DLQ', async () => {
-      const entry = await producer.queues.deadLetter.getJob(ids.poison as string);
+      const entry = await pipeline.producer.queues.deadLetter.getJob(ids.poison as string);
       return entry?.data.attemptsMade === 2 ? entry : undefined;
     });
     expect(back.data.redrives).toBe(1);
     // The redrive is in the job's history, by djq, between the two dead-letterings.
-    await worker.service.system.history.flush();
+    await pipeline.worker.service.system.history.flush();
     const timeline = await djq('history', ids.poison as string, '--json');
     const types = (timeline.json.entries as unknown as { type: string; workerId?: string }[]).map((e) => e.type);
     expect(types.filter((t) => t === 'dead-lettered' || t === 'redriven')).toEqual([
@@ -202,15 +193,15 @@ describe('djq', () => {
     expect((await djq('dlq', 'purge', '--all')).code).toBe(2); // needs --yes
     const purge = await djq('dlq', 'purge', '--all', '--yes', '--json');
     expect((purge.json.purged as string[]).sort()).toEqual([ids.missing, ids.poison].sort());
-    expect(await producer.queues.deadLetter.getWaitingCount()).toBe(0);
+    expect(await pipeline.producer.queues.deadLetter.getWaitingCount()).toBe(0);
     const purged = await djq('history', ids.poison as string, '--json');
     expect(purged.json.status).toBe('purged');
   });
 
   it('replay --verify catches a corrupted projection and --rebuild fixes it', async () => {
     expect((await djq('replay', '--verify')).code).toBe(0);
-    const state = await resources.stores.users.getHead(user.id);
-    await resources.stores.users.overwrite(user.id, { ...state!, user: { ...state!.user!, age: 999 } });
+    const state = await pipeline.resources.stores.users.getHead(user.id);
+    await pipeline.resources.stores.users.overwrite(user.id, { ...state!, user: { ...state!.user!, age: 999 } });
     const broken = await djq('replay', '--verify', '--json');
     expect(broken.code).toBe(1);
     expect(broken.json).toMatchObject({ aggregates: 1, matching: 0, mismatches: [{ userId: user.id }] });
@@ -221,12 +212,12 @@ describe('djq', () => {
       /would rewrite every user row of table .* worker connection\(s\) are live on queue ops/,
     );
     expect(refused.output).toMatch(/add --force to rebuild anyway. Nothing was changed/);
-    expect((await resources.stores.users.getUser(user.id))?.age).toBe(999);
+    expect((await pipeline.resources.stores.users.getUser(user.id))?.age).toBe(999);
     const rebuilt = await djq('replay', '--rebuild', '--force', '--json');
     expect(rebuilt.json).toMatchObject({ aggregates: 1, written: 1 });
     expect(rebuilt.json.liveWorkers).toBeGreaterThan(0);
     expect((await djq('replay', '--verify')).code).toBe(0);
-    expect((await resources.stores.users.getUser(user.id))?.age).toBe(user.age);
+    expect((await pipeline.resources.stores.users.getUser(user.id))?.age).toBe(user.age);
   });
 
   it('says where it acts first, on stderr (in --json, under target)', async () => {
@@ -302,7 +293,7 @@ describe('djq help', () => {
 
 describe('worker metrics and health', () => {
   it('serves counters, histograms, /healthz and /readyz', async () => {
-    await worker.stop(); // so the worker process under test is the one that runs the job
+    await pipeline.worker.stop(); // so the worker process under test is the one that runs the job
     const port = await freePort();
     const w = startService('worker/main.ts', { ...env.env, METRICS_PORT: String(port) });
     try {
@@ -310,8 +301,8 @@ describe('worker metrics and health', () => {
         'the worker to listen',
         async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.ok,
       );
-      const jobId = await producer.enqueue('get-user', { userId: user.id });
-      await waitFor('the job', async () => (await producer.outcomeOf(jobId)) === 'completed');
+      const jobId = await pipeline.producer.enqueue('get-user', { userId: user.id });
+      await waitFor('the job', async () => (await pipeline.producer.outcomeOf(jobId)) === 'completed');
       const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
       expect(await ready.json()).toMatchObject({ ready: true, checks: { redis: 'ok', dynamodb: 'ok' } });
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -331,8 +322,8 @@ describe('worker metrics and health', () => {
 describe('djq with Redis and a table of two different runs', () => {
   it('recover and replay refuse, saying why, unless --force; check fails', async () => {
     const key = queueKeys(env.config).epoch;
-    const ours = await resources.redis.get(key);
-    await resources.redis.set(key, 'another-run');
+    const ours = await pipeline.resources.redis.get(key);
+    await pipeline.resources.redis.set(key, 'another-run');
     try {
       const recover = await djq('recover', '--dry-run', '--json');
       expect(recover.code).toBe(1);
@@ -342,8 +333,8 @@ describe('djq with Redis and a table of two different runs', () => {
       expect((await djq('check', '--json')).code).toBe(1);
       expect((await djq('recover', '--dry-run', '--force', '--json')).code).toBe(0);
     } finally {
-      if (ours) await resources.redis.set(key, ours);
-      else await resources.redis.del(key);
+      if (ours) await pipeline.resources.redis.set(key, ours);
+      else await pipeline.resources.redis.del(key);
     }
   });
 });

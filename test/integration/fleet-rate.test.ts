@@ -23,7 +23,12 @@ function fleet(options: Partial<typeof settings> & { initial?: number } = {}) {
   const second = { now: 1_000_000 };
   const rate = new FleetRate(redis, keys, { ...settings, ...options }, () => second.now);
   const queue = new Queue(keys.operations, { connection: redis, prefix: keys.prefix });
-  return { keys, second, rate, queue };
+  /** The rate `seconds` later, as the next report (an idle worker's) reads it. */
+  const rateAfter = async (seconds: number) => {
+    second.now += seconds;
+    return (await rate.report(report(0))).rate;
+  };
+  return { keys, second, rate, queue, rateAfter };
 }
 
 const report = (started: number, throttled = 0, capacityUnits = started): FlowReport => ({
@@ -51,23 +56,19 @@ describe('the fleet rate', () => {
     // requests, 8 throttled: a tenth, so a cut of half that, 5%).
     await f.rate.report(report(30, 6));
     await f.rate.report(report(10, 2));
-    f.second.now += 1;
-    expect((await f.rate.report(report(0))).rate).toBe(38);
+    expect(await f.rateAfter(1)).toBe(38);
     // Held a quarter of a second at a time: 38 jobs/s is 10 per 250 ms.
     expect(await f.queue.getGlobalRateLimit()).toEqual({ max: 10, duration: 250 });
     // A storm (every request throttled) the second after a cut is cut at once, by at most the
     // factor (0.5), from the 20 jobs that actually started.
     await f.rate.report(report(20, 40));
-    f.second.now += 1;
-    expect((await f.rate.report(report(0))).rate).toBe(10);
+    expect(await f.rateAfter(1)).toBe(10);
     // Modest throttles from jobs started before the cut keep arriving: the next second does not cut again...
     await f.rate.report(report(20, 4));
-    f.second.now += 1;
-    expect((await f.rate.report(report(0))).rate).toBe(10);
+    expect(await f.rateAfter(1)).toBe(10);
     // ...the one after does: a tenth of the requests throttled, a cut of 5% (10 -> 9.5, rounded down).
     await f.rate.report(report(20, 4));
-    f.second.now += 1;
-    expect((await f.rate.report(report(0))).rate).toBe(9);
+    expect(await f.rateAfter(1)).toBe(9);
     const flow = await readFleetFlow(redis, f.keys);
     expect(flow.rate).toBe(9);
     expect(flow.lastThrottleAt).toBe((f.second.now - 1) * 1000);
@@ -77,8 +78,7 @@ describe('the fleet rate', () => {
   it('never goes below the floor', async () => {
     const f = fleet();
     await f.rate.report(report(1, 2));
-    f.second.now += 1;
-    expect((await f.rate.report(report(0))).rate).toBe(settings.floor);
+    expect(await f.rateAfter(1)).toBe(settings.floor);
     await f.queue.close();
   });
 
@@ -86,13 +86,11 @@ describe('the fleet rate', () => {
     const f = fleet({ initial: 50 });
     expect((await f.rate.report(report(10))).rate).toBe(50);
     // 10 jobs started of 50 allowed: the limit held nothing back, so it is not raised.
-    f.second.now += 1;
-    expect((await f.rate.report(report(0))).rate).toBe(50);
+    expect(await f.rateAfter(1)).toBe(50);
     // BullMQ's window counter at the limit: jobs are waiting on it.
     await redis.set(f.keys.bullLimiter, 50, 'PX', 60_000);
     await f.rate.report(report(50));
-    f.second.now += 1;
-    expect((await f.rate.report(report(0))).rate).toBe(55);
+    expect(await f.rateAfter(1)).toBe(55);
     await redis.set(f.keys.bullLimiter, 55, 'PX', 60_000);
     expect((await readFleetFlow(redis, f.keys)).heldBack).toBe(true);
     await f.rate.report(report(55));
@@ -110,14 +108,12 @@ describe('the fleet rate', () => {
     await held();
     // Every request throttled under a limit of 40 that held jobs back: cut by the factor, to 20.
     await f.rate.report(report(40, 80));
-    f.second.now += 1;
-    expect((await f.rate.report(report(0))).rate).toBe(20);
+    expect(await f.rateAfter(1)).toBe(20);
     const rates = [];
     for (let i = 0; i < 4; i++) {
       await held();
       await f.rate.report(report(20));
-      f.second.now += 1;
-      rates.push((await f.rate.report(report(0))).rate);
+      rates.push(await f.rateAfter(1));
     }
     // +25% a second up to 38 (95% of 40), then the configured 10% a second.
     expect(rates).toEqual([25, 31, 38, 41]);
@@ -127,10 +123,8 @@ describe('the fleet rate', () => {
   it('forgets the rate after a minute without reports', async () => {
     const f = fleet();
     await f.rate.report(report(40, 80));
-    f.second.now += 1;
-    expect((await f.rate.report(report(0))).rate).toBe(20);
-    f.second.now += 61;
-    expect((await f.rate.report(report(0))).rate).toBeNull();
+    expect(await f.rateAfter(1)).toBe(20);
+    expect(await f.rateAfter(61)).toBeNull();
     expect(await f.queue.getGlobalRateLimit()).toBeNull();
     await f.queue.close();
   });
@@ -139,8 +133,7 @@ describe('the fleet rate', () => {
     const f = fleet();
     await f.queue.setGlobalRateLimit(7, 1000);
     await f.rate.report(report(10));
-    f.second.now += 61;
-    expect((await f.rate.report(report(0))).rate).toBeNull();
+    expect(await f.rateAfter(61)).toBeNull();
     expect(await f.queue.getGlobalRateLimit()).toEqual({ max: 7, duration: 1000 });
     await f.queue.close();
   });
@@ -148,14 +141,12 @@ describe('the fleet rate', () => {
   it("keeps deciding when Redis's clock steps back (a failover to a host whose clock is behind)", async () => {
     const f = fleet();
     await f.rate.report(report(40, 8));
-    f.second.now += 1;
-    expect((await f.rate.report(report(0))).rate).toBe(38);
+    expect(await f.rateAfter(1)).toBe(38);
     f.second.now -= 30;
     // A tenth of the requests throttled in the first second after the step: the last cut's second
     // is in the new clock's future, which says nothing about how long ago it was.
     await f.rate.report(report(40, 8));
-    f.second.now += 1;
-    expect((await f.rate.report(report(0))).rate).toBe(36);
+    expect(await f.rateAfter(1)).toBe(36);
     await f.queue.close();
   });
 

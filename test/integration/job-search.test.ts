@@ -2,23 +2,14 @@
 // per-minute counts, against a real pipeline (our worker on Redis and dynalite). One completed job
 // is removed from Redis first: the search must still find it, from DynamoDB's records.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { readMinuteSeries } from '../../shared/lifecycle/minute-series.js';
 import { OperatorConsole } from '../../shared/operator/operator-console.js';
-import {
-  newUser,
-  openProducerSide,
-  pruneFromRedis,
-  startTestWorker,
-  type TestWorker,
-  waitFor,
-} from '../helpers/pipeline.js';
-import { openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
+import { newUser, pruneFromRedis, usePipeline, waitFor } from '../helpers/pipeline.js';
+import { testEnv } from '../helpers/stack.js';
 
 const env = testEnv({ JOB_ATTEMPTS: 2 });
-let resources: TestResources;
-let producer: ReturnType<typeof openProducerSide>;
-let worker: TestWorker;
+const pipeline = usePipeline(env);
 let operator: OperatorConsole;
 const user = newUser();
 const ids: Record<'create' | 'update' | 'poison' | 'missing', string> = {
@@ -28,17 +19,16 @@ const ids: Record<'create' | 'update' | 'poison' | 'missing', string> = {
   missing: randomUUID(),
 };
 
-const outcomeOf = async (jobId: string) => (await resources.stores.jobs.get(jobId))?.outcome;
+const outcomeOf = async (jobId: string) => (await pipeline.resources.stores.jobs.get(jobId))?.outcome;
 
 beforeAll(async () => {
-  resources = await openTestResources(env.config);
-  producer = openProducerSide(env.config, resources);
-  worker = startTestWorker(env.config);
+  const { resources, producer, worker } = pipeline;
   operator = new OperatorConsole({
     stores: resources.stores,
     queues: [producer.queues],
     dlq: producer.system.console,
     activity: (minutes, now) => readMinuteSeries(resources.redis, [producer.system.keys], minutes, now),
+    historyRetentionDays: env.config.HISTORY_RETENTION_DAYS,
   });
   await producer.enqueue('create-user', { user }, ids.create);
   await waitFor('the create', async () => (await outcomeOf(ids.create)) === 'completed');
@@ -56,15 +46,9 @@ beforeAll(async () => {
   await pruneFromRedis(producer.queues.operations, ids.create);
 });
 
-afterAll(async () => {
-  await worker.stop();
-  await producer.close();
-  await resources.cleanup();
-});
-
 describe('search', () => {
   it('finds every job that touched a user, in order, the one Redis pruned included', async () => {
-    expect(await producer.queues.operations.getJob(ids.create)).toBeUndefined();
+    expect(await pipeline.producer.queues.operations.getJob(ids.create)).toBeUndefined();
     const jobs = await operator.userJobs(user.id);
     expect(jobs.map((j) => j.jobId)).toEqual([ids.create, ids.update, ids.poison]);
     expect(jobs.map((j) => [j.state, j.eventVersion])).toEqual([
@@ -132,11 +116,11 @@ describe('a job timeline', () => {
     const report = await operator.runDlq(plan);
     expect(report.done).toEqual([ids.missing]);
     await waitFor('the redriven job dead-lettered again', async () => {
-      const record = await resources.stores.jobs.get(ids.missing);
+      const record = await pipeline.resources.stores.jobs.get(ids.missing);
       return record?.gen === 2 && record.outcome === 'dead-lettered';
     });
-    await worker.service.system.history.flush();
-    await producer.system.history.flush();
+    await pipeline.worker.service.system.history.flush();
+    await pipeline.producer.system.history.flush();
     const timeline = await operator.timeline(ids.missing);
     expect(timeline?.attempts.map((a) => [a.n, a.gen, a.attempt, a.outcome, a.errorClass])).toEqual([
       [1, 1, 1, 'failed', 'UserNotFoundError'],
@@ -178,7 +162,7 @@ describe('the DLQ, safely', () => {
     expect(progress).toEqual([1]);
     const again = await operator.runDlq(plan);
     expect(again).toMatchObject({ done: [], notFound: [ids.poison] });
-    const record = await resources.stores.jobs.get(ids.poison);
+    const record = await pipeline.resources.stores.jobs.get(ids.poison);
     expect(record?.marks.filter((m) => m.outcome === 'redriven')).toHaveLength(1);
   });
 

@@ -11,33 +11,28 @@ import {
   activate,
   completedAttempt,
   crashAt,
-  failedJob,
+  enqueueGetUser,
   failNext,
+  moveHalfway,
   noEffect,
-  pauseAt,
   useRaceActors,
   whereIs,
 } from '../helpers/interleave.js';
 
-const { actor, resources } = useRaceActors();
+const { actor, resources, workerAndOperator } = useRaceActors();
 
 describe('a transition whose lock ran out half-way', () => {
   it('a move that resumes after its lock expired and a redrive took the id never removes the redriven job', async () => {
-    const worker = actor('worker');
-    const operator = actor('operator');
-    const job = await failedJob(worker);
-    const id = String(job.id);
+    const { worker, operator, job, id } = await workerAndOperator();
     // The mover stops (a GC pause, a blocked event loop, a SIGSTOP) after adding the DLQ entry…
-    const moveHalfway = pauseAt(worker.lifecycle, 'move:dead-letter-added', id);
-    const moving = worker.lifecycle.settleFailed(job, noEffect);
-    await moveHalfway.reached;
+    const move = await moveHalfway(worker, job);
     // …for longer than the lock's TTL: the lock is gone and an operator's redrive takes it.
     await resources().redis.del(worker.keys.transitionLock(id));
     expect(await operator.lifecycle.redrive(id)).toBe('done');
     expect(await whereIs(operator, id)).toEqual({ operations: 'waiting', deadLettered: false, outcome: 'redriven' });
     // The mover wakes up and carries on with what it thinks it still holds.
-    moveHalfway.release();
-    await expect(moving).rejects.toThrow(/expired while its transition was half-way/);
+    move.release();
+    await expect(move.result).rejects.toThrow(/expired while its transition was half-way/);
     expect(await whereIs(operator, id)).toEqual({ operations: 'waiting', deadLettered: false, outcome: 'redriven' });
     expect(await checkLedger({ system: operator })).toMatchObject({ lost: 0, duplicated: 0, pending: 1 });
   });
@@ -45,10 +40,7 @@ describe('a transition whose lock ran out half-way', () => {
 
 describe('a redrive that died after releasing its job, before clearing its intent', () => {
   it('the sweep clears the intent and never records "redriven" over the job\'s later completion', async () => {
-    const worker = actor('worker');
-    const operator = actor('operator');
-    const job = await failedJob(worker);
-    const id = String(job.id);
+    const { worker, operator, job, id } = await workerAndOperator();
     expect(await worker.lifecycle.settleFailed(job, noEffect)).toBe('dead-lettered');
     crashAt(operator.lifecycle, 'redrive:released');
     await expect(operator.lifecycle.redrive(id)).rejects.toThrow(/simulated crash/);
@@ -62,11 +54,7 @@ describe('a redrive that died after releasing its job, before clearing its inten
     expect(await checkLedger({ system: worker })).toMatchObject({ completed: 1, lost: 0, duplicated: 0 });
   });
   it("an operator redrive of the job's next dead-letter entry redrives it, not the stale intent", async () => {
-    const worker = actor('worker');
-    const operator = actor('operator');
-    const job = await failedJob(worker);
-    const id = String(job.id);
-    await worker.lifecycle.settleFailed(job, noEffect);
+    const { worker, operator, id } = await workerAndOperator({ deadLettered: true });
     crashAt(operator.lifecycle, 'redrive:released');
     await expect(operator.lifecycle.redrive(id)).rejects.toThrow(/simulated crash/);
     // The released job fails for good again, and its move dies after adding the new DLQ entry.
@@ -83,8 +71,7 @@ describe('djq check on a live stack', () => {
   it('a job recorded completed whose ack was lost is settled completed, never dead-lettered', async () => {
     const worker = actor('worker');
     const checker = actor('checker');
-    const id = randomUUID();
-    await worker.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }]);
+    const id = await enqueueGetUser(worker);
     // Its delivery records `completed` (DynamoDB decides), then its ack never lands and the job
     // fails for good (a stall past MAX_STALLED_COUNT leaves the same records). A get has no
     // effect to find: only the decision tells it completed.

@@ -15,50 +15,41 @@ import {
   activate,
   completedAttempt,
   crashAt,
+  deliveredGetUser,
+  enqueueGetUser,
   failedJob,
   failNext,
+  moveHalfway,
   noEffect,
-  pauseAt,
+  pausedAt,
   useRaceActors,
-  waitsForLock,
+  waitingOnLock,
   whereIs,
 } from '../helpers/interleave.js';
 
-const { actor, resources } = useRaceActors();
+const { actor, resources, workerAndOperator } = useRaceActors();
 
 describe('dead-letter move × redrive', () => {
   it('a redrive that arrives while the move is half-way waits for it, then redrives the moved job', async () => {
-    const worker = actor('worker');
-    const operator = actor('operator');
-    const job = await failedJob(worker);
-    const id = String(job.id);
-    const moveHalfway = pauseAt(worker.lifecycle, 'move:dead-letter-added', id);
-    const moving = worker.lifecycle.settleFailed(job, noEffect);
-    await moveHalfway.reached;
-    const redriveWaits = waitsForLock(operator.lifecycle);
-    const redriving = operator.console.redrive({ jobIds: [id] });
-    await redriveWaits;
-    moveHalfway.release();
-    expect(await moving).toBe('dead-lettered');
-    expect((await redriving).done).toEqual([id]);
+    const { worker, operator, job, id } = await workerAndOperator();
+    const move = await moveHalfway(worker, job);
+    const redrive = await waitingOnLock(operator.lifecycle, () => operator.console.redrive({ jobIds: [id] }));
+    move.release();
+    expect(await move.result).toBe('dead-lettered');
+    expect((await redrive.result).done).toEqual([id]);
     // One state: back in the operations queue under its id, out of the DLQ.
     expect(await whereIs(worker, id)).toEqual({ operations: 'waiting', deadLettered: false, outcome: 'redriven' });
   });
 
   it('a move that arrives after a redrive leaves the redriven instance alone', async () => {
-    const worker = actor('worker');
-    const operator = actor('operator');
-    const job = await failedJob(worker);
-    const id = String(job.id);
+    const { worker, operator, job, id } = await workerAndOperator();
     expect(await worker.lifecycle.settleFailed(job, noEffect)).toBe('dead-lettered');
-    const redriveHalfway = pauseAt(operator.lifecycle, 'redrive:added', id);
-    const redriving = operator.lifecycle.redrive(id);
-    await redriveHalfway.reached;
+    const redrive = await pausedAt(operator.lifecycle, 'redrive:added', id, () => operator.lifecycle.redrive(id));
     // The failed listener of another worker still holds the old (dead) instance: DynamoDB says its
     // generation was closed by the redrive, so the move leaves at once, without taking the lock.
     expect(await worker.lifecycle.settleFailed(job, noEffect)).toBe('gone');
-    redriveHalfway.release();
-    expect(await redriving).toBe('done');
+    redrive.release();
+    expect(await redrive.result).toBe('done');
     expect(await whereIs(worker, id)).toEqual({ operations: 'waiting', deadLettered: false, outcome: 'redriven' });
   });
 });
@@ -100,28 +91,17 @@ describe("the sweep's stale page", () => {
 
 describe('purge', () => {
   it('a purge racing a redrive: whichever runs second finds nothing, the job ends in one state', async () => {
-    const worker = actor('worker');
-    const operator = actor('operator');
-    const job = await failedJob(worker);
-    const id = String(job.id);
-    await worker.lifecycle.settleFailed(job, noEffect);
-    const redriveHalfway = pauseAt(operator.lifecycle, 'redrive:added', id);
-    const redriving = operator.lifecycle.redrive(id);
-    await redriveHalfway.reached;
-    const purgeWaits = waitsForLock(worker.lifecycle);
-    const purging = worker.console.purge({ jobIds: [id] });
-    await purgeWaits;
-    redriveHalfway.release();
-    expect(await redriving).toBe('done');
-    expect(await purging).toEqual({ done: [], notFound: [id], busy: [] });
+    const { worker, operator, id } = await workerAndOperator({ deadLettered: true });
+    const redrive = await pausedAt(operator.lifecycle, 'redrive:added', id, () => operator.lifecycle.redrive(id));
+    const purge = await waitingOnLock(worker.lifecycle, () => worker.console.purge({ jobIds: [id] }));
+    redrive.release();
+    expect(await redrive.result).toBe('done');
+    expect(await purge.result).toEqual({ done: [], notFound: [id], busy: [] });
     expect(await whereIs(worker, id)).toEqual({ operations: 'waiting', deadLettered: false, outcome: 'redriven' });
   });
 
   it('also removes the dead instance a crashed move left, so no sweep brings the job back', async () => {
-    const worker = actor('worker');
-    const operator = actor('operator');
-    const job = await failedJob(worker);
-    const id = String(job.id);
+    const { worker, operator, job, id } = await workerAndOperator();
     crashAt(worker.lifecycle, 'move:dead-letter-added');
     await expect(worker.lifecycle.settleFailed(job, noEffect)).rejects.toThrow(/simulated crash/);
     expect(await whereIs(operator, id)).toMatchObject({ operations: 'failed', deadLettered: true });
@@ -147,11 +127,7 @@ describe('a crash half-way', () => {
   });
 
   it('through a redrive: the new instance stays held until the sweep finishes the redrive', async () => {
-    const worker = actor('worker');
-    const operator = actor('operator');
-    const job = await failedJob(worker);
-    const id = String(job.id);
-    await worker.lifecycle.settleFailed(job, noEffect);
+    const { worker, operator, id } = await workerAndOperator({ deadLettered: true });
     crashAt(operator.lifecycle, 'redrive:added');
     await expect(operator.lifecycle.redrive(id)).rejects.toThrow(/simulated crash/);
     // Both records exist, but the new instance cannot run while the old entry is there.
@@ -166,11 +142,7 @@ describe('a crash half-way', () => {
   });
 
   it('through a redrive, then purged: both the entry and the held instance go', async () => {
-    const worker = actor('worker');
-    const operator = actor('operator');
-    const job = await failedJob(worker);
-    const id = String(job.id);
-    await worker.lifecycle.settleFailed(job, noEffect);
+    const { worker, operator, id } = await workerAndOperator({ deadLettered: true });
     crashAt(operator.lifecycle, 'redrive:added');
     await expect(operator.lifecycle.redrive(id)).rejects.toThrow(/simulated crash/);
     expect((await worker.console.purge({ jobIds: [id] })).done).toEqual([id]);
@@ -209,9 +181,7 @@ describe('producer recovery', () => {
 describe('a stale delivery', () => {
   it('decides in DynamoDB what is true, but cannot acknowledge the job in Redis once its lock is gone', async () => {
     const system = actor('worker');
-    const id = randomUUID();
-    await system.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }]);
-    const { job, token } = await activate(system, id);
+    const { id, job, token } = await deliveredGetUser(system);
     // The lock expired (the worker blocked) and the stalled check gave the job to another delivery.
     const { redis } = system.lifecycle.deps;
     const owner = 'the-next-delivery';
@@ -231,8 +201,7 @@ describe('a stale delivery and the next delivery of the same job', () => {
   it("djq history pairs each delivery's completion with its own start (no attempt shown that never started)", async () => {
     const a = actor('worker-a');
     const b = actor('worker-b');
-    const id = randomUUID();
-    await a.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }]);
+    const id = await enqueueGetUser(a);
     const entries: HistoryEntry[] = [];
     for (const system of [a, b])
       system.lifecycle.onTransition((t) => {
@@ -277,8 +246,7 @@ describe('a stale delivery and the next delivery of the same job', () => {
 describe('djq check on a live stack', () => {
   it('does not report a job lost that completed (and left the queue) while the check was reading', async () => {
     const system = actor('worker');
-    const id = randomUUID();
-    await system.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }]);
+    const id = await enqueueGetUser(system);
     const report = await checkLedger({
       system,
       // Between the check's first reads and its look at the queue, the job completes and is removed

@@ -3,15 +3,20 @@
 // lifecycle step: no sleeps.
 
 import { randomUUID } from 'node:crypto';
-import { UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { isLinked } from '../../shared/lifecycle/effect-bars.js';
 import { type HistoryEntry, HistoryRecorder } from '../../shared/lifecycle/history.js';
 import { MemoryJobHistory } from '../../shared/store/memory-stores.js';
 import { barredGenerations } from '../../shared/store/types.js';
 import { UserCommands } from '../../worker/user-commands.js';
-import { activate, completedAttempt, crashAt, failNext, gate, noEffect, useRaceActors } from '../helpers/interleave.js';
-import { marksOf, moveOf, staleDeliveryOfFailedJob, updateJobOfNewUser } from '../helpers/outcomes.js';
+import { activate, completedAttempt, crashAt, failNext, noEffect, useRaceActors } from '../helpers/interleave.js';
+import {
+  failedUpdateJob,
+  marksOf,
+  moveOf,
+  movePausedBeforeBar,
+  staleDeliveryOfFailedJob,
+} from '../helpers/outcomes.js';
 import { deleteKeys } from '../helpers/stack.js';
 
 const { actor, resources } = useRaceActors();
@@ -45,20 +50,16 @@ describe('a move paused before its decision, across a redrive', () => {
     const worker = actor('worker');
     const other = actor('other-worker');
     const operator = actor('operator');
-    const { id } = await updateJobOfNewUser(worker);
-    const { job, token } = await activate(worker, id);
-    await job.moveToFailed(new UnrecoverableError('boom: failed for good'), token, false);
+    const { id } = await failedUpdateJob(worker);
     // Move B (a sweep's page) reads the undecided record and pauses before its bar.
-    const g = gate();
-    const stale = moveOf(worker, g.wait)(id);
-    await g.reached;
+    const stale = await movePausedBeforeBar(worker, id);
     // Move A settles the same instance, and the operator redrives it: generation 2 is waiting.
     expect(await moveOf(other)(id)).toBe('dead-lettered');
     expect(await operator.lifecycle.redrive(id)).toBe('done');
     expect(await marksOf(operator, id)).toEqual(['dead-lettered', 'redriven']);
     // Move B wakes up: the instance it read is long gone.
-    g.release();
-    expect(await stale).toBe('gone');
+    stale.release();
+    expect(await stale.result).toBe('gone');
     // Generation 2 has not run: nothing may have decided it, nor barred it.
     expect(await marksOf(operator, id)).toEqual(['dead-lettered', 'redriven']);
   });
@@ -69,16 +70,12 @@ describe('a move paused before its decision, across a redrive', () => {
     const worker = actor('worker');
     const other = actor('other-worker');
     const operator = actor('operator');
-    const { id, userId } = await updateJobOfNewUser(worker);
-    const { job, token } = await activate(worker, id);
-    await job.moveToFailed(new UnrecoverableError('boom: failed for good'), token, false);
-    const g = gate();
-    const stale = moveOf(worker, g.wait)(id);
-    await g.reached;
+    const { id, userId } = await failedUpdateJob(worker);
+    const stale = await movePausedBeforeBar(worker, id);
     expect(await moveOf(other)(id)).toBe('dead-lettered');
     expect(await operator.lifecycle.redrive(id)).toBe('done');
-    g.release();
-    expect(await stale).toBe('gone');
+    stale.release();
+    expect(await stale.result).toBe('gone');
     // The stale bar is there, and names the old generation…
     const { bars } = await resources().stores.users.readForWrite(userId);
     expect(barredGenerations(bars, id)).toEqual([0]);
@@ -152,7 +149,9 @@ describe('a move that died between its decision and the DLQ entry', () => {
     await worker.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }]);
     const failed = await failNext(worker, id);
     // The first move decided, then its process died.
-    expect(await worker.stores.jobs.decide(id, 'dead-lettered', 'a-move-that-died', 'boom')).toMatchObject({
+    expect(
+      await worker.stores.jobs.decide(id, 'dead-lettered', 'a-move-that-died', { op: undefined, reason: 'boom' }),
+    ).toMatchObject({
       won: true,
     });
     const said: string[] = [];

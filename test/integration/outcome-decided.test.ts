@@ -11,8 +11,15 @@ import { checkDecisions, generationsWithTwoOutcomes } from '../../shared/operato
 import { JobBarredError } from '../../shared/store/errors.js';
 import type { OutcomeMark } from '../../shared/store/types.js';
 import { UserCommands } from '../../worker/user-commands.js';
-import { activate, completedAttempt, pauseAt, useRaceActors, whereIs } from '../helpers/interleave.js';
-import { marksOf, moveOf, staleDeliveryOfFailedJob, updateJobOfNewUser } from '../helpers/outcomes.js';
+import {
+  activate,
+  completedAttempt,
+  deliveredGetUser,
+  pausedAt,
+  useRaceActors,
+  whereIs,
+} from '../helpers/interleave.js';
+import { failedUpdateJob, marksOf, moveOf, staleDeliveryOfFailedJob, updateJobOfNewUser } from '../helpers/outcomes.js';
 
 const { actor, resources } = useRaceActors();
 
@@ -76,9 +83,7 @@ describe('a stale delivery against a dead-letter move', () => {
   it('after a redrive the job runs again and applies its effect once', async () => {
     const worker = actor('worker');
     const operator = actor('operator');
-    const { id, userId } = await updateJobOfNewUser(worker);
-    const { job, token } = await activate(worker, id);
-    await job.moveToFailed(new UnrecoverableError('boom'), token, false);
+    const { id, userId } = await failedUpdateJob(worker);
     expect(await moveOf(worker)(id)).toBe('dead-lettered');
     expect(await operator.lifecycle.redrive(id)).toBe('done');
     const next = await activate(worker, id);
@@ -93,21 +98,17 @@ describe('a move paused past its transition lock', () => {
   it('writes nothing more once a redrive has run and the job completed: one outcome per generation', async () => {
     const worker = actor('worker');
     const operator = actor('operator');
-    const { id, userId } = await updateJobOfNewUser(worker);
-    const { job, token } = await activate(worker, id);
-    await job.moveToFailed(new UnrecoverableError('boom'), token, false);
+    const { id, userId } = await failedUpdateJob(worker);
     // The move decides and adds the DLQ entry, then its process pauses…
-    const halfway = pauseAt(worker.lifecycle, 'move:dead-letter-added', id);
-    const moving = moveOf(worker)(id);
-    await halfway.reached;
+    const move = await pausedAt(worker.lifecycle, 'move:dead-letter-added', id, () => moveOf(worker)(id));
     // …past the transition lock's lifetime (its key expires: deleted here, deterministically).
     await resources().redis.del(worker.keys.transitionLock(id));
     expect(await operator.lifecycle.redrive(id)).toBe('done');
     const next = await activate(worker, id);
     await new UserCommands(resources().stores).update(id, userId, { age: 42 });
     expect(await worker.lifecycle.completed(next.job, completedAttempt(userId))).toBe(true);
-    halfway.release();
-    await expect(moving).rejects.toBeInstanceOf(TransitionLockLostError);
+    move.release();
+    await expect(move.result).rejects.toBeInstanceOf(TransitionLockLostError);
     expect(await marksOf(worker, id)).toEqual(['dead-lettered', 'redriven', 'completed']);
     expect((await worker.stores.jobs.get(id))?.outcome).toBe('completed');
     expect(await whereIs(worker, id)).toMatchObject({ deadLettered: false, outcome: 'completed' });
@@ -117,9 +118,7 @@ describe('a move paused past its transition lock', () => {
 describe('a job with no effect', () => {
   it('recorded completed by a delivery that then stalled is never dead-lettered', async () => {
     const worker = actor('worker');
-    const id = randomUUID();
-    await worker.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }]);
-    const { job, token } = await activate(worker, id);
+    const { id, job, token } = await deliveredGetUser(worker);
     expect(await worker.lifecycle.completed(job, completedAttempt(id))).toBe(true);
     // Its ack never lands; the stalled check fails it for good (MAX_STALLED_COUNT).
     await job.moveToFailed(new UnrecoverableError('job stalled more than allowable limit'), token, false);
@@ -136,7 +135,7 @@ describe('the checker reads every outcome from DynamoDB', () => {
     expect(before).toMatchObject({ undecided: 1, undecidedNotInRedis: 0, deadLetteredWithEffect: 0 });
     // What the old move allowed: the effect lands, and the job is recorded dead-lettered anyway.
     await new UserCommands(resources().stores).update(id, userId, { age: 42 });
-    await worker.stores.jobs.decide(id, 'dead-lettered', 'a-move-without-bars');
+    await worker.stores.jobs.decide(id, 'dead-lettered', 'a-move-without-bars', { op: undefined });
     // And Redis loses an accepted job (a failover that dropped the last writes).
     const lost = randomUUID();
     await worker.stores.jobs.accept([{ id: lost, name: 'get-user', data: { userId: lost } }]);
@@ -152,7 +151,9 @@ describe('the checker and a completed write job', () => {
     const before = (await checkDecisions(worker.stores, [worker.queues])).completedWithoutEffect;
     const { id, userId } = await updateJobOfNewUser(worker);
     // What a bug could leave: the job recorded completed while its update never reached the user.
-    expect(await worker.stores.jobs.decide(id, 'completed', 'a-delivery-that-linked-nothing')).toMatchObject({
+    expect(
+      await worker.stores.jobs.decide(id, 'completed', 'a-delivery-that-linked-nothing', { op: 'update-user' }),
+    ).toMatchObject({
       won: true,
     });
     expect((await resources().stores.users.getHead(userId))?.version).toBe(1);
@@ -179,9 +180,7 @@ describe('a DLQ entry DynamoDB contradicts (a cache write of a move paused past 
     const worker = actor('worker');
     const operator = actor('operator');
     for (const action of ['redrive', 'purge'] as const) {
-      const id = randomUUID();
-      await worker.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }]);
-      const { job, token } = await activate(worker, id);
+      const { id, job, token } = await deliveredGetUser(worker);
       expect(await worker.lifecycle.completed(job, completedAttempt(id))).toBe(true);
       await job.moveToCompleted('ok', token, false);
       await worker.queues.deadLetter.add(

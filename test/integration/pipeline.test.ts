@@ -25,6 +25,27 @@ async function setup(overrides: Record<string, string | number> = {}) {
   producer = openProducerSide(env.config, resources);
 }
 
+/**
+ * 30 create jobs (2+ calls each) through one worker under 15% injected throttling with one SDK
+ * attempt per call (standard retries, the default, said for clarity), each completed: their history.
+ */
+async function throttledRun(options: { flowControl: boolean; jobAttempts: number }) {
+  await setup({
+    FAULT_THROTTLE_RATE: 0.15,
+    DYNAMODB_MAX_ATTEMPTS: 1,
+    DYNAMODB_RETRY_MODE: 'standard',
+    JOB_ATTEMPTS: options.jobAttempts,
+    FLOW_CONTROL: String(options.flowControl),
+  });
+  const worker = startTestWorker(env.config);
+  workers.push(worker);
+  const ids = [];
+  for (let i = 0; i < 30; i++) ids.push(await producer.enqueue('create-user', { user: newUser() }));
+  for (const id of ids) expect(await finished(id)).toBe('completed');
+  await worker.service.system.history.flush();
+  return (await Promise.all(ids.map((id) => resources.stores.history.list(id)))).flat();
+}
+
 async function finished(jobId: string) {
   return waitFor(`job ${jobId} to finish`, async () => {
     const outcome = await producer.outcomeOf(jobId);
@@ -127,18 +148,20 @@ describe('pipeline', () => {
     let crashes = 0;
     // Interrupt the write path once at the chosen step, the way a dying process would.
     workers.push(
-      startTestWorker(env.config, (stores) => {
-        const target = step === 'put' ? stores.events : stores.users;
-        const original = (target as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[step]!.bind(
-          target,
-        );
-        (target as unknown as Record<string, unknown>)[step] = async (...args: unknown[]) => {
-          if (crashes > 0) return original(...args);
-          crashes++;
-          if (when === 'after') await original(...args);
-          throw Object.assign(new Error('connection reset mid-write'), { code: 'ECONNRESET' });
-        };
-        return stores;
+      startTestWorker(env.config, {
+        wrapStores: (stores) => {
+          const target = step === 'put' ? stores.events : stores.users;
+          const original = (target as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[step]!.bind(
+            target,
+          );
+          (target as unknown as Record<string, unknown>)[step] = async (...args: unknown[]) => {
+            if (crashes > 0) return original(...args);
+            crashes++;
+            if (when === 'after') await original(...args);
+            throw Object.assign(new Error('connection reset mid-write'), { code: 'ECONNRESET' });
+          };
+          return stores;
+        },
       }),
     );
     const user = newUser();
@@ -156,21 +179,9 @@ describe('pipeline', () => {
   it('with flow control on, puts throttled jobs back without using an attempt: none is dead-lettered', async () => {
     // One attempt each: any throttle that used an attempt would dead-letter its job. Throttles at
     // random, whatever the load: the SDK's adaptive limiter would slow the worker on them too, so
-    // the put-back path is tested alone, with standard retries (the default, said for clarity).
-    await setup({
-      FAULT_THROTTLE_RATE: 0.15,
-      DYNAMODB_MAX_ATTEMPTS: 1,
-      DYNAMODB_RETRY_MODE: 'standard',
-      JOB_ATTEMPTS: 1,
-      FLOW_CONTROL: 'true',
-    });
-    workers.push(startTestWorker(env.config));
-    const ids = [];
+    // the put-back path is tested alone, with standard retries.
     // 30 jobs of 2+ calls at 15%: some call is throttled in all but ~1 run in 10,000.
-    for (let i = 0; i < 30; i++) ids.push(await producer.enqueue('create-user', { user: newUser() }));
-    for (const id of ids) expect(await finished(id)).toBe('completed');
-    await workers[0]!.service.system.history.flush();
-    const entries = (await Promise.all(ids.map((id) => resources.stores.history.list(id)))).flat();
+    const entries = await throttledRun({ flowControl: true, jobAttempts: 1 });
     const putBacks = entries.filter((e) => e.type === 'put-back');
     expect(putBacks.length).toBeGreaterThan(0);
     expect(putBacks.every((e) => e.type === 'put-back' && e.cause === 'throttled')).toBe(true);
@@ -179,21 +190,9 @@ describe('pipeline', () => {
   });
 
   it('with flow control off, recovers from injected throttling by retrying', async () => {
-    await setup({
-      FAULT_THROTTLE_RATE: 0.15,
-      DYNAMODB_MAX_ATTEMPTS: 1,
-      DYNAMODB_RETRY_MODE: 'standard',
-      JOB_ATTEMPTS: 12,
-      FLOW_CONTROL: 'false',
-    });
-    workers.push(startTestWorker(env.config));
-    const ids = [];
     // 30 jobs of 2+ calls at 15%: some attempt fails in all but ~1 run in 10,000.
-    for (let i = 0; i < 30; i++) ids.push(await producer.enqueue('create-user', { user: newUser() }));
-    for (const id of ids) expect(await finished(id)).toBe('completed');
-    await workers[0]!.service.system.history.flush();
-    const retried = await Promise.all(ids.map((id) => resources.stores.history.list(id)));
-    const failedAttempts = retried.flat().filter((e) => e.type === 'attempt-failed');
+    const entries = await throttledRun({ flowControl: false, jobAttempts: 12 });
+    const failedAttempts = entries.filter((e) => e.type === 'attempt-failed');
     expect(failedAttempts.length).toBeGreaterThan(0);
     expect(failedAttempts.every((e) => e.type === 'attempt-failed' && e.errorClass === 'ThrottlingException')).toBe(
       true,

@@ -11,6 +11,7 @@ import { queueKeys } from '../../shared/lifecycle/keys.js';
 import type { Ledger } from '../../shared/lifecycle/ledger.js';
 import type { Queues } from '../../shared/lifecycle/queues.js';
 import { createMemoryStores } from '../../shared/store/memory-stores.js';
+import type { Stores } from '../../shared/store/types.js';
 import { type JobSystem, openJobSystem } from '../../shared/wiring.js';
 import { crashAt } from '../helpers/interleave.js';
 import { silentLogger } from '../helpers/pipeline.js';
@@ -33,15 +34,13 @@ function producer(overrides: { perTick?: number; maxOperations?: number } = {}) 
   });
 }
 
+/** A producer process's job system on the test's Redis, acting as `actor` (a restart opens another). */
+const openAs = (actor: string, stores: Stores) =>
+  openJobSystem({ config: env.config, redis, stores, logger: silentLogger, actor });
+
 beforeEach(() => {
   redis = new Redis(env.config.REDIS_URL, { maxRetriesPerRequest: null });
-  system = openJobSystem({
-    config: env.config,
-    redis,
-    stores: createMemoryStores(),
-    logger: silentLogger,
-    actor: 'test',
-  });
+  system = openAs('test', createMemoryStores());
   queues = system.queues;
   ledger = system.ledger;
 });
@@ -99,16 +98,10 @@ describe('Producer', () => {
     // One of its jobs already ran, was decided, and left Redis (retention).
     const [done, ...rest] = last?.jobs ?? [];
     if (!done) throw new Error('no job');
-    await system.stores.jobs.decide(done.id, 'completed', 'worker-1');
+    await system.stores.jobs.decide(done.id, 'completed', 'worker-1', { op: undefined });
     await (await queues.operations.getJob(done.id))?.remove();
 
-    const restarted = openJobSystem({
-      config: env.config,
-      redis,
-      stores: system.stores,
-      logger: silentLogger,
-      actor: 'producer-2',
-    });
+    const restarted = openAs('producer-2', system.stores);
     try {
       expect(await restarted.lifecycle.recover()).toBe(0);
       expect(await queues.operations.getJob(done.id)).toBeUndefined();
@@ -127,20 +120,14 @@ describe('Producer', () => {
     expect(jobs).toHaveLength(3);
     const [done] = jobs;
     if (!done) throw new Error('no job');
-    await system.stores.jobs.decide(done.id, 'completed', 'worker-1');
+    await system.stores.jobs.decide(done.id, 'completed', 'worker-1', { op: undefined });
     const acceptedAt = async () =>
       Promise.all(jobs.map(async (j) => (await system.stores.jobs.get(j.id))?.accepted?.at));
     const before = await acceptedAt();
     // The producer is killed (its last mark was deferred) and restarts a minute later.
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(Date.now() + 60_000);
-    const restarted = openJobSystem({
-      config: env.config,
-      redis,
-      stores: system.stores,
-      logger: silentLogger,
-      actor: 'producer-2',
-    });
+    const restarted = openAs('producer-2', system.stores);
     try {
       expect(await restarted.lifecycle.recover()).toBe(0);
       // Every job was in Redis or decided: none re-accepted (its acceptance time and place in the

@@ -1,29 +1,12 @@
 // The dependency rule of `npm run lint` (scripts/check-imports.ts) on small fixture trees: it finds
 // circles, including type-only and re-export ones, and product code importing harness code, and
 // passes a tree without either. Comments and strings that look like imports do not count.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkImports, findCircles, formatReport } from '../../scripts/check-imports.js';
-
-const roots: string[] = [];
+import { fixtureTrees } from '../helpers/fixture-tree.js';
 
 /** A repository of the given files, whose product is what tsconfig.json includes: here `app/`. */
-function fixture(files: Record<string, string>): string {
-  const root = mkdtempSync(join(tmpdir(), 'check-imports-'));
-  roots.push(root);
-  const all = { 'tsconfig.json': JSON.stringify({ include: ['app'] }), ...files };
-  for (const [path, text] of Object.entries(all)) {
-    mkdirSync(dirname(join(root, path)), { recursive: true });
-    writeFileSync(join(root, path), text);
-  }
-  return root;
-}
-
-afterEach(() => {
-  for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true });
-});
+const fixture = fixtureTrees('check-imports');
 
 describe('check-imports', () => {
   it('passes a tree without circles where only harness code imports product code', () => {

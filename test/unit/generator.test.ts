@@ -12,6 +12,15 @@ function seeded(seed: number) {
   };
 }
 
+/** A generator of `mix` on a seeded random source, so each run draws the same jobs. */
+const seededGenerator = (mix: string, options: { batchSize: number; invalidRate: number; seed: number }) =>
+  new OperationGenerator({
+    mix: parseOperationMix(mix),
+    batchSize: options.batchSize,
+    invalidRate: options.invalidRate,
+    random: seeded(options.seed),
+  });
+
 describe('operation mix', () => {
   it('picks by weight', () => {
     const mix = parseOperationMix('create=1,get=3');
@@ -36,11 +45,10 @@ describe('operation mix', () => {
 
 describe('OperationGenerator', () => {
   it('produces payloads that pass their schemas, aimed at users it created', () => {
-    const generator = new OperationGenerator({
-      mix: parseOperationMix('create=30,get=25,update=20,query=10,delete=10,batch=5'),
+    const generator = seededGenerator('create=30,get=25,update=20,query=10,delete=10,batch=5', {
       batchSize: 4,
       invalidRate: 0,
-      random: seeded(1),
+      seed: 1,
     });
     const created = new Set<string>();
     const seen = new Set<string>();
@@ -64,12 +72,7 @@ describe('OperationGenerator', () => {
   });
 
   it('makes poison jobs at the invalid rate, each rejected by the worker', () => {
-    const generator = new OperationGenerator({
-      mix: parseOperationMix('create=1'),
-      batchSize: 1,
-      invalidRate: 1,
-      random: seeded(3),
-    });
+    const generator = seededGenerator('create=1', { batchSize: 1, invalidRate: 1, seed: 3 });
     for (let i = 0; i < 30; i++) {
       const job = generator.next();
       expect(() => parseJob(job.name, job.data)).toThrow(/invalid|unknown operation/);

@@ -5,6 +5,12 @@ import { MemoryJobHistory } from '../../shared/store/memory-stores.js';
 
 const entry = (jobId: string): HistoryEntry => ({ type: 'enqueued', jobId, at: new Date().toISOString() });
 
+/** A recorder over a store that writes with `write` and lists nothing, flushing only when asked or full. */
+const recorderWriting = (
+  write: (entries: HistoryEntry[]) => Promise<void>,
+  options: { maxBuffered: number; onError?: (error: unknown, pending: number, streak: number) => void },
+) => new HistoryRecorder({ store: { write, list: async () => [] }, flushIntervalMs: 60_000, ...options });
+
 describe('HistoryRecorder', () => {
   it('buffers, flushes everything on close, and stays bounded', async () => {
     const store = new MemoryJobHistory();
@@ -18,17 +24,13 @@ describe('HistoryRecorder', () => {
   it('keeps failed batches for the next flush, bounded, and never throws', async () => {
     let failing = true;
     const written: HistoryEntry[] = [];
-    const recorder = new HistoryRecorder({
-      store: {
-        write: async (entries) => {
-          if (failing) throw new Error('dynamo down');
-          written.push(...entries);
-        },
-        list: async () => [],
+    const recorder = recorderWriting(
+      async (entries) => {
+        if (failing) throw new Error('dynamo down');
+        written.push(...entries);
       },
-      flushIntervalMs: 60_000,
-      maxBuffered: 30,
-    });
+      { maxBuffered: 30 },
+    );
     for (let i = 0; i < 40; i++) recorder.record(entry(`j${i}`));
     await recorder.flush();
     expect(recorder.pending).toBe(30);
@@ -41,18 +43,13 @@ describe('HistoryRecorder', () => {
   it('backs off after a failed write: a full batch waits for the backoff, an explicit flush does not', async () => {
     let writes = 0;
     const streaks: number[] = [];
-    const recorder = new HistoryRecorder({
-      store: {
-        write: async () => {
-          writes += 1;
-          throw new Error('ProvisionedThroughputExceededException');
-        },
-        list: async () => [],
+    const recorder = recorderWriting(
+      async () => {
+        writes += 1;
+        throw new Error('ProvisionedThroughputExceededException');
       },
-      flushIntervalMs: 60_000,
-      maxBuffered: 1000,
-      onError: (_error, _pending, streak) => streaks.push(streak),
-    });
+      { maxBuffered: 1000, onError: (_error, _pending, streak) => streaks.push(streak) },
+    );
     for (let i = 0; i < 25; i++) recorder.record(entry(`a${i}`)); // a full batch: flushes early
     await recorder.flush(); // the early flush's promise
     expect(writes).toBe(1);
@@ -67,21 +64,17 @@ describe('HistoryRecorder', () => {
   it('keeps for the next flush only what a write stopped part-way did not store', async () => {
     const written: string[] = [];
     let failPartWay = true;
-    const recorder = new HistoryRecorder({
-      store: {
-        write: async (entries) => {
-          if (failPartWay) {
-            failPartWay = false;
-            written.push(...entries.slice(0, 3).map((e) => e.jobId));
-            throw new HistoryWriteError(entries.slice(3), { cause: new Error('throttled') });
-          }
-          written.push(...entries.map((e) => e.jobId));
-        },
-        list: async () => [],
+    const recorder = recorderWriting(
+      async (entries) => {
+        if (failPartWay) {
+          failPartWay = false;
+          written.push(...entries.slice(0, 3).map((e) => e.jobId));
+          throw new HistoryWriteError(entries.slice(3), { cause: new Error('throttled') });
+        }
+        written.push(...entries.map((e) => e.jobId));
       },
-      flushIntervalMs: 60_000,
-      maxBuffered: 100,
-    });
+      { maxBuffered: 100 },
+    );
     for (let i = 0; i < 5; i++) recorder.record(entry(`j${i}`));
     await recorder.flush();
     expect(recorder.pending).toBe(2);
@@ -90,11 +83,7 @@ describe('HistoryRecorder', () => {
   });
 
   it('gives up at shutdown when the store stays down, counting what it lost', async () => {
-    const recorder = new HistoryRecorder({
-      store: { write: async () => Promise.reject(new Error('down')), list: async () => [] },
-      flushIntervalMs: 60_000,
-      maxBuffered: 100,
-    });
+    const recorder = recorderWriting(async () => Promise.reject(new Error('down')), { maxBuffered: 100 });
     for (let i = 0; i < 5; i++) recorder.record(entry(`j${i}`));
     await recorder.close();
     expect(recorder.pending).toBe(0);

@@ -8,9 +8,9 @@ import { parseTime } from '../../cli/commands/find.js';
 import type { DeadLetterEntry } from '../../shared/lifecycle/dead-letter.js';
 import type { HistoryEntry } from '../../shared/lifecycle/history-entry.js';
 import { matchesWhere } from '../../shared/operator/dlq-bulk.js';
-import { attemptsOf, numberAttempts } from '../../shared/operator/job-timeline.js';
+import { attemptsOf, jobTimeline, numberAttempts } from '../../shared/operator/job-timeline.js';
 import { usersOf } from '../../shared/store/job-index.js';
-import { MemoryJobRecords } from '../../shared/store/memory-stores.js';
+import { createMemoryStores, MemoryJobRecords } from '../../shared/store/memory-stores.js';
 import { traceIdOf } from '../../shared/telemetry/tracing.js';
 
 describe('attempts', () => {
@@ -113,7 +113,7 @@ describe('the in-memory job queries', () => {
   it('page by user and by state like the indexes do', async () => {
     const store = new MemoryJobRecords();
     for (const id of ['j1', 'j2', 'j3']) await store.accept([{ id, name: 'get-user', data: { userId: 'u' } }]);
-    await store.decide('j2', 'dead-lettered', 'w', 'PoisonPayloadError: x');
+    await store.decide('j2', 'dead-lettered', 'w', { op: undefined, reason: 'PoisonPayloadError: x' });
     const first = await store.queryJobs({ by: { user: 'u' }, limit: 2, order: 'oldest' });
     const rest = await store.queryJobs({
       by: { user: 'u' },
@@ -126,6 +126,35 @@ describe('the in-memory job queries', () => {
     expect((await store.queryJobs({ by: { state: 'dead-lettered' }, limit: 10 })).jobs.map((j) => j.jobId)).toEqual([
       'j2',
     ]);
+    // By operation, like the by-operation index.
+    await store.accept([{ id: 'j4', name: 'update-user', data: { userId: 'u', changes: { age: 3 } } }]);
+    await store.decide('j4', 'dead-lettered', 'w', { op: 'update-user' });
+    const deadOf = async (op: string) =>
+      (await store.queryJobs({ by: { state: 'dead-lettered', op }, limit: 10 })).jobs.map((j) => j.jobId);
+    // j2's decision named no operation: like DynamoDB's OUTCOME item, it is filed by state only.
+    expect([await deadOf('get-user'), await deadOf('update-user')]).toEqual([[], ['j4']]);
+  });
+});
+
+describe("a job's timeline", () => {
+  it('says its history expired when the record outlived it, and not for a job that has none yet', async () => {
+    // Arrange: two decided jobs without history, one decided 31 days ago, one now.
+    const stores = createMemoryStores();
+    await stores.jobs.accept([
+      { id: 'old', name: 'get-user', data: { userId: 'u' } },
+      { id: 'new', name: 'get-user', data: { userId: 'u' } },
+    ]);
+    await stores.jobs.decide('old', 'completed', 'w', { op: 'get-user' });
+    await stores.jobs.decide('new', 'completed', 'w', { op: 'get-user' });
+    const now = Date.now() + 31 * 86_400_000;
+
+    // Act
+    const old = await jobTimeline(stores, 'old', { retentionDays: 30, now });
+    const recent = await jobTimeline(stores, 'new', { retentionDays: 30 });
+
+    // Assert
+    expect(old).toMatchObject({ historyExpired: true, record: { outcome: 'completed' } });
+    expect(recent).not.toHaveProperty('historyExpired');
   });
 });
 

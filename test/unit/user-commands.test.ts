@@ -76,6 +76,28 @@ function setup() {
   return { stores, events, users, commands, processWith, stream, projectionMatches, reset };
 }
 
+/**
+ * A user created by job 'c', then an update (job 'u', age 99, unless given) dying at one store's
+ * step, as a process killed there would: the fixture and the user, for the retry that follows.
+ */
+async function afterCrashedUpdate(crash: {
+  events?: [string, 'before' | 'after'];
+  users?: [string, 'before' | 'after'];
+  jobId?: string;
+  age?: number;
+  throws: string;
+}) {
+  const fixture = setup();
+  const user = newUser();
+  await fixture.commands.create('c', user);
+  if (crash.events) fixture.events.crashAt(...crash.events);
+  if (crash.users) fixture.users.crashAt(...crash.users);
+  await expect(fixture.commands.update(crash.jobId ?? 'u', user.id, { age: crash.age ?? 99 })).rejects.toThrow(
+    crash.throws,
+  );
+  return { ...fixture, user };
+}
+
 describe('UserCommands', () => {
   it('a create delivered twice appends one event', async () => {
     const { commands, stream, projectionMatches } = setup();
@@ -127,22 +149,20 @@ describe('UserCommands', () => {
 
   describe('a crash at each step is made good by the retry, with one event', () => {
     it('before the event is written: the retry writes and links it', async () => {
-      const { events, commands, stream, projectionMatches } = setup();
-      const user = newUser();
-      await commands.create('c', user);
-      events.crashAt('put', 'before');
-      await expect(commands.update('u', user.id, { age: 99 })).rejects.toThrow('died before put');
+      const { commands, stream, projectionMatches, user } = await afterCrashedUpdate({
+        events: ['put', 'before'],
+        throws: 'died before put',
+      });
       expect((await commands.update('u', user.id, { age: 99 })).applied).toBe(true);
       expect((await stream(user.id)).map((e) => e.jobId)).toEqual(['c', 'u']);
       expect(await projectionMatches(user.id)).toBe(true);
     });
 
     it('after the event is written, before the link: the retry links the stored event', async () => {
-      const { stores, events, users, commands, stream, projectionMatches } = setup();
-      const user = newUser();
-      await commands.create('c', user);
-      events.crashAt('put', 'after');
-      await expect(commands.update('u', user.id, { age: 99 })).rejects.toThrow('died after put');
+      const { stores, events, users, commands, stream, projectionMatches, user } = await afterCrashedUpdate({
+        events: ['put', 'after'],
+        throws: 'died after put',
+      });
       expect((await stores.users.getUser(user.id))?.age).toBe(36); // not part of the state yet
       expect(await isLinked({ events: events.store, users: users.store }, 'u', user.id)).toBe(false);
       expect(await commands.update('u', user.id, { age: 99 })).toMatchObject({ applied: true, version: 2 });
@@ -152,11 +172,10 @@ describe('UserCommands', () => {
     });
 
     it('after the event is written, and another job took its version meanwhile: the retry moves it', async () => {
-      const { stores, events, commands, processWith, stream, projectionMatches } = setup();
-      const user = newUser();
-      await commands.create('c', user);
-      events.crashAt('put', 'after');
-      await expect(commands.update('u', user.id, { age: 99 })).rejects.toThrow('died after put');
+      const { stores, commands, processWith, stream, projectionMatches, user } = await afterCrashedUpdate({
+        events: ['put', 'after'],
+        throws: 'died after put',
+      });
       await processWith().update('other', user.id, { department: 'HR' }); // links version 2 first
       expect(await commands.update('u', user.id, { age: 99 })).toMatchObject({ applied: true, version: 3 });
       expect((await stream(user.id)).map((e) => e.jobId)).toEqual(['c', 'other', 'u']);
@@ -166,11 +185,10 @@ describe('UserCommands', () => {
     });
 
     it('after the link, before the ack: the retry finds it applied and writes nothing', async () => {
-      const { users, events, commands, stream, projectionMatches, reset } = setup();
-      const user = newUser();
-      await commands.create('c', user);
-      users.crashAt('link', 'after');
-      await expect(commands.update('u', user.id, { age: 99 })).rejects.toThrow('died after link');
+      const { users, events, commands, stream, projectionMatches, reset, user } = await afterCrashedUpdate({
+        users: ['link', 'after'],
+        throws: 'died after link',
+      });
       reset();
       expect((await commands.update('u', user.id, { age: 99 })).applied).toBe(false);
       expect([...events.calls.keys(), ...users.calls.keys()].sort()).toEqual(['getByJob', 'readForWrite']);
@@ -222,11 +240,12 @@ describe('UserCommands', () => {
   });
 
   it('isLinked: linked in the window, flagged below it, and not for a lost or unlinked event', async () => {
-    const { events, users, commands, processWith } = setup();
-    const user = newUser();
-    await commands.create('c', user);
-    events.crashAt('put', 'after');
-    await expect(commands.update('lost', user.id, { age: 2 })).rejects.toThrow('died');
+    const { events, users, commands, processWith, user } = await afterCrashedUpdate({
+      events: ['put', 'after'],
+      jobId: 'lost',
+      age: 2,
+      throws: 'died',
+    });
     expect(await isLinked({ events: events.store, users: users.store }, 'lost', user.id)).toBe(false); // written, next, not linked
     await processWith().update('winner', user.id, { age: 3 });
     expect(await isLinked({ events: events.store, users: users.store }, 'lost', user.id)).toBe(false); // its version went to another job
@@ -238,11 +257,12 @@ describe('UserCommands', () => {
   });
 
   it('a job whose event was lost long ago, then redelivered, moves it past every later event', async () => {
-    const { stores, events, commands, processWith, stream, projectionMatches } = setup();
-    const user = newUser();
-    await commands.create('c', user);
-    events.crashAt('put', 'after');
-    await expect(commands.update('late', user.id, { age: 70 })).rejects.toThrow('died');
+    const { stores, commands, processWith, stream, projectionMatches, user } = await afterCrashedUpdate({
+      events: ['put', 'after'],
+      jobId: 'late',
+      age: 70,
+      throws: 'died',
+    });
     const other = processWith();
     for (let i = 0; i < 50; i++) await other.update(`o-${i}`, user.id, { age: 20 });
     expect((await commands.update('late', user.id, { age: 70 })).version).toBe(52);
@@ -252,11 +272,11 @@ describe('UserCommands', () => {
   });
 
   it('a lost event whose job then ends for good is removed, not left for replay to skip', async () => {
-    const { stores, events, commands, processWith } = setup();
-    const user = newUser();
-    await commands.create('c', user);
-    events.crashAt('put', 'after');
-    await expect(commands.update('u', user.id, { age: 70 })).rejects.toThrow('died');
+    const { stores, commands, processWith, user } = await afterCrashedUpdate({
+      events: ['put', 'after'],
+      age: 70,
+      throws: 'died',
+    });
     await processWith().delete('d', user.id);
     await expect(commands.update('u', user.id, { age: 70 })).rejects.toBeInstanceOf(UserDeletedError);
     expect((await stores.events.listUser(user.id)).map((e) => e.jobId)).toEqual(['c', 'd']);

@@ -5,6 +5,7 @@ import type { Job } from 'bullmq';
 import type { RedisConnection } from '../../runtime/redis.js';
 import { luaScript, withLuaScripts } from '../../runtime/redis-scripts.js';
 import { retryTransient } from '../../runtime/retry.js';
+import { traceIdOf } from '../../telemetry/tracing.js';
 import { attemptLogLine, deliveryOf } from '../dead-letter.js';
 import type { PutBackCause } from '../history-entry.js';
 import { type JobRef, type LostReason, now, refOf, type Stamp, type Transition } from '../transition.js';
@@ -20,11 +21,13 @@ export function attemptStarted(core: LifecycleCore, job: Job): number {
   // An instance's first start dates its history from when it was added (one history item then
   // holds the job's enqueue, start and, usually, its completion).
   const first = job.attemptsMade === 0 && job.attemptsStarted <= 1;
+  const traceId = traceIdOf(job.opts.telemetry?.metadata);
   core.emit({
     type: 'attempt-started',
     ...refOf(job),
     attempt,
     ...(first ? { enqueuedAt: new Date(job.timestamp).toISOString() } : {}),
+    ...(traceId !== undefined ? { traceId } : {}),
   });
   return attempt;
 }
@@ -110,7 +113,7 @@ export async function putBack(
 export async function completed(core: LifecycleCore, job: Job, details: Details<'completed'>): Promise<boolean> {
   const { records, actor } = core.deps;
   const ref = refOf(job);
-  const decision = await retryTransient(() => records.decide(ref.jobId, 'completed', actor));
+  const decision = await retryTransient(() => records.decide(ref.jobId, 'completed', actor, { op: job.name }));
   if (decision.outcome !== 'completed') return false; // the caller says so: lostDecision
   core.emit({ type: 'completed', ...ref, ...details });
   return true;

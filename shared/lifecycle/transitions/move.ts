@@ -66,7 +66,11 @@ async function decideFailed(
     // Only the generation read above: a redrive may have opened the next one while this move was
     // paused (its bars and the record read are not one step), and that one has not failed.
     decision = await retryTransient(() =>
-      records.decide(jobId, effect.applied ? 'completed' : 'dead-lettered', actor, reason, record?.gen ?? 1),
+      records.decide(jobId, effect.applied ? 'completed' : 'dead-lettered', actor, {
+        op: job.name,
+        reason,
+        gen: record?.gen ?? 1,
+      }),
     );
   } catch (error) {
     if (error instanceof StaleGenerationError) return undefined;

@@ -63,12 +63,10 @@ async function purgeHeldRedrive(
     record?.genStartedAt ?? 0,
   );
   const decision = await retryTransient(() =>
-    records.decide(
-      jobId,
-      effect.applied ? 'completed' : 'dead-lettered',
-      actor,
-      effect.applied ? 'its effect landed while its redrive was held' : 'purged while its redrive was held',
-    ),
+    records.decide(jobId, effect.applied ? 'completed' : 'dead-lettered', actor, {
+      op: entry.name,
+      reason: effect.applied ? 'its effect landed while its redrive was held' : 'purged while its redrive was held',
+    }),
   );
   if (decision.outcome !== 'dead-lettered') return decision.outcome;
   return (await retryTransient(() => records.purge(jobId, actor)))

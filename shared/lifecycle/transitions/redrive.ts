@@ -5,6 +5,7 @@
 // release. The new instance cannot run while the old entry exists.
 import type { Job } from 'bullmq';
 import { retryTransient } from '../../runtime/retry.js';
+import type { JobRecord } from '../../store/types.js';
 import { type DeadLetterData, redriveLogLines } from '../dead-letter.js';
 import { JobBusyError, now, type OperatorOutcome, refOf } from '../transition.js';
 import type { Fence } from '../transition-lock.js';
@@ -33,7 +34,7 @@ export function redrive(
     const lingering = await queues.operations.getJob(jobId);
     if (lingering) {
       const state = await lingering.getState();
-      if (await isInterruptedRedrive(core, lingering, entry)) {
+      if ((await isInterruptedRedrive(core, lingering, entry)) || isHeldForOpenGeneration(lingering, entry, record)) {
         await finishRedrive(core, jobId, lingering, fence); // an interrupted redrive of this entry: finish it
         return 'done';
       }
@@ -76,7 +77,14 @@ async function addHeld(
     timestamp: at,
     delay: REDRIVE_HOLD_MS,
   });
-  for (const line of redriveLogLines(data)) await job.log(line);
+  for (const line of redriveLogLines(data)) {
+    // A log line cannot check our token either: a holder paused past its lock may find the job gone
+    // (another actor finished the redrive, the job ran and left). Lock lost: busy, like any fence.
+    await job.log(line).catch(async (error: unknown) => {
+      await fence();
+      throw error;
+    });
+  }
   return job;
 }
 
@@ -91,7 +99,11 @@ export async function finishRedrive(core: LifecycleCore, jobId: string, job: Job
   await ledger.recordOutcome(jobId, 'redriven', fence);
   if ((await job.getState()) === 'delayed') {
     await fence();
-    await job.promote();
+    // BullMQ's promote cannot check our token: a holder paused past its lock between its fence and
+    // its promote may release the job first. Released is what this step is for.
+    await job.promote().catch(async (error: unknown) => {
+      if ((await job.getState()) === 'delayed') throw error;
+    });
   }
   await core.probe('redrive:released', jobId);
   await fence.write('HDEL', keys.redriveIntents, jobId);
@@ -110,6 +122,23 @@ export async function isInterruptedRedrive(core: LifecycleCore, job: Job, entry:
   if ((await redis.hget(keys.redriveIntents, String(job.id))) !== String(job.timestamp)) return false;
   if (entry && entry.timestamp < job.timestamp) return true;
   return (await job.getState()) === 'delayed' && !job.processedOn;
+}
+
+/**
+ * Whether `job` is the held instance of a redrive of `entry` that stopped half-way and whose intent
+ * is gone: a redrive paused past its lock between its intent and its add, while the sweep found
+ * the intent with no job yet and dropped it. DynamoDB still names the instance: the generation the
+ * redrive opened started at its timestamp. The next redrive of the entry finishes it.
+ */
+function isHeldForOpenGeneration(job: Job, entry: Job, record: JobRecord | undefined): boolean {
+  return (
+    record !== undefined &&
+    record.outcome === undefined &&
+    record.genStartedAt === job.timestamp &&
+    entry.timestamp < job.timestamp &&
+    !job.processedOn &&
+    job.delay === REDRIVE_HOLD_MS
+  );
 }
 
 /** Finishes redrives whose process died half-way (run by the sweep). */
