@@ -12,6 +12,7 @@ import { queueKeys } from '../shared/lifecycle/keys.js';
 import { readMinuteSeries } from '../shared/lifecycle/minute-series.js';
 import type { Queues } from '../shared/lifecycle/queues.js';
 import { logTransitions } from '../shared/lifecycle/transition-log.js';
+import { DlqActionStore } from '../shared/operator/dlq-actions.js';
 import { OperatorConsole } from '../shared/operator/operator-console.js';
 import type { Config } from '../shared/runtime/config.js';
 import type { Logger } from '../shared/runtime/logger.js';
@@ -20,7 +21,9 @@ import type { RedisConnection } from '../shared/runtime/redis.js';
 import { createDynamoStores } from '../shared/store/index.js';
 import { requireSchema } from '../shared/store/migrate.js';
 import { openShardedSystem, type ShardedJobSystem } from '../shared/wiring.js';
+import { actionGuard } from './action-guard.js';
 import { basicAuth, isLoopback, type Login } from './auth.js';
+import { BoardBulkRunner } from './bulk-runner.js';
 import { CONSOLE_CSS, CONSOLE_HTML, CONSOLE_JS } from './console-page.js';
 import { consoleRoutes } from './console-routes.js';
 import { DeadLetterAdapter } from './dead-letter-adapter.js';
@@ -178,7 +181,7 @@ function boardApp(
   board: BoardSystem,
   auth: Login[] | undefined,
 ): express.Express {
-  const { dynamo, system, queues, metrics, flow } = board;
+  const { dynamo, queues, metrics, flow } = board;
   const app = express();
   app.disable('x-powered-by');
   if (auth) app.use(basicAuth(auth, { open: OPEN_PATHS }));
@@ -201,18 +204,42 @@ function boardApp(
     res.json({ shards: flow.all() });
   });
   app.use(CONSOLE_PATH, consolePage());
+  mountApis(app, { config, redis, logger }, board);
+  app.use(BOARD_PATH, withoutWebFonts, bullBoard(config, queues, flow).getRouter());
+  app.get('/', (_req, res) => {
+    res.redirect(BOARD_PATH);
+  });
+  return app;
+}
+
+/** The console's API and the older DLQ API, sharing one action guard and one bulk runner. */
+function mountApis(app: express.Express, { config, redis, logger }: BoardDeps, board: BoardSystem): void {
+  const { queues } = board;
+  const operator = new OperatorConsole({
+    stores: board.system.stores,
+    queues,
+    dlq: board.system.console,
+    actions: new DlqActionStore(redis, queueKeys(config, 0)),
+    activity: (minutes, now) => readMinuteSeries(redis, [queueKeys(config, 0)], minutes, now),
+    historyRetentionDays: config.HISTORY_RETENTION_DAYS,
+  });
+  // One guard and one runner for both APIs: the same CSRF token, the same rate, one list of actions.
+  const actions = actionGuard(config.BOARD_READ_ONLY);
+  const operatorName = boardOperator(config);
+  const runner = new BoardBulkRunner({
+    operator,
+    operatorName,
+    defaultRate: config.DLQ_ACTION_RATE_PER_SEC,
+    logger: logger.child({ component: 'dlq-actions' }),
+  });
   app.use(
     '/api/console',
     consoleRoutes({
-      operator: new OperatorConsole({
-        stores: system.stores,
-        queues,
-        dlq: system.console,
-        activity: (minutes, now) => readMinuteSeries(redis, [queueKeys(config, 0)], minutes, now),
-        historyRetentionDays: config.HISTORY_RETENTION_DAYS,
-      }),
-      operatorName: boardOperator(config),
-      readOnly: config.BOARD_READ_ONLY,
+      operator,
+      runner,
+      actions,
+      operatorName,
+      defaultRate: config.DLQ_ACTION_RATE_PER_SEC,
       ...(config.JAEGER_UI_URL ? { jaegerUiUrl: config.JAEGER_UI_URL } : {}),
       logger: logger.child({ component: 'console' }),
     }),
@@ -220,17 +247,14 @@ function boardApp(
   app.use(
     '/api',
     dlqRoutes({
-      dlq: system.console,
+      dlq: board.system.console,
+      operator,
+      runner,
+      actions,
       queues,
-      readOnly: config.BOARD_READ_ONLY,
       logger: logger.child({ component: 'board-api' }),
     }),
   );
-  app.use(BOARD_PATH, withoutWebFonts, bullBoard(config, queues, flow).getRouter());
-  app.get('/', (_req, res) => {
-    res.redirect(BOARD_PATH);
-  });
-  return app;
 }
 
 /**

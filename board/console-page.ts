@@ -38,6 +38,10 @@ export const CONSOLE_HTML = `<!DOCTYPE html>
   <p id="search-status" role="status"></p>
   <table id="results"><thead><tr><th>Job</th><th>Operation</th><th>State</th><th>Gen</th><th>Accepted</th><th>Decided</th><th>Reason</th></tr></thead><tbody></tbody></table>
   <button type="button" id="more" hidden>More</button>
+  <div id="search-actions" class="actions" hidden>
+    <button type="button" id="redrive-these" data-action="redrive">Redrive these</button>
+    <button type="button" id="purge-these" data-action="purge" class="danger">Purge these</button>
+  </div>
 </section>
 <section id="timeline-section" hidden>
   <h2>Job <span id="timeline-id"></span></h2>
@@ -57,9 +61,11 @@ export const CONSOLE_HTML = `<!DOCTYPE html>
     <label>Reason text <input name="reason"></label>
     <label>Error class <input name="errorClass"></label>
     <label>Operation <input name="op"></label>
+    <label>User id <input name="user"></label>
+    <label>Generation <input name="gen" type="number" min="1"></label>
     <label>Dead-lettered from <input name="from"></label>
     <label>to <input name="to"></label>
-    <label>Jobs per second <input name="rate" type="number" min="0.1" step="0.1" value="10"></label>
+    <label>Jobs per second <input name="rate" type="number" min="0.1" step="0.1"></label>
     <button type="submit" data-action="redrive">Dry run: redrive</button>
     <button type="submit" data-action="purge">Dry run: purge</button>
   </form>
@@ -72,6 +78,8 @@ export const CONSOLE_HTML = `<!DOCTYPE html>
   </div>
   <p id="progress" role="status"></p>
   <button type="button" id="cancel" hidden>Cancel</button>
+  <h3>Actions kept</h3>
+  <table id="actions"><thead><tr><th>Action</th><th>Status</th><th>Settled</th><th>By</th><th>Started</th><th></th></tr></thead><tbody></tbody></table>
 </section>
 <section id="charts-section">
   <h2>Per minute</h2>
@@ -160,6 +168,8 @@ export const CONSOLE_JS = `'use strict';
       }
       lastSearch = { filter, cursor: page.cursor };
       $('more').hidden = !page.cursor;
+      // Only a search for dead-lettered jobs maps onto the DLQ: the same filter, as a DLQ selection.
+      $('search-actions').hidden = session.readOnly || filter.state !== 'dead-lettered' || body.rows.length === 0;
       status('search-status', body.rows.length + ' job(s)' + (page.cursor ? ', more to load' : ''));
     } catch (e) { status('search-status', 'Search failed: ' + e.message); }
   }
@@ -179,6 +189,7 @@ export const CONSOLE_JS = `'use strict';
         body.append(row([open, job.op || '?', job.state, job.gen, job.acceptedAt || '', job.decidedAt || '', reason]));
       }
       $('more').hidden = true;
+      $('search-actions').hidden = true;
       status('search-status', jobs.length + ' job(s) touched user ' + userId + ', oldest first');
     } catch (e) { status('search-status', 'Failed: ' + e.message); }
   });
@@ -231,7 +242,7 @@ export const CONSOLE_JS = `'use strict';
         for (const action of ['redrive', 'purge']) {
           const b = el('button', action === 'redrive' ? 'Redrive this job' : 'Purge this job', { type: 'button', 'data-action': action });
           if (action === 'purge') b.className = 'danger';
-          b.addEventListener('click', () => dryRun(action, { jobIds: [jobId] }, 10));
+          b.addEventListener('click', () => dryRun(action, { where: { jobIds: [jobId] } }, defaultRate()));
           actions.append(b);
         }
       }
@@ -239,9 +250,17 @@ export const CONSOLE_JS = `'use strict';
   }
 
   // ---- DLQ ----
-  async function dryRun(action, where, rate) {
+  function defaultRate() { return Number($('dlq').elements.rate.value || session.defaultRate || 10); }
+  for (const id of ['redrive-these', 'purge-these']) {
+    $(id).addEventListener('click', (event) => {
+      // The search's own filter: the board turns it into the DLQ selection (whereOfSearch).
+      if (lastSearch) dryRun(event.target.dataset.action, { search: lastSearch.filter }, defaultRate());
+    });
+  }
+  // selection: { where } (the DLQ form's fields) or { search } (a search's filter).
+  async function dryRun(action, selection, rate) {
     try {
-      plan = { ...(await api('/dlq/plan', { method: 'POST', body: { action, where } })), where, rate };
+      plan = { ...(await api('/dlq/plan', { method: 'POST', body: { action, ...selection } })), selection, rate };
     } catch (e) { status('progress', 'Dry run failed: ' + e.message); return; }
     $('plan').hidden = false;
     status('plan-count', 'Dry run: ' + plan.count + ' job(s) would be ' + (action === 'redrive' ? 'redriven' : 'purged') + '.');
@@ -257,30 +276,52 @@ export const CONSOLE_JS = `'use strict';
   $('dlq').addEventListener('submit', (event) => {
     event.preventDefault();
     const { rate, ...where } = formValues(event.target);
-    dryRun(event.submitter.dataset.action, where, Number(rate || 10));
+    dryRun(event.submitter.dataset.action, { where }, Number(rate || session.defaultRate || 10));
   });
   $('plan-confirm').addEventListener('click', async () => {
     if (!plan) return;
     const verb = plan.action === 'redrive' ? 'Redrive' : 'Purge for good';
     if (!window.confirm(verb + ' exactly ' + plan.count + ' job(s)?')) return;
     try {
-      let action = await api('/dlq/run', { method: 'POST', body: { action: plan.action, where: plan.where, confirmCount: plan.count, ratePerSecond: plan.rate } });
+      const action = await api('/dlq/run', { method: 'POST', body: { action: plan.action, ...plan.selection, confirmCount: plan.count, ratePerSecond: plan.rate } });
       $('plan').hidden = true;
-      $('cancel').hidden = false;
-      $('cancel').onclick = () => api('/dlq/actions/' + action.id + '/cancel', { method: 'POST', body: {} }).catch(() => undefined);
-      while (!action.finished) {
-        status('progress', action.action + ': ' + action.done + ' of ' + action.total + ' done');
-        await new Promise((r) => setTimeout(r, 300));
-        action = await api('/dlq/actions/' + action.id);
-      }
-      $('cancel').hidden = true;
-      const r = action.report || { done: [], notFound: [], busy: [] };
-      status('progress', action.error ? 'Failed: ' + action.error :
-        action.action + ' finished: ' + r.done.length + ' of ' + action.total + ' done' +
-        (r.cancelled ? ' (cancelled)' : '') + (r.notFound.length ? ', ' + r.notFound.length + ' no longer in the DLQ' : '') +
-        (r.busy.length ? ', ' + r.busy.length + ' busy' : '') + ', by ' + action.by);
+      await follow(action);
     } catch (e) { status('progress', 'Refused: ' + e.message); }
   });
+  async function follow(action) {
+    $('cancel').hidden = false;
+    $('cancel').onclick = () => api('/dlq/actions/' + action.id + '/cancel', { method: 'POST', body: {} }).catch(() => undefined);
+    while (!action.finished) {
+      status('progress', action.action + ': ' + action.done + ' of ' + action.total + ' done');
+      await new Promise((r) => setTimeout(r, 300));
+      action = await api('/dlq/actions/' + action.id);
+    }
+    $('cancel').hidden = true;
+    const c = action.counts;
+    status('progress', action.error ? 'Failed: ' + action.error :
+      action.action + ' ' + action.status + ': ' + c.done + ' of ' + action.total + ' done' +
+      (c.notFound ? ', ' + c.notFound + ' no longer in the DLQ' : '') +
+      (c.movedOn ? ', ' + c.movedOn + ' left alone (redriven since the plan)' : '') +
+      (c.busy ? ', ' + c.busy + ' busy' : '') + ', by ' + action.by);
+    actions();
+  }
+  // Actions kept in Redis: one that stopped (cancelled, a board restart) is resumed from here.
+  async function actions() {
+    try {
+      const list = (await api('/dlq/actions')).actions;
+      $('actions').tBodies[0].replaceChildren(...list.map((a) => {
+        const cells = [a.action, a.status, a.done + '/' + a.total, a.by, a.createdAt];
+        const resumable = !session.readOnly && a.status !== 'running' && a.done < a.total;
+        const b = el('button', 'Resume', { type: 'button', 'data-resume': a.id });
+        b.hidden = !resumable;
+        b.addEventListener('click', async () => {
+          try { await follow(await api('/dlq/actions/' + a.id + '/resume', { method: 'POST', body: {} })); }
+          catch (e) { status('progress', 'Refused: ' + e.message); }
+        });
+        return row([...cells, b]);
+      }));
+    } catch (e) { status('progress', 'Actions unavailable: ' + e.message); }
+  }
 
   // ---- charts ----
   async function charts() {
@@ -296,6 +337,10 @@ export const CONSOLE_JS = `'use strict';
     session = await api('/session');
     status('who', 'operator: ' + session.operator + (session.readOnly ? ' (read-only)' : ''));
     if (session.readOnly) $('dlq-section').hidden = true;
+    else {
+      $('dlq').elements.rate.value = String(session.defaultRate);
+      actions();
+    }
     const params = new URLSearchParams(location.search);
     if (params.get('job')) showJob(params.get('job'));
     await Promise.all([search({}), charts()]);

@@ -1,44 +1,51 @@
 // The console's JSON API under /api/console, each route a thin shell over the operator console
 // (shared/operator/operator-console.ts), as `djq` is: search, a job's timeline, a user's jobs, the
 // charts, and DLQ actions with a dry run, a confirmation that names the exact count, a rate limit,
-// progress and cancel. Every POST carries the session's CSRF token (a browser sends basic-auth
-// credentials with any site's form post; it cannot read the token from another origin); a
-// read-only board answers 403 to every action.
-import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import express, { type ErrorRequestHandler, type RequestHandler, Router } from 'express';
+// progress, cancel and resume (board/bulk-runner.ts). Every POST passes the action guard
+// (board/action-guard.ts: the session's CSRF token; 403 to a read-only board or login).
+import express, { type ErrorRequestHandler, Router } from 'express';
 import { z } from 'zod';
-import type { BulkReport, DlqPlan } from '../shared/operator/dlq-bulk.js';
+import { DlqActionNotFoundError, DlqActionRunningError } from '../shared/operator/dlq-actions.js';
+import { type DlqPlan, type DlqWhere, whereOfSearch } from '../shared/operator/dlq-bulk.js';
 import { SEARCH_STATES } from '../shared/operator/job-search.js';
 import type { OperatorConsole } from '../shared/operator/operator-console.js';
 import type { Logger } from '../shared/runtime/logger.js';
+import { type ActionGuard, HttpError } from './action-guard.js';
 import { loginOf } from './auth.js';
+import type { BoardBulkRunner } from './bulk-runner.js';
 import { consoleCharts } from './console-svg.js';
+
+export { CSRF_HEADER } from './action-guard.js';
 
 export interface ConsoleRoutesDeps {
   operator: OperatorConsole;
+  /** Runs, follows, cancels and resumes the bulk actions (shared with the older /api/dlq routes). */
+  runner: BoardBulkRunner;
+  /** The CSRF and read-only guard (shared with the older /api/dlq routes). */
+  actions: ActionGuard;
   /** Who acts: the authenticated operator (BOARD_USERNAME), recorded with every action. */
   operatorName: string;
-  readOnly: boolean;
   logger: Logger;
   /** JAEGER_UI_URL: a job's timeline links to its trace there. */
   jaegerUiUrl?: string;
-  /** Jobs per second of a bulk action unless the request asks for fewer. @default 10 */
-  defaultRate?: number;
+  /** DLQ_ACTION_RATE_PER_SEC: the page's default "Jobs per second". */
+  defaultRate: number;
 }
 
-export const CSRF_HEADER = 'x-csrf-token';
-
 const isoTime = z.iso.datetime({ offset: true });
+const searchFields = {
+  jobId: z.string().min(1).max(256).optional(),
+  userId: z.string().min(1).max(256).optional(),
+  state: z.enum(SEARCH_STATES).optional(),
+  op: z.string().min(1).max(64).optional(),
+  error: z.string().min(1).max(200).optional(),
+  from: isoTime.optional(),
+  to: isoTime.optional(),
+  gen: z.coerce.number().int().min(1).optional(),
+};
 const searchQuery = z
   .object({
-    jobId: z.string().min(1).max(256).optional(),
-    userId: z.string().min(1).max(256).optional(),
-    state: z.enum(SEARCH_STATES).optional(),
-    op: z.string().min(1).max(64).optional(),
-    error: z.string().min(1).max(200).optional(),
-    from: isoTime.optional(),
-    to: isoTime.optional(),
-    gen: z.coerce.number().int().min(1).optional(),
+    ...searchFields,
     limit: z.coerce.number().int().min(1).max(200).optional(),
     cursor: z.string().min(1).max(600).optional(),
   })
@@ -49,28 +56,41 @@ const where = z
     jobIds: z.array(z.string().min(1).max(256)).min(1).max(10_000).optional(),
     reason: z.string().min(1).max(200).optional(),
     errorClass: z.string().min(1).max(100).optional(),
+    error: z.string().min(1).max(200).optional(),
     op: z.string().min(1).max(64).optional(),
+    user: z.string().min(1).max(256).optional(),
+    gen: z.coerce.number().int().min(1).optional(),
     from: isoTime.optional(),
     to: isoTime.optional(),
   })
   .strict();
-const planBody = z.object({ action: z.enum(['redrive', 'purge']), where }).strict();
-const runBody = planBody
-  .extend({
+const rate = z.number().min(0.1).max(1000);
+/**
+ * What an action selects: DLQ filters (`where`), or a search's filter (`search`, state
+ * dead-lettered: the page's "Redrive these"), which the operator module turns into `where`.
+ */
+const planBody = z
+  .object({
+    action: z.enum(['redrive', 'purge']),
+    where: where.optional(),
+    search: z.object(searchFields).strict().optional(),
+  })
+  .strict()
+  .refine((body) => (body.where === undefined) !== (body.search === undefined), {
+    message: 'give either "where" or "search"',
+  })
+  .refine((body) => body.search?.state === undefined || body.search.state === 'dead-lettered', {
+    message: 'a search selects DLQ jobs only with state dead-lettered (or none)',
+  });
+const runBody = z.intersection(
+  planBody,
+  z.object({
     /** The count the operator confirmed: the action runs only if the selection still has exactly that many. */
     confirmCount: z.number().int().min(0),
-    ratePerSecond: z.number().positive().max(1000).optional(),
-  })
-  .strict();
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+    ratePerSecond: rate.optional(),
+  }),
+);
+const resumeBody = z.object({ ratePerSecond: rate.optional() }).strict();
 
 function parse<T>(schema: z.ZodType<T>, value: unknown): T {
   const parsed = schema.safeParse(value ?? {});
@@ -87,52 +107,35 @@ function defined<T extends Record<string, unknown>>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
-interface RunningAction {
-  id: string;
-  action: 'redrive' | 'purge';
-  by: string;
-  total: number;
-  done: number;
-  startedAt: string;
-  finished: boolean;
-  report?: BulkReport;
-  error?: string;
-  abort: AbortController;
+export function consoleRoutes(deps: ConsoleRoutesDeps): Router {
+  const router = Router();
+  router.use(express.json({ limit: '1mb' }));
+  sessionRoute(router, deps);
+  readRoutes(router, deps);
+  actionRoutes(router, deps);
+  router.use((req, res) => {
+    res.status(404).json({ error: `no route ${req.method} /api/console${req.path}` });
+  });
+  router.use(errorHandler(deps.logger));
+  return router;
 }
 
-/** Finished actions kept for their progress page at most. */
-const KEEP_ACTIONS = 50;
-
-export function consoleRoutes(deps: ConsoleRoutesDeps): Router {
-  const { operator, operatorName, readOnly, logger } = deps;
-  const router = Router();
-  const csrfToken = randomBytes(24).toString('base64url');
-  const actions = new Map<string, RunningAction>();
-  router.use(express.json({ limit: '1mb' }));
-
-  // Read-only: the whole board (BOARD_READ_ONLY), or this request's login (BOARD_READONLY_USERNAME).
-  const readOnlyFor = (locals: Record<string, unknown>) => readOnly || loginOf(locals)?.readOnly === true;
-  const guarded: RequestHandler = (req, res, next) => {
-    if (readOnly) throw new HttpError(403, 'the board is read-only (BOARD_READ_ONLY=true): actions are turned off');
-    if (readOnlyFor(res.locals))
-      throw new HttpError(403, `the login ${loginOf(res.locals)?.username ?? ''} is read-only: actions are turned off`);
-    const given = Buffer.from(String(req.get(CSRF_HEADER) ?? ''));
-    const expected = Buffer.from(csrfToken);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected))
-      throw new HttpError(403, `missing or wrong ${CSRF_HEADER} header: reload the console page`);
-    next();
-  };
-
+/** Who the page acts as, whether it may act, the token its POSTs carry, and the default rate. */
+function sessionRoute(router: Router, { actions, operatorName, defaultRate }: ConsoleRoutesDeps): void {
   router.get('/session', (_req, res) => {
     const login = loginOf(res.locals);
-    const ro = readOnlyFor(res.locals);
+    const ro = actions.readOnlyFor(res.locals);
     res.json({
       operator: login?.readOnly ? `board:${login.username}` : operatorName,
       readOnly: ro,
-      ...(ro ? {} : { csrfToken }),
+      defaultRate,
+      ...(ro ? {} : { csrfToken: actions.csrfToken }),
     });
   });
+}
 
+/** Search, a job's timeline, a user's jobs, the charts: open to every login. */
+function readRoutes(router: Router, { operator, jaegerUiUrl }: ConsoleRoutesDeps): void {
   router.get('/jobs', async (req, res) => {
     const { limit, cursor, ...filter } = parse(searchQuery, req.query);
     res.json(await operator.search(defined(filter), defined({ limit, cursor })));
@@ -143,9 +146,7 @@ export function consoleRoutes(deps: ConsoleRoutesDeps): Router {
     if (!timeline) throw new HttpError(404, `no record or history of job ${req.params.jobId}`);
     const { trace } = timeline;
     res.json(
-      trace && deps.jaegerUiUrl
-        ? { ...timeline, trace: { ...trace, url: traceUrl(deps.jaegerUiUrl, trace.traceId) } }
-        : timeline,
+      trace && jaegerUiUrl ? { ...timeline, trace: { ...trace, url: traceUrl(jaegerUiUrl, trace.traceId) } } : timeline,
     );
   });
 
@@ -161,74 +162,71 @@ export function consoleRoutes(deps: ConsoleRoutesDeps): Router {
     const series = await operator.charts(minutes ?? 60);
     res.json({ ...series, svg: consoleCharts(series) });
   });
+}
 
-  router.post('/dlq/plan', guarded, async (req, res) => {
+/**
+ * The DLQ actions: a dry run, a run of the exact count confirmed, following, cancelling and
+ * resuming an action. Every POST passes the action guard (CSRF, read-only); the list of actions is
+ * a read.
+ */
+function actionRoutes(router: Router, { operator, runner, actions }: ConsoleRoutesDeps): void {
+  const { guard } = actions;
+  router.post('/dlq/plan', guard, async (req, res) => {
     const body = parse(planBody, req.body);
-    res.json(await operator.planDlq(body.action, defined(body.where)));
+    res.json(await operator.planDlq(body.action, selectionOf(body)));
   });
 
-  router.post('/dlq/run', guarded, async (req, res) => {
+  router.post('/dlq/run', guard, async (req, res) => {
     const body = parse(runBody, req.body);
-    const plan: DlqPlan = await operator.planDlq(body.action, defined(body.where));
+    const where = selectionOf(body);
+    const plan: DlqPlan = await operator.planDlq(body.action, where);
     if (plan.count !== body.confirmCount)
       throw new HttpError(
         409,
         `the selection holds ${plan.count} job(s) now, not the ${body.confirmCount} confirmed: run the dry run again`,
       );
-    const running: RunningAction = {
-      id: randomUUID(),
-      action: body.action,
-      by: operatorName,
-      total: plan.count,
-      done: 0,
-      startedAt: new Date().toISOString(),
-      finished: false,
-      abort: new AbortController(),
-    };
-    remember(actions, running);
-    logger.info({ action: body.action, jobs: plan.count, by: operatorName }, 'console DLQ action started');
-    // Runs on after the answer: the page follows it through GET /dlq/actions/:id.
-    operator
-      .runDlq(plan, {
-        ratePerSecond: body.ratePerSecond ?? deps.defaultRate ?? 10,
-        signal: running.abort.signal,
-        onProgress: ({ done }) => {
-          running.done = done;
-        },
-      })
-      .then(
-        (report) => {
-          running.report = report;
-        },
-        (error: unknown) => {
-          running.error = (error as Error).message;
-          logger.error({ err: error }, 'console DLQ action failed');
-        },
-      )
-      .finally(() => {
-        running.finished = true;
-      });
-    res.status(202).json(view(running));
+    const id = await runner.start(plan, where, body.ratePerSecond);
+    res.status(202).json(await found(runner, id));
   });
 
-  router.get('/dlq/actions/:id', (req, res) => {
-    const running = actions.get(req.params.id);
-    if (!running) throw new HttpError(404, `no action ${req.params.id}`);
-    res.json(view(running));
+  router.get('/dlq/actions', async (_req, res) => {
+    res.json({ actions: await runner.list() });
   });
 
-  router.post('/dlq/actions/:id/cancel', guarded, (req, res) => {
-    const running = actions.get(String(req.params.id));
-    if (!running) throw new HttpError(404, `no action ${req.params.id}`);
-    running.abort.abort();
-    res.json(view(running));
+  router.get('/dlq/actions/:id', async (req, res) => {
+    res.json(await found(runner, req.params.id));
   });
 
-  router.use((req, res) => {
-    res.status(404).json({ error: `no route ${req.method} /api/console${req.path}` });
+  router.post('/dlq/actions/:id/cancel', guard, async (req, res) => {
+    const id = String(req.params.id);
+    if (!(await runner.cancel(id))) throw new HttpError(404, `no action ${id}`);
+    res.json(await found(runner, id));
   });
-  router.use(errorHandler(logger));
-  return router;
+
+  router.post('/dlq/actions/:id/resume', guard, async (req, res) => {
+    const id = String(req.params.id);
+    const { ratePerSecond } = parse(resumeBody, req.body);
+    await runner.resume(id, ratePerSecond).catch(asHttpError);
+    res.status(202).json(await found(runner, id));
+  });
+}
+
+function selectionOf(body: z.infer<typeof planBody>): DlqWhere {
+  const { state: _state, ...search } = defined(body.search ?? {});
+  return body.search ? whereOfSearch(search) : defined(body.where ?? {});
+}
+
+async function found(runner: BoardBulkRunner, id: string) {
+  const view = await runner.view(id);
+  if (!view) throw new HttpError(404, `no action ${id} (unknown, or expired)`);
+  return view;
+}
+
+/** The runner's refusals in HTTP terms. */
+export function asHttpError(error: unknown): never {
+  if (error instanceof DlqActionNotFoundError) throw new HttpError(404, error.message);
+  if (error instanceof DlqActionRunningError) throw new HttpError(409, error.message);
+  throw error;
 }
 
 /** Jaeger's page of one trace: `<base>/trace/<id>` (the id is 32 hex digits, checked by traceIdOf). */
@@ -236,23 +234,12 @@ export function traceUrl(base: string, traceId: string): string {
   return `${base.replace(/\/+$/, '')}/trace/${traceId}`;
 }
 
-function remember(actions: Map<string, RunningAction>, running: RunningAction): void {
-  actions.set(running.id, running);
-  for (const [id, a] of actions) {
-    if (actions.size <= KEEP_ACTIONS) break;
-    if (a.finished) actions.delete(id);
-  }
-}
-
-function view(a: RunningAction) {
-  const { abort: _abort, ...shown } = a;
-  return shown;
-}
-
 function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, _req, res, _next) => {
     const e = error as Error & { type?: string; status?: number };
     if (e instanceof HttpError) res.status(e.status).json({ error: e.message });
+    else if (typeof e.status === 'number' && e.status >= 400 && e.status < 500 && e.type !== 'entity.parse.failed')
+      res.status(e.status).json({ error: e.message });
     else if (e.type === 'entity.parse.failed')
       res.status(400).json({ error: `the body is not valid JSON: ${e.message}` });
     else {

@@ -1,17 +1,25 @@
 // The board's JSON API: the dead-letter queue operations `djq dlq` offers (list, show, redrive,
-// purge) over HTTP, and queue counts. Write routes answer 403 on a read-only board.
+// purge) over HTTP, and queue counts. Redrive and purge pass the console's action guard (the CSRF
+// token of GET /api/console/session; 403 on a read-only board or login) and run through the same
+// rate-limited, resumable bulk runner as the console page (DLQ_ACTION_RATE_PER_SEC unless the body
+// says `ratePerSecond`); the answer comes when the action is done.
 import express, { type ErrorRequestHandler, type RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import type { Queues } from '../shared/lifecycle/queues.js';
-import type { DlqConsole, DlqSelection } from '../shared/operator/dlq-console.js';
+import type { DlqWhere } from '../shared/operator/dlq-bulk.js';
+import type { DlqConsole } from '../shared/operator/dlq-console.js';
+import type { OperatorConsole } from '../shared/operator/operator-console.js';
 import type { Logger } from '../shared/runtime/logger.js';
-import { loginOf } from './auth.js';
+import type { ActionGuard } from './action-guard.js';
+import type { BoardBulkRunner } from './bulk-runner.js';
 
 export interface DlqRoutesDeps {
   dlq: DlqConsole;
+  operator: OperatorConsole;
+  runner: BoardBulkRunner;
+  actions: ActionGuard;
   /** Every shard's queues (one entry unless QUEUE_SHARDS > 1): /api/stats sums them. */
   queues: Queues | readonly Queues[];
-  readOnly: boolean;
   logger: Logger;
 }
 
@@ -24,6 +32,7 @@ const redriveBody = z
     jobIds: jobIds.optional(),
     all: z.literal(true, { message: 'all must be true (or leave it out and list jobIds)' }).optional(),
     reason: z.string().min(1).optional(),
+    ratePerSecond: z.number().min(0.1).max(1000).optional(),
   })
   .strict()
   .superRefine((body, ctx) => {
@@ -38,6 +47,7 @@ const purgeBody = z
     jobIds: jobIds.optional(),
     all: z.literal(true, { message: 'all must be true (or leave it out and list jobIds)' }).optional(),
     confirm: z.boolean().optional(),
+    ratePerSecond: z.number().min(0.1).max(1000).optional(),
   })
   .strict()
   .superRefine((body, ctx) => {
@@ -88,39 +98,29 @@ export function dlqRoutes(deps: DlqRoutesDeps): Router {
   return router;
 }
 
-/** List, show, redrive and purge; the last two refused while the board is read-only. */
-function dlqActions(router: Router, { dlq, readOnly, logger }: DlqRoutesDeps): void {
-  const writable: RequestHandler = (req, res, next) => {
-    const login = loginOf(res.locals);
-    if (!readOnly && !login?.readOnly) return next();
-    const action = req.path.split('/').filter(Boolean).at(-1) ?? 'this action';
-    const who = readOnly
-      ? 'the board is read-only (BOARD_READ_ONLY=true)'
-      : `the login ${login?.username} is read-only`;
-    res.status(403).json({ error: `${who}: ${action} is turned off` });
-  };
-
+/** List, show, redrive and purge; the last two behind the action guard, at a bounded rate. */
+function dlqActions(router: Router, { dlq, actions, logger, ...deps }: DlqRoutesDeps): void {
+  const bulk = bulkAction(deps);
   router.get('/dlq', async (req, res) => {
     const reason = typeof req.query.reason === 'string' && req.query.reason !== '' ? req.query.reason : undefined;
     const jobs = await dlq.list(reason ? { reason } : {});
     res.json({ count: jobs.length, jobs });
   });
 
-  router.post('/dlq/redrive', writable, async (req, res) => {
+  router.post('/dlq/redrive', actions.guard, async (req, res) => {
     const body = parseBody(redriveBody, req.body);
-    const selection: DlqSelection = body.jobIds
-      ? { jobIds: body.jobIds }
-      : { all: true, ...(body.reason ? { reason: body.reason } : {}) };
-    const { done: redriven, notFound, busy } = await dlq.redrive(selection);
-    logger.info({ redriven: redriven.length, notFound: notFound.length, busy: busy.length }, 'DLQ redrive over HTTP');
-    res.json({ redriven, notFound, ...(busy.length > 0 ? { busy } : {}) });
+    const where: DlqWhere = body.jobIds ? { jobIds: body.jobIds } : body.reason ? { reason: body.reason } : {};
+    const { done: redriven, ...rest } = await bulk('redrive', where, body.jobIds, body.ratePerSecond);
+    logger.info({ redriven: redriven.length, notFound: rest.notFound.length }, 'DLQ redrive over HTTP');
+    res.json({ redriven, ...rest });
   });
 
-  router.post('/dlq/purge', writable, async (req, res) => {
+  router.post('/dlq/purge', actions.guard, async (req, res) => {
     const body = parseBody(purgeBody, req.body);
-    const { done: purged, notFound, busy } = await dlq.purge(body.jobIds ? { jobIds: body.jobIds } : { all: true });
-    logger.info({ purged: purged.length, notFound: notFound.length, busy: busy.length }, 'DLQ purge over HTTP');
-    res.json({ purged, notFound, ...(busy.length > 0 ? { busy } : {}) });
+    const where: DlqWhere = body.jobIds ? { jobIds: body.jobIds } : {};
+    const { done: purged, ...rest } = await bulk('purge', where, body.jobIds, body.ratePerSecond);
+    logger.info({ purged: purged.length, notFound: rest.notFound.length }, 'DLQ purge over HTTP');
+    res.json({ purged, ...rest });
   });
 
   // After the POST routes, so `redrive` and `purge` are never read as job ids on GET.
@@ -132,6 +132,26 @@ function dlqActions(router: Router, { dlq, readOnly, logger }: DlqRoutesDeps): v
     }
     res.json(entry);
   });
+}
+
+/**
+ * A plan of `where` run to its end by the board's runner; the ids asked for that the DLQ does not
+ * hold are reported not found, as before. `movedOn` and `busy` are said only when non-empty.
+ */
+function bulkAction({ operator, runner }: Pick<DlqRoutesDeps, 'operator' | 'runner'>) {
+  return async (action: 'redrive' | 'purge', where: DlqWhere, asked: readonly string[] | undefined, rate?: number) => {
+    const plan = await operator.planDlq(action, where);
+    const report = await runner.runToEnd(plan, where, rate);
+    const planned = new Set(plan.jobIds);
+    const notFound = [...report.notFound, ...(asked ?? []).filter((id) => !planned.has(id))];
+    return {
+      done: report.done,
+      notFound: [...new Set(notFound)],
+      ...(report.movedOn.length > 0 ? { movedOn: report.movedOn } : {}),
+      ...(report.busy.length > 0 ? { busy: report.busy } : {}),
+      actionId: report.actionId,
+    };
+  };
 }
 
 /** Job counts of both queues, summed over the shards (and each shard's, when there are several). */

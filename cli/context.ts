@@ -8,6 +8,7 @@ import { createDynamoClients, type DynamoClients, withoutFaults } from '../share
 import { describeTable } from '../shared/dynamo/table.js';
 import { allShardKeys, queueKeys } from '../shared/lifecycle/keys.js';
 import { readMinuteSeries } from '../shared/lifecycle/minute-series.js';
+import { DlqActionStore } from '../shared/operator/dlq-actions.js';
 import { OperatorConsole } from '../shared/operator/operator-console.js';
 import { type Placement, readPlacement } from '../shared/runtime/cluster-placement.js';
 import { type Config, loadConfig } from '../shared/runtime/config.js';
@@ -97,6 +98,7 @@ export class CliContext {
       stores: system.stores,
       queues: system.shards.map((s) => s.queues),
       dlq: system.console,
+      actions: new DlqActionStore(redis, queueKeys(this.config, 0)),
       activity: (minutes, now) => readMinuteSeries(redis, [queueKeys(this.config, 0)], minutes, now),
       historyRetentionDays: this.config.HISTORY_RETENTION_DAYS,
     });

@@ -23,7 +23,7 @@ import { COMMANDS, COMMON_FLAGS, commandHelp, USAGE } from './usage.js';
 const BOOLEAN_FLAGS = ['json', 'all', 'yes', 'verify', 'rebuild', 'force', 'exact', 'dry-run', 'aws'] as const;
 const STRING_FLAGS = [
   ...['id', 'user', 'state', 'op', 'error', 'error-class', 'reason', 'from', 'to', 'gen'], // what selects jobs
-  ...['rate', 'limit', 'cursor'],
+  ...['rate', 'limit', 'cursor', 'resume'],
 ] as const;
 
 type Options = { [F in (typeof BOOLEAN_FLAGS)[number]]: { type: 'boolean' } } & {
@@ -89,6 +89,7 @@ const RUNS: Record<string, CommandRun> = {
     return dlq(ctx, out, {
       ...{ action, ids, all: values.all === true, yes: values.yes === true, dryRun: values['dry-run'] === true },
       ...definedOnly({ reason: values.reason, errorClass: values['error-class'], op: values.op }),
+      ...definedOnly({ user: values.user, gen: values.gen, resume: values.resume }),
       ...definedOnly({ from: values.from, to: values.to, rate: values.rate }),
     });
   },

@@ -51,18 +51,24 @@ Examples:
   npm run -s djq -- history --user 5f0c…`,
   },
   dlq: {
-    flags: ['all', 'yes', 'reason', 'error-class', 'op', 'from', 'to', 'dry-run', 'rate'],
+    flags: ['all', 'yes', 'reason', 'error-class', 'op', 'user', 'gen', 'from', 'to', 'dry-run', 'rate', 'resume'],
     text: `Usage: djq dlq list [--reason TEXT]
        djq dlq show <jobId>
-       djq dlq redrive <jobId…> | --all | [--reason TEXT] [--error-class C] [--op NAME] [--from T] [--to T]
-                       [--dry-run] [--rate N]
+       djq dlq redrive <jobId…> | --all | [--reason TEXT] [--error-class C] [--op NAME] [--user U]
+                       [--gen N] [--from T] [--to T] [--dry-run] [--rate N]
        djq dlq purge <same selection> --yes
+       djq dlq redrive|purge --resume <actionId> [--rate N]
+       djq dlq actions
 
 The dead-letter queue: list its jobs with their reasons, show one (payload and every attempt's
 error), put jobs back on the queue under their idempotency key (redrive), or delete them for good
 (purge needs --yes). Select by ids, --all, or filters; --dry-run counts, samples, groups the
 reasons and warns when a reason is not retryable (a poison job fails again); --rate N jobs per
-second (10), with progress; Ctrl-C stops between jobs.
+second (DLQ_ACTION_RATE_PER_SEC, 10), with progress; Ctrl-C stops between jobs. --user selects the
+jobs that touch a user, --gen the generation (1 until the first redrive), both from DynamoDB's job
+records. Each action is kept in Redis a week: --resume <actionId> finishes one that stopped,
+skipping the jobs it settled and any job redriven since its plan (its generation moved on), so no
+job is redriven twice; \`djq dlq actions\` lists them.
 
 Examples:
   npm run -s djq -- dlq list --reason throttled
@@ -134,6 +140,8 @@ Commands:
   dlq redrive <jobId…> | --all | [filters] [--dry-run] [--rate N]
                                       put jobs back on the queue under their idempotency key
   dlq purge <same selection> --yes    delete dead-lettered jobs for good
+  dlq redrive|purge --resume <id>     finish an action that stopped (never redrives a job twice)
+  dlq actions                         the redrive and purge actions kept, to resume one
   replay --verify                     fold every user's events and compare with the users table
   replay --rebuild [--force]          rewrite the users table from the events (refused while workers are live)
   check                               the ledger: every job completed or dead-lettered, none lost or twice

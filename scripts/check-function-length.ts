@@ -13,12 +13,6 @@ import { isProduct, productFolders, sourceFiles } from './check-imports.js';
 /** The most lines a product function may span, its first and last line included. */
 export const MAX_FUNCTION_LINES = 60;
 
-/**
- * TEMPORARY, to be emptied at merge: functions other engineers are splitting right now, on their
- * own branches, in files this branch must not touch. Keyed `file name`. Do not add to it.
- */
-export const ALLOWED_WHILE_BEING_SPLIT: ReadonlySet<string> = new Set(['board/console-routes.ts consoleRoutes']);
-
 export interface LongFunction {
   file: string;
   line: number;
@@ -82,14 +76,10 @@ export function measuredFiles(root: string): string[] {
   return sourceFiles(root).filter((file) => isProduct(file, product) && !file.endsWith('.test.ts'));
 }
 
-export function checkFunctionLength(root: string, limit = MAX_FUNCTION_LINES, allowed = ALLOWED_WHILE_BEING_SPLIT) {
+export function checkFunctionLength(root: string, limit = MAX_FUNCTION_LINES) {
   const files = measuredFiles(root);
-  const found = files.flatMap((file) => longFunctions(file, readFileSync(join(root, file), 'utf8'), limit));
-  return {
-    files: files.length,
-    tooLong: found.filter((f) => !allowed.has(`${f.file} ${f.name}`)),
-    allowed: found.filter((f) => allowed.has(`${f.file} ${f.name}`)),
-  };
+  const tooLong = files.flatMap((file) => longFunctions(file, readFileSync(join(root, file), 'utf8'), limit));
+  return { files: files.length, tooLong };
 }
 
 export function formatLongFunction(f: LongFunction, limit = MAX_FUNCTION_LINES): string {
@@ -103,7 +93,6 @@ function main(): void {
   const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
   const report = checkFunctionLength(root);
   for (const f of report.tooLong) console.error(formatLongFunction(f));
-  for (const f of report.allowed) console.warn(`temporarily allowed while being split: ${formatLongFunction(f)}`);
   if (report.tooLong.length > 0) {
     console.error(`check-function-length: ${report.tooLong.length} function(s) too long in ${report.files} files`);
     process.exitCode = 1;

@@ -21,7 +21,15 @@ import type { DeadLetterData } from './dead-letter.js';
 import type { EffectCheck } from './effect-bars.js';
 import type { PutBackCause } from './history-entry.js';
 import type { LedgerJob } from './ledger.js';
-import type { JobRef, LostReason, OperatorOutcome, SettleOutcome, Stamp, Transition } from './transition.js';
+import type {
+  JobRef,
+  LostReason,
+  OperatorCheck,
+  OperatorOutcome,
+  SettleOutcome,
+  Stamp,
+  Transition,
+} from './transition.js';
 import { LifecycleCore } from './transitions/core.js';
 import * as delivery from './transitions/delivery.js';
 import {
@@ -37,8 +45,10 @@ import { finishInterruptedRedrives, redrive } from './transitions/redrive.js';
 
 export type { EffectCheck } from './effect-bars.js';
 export {
+  deadLetteredGeneration,
   JobBusyError,
   type LostReason,
+  type OperatorCheck,
   type OperatorOutcome,
   type SettleOutcome,
   type Transition,
@@ -152,15 +162,15 @@ export class JobLifecycle extends LifecycleCore {
   // ---- operator side ------------------------------------------------------------------------
 
   /** Puts a dead-lettered job back under its own job id, as its next generation. */
-  redrive(jobId: string): Promise<OperatorOutcome> {
+  redrive(jobId: string, check: OperatorCheck = {}): Promise<OperatorOutcome> {
     // A new trace for the job's new life (its attempts hang under it), linked to the dead-lettered one.
     return tracing().span('redrive', { root: true, attributes: { 'djq.job.id': jobId } }, (span) =>
-      redrive(this, jobId, (metadata) => span.link(metadata)),
+      redrive(this, jobId, (metadata) => span.link(metadata), check),
     );
   }
 
   /** Deletes a dead-lettered job for good. */
-  purge(jobId: string): Promise<OperatorOutcome> {
-    return purge(this, jobId);
+  purge(jobId: string, check: OperatorCheck = {}): Promise<OperatorOutcome> {
+    return purge(this, jobId, check);
   }
 }

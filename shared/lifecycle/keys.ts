@@ -103,6 +103,14 @@ export function queueKeys(settings: KeySettings, shard = 0) {
     epoch: `${base}:epoch`,
     /** The fleet's flow control: the shared job rate and the last seconds' tallies (see flow-control.ts). */
     flow: `${base}:flow`,
+    /** The operator's bulk DLQ actions (dlq-actions.ts), shard 0's: a sorted set of action ids by creation time. */
+    dlqActions: `${base}:dlq:actions`,
+    /** One bulk DLQ action's plan and status (a hash). */
+    dlqAction: (actionId: string) => `${base}:dlq:action:${actionId}`,
+    /** One bulk DLQ action's progress: jobId → what its run did to the job. */
+    dlqActionProgress: (actionId: string) => `${base}:dlq:action:${actionId}:progress`,
+    /** Held by the one process running a bulk DLQ action (advisory: see dlq-actions.ts). */
+    dlqActionLease: (actionId: string) => `${base}:dlq:action:${actionId}:lease`,
     /** One hash per minute (epoch minute) of the charts' counts BullMQ does not keep (see minute-series.ts). */
     minuteSeries: (minute: number) => `${base}:series:${minute}`,
     /** BullMQ's queue metadata, whose max/duration fields are the queue's global rate limit. */
@@ -141,6 +149,10 @@ function sampleKeys(keys: QueueKeys): string[] {
     keys.bullMeta,
     keys.bullLimiter,
     keys.minuteSeries(29_000_000),
+    keys.dlqActions,
+    keys.dlqAction('an-action-id'),
+    keys.dlqActionProgress('an-action-id'),
+    keys.dlqActionLease('an-action-id'),
     keys.transitionLock('a-job-id'),
     keys.activeJobLock('a-job-id'),
   ];

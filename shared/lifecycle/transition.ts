@@ -123,7 +123,27 @@ export type TransitionStep =
   | 'enqueue:added';
 
 export type SettleOutcome = 'dead-lettered' | 'completed' | 'gone';
-export type OperatorOutcome = 'done' | 'not-found';
+/** `moved-on`: the job's dead-lettered generation is not the one the operator's plan named (see deadLetteredGeneration). */
+export type OperatorOutcome = 'done' | 'not-found' | 'moved-on';
+
+/** What an operator's redrive or purge may be bound to: the generation a plan saw dead-lettered. */
+export interface OperatorCheck {
+  /** Act only if the job's dead-lettered generation is still this one (checked under its lock). */
+  gen?: number;
+}
+
+/**
+ * The generation a job's DLQ entry stands for, by its DynamoDB record: the record's own, or, while
+ * a redrive of it is unfinished (the generation reopened, the old entry not yet removed; the next
+ * redrive call resumes it), the one before. Undefined without a record.
+ */
+export function deadLetteredGeneration(
+  record: { gen: number; outcome?: string; genStartedAt?: number } | undefined,
+): number | undefined {
+  if (!record) return undefined;
+  const redriveUnfinished = record.outcome === undefined && record.genStartedAt !== undefined;
+  return redriveUnfinished ? record.gen - 1 : record.gen;
+}
 
 /** A transition found the job id alive in the operations queue (active, waiting…): nothing is changed. */
 export class JobBusyError extends Error {

@@ -3,7 +3,7 @@
 // cannot drift; every action is a JobLifecycle transition (under the job's lock, recorded). With a
 // sharded queue it spans every shard: a job id lives in one shard's DLQ, and is acted on there.
 import type { DeadLetterData, DeadLetterEntry } from '../lifecycle/dead-letter.js';
-import { JobBusyError, type JobLifecycle } from '../lifecycle/job-lifecycle.js';
+import { JobBusyError, type JobLifecycle, type OperatorOutcome } from '../lifecycle/job-lifecycle.js';
 import type { Queues } from '../lifecycle/queues.js';
 import { TransitionBusyError } from '../lifecycle/transition-lock.js';
 
@@ -19,9 +19,14 @@ export interface DlqActionReport {
   done: string[];
   /** Not in the dead-letter queue (never was, or another operator acted first). */
   notFound: string[];
+  /** Left alone: its dead-lettered generation is not the one the plan named (redriven since, maybe back again). */
+  movedOn: string[];
   /** Left alone: the id is alive in the operations queue, or another transition held it too long. */
   busy: { jobId: string; reason: string }[];
 }
+
+/** What one planned job's action did: an operator outcome, or left alone because the job was busy. */
+export type PlannedOutcome = OperatorOutcome | { busy: string };
 
 /** One shard's queues and lifecycle (the only one, unless QUEUE_SHARDS > 1). */
 export interface DlqShard {
@@ -60,6 +65,24 @@ export class DlqConsole {
     return this.act(selection, (shard, id) => shard.lifecycle.purge(id));
   }
 
+  /**
+   * One job of a bulk plan, bound to the generation the plan saw dead-lettered (`gen`, undefined
+   * when the job had no record): a job redriven since answers `moved-on`, even if it is back in the
+   * DLQ. The check is made under the job's lock by the transition itself.
+   */
+  async actOnPlanned(action: 'redrive' | 'purge', jobId: string, gen: number | undefined): Promise<PlannedOutcome> {
+    const check = gen === undefined ? {} : { gen };
+    try {
+      const shard = await this.shardHolding(jobId);
+      return action === 'redrive'
+        ? await shard.lifecycle.redrive(jobId, check)
+        : await shard.lifecycle.purge(jobId, check);
+    } catch (error) {
+      if (!(error instanceof JobBusyError || error instanceof TransitionBusyError)) throw error;
+      return { busy: error.message };
+    }
+  }
+
   /** The shard whose DLQ holds the job now (the first shard when none does: the action then says not-found). */
   private async shardHolding(jobId: string): Promise<DlqShard> {
     if (this.shards.length > 1)
@@ -69,17 +92,17 @@ export class DlqConsole {
 
   private async act(
     selection: DlqSelection,
-    action: (shard: DlqShard, jobId: string) => Promise<'done' | 'not-found'>,
+    action: (shard: DlqShard, jobId: string) => Promise<OperatorOutcome>,
   ): Promise<DlqActionReport> {
     const ids =
       'all' in selection
         ? (await this.list(selection.reason ? { reason: selection.reason } : {})).map((e) => e.jobId)
         : [...new Set(selection.jobIds)];
-    const report: DlqActionReport = { done: [], notFound: [], busy: [] };
+    const report: DlqActionReport = { done: [], notFound: [], movedOn: [], busy: [] };
     for (const jobId of ids) {
       try {
         const outcome = await action(await this.shardHolding(jobId), jobId);
-        (outcome === 'done' ? report.done : report.notFound).push(jobId);
+        ({ done: report.done, 'not-found': report.notFound, 'moved-on': report.movedOn })[outcome].push(jobId);
       } catch (error) {
         if (!(error instanceof JobBusyError || error instanceof TransitionBusyError)) throw error;
         report.busy.push({ jobId, reason: error.message });

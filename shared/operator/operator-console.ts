@@ -6,6 +6,7 @@ import { type ActivitySeries, alignBullMetrics } from '../lifecycle/minute-serie
 import type { Queues } from '../lifecycle/queues.js';
 import type { JobOutcome, Stores } from '../store/types.js';
 import { traceIdOf } from '../telemetry/tracing.js';
+import type { DlqActionRecord, DlqActionStore } from './dlq-actions.js';
 import {
   type BulkOptions,
   type BulkReport,
@@ -13,6 +14,7 @@ import {
   type DlqWhere,
   planDlqAction,
   runDlqAction,
+  saveDlqAction,
 } from './dlq-bulk.js';
 import type { DlqConsole } from './dlq-console.js';
 import {
@@ -31,6 +33,8 @@ export interface OperatorConsoleDeps {
   /** Every shard's queues (one, unless QUEUE_SHARDS > 1). */
   queues: readonly Pick<Queues, 'operations' | 'deadLetter'>[];
   dlq: DlqConsole;
+  /** Where bulk DLQ actions are kept, to be resumed (shard 0's Redis keys). */
+  actions: DlqActionStore;
   /** The workers' per-minute series (minute-series.ts) for the last `minutes`, e.g. readMinuteSeries bound to Redis. */
   activity: (minutes: number, now: number) => Promise<ActivitySeries>;
   /** HISTORY_RETENTION_DAYS: a timeline older than this says its history expired. */
@@ -138,11 +142,50 @@ export class OperatorConsole {
   }
 
   planDlq(action: 'redrive' | 'purge', where: DlqWhere): Promise<DlqPlan> {
-    return planDlqAction(this.deps.dlq, action, where);
+    return planDlqAction(this.bulkDeps(), action, where);
   }
 
-  runDlq(plan: DlqPlan, options?: BulkOptions): Promise<BulkReport> {
-    return runDlqAction(this.deps.dlq, plan, options);
+  /** Keeps the plan in Redis as an action (to be run, and resumed if it stops): its id. */
+  saveDlq(plan: DlqPlan, options: { where: DlqWhere; by: string; ratePerSecond?: number }): Promise<string> {
+    return saveDlqAction(this.bulkDeps(), plan, options);
+  }
+
+  /** Saves and runs a plan. */
+  async runDlq(
+    plan: DlqPlan,
+    options: BulkOptions & { by: string; where?: DlqWhere; onSaved?: (actionId: string) => void },
+  ): Promise<BulkReport> {
+    const { by, where, onSaved, ...run } = options;
+    const id = await this.saveDlq(plan, {
+      where: where ?? { jobIds: plan.jobIds },
+      by,
+      ...(run.ratePerSecond ? { ratePerSecond: run.ratePerSecond } : {}),
+    });
+    onSaved?.(id);
+    return this.resumeDlq(id, run);
+  }
+
+  /** Runs a saved action, or resumes one that stopped: jobs already settled are skipped. */
+  resumeDlq(actionId: string, options?: BulkOptions): Promise<BulkReport> {
+    return runDlqAction(this.bulkDeps(), actionId, options);
+  }
+
+  dlqAction(actionId: string): Promise<DlqActionRecord | undefined> {
+    return this.deps.actions.get(actionId);
+  }
+
+  /** The newest saved actions first (unfinished ones can be resumed). */
+  dlqActions(): Promise<DlqActionRecord[]> {
+    return this.deps.actions.list();
+  }
+
+  /** Asks an action's runner, in whichever process, to stop before its next job. */
+  cancelDlq(actionId: string): Promise<boolean> {
+    return this.deps.actions.requestCancel(actionId);
+  }
+
+  private bulkDeps() {
+    return { dlq: this.deps.dlq, records: this.deps.stores.jobs, actions: this.deps.actions };
   }
 
   /** Jobs completed and dead-lettered per minute over the last `minutes`, from the job records. */

@@ -232,6 +232,11 @@ export const configSchema = z.object({
     .optional()
     .describe('A second board login that can look but not act: no buttons, 403 from every action'),
   BOARD_READONLY_PASSWORD: z.string().min(1).optional().describe('Password of the read-only board login'),
+  DLQ_ACTION_RATE_PER_SEC: between(0.1, 1000)
+    .default(10)
+    .describe(
+      'Jobs per second of a bulk DLQ redrive or purge unless one asks for another (board, console page, djq dlq --rate)',
+    ),
   JAEGER_UI_URL: z
     .url({ protocol: /^https?$/ })
     .optional()

@@ -24,10 +24,25 @@ afterAll(async () => {
 const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
 
-async function api(path: string, init: RequestInit & { json?: unknown; on?: Board } = {}) {
-  const { json, on = board, ...rest } = init;
+const tokens = new Map<Board, string | undefined>();
+/** The board's CSRF token, as the console page takes it (none on a read-only board). */
+async function csrfOf(on: Board, headers: Headers): Promise<string | undefined> {
+  if (!tokens.has(on)) {
+    const res = await fetch(`${on.origin}/api/console/session`, { headers });
+    tokens.set(on, res.ok ? ((await res.json()) as { csrfToken?: string }).csrfToken : undefined);
+  }
+  return tokens.get(on);
+}
+
+/** A call of the board's API; a POST carries the CSRF token unless `csrf: false`. */
+async function api(path: string, init: RequestInit & { json?: unknown; on?: Board; csrf?: false } = {}) {
+  const { json, on = board, csrf, ...rest } = init;
   const headers = new Headers(rest.headers);
   if (json !== undefined) headers.set('content-type', 'application/json');
+  if (rest.method === 'POST' && csrf !== false) {
+    const token = await csrfOf(on, headers);
+    if (token) headers.set('x-csrf-token', token);
+  }
   const res = await fetch(`${on.origin}${path}`, {
     ...rest,
     headers,
@@ -283,11 +298,50 @@ describe('the DLQ API', () => {
     expect((await fixture.queues.deadLetter.getJob(fixture.poisonJobId))?.data.attemptsMade).toBe(1);
   });
 
+  it('refuses a redrive or purge without the CSRF token, and takes one with it', async () => {
+    const second = await fixture.enqueuePoison();
+    await fixture.deadLettered(second);
+    for (const path of ['/api/dlq/redrive', '/api/dlq/purge']) {
+      const refused = await api(path, { method: 'POST', json: { jobIds: [second] }, csrf: false });
+      expect(refused.status, path).toBe(403);
+      expect(refused.body.error, path).toMatch(/x-csrf-token/);
+      const forged = await api(path, {
+        method: 'POST',
+        json: { jobIds: [second] },
+        csrf: false,
+        headers: { 'x-csrf-token': 'forged' },
+      });
+      expect(forged.status, path).toBe(403);
+    }
+    expect((await fixture.queues.deadLetter.getJob(second))?.data.attemptsMade).toBe(1);
+    const purged = await api('/api/dlq/purge', { method: 'POST', json: { jobIds: [second] } });
+    expect(purged.status).toBe(200);
+    expect(purged.body).toMatchObject({ purged: [second], notFound: [] });
+  });
+
+  it('runs a redrive through the rate-limited bulk runner: kept as an action, listed by the console', async () => {
+    const second = await fixture.enqueuePoison();
+    await fixture.deadLettered(second);
+    const res = await api('/api/dlq/redrive', { method: 'POST', json: { jobIds: [second], ratePerSecond: 5 } });
+    expect(res.body).toMatchObject({ redriven: [second] });
+    const action = await api(`/api/console/dlq/actions/${res.body.actionId}`);
+    expect(action.body).toMatchObject({
+      action: 'redrive',
+      status: 'finished',
+      ratePerSecond: 5,
+      total: 1,
+      done: 1,
+      by: 'board',
+    });
+    await fixture.deadLettered(second, 2);
+    await api('/api/dlq/purge', { method: 'POST', json: { jobIds: [second] } });
+  });
+
   it('redrives a job: it runs again and comes back with one more attempt', async () => {
     const { poisonJobId } = fixture;
     const res = await api('/api/dlq/redrive', { method: 'POST', json: { jobIds: [poisonJobId, 'no-such-job'] } });
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ redriven: [poisonJobId], notFound: ['no-such-job'] });
+    expect(res.body).toEqual({ redriven: [poisonJobId], notFound: ['no-such-job'], actionId: expect.any(String) });
 
     const back = await fixture.deadLettered(poisonJobId, 2);
     expect(back.attempts.map((a) => a.attempt)).toEqual([1, 1]);
@@ -316,7 +370,7 @@ describe('the DLQ API', () => {
     const extra = await fixture.enqueuePoison();
     await fixture.deadLettered(extra);
     const one = await api('/api/dlq/purge', { method: 'POST', json: { jobIds: [extra] } });
-    expect(one.body).toEqual({ purged: [extra], notFound: [] });
+    expect(one.body).toEqual({ purged: [extra], notFound: [], actionId: expect.any(String) });
     expect(await fixture.queues.deadLetter.getJob(extra)).toBeUndefined();
     expect((await fixture.worker.system.ledger.readOutcomes()).get(extra)).toBe('purged');
 

@@ -88,7 +88,12 @@ describe('Bull Board on the dead-letter queue', () => {
 
 describe('the console API', () => {
   it('names the operator and hands out a CSRF token (none to a read-only board)', async () => {
-    expect(await session()).toMatchObject({ operator: 'board:ops', readOnly: false, csrfToken: expect.any(String) });
+    expect(await session()).toMatchObject({
+      operator: 'board:ops',
+      readOnly: false,
+      csrfToken: expect.any(String),
+      defaultRate: 10,
+    });
     const ro = await session(readOnly);
     expect(ro).toMatchObject({ readOnly: true });
     expect(ro).not.toHaveProperty('csrfToken');
@@ -241,6 +246,19 @@ describe('the console API', () => {
     expect(plan.status).toBe(200);
     expect(plan.body).toMatchObject({ count: 2, warnings: [expect.stringMatching(/not retryable/)] });
 
+    // The same selection from a search's filter (the page's "Redrive these"): the same count.
+    const bySearch = await call('/api/console/dlq/plan', {
+      method: 'POST',
+      json: { action: 'redrive', search: { state: 'dead-lettered', error: 'PoisonPayload' } },
+      csrf,
+    });
+    expect(bySearch.body).toMatchObject({ count: 2 });
+    const notDead = await call('/api/console/dlq/plan', {
+      method: 'POST',
+      json: { action: 'redrive', search: { state: 'completed' } },
+      csrf,
+    });
+    expect(notDead.status).toBe(400);
     const wrong = await call('/api/console/dlq/run', {
       method: 'POST',
       json: { action: 'redrive', where, confirmCount: 3 },
@@ -257,9 +275,103 @@ describe('the console API', () => {
       const state = (await call(`/api/console/dlq/actions/${started.body.id}`)).body;
       return state.finished ? state : undefined;
     });
-    expect(finished).toMatchObject({ total: 2, done: 2, by: 'board:ops' });
-    expect((finished.report as { done: string[] }).done.sort()).toEqual([fixture.poisonJobId, second].sort());
+    expect(finished).toMatchObject({
+      total: 2,
+      done: 2,
+      by: 'board:ops',
+      status: 'finished',
+      ratePerSecond: 20,
+      counts: { done: 2, notFound: 0, movedOn: 0, busy: 0 },
+    });
     const record = await fixture.resources.stores.jobs.get(second);
     expect(record?.marks.filter((m) => m.outcome === 'redriven').map((m) => m.by)).toEqual(['board:ops']);
+    await fixture.deadLettered(second, 2);
+    await fixture.deadLettered(fixture.poisonJobId, 2);
+  });
+
+  it('resumes a cancelled action from the list, leaving alone the jobs it redrove (back in the DLQ since)', async () => {
+    // Arrange: three poison jobs about one user, at the board's DLQ_ACTION_RATE_PER_SEC of 0.1 a
+    // second, so the cancel lands in the ten seconds after the first job.
+    const slow = await fixture.startBoard({
+      BOARD_USERNAME: credentials.username,
+      BOARD_PASSWORD: credentials.password,
+      DLQ_ACTION_RATE_PER_SEC: 0.1,
+    });
+    const csrf = String((await session(slow)).csrfToken);
+    const owner = randomUUID();
+    const jobs: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const jobId = randomUUID();
+      await fixture.queues.operations.add(
+        'create-user',
+        { user: { id: owner, name: i } },
+        {
+          ...operationJobOptions(fixture.config),
+          jobId,
+        },
+      );
+      jobs.push(jobId);
+    }
+    for (const jobId of jobs) await fixture.deadLettered(jobId);
+    const where = { user: owner, gen: 1 };
+    expect(
+      (await call('/api/console/dlq/plan', { method: 'POST', json: { action: 'redrive', where }, csrf, on: slow }))
+        .body,
+    ).toMatchObject({ count: 3 });
+
+    // Act: run, cancel after the first job, let it dead-letter again, resume from the list.
+    const started = await call('/api/console/dlq/run', {
+      method: 'POST',
+      json: { action: 'redrive', where, confirmCount: 3 },
+      csrf,
+      on: slow,
+    });
+    expect(started.body).toMatchObject({ ratePerSecond: 0.1, status: 'running' });
+    const id = String(started.body.id);
+    await waitFor(
+      'the first job redriven',
+      async () => (await call(`/api/console/dlq/actions/${id}`, { on: slow })).body.done === 1,
+    );
+    expect(
+      (await call(`/api/console/dlq/actions/${id}/cancel`, { method: 'POST', json: {}, csrf, on: slow })).status,
+    ).toBe(200);
+    const cancelled = await waitFor('the cancel', async () => {
+      const state = (await call(`/api/console/dlq/actions/${id}`, { on: slow })).body;
+      return state.finished ? state : undefined;
+    });
+    const gens = await Promise.all(jobs.map(async (j) => (await fixture.resources.stores.jobs.get(j))?.gen));
+    const redriven = jobs.filter((_, i) => gens[i] === 2);
+    for (const jobId of redriven) await fixture.deadLettered(jobId, 2);
+    const listed = (await call('/api/console/dlq/actions', { on: slow })).body.actions as {
+      id: string;
+      status: string;
+    }[];
+    const noToken = await call(`/api/console/dlq/actions/${id}/resume`, { method: 'POST', json: {}, on: slow });
+    const resumed = await call(`/api/console/dlq/actions/${id}/resume`, {
+      method: 'POST',
+      json: { ratePerSecond: 50 },
+      csrf,
+      on: slow,
+    });
+    const finished = await waitFor('the resumed action to finish', async () => {
+      const state = (await call(`/api/console/dlq/actions/${id}`, { on: slow })).body;
+      return state.finished ? state : undefined;
+    });
+
+    // Assert
+    expect(redriven).toHaveLength(1);
+    expect(cancelled).toMatchObject({ status: 'cancelled', done: 1, total: 3 });
+    expect(listed.find((a) => a.id === id)).toMatchObject({ status: 'cancelled' });
+    expect(noToken.status).toBe(403);
+    expect(resumed.status).toBe(202);
+    expect(finished).toMatchObject({ status: 'finished', done: 3, counts: { done: 3, movedOn: 0 } });
+    for (const jobId of jobs) {
+      const record = await fixture.resources.stores.jobs.get(jobId);
+      expect(
+        record?.marks.filter((m) => m.outcome === 'redriven'),
+        jobId,
+      ).toHaveLength(1);
+    }
+    expect((await call('/api/console/dlq/actions/no-such-action')).status).toBe(404);
   });
 });

@@ -1,7 +1,8 @@
 // The console page in headless Chromium (Debian's package, via playwright-core), behind basic
 // auth, over a real worker: search by user finds a job Redis pruned; a job's timeline shows its
 // attempts, its move and a redrive by the operator; a dry run, then a bulk redrive with a rate
-// limit and progress; a payload with <script> shows as text; a read-only login sees no buttons;
+// limit and progress; Redrive these on a search for dead-lettered jobs; a payload with <script>
+// shows as text; a read-only login sees no buttons;
 // and neither the console nor Bull Board asks any other host for anything (no web fonts).
 import { randomUUID } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
@@ -127,6 +128,40 @@ describe('the console in a browser', () => {
       const redrives = record?.marks.filter((m) => m.outcome === 'redriven' && m.by === 'board:alice');
       expect(redrives?.length, jobId).toBe(jobId === scriptJobId ? 2 : 1);
     }
+  });
+
+  it('redrives the dead-lettered jobs a search found, through the same dry run and confirmation, each once more', async () => {
+    const poison = [fixture!.poisonJobId, scriptJobId];
+    const before = new Map<string, number>();
+    for (const jobId of poison) {
+      const record = await fixture!.resources.stores.jobs.get(jobId);
+      before.set(jobId, record?.gen ?? 0);
+    }
+    // Every poison job back in the DLQ after the bulk redrive above.
+    await waitFor('the poison jobs dead-lettered again', async () => {
+      const dlq = await fixture!.worker.system.console.list();
+      return dlq.length === 4;
+    });
+    await openConsole(board);
+    expect(await page.locator('#search-actions').isVisible()).toBe(false);
+    await page.locator('#search select[name="state"]').selectOption('dead-lettered');
+    await page.locator('#search input[name="error"]').fill('PoisonPayload');
+    const answered = page.waitForResponse((r) => r.url().includes('state=dead-lettered'));
+    await page.locator('#search button[type="submit"]').click();
+    await answered;
+    await page.locator('#search-status', { hasText: /job\(s\)/ }).waitFor();
+    expect(await page.locator('#search-status').textContent()).toBe('4 job(s)');
+    await page.locator('#redrive-these').click();
+    await page.locator('#plan-count', { hasText: 'Dry run: 4 job(s) would be redriven.' }).waitFor();
+    await page.locator('#plan-confirm').click();
+    await page.locator('#progress', { hasText: 'redrive finished: 4 of 4 done' }).waitFor({ timeout: 20_000 });
+    for (const jobId of poison) {
+      const record = await fixture!.resources.stores.jobs.get(jobId);
+      expect(record?.gen, jobId).toBe((before.get(jobId) ?? 0) + 1);
+    }
+    // The action is listed among those kept, finished: no Resume button.
+    await page.locator('#actions tbody tr', { hasText: 'finished' }).first().waitFor();
+    expect(await page.locator('#actions tbody tr').first().locator('button[data-resume]').isVisible()).toBe(false);
   });
 
   it('shows the charts as inline SVG', async () => {

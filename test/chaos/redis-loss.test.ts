@@ -1,15 +1,7 @@
 // Chaos scenario at small size, so CI keeps it true (`npm run chaos` runs the full size).
-import { describe, it } from 'vitest';
-import { SCENARIOS } from '../../chaos/scenarios/index.js';
-import { CHAOS_TIMEOUT_MS, expectScenarioPassed } from './expect-scenario.js';
+import { chaosScenarioTest } from './scenario-test.js';
 
-const scenario = SCENARIOS.find((s) => s.name === 'redis-loss');
-
-describe('chaos: redis-loss', () => {
-  it('ends with every job decided once: lost 0, duplicated 0, two outcomes 0, dead-lettered with effect 0', {
-    timeout: CHAOS_TIMEOUT_MS,
-  }, async () => {
-    if (!scenario) throw new Error('no scenario redis-loss');
-    expectScenarioPassed(await scenario.run(scenario.small));
-  });
-});
+chaosScenarioTest(
+  'redis-loss',
+  'FLUSHALL, a failover that dropped the last writes and a new empty Redis, each then djq recover: lost 0, duplicated 0, two outcomes 0, dead-lettered with effect 0',
+);

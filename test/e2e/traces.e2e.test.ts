@@ -238,9 +238,10 @@ describe('traces across producer, worker and board', () => {
 
     // Redrive through the board (a traced process too): a new trace, linked to the dead-lettered one,
     // and the redriven job's next attempt is in the new trace.
+    const session = (await (await fetch(`${board.origin}/api/console/session`)).json()) as { csrfToken: string };
     const response = await fetch(`${board.origin}/api/dlq/redrive`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrfToken },
       body: JSON.stringify({ jobIds: [job.id] }),
     });
     expect(response.status, await response.text()).toBe(200);

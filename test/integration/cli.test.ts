@@ -4,6 +4,7 @@ import { userInfo } from 'node:os';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SCHEMA_VERSION } from '../../shared/dynamo/table.js';
 import { queueKeys } from '../../shared/lifecycle/keys.js';
+import { DlqActionStore } from '../../shared/operator/dlq-actions.js';
 import { newUser, usePipeline, waitFor } from '../helpers/pipeline.js';
 import { startService } from '../helpers/processes.js';
 import { freePort } from '../helpers/services.js';
@@ -14,6 +15,7 @@ const env = testEnv({ JOB_ATTEMPTS: 3 });
 const pipeline = usePipeline(env);
 const user = newUser();
 const ids: Record<string, string> = {};
+const missingUser = newUser().id;
 
 async function djq(...args: string[]) {
   const cli = startService('cli/djq.ts', env.env, args);
@@ -32,7 +34,7 @@ beforeAll(async () => {
   const { producer, worker } = pipeline;
   ids.create = await producer.enqueue('create-user', { user });
   ids.poison = await producer.enqueue('create-user', { user: { name: 42 } });
-  ids.missing = await producer.enqueue('update-user', { userId: newUser().id, changes: { age: 1 } });
+  ids.missing = await producer.enqueue('update-user', { userId: missingUser, changes: { age: 1 } });
   await waitFor('jobs to finish', async () => {
     const outcomes = await producer.decided.of([ids.create, ids.poison, ids.missing] as string[]);
     return outcomes.size === 3;
@@ -141,6 +143,58 @@ describe('djq', () => {
     expect(text.output).toMatch(/Dry run: 1 job\(s\) would be redriven/);
     expect(await pipeline.producer.queues.deadLetter.getWaitingCount()).toBe(2);
     expect((await djq('dlq', 'purge', '--op', 'create-user')).code).toBe(2); // by filter needs --yes too
+  });
+
+  it('dlq redrive --user and --gen select from the job records', async () => {
+    const dry = await djq('dlq', 'redrive', '--user', missingUser, '--gen', '1', '--dry-run', '--json');
+    expect(dry.code).toBe(0);
+    expect(dry.json).toMatchObject({ count: 1, jobIds: [ids.missing], jobs: [{ jobId: ids.missing, gen: 1 }] });
+    const none = await djq('dlq', 'redrive', '--user', missingUser, '--gen', '2', '--dry-run', '--json');
+    expect(none.json).toMatchObject({ count: 0 });
+    const bad = await djq('dlq', 'redrive', '--gen', 'first', '--dry-run');
+    expect(bad.code).toBe(2);
+    expect(bad.output).toMatch(/--gen must be a generation/);
+  });
+
+  it('dlq redrive --resume runs a kept action once: run again, it skips what it did; a stale plan finds the job moved on', async () => {
+    // Arrange: an action kept as the board keeps one before running it, and a second with the same plan.
+    const store = new DlqActionStore(pipeline.resources.redis, pipeline.producer.system.keys);
+    const plan = {
+      action: 'redrive' as const,
+      where: { user: missingUser },
+      jobs: [{ jobId: ids.missing as string, gen: 1 }],
+      by: 'test',
+      createdAt: new Date().toISOString(),
+      ratePerSecond: 10,
+    };
+    const [id, stale] = [await store.create(plan), await store.create(plan)];
+
+    // Act
+    const wrongVerb = await djq('dlq', 'purge', '--resume', id);
+    const first = await djq('dlq', 'redrive', '--resume', id, '--json');
+    await waitFor('the job dead-lettered again', async () => {
+      const record = await pipeline.resources.stores.jobs.get(ids.missing as string);
+      return (
+        record?.gen === 2 &&
+        record.outcome === 'dead-lettered' &&
+        (await pipeline.producer.queues.deadLetter.getJob(ids.missing as string))
+      );
+    });
+    const again = await djq('dlq', 'redrive', '--resume', id, '--json');
+    const movedOn = await djq('dlq', 'redrive', '--resume', stale, '--json');
+    const listed = await djq('dlq', 'actions', '--json');
+
+    // Assert
+    expect(wrongVerb.code).toBe(2);
+    expect(first.json).toMatchObject({ actionId: id, redriven: [ids.missing], resumed: 0, cancelled: false });
+    expect(again.json).toMatchObject({ redriven: [ids.missing], movedOn: [], resumed: 1 });
+    expect(movedOn.json).toMatchObject({ redriven: [], movedOn: [ids.missing] });
+    expect((listed.json.actions as { id: string; status: string }[]).filter((a) => a.id === id)).toEqual([
+      expect.objectContaining({ status: 'finished', settled: 1, total: 1 }),
+    ]);
+    const record = await pipeline.resources.stores.jobs.get(ids.missing as string);
+    expect(record?.marks.filter((m) => m.outcome === 'redriven')).toHaveLength(1);
+    expect((await djq('dlq', 'redrive', '--resume', 'no-such-action')).code).toBe(2);
   });
 
   it('migrate on a current table changes no schema and says so', async () => {

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readMinuteSeries } from '../../shared/lifecycle/minute-series.js';
+import { DlqActionStore } from '../../shared/operator/dlq-actions.js';
 import { OperatorConsole } from '../../shared/operator/operator-console.js';
 import { newUser, pruneFromRedis, usePipeline, waitFor } from '../helpers/pipeline.js';
 import { testEnv } from '../helpers/stack.js';
@@ -27,6 +28,7 @@ beforeAll(async () => {
     stores: resources.stores,
     queues: [producer.queues],
     dlq: producer.system.console,
+    actions: new DlqActionStore(resources.redis, producer.system.keys),
     activity: (minutes, now) => readMinuteSeries(resources.redis, [producer.system.keys], minutes, now),
     historyRetentionDays: env.config.HISTORY_RETENTION_DAYS,
   });
@@ -113,7 +115,8 @@ describe('a job timeline', () => {
   it('numbers attempts across a redrive, and names who redrove it', async () => {
     const plan = await operator.planDlq('redrive', { jobIds: [ids.missing] });
     expect(plan.count).toBe(1);
-    const report = await operator.runDlq(plan);
+    expect(plan.jobs).toEqual([{ jobId: ids.missing, gen: 1 }]);
+    const report = await operator.runDlq(plan, { by: 'test' });
     expect(report.done).toEqual([ids.missing]);
     await waitFor('the redriven job dead-lettered again', async () => {
       const record = await pipeline.resources.stores.jobs.get(ids.missing);
@@ -154,14 +157,28 @@ describe('the DLQ, safely', () => {
     expect(await outcomeOf(ids.poison)).toBe('dead-lettered'); // a dry run changes nothing
   });
 
-  it('a bulk redrive reports progress, and run again redrives nothing twice', async () => {
+  it('a bulk redrive reports progress, and its plan run again later leaves the job alone: its generation moved on', async () => {
     const plan = await operator.planDlq('redrive', { errorClass: 'PoisonPayloadError' });
     const progress: number[] = [];
-    const report = await operator.runDlq(plan, { ratePerSecond: 50, onProgress: (p) => progress.push(p.done) });
+    const report = await operator.runDlq(plan, {
+      by: 'test',
+      ratePerSecond: 50,
+      onProgress: (p) => progress.push(p.done),
+    });
     expect(report).toMatchObject({ done: [ids.poison], total: 1, cancelled: false });
     expect(progress).toEqual([1]);
-    const again = await operator.runDlq(plan);
-    expect(again).toMatchObject({ done: [], notFound: [ids.poison] });
+    // The poison job fails again at once and is back in the DLQ, as generation 2: a run of the old
+    // plan then must not redrive it (it would, judged by "still in the DLQ" alone).
+    await waitFor('the poison job dead-lettered again', async () => {
+      const record = await pipeline.resources.stores.jobs.get(ids.poison);
+      return (
+        record?.gen === 2 &&
+        record.outcome === 'dead-lettered' &&
+        (await pipeline.producer.system.console.show(ids.poison))
+      );
+    });
+    const again = await operator.runDlq(plan, { by: 'test' });
+    expect(again).toMatchObject({ done: [], notFound: [], movedOn: [ids.poison] });
     const record = await pipeline.resources.stores.jobs.get(ids.poison);
     expect(record?.marks.filter((m) => m.outcome === 'redriven')).toHaveLength(1);
   });
@@ -170,10 +187,115 @@ describe('the DLQ, safely', () => {
     const controller = new AbortController();
     controller.abort();
     const report = await operator.runDlq(
-      { action: 'purge', count: 1, jobIds: [ids.missing], sample: [], reasons: [], warnings: [] },
-      { signal: controller.signal },
+      {
+        action: 'purge',
+        count: 1,
+        jobIds: [ids.missing],
+        jobs: [{ jobId: ids.missing, gen: 2 }],
+        sample: [],
+        reasons: [],
+        warnings: [],
+      },
+      { by: 'test', signal: controller.signal },
     );
     expect(report).toMatchObject({ done: [], cancelled: true });
+    expect(await outcomeOf(ids.missing)).toBe('dead-lettered');
+  });
+});
+
+describe('a resumed bulk action', () => {
+  const owner = randomUUID();
+  let poison: string[];
+
+  const redrivenMarks = async (jobId: string) =>
+    (await pipeline.resources.stores.jobs.get(jobId))?.marks.filter((m) => m.outcome === 'redriven').length;
+  const redrivenHistory = async (jobId: string) =>
+    (await pipeline.resources.stores.history.list(jobId)).filter((e) => e.type === 'redriven').length;
+  /** Dead-lettered as generation `gen` in DynamoDB, and its entry back in the DLQ. */
+  const deadLetteredAs = (gen: number, jobIds: readonly string[]) =>
+    waitFor(`${jobIds.length} job(s) dead-lettered as generation ${gen}`, async () => {
+      for (const jobId of jobIds) {
+        const record = await pipeline.resources.stores.jobs.get(jobId);
+        if (record?.gen !== gen || record.outcome !== 'dead-lettered') return false;
+        if (!(await pipeline.producer.system.console.show(jobId))) return false;
+      }
+      return true;
+    });
+
+  beforeAll(async () => {
+    // Five poison jobs about one user: each fails at once, and again at once after every redrive.
+    poison = [];
+    for (let i = 0; i < 5; i++)
+      poison.push(await pipeline.producer.enqueue('create-user', { user: { id: owner, name: i } }));
+    await deadLetteredAs(1, poison);
+  });
+
+  it('selects by user and generation from the job records, and names each job with its generation', async () => {
+    const plan = await operator.planDlq('redrive', { user: owner, gen: 1 });
+    expect(plan.jobIds.sort()).toEqual([...poison].sort());
+    expect(plan.jobs.every((j) => j.gen === 1)).toBe(true);
+    expect((await operator.planDlq('redrive', { user: owner, gen: 2 })).count).toBe(0);
+    expect((await operator.planDlq('redrive', { user: randomUUID() })).count).toBe(0);
+  });
+
+  it('cancelled after 2 jobs, whose redriven jobs dead-letter again, then resumed: every job redriven exactly once', async () => {
+    // Arrange: the plan, and a run cancelled after its second job (by the abort signal, not by time).
+    const plan = await operator.planDlq('redrive', { user: owner });
+    const stop = new AbortController();
+    const first = await operator.runDlq(plan, {
+      by: 'test',
+      where: { user: owner },
+      ratePerSecond: 1000,
+      signal: stop.signal,
+      onProgress: ({ done }) => {
+        if (done === 2) stop.abort();
+      },
+    });
+    expect(first).toMatchObject({ cancelled: true, total: 5 });
+    expect(first.done).toHaveLength(2);
+    expect((await operator.dlqAction(first.actionId))?.status).toBe('cancelled');
+    // The two redriven poison jobs fail again: back in the DLQ, as generation 2, before the resume.
+    await deadLetteredAs(2, first.done);
+
+    // Act: resume the action, then run the old plan again as a new action (a second Ctrl-C'd run).
+    const resumed = await operator.resumeDlq(first.actionId, { ratePerSecond: 1000 });
+    await deadLetteredAs(2, poison);
+    const rerun = await operator.runDlq(plan, { by: 'test', ratePerSecond: 1000 });
+
+    // Assert: the resume did the other three, skipping the two; the re-run found every job moved on.
+    expect(resumed).toMatchObject({ cancelled: false, resumed: 2, movedOn: [], notFound: [], busy: [] });
+    expect([...resumed.done].sort()).toEqual([...poison].sort());
+    expect((await operator.dlqAction(first.actionId))?.status).toBe('finished');
+    expect(rerun.done).toEqual([]);
+    expect([...rerun.movedOn].sort()).toEqual([...poison].sort());
+    await pipeline.producer.system.history.flush();
+    for (const jobId of poison) {
+      expect(await redrivenMarks(jobId), jobId).toBe(1);
+      expect(await redrivenHistory(jobId), jobId).toBe(1);
+    }
+  });
+
+  it('two runs of one plan at once redrive each job once between them', async () => {
+    await deadLetteredAs(2, poison);
+    const plan = await operator.planDlq('redrive', { user: owner, gen: 2 });
+    const [a, b] = await Promise.all([
+      operator.runDlq(plan, { by: 'test', ratePerSecond: 1000 }),
+      operator.runDlq(plan, { by: 'test', ratePerSecond: 1000 }),
+    ]);
+    expect([...a.done, ...b.done].sort()).toEqual([...poison].sort());
+    for (const jobId of poison) expect(await redrivenMarks(jobId), jobId).toBe(2);
+  });
+
+  it('purges a plan only in the generation it saw: a job redriven since is left alone', async () => {
+    await deadLetteredAs(3, poison);
+    const stale = await operator.planDlq('purge', { user: owner });
+    const [moved, ...rest] = poison as [string, ...string[]];
+    await operator.runDlq(await operator.planDlq('redrive', { jobIds: [moved] }), { by: 'test' });
+    await deadLetteredAs(4, [moved]);
+    const purge = await operator.runDlq(stale, { by: 'test', ratePerSecond: 1000 });
+    expect(purge.movedOn).toEqual([moved]);
+    expect([...purge.done].sort()).toEqual([...rest].sort());
+    expect(await outcomeOf(moved)).toBe('dead-lettered');
   });
 });
 

@@ -96,7 +96,7 @@ describe('purge', () => {
     const purge = await waitingOnLock(worker.lifecycle, () => worker.console.purge({ jobIds: [id] }));
     redrive.release();
     expect(await redrive.result).toBe('done');
-    expect(await purge.result).toEqual({ done: [], notFound: [id], busy: [] });
+    expect(await purge.result).toEqual({ done: [], notFound: [id], movedOn: [], busy: [] });
     expect(await whereIs(worker, id)).toEqual({ operations: 'waiting', deadLettered: false, outcome: 'redriven' });
   });
 

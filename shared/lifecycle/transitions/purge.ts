@@ -6,17 +6,19 @@ import type { Job } from 'bullmq';
 import { retryTransient } from '../../runtime/retry.js';
 import type { JobOutcome } from '../../store/types.js';
 import type { DeadLetterData } from '../dead-letter.js';
-import { JobBusyError, type OperatorOutcome } from '../transition.js';
+import { deadLetteredGeneration, JobBusyError, type OperatorCheck, type OperatorOutcome } from '../transition.js';
 import type { LifecycleCore } from './core.js';
 
-export function purge(core: LifecycleCore, jobId: string): Promise<OperatorOutcome> {
+export function purge(core: LifecycleCore, jobId: string, check: OperatorCheck = {}): Promise<OperatorOutcome> {
   const { queues, keys, redis, records, ledger } = core.deps;
   return core.locked(jobId, async (fence) => {
     await core.probe('purge:locked', jobId);
     const entry = await queues.deadLetter.getJob(jobId);
     if (!entry) return 'not-found';
-    if ((await retryTransient(() => records.get(jobId)))?.outcome === 'completed')
-      return core.dropStaleEntry(jobId, fence);
+    const record = await retryTransient(() => records.get(jobId));
+    if (record?.outcome === 'completed') return core.dropStaleEntry(jobId, fence);
+    // A plan's purge acts on the generation it saw dead-lettered, not on a later one (redrive.ts).
+    if (check.gen !== undefined && deadLetteredGeneration(record) !== check.gen) return 'moved-on';
     const lingering = await queues.operations.getJob(jobId);
     const intent = await redis.hget(keys.redriveIntents, jobId);
     const heldRedrive = lingering !== undefined && intent === String(lingering.timestamp);

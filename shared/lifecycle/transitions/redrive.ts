@@ -7,7 +7,14 @@ import type { Job } from 'bullmq';
 import { retryTransient } from '../../runtime/retry.js';
 import type { JobRecord } from '../../store/types.js';
 import { type DeadLetterData, redriveLogLines } from '../dead-letter.js';
-import { JobBusyError, now, type OperatorOutcome, refOf } from '../transition.js';
+import {
+  deadLetteredGeneration,
+  JobBusyError,
+  now,
+  type OperatorCheck,
+  type OperatorOutcome,
+  refOf,
+} from '../transition.js';
 import type { Fence } from '../transition-lock.js';
 import type { LifecycleCore } from './core.js';
 
@@ -22,6 +29,7 @@ export function redrive(
   core: LifecycleCore,
   jobId: string,
   linkOriginal: (metadata: string | undefined) => void,
+  check: OperatorCheck = {},
 ): Promise<OperatorOutcome> {
   const { queues, records } = core.deps;
   return core.locked(jobId, async (fence) => {
@@ -31,6 +39,10 @@ export function redrive(
     linkOriginal(entry.opts.telemetry?.metadata);
     const record = await retryTransient(() => records.get(jobId));
     if (record?.outcome === 'completed' || record?.outcome === 'purged') return core.dropStaleEntry(jobId, fence);
+    // A plan's redrive acts on the generation it saw, never on a later one (a poison job redriven by
+    // an earlier run of the plan is back in the DLQ within milliseconds): read here, under the lock,
+    // so no interleaving of two runs redrives one generation twice.
+    if (check.gen !== undefined && deadLetteredGeneration(record) !== check.gen) return 'moved-on';
     const lingering = await queues.operations.getJob(jobId);
     if (lingering) {
       const state = await lingering.getState();

@@ -1,0 +1,220 @@
+// Bulk DLQ actions kept in Redis (shard 0's keys, queueKeys().dlqAction…), so an action that stops
+// half-way (Ctrl-C, a board restart, a cancel, a crash) can be listed and resumed: its plan (each
+// job with the generation the dry run saw dead-lettered), its status, and what it did to each job.
+// Exactly-once does not rest on this record: a planned job is acted on only while its dead-lettered
+// generation is the plan's, checked under the job's lock (transition.ts, deadLetteredGeneration).
+// The record lets a resumed run skip what is settled, and the lease keeps two runners apart.
+import { randomUUID } from 'node:crypto';
+import type { QueueKeys } from '../lifecycle/keys.js';
+import type { RedisConnection } from '../runtime/redis.js';
+import type { PlannedOutcome } from './dlq-console.js';
+
+/** Kept a week after its last change: long enough to resume after a weekend. */
+export const DLQ_ACTION_TTL_SECONDS = 7 * 24 * 3600;
+/** A runner's lease lives this long unless renewed (every third of it while the runner runs). */
+export const DLQ_ACTION_LEASE_MS = 30_000;
+/** Actions listed at most (newest first). */
+const LIST_LIMIT = 50;
+
+/** One job of a plan: the generation its DLQ entry stood for when planned (none without a record). */
+export interface PlannedJob {
+  jobId: string;
+  gen?: number;
+}
+
+/** Everything filterable about DLQ entries: see dlq-bulk.ts. */
+export interface DlqWhere {
+  /** Text in the reason, case-insensitive. */
+  reason?: string;
+  /** The error class of the last attempt (exact, case-insensitive). */
+  errorClass?: string;
+  /** Text in the reason, or in any attempt's error class or message (as the search's error filter). */
+  error?: string;
+  op?: string;
+  /** A user the job touches (its DynamoDB record's payload, as the search's user filter). */
+  user?: string;
+  /** The dead-lettered generation (1 until the first redrive), from DynamoDB's job record. */
+  gen?: number;
+  /** Dead-lettered at or after / at or before (ISO). */
+  from?: string;
+  to?: string;
+  jobIds?: readonly string[];
+}
+
+export interface StoredPlan {
+  action: 'redrive' | 'purge';
+  where: DlqWhere;
+  jobs: PlannedJob[];
+  /** Who started it (recorded in every job's marks by the transition, as the process's actor). */
+  by: string;
+  createdAt: string;
+  ratePerSecond: number;
+}
+
+/** What the action's runs did to one job. `busy` is retried by a resume; the others are settled. */
+export type JobProgress = 'done' | 'not-found' | 'moved-on' | `busy:${string}`;
+
+/** `interrupted`: marked running, but no process holds its lease (it died, or the board restarted). */
+export type DlqActionStatus = 'running' | 'interrupted' | 'cancelled' | 'finished' | 'failed';
+
+export interface DlqActionRecord {
+  id: string;
+  plan: StoredPlan;
+  status: DlqActionStatus;
+  progress: Map<string, JobProgress>;
+  error?: string;
+  updatedAt: string;
+}
+
+export class DlqActionNotFoundError extends Error {
+  override name = 'DlqActionNotFoundError';
+  constructor(readonly actionId: string) {
+    super(
+      `no DLQ action ${actionId} (unknown, or expired ${DLQ_ACTION_TTL_SECONDS / 86400} days after its last change)`,
+    );
+  }
+}
+
+export class DlqActionRunningError extends Error {
+  override name = 'DlqActionRunningError';
+  constructor(readonly actionId: string) {
+    super(`DLQ action ${actionId} is running in another process now: cancel it there, or wait`);
+  }
+}
+
+export function progressOf(outcome: PlannedOutcome): JobProgress {
+  return typeof outcome === 'string' ? outcome : `busy:${outcome.busy}`;
+}
+
+export const isSettled = (p: JobProgress | undefined) => p !== undefined && !p.startsWith('busy:');
+
+export class DlqActionStore {
+  constructor(
+    private readonly redis: RedisConnection,
+    private readonly keys: Pick<QueueKeys, 'dlqActions' | 'dlqAction' | 'dlqActionProgress' | 'dlqActionLease'>,
+  ) {}
+
+  async create(plan: StoredPlan): Promise<string> {
+    const id = randomUUID();
+    const now = Date.now();
+    await this.redis
+      .multi()
+      .hset(this.keys.dlqAction(id), {
+        plan: JSON.stringify(plan),
+        status: 'running',
+        updatedAt: new Date(now).toISOString(),
+      })
+      .expire(this.keys.dlqAction(id), DLQ_ACTION_TTL_SECONDS)
+      .zadd(this.keys.dlqActions, now, id)
+      .zremrangebyscore(this.keys.dlqActions, 0, now - DLQ_ACTION_TTL_SECONDS * 1000)
+      .expire(this.keys.dlqActions, DLQ_ACTION_TTL_SECONDS)
+      .exec();
+    return id;
+  }
+
+  async get(id: string): Promise<DlqActionRecord | undefined> {
+    const [action, progress, lease] = await Promise.all([
+      this.redis.hgetall(this.keys.dlqAction(id)),
+      this.redis.hgetall(this.keys.dlqActionProgress(id)),
+      this.redis.exists(this.keys.dlqActionLease(id)),
+    ]);
+    if (!action.plan) return undefined;
+    const stored = action.status as DlqActionStatus;
+    return {
+      id,
+      plan: JSON.parse(action.plan) as StoredPlan,
+      status: stored === 'running' && lease === 0 ? 'interrupted' : stored,
+      progress: new Map(Object.entries(progress) as [string, JobProgress][]),
+      ...(action.error ? { error: action.error } : {}),
+      updatedAt: action.updatedAt ?? '',
+    };
+  }
+
+  /** The newest actions first (those expired are dropped from the list). */
+  async list(limit = LIST_LIMIT): Promise<DlqActionRecord[]> {
+    const ids = await this.redis.zrevrange(this.keys.dlqActions, 0, limit - 1);
+    const records = await Promise.all(ids.map((id) => this.get(id)));
+    return records.filter((r) => r !== undefined);
+  }
+
+  /** Records what happened to one job; answers whether a cancel was asked for meanwhile (from any process). */
+  async record(id: string, jobId: string, progress: JobProgress): Promise<{ cancelRequested: boolean }> {
+    const results = await this.redis
+      .multi()
+      .hset(this.keys.dlqActionProgress(id), jobId, progress)
+      .expire(this.keys.dlqActionProgress(id), DLQ_ACTION_TTL_SECONDS)
+      .hset(this.keys.dlqAction(id), 'updatedAt', new Date().toISOString())
+      .expire(this.keys.dlqAction(id), DLQ_ACTION_TTL_SECONDS)
+      .hget(this.keys.dlqAction(id), 'cancelRequested')
+      .exec();
+    return { cancelRequested: results?.at(-1)?.[1] === '1' };
+  }
+
+  /** A run starts (under the lease): running, any earlier cancel request and error cleared. */
+  async markRunning(id: string): Promise<void> {
+    await this.redis
+      .multi()
+      .hset(this.keys.dlqAction(id), { status: 'running', updatedAt: new Date().toISOString() })
+      .hdel(this.keys.dlqAction(id), 'cancelRequested', 'error')
+      .expire(this.keys.dlqAction(id), DLQ_ACTION_TTL_SECONDS)
+      .exec();
+  }
+
+  /** Asks the runner, wherever it runs, to stop before its next job. False when there is no such action. */
+  async requestCancel(id: string): Promise<boolean> {
+    if (!(await this.redis.exists(this.keys.dlqAction(id)))) return false;
+    await this.redis.hset(this.keys.dlqAction(id), 'cancelRequested', '1');
+    return true;
+  }
+
+  /**
+   * Takes the action's lease, renewed until it is ended; undefined when another process holds it.
+   * Advisory: two runners would only duplicate reads, never a redrive.
+   */
+  async acquireLease(id: string): Promise<DlqActionLease | undefined> {
+    const lease = this.keys.dlqActionLease(id);
+    const token = randomUUID();
+    if ((await this.redis.set(lease, token, 'PX', DLQ_ACTION_LEASE_MS, 'NX')) !== 'OK') return undefined;
+    const renew = setInterval(() => {
+      this.redis.pexpire(lease, DLQ_ACTION_LEASE_MS).catch(() => undefined);
+    }, DLQ_ACTION_LEASE_MS / 3);
+    renew.unref();
+    return {
+      end: async (status, error) => {
+        clearInterval(renew);
+        // One step: whoever sees the final status can resume at once (the lease is gone with it).
+        await this.redis.eval(
+          END_LEASE,
+          2,
+          lease,
+          this.keys.dlqAction(id),
+          token,
+          status,
+          new Date().toISOString(),
+          error ?? '',
+          DLQ_ACTION_TTL_SECONDS,
+        );
+      },
+    };
+  }
+}
+
+/** A runner's hold on an action: `end` writes its final status and lets go, in one step. */
+export interface DlqActionLease {
+  end(status: 'finished' | 'cancelled' | 'failed', error?: string): Promise<void>;
+}
+
+/**
+ * KEYS: lease, action. ARGV: token, final status, now (ISO), error ('' for none), TTL (seconds).
+ * Drops the lease and writes the status only if this runner still holds it (a lease that expired
+ * may be another's), and only on an action that exists.
+ */
+const END_LEASE = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], 'status', ARGV[2], 'updatedAt', ARGV[3])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], 'error', ARGV[4]) end
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return 1
+`;
