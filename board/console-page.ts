@@ -204,7 +204,7 @@ export const CONSOLE_JS = `'use strict';
     const e = item.entry;
     const who = e.workerId ? ' [' + e.workerId + ']' : '';
     switch (e.type) {
-      case 'attempt-failed': return e.at + '  attempt ' + e.attempt + ' failed' + who + ': ' + e.errorClass + ': ' + e.message;
+      case 'attempt-failed': return e.at + (e.stale ? '  a stale delivery of attempt ' + e.attempt + ' failed (not counted)' : '  attempt ' + e.attempt + ' failed') + who + ': ' + e.errorClass + ': ' + e.message;
       case 'completed': return e.at + '  completed on attempt ' + e.attempt + who + ' in ' + e.durationMs + ' ms: ' + e.result;
       case 'dead-lettered': return e.at + '  moved to the dead-letter queue after ' + e.attempts + ' attempt(s)' + who + ': ' + e.reason;
       case 'put-back': return e.at + '  put back for ' + e.delayMs + ' ms' + who + ': ' + e.reason;

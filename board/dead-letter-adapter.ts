@@ -4,7 +4,7 @@
 // reason and its attempts, numbered across redrives, and says nothing about workers.
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import type { QueueWorker } from '@bull-board/api/typings/app';
-import type { DeadLetterData } from '../shared/lifecycle/dead-letter.js';
+import { type DeadLetterData, writerOf } from '../shared/lifecycle/dead-letter.js';
 import { numberAttempts } from '../shared/operator/job-timeline.js';
 
 /** The log lines Bull Board shows for one DLQ entry. */
@@ -13,7 +13,7 @@ export function deadLetterLog(data: DeadLetterData): string[] {
     `dead-lettered ${data.deadLetteredAt} after ${data.attemptsMade} attempt(s), redriven ${data.redrives} time(s) before: ${data.reason}`,
     ...numberAttempts(data.attempts).map(
       (a) =>
-        `#${a.n} (generation ${a.gen}, attempt ${a.attempt}) ${a.at} ${a.errorClass}${a.retryable ? '' : ' (not retryable)'}: ${a.message}`,
+        `#${a.n} (generation ${a.gen}, attempt ${a.attempt}) ${a.at}${writerOf(a)} ${a.errorClass}${a.retryable ? '' : ' (not retryable)'}: ${a.message}`,
     ),
     ...(data.landed ? [`users that landed: ${data.landed.join(', ')}`] : []),
     'Act on it from the console (/console) or djq dlq redrive|purge.',

@@ -5,20 +5,14 @@ import { type Job, UnrecoverableError } from 'bullmq';
 import type { JobResult } from '../shared/domain/jobs.js';
 import { parseJob } from '../shared/domain/payload.js';
 import { withCallTally } from '../shared/dynamo/instrumentation.js';
-import type { JobLifecycle } from '../shared/lifecycle/job-lifecycle.js';
+import { lostDecisionMessage } from '../shared/lifecycle/dead-letter.js';
+import type { JobLifecycle, LostReason } from '../shared/lifecycle/job-lifecycle.js';
 import { classifyError } from '../shared/runtime/errors.js';
+import { JobBarredError } from '../shared/store/errors.js';
 import { tracing } from '../shared/telemetry/tracing.js';
 import type { FlowControl } from './flow-control.js';
 import type { Handlers } from './handlers.js';
 import { putBack, putBackCause } from './put-back.js';
-
-/**
- * A delivery that finished its work after its job was decided otherwise (its lock expired, and the
- * job failed and was dead-lettered meanwhile).
- */
-export class LockLostError extends Error {
-  override name = 'LockLostError';
-}
 
 /** The delay BullMQ's exponential backoff will use before the next attempt (without jitter). */
 function nextDelayMs(job: Job, attempt: number): number | undefined {
@@ -27,16 +21,63 @@ function nextDelayMs(job: Job, attempt: number): number | undefined {
   return backoff.delay * 2 ** (attempt - 1);
 }
 
+/**
+ * A delivery that loses applies nothing and ends without error: no failed attempt, no log line.
+ * A stale one returns (BullMQ's ack then fails its lock check: the job is not touched, nor an
+ * attempt counted); one that still holds its job fails it so the dead-letter move follows the
+ * decision (the DLQ entry does not count this delivery as an attempt).
+ */
+async function loseDecision(
+  lifecycle: JobLifecycle,
+  job: Job,
+  token: string | undefined,
+  attempt: number,
+  reason: LostReason,
+): Promise<undefined> {
+  if ((await lifecycle.lostDecision(job, token, { attempt, reason })) === 'stale') return undefined;
+  const why = reason === 'barred' ? 'was barred by a dead-letter move' : 'was decided otherwise while it ran';
+  throw new UnrecoverableError(lostDecisionMessage(String(job.id), why));
+}
+
+/** Records a failed attempt (its log line, its transition), then throws what tells BullMQ whether to retry. */
+async function failAttempt(
+  lifecycle: JobLifecycle,
+  job: Job,
+  token: string | undefined,
+  error: unknown,
+  spent: { attempt: number; durationMs: number; capacityUnits: number },
+): Promise<never> {
+  const { attempt } = spent;
+  const maxAttempts = job.opts.attempts ?? 1;
+  const c = classifyError(error);
+  const message = (error as Error)?.message ?? String(error);
+  const final = !c.retryable || attempt >= maxAttempts;
+  const delay = final ? undefined : nextDelayMs(job, attempt);
+  const failure = {
+    ...spent,
+    maxAttempts,
+    errorClass: c.errorClass,
+    kind: c.kind,
+    message,
+    retryable: c.retryable,
+    final,
+    ...(delay !== undefined ? { nextDelayMs: delay } : {}),
+  };
+  // The job's log line is bookkeeping: its failure must not change the outcome.
+  await lifecycle.attemptFailed(job, failure, token).catch(() => undefined);
+  if (!c.retryable) throw new UnrecoverableError(`${c.errorClass}: ${message}`);
+  throw error;
+}
+
 export function makeProcessor(handlers: Handlers, lifecycle: JobLifecycle, flow: FlowControl) {
   // One span per attempt (a child of BullMQ's `process` span when tracing is on): the DynamoDB calls
   // nest under it, and the lifecycle's transitions write the job id, attempt and outcome onto it.
-  return (job: Job, token?: string): Promise<JobResult> =>
+  return (job: Job, token?: string): Promise<JobResult | undefined> =>
     tracing().span(`attempt ${job.name}`, {}, () => runAttempt(job, token));
 
-  async function runAttempt(job: Job, token?: string): Promise<JobResult> {
+  async function runAttempt(job: Job, token?: string): Promise<JobResult | undefined> {
     const attempt = lifecycle.attemptStarted(job);
     flow.noteStarted();
-    const maxAttempts = job.opts.attempts ?? 1;
     const started = performance.now();
     const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
     let outcome: { result: JobResult; capacityUnits: number; dynamoCalls: number; dynamoMs: number };
@@ -57,33 +98,19 @@ export function makeProcessor(handlers: Handlers, lifecycle: JobLifecycle, flow:
       };
     } catch (error) {
       flow.noteCalls(tally);
+      if (error instanceof JobBarredError) return loseDecision(lifecycle, job, token, attempt, 'barred');
       const cause = putBackCause(error, flow.enabled);
       // Not a failed attempt: the job goes back to the queue and its attempts stay as they are.
       if (token && cause) return putBack(lifecycle, job, token, attempt, cause, tally.capacityUnits);
-      const c = classifyError(error);
-      const message = (error as Error)?.message ?? String(error);
-      const final = !c.retryable || attempt >= maxAttempts;
-      const delay = final ? undefined : nextDelayMs(job, attempt);
-      await lifecycle
-        .attemptFailed(job, {
-          attempt,
-          maxAttempts,
-          durationMs: elapsed(),
-          errorClass: c.errorClass,
-          kind: c.kind,
-          message,
-          retryable: c.retryable,
-          final,
-          capacityUnits: tally.capacityUnits,
-          ...(delay !== undefined ? { nextDelayMs: delay } : {}),
-        })
-        .catch(() => undefined); // the job's log line is bookkeeping: its failure must not change the outcome
-      if (!c.retryable) throw new UnrecoverableError(`${c.errorClass}: ${message}`);
-      throw error;
+      return failAttempt(lifecycle, job, token, error, {
+        attempt,
+        durationMs: elapsed(),
+        capacityUnits: tally.capacityUnits,
+      });
     }
     // Decided before BullMQ acknowledges: if we die now the job is redelivered and finds its effect.
     const decided = await lifecycle.completed(job, { attempt, durationMs: elapsed(), ...outcome });
-    if (!decided) throw new LockLostError(`job ${job.id} was decided otherwise before it completed; its owner follows`);
+    if (!decided) return loseDecision(lifecycle, job, token, attempt, 'decided-otherwise');
     return outcome.result;
   }
 }

@@ -138,7 +138,7 @@ function startBullWorker(deps: WorkerServiceDeps, parts: ProcessParts, { shard, 
     metrics: { maxDataPoints: BULLMQ_METRICS_MINUTES },
   });
   worker.on('failed', settler.onFailed);
-  worker.on('error', (error) => logger.error({ err: error, shard }, 'worker error'));
+  worker.on('error', (error) => logWorkerError(logger, error, shard));
   worker.on('stalled', (jobId) =>
     logger.warn({ jobId, shard }, 'job stalled (its worker died or blocked); it will run again'),
   );
@@ -229,4 +229,22 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
     workerId: parts.workerId,
     close: (timeoutMs) => closeShards(deps, { ...parts, stopSeriesDynamo }, shards, timeoutMs),
   };
+}
+
+/**
+ * BullMQ's ack of a delivery that lost its lock fails its token check (a stale delivery that lost
+ * the decision returns; processor.ts): expected after a stall, and it changed nothing in Redis.
+ */
+const STALE_ACK = /^(Missing lock|Lock mismatch|Missing key) for job \S+\. (Cmd )?moveTo/;
+
+/** Whether a BullMQ worker error is the refused ack of a delivery that lost its lock. */
+export const isStaleAck = (message: string): boolean => STALE_ACK.test(message);
+
+function logWorkerError(logger: Logger, error: Error, shard: number): void {
+  if (isStaleAck(error.message))
+    logger.info(
+      { err: error.message, shard },
+      'a delivery that lost its lock could not acknowledge its job: nothing changed',
+    );
+  else logger.error({ err: error, shard }, 'worker error');
 }

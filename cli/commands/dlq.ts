@@ -2,6 +2,7 @@
 // and purge go through the operator console's bulk actions: a selection by ids or by filters, a dry
 // run (--dry-run) that counts, samples and warns, a rate limit with progress, and Ctrl-C to stop;
 // each action is kept in Redis, so one that stopped is resumed with --resume <actionId>.
+import { writerOf } from '../../shared/lifecycle/dead-letter.js';
 import { DlqActionNotFoundError, DlqActionRunningError, isSettled } from '../../shared/operator/dlq-actions.js';
 import type { BulkReport, DlqPlan, DlqWhere } from '../../shared/operator/dlq-bulk.js';
 import type { DlqConsole } from '../../shared/operator/dlq-console.js';
@@ -77,7 +78,7 @@ async function show(dlqConsole: DlqConsole, out: Output, args: DlqArgs): Promise
       'attempts:',
       ...attempts.map(
         (a) =>
-          `  #${a.n} (generation ${a.gen}, attempt ${a.attempt}) ${a.at}  ${a.errorClass}${a.retryable ? '' : ' (not retryable)'}: ${a.message}`,
+          `  #${a.n} (generation ${a.gen}, attempt ${a.attempt}) ${a.at}${writerOf(a)}  ${a.errorClass}${a.retryable ? '' : ' (not retryable)'}: ${a.message}`,
       ),
     ].join('\n'),
   );

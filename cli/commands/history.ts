@@ -125,7 +125,9 @@ function entryLine(e: HistoryEntry): string {
     case 'attempt-started':
       return `${e.at}  attempt ${e.attempt} started${who}`;
     case 'attempt-failed':
-      return `${e.at}  attempt ${e.attempt} failed${who}: ${e.errorClass}: ${e.message}${!e.retryable ? ' (not retryable)' : e.nextDelayMs === undefined ? ' (no attempts left)' : ` (retry in ~${e.nextDelayMs} ms)`}`;
+      if (e.stale)
+        return `${e.at}  a stale delivery of attempt ${e.attempt} failed${who}${e.delivery ? `/${e.delivery}` : ''} after its lock expired (not counted): ${e.errorClass}: ${e.message}`;
+      return `${e.at}  attempt ${e.attempt} failed${who}${e.delivery ? `/${e.delivery}` : ''}: ${e.errorClass}: ${e.message}${!e.retryable ? ' (not retryable)' : e.nextDelayMs === undefined ? ' (no attempts left)' : ` (retry in ~${e.nextDelayMs} ms)`}`;
     case 'completed':
       return `${e.at}  completed on attempt ${e.attempt}${who} in ${e.durationMs} ms, ${e.capacityUnits} capacity units: ${e.result}`;
     case 'dead-lettered':

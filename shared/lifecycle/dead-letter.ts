@@ -9,6 +9,19 @@ export interface AttemptRecord {
   message: string;
   retryable: boolean;
   at: string;
+  /** Who wrote it: the worker's id (absent in lines written before 0.4, and in synthetic ones). */
+  worker?: string;
+  /** Which delivery of that worker: the first characters of its BullMQ lock token. */
+  delivery?: string;
+}
+
+/** A delivery's short name: enough of its lock token to tell two deliveries of one job apart. */
+export const deliveryOf = (token: string): string => token.slice(0, 8);
+
+/** `worker/delivery`, or '' for a record that does not say (shown after an attempt in listings). */
+export function writerOf(record: Pick<AttemptRecord, 'worker' | 'delivery'>): string {
+  if (!record.worker) return '';
+  return ` by ${record.worker}${record.delivery ? `/${record.delivery}` : ''}`;
 }
 
 export interface DeadLetterData {
@@ -32,6 +45,15 @@ export interface DeadLetterEntry extends DeadLetterData {
 }
 
 const ATTEMPT_LOG_TAG = 'attempt-failed ';
+/** How a delivery that lost the decision while it held the job fails it: not an attempt of the job. */
+const LOST_DECISION_TAG = 'lost the decision: ';
+
+/** The error a delivery that still holds its job fails it with after losing the decision (processor.ts). */
+export function lostDecisionMessage(jobId: string, reason: string): string {
+  return `${LOST_DECISION_TAG}job ${jobId} ${reason}; the dead-letter move follows DynamoDB's decision`;
+}
+
+const isLostDecision = (failedReason: string | undefined) => failedReason?.startsWith(LOST_DECISION_TAG) === true;
 const REDRIVE_LOG_LINE = 'redriven from the dead-letter queue';
 
 /** One line per failed attempt in the job's own log: Bull Board shows it, and the DLQ collects it. */
@@ -57,8 +79,9 @@ export function buildDeadLetterData(
 ): DeadLetterData {
   const attempts = parseAttemptLogs(logs);
   const reason = job.failedReason || attempts.at(-1)?.message || 'unknown';
-  // A job that failed without reaching our processor's catch (e.g. stalled too often) has no log line for it.
-  if (attempts.length < job.attemptsMade && job.failedReason) {
+  // A job that failed without reaching our processor's catch (e.g. stalled too often) has no log line
+  // for it. A delivery that lost the decision is no attempt: BullMQ counted it, the entry does not.
+  if (attempts.length < job.attemptsMade && job.failedReason && !isLostDecision(job.failedReason)) {
     attempts.push({
       attempt: job.attemptsMade,
       errorClass: 'Stalled',

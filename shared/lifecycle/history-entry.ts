@@ -30,6 +30,10 @@ export type HistoryEntry = {
       nextDelayMs?: number;
       /** Units the failed attempt consumed (absent in entries written before 0.3). */
       capacityUnits?: number;
+      /** The delivery that failed (its lock token's first characters; absent before 0.4). */
+      delivery?: string;
+      /** Its delivery no longer held the job (a stale delivery): shown, not counted as an attempt. */
+      stale?: boolean;
     }
   | { type: 'completed'; attempt: number; durationMs: number; capacityUnits: number; result: string }
   | { type: 'dead-lettered'; reason: string; attempts: number; landed?: string[] }

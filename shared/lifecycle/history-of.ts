@@ -36,6 +36,8 @@ const HISTORY: PerTransition<HistoryEntry[]> = {
       ...head(t, 'attempt-failed'),
       ...pick(t, 'attempt', 'errorClass', 'message', 'retryable', 'capacityUnits'),
       ...(t.nextDelayMs !== undefined ? { nextDelayMs: t.nextDelayMs } : {}),
+      ...(t.delivery ? { delivery: t.delivery } : {}),
+      ...(t.stale ? { stale: true } : {}),
     },
   ],
   completed: (t) => [

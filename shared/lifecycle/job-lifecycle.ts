@@ -21,7 +21,15 @@ import type { DeadLetterData } from './dead-letter.js';
 import type { EffectCheck } from './effect-bars.js';
 import type { PutBackCause } from './history-entry.js';
 import type { LedgerJob } from './ledger.js';
-import type { JobRef, OperatorCheck, OperatorOutcome, SettleOutcome, Stamp, Transition } from './transition.js';
+import type {
+  JobRef,
+  LostReason,
+  OperatorCheck,
+  OperatorOutcome,
+  SettleOutcome,
+  Stamp,
+  Transition,
+} from './transition.js';
 import { LifecycleCore } from './transitions/core.js';
 import * as delivery from './transitions/delivery.js';
 import {
@@ -39,6 +47,7 @@ export type { EffectCheck } from './effect-bars.js';
 export {
   deadLetteredGeneration,
   JobBusyError,
+  type LostReason,
   type OperatorCheck,
   type OperatorOutcome,
   type SettleOutcome,
@@ -94,8 +103,9 @@ export class JobLifecycle extends LifecycleCore {
     return delivery.attemptStarted(this, job);
   }
 
-  attemptFailed(job: Job, failure: Details<'attempt-failed'>): Promise<void> {
-    return delivery.attemptFailed(this, job, failure);
+  /** `token`: the delivery's BullMQ lock token (its line is written only while it holds the job). */
+  attemptFailed(job: Job, failure: Details<'attempt-failed'>, token?: string): Promise<void> {
+    return delivery.attemptFailed(this, job, failure, token ?? job.token);
   }
 
   putBack(
@@ -109,6 +119,15 @@ export class JobLifecycle extends LifecycleCore {
   /** Decided in DynamoDB before BullMQ acknowledges; false when the job was decided otherwise. */
   completed(job: Job, details: Details<'completed'>): Promise<boolean> {
     return delivery.completed(this, job, details);
+  }
+
+  /** A delivery that lost the decision: stale (ends quietly) or still holding the job (fails it, uncounted). */
+  lostDecision(
+    job: Job,
+    token: string | undefined,
+    details: { attempt: number; reason: LostReason },
+  ): Promise<'stale' | 'current'> {
+    return delivery.lostDecision(this, job, token, details);
   }
 
   // ---- worker side: a job that failed for good --------------------------------------------

@@ -4,7 +4,7 @@
 // prints its lifecycle and what went wrong, not a line per job (npm start's summary counts them).
 import type { Logger } from '../runtime/logger.js';
 import type { JobLifecycle } from './job-lifecycle.js';
-import { handleTransition, type PerTransition } from './transition.js';
+import { handleTransition, type LostReason, type PerTransition } from './transition.js';
 
 export function logTransitions(lifecycle: JobLifecycle, logger: Logger): () => void {
   return lifecycle.onTransition((t) => handleTransition(LOG, t, logger));
@@ -28,7 +28,12 @@ const LOG: PerTransition<void, [Logger]> = {
   },
   'attempt-failed': (t, logger) => {
     const { type: _type, actor: _actor, at: _at, message, final, ...fields } = t;
-    if (final) logger.error({ ...fields, err: message }, `${t.op} failed for good: ${message}`);
+    if (t.stale)
+      logger.info(
+        { ...fields, err: message },
+        `${t.op} attempt ${t.attempt} failed after its lock expired: not counted`,
+      );
+    else if (final) logger.error({ ...fields, err: message }, `${t.op} failed for good: ${message}`);
     else logger.warn({ ...fields, err: message }, `${t.op} attempt ${t.attempt} failed, will retry`);
   },
   completed: (t, logger) => {
@@ -42,9 +47,11 @@ const LOG: PerTransition<void, [Logger]> = {
       `${t.op} put back for ${t.delayMs} ms (${t.reason}); no attempt used`,
     ),
   'lock-lost': (t, logger) =>
-    logger.warn(
-      { jobId: t.jobId, op: t.op, attempt: t.attempt },
-      `${t.op} finished after its lock expired (the worker stalled): not recorded; the job's current owner decides`,
+    logger.info(
+      { jobId: t.jobId, op: t.op, attempt: t.attempt, reason: t.reason, stale: t.stale },
+      t.stale
+        ? `${t.op} delivery lost the decision (${LOST[t.reason]}) after its lock expired: it applied nothing and ends quietly`
+        : `${t.op} delivery lost the decision (${LOST[t.reason]}): no attempt counted; the dead-letter move follows the decision`,
     ),
   'settled-completed': (t, logger) =>
     logger.debug({ jobId: t.jobId, op: t.op }, `job ${t.jobId} had landed before it failed: settled as completed`),
@@ -59,6 +66,11 @@ const LOG: PerTransition<void, [Logger]> = {
     logger.info({ jobId: t.jobId, op: t.op, by: t.actor }, `job ${t.jobId} redriven from the dead-letter queue`),
   purged: (t, logger) =>
     logger.info({ jobId: t.jobId, op: t.op, by: t.actor }, `job ${t.jobId} purged from the dead-letter queue`),
+};
+
+const LOST: Record<LostReason, string> = {
+  barred: 'its job was barred by a dead-letter move',
+  'decided-otherwise': 'its job was decided otherwise while it ran',
 };
 
 function plural(n: number, word: string): string {

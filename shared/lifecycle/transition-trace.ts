@@ -42,7 +42,8 @@ const TRACE: PerTransition<void, [Decorate]> = {
       'djq.put_back.delay_ms': t.delayMs,
       'djq.capacity_units': t.capacityUnits,
     }),
-  'lock-lost': (_t, set) => set({ 'djq.job.outcome': 'lock-lost' }),
+  'lock-lost': (t, set) =>
+    set({ 'djq.job.outcome': 'lock-lost', 'djq.lost.reason': t.reason, 'djq.lost.stale': t.stale }),
   'settled-completed': (t, set) => set({ 'djq.job.outcome': 'settled-completed', 'djq.job.attempts': t.attempts }),
   'dead-lettered': (t, set) =>
     set({ 'djq.job.outcome': 'dead-lettered', 'djq.job.attempts': t.attempts, 'djq.dead_letter.reason': t.reason }),

@@ -38,6 +38,10 @@ export type Transition = Stamp &
         nextDelayMs?: number;
         /** What the failed attempt consumed before it failed (spent for nothing). */
         capacityUnits: number;
+        /** The delivery (lock token prefix) that failed; set by the lifecycle. */
+        delivery?: string;
+        /** It no longer held BullMQ's lock: its line was not written, and it is no attempt of the job. */
+        stale?: boolean;
       })
     | (JobRef & {
         type: 'completed';
@@ -59,8 +63,12 @@ export type Transition = Stamp &
         /** What the attempt consumed before it was put back (spent for nothing). */
         capacityUnits: number;
       })
-    /** A delivery finished its work after losing BullMQ's lock, or the job was decided without it: nothing recorded. */
-    | (JobRef & { type: 'lock-lost'; attempt: number })
+    /**
+     * A delivery lost the decision (its job was barred, or decided otherwise while it ran): nothing
+     * recorded as an attempt. `stale`: it no longer held BullMQ's lock (it ends quietly); else it
+     * holds the job and hands it to the dead-letter move, which follows the decision.
+     */
+    | (JobRef & { type: 'lock-lost'; attempt: number; reason: LostReason; stale: boolean })
     /** The job failed for good but DynamoDB decided it completed (its effect had landed, or its ack was lost). */
     | (JobRef & { type: 'settled-completed'; attempts: number; note: string })
     | (JobRef & { type: 'dead-lettered'; reason: string; attempts: number; landed?: string[]; missing?: string[] })
@@ -69,6 +77,9 @@ export type Transition = Stamp &
   );
 
 export type TransitionType = Transition['type'];
+
+/** Why a delivery lost: its write was barred by a dead-letter move, or the outcome stood otherwise. */
+export type LostReason = 'barred' | 'decided-otherwise';
 
 /** The transitions of one kind. */
 export type TransitionOf<K extends TransitionType> = Extract<Transition, { type: K }>;

@@ -90,7 +90,8 @@ export function attemptsOf(entries: readonly HistoryEntry[]): AttemptView[] {
       const key = `${gen}:${entry.attempt}`;
       open.set(key, [...(open.get(key) ?? []), view]);
     }
-    if (entry.type === 'attempt-failed' || entry.type === 'completed') {
+    // A stale delivery's failure (it no longer held the job) is shown among the items, not as an attempt.
+    if ((entry.type === 'attempt-failed' && !entry.stale) || entry.type === 'completed') {
       const key = `${gen}:${entry.attempt}`;
       const candidates = open.get(key) ?? [];
       let view =

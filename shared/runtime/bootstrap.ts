@@ -6,7 +6,7 @@ import { createDynamoClients, type DynamoClients } from '../dynamo/client.js';
 import type { DynamoObserver } from '../dynamo/instrumentation.js';
 import { describeTable, ensureTable } from '../dynamo/table.js';
 import { allShardKeys } from '../lifecycle/keys.js';
-import { SchemaTooOldError } from '../store/errors.js';
+import { LegacyLayoutError, SchemaTooOldError } from '../store/errors.js';
 import { requireSchema } from '../store/migrate.js';
 import { PlacementWatch } from './cluster-placement.js';
 import type { Config } from './config.js';
@@ -33,7 +33,7 @@ export async function openDynamo(config: Config, logger: Logger, observe?: Dynam
       logger.info({ table: config.DYNAMODB_TABLE_NAME, ...migrated }, 'table migrated to the current schema');
   } catch (error) {
     clients.close();
-    if (error instanceof SchemaTooOldError) throw error;
+    if (error instanceof SchemaTooOldError || error instanceof LegacyLayoutError) throw error;
     const name = (error as Error).name;
     const hint =
       name === 'ResourceNotFoundException'

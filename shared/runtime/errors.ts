@@ -55,6 +55,8 @@ export function classifyError(error: unknown): Classification {
   const as = (kind: ErrorKind, retryable: boolean): Classification => ({ kind, retryable, errorClass: name });
 
   if (err instanceof PoisonPayloadError || POISON_NAMES.has(name)) return as('poison', false);
+  // A delivery never fails with JobBarredError (processor.ts ends it as a lost decision, uncounted);
+  // any other caller that meets it must not retry it.
   if (err instanceof UserDeletedError || err instanceof UserAlreadyExistsError || err instanceof JobBarredError)
     return as('final', false);
   if (err instanceof UnrecoverableError) return as('final', false);

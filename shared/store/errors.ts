@@ -98,3 +98,21 @@ export class SchemaTooOldError extends StoreError {
     );
   }
 }
+
+/** A table written by 0.1.0 (events keyed by version): no release after it can read or migrate it. */
+export class LegacyLayoutError extends StoreError {
+  constructor(
+    readonly tableName: string,
+    /** One 0.1.0 event item's key, as found. */
+    readonly example: string,
+  ) {
+    super(
+      `table ${tableName} was written by djq 0.1.0: its events are keyed by version (e.g. ${example}), ` +
+        'and this release keys them by job (EVENT#<jobId>) and cannot read them. No migration exists, and ' +
+        'nothing was changed. To upgrade: (1) point this release at a new table (DYNAMODB_TABLE_NAME=<new name>, ' +
+        'CREATE_TABLES=true); (2) re-enqueue each user of the old table as a create-user job (its current ' +
+        'state is the USER#<id> / STATE item); (3) keep the old table, read-only, for its event history. ' +
+        'See docs/outcomes.md, "Upgrading".',
+    );
+  }
+}

@@ -24,6 +24,7 @@ import {
 import { retryTransient } from '../runtime/retry.js';
 import { SchemaTooOldError } from './errors.js';
 import { acceptedIndexKeys, outcomeIndexKeys, touchItems } from './job-index.js';
+import { refuseLegacyLayout } from './legacy-layout.js';
 import type { JobOutcome, OutcomeMark } from './types.js';
 
 export interface SchemaState {
@@ -78,6 +79,7 @@ export async function requireSchema(
     throw error;
   }
   if (state.version >= SCHEMA_VERSION && state.missingIndexes.length === 0) return undefined;
+  await refuseLegacyLayout(clients.doc, tableName); // 0.1.0's layout: no migration, one clear message
   if (!options.migrate) throw new SchemaTooOldError(tableName, state.version, SCHEMA_VERSION);
   return migrateTable(clients, tableName, { retentionDays: options.retentionDays });
 }
@@ -89,6 +91,7 @@ export async function migrateTable(
 ): Promise<MigrationReport> {
   const progress = options.onProgress ?? (() => undefined);
   const before = await readSchema(clients.client, tableName);
+  await refuseLegacyLayout(clients.doc, tableName); // before anything is written
   if (before.recorded === undefined) await writeSchemaVersion(clients.client, tableName, 1);
   for (const name of before.missingIndexes) {
     progress(`adding index ${name} (DynamoDB builds it online; this waits until it is ACTIVE)`);

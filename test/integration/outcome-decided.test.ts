@@ -144,6 +144,28 @@ describe('the checker reads every outcome from DynamoDB', () => {
   });
 });
 
+describe('the checker and a completed write job', () => {
+  it('counts one whose effect is missing (recorded completed, its event never linked)', async () => {
+    const worker = actor('worker');
+    // The table is shared by this file's tests: counted from what they left.
+    const before = (await checkDecisions(worker.stores, [worker.queues])).completedWithoutEffect;
+    const { id, userId } = await updateJobOfNewUser(worker);
+    // What a bug could leave: the job recorded completed while its update never reached the user.
+    expect(
+      await worker.stores.jobs.decide(id, 'completed', 'a-delivery-that-linked-nothing', { op: 'update-user' }),
+    ).toMatchObject({
+      won: true,
+    });
+    expect((await resources().stores.users.getHead(userId))?.version).toBe(1);
+    const report = await checkDecisions(worker.stores, [worker.queues]);
+    expect(report.completedWithoutEffect).toBe(before + 1);
+    expect(report.completedWithoutEffect).toBeGreaterThan(0);
+    // Once its event is linked (the job id is the idempotency key), the checker is satisfied.
+    await new UserCommands(resources().stores).update(id, userId, { age: 42 });
+    expect((await checkDecisions(worker.stores, [worker.queues])).completedWithoutEffect).toBe(before);
+  });
+});
+
 describe('generationsWithTwoOutcomes', () => {
   const mark = (outcome: OutcomeMark['outcome']): OutcomeMark => ({ outcome, at: '', by: 't' });
   it('counts a generation decided twice, and not two generations decided once each', () => {

@@ -2,11 +2,13 @@
 // attempt, or completes — decided in DynamoDB, and acknowledged by BullMQ only while the delivery
 // still holds BullMQ's lock (moveToFinished checks its token).
 import type { Job } from 'bullmq';
+import type { RedisConnection } from '../../runtime/redis.js';
+import { luaScript, withLuaScripts } from '../../runtime/redis-scripts.js';
 import { retryTransient } from '../../runtime/retry.js';
 import { traceIdOf } from '../../telemetry/tracing.js';
-import { attemptLogLine } from '../dead-letter.js';
+import { attemptLogLine, deliveryOf } from '../dead-letter.js';
 import type { PutBackCause } from '../history-entry.js';
-import { type JobRef, now, refOf, type Stamp, type Transition } from '../transition.js';
+import { type JobRef, type LostReason, now, refOf, type Stamp, type Transition } from '../transition.js';
 import type { LifecycleCore } from './core.js';
 
 type Details<T extends Transition['type']> = Omit<
@@ -30,15 +32,52 @@ export function attemptStarted(core: LifecycleCore, job: Job): number {
   return attempt;
 }
 
-/** The attempt's line in the job's own log (Bull Board shows it; the DLQ entry collects it) comes first. */
-export async function attemptFailed(core: LifecycleCore, job: Job, failure: Details<'attempt-failed'>) {
+const LOG_IF_OWNER = luaScript('djqAttemptLogIfOwner', 2, new URL('../attempt-log-if-owner.lua', import.meta.url));
+type LogIfOwner = (lock: string, logs: string, token: string, line: string, keep: string) => Promise<number>;
+
+/**
+ * The attempt's line in the job's own log (Bull Board shows it; the DLQ entry collects it) comes
+ * first. It names its writer (worker and delivery) and lands only while that delivery holds BullMQ's
+ * lock: a stale delivery's line never reaches a later instance's log, and its history entry says
+ * `stale` (the timeline shows it but does not count it as an attempt of the job).
+ */
+export async function attemptFailed(
+  core: LifecycleCore,
+  job: Job,
+  failure: Details<'attempt-failed'>,
+  token: string | undefined = job.token,
+) {
   const at = now();
   const { attempt, errorClass, message, retryable } = failure;
+  const delivery = token ? deliveryOf(token) : undefined;
+  const line = attemptLogLine({
+    attempt,
+    errorClass,
+    message,
+    retryable,
+    at,
+    worker: core.actor,
+    ...(delivery ? { delivery } : {}),
+  });
+  let owned = true;
   try {
-    await job.log(attemptLogLine({ attempt, errorClass, message, retryable, at }));
+    owned = await logIfOwner(core, job, token, line);
   } finally {
-    core.emit({ type: 'attempt-failed', ...refOf(job), ...failure }, at);
+    const who = { ...(delivery ? { delivery } : {}), ...(owned ? {} : { stale: true }) };
+    core.emit({ type: 'attempt-failed', ...refOf(job), ...failure, ...who }, at);
   }
+}
+
+/** Writes `line` if the delivery of `token` holds the job; with no token (a caller outside a worker), as BullMQ would. */
+async function logIfOwner(core: LifecycleCore, job: Job, token: string | undefined, line: string): Promise<boolean> {
+  if (!token) {
+    await job.log(line);
+    return true;
+  }
+  const redis = withLuaScripts<RedisConnection & { djqAttemptLogIfOwner: LogIfOwner }>(core.deps.redis, LOG_IF_OWNER);
+  const jobKey = core.deps.queues.operations.toKey(String(job.id));
+  const keep = job.opts.keepLogs === undefined ? '' : String(job.opts.keepLogs);
+  return (await redis.djqAttemptLogIfOwner(`${jobKey}:lock`, `${jobKey}:logs`, token, line, keep)) === 1;
 }
 
 /**
@@ -75,10 +114,33 @@ export async function completed(core: LifecycleCore, job: Job, details: Details<
   const { records, actor } = core.deps;
   const ref = refOf(job);
   const decision = await retryTransient(() => records.decide(ref.jobId, 'completed', actor, { op: job.name }));
-  if (decision.outcome !== 'completed') {
-    core.emit({ type: 'lock-lost', ...ref, attempt: details.attempt });
-    return false;
-  }
+  if (decision.outcome !== 'completed') return false; // the caller says so: lostDecision
   core.emit({ type: 'completed', ...ref, ...details });
   return true;
+}
+
+/**
+ * A delivery that lost the decision (barred, or its job decided otherwise while it ran) and records
+ * no attempt. Which process holds the job decides what happens to it in Redis:
+ *  - `stale`: BullMQ's lock is another's or gone (the job stalled and was failed, moved or handed
+ *    to another delivery). Its holder settles it; this delivery ends quietly, and BullMQ's ack of
+ *    it fails on the lock check, changing nothing.
+ *  - `current`: it still holds the job (e.g. `djq recover` re-added an instance of a generation a
+ *    move paused on an older instance then dead-lettered). The job must leave the active set or it
+ *    stalls for ever: the caller fails it with `lostDecisionError`, and the dead-letter move follows
+ *    the standing decision (adds the DLQ entry, or removes a completed/purged one) without counting
+ *    this delivery as an attempt.
+ */
+export async function lostDecision(
+  core: LifecycleCore,
+  job: Job,
+  token: string | undefined,
+  details: { attempt: number; reason: LostReason },
+): Promise<'stale' | 'current'> {
+  // BullMQ's lock of the job: `<job key>:lock`, holding the token of the delivery that owns it.
+  const jobKey = core.deps.queues.operations.toKey(String(job.id));
+  const holder = token ? await core.deps.redis.get(`${jobKey}:lock`) : undefined;
+  const stale = token !== undefined && holder !== token;
+  core.emit({ type: 'lock-lost', ...refOf(job), ...details, stale });
+  return stale ? 'stale' : 'current';
 }
