@@ -2,7 +2,7 @@
 // auth, over a real worker: search by user finds a job Redis pruned; a job's timeline shows its
 // attempts, its move and a redrive by the operator; a dry run, then a bulk redrive with a rate
 // limit and progress; Redrive these on a search for dead-lettered jobs; a payload with <script>
-// shows as text; a read-only login sees no buttons;
+// shows as text; a POST without the session's CSRF token is refused; a read-only login sees no buttons;
 // and neither the console nor Bull Board asks any other host for anything (no web fonts).
 import { randomUUID } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
@@ -180,6 +180,25 @@ describe('the console in a browser', () => {
     await other.locator('#timeline-summary', { hasText: 'dead-lettered' }).waitFor();
     expect(await other.locator('#job-actions button').count()).toBe(0);
     await other.close();
+  });
+
+  it("refuses the operator's POST from the page without the session's CSRF token, and takes it with the token", async () => {
+    await openConsole(board);
+    const statuses = await page.evaluate(async () => {
+      const plan = (headers: Record<string, string>) =>
+        fetch('/api/console/dlq/plan', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify({ action: 'redrive', where: { op: 'create-user' } }),
+        }).then((res) => res.status);
+      const { csrfToken } = (await (await fetch('/api/console/session')).json()) as { csrfToken: string };
+      return {
+        without: await plan({}),
+        forged: await plan({ 'x-csrf-token': 'forged' }),
+        with: await plan({ 'x-csrf-token': csrfToken }),
+      };
+    });
+    expect(statuses).toEqual({ without: 403, forged: 403, with: 200 });
   });
 
   it("gives the read-only login beside alice's no buttons, and the API answers it 403", async () => {
