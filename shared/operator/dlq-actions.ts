@@ -193,7 +193,8 @@ export class DlqActionStore {
 
   /**
    * Takes the action's lease, renewed until it is ended; undefined when another process holds it.
-   * Advisory: two runners would only duplicate reads, never a redrive.
+   * Two runners would only duplicate reads, never a redrive (each job's generation check); one
+   * paused past its lease learns it lost it at its next record and stops.
    */
   async acquireLease(id: string): Promise<DlqActionLease | undefined> {
     const lease = this.keys.dlqActionLease(id);
