@@ -4,7 +4,12 @@
 // This class only keeps this process's runs' abort switches; everything else is read from Redis.
 
 import type { DlqActionRecord } from '../shared/operator/dlq-actions.js';
-import { DlqActionNotFoundError, DlqActionRunningError, isSettled } from '../shared/operator/dlq-actions.js';
+import {
+  DlqActionLeaseLostError,
+  DlqActionNotFoundError,
+  DlqActionRunningError,
+  isSettled,
+} from '../shared/operator/dlq-actions.js';
 import type { BulkReport, DlqPlan, DlqWhere } from '../shared/operator/dlq-bulk.js';
 import type { OperatorConsole } from '../shared/operator/operator-console.js';
 import type { Logger } from '../shared/runtime/logger.js';
@@ -109,8 +114,10 @@ export class BoardBulkRunner {
         ...(ratePerSecond ? { ratePerSecond } : {}),
       });
     } catch (error) {
-      // Two resumes at once: the second finds the first's lease, and leaves the action to it.
-      if (error instanceof DlqActionRunningError) this.deps.logger.info({ id }, error.message);
+      // Two resumes at once: the second finds the first's lease, and leaves the action to it (as
+      // does a run paused past its lease, when it finds another's).
+      if (error instanceof DlqActionRunningError || error instanceof DlqActionLeaseLostError)
+        this.deps.logger.info({ id }, error.message);
       else this.deps.logger.error({ err: error, id }, 'DLQ action failed');
       throw error;
     } finally {

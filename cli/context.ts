@@ -25,6 +25,12 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/**
+ * How long djq waits for any one Redis command. Longer than any command it sends takes on a loaded
+ * Redis (a DLQ page, a transition's script); a command that has not answered by then never will.
+ */
+export const REDIS_COMMAND_TIMEOUT_MS = 30_000;
+
 export class CliContext {
   readonly config: Config;
   readonly source: string;
@@ -35,7 +41,15 @@ export class CliContext {
   /** True when DynamoDB is real AWS, which the operator asked for with --aws or DJQ_TARGET=aws. */
   readonly aws: boolean;
 
-  constructor(env: NodeJS.ProcessEnv = process.env, request: TargetRequest = { aws: false }) {
+  /** Each Redis command's deadline (REDIS_COMMAND_TIMEOUT_MS unless a test asks for a shorter one). */
+  private readonly redisCommandTimeoutMs: number;
+
+  constructor(
+    env: NodeJS.ProcessEnv = process.env,
+    request: TargetRequest = { aws: false },
+    options: { redisCommandTimeoutMs?: number } = {},
+  ) {
+    this.redisCommandTimeoutMs = options.redisCommandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS;
     const target = resolveTarget(env, readStackState(), request);
     this.config = loadConfig(target.env);
     this.source = target.source;
@@ -62,7 +76,12 @@ export class CliContext {
       const stores = await this.stores();
       // Short reconnect delays: a pending one (up to 2 s by default) would hold the exit of a CLI
       // that is done, and Redis coming up during the wait below is found within 300 ms.
-      this.redis = connectRedisFailFast(this.config, { retryStrategy: (times) => Math.min(times * 100, 300) });
+      // A deadline on every command: a Redis that stops answering (stopped, a stalled link) would
+      // otherwise hold a bulk redrive mid-job for good, Ctrl-C included (it stops between jobs).
+      this.redis = connectRedisFailFast(this.config, {
+        retryStrategy: (times) => Math.min(times * 100, 300),
+        commandTimeout: this.redisCommandTimeoutMs,
+      });
       this.redis.on('error', () => undefined);
       // A person waits for the answer: a Redis that is down is said within 2 s (a cluster gets longer).
       const timeoutMs = this.config.REDIS_CLUSTER_NODES ? 5000 : 2000;

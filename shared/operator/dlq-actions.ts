@@ -75,6 +75,16 @@ export class DlqActionNotFoundError extends Error {
   }
 }
 
+/** A runner paused past its lease (SIGSTOP, a stalled host) found another process running its action. */
+export class DlqActionLeaseLostError extends Error {
+  override name = 'DlqActionLeaseLostError';
+  constructor(readonly actionId: string) {
+    super(
+      `DLQ action ${actionId}: this run lost its lease (paused longer than ${DLQ_ACTION_LEASE_MS / 1000} s) and stopped; another process may be running it`,
+    );
+  }
+}
+
 export class DlqActionRunningError extends Error {
   override name = 'DlqActionRunningError';
   constructor(readonly actionId: string) {
@@ -137,17 +147,31 @@ export class DlqActionStore {
     return records.filter((r) => r !== undefined);
   }
 
-  /** Records what happened to one job; answers whether a cancel was asked for meanwhile (from any process). */
-  async record(id: string, jobId: string, progress: JobProgress): Promise<{ cancelRequested: boolean }> {
-    const results = await this.redis
-      .multi()
-      .hset(this.keys.dlqActionProgress(id), jobId, progress)
-      .expire(this.keys.dlqActionProgress(id), DLQ_ACTION_TTL_SECONDS)
-      .hset(this.keys.dlqAction(id), 'updatedAt', new Date().toISOString())
-      .expire(this.keys.dlqAction(id), DLQ_ACTION_TTL_SECONDS)
-      .hget(this.keys.dlqAction(id), 'cancelRequested')
-      .exec();
-    return { cancelRequested: results?.at(-1)?.[1] === '1' };
+  /**
+   * Records what happened to one job for the runner holding `lease`; answers whether a cancel was
+   * asked for meanwhile (from any process) and whether the lease is still this runner's. A settled
+   * result is never overwritten: a runner paused past its lease may come back with a stale `busy`
+   * for a job the resume that took over has done.
+   */
+  async record(
+    id: string,
+    jobId: string,
+    progress: JobProgress,
+    lease: Pick<DlqActionLease, 'token'>,
+  ): Promise<{ cancelRequested: boolean; leaseLost: boolean }> {
+    const [cancelRequested, leaseHeld] = (await this.redis.eval(
+      RECORD,
+      3,
+      this.keys.dlqActionProgress(id),
+      this.keys.dlqAction(id),
+      this.keys.dlqActionLease(id),
+      jobId,
+      progress,
+      new Date().toISOString(),
+      DLQ_ACTION_TTL_SECONDS,
+      lease.token,
+    )) as [number, number];
+    return { cancelRequested: cancelRequested === 1, leaseLost: leaseHeld !== 1 };
   }
 
   /** A run starts (under the lease): running, any earlier cancel request and error cleared. */
@@ -169,17 +193,21 @@ export class DlqActionStore {
 
   /**
    * Takes the action's lease, renewed until it is ended; undefined when another process holds it.
-   * Advisory: two runners would only duplicate reads, never a redrive.
+   * Two runners would only duplicate reads, never a redrive (each job's generation check); one
+   * paused past its lease learns it lost it at its next record and stops.
    */
   async acquireLease(id: string): Promise<DlqActionLease | undefined> {
     const lease = this.keys.dlqActionLease(id);
     const token = randomUUID();
     if ((await this.redis.set(lease, token, 'PX', DLQ_ACTION_LEASE_MS, 'NX')) !== 'OK') return undefined;
+    // Renewed only while it is still this runner's: a runner paused past its lease must not keep
+    // alive the lease of the resume that took over (record tells the paused one it lost it).
     const renew = setInterval(() => {
-      this.redis.pexpire(lease, DLQ_ACTION_LEASE_MS).catch(() => undefined);
+      this.redis.eval(RENEW_LEASE, 1, lease, token, DLQ_ACTION_LEASE_MS).catch(() => undefined);
     }, DLQ_ACTION_LEASE_MS / 3);
     renew.unref();
     return {
+      token,
       end: async (status, error) => {
         clearInterval(renew);
         // One step: whoever sees the final status can resume at once (the lease is gone with it).
@@ -201,6 +229,8 @@ export class DlqActionStore {
 
 /** A runner's hold on an action: `end` writes its final status and lets go, in one step. */
 export interface DlqActionLease {
+  /** This runner's own: the lease is this runner's while the key holds it. */
+  token: string;
   end(status: 'finished' | 'cancelled' | 'failed', error?: string): Promise<void>;
 }
 
@@ -217,4 +247,28 @@ redis.call('HSET', KEYS[2], 'status', ARGV[2], 'updatedAt', ARGV[3])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], 'error', ARGV[4]) end
 redis.call('EXPIRE', KEYS[2], ARGV[5])
 return 1
+`;
+
+/** KEYS: lease. ARGV: token, lease (ms). Extends the lease only while it holds this runner's token. */
+const RENEW_LEASE = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+`;
+
+/**
+ * KEYS: progress, action, lease. ARGV: job id, progress, now (ISO), TTL (seconds), lease token.
+ * Writes the job's progress unless a settled one is there already; answers { cancel requested,
+ * lease still held } as 1/0.
+ */
+const RECORD = `
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if not current or string.sub(current, 1, 5) == 'busy:' then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('HSET', KEYS[2], 'updatedAt', ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+local cancel = redis.call('HGET', KEYS[2], 'cancelRequested') == '1' and 1 or 0
+local held = redis.call('GET', KEYS[3]) == ARGV[5] and 1 or 0
+return { cancel, held }
 `;

@@ -12,6 +12,8 @@ import { deadLetteredGeneration } from '../lifecycle/job-lifecycle.js';
 import { usersOf } from '../store/job-index.js';
 import type { JobRecord, JobRecordStore } from '../store/types.js';
 import {
+  type DlqActionLease,
+  DlqActionLeaseLostError,
   DlqActionNotFoundError,
   type DlqActionRecord,
   DlqActionRunningError,
@@ -194,7 +196,7 @@ export async function runDlqAction(deps: BulkDeps, actionId: string, options: Bu
     if (!action) throw new DlqActionNotFoundError(actionId);
     await deps.actions.markRunning(actionId);
     const resumed = countSettled(action); // before this run adds to its progress
-    const cancelled = await runJobs(deps, action, options);
+    const cancelled = await runJobs(deps, action, lease, options);
     await lease.end(cancelled ? 'cancelled' : 'finished');
     return reportOf((await deps.actions.get(actionId)) ?? action, cancelled, resumed);
   } catch (error) {
@@ -207,7 +209,12 @@ const countSettled = (action: DlqActionRecord) =>
   action.plan.jobs.filter((j) => isSettled(action.progress.get(j.jobId))).length;
 
 /** The loop of one run: true when it stopped early (aborted, or a cancel asked for from anywhere). */
-async function runJobs(deps: BulkDeps, action: DlqActionRecord, options: BulkOptions): Promise<boolean> {
+async function runJobs(
+  deps: BulkDeps,
+  action: DlqActionRecord,
+  lease: DlqActionLease,
+  options: BulkOptions,
+): Promise<boolean> {
   const { plan, progress } = action;
   const interval = 1000 / Math.max(0.001, options.ratePerSecond ?? plan.ratePerSecond);
   const total = plan.jobs.length;
@@ -223,10 +230,13 @@ async function runJobs(deps: BulkDeps, action: DlqActionRecord, options: BulkOpt
     next = Math.max(next, Date.now()) + interval;
     const result = progressOf(await deps.dlq.actOnPlanned(plan.action, jobId, gen));
     progress.set(jobId, result);
-    const { cancelRequested } = await deps.actions.record(action.id, jobId, result);
+    const { cancelRequested, leaseLost } = await deps.actions.record(action.id, jobId, result, lease);
     if (isSettled(result)) settled++;
     options.onProgress?.({ done: settled, total, jobId });
     if (cancelRequested) return true;
+    // Paused past the lease: a resume may run the plan now. Each job's generation check keeps the
+    // two from redriving a job twice, but two runners of one action is what the lease is for.
+    if (leaseLost) throw new DlqActionLeaseLostError(action.id);
   }
   return false;
 }

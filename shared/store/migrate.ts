@@ -22,6 +22,7 @@ import {
   writeSchemaVersion,
 } from '../dynamo/table.js';
 import { retryTransient } from '../runtime/retry.js';
+import { isConditionFailure } from './conditional.js';
 import { SchemaTooOldError } from './errors.js';
 import { acceptedIndexKeys, outcomeIndexKeys, touchItems } from './job-index.js';
 import { refuseLegacyLayout } from './legacy-layout.js';
@@ -147,31 +148,82 @@ async function backfill(doc: DynamoDBDocumentClient, tableName: string, retentio
   );
   for await (const page of pages) {
     for (const item of page.Items ?? []) {
-      const jobId = String(item.pk).slice('JOB#'.length);
-      const at = item.sk === keys.acceptedSk ? String(item.at) : ((item.marks as OutcomeMark[]).at(-1)?.at ?? '');
-      if (item.sk === keys.acceptedSk) lastAccepted = { pk: item.pk, name: String(item.name) };
-      const indexKeys: Record<string, string> =
-        item.sk === keys.acceptedSk
-          ? acceptedIndexKeys(jobId, String(item.name), item.data, at)
-          : outcomeIndexKeys(jobId, item.outcome as JobOutcome, at, await opOf(item.pk));
-      const names = Object.keys(indexKeys);
-      await doc.send(
-        new UpdateCommand({
-          TableName: tableName,
-          Key: { pk: item.pk, sk: item.sk },
-          UpdateExpression: `SET ${names.map((n) => `#${n} = :${n}`).join(', ')}`,
-          ExpressionAttributeNames: Object.fromEntries(names.map((n) => [`#${n}`, n])),
-          ExpressionAttributeValues: Object.fromEntries(names.map((n) => [`:${n}`, indexKeys[n]])),
-        }),
-      );
       if (item.sk === keys.acceptedSk) {
-        const touches = touchItems(jobId, String(item.name), item.data, at, retentionDays);
-        await putAll(doc, tableName, touches);
-      }
+        lastAccepted = { pk: item.pk, name: String(item.name) };
+        await backfillAccepted(doc, tableName, item, retentionDays);
+      } else await backfillOutcome(doc, tableName, item, opOf);
       count++;
     }
   }
   return count;
+}
+
+type Item = Record<string, unknown>;
+
+/** An ACCEPTED item's index keys and its TOUCHES items (an acceptance never changes: set as read). */
+async function backfillAccepted(doc: DynamoDBDocumentClient, tableName: string, item: Item, retentionDays: number) {
+  const jobId = String(item.pk).slice('JOB#'.length);
+  const at = String(item.at);
+  await setKeys(doc, tableName, item, acceptedIndexKeys(jobId, String(item.name), item.data, at));
+  await putAll(doc, tableName, touchItems(jobId, String(item.name), item.data, at, retentionDays));
+}
+
+/**
+ * A decided OUTCOME item's index keys, set only while it is still the decision the scan read: a
+ * worker or operator may redrive, purge or decide the job between the scan and this write (the
+ * migration runs while they work), and keys computed from the stale read would file it under an
+ * outcome it no longer has. A changed item is read again and its keys computed anew; one that is
+ * open (redriven) has none to set.
+ */
+async function backfillOutcome(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  scanned: Item,
+  opOf: (pk: unknown) => Promise<string | undefined>,
+): Promise<void> {
+  const jobId = String(scanned.pk).slice('JOB#'.length);
+  let item: Item | undefined = scanned;
+  for (let attempt = 0; item?.outcome !== undefined; attempt++) {
+    if (attempt >= 5) throw new Error(`job ${jobId}: its outcome kept changing while its index keys were backfilled`);
+    const at = (item.marks as OutcomeMark[]).at(-1)?.at ?? '';
+    const indexKeys = outcomeIndexKeys(jobId, item.outcome as JobOutcome, at, await opOf(item.pk));
+    const still = { outcome: item.outcome, gen: item.gen };
+    if (await setKeys(doc, tableName, item, indexKeys, still).then(() => true, ifChanged)) return;
+    item = (await doc.send(new GetCommand({ TableName: tableName, Key: { pk: item.pk, sk: item.sk } }))).Item;
+  }
+}
+
+/** False for a conditional write that found the item changed; anything else is thrown. */
+const ifChanged = (error: unknown): false => {
+  if (isConditionFailure(error)) return false;
+  throw error;
+};
+
+/** SETs `indexKeys` on the item, on condition that its attributes in `unchanged` are as given. */
+async function setKeys(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  item: Item,
+  indexKeys: Record<string, string>,
+  unchanged: Record<string, unknown> = {},
+): Promise<void> {
+  const names = Object.keys(indexKeys);
+  const conditions = Object.keys(unchanged);
+  await doc.send(
+    new UpdateCommand({
+      TableName: tableName,
+      Key: { pk: item.pk, sk: item.sk },
+      UpdateExpression: `SET ${names.map((n) => `#${n} = :${n}`).join(', ')}`,
+      ...(conditions.length > 0
+        ? { ConditionExpression: conditions.map((c) => `#${c} = :was_${c}`).join(' AND ') }
+        : {}),
+      ExpressionAttributeNames: Object.fromEntries([...names, ...conditions].map((n) => [`#${n}`, n])),
+      ExpressionAttributeValues: Object.fromEntries([
+        ...names.map((n) => [`:${n}`, indexKeys[n]]),
+        ...conditions.map((c) => [`:was_${c}`, unchanged[c]]),
+      ]),
+    }),
+  );
 }
 
 /** Puts up to 25 items, retrying what DynamoDB leaves unprocessed (a batch has at most 24 touches). */

@@ -4,10 +4,11 @@
 // the failed set, goes too, or the sweep would dead-letter it again.
 import type { Job } from 'bullmq';
 import { retryTransient } from '../../runtime/retry.js';
-import type { JobOutcome } from '../../store/types.js';
+import type { JobOutcome, JobRecord } from '../../store/types.js';
 import type { DeadLetterData } from '../dead-letter.js';
 import { deadLetteredGeneration, JobBusyError, type OperatorCheck, type OperatorOutcome } from '../transition.js';
 import type { LifecycleCore } from './core.js';
+import { isHeldForOpenGeneration } from './redrive.js';
 
 export function purge(core: LifecycleCore, jobId: string, check: OperatorCheck = {}): Promise<OperatorOutcome> {
   const { queues, keys, redis, records, ledger } = core.deps;
@@ -21,7 +22,11 @@ export function purge(core: LifecycleCore, jobId: string, check: OperatorCheck =
     if (check.gen !== undefined && deadLetteredGeneration(record) !== check.gen) return 'moved-on';
     const lingering = await queues.operations.getJob(jobId);
     const intent = await redis.hget(keys.redriveIntents, jobId);
-    const heldRedrive = lingering !== undefined && intent === String(lingering.timestamp);
+    // Held by a redrive that stopped half-way: its intent names it, or (the sweep dropped the intent
+    // of a redrive paused past its lock before its add) the generation DynamoDB opened does.
+    const heldRedrive =
+      lingering !== undefined &&
+      (intent === String(lingering.timestamp) || isHeldForOpenGeneration(lingering, entry, record));
     if (lingering) {
       const state = await lingering.getState();
       if (state !== 'failed' && !(heldRedrive && state === 'delayed')) throw new JobBusyError(jobId, state);
@@ -29,7 +34,7 @@ export function purge(core: LifecycleCore, jobId: string, check: OperatorCheck =
     if (!(await retryTransient(() => records.purge(jobId, core.deps.actor)))) {
       const outcome = await purgeHeldRedrive(core, jobId, entry, heldRedrive);
       if (outcome === 'completed') return core.dropStaleEntry(jobId, fence);
-      if (outcome !== 'purged') throw new JobBusyError(jobId, outcome ?? 'running again (redriven)');
+      if (outcome !== 'purged') throw new JobBusyError(jobId, outcome ?? busyReason(record, lingering));
     }
     await ledger.recordOutcome(jobId, 'purged', fence);
     if (lingering) {
@@ -74,4 +79,14 @@ async function purgeHeldRedrive(
   return (await retryTransient(() => records.purge(jobId, actor)))
     ? 'purged'
     : (await retryTransient(() => records.get(jobId)))?.outcome;
+}
+
+/**
+ * Why a purge finds a job's next generation open: a redrive that stopped before adding its instance
+ * (none is there; a second redrive finishes it, then it can be purged), or one that ran.
+ */
+function busyReason(record: JobRecord | undefined, lingering: Job | undefined): string {
+  return lingering === undefined && record?.genStartedAt !== undefined
+    ? 'half-way through a redrive that stopped before adding its job (redrive it to finish that, then purge)'
+    : 'running again (redriven)';
 }

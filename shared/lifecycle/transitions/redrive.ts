@@ -140,9 +140,9 @@ export async function isInterruptedRedrive(core: LifecycleCore, job: Job, entry:
  * Whether `job` is the held instance of a redrive of `entry` that stopped half-way and whose intent
  * is gone: a redrive paused past its lock between its intent and its add, while the sweep found
  * the intent with no job yet and dropped it. DynamoDB still names the instance: the generation the
- * redrive opened started at its timestamp. The next redrive of the entry finishes it.
+ * redrive opened started at its timestamp. The next redrive of the entry finishes it (a purge purges it).
  */
-function isHeldForOpenGeneration(job: Job, entry: Job, record: JobRecord | undefined): boolean {
+export function isHeldForOpenGeneration(job: Job, entry: Job, record: JobRecord | undefined): boolean {
   return (
     record !== undefined &&
     record.outcome === undefined &&
