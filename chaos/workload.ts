@@ -134,7 +134,8 @@ export async function runWorkload<T>(
     const report = await stack.check({ kills });
     const deadLetters = await stack.sharded.console.list();
     if (!drained) await printDiagnostics(stack);
-    if (report.duplicated > 0) await explainDuplicates(stack, report.examples.duplicated);
+    if (report.duplicated > 0) await explainJobs(stack, 'duplicated', report.examples.duplicated);
+    if (report.lost > 0) await explainJobs(stack, 'lost', report.examples.lost);
     return await finish({
       stack,
       report,
@@ -206,19 +207,21 @@ async function printDiagnostics(stack: ChaosStack): Promise<void> {
   process.stderr.write(`${lines.join('\n')}\n`);
 }
 
-/** For a job the checker counts twice: its records' marks, its DLQ entry and its events, on stderr. */
-async function explainDuplicates(stack: ChaosStack, jobIds: readonly string[]): Promise<void> {
+/** For a job the checker counts lost or twice: its record's marks, its state in Redis, its DLQ entry and its events, on stderr. */
+async function explainJobs(stack: ChaosStack, verdict: string, jobIds: readonly string[]): Promise<void> {
   const wanted = new Set(jobIds);
   const outcomes = (await stack.stores.jobs.getMany(jobIds)).map((r) => ({
     jobId: r.jobId,
     gen: r.gen,
+    outcome: r.outcome,
     marks: r.marks,
   }));
+  const states = await Promise.all(jobIds.map((id) => stack.queues.operations.getJobState(id)));
   const events = [];
   for await (const e of stack.stores.events.scanAll()) if (wanted.has(e.jobId)) events.push(e);
   const dlq = await Promise.all(jobIds.map(async (id) => (await stack.queues.deadLetter.getJob(id))?.data));
   process.stderr.write(
-    `[${stack.name}] duplicated ${JSON.stringify(jobIds)}:\n  outcomes ${JSON.stringify(outcomes)}\n  events ${JSON.stringify(events)}\n  dlq ${JSON.stringify(dlq)}\n`,
+    `[${stack.name}] ${verdict} ${JSON.stringify(jobIds)}:\n  outcomes ${JSON.stringify(outcomes)}\n  in Redis ${JSON.stringify(states)}\n  events ${JSON.stringify(events)}\n  dlq ${JSON.stringify(dlq)}\n`,
   );
 }
 
