@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import type { JobLifecycle, TransitionStep } from '../../shared/lifecycle/job-lifecycle.js';
 import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { DecidedOutcomes } from '../../shared/operator/decided-outcomes.js';
@@ -102,6 +102,21 @@ export function waitsForLock(lifecycle: JobLifecycle): Promise<void> {
       if (s === 'lock:busy') resolve();
     };
   });
+}
+
+/**
+ * A redrive of `id` stopped half-way with no intent left, as pause-past-lock found it: paused after
+ * its add, its transition lock ran out and a sweep dropped its intent meanwhile; woken, it fails at
+ * its next fence. The held instance and the DLQ entry stay.
+ */
+export async function redriveStoppedWithoutIntent(operator: JobSystem, redis: Redis, id: string): Promise<void> {
+  const paused = pauseAt(operator.lifecycle, 'redrive:added', id);
+  const redriving = operator.lifecycle.redrive(id);
+  await paused.reached;
+  await redis.del(operator.keys.transitionLock(id));
+  await redis.hdel(operator.keys.redriveIntents, id);
+  paused.release();
+  await expect(redriving).rejects.toThrow(/expired while its transition was half-way/);
 }
 
 /**

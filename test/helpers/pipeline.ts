@@ -149,6 +149,29 @@ export function usePipeline(env: TestEnv) {
   };
 }
 
+/** The file's test resources and a job system over every shard, opened before its tests and closed after them. */
+export function useShardedSystem(env: TestEnv) {
+  let opened: { resources: TestResources; system: ReturnType<typeof openShardedSystem> };
+  beforeAll(async () => {
+    const resources = await openTestResources(env.config);
+    const { redis, stores } = resources;
+    const system = openShardedSystem({ config: env.config, redis, stores, logger: silentLogger, actor: 'test' });
+    opened = { resources, system };
+  });
+  afterAll(async () => {
+    await opened?.system.close();
+    await opened?.resources.cleanup();
+  });
+  return {
+    get resources() {
+      return opened.resources;
+    },
+    get system() {
+      return opened.system;
+    },
+  };
+}
+
 /**
  * The tests' own view of a stack, as djq opens it: Redis as the config names it (one server, a
  * cluster or sentinels), every shard, and DynamoDB without injected faults, its table ensured.

@@ -3,7 +3,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { createDynamoClients, type DynamoClients, withoutFaults } from '../../shared/dynamo/client.js';
 import { ensureTable } from '../../shared/dynamo/table.js';
 import { queueKeys } from '../../shared/lifecycle/keys.js';
@@ -47,6 +47,21 @@ export interface TestResources {
 }
 
 /** Connects to the test's Redis and creates its table. cleanup() deletes the test's Redis keys. */
+/** The file's test resources, opened before its tests and cleaned up after them: `resources()` in a test. */
+export function useTestResources(env: TestEnv): () => TestResources {
+  let opened: TestResources | undefined;
+  beforeAll(async () => {
+    opened = await openTestResources(env.config);
+  });
+  afterAll(async () => {
+    await opened?.cleanup();
+  });
+  return () => {
+    if (!opened) throw new Error('useTestResources: the resources open in beforeAll');
+    return opened;
+  };
+}
+
 export async function openTestResources(config: Config): Promise<TestResources> {
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   // The test's own view of the tables is fault-free, whatever FAULT_* the workers under test get.

@@ -1,23 +1,17 @@
 // History survives an incident: while DynamoDB refuses every write, what a process cannot hold and
 // what is left at its shutdown waits in Redis (bounded), and the next recorder to flush takes it
 // back. Real Redis; the table's outage is a store that throws until it is "back".
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { HistoryEntry } from '../../shared/lifecycle/history.js';
 import { HistoryRecorder } from '../../shared/lifecycle/history.js';
 import { RedisHistorySpill } from '../../shared/lifecycle/history-spill.js';
 import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { MemoryJobHistory } from '../../shared/store/memory-stores.js';
 import type { JobHistoryStore } from '../../shared/store/types.js';
-import { openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
+import { testEnv, useTestResources } from '../helpers/stack.js';
 
 const env = testEnv();
-let resources: TestResources;
-beforeAll(async () => {
-  resources = await openTestResources(env.config);
-});
-afterAll(async () => {
-  await resources.cleanup();
-});
+const resources = useTestResources(env);
 
 const entry = (jobId: string): HistoryEntry => ({ type: 'enqueued', jobId, at: new Date().toISOString() });
 
@@ -36,7 +30,7 @@ function outage(store: MemoryJobHistory): JobHistoryStore & { up: boolean } {
 
 describe('job history during a DynamoDB outage', () => {
   it('is kept in Redis and written once the table is back: nothing dropped', async () => {
-    const spill = new RedisHistorySpill(resources.redis, queueKeys(env.config).historySpill);
+    const spill = new RedisHistorySpill(resources().redis, queueKeys(env.config).historySpill);
     const table = new MemoryJobHistory();
     const down = outage(table);
     const worker = new HistoryRecorder({ store: down, flushIntervalMs: 60_000, maxBuffered: 20, spill });
@@ -44,7 +38,7 @@ describe('job history during a DynamoDB outage', () => {
     await worker.flush(); // fails: the table is down
     await worker.close(); // its shutdown: what is left goes to Redis too
     expect(worker.dropped).toBe(0);
-    expect(await resources.redis.llen(queueKeys(env.config).historySpill)).toBe(50);
+    expect(await resources().redis.llen(queueKeys(env.config).historySpill)).toBe(50);
 
     // Another process, later, with the table back: each successful flush takes a batch back.
     down.up = true;
@@ -63,7 +57,7 @@ describe('job history during a DynamoDB outage', () => {
 describe('looking at the spill', () => {
   /** A spill that counts its takes. */
   function countedSpill() {
-    const spill = new RedisHistorySpill(resources.redis, `${queueKeys(env.config).historySpill}:counted`);
+    const spill = new RedisHistorySpill(resources().redis, `${queueKeys(env.config).historySpill}:counted`);
     const looks = { count: 0 };
     return {
       looks,

@@ -20,6 +20,7 @@ import { openDynamo } from '../../shared/runtime/bootstrap.js';
 import { SchemaTooOldError } from '../../shared/store/errors.js';
 import { acceptedIndexKeys, bucketOf, outcomeIndexKeys } from '../../shared/store/job-index.js';
 import { migrateTable, readSchema, requireSchema } from '../../shared/store/migrate.js';
+import { createSchemaOneTable } from '../helpers/old-tables.js';
 import { silentLogger } from '../helpers/pipeline.js';
 import { openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
 
@@ -198,32 +199,7 @@ describe('a table made before the job indexes', () => {
 
   beforeAll(async () => {
     client = resources.dynamo.client;
-    // The CreateTable of schema 1: the department index only.
-    await client.send(
-      new CreateTableCommand({
-        TableName: table,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: ['pk', 'sk', 'gsi1pk', 'gsi1sk'].map((AttributeName) => ({
-          AttributeName,
-          AttributeType: 'S',
-        })),
-        KeySchema: [
-          { AttributeName: 'pk', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
-        ],
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: 'gsi1-department',
-            KeySchema: [
-              { AttributeName: 'gsi1pk', KeyType: 'HASH' },
-              { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'ALL' },
-          },
-        ],
-      }),
-    );
-    await waitForActive(client, table, 30_000);
+    await createSchemaOneTable(client, table);
   });
   afterAll(async () => {
     await client.send(new DeleteTableCommand({ TableName: table }));

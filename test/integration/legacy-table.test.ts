@@ -3,14 +3,15 @@
 // read: services at start (even with CREATE_TABLES=true), `migrateTable` and `djq migrate` refuse it
 // with one message that says what to do, and write nothing.
 import { randomUUID } from 'node:crypto';
-import { CreateTableCommand, DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readSchemaVersion, TABLE_INDEXES, waitForActive } from '../../shared/dynamo/table.js';
+import { readSchemaVersion, TABLE_INDEXES } from '../../shared/dynamo/table.js';
 import { openDynamo } from '../../shared/runtime/bootstrap.js';
 import { LegacyLayoutError } from '../../shared/store/errors.js';
 import { findVersionKeyedEvent } from '../../shared/store/legacy-layout.js';
 import { migrateTable, readSchema, requireSchema } from '../../shared/store/migrate.js';
+import { createSchemaOneTable } from '../helpers/old-tables.js';
 import { silentLogger } from '../helpers/pipeline.js';
 import { startService } from '../helpers/processes.js';
 import { openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
@@ -23,32 +24,7 @@ let resources: TestResources;
 
 /** What 0.1.0's ensureTable created (git show 0a05258:shared/dynamo/table.ts). */
 async function createTableAsZeroOneZero(): Promise<void> {
-  const { client } = resources.dynamo;
-  await client.send(
-    new CreateTableCommand({
-      TableName: table,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: ['pk', 'sk', 'gsi1pk', 'gsi1sk'].map((AttributeName) => ({
-        AttributeName,
-        AttributeType: 'S',
-      })),
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: 'gsi1-department',
-          KeySchema: [
-            { AttributeName: 'gsi1pk', KeyType: 'HASH' },
-            { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        },
-      ],
-    }),
-  );
-  await waitForActive(client, table, 30_000);
+  await createSchemaOneTable(resources.dynamo.client, table);
 }
 
 /** A user as 0.1.0 wrote it: two events keyed by version, and a STATE item with the version only. */

@@ -5,25 +5,18 @@
 import { randomUUID } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { keys, writeSchemaVersion } from '../../shared/dynamo/table.js';
 import { migrateTable } from '../../shared/store/migrate.js';
-import { openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
+import { testEnv, useTestResources } from '../helpers/stack.js';
 
 const env = testEnv();
-let resources: TestResources;
-
-beforeAll(async () => {
-  resources = await openTestResources(env.config);
-});
-afterAll(async () => {
-  await resources.cleanup();
-});
+const resources = useTestResources(env);
 
 describe('a migration racing the writers', () => {
   it('leaves a job redriven or purged after the scan filed as it is now, not as the scan read it', async () => {
     // Arrange: two dead-lettered jobs on a table recorded as schema 2.
-    const { stores, dynamo } = resources;
+    const { stores, dynamo } = resources();
     const table = env.config.DYNAMODB_TABLE_NAME;
     const [redriven, purged] = [randomUUID(), randomUUID()];
     await stores.jobs.accept([redriven, purged].map((id) => ({ id, name: 'get-user', data: { userId: id } })));

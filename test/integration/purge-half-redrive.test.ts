@@ -5,7 +5,7 @@
 // yet): the purge is refused, and says so, not "running again". Forced with a gate at the step
 // after the add and the sweep's drop written as it makes it; the crash by the state it leaves.
 import { describe, expect, it } from 'vitest';
-import { failedJob, noEffect, pauseAt, useRaceActors, whereIs } from '../helpers/interleave.js';
+import { failedJob, noEffect, redriveStoppedWithoutIntent, useRaceActors, whereIs } from '../helpers/interleave.js';
 
 const { actor, resources } = useRaceActors();
 
@@ -20,15 +20,7 @@ async function deadLettered() {
 describe('a purge of a job whose redrive stopped half-way', () => {
   it('purges the held instance of a redrive whose intent the sweep dropped', async () => {
     const { worker, id } = await deadLettered();
-    const operator = actor('operator');
-    const paused = pauseAt(operator.lifecycle, 'redrive:added', id);
-    const redriving = operator.lifecycle.redrive(id);
-    await paused.reached;
-    const { redis } = resources();
-    await redis.del(operator.keys.transitionLock(id));
-    await redis.hdel(operator.keys.redriveIntents, id);
-    paused.release();
-    await expect(redriving).rejects.toThrow(/expired while its transition was half-way/);
+    await redriveStoppedWithoutIntent(actor('operator'), resources().redis, id);
     expect(await whereIs(worker, id)).toMatchObject({ operations: 'delayed', deadLettered: true });
 
     expect(await actor('operator-2').lifecycle.purge(id)).toBe('done');

@@ -4,34 +4,17 @@
 // recover` re-enqueues the accepted undecided jobs and a running worker finishes them, and a worker
 // started with RECOVER_ON_START=true does the same on its own.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openShardedSystem, type ShardedJobSystem } from '../../shared/wiring.js';
-import { silentLogger, waitFor } from '../helpers/pipeline.js';
+import { describe, expect, it } from 'vitest';
+import { useShardedSystem, waitFor } from '../helpers/pipeline.js';
 import { type Service, startService, stopService } from '../helpers/processes.js';
 import { freePort } from '../helpers/services.js';
-import { deleteKeys, openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
+import { deleteKeys, testEnv } from '../helpers/stack.js';
 
 const env = testEnv({ LOG_LEVEL: 'info' });
-let resources: TestResources;
-let system: ShardedJobSystem;
-
-beforeAll(async () => {
-  resources = await openTestResources(env.config);
-  system = openShardedSystem({
-    config: env.config,
-    redis: resources.redis,
-    stores: resources.stores,
-    logger: silentLogger,
-    actor: 'test',
-  });
-});
-afterAll(async () => {
-  await system.close();
-  await resources.cleanup();
-});
+const sharded = useShardedSystem(env);
 
 const shard = () => {
-  const first = system.shards[0];
+  const first = sharded.system.shards[0];
   if (!first) throw new Error('no shard');
   return first;
 };
@@ -56,10 +39,10 @@ async function enqueueGets(n: number): Promise<string[]> {
   return ids;
 }
 
-const wipeRedis = () => deleteKeys(resources.redis, shard().keys.everyKeyPattern);
+const wipeRedis = () => deleteKeys(sharded.resources.redis, shard().keys.everyKeyPattern);
 
 async function allCompleted(ids: readonly string[]): Promise<boolean> {
-  for (const id of ids) if ((await resources.stores.jobs.get(id))?.outcome !== 'completed') return false;
+  for (const id of ids) if ((await sharded.resources.stores.jobs.get(id))?.outcome !== 'completed') return false;
   return true;
 }
 
@@ -110,8 +93,8 @@ describe('after Redis loses the queue', () => {
 
   it('djq stats and /readyz say when Redis belongs to another run', async () => {
     const key = shard().keys.epoch;
-    const ours = await resources.redis.get(key);
-    await resources.redis.set(key, 'another-run');
+    const ours = await sharded.resources.redis.get(key);
+    await sharded.resources.redis.set(key, 'another-run');
     const { service, port } = await startWorker();
     try {
       expect((await djq('stats', '--json')).json?.epoch).toEqual(['mismatch']);
@@ -120,7 +103,7 @@ describe('after Redis loses the queue', () => {
       expect(mixed.body.checks.epoch).toMatch(/belong to different runs/);
     } finally {
       await stopService(service);
-      if (ours) await resources.redis.set(key, ours);
+      if (ours) await sharded.resources.redis.set(key, ours);
     }
   });
 

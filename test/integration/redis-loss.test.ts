@@ -3,37 +3,20 @@
 // queue holds, and recovery re-enqueues exactly those — never one that completed or was
 // dead-lettered — after which real workers finish them, each effect applied once.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkPassed, checkShards } from '../../shared/operator/check.js';
 import { checkDecisions } from '../../shared/operator/check-decisions.js';
 import { recoverFromRecords } from '../../shared/operator/recover.js';
-import { openShardedSystem, type ShardedJobSystem } from '../../shared/wiring.js';
 import { activate, completedAttempt, failNext } from '../helpers/interleave.js';
-import { newUser, silentLogger, startTestWorker, waitFor } from '../helpers/pipeline.js';
-import { deleteKeys, openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
+import { newUser, startTestWorker, useShardedSystem, waitFor } from '../helpers/pipeline.js';
+import { deleteKeys, testEnv } from '../helpers/stack.js';
 
 const env = testEnv();
-let resources: TestResources;
-let system: ShardedJobSystem;
-
-beforeAll(async () => {
-  resources = await openTestResources(env.config);
-  system = openShardedSystem({
-    config: env.config,
-    redis: resources.redis,
-    stores: resources.stores,
-    logger: silentLogger,
-    actor: 'test',
-  });
-});
-afterAll(async () => {
-  await system.close();
-  await resources.cleanup();
-});
+const sharded = useShardedSystem(env);
 
 describe('after Redis loses the queue', () => {
   it('recovery re-enqueues every accepted job with no outcome, and only those', async () => {
-    const [shard] = system.shards;
+    const [shard] = sharded.system.shards;
     if (!shard) throw new Error('no shard');
     expect((await shard.checkEpoch()).state).toBe('ok');
     // One job completed, one dead-lettered, six creates still waiting.
@@ -57,36 +40,36 @@ describe('after Redis loses the queue', () => {
     await shard.lifecycle.enqueue(waiting.map((user) => ({ id: randomUUID(), name: 'create-user', data: { user } })));
 
     // Redis loses everything of this queue.
-    await deleteKeys(resources.redis, shard.keys.everyKeyPattern);
+    await deleteKeys(sharded.resources.redis, shard.keys.everyKeyPattern);
     expect((await shard.checkEpoch()).state).toBe('redis-lost');
-    expect(await checkDecisions(resources.stores, [shard.queues])).toMatchObject({ undecidedNotInRedis: 6 });
-    const lostCheck = await checkShards({ shards: system.shards, stores: resources.stores });
+    expect(await checkDecisions(sharded.resources.stores, [shard.queues])).toMatchObject({ undecidedNotInRedis: 6 });
+    const lostCheck = await checkShards({ shards: sharded.system.shards, stores: sharded.resources.stores });
     expect(lostCheck.epochs).toEqual(['redis-lost']);
     expect(checkPassed(lostCheck)).toBe(false);
 
-    const dry = await recoverFromRecords(system, { dryRun: true });
+    const dry = await recoverFromRecords(sharded.system, { dryRun: true });
     expect(dry).toMatchObject({ reEnqueued: 6, deadLettersRestored: 1 });
     expect(await shard.queues.operations.count()).toBe(0); // a dry run changes nothing
 
-    const report = await recoverFromRecords(system);
+    const report = await recoverFromRecords(sharded.system);
     expect(report).toMatchObject({ reEnqueued: 6, deadLettersRestored: 1 });
     expect((await shard.checkEpoch()).state).toBe('ok');
     expect(await shard.queues.operations.getJob(done)).toBeUndefined();
     expect((await shard.queues.deadLetter.getJob(dead))?.data).toMatchObject({ originalJobId: dead });
     // A second run finds nothing to do.
-    expect(await recoverFromRecords(system)).toMatchObject({ reEnqueued: 0, deadLettersRestored: 0 });
+    expect(await recoverFromRecords(sharded.system)).toMatchObject({ reEnqueued: 0, deadLettersRestored: 0 });
 
     const worker = startTestWorker(env.config);
     try {
       await waitFor('the recovered jobs to complete', async () => {
-        const report = await checkDecisions(resources.stores, [shard.queues]);
+        const report = await checkDecisions(sharded.resources.stores, [shard.queues]);
         return report.undecided === 0 && report.undecidedNotInRedis === 0 ? report : undefined;
       });
     } finally {
       await worker.stop();
     }
-    for (const user of waiting) expect((await resources.stores.users.getHead(user.id))?.version).toBe(1);
-    expect(await checkDecisions(resources.stores, [shard.queues])).toMatchObject({
+    for (const user of waiting) expect((await sharded.resources.stores.users.getHead(user.id))?.version).toBe(1);
+    expect(await checkDecisions(sharded.resources.stores, [shard.queues])).toMatchObject({
       twoOutcomes: 0,
       deadLetteredWithEffect: 0,
       completedWithoutEffect: 0,
@@ -94,12 +77,12 @@ describe('after Redis loses the queue', () => {
   });
 
   it('djq check fails when Redis and the table belong to different runs', async () => {
-    const [shard] = system.shards;
+    const [shard] = sharded.system.shards;
     if (!shard) throw new Error('no shard');
     expect((await shard.checkEpoch()).state).toBe('ok');
     // Another run's Redis data under the same names (the table was replaced, or Redis pointed elsewhere).
-    await resources.redis.set(shard.keys.epoch, 'another-run');
-    const report = await checkShards({ shards: system.shards, stores: resources.stores });
+    await sharded.resources.redis.set(shard.keys.epoch, 'another-run');
+    const report = await checkShards({ shards: sharded.system.shards, stores: sharded.resources.stores });
     expect(report.epochs).toEqual(['mismatch']);
     expect(checkPassed(report)).toBe(false);
     await shard.restoreEpoch();

@@ -6,26 +6,18 @@
 // Forced with a gate at the step after the add, and the sweep's drop written as it makes it.
 
 import { describe, expect, it } from 'vitest';
-import { failedJob, noEffect, pauseAt, useRaceActors, whereIs } from '../helpers/interleave.js';
+import { failedJob, noEffect, redriveStoppedWithoutIntent, useRaceActors, whereIs } from '../helpers/interleave.js';
 
 const { actor, resources } = useRaceActors();
 
 describe('a redrive stopped half-way whose intent the sweep dropped', () => {
   it("is finished by the next redrive of the job's entry (the generation DynamoDB opened names its instance)", async () => {
     const worker = actor('worker');
-    const operator = actor('operator');
     const job = await failedJob(worker);
     const id = String(job.id);
     expect(await worker.lifecycle.settleFailed(job, noEffect)).toBe('dead-lettered');
-    const paused = pauseAt(operator.lifecycle, 'redrive:added', id);
-    const redriving = operator.lifecycle.redrive(id);
-    await paused.reached;
     // Its lock runs out while it is paused, and the sweep dropped its intent (it ran before the add).
-    const { redis } = resources();
-    await redis.del(operator.keys.transitionLock(id));
-    await redis.hdel(operator.keys.redriveIntents, id);
-    paused.release();
-    await expect(redriving).rejects.toThrow(/expired while its transition was half-way/);
+    await redriveStoppedWithoutIntent(actor('operator'), resources().redis, id);
     // Held back, its DLQ entry still there, no intent: no sweep will ever finish it.
     expect(await whereIs(worker, id)).toMatchObject({ operations: 'delayed', deadLettered: true });
     expect(await actor('operator-2').lifecycle.redrive(id)).toBe('done');
