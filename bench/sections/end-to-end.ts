@@ -159,12 +159,17 @@ export interface BaselineRun {
   capacityUnitsPerSec?: number;
 }
 
-/** One PutItem per job: no event store, no history, no idempotency, no ledger. */
-export async function naiveRun(services: BenchServices, jobs: number): Promise<BaselineRun> {
-  const { config } = runConfig(services, 'naive');
+/** A baseline's own table, and a DynamoDB client whose every call it counts. */
+async function countedBaseline(services: BenchServices, label: string) {
+  const { config } = runConfig(services, label);
   await createTable(config);
   const counter = new CallCounter();
-  const dynamo = createDynamoClients(config, counter.observe);
+  return { config, counter, dynamo: createDynamoClients(config, counter.observe) };
+}
+
+/** One PutItem per job: no event store, no history, no idempotency, no ledger. */
+export async function naiveRun(services: BenchServices, jobs: number): Promise<BaselineRun> {
+  const { config, counter, dynamo } = await countedBaseline(services, 'naive');
   const redis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
   const queue = new Queue(config.QUEUE_NAME, { connection: redis, prefix: config.QUEUE_PREFIX });
   await fillQueue(queue, generate(benchGenerator(config), jobs), operationJobOptions(config));
@@ -211,10 +216,7 @@ export interface CeilingRun {
 }
 
 export async function ceilingRun(services: BenchServices, seconds: number): Promise<CeilingRun> {
-  const { config } = runConfig(services, 'ceiling');
-  await createTable(config);
-  const counter = new CallCounter();
-  const dynamo = createDynamoClients(config, counter.observe);
+  const { config, counter, dynamo } = await countedBaseline(services, 'ceiling');
   const deadline = performance.now() + seconds * 1000;
   let sent = 0;
   const loop = async (lane: number) => {

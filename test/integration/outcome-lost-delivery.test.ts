@@ -38,6 +38,22 @@ interface Run {
   close(): Promise<void>;
 }
 
+/**
+ * While its delivery waits, the job's lock expires and the stalled check fails it for good
+ * (MAX_STALLED_COUNT); a move settles it. Then the delivery wakes (`wake`) and must end quietly:
+ * it returns, BullMQ's ack of it is refused (the job is gone, the lock never its again), no 'failed'.
+ */
+async function stalledMovedThenWoken(worker: JobSystem, run: Run, id: string, wake: () => void): Promise<void> {
+  const { job, token } = await run.started;
+  await job.moveToFailed(new UnrecoverableError('job stalled more than allowable limit'), token, false);
+  expect(await moveOf(worker)(id)).toBe('dead-lettered');
+  wake();
+  expect(await run.ended).toEqual({ returned: undefined });
+  expect(isStaleAck(await run.firstError)).toBe(true);
+  await run.close(); // BullMQ has finished with the delivery
+  expect(run.failed).toEqual([]);
+}
+
 /** A real worker with the real processor (flow control off) over `handlers`. */
 function runWorker(system: JobSystem, handlers: Handlers): Run {
   const flow = FlowControl.fromConfig(
@@ -112,18 +128,9 @@ describe('a stale delivery that loses the decision', () => {
     const said = transitionsOf(worker, id);
     const { handlers, gate: link } = handlersOver(resources().stores);
     const run = runWorker(worker, handlers);
-    const { job, token } = await run.started;
     await link.reached;
-    // Its lock expires; the stalled check fails the job for good (MAX_STALLED_COUNT); a move settles it.
-    await job.moveToFailed(new UnrecoverableError('job stalled more than allowable limit'), token, false);
-    expect(await moveOf(worker)(id)).toBe('dead-lettered');
-    // The delivery wakes: its link loses to the bar.
-    link.release();
-    expect(await run.ended).toEqual({ returned: undefined });
-    // BullMQ's ack of it is refused: the job is gone, and the lock was never this delivery's again.
-    expect(isStaleAck(await run.firstError)).toBe(true);
-    await run.close(); // BullMQ has finished with the delivery
-    expect(run.failed).toEqual([]);
+    // The delivery wakes after the move: its link loses to the bar.
+    await stalledMovedThenWoken(worker, run, id, () => link.release());
     expect(run.errors.filter((m) => !isStaleAck(m))).toEqual([]);
     expect((await resources().stores.users.getHead(userId))?.version).toBe(1);
     expect(await marksOf(worker, id)).toEqual(['dead-lettered']);
@@ -149,15 +156,8 @@ describe('a stale delivery that loses the decision', () => {
         return base['get-user'](p, jobId);
       },
     });
-    const { job, token } = await run.started;
     await held.reached;
-    await job.moveToFailed(new UnrecoverableError('job stalled more than allowable limit'), token, false);
-    expect(await moveOf(worker)(id)).toBe('dead-lettered');
-    held.release();
-    expect(await run.ended).toEqual({ returned: undefined });
-    expect(isStaleAck(await run.firstError)).toBe(true);
-    await run.close();
-    expect(run.failed).toEqual([]);
+    await stalledMovedThenWoken(worker, run, id, () => held.release());
     expect(await marksOf(worker, id)).toEqual(['dead-lettered']);
     expect(types(said).filter((t) => t === 'attempt-failed' || t === 'completed')).toEqual([]);
     expect(said.find((t) => t.type === 'lock-lost')).toMatchObject({ reason: 'decided-otherwise', stale: true });
