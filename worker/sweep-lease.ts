@@ -8,11 +8,11 @@ import { randomUUID } from 'node:crypto';
 import type { RedisConnection } from '../shared/runtime/redis.js';
 import { luaScript, withLuaScripts } from '../shared/runtime/redis-scripts.js';
 
-const RENEW = luaScript('djqSweepLeaseRenew', 1, new URL('./sweep-lease-renew.lua', import.meta.url));
+const RENEW = luaScript('djqLeaseRenew', 1, new URL('../shared/runtime/lease-renew.lua', import.meta.url));
 const RELEASE = luaScript('djqSweepLeaseRelease', 1, new URL('./sweep-lease-release.lua', import.meta.url));
 
 type WithLeaseScripts = RedisConnection & {
-  djqSweepLeaseRenew(lease: string, token: string, ttlMs: number): Promise<number>;
+  djqLeaseRenew(lease: string, token: string, ttlMs: number): Promise<number>;
   djqSweepLeaseRelease(lease: string, token: string): Promise<number>;
 };
 
@@ -47,7 +47,7 @@ export class SweepLease {
   private async holdOnce(): Promise<boolean> {
     const sent = Date.now();
     let held = false;
-    if (this.heldUntil > 0) held = (await this.redis.djqSweepLeaseRenew(this.key, this.token, this.ttlMs)) === 1;
+    if (this.heldUntil > 0) held = (await this.redis.djqLeaseRenew(this.key, this.token, this.ttlMs)) === 1;
     // Not ours (or it expired while we were away): take it if no one else has.
     if (!held) held = (await this.redis.set(this.key, this.token, 'PX', this.ttlMs, 'NX')) === 'OK';
     this.heldUntil = held ? sent + this.ttlMs : 0;

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { QueueKeys } from '../lifecycle/keys.js';
 import type { RedisConnection } from '../runtime/redis.js';
+import { luaScript, withLuaScripts } from '../runtime/redis-scripts.js';
 import type { PlannedOutcome } from './dlq-console.js';
 
 /** Kept a week after its last change: long enough to resume after a weekend. */
@@ -98,11 +99,25 @@ export function progressOf(outcome: PlannedOutcome): JobProgress {
 
 export const isSettled = (p: JobProgress | undefined) => p !== undefined && !p.startsWith('busy:');
 
+const RECORD = luaScript('djqDlqActionRecord', 3, new URL('./dlq-action-record.lua', import.meta.url));
+const END_LEASE = luaScript('djqDlqActionEnd', 2, new URL('./dlq-action-end.lua', import.meta.url));
+const RENEW_LEASE = luaScript('djqLeaseRenew', 1, new URL('../runtime/lease-renew.lua', import.meta.url));
+
+type WithActionScripts = RedisConnection & {
+  djqDlqActionRecord(...keysAndArgs: (string | number)[]): Promise<[number, number]>;
+  djqDlqActionEnd(...keysAndArgs: (string | number)[]): Promise<number>;
+  djqLeaseRenew(lease: string, token: string, ttlMs: number): Promise<number>;
+};
+
 export class DlqActionStore {
+  private readonly redis: WithActionScripts;
+
   constructor(
-    private readonly redis: RedisConnection,
+    redis: RedisConnection,
     private readonly keys: Pick<QueueKeys, 'dlqActions' | 'dlqAction' | 'dlqActionProgress' | 'dlqActionLease'>,
-  ) {}
+  ) {
+    this.redis = withLuaScripts<WithActionScripts>(redis, RECORD, END_LEASE, RENEW_LEASE);
+  }
 
   async create(plan: StoredPlan): Promise<string> {
     const id = randomUUID();
@@ -159,9 +174,7 @@ export class DlqActionStore {
     progress: JobProgress,
     lease: Pick<DlqActionLease, 'token'>,
   ): Promise<{ cancelRequested: boolean; leaseLost: boolean }> {
-    const [cancelRequested, leaseHeld] = (await this.redis.eval(
-      RECORD,
-      3,
+    const [cancelRequested, leaseHeld] = await this.redis.djqDlqActionRecord(
       this.keys.dlqActionProgress(id),
       this.keys.dlqAction(id),
       this.keys.dlqActionLease(id),
@@ -170,7 +183,7 @@ export class DlqActionStore {
       new Date().toISOString(),
       DLQ_ACTION_TTL_SECONDS,
       lease.token,
-    )) as [number, number];
+    );
     return { cancelRequested: cancelRequested === 1, leaseLost: leaseHeld !== 1 };
   }
 
@@ -203,7 +216,7 @@ export class DlqActionStore {
     // Renewed only while it is still this runner's: a runner paused past its lease must not keep
     // alive the lease of the resume that took over (record tells the paused one it lost it).
     const renew = setInterval(() => {
-      this.redis.eval(RENEW_LEASE, 1, lease, token, DLQ_ACTION_LEASE_MS).catch(() => undefined);
+      this.redis.djqLeaseRenew(lease, token, DLQ_ACTION_LEASE_MS).catch(() => undefined);
     }, DLQ_ACTION_LEASE_MS / 3);
     renew.unref();
     return {
@@ -211,9 +224,7 @@ export class DlqActionStore {
       end: async (status, error) => {
         clearInterval(renew);
         // One step: whoever sees the final status can resume at once (the lease is gone with it).
-        await this.redis.eval(
-          END_LEASE,
-          2,
+        await this.redis.djqDlqActionEnd(
           lease,
           this.keys.dlqAction(id),
           token,
@@ -233,42 +244,3 @@ export interface DlqActionLease {
   token: string;
   end(status: 'finished' | 'cancelled' | 'failed', error?: string): Promise<void>;
 }
-
-/**
- * KEYS: lease, action. ARGV: token, final status, now (ISO), error ('' for none), TTL (seconds).
- * Drops the lease and writes the status only if this runner still holds it (a lease that expired
- * may be another's), and only on an action that exists.
- */
-const END_LEASE = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
-redis.call('HSET', KEYS[2], 'status', ARGV[2], 'updatedAt', ARGV[3])
-if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], 'error', ARGV[4]) end
-redis.call('EXPIRE', KEYS[2], ARGV[5])
-return 1
-`;
-
-/** KEYS: lease. ARGV: token, lease (ms). Extends the lease only while it holds this runner's token. */
-const RENEW_LEASE = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-`;
-
-/**
- * KEYS: progress, action, lease. ARGV: job id, progress, now (ISO), TTL (seconds), lease token.
- * Writes the job's progress unless a settled one is there already; answers { cancel requested,
- * lease still held } as 1/0.
- */
-const RECORD = `
-local current = redis.call('HGET', KEYS[1], ARGV[1])
-if not current or string.sub(current, 1, 5) == 'busy:' then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-end
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('HSET', KEYS[2], 'updatedAt', ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[4])
-local cancel = redis.call('HGET', KEYS[2], 'cancelRequested') == '1' and 1 or 0
-local held = redis.call('GET', KEYS[3]) == ARGV[5] and 1 or 0
-return { cancel, held }
-`;
