@@ -1,8 +1,8 @@
 // What every transition module works with: the lifecycle's dependencies, the per-job-id lock, the
 // test pause points, the one emitter its subscribers listen to, and the Redis steps more than one
-// transition takes (adding jobs, removing a failed instance, dropping a stale DLQ entry).
+// transition takes (adding jobs, removing one instance of a job, dropping a stale DLQ entry).
 import { EventEmitter } from 'node:events';
-import type { Job, JobsOptions } from 'bullmq';
+import type { Job, JobsOptions, Queue } from 'bullmq';
 import type { RedisConnection } from '../../runtime/redis.js';
 import { luaScript } from '../../runtime/redis-scripts.js';
 import type { JobRecordStore } from '../../store/types.js';
@@ -13,11 +13,7 @@ import type { Queues } from '../queues.js';
 import { now, type Transition, type TransitionStep, type Unstamped } from '../transition.js';
 import { type Fence, type TransitionLockOptions, withTransitionLock } from '../transition-lock.js';
 
-const REMOVE_FAILED = luaScript(
-  'djqRemoveFailedInstance',
-  4,
-  new URL('../remove-failed-instance.lua', import.meta.url),
-);
+const REMOVE_INSTANCE = luaScript('djqRemoveInstance', 10, new URL('../remove-instance.lua', import.meta.url));
 
 /** BullMQ adds a bulk in one MULTI round trip; very large bulks are split. */
 const ADD_BULK_CHUNK = 1000;
@@ -95,25 +91,30 @@ export class LifecycleCore {
     return Boolean((await queues.operations.getJob(jobId)) || (await queues.deadLetter.getJob(jobId)));
   }
 
-  /** Removes the failed instance `job` (that very one, if still failed), in the lock's own step. */
-  async removeFailed(job: Job, fence: Fence): Promise<void> {
-    const queue = this.deps.queues.operations;
+  /**
+   * Removes the instance `job` (that very one, if still there and not running) from its queue, in
+   * the lock's own step: a failed or held instance of the operations queue, or a DLQ entry.
+   * BullMQ's own `remove` cannot check our token, and a holder paused past its lock between a fence
+   * and that call would remove whatever instance of the id is there by then.
+   */
+  async removeInstance(queue: Queue, job: Job, fence: Fence): Promise<void> {
     const jobKey = queue.toKey(String(job.id));
-    await fence.run(
-      REMOVE_FAILED,
-      [queue.keys.failed as string, jobKey, `${jobKey}:logs`],
-      String(job.id),
-      job.timestamp,
-    );
+    const { active, wait, paused, delayed, prioritized, failed, completed } = queue.keys;
+    const sets = [active, wait, paused, delayed, prioritized, failed, completed] as string[];
+    await fence.run(REMOVE_INSTANCE, [jobKey, `${jobKey}:logs`, ...sets], String(job.id), job.timestamp);
+  }
+
+  /** Removes the failed instance `job` of the operations queue (removeInstance). */
+  removeFailed(job: Job, fence: Fence): Promise<void> {
+    return this.removeInstance(this.deps.queues.operations, job, fence);
   }
 
   /**
    * A DLQ entry DynamoDB contradicts (the job was decided completed, or purged): a cache write a
    * move paused past its lock may have left. Dropped; the operator's action finds nothing to do.
    */
-  async dropStaleEntry(jobId: string, fence: Fence): Promise<'not-found'> {
-    await fence();
-    await this.deps.queues.deadLetter.remove(jobId);
+  async dropStaleEntry(entry: Job, fence: Fence): Promise<'not-found'> {
+    await this.removeInstance(this.deps.queues.deadLetter, entry, fence);
     return 'not-found';
   }
 }

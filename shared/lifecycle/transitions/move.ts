@@ -35,7 +35,7 @@ export async function settle(
     const entry = await queues.deadLetter.getJob(jobId);
     if (entry && (await isInterruptedRedrive(core, current, entry))) {
       // The entry is from before an interrupted redrive that released this very instance.
-      await finishRedrive(core, jobId, current, fence);
+      await finishRedrive(core, jobId, current, entry, fence);
     }
     return decided.outcome === 'dead-lettered'
       ? followDeadLettered(core, current, decided, fence)

@@ -17,7 +17,7 @@ export function purge(core: LifecycleCore, jobId: string, check: OperatorCheck =
     const entry = await queues.deadLetter.getJob(jobId);
     if (!entry) return 'not-found';
     const record = await retryTransient(() => records.get(jobId));
-    if (record?.outcome === 'completed') return core.dropStaleEntry(jobId, fence);
+    if (record?.outcome === 'completed') return core.dropStaleEntry(entry, fence);
     // A plan's purge acts on the generation it saw dead-lettered, not on a later one (redrive.ts).
     if (check.gen !== undefined && deadLetteredGeneration(record) !== check.gen) return 'moved-on';
     const lingering = await queues.operations.getJob(jobId);
@@ -33,17 +33,13 @@ export function purge(core: LifecycleCore, jobId: string, check: OperatorCheck =
     }
     if (!(await retryTransient(() => records.purge(jobId, core.deps.actor)))) {
       const outcome = await purgeHeldRedrive(core, jobId, entry, heldRedrive);
-      if (outcome === 'completed') return core.dropStaleEntry(jobId, fence);
+      if (outcome === 'completed') return core.dropStaleEntry(entry, fence);
       if (outcome !== 'purged') throw new JobBusyError(jobId, outcome ?? busyReason(record, lingering));
     }
     await ledger.recordOutcome(jobId, 'purged', fence);
-    if (lingering) {
-      await fence();
-      await lingering.remove();
-    }
+    if (lingering) await core.removeInstance(queues.operations, lingering, fence);
     if (intent !== null) await fence.write('HDEL', keys.redriveIntents, jobId);
-    await fence();
-    await queues.deadLetter.remove(jobId);
+    await core.removeInstance(queues.deadLetter, entry, fence);
     core.emit({ type: 'purged', jobId, op: entry.name });
     return 'done';
   });

@@ -3,7 +3,7 @@
 // reopened and the job's bars lifted), then Redis, each step safe to die after: write the intent,
 // add the new instance held back, copy the attempts into its log, remove the DLQ entry, record,
 // release. The new instance cannot run while the old entry exists.
-import type { Job } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import { retryTransient } from '../../runtime/retry.js';
 import type { JobRecord } from '../../store/types.js';
 import { type DeadLetterData, redriveLogLines } from '../dead-letter.js';
@@ -25,6 +25,10 @@ import type { LifecycleCore } from './core.js';
  */
 export const REDRIVE_HOLD_MS = 24 * 60 * 60 * 1000;
 
+/** The sweep looks at the latest-due delayed jobs a page at a time, holds first, at most this many. */
+const HELD_PAGE = 10;
+const HELD_SCAN_LIMIT = 1000;
+
 export function redrive(
   core: LifecycleCore,
   jobId: string,
@@ -38,7 +42,7 @@ export function redrive(
     if (!entry) return 'not-found';
     linkOriginal(entry.opts.telemetry?.metadata);
     const record = await retryTransient(() => records.get(jobId));
-    if (record?.outcome === 'completed' || record?.outcome === 'purged') return core.dropStaleEntry(jobId, fence);
+    if (record?.outcome === 'completed' || record?.outcome === 'purged') return core.dropStaleEntry(entry, fence);
     // A plan's redrive acts on the generation it saw, never on a later one (a poison job redriven by
     // an earlier run of the plan is back in the DLQ within milliseconds): read here, under the lock,
     // so no interleaving of two runs redrives one generation twice.
@@ -47,11 +51,12 @@ export function redrive(
     if (lingering) {
       const state = await lingering.getState();
       if ((await isInterruptedRedrive(core, lingering, entry)) || isHeldForOpenGeneration(lingering, entry, record)) {
-        await finishRedrive(core, jobId, lingering, fence); // an interrupted redrive of this entry: finish it
+        await finishRedrive(core, jobId, lingering, entry, fence); // an interrupted redrive of this entry: finish it
         return 'done';
       }
-      // The dead instance the move had not removed yet; anything else means the id is alive.
-      if (state !== 'failed') throw new JobBusyError(jobId, state);
+      // The dead instance the move had not removed yet, or a hold nothing will release (removed
+      // below); anything else means the id is alive.
+      if (state !== 'failed' && !(await isStrandedHold(core, lingering, record))) throw new JobBusyError(jobId, state);
     }
     const timestamp = Math.max(Date.now(), (lingering?.timestamp ?? 0) + 1, entry.timestamp + 1);
     // A redrive that died after reopening (the generation is open, its start recorded) resumes.
@@ -63,10 +68,10 @@ export function redrive(
     // Its bars go before its next generation can run (a redrive that dies here leaves the job
     // open in DynamoDB and in the DLQ in Redis: a second redrive resumes, `djq recover` re-adds).
     await core.deps.effects.unbar({ id: jobId, name: entry.name, data: data.payload });
-    if (lingering) await core.removeFailed(lingering, fence);
+    if (lingering) await core.removeInstance(queues.operations, lingering, fence);
     const job = await addHeld(core, entry.name, data, jobId, startedAt, fence);
     await core.probe('redrive:added', jobId);
-    await finishRedrive(core, jobId, job, fence);
+    await finishRedrive(core, jobId, job, entry, fence);
     return 'done';
   });
 }
@@ -83,6 +88,7 @@ async function addHeld(
   const { queues, keys, jobOptions } = core.deps;
   await fence.write('HSET', keys.redriveIntents, jobId, String(at));
   await fence();
+  await core.probe('redrive:adding', jobId); // past the fence: a holder paused here still adds (settleHold)
   const job = await queues.operations.add(name, data.payload, {
     ...jobOptions,
     jobId,
@@ -100,12 +106,21 @@ async function addHeld(
   return job;
 }
 
-/** The second half of a redrive, also run by the sweep for a redrive that died half-way. Under the lock. */
-export async function finishRedrive(core: LifecycleCore, jobId: string, job: Job, fence: Fence): Promise<void> {
+/**
+ * The second half of a redrive, also run by the sweep for a redrive that died half-way: `entry` (the
+ * DLQ entry read under the lock, if still there) goes, then `job` is released. Under the lock.
+ */
+export async function finishRedrive(
+  core: LifecycleCore,
+  jobId: string,
+  job: Job,
+  entry: Job | undefined,
+  fence: Fence,
+): Promise<void> {
   const { queues, keys, ledger } = core.deps;
   const at = now(); // before the job is released: its next attempt must come after this in its history
-  await fence();
-  await queues.deadLetter.remove(jobId);
+  await core.probe('redrive:removing-entry', jobId);
+  if (entry) await core.removeInstance(queues.deadLetter, entry, fence);
   await core.probe('redrive:dead-letter-removed', jobId);
   // Recorded once the DLQ entry is gone: the ledger never says "redriven" for a job still in the DLQ.
   await ledger.recordOutcome(jobId, 'redriven', fence);
@@ -153,24 +168,80 @@ export function isHeldForOpenGeneration(job: Job, entry: Job, record: JobRecord 
   );
 }
 
-/** Finishes redrives whose process died half-way (run by the sweep). */
+/**
+ * Whether `job` is a hold no redrive will ever release: an instance added held by a redrive paused
+ * past its lock (BullMQ's add cannot check our token) after another actor had finished that
+ * redrive, or decided or reopened the generation since. No intent names it, and DynamoDB's record
+ * does not name it as the generation still open.
+ */
+export async function isStrandedHold(core: LifecycleCore, job: Job, record: JobRecord | undefined): Promise<boolean> {
+  if (job.delay !== REDRIVE_HOLD_MS || job.processedOn || record === undefined) return false;
+  const { redis, keys } = core.deps;
+  if ((await redis.hget(keys.redriveIntents, String(job.id))) === String(job.timestamp)) return false;
+  if (record.outcome === undefined && record.genStartedAt === job.timestamp) return false;
+  return (await job.getState()) === 'delayed';
+}
+
+/**
+ * Finishes redrives whose process died or was paused half-way (run by the sweep): those an intent
+ * names, then holds no intent names (a redrive paused past its lock around its add).
+ */
 export async function finishInterruptedRedrives(core: LifecycleCore): Promise<number> {
-  const { queues, keys, redis } = core.deps;
+  const { keys, redis } = core.deps;
   let finished = 0;
-  for (const [jobId] of Object.entries(await redis.hgetall(keys.redriveIntents))) {
-    await core.locked(jobId, async (fence) => {
-      const intent = await redis.hget(keys.redriveIntents, jobId); // re-read inside the lock
-      if (intent === null) return;
-      const job = await queues.operations.getJob(jobId);
-      if (job && (await isInterruptedRedrive(core, job, await queues.deadLetter.getJob(jobId)))) {
-        await finishRedrive(core, jobId, job, fence);
-        finished++;
-      } else {
-        // The redrive died before adding its job (the entry stays in the DLQ, as if never
-        // redriven), or after releasing it (only the intent was left): nothing more to do.
-        await fence.write('HDEL', keys.redriveIntents, jobId);
-      }
-    });
-  }
+  for (const [jobId] of Object.entries(await redis.hgetall(keys.redriveIntents)))
+    if (await core.locked(jobId, (fence) => finishIntended(core, jobId, fence))) finished++;
+  for (const held of await heldInstances(core.deps.queues.operations))
+    if (await core.locked(String(held.id), (fence) => settleHold(core, held, fence))) finished++;
   return finished;
+}
+
+/** The redrive an intent names, finished under its lock; true if finished. */
+async function finishIntended(core: LifecycleCore, jobId: string, fence: Fence): Promise<boolean> {
+  const { queues, keys, redis } = core.deps;
+  const intent = await redis.hget(keys.redriveIntents, jobId); // re-read inside the lock
+  if (intent === null) return false;
+  const job = await queues.operations.getJob(jobId);
+  const entry = await queues.deadLetter.getJob(jobId);
+  if (job && (await isInterruptedRedrive(core, job, entry))) {
+    await finishRedrive(core, jobId, job, entry, fence);
+    return true;
+  }
+  // The redrive died before adding its job (the entry stays in the DLQ, as if never redriven), or
+  // after releasing it (only the intent was left): nothing more to do.
+  await fence.write('HDEL', keys.redriveIntents, jobId);
+  return false;
+}
+
+/**
+ * A hold no intent names, under its lock: the held instance of the generation DynamoDB has open
+ * (its DLQ entry still there) is released as its redrive would have; a stranded one is removed.
+ * True if either.
+ */
+async function settleHold(core: LifecycleCore, held: Job, fence: Fence): Promise<boolean> {
+  const { queues, records } = core.deps;
+  const jobId = String(held.id);
+  const job = await queues.operations.getJob(jobId);
+  if (!job || job.timestamp !== held.timestamp) return false;
+  const record = await retryTransient(() => records.get(jobId));
+  const entry = await queues.deadLetter.getJob(jobId);
+  if (entry && isHeldForOpenGeneration(job, entry, record) && (await job.getState()) === 'delayed') {
+    await finishRedrive(core, jobId, job, entry, fence);
+    return true;
+  }
+  if (!(await isStrandedHold(core, job, record))) return false;
+  await core.removeInstance(queues.operations, job, fence);
+  return true;
+}
+
+/** Held instances, found first among the delayed (a hold is due a day later than any backoff). */
+async function heldInstances(queue: Queue): Promise<Job[]> {
+  const held: Job[] = [];
+  for (let start = 0; start < HELD_SCAN_LIMIT; start += HELD_PAGE) {
+    const page = (await queue.getJobs(['delayed'], start, start + HELD_PAGE - 1, false)).filter(Boolean);
+    const holds = page.filter((job) => job.delay === REDRIVE_HOLD_MS);
+    held.push(...holds);
+    if (holds.length < HELD_PAGE) break;
+  }
+  return held;
 }
