@@ -13,7 +13,8 @@ const logger = createLogger(config, 'board');
 
 async function main() {
   const parentGone = watchParentFromStart();
-  const redis = connectRedis(config);
+  // A deadline on every command: a Redis that stops answering must end each request with an error, not hold it.
+  const redis = connectRedis(config, { commandTimeout: config.REDIS_COMMAND_TIMEOUT_MS });
   redis.on('error', (error) => logger.debug({ err: error.message }, 'redis connection error'));
   await waitForRedis(redis, config.REDIS_URL, 30_000);
   const board = await startBoard({ config, redis, logger });

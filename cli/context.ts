@@ -25,12 +25,6 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-/**
- * How long djq waits for any one Redis command. Longer than any command it sends takes on a loaded
- * Redis (a DLQ page, a transition's script); a command that has not answered by then never will.
- */
-export const REDIS_COMMAND_TIMEOUT_MS = 30_000;
-
 export class CliContext {
   readonly config: Config;
   readonly source: string;
@@ -41,15 +35,10 @@ export class CliContext {
   /** True when DynamoDB is real AWS, which the operator asked for with --aws or DJQ_TARGET=aws. */
   readonly aws: boolean;
 
-  /** Each Redis command's deadline (REDIS_COMMAND_TIMEOUT_MS unless a test asks for a shorter one). */
-  private readonly redisCommandTimeoutMs: number;
-
   constructor(
     env: NodeJS.ProcessEnv = process.env,
     request: TargetRequest = { aws: false },
-    options: { redisCommandTimeoutMs?: number } = {},
   ) {
-    this.redisCommandTimeoutMs = options.redisCommandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS;
     const target = resolveTarget(env, readStackState(), request);
     this.config = loadConfig(target.env);
     this.source = target.source;
@@ -80,7 +69,7 @@ export class CliContext {
       // otherwise hold a bulk redrive mid-job for good, Ctrl-C included (it stops between jobs).
       this.redis = connectRedisFailFast(this.config, {
         retryStrategy: (times) => Math.min(times * 100, 300),
-        commandTimeout: this.redisCommandTimeoutMs,
+        commandTimeout: this.config.REDIS_COMMAND_TIMEOUT_MS,
       });
       this.redis.on('error', () => undefined);
       // A person waits for the answer: a Redis that is down is said within 2 s (a cluster gets longer).

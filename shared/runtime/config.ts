@@ -108,6 +108,11 @@ export const configSchema = z.object({
     .describe(
       "The sentinels' own password (their requirepass), with REDIS_SENTINELS; unset: the sentinels are asked without one. The master's is in REDIS_URL",
     ),
+  REDIS_COMMAND_TIMEOUT_MS: int(100, 600_000)
+    .default(30_000)
+    .describe(
+      "Deadline of each Redis command djq and the board send for an operator (a Redis that stops answering ends the request with an error, not a hang); the services' own connections block by design",
+    ),
   QUEUE_NAME: queueName.default('dynamo-ops').describe('Operations queue; the dead-letter queue is `<QUEUE_NAME>-dlq`'),
   QUEUE_PREFIX: queuePrefix
     .default('djq')

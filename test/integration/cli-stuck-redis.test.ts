@@ -26,7 +26,7 @@ beforeAll(async () => {
   });
   proxy = await StallingProxy.start(env.env.REDIS_URL ?? '');
   const { host } = new URL(proxy.endpoint);
-  ctx = new CliContext({ ...env.env, REDIS_URL: `redis://${host}` }, { aws: false }, { redisCommandTimeoutMs: 500 });
+  ctx = new CliContext({ ...env.env, REDIS_URL: `redis://${host}`, REDIS_COMMAND_TIMEOUT_MS: '500' }, { aws: false });
 });
 
 afterAll(async () => {
