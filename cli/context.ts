@@ -35,10 +35,7 @@ export class CliContext {
   /** True when DynamoDB is real AWS, which the operator asked for with --aws or DJQ_TARGET=aws. */
   readonly aws: boolean;
 
-  constructor(
-    env: NodeJS.ProcessEnv = process.env,
-    request: TargetRequest = { aws: false },
-  ) {
+  constructor(env: NodeJS.ProcessEnv = process.env, request: TargetRequest = { aws: false }) {
     const target = resolveTarget(env, readStackState(), request);
     this.config = loadConfig(target.env);
     this.source = target.source;
