@@ -225,7 +225,10 @@ async function settleHold(core: LifecycleCore, held: Job, fence: Fence): Promise
   if (!job || job.timestamp !== held.timestamp) return false;
   const record = await retryTransient(() => records.get(jobId));
   const entry = await queues.deadLetter.getJob(jobId);
-  if (entry && isHeldForOpenGeneration(job, entry, record) && (await job.getState()) === 'delayed') {
+  const opened = record?.outcome === undefined && record?.genStartedAt === job.timestamp;
+  // Its DLQ entry gone too: nothing is left for the hold to wait on.
+  const releasable = entry ? isHeldForOpenGeneration(job, entry, record) : opened && job.delay === REDRIVE_HOLD_MS;
+  if (releasable && (await job.getState()) === 'delayed') {
     await finishRedrive(core, jobId, job, entry, fence);
     return true;
   }
