@@ -1,14 +1,19 @@
 // Real child processes for chaos scenarios and end-to-end tests: the services run exactly as
 // `npm start` runs them. Every child is tracked, so a runner that fails or gets Ctrl-C kills them all.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const root = join(import.meta.dirname, '..');
 const tsx = import.meta.resolve('tsx');
 
 /** Only the end of a child's output is kept: a soak's workers log for minutes. */
 const OUTPUT_TAIL_CHARS = 256 * 1024;
+
+/** How long `exited` waits, after the exit, for the rest of a child's output. */
+const PIPE_DRAIN_MS = 2000;
 
 export interface Service {
   name: string;
@@ -100,8 +105,14 @@ export function startService(file: string, env: Record<string, string>, args: st
   };
   child.stdout?.on('data', receive('stdout'));
   child.stderr?.on('data', receive('stderr'));
+  // 'exit' can come before the last of the output has been read (a loaded machine): `exited` waits
+  // for both pipes to end too, so a caller reading output() then sees the final report. Bounded: a
+  // grandchild could hold a pipe open.
+  const drained = Promise.all([child.stdout, child.stderr].map((stream) => stream && once(stream, 'end')));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    child.once('exit', (code, signal) => {
+      void Promise.race([drained.catch(() => undefined), sleep(PIPE_DRAIN_MS)]).then(() => resolve({ code, signal }));
+    }),
   );
   return {
     name: file,
