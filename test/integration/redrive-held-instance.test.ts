@@ -4,8 +4,9 @@
 //   the intent with no job yet and dropped it, then the holder woke up, added the instance (BullMQ's
 //   add cannot check our token) and stopped at its next fence. The next redrive, or the sweep, must
 //   finish that redrive; never leave the job held for a day.
-// - the same gap while another redrive finished the job's redrive and the job completed: the late
-//   add leaves a hold no redrive will release. The sweep removes it.
+// - the same gap while another redrive finished the job's redrive and the job completed (or was
+//   dead-lettered again): the late add leaves a hold no redrive will release. The sweep removes it,
+//   and a purge or redrive of the later entry removes it too (it was called busy for good).
 // - between its fence and its DLQ entry's removal, while the sweep finished its redrive and the job
 //   failed for good again: the later generation's DLQ entry must stay (the removal is checked
 //   against the lock and the entry's timestamp in one script now; before, it removed whatever entry
@@ -91,5 +92,35 @@ describe('a redrive paused past its lock right before removing its DLQ entry', (
     paused.release();
     await expect(paused.result).rejects.toThrow(/expired while its transition was half-way/);
     expect(await whereIs(worker, id)).toEqual({ operations: 'missing', deadLettered: true, outcome: 'dead-lettered' });
+  });
+});
+
+describe('a hold stranded beside a later dead-letter entry', () => {
+  // The late add lands after the job was redriven by another and dead-lettered again: the hold names
+  // a generation DynamoDB has decided, beside that generation's DLQ entry.
+  async function strandedBesideEntry() {
+    const { worker, id } = await deadLettered();
+    const late = actor('operator');
+    const paused = await pausedAt(late.lifecycle, 'redrive:adding', id, () => late.lifecycle.redrive(id));
+    await resources().redis.del(late.keys.transitionLock(id)); // its lock ran out
+    expect(await actor('operator-2').lifecycle.redrive(id)).toBe('done');
+    const failed = await failNext(worker, id);
+    expect(await worker.lifecycle.settleFailed(failed, noEffect)).toBe('dead-lettered');
+    paused.release();
+    await expect(paused.result).rejects.toThrow(/expired while its transition was half-way/);
+    expect(await whereIs(worker, id)).toEqual({ operations: 'delayed', deadLettered: true, outcome: 'dead-lettered' });
+    return { worker, id };
+  }
+
+  it('is purged with its entry (not called busy)', async () => {
+    const { worker, id } = await strandedBesideEntry();
+    expect(await actor('operator-3').lifecycle.purge(id)).toBe('done');
+    expect(await whereIs(worker, id)).toEqual({ operations: 'missing', deadLettered: false, outcome: 'purged' });
+  });
+
+  it('gives way to the next redrive of the entry', async () => {
+    const { worker, id } = await strandedBesideEntry();
+    expect(await actor('operator-3').lifecycle.redrive(id)).toBe('done');
+    expect(await whereIs(worker, id)).toEqual({ operations: 'waiting', deadLettered: false, outcome: 'redriven' });
   });
 });

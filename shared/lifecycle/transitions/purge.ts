@@ -8,7 +8,7 @@ import type { JobOutcome, JobRecord } from '../../store/types.js';
 import type { DeadLetterData } from '../dead-letter.js';
 import { deadLetteredGeneration, JobBusyError, type OperatorCheck, type OperatorOutcome } from '../transition.js';
 import type { LifecycleCore } from './core.js';
-import { isHeldForOpenGeneration } from './redrive.js';
+import { isHeldForOpenGeneration, isStrandedHold } from './redrive.js';
 
 export function purge(core: LifecycleCore, jobId: string, check: OperatorCheck = {}): Promise<OperatorOutcome> {
   const { queues, keys, redis, records, ledger } = core.deps;
@@ -29,7 +29,8 @@ export function purge(core: LifecycleCore, jobId: string, check: OperatorCheck =
       (intent === String(lingering.timestamp) || isHeldForOpenGeneration(lingering, entry, record));
     if (lingering) {
       const state = await lingering.getState();
-      if (state !== 'failed' && !(heldRedrive && state === 'delayed')) throw new JobBusyError(jobId, state);
+      const removable = state === 'failed' || (heldRedrive && state === 'delayed');
+      if (!removable && !(await isStrandedHold(core, lingering, record))) throw new JobBusyError(jobId, state);
     }
     if (!(await retryTransient(() => records.purge(jobId, core.deps.actor)))) {
       const outcome = await purgeHeldRedrive(core, jobId, entry, heldRedrive);
