@@ -124,3 +124,32 @@ describe('a hold stranded beside a later dead-letter entry', () => {
     expect(await whereIs(worker, id)).toEqual({ operations: 'waiting', deadLettered: false, outcome: 'redriven' });
   });
 });
+
+describe("a late hold landing while the job's next redrive is under way", () => {
+  // The late add carries the start of the generation it was for (an earlier one): the next redrive
+  // opened a new generation, read no instance of the id, and its own add was then a no-op (BullMQ's
+  // add keeps the instance there). It released the late hold as its own: an instance older than
+  // the generation DynamoDB has open, whose failure every move skipped as a stale page's, so the job
+  // sat in the failed set for good, neither completed nor dead-lettered.
+  it('is replaced by the redrive, and the job dead-letters again when it fails for good', async () => {
+    const { worker, id } = await deadLettered();
+    const late = actor('operator');
+    const paused = await pausedAt(late.lifecycle, 'redrive:adding', id, () => late.lifecycle.redrive(id));
+    await resources().redis.del(late.keys.transitionLock(id)); // its lock ran out
+    // Another operator resumes that redrive, and the job fails for good again.
+    expect(await actor('operator-2').lifecycle.redrive(id)).toBe('done');
+    expect(await worker.lifecycle.settleFailed(await failNext(worker, id), noEffect)).toBe('dead-lettered');
+    // A third redrive (a new generation) reads no instance, and pauses right before its own add ...
+    const next = actor('operator-3');
+    const redriving = await pausedAt(next.lifecycle, 'redrive:adding', id, () => next.lifecycle.redrive(id));
+    // ... while the late one wakes, adds its hold and stops at its next fence.
+    paused.release();
+    await expect(paused.result).rejects.toThrow(/expired while its transition was half-way/);
+    redriving.release();
+    expect(await redriving.result).toBe('done');
+    expect(await whereIs(worker, id)).toEqual({ operations: 'waiting', deadLettered: false, outcome: 'redriven' });
+
+    expect(await worker.lifecycle.settleFailed(await failNext(worker, id), noEffect)).toBe('dead-lettered');
+    expect(await whereIs(worker, id)).toEqual({ operations: 'missing', deadLettered: true, outcome: 'dead-lettered' });
+  });
+});

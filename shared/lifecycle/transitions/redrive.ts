@@ -85,16 +85,11 @@ async function addHeld(
   at: number,
   fence: Fence,
 ) {
-  const { queues, keys, jobOptions } = core.deps;
+  const { keys } = core.deps;
   await fence.write('HSET', keys.redriveIntents, jobId, String(at));
   await fence();
   await core.probe('redrive:adding', jobId); // past the fence: a holder paused here still adds (settleHold)
-  const job = await queues.operations.add(name, data.payload, {
-    ...jobOptions,
-    jobId,
-    timestamp: at,
-    delay: REDRIVE_HOLD_MS,
-  });
+  const job = await addInstance(core, name, data, jobId, at, fence);
   for (const line of redriveLogLines(data)) {
     // A log line cannot check our token either: a holder paused past its lock may find the job gone
     // (another actor finished the redrive, the job ran and left). Lock lost: busy, like any fence.
@@ -104,6 +99,42 @@ async function addHeld(
     });
   }
   return job;
+}
+
+/** How many late holds one redrive's add replaces before it calls the job busy. */
+const LATE_HOLDS_REPLACED = 3;
+
+/**
+ * BullMQ's add of the held instance, checked: the add is a no-op when an instance of the id is
+ * there already, and a redrive paused past its lock can add its hold (stamped with the start of the
+ * generation it was for, an earlier one) after this redrive read the id. Released as ours, that
+ * instance would run older than the generation DynamoDB has open, and a move skips the failure of
+ * such an instance as a stale page's (the job would sit in the failed set for good). A hold not of
+ * this generation is removed and ours added; anything else there means the id is alive.
+ */
+async function addInstance(
+  core: LifecycleCore,
+  name: string,
+  data: DeadLetterData,
+  jobId: string,
+  at: number,
+  fence: Fence,
+): Promise<Job> {
+  const { queues, jobOptions } = core.deps;
+  for (let replaced = 0; ; replaced++) {
+    const job = await queues.operations.add(name, data.payload, {
+      ...jobOptions,
+      jobId,
+      timestamp: at,
+      delay: REDRIVE_HOLD_MS,
+    });
+    const there = await queues.operations.getJob(jobId);
+    if (there?.timestamp === at) return job;
+    const state = there ? await there.getState() : 'gone';
+    const lateHold = there?.delay === REDRIVE_HOLD_MS && !there.processedOn && state === 'delayed';
+    if (!there || !lateHold || replaced >= LATE_HOLDS_REPLACED) throw new JobBusyError(jobId, state);
+    await core.removeInstance(queues.operations, there, fence);
+  }
 }
 
 /**
