@@ -107,11 +107,14 @@ export function startService(file: string, env: Record<string, string>, args: st
   child.stderr?.on('data', receive('stderr'));
   // 'exit' can come before the last of the output has been read (a loaded machine): `exited` waits
   // for both pipes to end too, so a caller reading output() then sees the final report. Bounded: a
-  // grandchild could hold a pipe open.
-  const drained = Promise.all([child.stdout, child.stderr].map((stream) => stream && once(stream, 'end')));
+  // grandchild could hold a pipe open. A pipe that breaks (an 'error') counts as drained, handled at
+  // once: left unhandled until the exit, its rejection would end the runner.
+  const drained = Promise.all([child.stdout, child.stderr].map((stream) => stream && once(stream, 'end'))).catch(
+    () => undefined,
+  );
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => {
-      void Promise.race([drained.catch(() => undefined), sleep(PIPE_DRAIN_MS)]).then(() => resolve({ code, signal }));
+      void Promise.race([drained, sleep(PIPE_DRAIN_MS)]).then(() => resolve({ code, signal }));
     }),
   );
   return {
