@@ -30,6 +30,9 @@ interface PendingPart {
   done: boolean;
 }
 
+/** How far behind its schedule the producer catches up, in one tick carrying the missed ticks' jobs. */
+const CATCH_UP_MS = 5000;
+
 export class Producer {
   produced = 0;
   private pending: { jobs: GeneratedJob[]; parts: PendingPart[] } | undefined;
@@ -80,22 +83,25 @@ export class Producer {
     });
   }
 
-  /** One tick: returns how many jobs it enqueued (0 if it failed and will retry). */
-  tick(): Promise<number> {
+  /**
+   * One tick: returns how many jobs it enqueued (0 if it failed and will retry). `ticks` > 1: the
+   * jobs of that many ticks in one (ticks that came due while the last was in flight).
+   */
+  tick(ticks = 1): Promise<number> {
     // The root of the trace its jobs' attempts, DynamoDB calls and dead-letter moves hang under.
     return tracing().span('producer tick', { root: true }, async (span) => {
-      const enqueued = await this.tickOnce();
+      const enqueued = await this.tickOnce(ticks);
       span.setAttributes({ 'djq.jobs.enqueued': enqueued });
       return enqueued;
     });
   }
 
-  private async tickOnce(): Promise<number> {
+  private async tickOnce(ticks: number): Promise<number> {
     const { logger } = this.options;
     if (!this.pending) {
       const remaining =
         this.options.maxOperations === undefined ? Infinity : this.options.maxOperations - this.produced;
-      const count = Math.min(this.options.perTick, remaining);
+      const count = Math.min(this.options.perTick * ticks, remaining);
       if (count <= 0) return 0;
       const jobs = Array.from({ length: count }, () => this.options.generator.next());
       this.pending = { jobs, parts: this.split(jobs) };
@@ -129,12 +135,18 @@ export class Producer {
 
   private async loop(): Promise<void> {
     const signal = this.stopController.signal;
+    const { intervalMs } = this.options;
+    const mostTicks = Math.max(1, Math.floor(CATCH_UP_MS / intervalMs));
     let next = performance.now();
     while (!signal.aborted && !this.done) {
-      await this.tick();
-      next += this.options.intervalMs;
+      // A tick takes a DynamoDB write (the jobs' acceptance) and Redis's addBulk: when that outlasts
+      // the interval, the ticks that came due meanwhile go in the next one (a group commit), so a
+      // slow DynamoDB delays jobs but does not cut the rate they are offered at.
+      const due = Math.min(mostTicks, 1 + Math.floor((performance.now() - next) / intervalMs));
+      await this.tick(due);
+      next += due * intervalMs;
       const wait = next - performance.now();
-      if (wait < -this.options.intervalMs) next = performance.now(); // fell far behind: don't burst to catch up
+      if (wait < -CATCH_UP_MS) next = performance.now(); // fell far behind (Redis down): don't burst to catch up
       if (!this.done) await sleep(Math.max(0, wait), undefined, { signal }).catch(() => undefined);
     }
     await this.commitPending();

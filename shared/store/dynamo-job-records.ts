@@ -34,6 +34,8 @@ import type {
 } from './types.js';
 
 const BATCH_LIMIT = 25;
+/** BatchWriteItem calls in flight at once for one acceptance. */
+const BATCHES_AT_ONCE = 4;
 const MAX_UNPROCESSED_ROUNDS = 8;
 /** BatchGetItems of one getMany in flight at once: a page of 200 records in one round trip's time. */
 const PARALLEL_BATCH_GETS = 4;
@@ -61,15 +63,22 @@ export class DynamoJobRecords implements JobRecordStore {
     ]);
     // Unconditional puts in batches: the item never changes once written (a retried tick writes
     // the same job again), and the outcome lives in an item of its own that this never touches.
-    for (let i = 0; i < items.length; i += BATCH_LIMIT) {
-      let requests = items.slice(i, i + BATCH_LIMIT).map((Item) => ({ PutRequest: { Item } }));
-      for (let round = 0; requests.length > 0; round++) {
-        if (round >= MAX_UNPROCESSED_ROUNDS)
-          throw new Error(`${requests.length} accepted jobs stayed unprocessed after ${round} rounds`);
-        if (round > 0) await sleep(Math.min(1000, 25 * 2 ** round));
-        const out = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
-        requests = (out.UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
-      }
+    // A few batches at once: a tick carrying many jobs waits about one DynamoDB round trip.
+    const batches: (typeof items)[] = [];
+    for (let i = 0; i < items.length; i += BATCH_LIMIT) batches.push(items.slice(i, i + BATCH_LIMIT));
+    for (let i = 0; i < batches.length; i += BATCHES_AT_ONCE)
+      await Promise.all(batches.slice(i, i + BATCHES_AT_ONCE).map((batch) => this.putAll(batch)));
+  }
+
+  /** One BatchWriteItem of at most 25 puts, its unprocessed items sent again with backoff. */
+  private async putAll(items: readonly Record<string, unknown>[]): Promise<void> {
+    let requests = items.map((Item) => ({ PutRequest: { Item } }));
+    for (let round = 0; requests.length > 0; round++) {
+      if (round >= MAX_UNPROCESSED_ROUNDS)
+        throw new Error(`${requests.length} accepted jobs stayed unprocessed after ${round} rounds`);
+      if (round > 0) await sleep(Math.min(1000, 25 * 2 ** round));
+      const out = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }));
+      requests = (out.UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
     }
   }
 

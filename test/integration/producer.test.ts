@@ -2,6 +2,7 @@
 // failed tick is retried with the same ids, and a producer killed between its ledger write and
 // its addBulk is made whole on restart.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { OperationGenerator } from '../../producer/generator.js';
@@ -163,5 +164,31 @@ describe('Producer', () => {
     const recorded = [...(await ledger.readEnqueued()).keys()];
     expect(recorded).toHaveLength(3);
     for (const id of recorded) expect(await queues.operations.getJob(id)).toBeDefined();
+  });
+
+  it('puts the ticks that came due while a slow acceptance was in flight into the next tick', async () => {
+    const intervalMs = 20;
+    const p = new Producer({
+      lifecycle: system.lifecycle,
+      generator: new OperationGenerator({ mix: parseOperationMix('create=1'), batchSize: 2, invalidRate: 0 }),
+      intervalMs,
+      perTick: 1,
+      maxOperations: 8,
+      logger: silentLogger,
+    });
+    const enqueue = system.lifecycle.enqueue.bind(system.lifecycle);
+    const tickSizes: number[] = [];
+    const start = performance.now();
+    system.lifecycle.enqueue = async (jobs, onRecorded) => {
+      tickSizes.push(jobs.length);
+      // The first acceptance outlasts six intervals, as a slow DynamoDB's write would.
+      while (tickSizes.length === 1 && performance.now() < start + 6 * intervalMs) await sleep(5);
+      return enqueue(jobs, onRecorded);
+    };
+    await p.run();
+    expect(tickSizes[0]).toBe(1);
+    expect(tickSizes[1]).toBeGreaterThanOrEqual(5); // the ticks due meanwhile, in one
+    expect(p.produced).toBe(8);
+    expect(await queues.operations.count()).toBe(8);
   });
 });
