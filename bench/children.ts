@@ -1,9 +1,10 @@
 // Child processes of the bench: `worker/main.ts` exactly as `npm start` runs it (scaling, memory,
-// tracing, profile), and the raw BullMQ no-op worker on a chosen Node (node-versions); as real
+// tracing, profile), the latency section's measured worker (latency-worker-child.ts), and the raw BullMQ no-op worker on a chosen Node (node-versions); as real
 // processes (stdout to /dev/null), their memory and CPU read from the OS.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { WorkerSideReport } from './latency-worker.js';
 import type { NoOpDrain } from './noop-worker.js';
 
 const root = join(import.meta.dirname, '..');
@@ -17,14 +18,71 @@ export interface WorkerChild {
 
 /** `nodeArgs` go before the script (e.g. --cpu-prof). */
 export function spawnWorker(env: Record<string, string>, nodeArgs: readonly string[] = []): WorkerChild {
-  return spawnScript(join(root, 'worker', 'main.ts'), {
+  return spawnScript(join(root, 'worker', 'main.ts'), { nodeArgs, env: withAwsKeys(env) });
+}
+
+/** The SDK wants keys, even for dynalite. */
+function withAwsKeys(env: Record<string, string>): Record<string, string> {
+  return {
+    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'bench',
+    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'bench',
+    ...env,
+  };
+}
+
+/** What bench/latency-worker-child.ts sends: ready, progress every 100 jobs, the report at the end. */
+export type LatencyChildMessage =
+  | { type: 'ready' }
+  | { type: 'progress'; finished: number }
+  | { type: 'report'; report: WorkerSideReport };
+
+/** What it is sent: the measured window's start (epoch ms). */
+export type LatencyParentMessage = { type: 'measure'; fromEpochMs: number };
+
+export interface LatencyWorkerChild {
+  ready: Promise<void>;
+  measureFrom(epochMs: number): void;
+  /** The child's report once it has completed `total` jobs; rejects if it exits without one. */
+  report: Promise<WorkerSideReport>;
+  stop(): Promise<void>;
+}
+
+/** The latency section's measured worker in a process of its own, on the run's env. */
+export function spawnLatencyWorker(
+  env: Record<string, string>,
+  total: number,
+  onProgress: (finished: number) => void,
+  nodeArgs: readonly string[] = [],
+): LatencyWorkerChild {
+  const child = spawnScript(join(root, 'bench', 'latency-worker-child.ts'), {
+    env: withAwsKeys(env),
     nodeArgs,
-    env: {
-      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'bench',
-      AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'bench',
-      ...env,
-    },
+    args: [String(total)],
   });
+  let ready: () => void = () => {};
+  let report: (r: WorkerSideReport) => void = () => {};
+  const onMessage = (message: LatencyChildMessage) => {
+    if (message.type === 'ready') ready();
+    else if (message.type === 'progress') onProgress(message.finished);
+    else report(message.report);
+  };
+  child.process.on('message', onMessage);
+  const gone = new Promise<never>((_, reject) => {
+    // 'close', not 'exit': it comes after the IPC channel has delivered what the child sent.
+    child.process.once('close', (code, signal) =>
+      reject(new Error(`latency worker child exited (${signal ?? code}) without a report:\n${child.stderr()}`)),
+    );
+  });
+  const reported = Promise.race([new Promise<WorkerSideReport>((resolve) => (report = resolve)), gone]);
+  // Whoever awaits it sees the rejection; nobody awaiting it (a failed start) is no crash.
+  reported.catch(() => {});
+  return {
+    ready: Promise.race([new Promise<void>((resolve) => (ready = resolve)), gone]),
+    measureFrom: (epochMs) =>
+      child.process.send({ type: 'measure', fromEpochMs: epochMs } satisfies LatencyParentMessage),
+    report: reported,
+    stop: () => child.stop(),
+  };
 }
 
 /** A TypeScript script through tsx under `node` (this process's Node unless given). */
