@@ -17,6 +17,8 @@ import { StepTimes, timeAcks, timeAttempts, timedStores } from './timing.js';
 
 /** One measured job: enqueue→completion, its wait in the queue, its processing, its DynamoDB time (ms). */
 export interface JobTimes {
+  /** When it was enqueued (epoch ms: BullMQ's timestamp). */
+  enqueuedAt: number;
   totalMs: number;
   waitMs: number;
   processingMs: number;
@@ -110,6 +112,7 @@ export function startMeasuredWorker(
       if (job.timestamp >= measureFrom && job.finishedOn) {
         const processedOn = job.processedOn ?? job.timestamp;
         jobs.push({
+          enqueuedAt: job.timestamp,
           totalMs: job.finishedOn - job.timestamp,
           waitMs: processedOn - job.timestamp,
           processingMs: job.finishedOn - processedOn,

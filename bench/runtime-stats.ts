@@ -1,6 +1,8 @@
 // What the process itself did to a job's latency while a run went: how late the event loop ran
 // (perf_hooks' event-loop delay histogram) and the garbage collector's pauses (PerformanceObserver
-// 'gc'), from `reset()` to `stop()`.
+// 'gc'), and how much of the time its main thread spent waiting for a core (Linux's schedstat), from
+// `reset()` to `stop()`.
+import { readFileSync } from 'node:fs';
 import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { round } from './support.js';
 
@@ -18,6 +20,46 @@ export interface RuntimeStats {
     over10ms: number;
     byKind: Record<string, { count: number; totalMs: number; maxMs: number }>;
   };
+  /** The process's CPU (all threads, user + system) as a share of the window's wall time. */
+  cpuShareOfWall?: number;
+  /**
+   * The main thread (the JavaScript) by the kernel's schedstat (Linux only): its share of the wall
+   * time on a core, and its share waiting in a run queue for one. A wait share near or above the run
+   * share means every step of a job waits about as long for a core as it runs.
+   */
+  mainThread?: { runShareOfWall: number; waitShareOfWall: number };
+}
+
+/** The main thread's ns on a core and ns runnable but waiting for one, or undefined off Linux. */
+function schedstat(): { runNs: number; waitNs: number } | undefined {
+  try {
+    const [run, wait] = readFileSync(`/proc/${process.pid}/task/${process.pid}/schedstat`, 'utf8').split(' ');
+    return { runNs: Number(run), waitNs: Number(wait) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU and scheduling over a window: start with `cpuSince()`, read it with the returned function. */
+function cpuSince(): (wallMs: number) => Pick<RuntimeStats, 'cpuShareOfWall' | 'mainThread'> {
+  const cpu0 = process.cpuUsage();
+  const sched0 = schedstat();
+  return (wallMs) => {
+    const cpu = process.cpuUsage(cpu0);
+    const sched = schedstat();
+    const share = (ns: number) => round(ns / 1e6 / wallMs, 3);
+    return {
+      cpuShareOfWall: round((cpu.user + cpu.system) / 1000 / wallMs, 3),
+      ...(sched && sched0
+        ? {
+            mainThread: {
+              runShareOfWall: share(sched.runNs - sched0.runNs),
+              waitShareOfWall: share(sched.waitNs - sched0.waitNs),
+            },
+          }
+        : {}),
+    };
+  };
 }
 
 const KINDS: Record<number, string> = {
@@ -34,6 +76,7 @@ export function watchRuntime(): { reset(): void; stop(): RuntimeStats } {
   loop.enable();
   let pauses: { kind: string; ms: number }[] = [];
   let since = performance.now();
+  let cpu = cpuSince();
   const observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       const kind = (entry as unknown as { detail?: { kind?: number } }).detail?.kind ?? -1;
@@ -46,6 +89,7 @@ export function watchRuntime(): { reset(): void; stop(): RuntimeStats } {
       loop.reset();
       pauses = [];
       since = performance.now();
+      cpu = cpuSince();
     },
     stop() {
       loop.disable();
@@ -76,6 +120,7 @@ export function watchRuntime(): { reset(): void; stop(): RuntimeStats } {
           over10ms: pauses.filter((p) => p.ms >= 10).length,
           byKind,
         },
+        ...cpu(wallMs),
       };
     },
   };

@@ -80,17 +80,29 @@ interface PlacedWorker {
   stop(): Promise<void>;
 }
 
-function placeWorker(placement: WorkerPlacement, run: ReturnType<typeof runConfig>, total: number): PlacedWorker {
+function placeWorker(
+  placement: WorkerPlacement,
+  run: ReturnType<typeof runConfig>,
+  total: number,
+  nodeArgs: readonly string[] = [],
+): PlacedWorker {
   const onProgress = (finished: number) =>
     progress('latency', `${finished}/${total} (worker ${placement === 'child' ? 'in a child' : 'in-process'})`);
-  if (placement === 'child') return spawnLatencyWorker(run.env, total, onProgress);
+  if (placement === 'child') return spawnLatencyWorker(run.env, total, onProgress, nodeArgs);
   const worker = startMeasuredWorker(run.config, total, onProgress);
   return { ...worker, report: worker.done, stop: async () => {} };
 }
 
 export async function latency(
   services: BenchServices,
-  options: { perSec: number; seconds: number; warmupSeconds: number; placement?: WorkerPlacement },
+  options: {
+    perSec: number;
+    seconds: number;
+    warmupSeconds: number;
+    placement?: WorkerPlacement;
+    /** Node flags for the child (e.g. --cpu-prof, to profile the measured worker). */
+    workerNodeArgs?: readonly string[];
+  },
 ): Promise<LatencyResult> {
   const placement = options.placement ?? 'child';
   const run = await runConfigWithTable(services, 'latency');
@@ -99,7 +111,7 @@ export async function latency(
   const stores = createDynamoStores(dynamo, config);
   const seeded = await seedUsers(stores);
   const total = Math.round(options.perSec * (options.seconds + options.warmupSeconds));
-  const worker = placeWorker(placement, run, total);
+  const worker = placeWorker(placement, run, total, options.workerNodeArgs);
   const logger = devNullLogger();
   const producerRedis = new Redis(services.redis.url, { maxRetriesPerRequest: null });
   const producerSide = openJobSystem({ config, redis: producerRedis, stores, logger, actor: 'producer' });

@@ -2,6 +2,7 @@
 // memory, the producer's enqueue rate, and sharding.
 import { fmt } from '../../charts/table.js';
 import type { Row } from '../report.js';
+import type { RuntimeStats } from '../runtime-stats.js';
 import type { LatencyResult } from '../sections/latency.js';
 import type { MemoryResult } from '../sections/memory.js';
 import type { ProducerResult } from '../sections/producer.js';
@@ -64,7 +65,8 @@ function tailRows(l: LatencyResult): Row[] {
   if (l.dynamoCallMs) rows.push(percentilesRow('Latency: DynamoDB calls (dynalite)', l.dynamoCallMs));
   if (l.runtime) {
     const { eventLoopDelayMs: loop, gc } = l.runtime;
-    rows.push(percentilesRow('Latency: worker event-loop delay', loop));
+    const where = l.placement === 'child' ? 'a process of its own' : 'in the bench process, beside the producer';
+    rows.push(percentilesRow(`Latency: worker (${where}) event-loop delay`, loop));
     rows.push([
       'Latency: worker GC pauses',
       `${gc.count}, ${gc.totalMs} ms in all (${(gc.shareOfWall * 100).toFixed(1)}% of the time)`,
@@ -72,8 +74,20 @@ function tailRows(l: LatencyResult): Row[] {
       '',
       '(info)',
     ]);
+    rows.push(...cpuRows('worker', l.runtime));
   }
+  if (l.benchRuntime && l.placement === 'child') rows.push(...cpuRows('bench (producer)', l.benchRuntime));
   return rows;
+}
+
+/** A process's CPU over the window, and how long its main thread waited for a core (Linux). */
+function cpuRows(who: string, r: RuntimeStats): Row[] {
+  if (r.cpuShareOfWall === undefined) return [];
+  const pct = (share: number) => `${(share * 100).toFixed(0)}%`;
+  const thread = r.mainThread
+    ? `main thread on a core ${pct(r.mainThread.runShareOfWall)}, waiting for one ${pct(r.mainThread.waitShareOfWall)} of the time`
+    : '';
+  return [[`Latency: ${who} process CPU (all threads)`, `${pct(r.cpuShareOfWall)} of a core`, thread, '', '(info)']];
 }
 
 /** Worker RSS as jobs go by, and what Redis holds after the run. */
