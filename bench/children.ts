@@ -2,8 +2,10 @@
 // tracing, profile), the latency section's measured worker (latency-worker-child.ts), and the raw BullMQ no-op worker on a chosen Node (node-versions); as real
 // processes (stdout to /dev/null), their memory and CPU read from the OS.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkerSideReport } from './latency-worker.js';
 import type { NoOpDrain } from './noop-worker.js';
 
@@ -47,6 +49,9 @@ export interface LatencyWorkerChild {
   stop(): Promise<void>;
 }
 
+/** How long a latency child that has reported gets to exit by itself before SIGTERM. */
+const CHILD_EXIT_GRACE_MS = 10_000;
+
 /** The latency section's measured worker in a process of its own, on the run's env. */
 export function spawnLatencyWorker(
   env: Record<string, string>,
@@ -81,7 +86,12 @@ export function spawnLatencyWorker(
     measureFrom: (epochMs) =>
       child.process.send({ type: 'measure', fromEpochMs: epochMs } satisfies LatencyParentMessage),
     report: reported,
-    stop: () => child.stop(),
+    // After its report the child exits by itself (writing a --cpu-prof profile on the way): give it time.
+    stop: async () => {
+      if (child.process.exitCode === null && child.process.signalCode === null)
+        await Promise.race([once(child.process, 'exit'), sleep(CHILD_EXIT_GRACE_MS)]);
+      await child.stop();
+    },
   };
 }
 
