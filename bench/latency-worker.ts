@@ -29,6 +29,8 @@ export interface JobTimes {
 export interface WorkerSideReport {
   /** Jobs enqueued at or after the measured window's start. */
   jobs: JobTimes[];
+  /** Jobs of the run that failed for good instead (not in `jobs`). */
+  failedJobs: number;
   /** Mean ms per job of each step, over every job of the run. */
   stepsMsPerJob: Record<string, number>;
   /** Every DynamoDB call's ms over the measured window (SDK retries included). */
@@ -105,10 +107,24 @@ export function startMeasuredWorker(
   const runtime = watchRuntime();
   let warmedUp: NodeJS.Timeout | undefined;
   const jobs: JobTimes[] = [];
-  let finished = 0;
+  // Settled: completed, or failed for good (an update racing its user's delete is dead-lettered):
+  // waiting for `total` completions alone would wait for good.
+  const settled = new Set<string>();
+  const failed = new Set<string>();
   const allDone = new Promise<void>((resolve) => {
+    const settle = (jobId: string) => {
+      if (settled.has(jobId)) return;
+      settled.add(jobId);
+      if (settled.size % 100 === 0) onProgress(settled.size);
+      if (settled.size >= total) resolve();
+    };
+    service.system.lifecycle.onTransition((t) => {
+      if (t.type === 'attempt-failed' && t.final && !t.stale) {
+        failed.add(t.jobId);
+        settle(t.jobId);
+      }
+    });
     service.worker.on('completed', (job) => {
-      finished += 1;
       if (job.timestamp >= measureFrom && job.finishedOn) {
         const processedOn = job.processedOn ?? job.timestamp;
         jobs.push({
@@ -119,8 +135,7 @@ export function startMeasuredWorker(
           dynamoMs: inDynamo.of(String(job.id)),
         });
       }
-      if (finished % 100 === 0) onProgress(finished);
-      if (finished >= total) resolve();
+      settle(String(job.id));
     });
   });
   const done = allDone.then(async (): Promise<WorkerSideReport> => {
@@ -131,7 +146,7 @@ export function startMeasuredWorker(
     untimeAcks();
     redis.disconnect();
     dynamo.close();
-    return { jobs, stepsMsPerJob: times.perJob(total), callMs, runtime: runtimeStats };
+    return { jobs, failedJobs: failed.size, stepsMsPerJob: times.perJob(total), callMs, runtime: runtimeStats };
   });
   return {
     ready: service.worker.waitUntilReady(),

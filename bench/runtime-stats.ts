@@ -4,6 +4,7 @@
 // `reset()` to `stop()`.
 import { readFileSync } from 'node:fs';
 import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { processCpuSeconds } from './proc-cpu.js';
 import { round } from './support.js';
 
 export interface RuntimeStats {
@@ -30,26 +31,35 @@ export interface RuntimeStats {
   mainThread?: { runShareOfWall: number; waitShareOfWall: number };
 }
 
-/** The main thread's ns on a core and ns runnable but waiting for one, or undefined off Linux. */
-function schedstat(): { runNs: number; waitNs: number } | undefined {
+/** A main thread's ns on a core and ns runnable but waiting for one, or undefined off Linux. */
+function schedstat(pid = process.pid): { runNs: number; waitNs: number } | undefined {
   try {
-    const [run, wait] = readFileSync(`/proc/${process.pid}/task/${process.pid}/schedstat`, 'utf8').split(' ');
+    const [run, wait] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ');
     return { runNs: Number(run), waitNs: Number(wait) };
   } catch {
     return undefined;
   }
 }
 
-/** CPU and scheduling over a window: start with `cpuSince()`, read it with the returned function. */
-function cpuSince(): (wallMs: number) => Pick<RuntimeStats, 'cpuShareOfWall' | 'mainThread'> {
-  const cpu0 = process.cpuUsage();
-  const sched0 = schedstat();
+export type ProcessCpu = Pick<RuntimeStats, 'cpuShareOfWall' | 'mainThread'>;
+
+/**
+ * CPU and scheduling over a window, of this process or another (its CPU from /proc, 10 ms
+ * ticks): start with `cpuSince()`, read it with the returned function.
+ */
+export function cpuSince(pid = process.pid): (wallMs: number) => ProcessCpu {
+  const cpuMs = () => {
+    if (pid !== process.pid) return processCpuSeconds(pid) * 1000;
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1000;
+  };
+  const cpu0 = cpuMs();
+  const sched0 = schedstat(pid);
   return (wallMs) => {
-    const cpu = process.cpuUsage(cpu0);
-    const sched = schedstat();
+    const sched = schedstat(pid);
     const share = (ns: number) => round(ns / 1e6 / wallMs, 3);
     return {
-      cpuShareOfWall: round((cpu.user + cpu.system) / 1000 / wallMs, 3),
+      cpuShareOfWall: round((cpuMs() - cpu0) / wallMs, 3),
       ...(sched && sched0
         ? {
             mainThread: {

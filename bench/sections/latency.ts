@@ -16,7 +16,7 @@ import { openJobSystem } from '../../shared/wiring.js';
 import { spawnLatencyWorker } from '../children.js';
 import { startMeasuredWorker, type WorkerSideReport } from '../latency-worker.js';
 import { progress } from '../report.js';
-import { type RuntimeStats, watchRuntime } from '../runtime-stats.js';
+import { cpuSince, type ProcessCpu, type RuntimeStats, watchRuntime } from '../runtime-stats.js';
 import {
   type BenchServices,
   devNullLogger,
@@ -31,6 +31,8 @@ import { benchGenerator, seedUsers } from '../workload.js';
 /** The figures the charts read (charts/bench.ts), and what only the bench's tables show. */
 export interface LatencyResult extends LatencyFigures {
   achievedPerSec: number;
+  /** Jobs of the run that failed for good (an update racing its user's delete), not measured. */
+  failedJobs?: number;
   /** Median wait in the queue and median processing, of all measured jobs and of the slowest 1%. */
   split?: { all: WaitAndWork; slowest1pct: WaitAndWork };
   /**
@@ -46,6 +48,8 @@ export interface LatencyResult extends LatencyFigures {
   placement?: WorkerPlacement;
   /** The bench's process (producer and bookkeeping; the worker too when in-process) over the window. */
   benchRuntime?: RuntimeStats;
+  /** dynalite's process (the DynamoDB every call waits on) over the window. */
+  dynalite?: ProcessCpu;
 }
 
 export interface WaitAndWork {
@@ -128,13 +132,22 @@ export async function latency(
     const bench = watchRuntime();
     const measureFrom = Date.now() + options.warmupSeconds * 1000;
     worker.measureFrom(measureFrom);
-    const warmedUp = setTimeout(() => bench.reset(), measureFrom - Date.now());
+    const dynalitePid = services.dynalite.process.pid;
+    let dynaliteCpu: ((wallMs: number) => ProcessCpu) | undefined;
+    let windowStart = 0;
+    const warmedUp = setTimeout(() => {
+      bench.reset();
+      windowStart = performance.now();
+      if (dynalitePid) dynaliteCpu = cpuSince(dynalitePid);
+    }, measureFrom - Date.now());
     const started = Date.now();
     await producer.run();
     const producedIn = (Date.now() - started) / 1000;
     const report = await worker.report;
     clearTimeout(warmedUp);
-    return figures(options, placement, { report, bench: bench.stop(), achievedPerSec: round(total / producedIn, 1) });
+    const dynalite = dynaliteCpu?.(performance.now() - windowStart);
+    const achievedPerSec = round(total / producedIn, 1);
+    return figures(options, placement, { report, bench: bench.stop(), dynalite, achievedPerSec });
   } finally {
     await worker.stop();
     await producerSide.close();
@@ -147,7 +160,7 @@ export async function latency(
 function figures(
   options: { perSec: number; seconds: number },
   placement: WorkerPlacement,
-  measured: { report: WorkerSideReport; bench: RuntimeStats; achievedPerSec: number },
+  measured: { report: WorkerSideReport; bench: RuntimeStats; dynalite?: ProcessCpu; achievedPerSec: number },
 ): LatencyResult {
   const { report } = measured;
   const ms = (v: number) => round(v, 1);
@@ -161,6 +174,7 @@ function figures(
     offeredPerSec: options.perSec,
     seconds: options.seconds,
     measuredJobs: samples.length,
+    failedJobs: report.failedJobs,
     achievedPerSec: measured.achievedPerSec,
     p50: percentile(samples, 50),
     p95: percentile(samples, 95),
@@ -191,5 +205,6 @@ function figures(
     runtime: report.runtime,
     placement,
     benchRuntime: measured.bench,
+    ...(measured.dynalite ? { dynalite: measured.dynalite } : {}),
   };
 }

@@ -2,7 +2,7 @@
 // memory, the producer's enqueue rate, and sharding.
 import { fmt } from '../../charts/table.js';
 import type { Row } from '../report.js';
-import type { RuntimeStats } from '../runtime-stats.js';
+import type { ProcessCpu } from '../runtime-stats.js';
 import type { LatencyResult } from '../sections/latency.js';
 import type { MemoryResult } from '../sections/memory.js';
 import type { ProducerResult } from '../sections/producer.js';
@@ -28,7 +28,7 @@ export function latencyRows(l: LatencyResult, met: string, ownMet: string): Row[
   rows.push([
     `Latency at ${l.offeredPerSec} jobs/s for ${l.seconds} s (enqueue→completion)`,
     `p50 ${l.p50} / p95 ${l.p95} / p99 ${l.p99} ms`,
-    `max ${l.max} ms, ${l.measuredJobs} jobs`,
+    `max ${l.max} ms, ${l.measuredJobs} jobs${l.failedJobs ? ` (${l.failedJobs} more failed for good, not measured)` : ''}`,
     '',
     `p99 <= 25 ms${met}`,
   ]);
@@ -77,11 +77,12 @@ function tailRows(l: LatencyResult): Row[] {
     rows.push(...cpuRows('worker', l.runtime));
   }
   if (l.benchRuntime && l.placement === 'child') rows.push(...cpuRows('bench (producer)', l.benchRuntime));
+  if (l.dynalite) rows.push(...cpuRows('dynalite', l.dynalite));
   return rows;
 }
 
 /** A process's CPU over the window, and how long its main thread waited for a core (Linux). */
-function cpuRows(who: string, r: RuntimeStats): Row[] {
+function cpuRows(who: string, r: ProcessCpu): Row[] {
   if (r.cpuShareOfWall === undefined) return [];
   const pct = (share: number) => `${(share * 100).toFixed(0)}%`;
   const thread = r.mainThread
