@@ -13,7 +13,7 @@ import { WorkerMetrics } from '../worker/metrics.js';
 import { startWorkerService } from '../worker/worker-service.js';
 import { type RuntimeStats, watchRuntime } from './runtime-stats.js';
 import { devNullLogger } from './support.js';
-import { StepTimes, timeAcks, timeAttempts, timedStores } from './timing.js';
+import { type MutexWaits, StepTimes, timeAcks, timeAttempts, timedStores, timeMutexWaits } from './timing.js';
 
 /** One measured job: enqueue→completion, its wait in the queue, its processing, its DynamoDB time (ms). */
 export interface JobTimes {
@@ -35,6 +35,8 @@ export interface WorkerSideReport {
   stepsMsPerJob: Record<string, number>;
   /** Every DynamoDB call's ms over the measured window (SDK retries included). */
   callMs: number[];
+  /** Writers' waits for their user's turn, over the whole run. */
+  mutexWaits: MutexWaits;
   /** The worker's process over the measured window. */
   runtime: RuntimeStats;
 }
@@ -99,6 +101,7 @@ export function startMeasuredWorker(
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   const times = new StepTimes();
   const untimeAcks = timeAcks(times);
+  const mutexWaits = timeMutexWaits();
   const inDynamo = new DynamoTimePerJob();
   const stores = inDynamo.timingDecisions(timedStores(createDynamoStores(dynamo, config), times));
   const service = startWorkerService({ config, stores, redis, logger: devNullLogger(), metrics });
@@ -144,9 +147,11 @@ export function startMeasuredWorker(
     measureFrom = Number.POSITIVE_INFINITY;
     await service.close();
     untimeAcks();
+    const waits = mutexWaits();
     redis.disconnect();
     dynamo.close();
-    return { jobs, failedJobs: failed.size, stepsMsPerJob: times.perJob(total), callMs, runtime: runtimeStats };
+    const stepsMsPerJob = times.perJob(total);
+    return { jobs, failedJobs: failed.size, stepsMsPerJob, callMs, runtime: runtimeStats, mutexWaits: waits };
   });
   return {
     ready: service.worker.waitUntilReady(),

@@ -5,6 +5,7 @@
 import { Job } from 'bullmq';
 import type { JobLifecycle } from '../shared/lifecycle/job-lifecycle.js';
 import type { Stores } from '../shared/store/types.js';
+import { KeyedMutex } from '../worker/keyed-mutex.js';
 
 export type Step = 'handler' | 'read' | 'append' | 'project' | 'history-flush' | 'ack' | 'decide';
 
@@ -95,5 +96,38 @@ export function timeAcks(times: StepTimes): () => void {
   };
   return () => {
     Job.prototype.moveToCompleted = original;
+  };
+}
+
+/** Waits for a user's turn (KeyedMutex: writers on one user in a process queue behind each other). */
+export interface MutexWaits {
+  /** Turns taken, and how many of them waited 1 ms or more for an earlier writer. */
+  runs: number;
+  waited1ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+/** Times each KeyedMutex turn's wait (call to start) until the returned function is called. */
+export function timeMutexWaits(): () => MutexWaits {
+  const original = KeyedMutex.prototype.run;
+  const waits: number[] = [];
+  KeyedMutex.prototype.run = function <T>(this: KeyedMutex, key: string, fn: () => Promise<T>): Promise<T> {
+    const called = performance.now();
+    return original.call<KeyedMutex, [string, () => Promise<T>], Promise<T>>(this, key, () => {
+      waits.push(performance.now() - called);
+      return fn();
+    });
+  };
+  return () => {
+    KeyedMutex.prototype.run = original;
+    waits.sort((a, b) => a - b);
+    const ms = (v: number | undefined) => Math.round((v ?? 0) * 10) / 10;
+    return {
+      runs: waits.length,
+      waited1ms: waits.filter((w) => w >= 1).length,
+      p99Ms: ms(waits[Math.min(waits.length - 1, Math.floor(waits.length * 0.99))]),
+      maxMs: ms(waits.at(-1)),
+    };
   };
 }

@@ -26,6 +26,7 @@ import {
   type runConfig,
   runConfigWithTable,
 } from '../support.js';
+import type { MutexWaits } from '../timing.js';
 import { benchGenerator, seedUsers } from '../workload.js';
 
 /** The figures the charts read (charts/bench.ts), and what only the bench's tables show. */
@@ -33,6 +34,8 @@ export interface LatencyResult extends LatencyFigures {
   achievedPerSec: number;
   /** Jobs of the run that failed for good (an update racing its user's delete), not measured. */
   failedJobs?: number;
+  /** Writers' waits for their user's turn in the worker (a hot user's queue), over the whole run. */
+  mutexWaits?: MutexWaits;
   /** Median wait in the queue and median processing, of all measured jobs and of the slowest 1%. */
   split?: { all: WaitAndWork; slowest1pct: WaitAndWork };
   /**
@@ -175,6 +178,7 @@ function figures(
     seconds: options.seconds,
     measuredJobs: samples.length,
     failedJobs: report.failedJobs,
+    mutexWaits: report.mutexWaits,
     achievedPerSec: measured.achievedPerSec,
     p50: percentile(samples, 50),
     p95: percentile(samples, 95),

@@ -63,6 +63,16 @@ function tailRows(l: LatencyResult): Row[] {
     ]);
   }
   if (l.dynamoCallMs) rows.push(percentilesRow('Latency: DynamoDB calls (dynalite)', l.dynamoCallMs));
+  if (l.mutexWaits) {
+    const m = l.mutexWaits;
+    rows.push([
+      "Latency: writers' waits for their user's turn (worker's KeyedMutex)",
+      `${m.waited1ms} of ${m.runs} turns waited ≥ 1 ms`,
+      `p99 ${m.p99Ms} / max ${m.maxMs} ms`,
+      '',
+      '(info)',
+    ]);
+  }
   if (l.runtime) {
     const { eventLoopDelayMs: loop, gc } = l.runtime;
     const where = l.placement === 'child' ? 'a process of its own' : 'in the bench process, beside the producer';
