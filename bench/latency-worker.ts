@@ -23,6 +23,8 @@ export interface JobTimes {
   waitMs: number;
   processingMs: number;
   dynamoMs: number;
+  /** Its user commands' waits for their user's turn (behind another job's writes on the user). */
+  turnWaitMs: number;
 }
 
 /** What the measured worker hands back once it has completed every job. */
@@ -136,6 +138,7 @@ export function startMeasuredWorker(
           waitMs: processedOn - job.timestamp,
           processingMs: job.finishedOn - processedOn,
           dynamoMs: inDynamo.of(String(job.id)),
+          turnWaitMs: mutexWaits.ofJob(String(job.id)),
         });
       }
       settle(String(job.id));
@@ -147,7 +150,7 @@ export function startMeasuredWorker(
     measureFrom = Number.POSITIVE_INFINITY;
     await service.close();
     untimeAcks();
-    const waits = mutexWaits();
+    const waits = mutexWaits.stop();
     redis.disconnect();
     dynamo.close();
     const stepsMsPerJob = times.perJob(total);

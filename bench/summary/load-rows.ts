@@ -68,7 +68,7 @@ function tailRows(l: LatencyResult): Row[] {
     rows.push([
       "Latency: writers' waits for their user's turn (worker's KeyedMutex)",
       `${m.waited1ms} of ${m.runs} turns waited ≥ 1 ms`,
-      `p99 ${m.p99Ms} / max ${m.maxMs} ms`,
+      `p99 ${m.p99Ms} / max ${m.maxMs} ms${l.ownMs?.lessTurnWaitsP99 === undefined ? '' : `; own time p99 less them ${l.ownMs.lessTurnWaitsP99} ms`}`,
       '',
       '(info)',
     ]);
