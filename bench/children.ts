@@ -1,9 +1,15 @@
 // Child processes of the bench: `worker/main.ts` exactly as `npm start` runs it (scaling, memory,
-// tracing, profile), and the raw BullMQ no-op worker on a chosen Node (node-versions); as real
+// tracing, profile), the latency section's measured worker (latency-worker-child.ts), and the raw BullMQ no-op worker on a chosen Node (node-versions); as real
 // processes (stdout to /dev/null), their memory and CPU read from the OS.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { WorkerSideReport } from './latency-worker.js';
+
+export { mainThreadCpuSeconds, processCpuSeconds } from './proc-cpu.js';
+
 import type { NoOpDrain } from './noop-worker.js';
 
 const root = join(import.meta.dirname, '..');
@@ -17,14 +23,79 @@ export interface WorkerChild {
 
 /** `nodeArgs` go before the script (e.g. --cpu-prof). */
 export function spawnWorker(env: Record<string, string>, nodeArgs: readonly string[] = []): WorkerChild {
-  return spawnScript(join(root, 'worker', 'main.ts'), {
+  return spawnScript(join(root, 'worker', 'main.ts'), { nodeArgs, env: withAwsKeys(env) });
+}
+
+/** The SDK wants keys, even for dynalite. */
+function withAwsKeys(env: Record<string, string>): Record<string, string> {
+  return {
+    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'bench',
+    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'bench',
+    ...env,
+  };
+}
+
+/** What bench/latency-worker-child.ts sends: ready, progress every 100 jobs, the report at the end. */
+export type LatencyChildMessage =
+  | { type: 'ready' }
+  | { type: 'progress'; finished: number }
+  | { type: 'report'; report: WorkerSideReport };
+
+/** What it is sent: the measured window's start (epoch ms). */
+export type LatencyParentMessage = { type: 'measure'; fromEpochMs: number };
+
+export interface LatencyWorkerChild {
+  ready: Promise<void>;
+  measureFrom(epochMs: number): void;
+  /** The child's report once it has completed `total` jobs; rejects if it exits without one. */
+  report: Promise<WorkerSideReport>;
+  stop(): Promise<void>;
+}
+
+/** How long a latency child that has reported gets to exit by itself before SIGTERM. */
+const CHILD_EXIT_GRACE_MS = 10_000;
+
+/** The latency section's measured worker in a process of its own, on the run's env. */
+export function spawnLatencyWorker(
+  env: Record<string, string>,
+  total: number,
+  onProgress: (finished: number) => void,
+  nodeArgs: readonly string[] = [],
+): LatencyWorkerChild {
+  const child = spawnScript(join(root, 'bench', 'latency-worker-child.ts'), {
+    env: withAwsKeys(env),
     nodeArgs,
-    env: {
-      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'bench',
-      AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'bench',
-      ...env,
-    },
+    args: [String(total)],
   });
+  let ready: () => void = () => {};
+  let report: (r: WorkerSideReport) => void = () => {};
+  const onMessage = (message: LatencyChildMessage) => {
+    if (message.type === 'ready') ready();
+    else if (message.type === 'progress') onProgress(message.finished);
+    else report(message.report);
+  };
+  child.process.on('message', onMessage);
+  const gone = new Promise<never>((_, reject) => {
+    // 'close', not 'exit': it comes after the IPC channel has delivered what the child sent.
+    child.process.once('close', (code, signal) =>
+      reject(new Error(`latency worker child exited (${signal ?? code}) without a report:\n${child.stderr()}`)),
+    );
+  });
+  const reported = Promise.race([new Promise<WorkerSideReport>((resolve) => (report = resolve)), gone]);
+  // Whoever awaits it sees the rejection; nobody awaiting it (a failed start) is no crash.
+  reported.catch(() => {});
+  return {
+    ready: Promise.race([new Promise<void>((resolve) => (ready = resolve)), gone]),
+    measureFrom: (epochMs) =>
+      child.process.send({ type: 'measure', fromEpochMs: epochMs } satisfies LatencyParentMessage),
+    report: reported,
+    // After its report the child exits by itself (writing a --cpu-prof profile on the way): give it time.
+    stop: async () => {
+      if (child.process.exitCode === null && child.process.signalCode === null)
+        await Promise.race([once(child.process, 'exit'), sleep(CHILD_EXIT_GRACE_MS)]);
+      await child.stop();
+    },
+  };
 }
 
 /** A TypeScript script through tsx under `node` (this process's Node unless given). */
@@ -113,23 +184,3 @@ export function rssBytes(pid: number): number {
     );
   }
 }
-
-/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat (Linux; the bench's platform). */
-export function processCpuSeconds(pid: number): number {
-  return cpuSecondsOf(`/proc/${pid}/stat`);
-}
-
-/** CPU seconds of a process's main thread alone (its JavaScript; not GC helpers or libuv's pool). */
-export function mainThreadCpuSeconds(pid: number): number {
-  return cpuSecondsOf(`/proc/${pid}/task/${pid}/stat`);
-}
-
-function cpuSecondsOf(statFile: string): number {
-  // Fields after the command name (which may contain spaces): utime and stime are the 12th and 13th.
-  const stat = readFileSync(statFile, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
-}
-
-/** USER_HZ: 100 on every Linux the bench runs on (getconf CLK_TCK). */
-const CLOCK_TICKS_PER_SECOND = 100;

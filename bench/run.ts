@@ -15,7 +15,7 @@ import { ceilingRun, naiveRun, projectRun } from './sections/end-to-end.js';
 import { history } from './sections/history.js';
 import { hotAggregate } from './sections/hot-aggregate.js';
 import { idleFleet } from './sections/idle-fleet.js';
-import { latency } from './sections/latency.js';
+import { latency, type WorkerPlacement } from './sections/latency.js';
 import { memory } from './sections/memory.js';
 import { nodeVersions } from './sections/node-versions.js';
 import { producerRates } from './sections/producer.js';
@@ -36,7 +36,7 @@ const SECTIONS = [
   ...['tracing', 'history', 'hot', 'shards', 'node-versions', 'capacity', 'redis-cost', 'idle-fleet', 'search'],
 ];
 
-const BENCH_USAGE = `Usage: npm run bench [-- --quick] [--only=SECTION[,SECTION…]] [--jobs=N] [--redis-port=N]
+const BENCH_USAGE = `Usage: npm run bench [-- --quick] [--only=SECTION[,SECTION…]] [--jobs=N] [--redis-port=N] [--latency-worker=WHERE]
 
 Measures each figure against its baseline on this machine (several minutes; --quick is a smoke run
 of a minute or two) and writes a table on the terminal and bench/results/latest.json (quick.json
@@ -47,10 +47,14 @@ Options:
   --only=LIST     only these sections: ${SECTIONS.join(', ')}
   --jobs=N        the queue-overhead section's job count (for profiling)
   --redis-port=N  the bench's own redis-server on this port (default: any free one)
+  --latency-worker=WHERE  the latency section's worker: child (a process of its own, as deployed;
+                  the default) or in-process (beside the producer, as the section ran before)
   -h, --help      this help
 
 Example:
   npm run bench -- --quick --only=overhead,e2e`;
+
+const isPlacement = (value: string): value is WorkerPlacement => value === 'child' || value === 'in-process';
 
 function readBenchFlags() {
   const { values } = parseFlags({
@@ -60,6 +64,7 @@ function readBenchFlags() {
       only: { type: 'string' },
       jobs: { type: 'string' },
       'redis-port': { type: 'string' },
+      'latency-worker': { type: 'string', default: 'child' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -71,7 +76,10 @@ function readBenchFlags() {
   const redisPort = values['redis-port'] === undefined ? 0 : Number(values['redis-port']);
   if (!Number.isInteger(redisPort) || redisPort < 0)
     throw new Error(`--redis-port needs a port, got "${values['redis-port']}"`);
-  return { quick: values.quick, only, jobs, redisPort, help: values.help };
+  const latencyWorker = values['latency-worker'];
+  if (!isPlacement(latencyWorker))
+    throw new Error(`--latency-worker needs child or in-process, got "${latencyWorker}"`);
+  return { quick: values.quick, only, jobs, redisPort, latencyWorker, help: values.help };
 }
 
 const flags = scriptFlags('bench', BENCH_USAGE, readBenchFlags);
@@ -170,7 +178,8 @@ async function main() {
     if (wanted('commands')) figures.redisCommands = await redisCommands(services, sizes.commands);
     if (wanted('profile')) figures.workerProfile = await workerProfile(services, sizes.profile);
     if (wanted('scaling')) figures.scaling = await scaling(services, sizes.scaling);
-    if (wanted('latency')) figures.latency = await latency(services, sizes.latency);
+    if (wanted('latency'))
+      figures.latency = await latency(services, { ...sizes.latency, placement: flags.latencyWorker });
     if (wanted('memory')) figures.memory = await memory(services, sizes.memory);
     if (wanted('producer')) figures.producer = await producerRates(services, sizes.producer);
     if (wanted('tracing')) figures.tracing = await tracingOverhead(services, sizes.tracing);

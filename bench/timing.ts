@@ -2,9 +2,12 @@
 // history flush), the attempt itself from the lifecycle's `completed` transition (validation and
 // handler), and BullMQ's acknowledgement
 // (moveToCompleted, which also fetches the next job) by wrapping Job.prototype, for the timed run only.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Job } from 'bullmq';
 import type { JobLifecycle } from '../shared/lifecycle/job-lifecycle.js';
 import type { Stores } from '../shared/store/types.js';
+import { KeyedMutex } from '../worker/keyed-mutex.js';
+import { UserCommands } from '../worker/user-commands.js';
 
 export type Step = 'handler' | 'read' | 'append' | 'project' | 'history-flush' | 'ack' | 'decide';
 
@@ -95,5 +98,68 @@ export function timeAcks(times: StepTimes): () => void {
   };
   return () => {
     Job.prototype.moveToCompleted = original;
+  };
+}
+
+/** Waits for a user's turn (KeyedMutex: writers on one user in a process queue behind each other). */
+export interface MutexWaits {
+  /** Turns taken, and how many of them waited 1 ms or more for an earlier writer. */
+  runs: number;
+  waited1ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+/** The job a user command runs for, so a turn's wait is charged to it. */
+const commandJob = new AsyncLocalStorage<string>();
+
+/**
+ * Times each KeyedMutex turn's wait (call to start) and sums it per job (the user commands' jobId)
+ * until `stop` is called.
+ */
+export function timeMutexWaits(): { ofJob(jobId: string): number; stop(): MutexWaits } {
+  const run = KeyedMutex.prototype.run;
+  const commands = {
+    create: UserCommands.prototype.create,
+    update: UserCommands.prototype.update,
+    del: UserCommands.prototype.delete,
+  };
+  const waits: number[] = [];
+  const perJob = new Map<string, number>();
+  KeyedMutex.prototype.run = function <T>(this: KeyedMutex, key: string, fn: () => Promise<T>): Promise<T> {
+    const called = performance.now();
+    const jobId = commandJob.getStore();
+    return run.call<KeyedMutex, [string, () => Promise<T>], Promise<T>>(this, key, () => {
+      const waited = performance.now() - called;
+      waits.push(waited);
+      if (jobId !== undefined) perJob.set(jobId, (perJob.get(jobId) ?? 0) + waited);
+      return fn();
+    });
+  };
+  UserCommands.prototype.create = function (this: UserCommands, jobId, ...rest) {
+    return commandJob.run(jobId, () => commands.create.call(this, jobId, ...rest));
+  };
+  UserCommands.prototype.update = function (this: UserCommands, jobId, ...rest) {
+    return commandJob.run(jobId, () => commands.update.call(this, jobId, ...rest));
+  };
+  UserCommands.prototype.delete = function (this: UserCommands, jobId, ...rest) {
+    return commandJob.run(jobId, () => commands.del.call(this, jobId, ...rest));
+  };
+  return {
+    ofJob: (jobId) => perJob.get(jobId) ?? 0,
+    stop() {
+      KeyedMutex.prototype.run = run;
+      UserCommands.prototype.create = commands.create;
+      UserCommands.prototype.update = commands.update;
+      UserCommands.prototype.delete = commands.del;
+      waits.sort((a, b) => a - b);
+      const ms = (v: number | undefined) => Math.round((v ?? 0) * 10) / 10;
+      return {
+        runs: waits.length,
+        waited1ms: waits.filter((w) => w >= 1).length,
+        p99Ms: ms(waits[Math.min(waits.length - 1, Math.floor(waits.length * 0.99))]),
+        maxMs: ms(waits.at(-1)),
+      };
+    },
   };
 }

@@ -2,6 +2,7 @@
 // memory, the producer's enqueue rate, and sharding.
 import { fmt } from '../../charts/table.js';
 import type { Row } from '../report.js';
+import type { ProcessCpu } from '../runtime-stats.js';
 import type { LatencyResult } from '../sections/latency.js';
 import type { MemoryResult } from '../sections/memory.js';
 import type { ProducerResult } from '../sections/producer.js';
@@ -27,7 +28,7 @@ export function latencyRows(l: LatencyResult, met: string, ownMet: string): Row[
   rows.push([
     `Latency at ${l.offeredPerSec} jobs/s for ${l.seconds} s (enqueue→completion)`,
     `p50 ${l.p50} / p95 ${l.p95} / p99 ${l.p99} ms`,
-    `max ${l.max} ms, ${l.measuredJobs} jobs`,
+    `max ${l.max} ms, ${l.measuredJobs} jobs${l.failedJobs ? ` (${l.failedJobs} more failed for good, not measured)` : ''}`,
     '',
     `p99 <= 25 ms${met}`,
   ]);
@@ -62,9 +63,20 @@ function tailRows(l: LatencyResult): Row[] {
     ]);
   }
   if (l.dynamoCallMs) rows.push(percentilesRow('Latency: DynamoDB calls (dynalite)', l.dynamoCallMs));
+  if (l.mutexWaits) {
+    const m = l.mutexWaits;
+    rows.push([
+      "Latency: writers' waits for their user's turn (worker's KeyedMutex)",
+      `${m.waited1ms} of ${m.runs} turns waited ≥ 1 ms`,
+      `p99 ${m.p99Ms} / max ${m.maxMs} ms${l.ownMs?.lessTurnWaitsP99 === undefined ? '' : `; own time p99 less them ${l.ownMs.lessTurnWaitsP99} ms`}`,
+      '',
+      '(info)',
+    ]);
+  }
   if (l.runtime) {
     const { eventLoopDelayMs: loop, gc } = l.runtime;
-    rows.push(percentilesRow('Latency: worker event-loop delay', loop));
+    const where = l.placement === 'child' ? 'a process of its own' : 'in the bench process, beside the producer';
+    rows.push(percentilesRow(`Latency: worker (${where}) event-loop delay`, loop));
     rows.push([
       'Latency: worker GC pauses',
       `${gc.count}, ${gc.totalMs} ms in all (${(gc.shareOfWall * 100).toFixed(1)}% of the time)`,
@@ -72,8 +84,21 @@ function tailRows(l: LatencyResult): Row[] {
       '',
       '(info)',
     ]);
+    rows.push(...cpuRows('worker', l.runtime));
   }
+  if (l.benchRuntime && l.placement === 'child') rows.push(...cpuRows('bench (producer)', l.benchRuntime));
+  if (l.dynalite) rows.push(...cpuRows('dynalite', l.dynalite));
   return rows;
+}
+
+/** A process's CPU over the window, and how long its main thread waited for a core (Linux). */
+function cpuRows(who: string, r: ProcessCpu): Row[] {
+  if (r.cpuShareOfWall === undefined) return [];
+  const pct = (share: number) => `${(share * 100).toFixed(0)}%`;
+  const thread = r.mainThread
+    ? `main thread on a core ${pct(r.mainThread.runShareOfWall)}, waiting for one ${pct(r.mainThread.waitShareOfWall)} of the time`
+    : '';
+  return [[`Latency: ${who} process CPU (all threads)`, `${pct(r.cpuShareOfWall)} of a core`, thread, '', '(info)']];
 }
 
 /** Worker RSS as jobs go by, and what Redis holds after the run. */
