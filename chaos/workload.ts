@@ -69,6 +69,8 @@ export interface WorkloadRun {
   stack: ChaosStack;
   report: CheckReport;
   drained: boolean;
+  /** performance.now() when the run was seen drained (before the check, which a loaded machine slows). */
+  drainedAt: number;
   producerExitCode: number | null;
   kills: number;
   deadLetters: DeadLetterEntry[];
@@ -126,6 +128,7 @@ export async function runWorkload<T>(
       timeoutMs: options.timeoutMs ?? 60_000 + options.jobs * 40,
       ...(options.expectEveryJobInLedger === false ? {} : { expectedEnqueued: options.jobs }),
     });
+    const drainedAt = performance.now();
     await killer?.stop();
     await periodic?.stop();
     await sampler?.stop();
@@ -140,6 +143,7 @@ export async function runWorkload<T>(
       stack,
       report,
       drained,
+      drainedAt,
       producerExitCode: producer.process.exitCode,
       kills,
       deadLetters,
