@@ -1,5 +1,6 @@
 // The chaos suite's pictures, from its results (chaos/results/latest.json): every scenario's jobs
-// by outcome, and the soak's memory as its jobs finish.
+// by outcome, the soak's memory as its jobs finish, and the capacity scenario's flow control second
+// by second.
 import type { ChartFile } from './bench.js';
 import { barChart, lineChart, type Series } from './svg.js';
 
@@ -82,8 +83,50 @@ function soakCharts(soak: ScenarioFigures): ChartFile[] {
   ];
 }
 
+/** The capacity scenario's seconds (chaos/scenarios/capacity.ts's FlowTimeline), as the chart reads them. */
+interface FlowTimelineFigures {
+  seconds: number[];
+  admittedWriteUnits: number[];
+  throttledRequests: number[];
+  rateJobsPerSecond: number[];
+}
+
+/**
+ * The capacity scenario second by second: what the table admitted against its budget, the fleet's
+ * rate (in write units: jobs/s times the run's write units per job, so it sits on the same axis)
+ * and the requests throttled. Results saved before the scenario kept its seconds draw nothing.
+ */
+function capacityFlowChart(capacity: ScenarioFigures): ChartFile[] {
+  const timeline = capacity.flowTimeline as FlowTimelineFigures | undefined;
+  const faults = (capacity.faults ?? {}) as { capacityUnitsPerSecond?: number; unitsPerJob?: number };
+  if (!timeline || timeline.seconds.length < 2 || !faults.capacityUnitsPerSecond || !faults.unitsPerJob) return [];
+  const { capacityUnitsPerSecond: budget, unitsPerJob } = faults;
+  return [
+    {
+      name: 'chaos-capacity-flow.svg',
+      svg: lineChart({
+        title: `Flow control: the fleet against a table of ${budget} write units/s`,
+        subtitle: `capacity scenario, ${capacity.enqueued.toLocaleString('en-US')} jobs, 4 workers, demand ~2x: goodput ${String(capacity.goodputShare)}, ${Math.round(Number(capacity.throttledShare) * 100)}% of requests throttled`,
+        x: { label: 'seconds since the first request', values: timeline.seconds },
+        y: { label: 'per second' },
+        series: [
+          { name: 'write units admitted', values: timeline.admittedWriteUnits, color: '#009E73' },
+          { name: 'budget', values: timeline.seconds.map(() => budget), color: '#bbbbbb' },
+          {
+            name: `fleet rate × ${unitsPerJob.toFixed(1)} units a job (0: no limit)`,
+            values: timeline.rateJobsPerSecond.map((rate) => Math.round(rate * unitsPerJob)),
+            color: '#0072B2',
+          },
+          { name: 'requests throttled', values: timeline.throttledRequests, color: '#D55E00' },
+        ],
+      }),
+    },
+  ];
+}
+
 export function chaosCharts(results: readonly ScenarioFigures[]): ChartFile[] {
   const charts = results.length > 0 ? [outcomes(results)] : [];
   const soak = results.find((r) => r.scenario === 'soak');
-  return soak ? [...charts, ...soakCharts(soak)] : charts;
+  const capacity = results.find((r) => r.scenario === 'capacity');
+  return [...charts, ...(soak ? soakCharts(soak) : []), ...(capacity ? capacityFlowChart(capacity) : [])];
 }

@@ -13,7 +13,8 @@
 // count as work: they are the jobs' own record. It is a lower bound: a wasted attempt's read units
 // are subtracted from the write units too.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CapacityStats } from '../../devtools/capacity-limit.js';
+import type { CapacityLimit, CapacityStats } from '../../devtools/capacity-limit.js';
+import { readFleetFlow } from '../../shared/flow/fleet-rate.js';
 import { THROTTLING_ERRORS } from '../../shared/runtime/errors.js';
 import { expect, result, type ScenarioResult } from '../scenario.js';
 import type { ChaosStack } from '../stack.js';
@@ -73,6 +74,61 @@ export interface CapacityFigures {
   wastedUnits: number;
   seconds: number;
   jobsPerSecond: number;
+  /** Second by second from the first metered request: how the fleet's rate met the table. */
+  timeline: FlowTimeline;
+}
+
+/** One entry per second of the run (the charts draw it: chaos-capacity-flow.svg). */
+export interface FlowTimeline {
+  /** Seconds since the first metered request. */
+  seconds: number[];
+  /** Write units the table admitted in the second before. */
+  admittedWriteUnits: number[];
+  /** Requests the table throttled in the second before. */
+  throttledRequests: number[];
+  /** The fleet's rate limit as the flow hash held it (jobs/s; 0: no limit in force). */
+  rateJobsPerSecond: number[];
+}
+
+const SAMPLE_EVERY_MS = 1000;
+
+const emptyTimeline = (): FlowTimeline => ({
+  seconds: [],
+  admittedWriteUnits: [],
+  throttledRequests: [],
+  rateJobsPerSecond: [],
+});
+
+/**
+ * Samples the table's meter and the fleet's rate once a second until stopped. A sample whose read
+ * of Redis has not come back by the next one is skipped, so a slow Redis never queues reads.
+ */
+function sampleTimeline(stack: ChaosStack, limit: CapacityLimit): { timeline: FlowTimeline; stop: () => void } {
+  const timeline = emptyTimeline();
+  const startedAt = performance.now();
+  let previous = limit.stats();
+  let reading = false;
+  const timer = setInterval(() => {
+    if (reading) return;
+    reading = true;
+    const now = limit.stats();
+    const at = (performance.now() - startedAt) / 1000;
+    const [admitted, throttled] = [now.writeUnits - previous.writeUnits, now.throttled - previous.throttled];
+    previous = now;
+    readFleetFlow(stack.redis, stack.system.keys)
+      .then((flow) => {
+        timeline.seconds.push(Math.round(at * 10) / 10);
+        timeline.admittedWriteUnits.push(Math.round(admitted * 10) / 10);
+        timeline.throttledRequests.push(throttled);
+        timeline.rateJobsPerSecond.push(flow.rate ?? 0);
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        reading = false;
+      });
+  }, SAMPLE_EVERY_MS);
+  timer.unref();
+  return { timeline, stop: () => clearInterval(timer) };
 }
 
 /** Runs one capacity-limited workload and hands its figures, with the run, to `finish`. */
@@ -84,7 +140,8 @@ export async function runCapacity<T>(
   const demandJobsPerSecond = (2 * capacity) / WRITE_UNITS_PER_JOB;
   let startedAt = 0;
   let before: CapacityStats | undefined;
-  return runWorkload(
+  let sampler: ReturnType<typeof sampleTimeline> | undefined;
+  const running = runWorkload(
     {
       scenario: `capacity-${mode}-${workers}w`,
       jobs,
@@ -102,12 +159,14 @@ export async function runCapacity<T>(
         while (limit.stats().requests === idle && Date.now() < deadline) await sleep(20);
         startedAt = performance.now();
         before = limit.stats();
+        sampler = sampleTimeline(stack, limit);
       },
     },
     async (run) => {
       // Until the run drained: the check and the stop after it are no time the table could work in
       // (counted, a loaded machine's slow check read as the fleet leaving the budget unused).
       const seconds = (run.drainedAt - startedAt) / 1000;
+      sampler?.stop();
       const after = limitOf(run.stack).stats();
       const start = before ?? after;
       const admittedWriteUnits = after.writeUnits - start.writeUnits;
@@ -134,10 +193,13 @@ export async function runCapacity<T>(
         wastedUnits: Math.round(wastedUnits),
         seconds: Math.round(seconds * 10) / 10,
         jobsPerSecond: Math.round(run.report.completed / seconds),
+        timeline: sampler?.timeline ?? emptyTimeline(),
       };
       return finish(figures, run);
     },
   );
+  // Whatever the run's end: a failed run must not leave the sampler reading a stopped stack.
+  return running.finally(() => sampler?.stop());
 }
 
 /** The chaos scenario: flow control on, 4 workers, a budget of 100 units/s, with its expectations. */
@@ -185,6 +247,8 @@ export async function capacityScenario(jobs: number): Promise<ScenarioResult> {
         goodputShare: figures.goodputShare,
         throttledShare: figures.throttledShare,
         deadLetteredByThrottling: figures.deadLetteredByThrottling,
+        // Drawn by `npm run charts` (chaos-capacity-flow.svg).
+        flowTimeline: figures.timeline,
       },
     }),
   );
