@@ -184,6 +184,53 @@ describe('stepParts', () => {
   });
 });
 
+describe('the capacity scenario chart', () => {
+  const capacity = (extra: Record<string, unknown>) => ({
+    scenario: 'capacity',
+    enqueued: 4,
+    completed: 4,
+    deadLettered: 0,
+    pending: 0,
+    lost: 0,
+    duplicated: 0,
+    passed: true,
+    faults: { capacityUnitsPerSecond: 100, unitsPerJob: 5 },
+    goodputShare: 0.9,
+    throttledShare: 0.05,
+    ...extra,
+  });
+  const flowTimeline = {
+    seconds: [1, 2, 3],
+    admittedWriteUnits: [180, 120, 95],
+    throttledRequests: [0, 40, 3],
+    rateJobsPerSecond: [0, 20, 18],
+  };
+
+  it("draws the table's admitted units, its budget, the fleet's rate in units and the throttles, a point per second", () => {
+    const chart = chaosCharts([capacity({ flowTimeline })]).find((c) => c.name === 'chaos-capacity-flow.svg');
+    const groups = seriesGroups(parseSvg(chart?.svg ?? ''));
+    expect([...groups.keys()]).toEqual([
+      'write units admitted',
+      'budget',
+      'fleet rate × 5.0 units a job (0: no limit)',
+      'requests throttled',
+    ]);
+    for (const group of groups.values()) {
+      expect(all(group, 'polyline')[0]?.attributes.points?.split(' ')).toHaveLength(3);
+    }
+    // The rate is drawn in write units (jobs/s × units a job): 20 jobs/s at 5 units sits where 100 units would.
+    const y = (series: string, i: number) => {
+      const points = all(groups.get(series) as Element, 'polyline')[0]?.attributes.points?.split(' ') ?? [];
+      return Number(points[i]?.split(',')[1]);
+    };
+    expect(y('fleet rate × 5.0 units a job (0: no limit)', 1)).toBeCloseTo(y('budget', 1));
+  });
+
+  it('draws nothing for a result saved before the scenario kept its seconds', () => {
+    expect(chaosCharts([capacity({})]).map((c) => c.name)).toEqual(['chaos-outcomes.svg']);
+  });
+});
+
 describe('charts of the saved results', () => {
   it('draws the bench figures: scaling by worker count, latency percentiles, per-step time', () => {
     const doc = JSON.parse(readFileSync(BENCH_RESULTS, 'utf8')) as BenchDocument;
