@@ -249,13 +249,14 @@ describe('charts of the saved results', () => {
     expect(steps).toHaveLength(Object.keys(doc.details.latency?.stepsMsPerJob ?? {}).length);
   });
 
-  it('draws the chaos outcomes of every scenario and the soak memory samples', () => {
+  it("draws the chaos outcomes of every scenario, the soak memory samples and the capacity scenario's seconds", () => {
     const results = JSON.parse(readFileSync(CHAOS_RESULTS, 'utf8')) as ScenarioResult[];
     const charts = new Map(chaosCharts(results).map((c) => [c.name, parseSvg(c.svg)]));
     expect([...charts.keys()]).toEqual([
       'chaos-outcomes.svg',
       'chaos-soak-worker-rss.svg',
       'chaos-soak-redis-memory.svg',
+      'chaos-capacity-flow.svg',
     ]);
     const outcomes = charts.get('chaos-outcomes.svg') as Element;
     expect([...seriesGroups(outcomes).keys()]).toEqual(['completed', 'dead-lettered', 'pending', 'lost']);
@@ -270,6 +271,11 @@ describe('charts of the saved results', () => {
     const rss = seriesGroups(charts.get('chaos-soak-worker-rss.svg') as Element).get('long-lived worker w1');
     const points = all(rss as Element, 'polyline')[0]?.attributes.points?.split(' ') ?? [];
     expect(points).toHaveLength((soak.workerRssMb ?? []).length);
+    const capacity = results.find((r) => r.scenario === 'capacity') as ScenarioResult;
+    const admitted = seriesGroups(charts.get('chaos-capacity-flow.svg') as Element).get('write units admitted');
+    const seconds = (capacity.flowTimeline as { seconds: number[] } | undefined)?.seconds ?? [];
+    expect(seconds.length).toBeGreaterThan(100);
+    expect(all(admitted as Element, 'polyline')[0]?.attributes.points?.split(' ')).toHaveLength(seconds.length);
   });
 
   it('matches the charts committed in docs/charts (run `npm run charts` after changing either)', () => {
