@@ -5,6 +5,7 @@
 // shard's Redis gets the table's epoch again. Safe to run while workers run, and to run twice.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AttemptRecord, DeadLetterData } from '../lifecycle/dead-letter.js';
+import type { RestoredAs } from '../lifecycle/transitions/enqueue.js';
 import type { JobHistoryStore, JobRecord } from '../store/types.js';
 import type { ShardedJobSystem } from '../wiring.js';
 
@@ -57,20 +58,28 @@ export async function recoverFromRecords(
       if (!record.outcome) report.alreadyInRedis++;
       continue;
     }
-    if (record.outcome === undefined) {
-      if (!report.dryRun && (await lifecycle.restoreJob(job)) !== 'added') continue;
+    // Completed and purged are for good; undecided and dead-lettered may have changed since the scan
+    // read them (decided by a move of an instance from before the loss, reopened by a redrive): a
+    // recovery puts back what the record says under the job's lock, a dry run what the scan read.
+    if (record.outcome === 'completed' || record.outcome === 'purged') continue;
+    const restored = report.dryRun
+      ? dryRunOf(record)
+      : await lifecycle.restoreAccepted(job, (now) => deadLetterDataOf(now, system.stores.history));
+    if (restored === 'job') {
       report.reEnqueued++;
       if (report.examples.length < 5) report.examples.push(`${job.id}: re-enqueued`);
       if (pace > 0) await sleep(pace);
-    } else if (record.outcome === 'dead-lettered') {
-      const data = await deadLetterDataOf(record, system.stores.history);
-      if (!report.dryRun && (await lifecycle.restoreDeadLetter(job.id, data)) !== 'added') continue;
-      report.deadLettersRestored++;
-    }
+    } else if (restored === 'dead-letter') report.deadLettersRestored++;
   }
   if (!report.dryRun) for (const shard of system.shards) await shard.restoreEpoch();
   options.onProgress?.({ ...report });
   return report;
+}
+
+/** What a recovery would put back for `record`, as the scan read it. */
+function dryRunOf(record: JobRecord): RestoredAs {
+  if (record.outcome === undefined) return 'job';
+  return record.outcome === 'dead-lettered' ? 'dead-letter' : 'decided';
 }
 
 /** A DLQ entry rebuilt from the job's record and history (what Redis held is gone). */
