@@ -87,6 +87,11 @@ async function recoverOnStart(stores: Stores, redis: RedisConnection) {
       { reEnqueued: report.reEnqueued, deadLettersRestored: report.deadLettersRestored, records: report.records },
       `recovered Redis from DynamoDB: ${report.reEnqueued} job(s) re-enqueued, ${report.deadLettersRestored} DLQ entries restored`,
     );
+    if (report.lostDuringRecovery.length > 0)
+      logger.error(
+        { shards: report.lostDuringRecovery },
+        'Redis lost its data again while recovering: its epoch was not restored; run `djq recover` again',
+      );
   } finally {
     await system.close();
   }

@@ -2,7 +2,8 @@
 // whose generation has no outcome and that no Redis queue holds is re-enqueued under its own id;
 // every job decided dead-lettered whose DLQ entry is gone gets it back (with the attempts its
 // history kept). A job that completed, was dead-lettered or purged is never re-enqueued. Then each
-// shard's Redis gets the table's epoch again. Safe to run while workers run, and to run twice.
+// shard's Redis gets the table's epoch again, unless it lost its data while the recovery ran (a
+// mark written as it began is gone). Safe to run while workers run, and to run twice.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AttemptRecord, DeadLetterData } from '../lifecycle/dead-letter.js';
 import type { RestoredAs } from '../lifecycle/transitions/enqueue.js';
@@ -19,6 +20,11 @@ export interface RecoverReport {
   deadLettersRestored: number;
   /** Undecided jobs Redis still held (nothing to do). */
   alreadyInRedis: number;
+  /**
+   * Shards whose Redis lost its data again while the recovery ran: what was re-added before is
+   * gone, and their epoch was not restored (it still says Redis lost its data). Run it again.
+   */
+  lostDuringRecovery: number[];
   examples: string[];
 }
 
@@ -41,8 +47,11 @@ export async function recoverFromRecords(
     reEnqueued: 0,
     deadLettersRestored: 0,
     alreadyInRedis: 0,
+    lostDuringRecovery: [],
     examples: [],
   };
+  // Each shard's mark first: the epoch is given back only to a Redis that kept it to the end.
+  const marks = report.dryRun ? [] : await Promise.all(system.shards.map((shard) => shard.beginRecovery()));
   const pace = options.ratePerSecond ? 1000 / options.ratePerSecond : 0;
   const every = options.progressEvery ?? 1000;
   for await (const record of system.stores.jobs.scanAll()) {
@@ -71,7 +80,9 @@ export async function recoverFromRecords(
       if (pace > 0) await sleep(pace);
     } else if (restored === 'dead-letter') report.deadLettersRestored++;
   }
-  if (!report.dryRun) for (const shard of system.shards) await shard.restoreEpoch();
+  if (!report.dryRun)
+    for (const [i, shard] of system.shards.entries())
+      if ((await shard.restoreEpoch(marks[i])) === undefined) report.lostDuringRecovery.push(i);
   options.onProgress?.({ ...report });
   return report;
 }

@@ -1,6 +1,7 @@
 // Orders of operations on one job id that tried to break "Redis is a rebuildable cache": `djq
-// recover` (recoverFromRecords) against a move and a redrive, each forced by gates (a recovery
-// paused between its scan of the table and its re-adds, a paused DynamoDB call): no sleeps.
+// recover` (recoverFromRecords) against a move, a redrive and a second loss of Redis, each forced
+// by gates (a recovery paused between its scan of the table and its re-adds, a paused DynamoDB
+// call): no sleeps.
 
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -110,5 +111,34 @@ describe('djq recover against a redrive across the loss', () => {
     // Generation 2 is open in DynamoDB: Redis must hold it.
     expect((await whereIs(djq, id)).operations).toBe('waiting');
     expect(await checkDecisions(resources().stores, [djq.queues])).toMatchObject({ undecidedNotInRedis: 0 });
+  });
+});
+
+describe('Redis loses the queue again while djq recover runs', () => {
+  // Recovery re-adds job A, then Redis loses the queue again, then recovery re-adds job B and
+  // writes the epoch back: the epoch says Redis and the table agree, and A is in no queue.
+  it('does not give Redis the table epoch back', async () => {
+    const producer = actor('producer');
+    const djq = actor('djq');
+    const ids = [randomUUID(), randomUUID()];
+    await producer.lifecycle.enqueue(ids.map((id) => ({ id, name: 'get-user', data: { userId: id } })));
+    expect((await djq.checkEpoch()).state).toBe('ok');
+    await wipe(producer);
+
+    const secondLoss = gate();
+    const report = recoverFromRecords(recoverable(djq, ids, (i) => (i === 1 ? secondLoss.wait() : Promise.resolve())));
+    await secondLoss.reached;
+    expect((await whereIs(djq, ids[0] as string)).operations).toBe('waiting');
+    await wipe(producer);
+    secondLoss.release();
+    expect(await report).toMatchObject({ reEnqueued: 2, lostDuringRecovery: [0] });
+
+    // A is in no queue: the epoch must still say Redis lost its data…
+    expect((await whereIs(djq, ids[0] as string)).operations).toBe('missing');
+    expect((await djq.checkEpoch()).state).toBe('redis-lost');
+    // …and the next recovery brings A back (B is there) and restores it.
+    expect(await recoverFromRecords(recoverable(djq, ids))).toMatchObject({ reEnqueued: 1, lostDuringRecovery: [] });
+    expect((await whereIs(djq, ids[0] as string)).operations).toBe('waiting');
+    expect((await djq.checkEpoch()).state).toBe('ok');
   });
 });
