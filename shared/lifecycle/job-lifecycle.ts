@@ -33,15 +33,7 @@ import type {
 } from './transition.js';
 import { LifecycleCore } from './transitions/core.js';
 import * as delivery from './transitions/delivery.js';
-import {
-  enqueue,
-  type RestoredAs,
-  type RestoreOutcome,
-  recoverUncommitted,
-  restoreAccepted,
-  restoreDeadLetter,
-  restoreJob,
-} from './transitions/enqueue.js';
+import { enqueue, type RestoredAs, recoverUncommitted, restoreAccepted } from './transitions/enqueue.js';
 import { settle } from './transitions/move.js';
 import { purge } from './transitions/purge.js';
 import { finishInterruptedRedrives, redrive } from './transitions/redrive.js';
@@ -90,22 +82,12 @@ export class JobLifecycle extends LifecycleCore {
     return recoverUncommitted(this);
   }
 
-  /** `djq recover`: re-adds an accepted job Redis lost, unless a queue holds it or it was decided. */
-  restoreJob(job: LedgerJob): Promise<RestoreOutcome> {
-    return restoreJob(this, job);
-  }
-
   /**
    * `djq recover`: puts back what the job's record says now (the job if undecided, its DLQ entry if
    * dead-lettered), unless a queue holds it.
    */
   restoreAccepted(job: LedgerJob, deadLetterOf: (record: JobRecord) => Promise<DeadLetterData>): Promise<RestoredAs> {
     return restoreAccepted(this, job, deadLetterOf);
-  }
-
-  /** `djq recover`: puts back the DLQ entry of a job decided dead-lettered whose entry Redis lost. */
-  restoreDeadLetter(jobId: string, data: DeadLetterData): Promise<RestoreOutcome> {
-    return restoreDeadLetter(this, jobId, data);
   }
 
   // ---- worker side: one delivery ----------------------------------------------------------

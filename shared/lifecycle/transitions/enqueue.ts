@@ -8,7 +8,6 @@ import type { LedgerJob } from '../ledger.js';
 import type { Fence } from '../transition-lock.js';
 import type { LifecycleCore } from './core.js';
 
-export type RestoreOutcome = 'added' | 'present' | 'decided';
 /** What `restoreAccepted` put back: the job, its DLQ entry, or nothing (in Redis, or decided otherwise). */
 export type RestoredAs = 'job' | 'dead-letter' | 'present' | 'decided';
 
@@ -63,21 +62,6 @@ export async function recoverUncommitted(core: LifecycleCore): Promise<number> {
 }
 
 /**
- * Re-adds an accepted job Redis lost (djq recover): under its lock, only if no queue holds it and
- * DynamoDB has not decided its generation. Its effect, if a delivery before the loss landed it, is
- * found by the next delivery (the job id is the idempotency key).
- */
-export function restoreJob(core: LifecycleCore, job: LedgerJob): Promise<RestoreOutcome> {
-  return core.locked(job.id, async (fence) => {
-    if (await core.heldInRedis(job.id)) return 'present';
-    const record = await retryTransient(() => core.deps.records.get(job.id));
-    if (record?.outcome) return 'decided';
-    await addRestored(core, job, record, fence);
-    return 'added';
-  });
-}
-
-/**
  * `djq recover`'s one step for an accepted job Redis does not hold: under its lock, what its record
  * says *now* (not what recovery's scan read, maybe long before: a move of an instance from before
  * the loss may have decided it dead-lettered since, a redrive may have reopened it) is put back:
@@ -111,15 +95,4 @@ async function addRestored(core: LifecycleCore, job: LedgerJob, record: JobRecor
   await fence();
   await core.deps.queues.operations.add(job.name, job.data, { ...core.deps.jobOptions, jobId: job.id, timestamp });
   core.emit({ type: 'recovered', jobs: [job] });
-}
-
-/** Puts back the DLQ entry of a job DynamoDB decided dead-lettered when Redis lost it. */
-export function restoreDeadLetter(core: LifecycleCore, jobId: string, data: DeadLetterData): Promise<RestoreOutcome> {
-  return core.locked(jobId, async (fence) => {
-    if (await core.heldInRedis(jobId)) return 'present';
-    if ((await retryTransient(() => core.deps.records.get(jobId)))?.outcome !== 'dead-lettered') return 'decided';
-    await fence();
-    await core.deps.queues.deadLetter.add(data.name, data, { jobId });
-    return 'added';
-  });
 }
