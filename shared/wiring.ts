@@ -6,7 +6,7 @@
 import { routingUser } from './domain/payload.js';
 import { type FleetFlowView, readFleetFlow } from './flow/fleet-rate.js';
 import { EffectBars } from './lifecycle/effect-bars.js';
-import { checkEpoch, type EpochState, restoreEpoch } from './lifecycle/epoch.js';
+import { beginRecovery, checkEpoch, type EpochState, restoreEpoch } from './lifecycle/epoch.js';
 import { type HistoryRecorder, startHistoryRecorder } from './lifecycle/history.js';
 import { recordHistory } from './lifecycle/history-of.js';
 import { RedisHistorySpill } from './lifecycle/history-spill.js';
@@ -39,8 +39,13 @@ export interface JobSystem {
   readFlow(): Promise<FleetFlowView>;
   /** Whether this shard's Redis and the table belong together (creates the epoch on first start). */
   checkEpoch(): Promise<EpochState>;
-  /** After a recovery: gives this shard's Redis the table's epoch again. */
-  restoreEpoch(): Promise<string>;
+  /** A recovery begins: marks this shard's Redis (the mark's token, for `restoreEpoch`). */
+  beginRecovery(): Promise<string>;
+  /**
+   * After a recovery: gives this shard's Redis the table's epoch again; with the recovery's mark,
+   * only if Redis still holds it (else undefined: Redis lost its data while the recovery ran).
+   */
+  restoreEpoch(recovery?: string): Promise<string | undefined>;
   /** Flushes the history and closes the queues; the caller closes its own Redis and DynamoDB clients. */
   close(): Promise<void>;
 }
@@ -95,7 +100,8 @@ export function openJobSystem(deps: JobSystemDeps): JobSystem {
     stores,
     readFlow: () => readFleetFlow(redis, keys),
     checkEpoch: () => checkEpoch(redis, keys, stores.jobs),
-    restoreEpoch: () => restoreEpoch(redis, keys, stores.jobs),
+    beginRecovery: () => beginRecovery(redis, keys),
+    restoreEpoch: (recovery) => restoreEpoch(redis, keys, stores.jobs, recovery),
     async close() {
       if (ownHistory) await history.close();
       await queues.close();

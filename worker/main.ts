@@ -79,6 +79,15 @@ function logReady(service: WorkerService, metricsPort: number | null): void {
 async function recoverOnStart(stores: Stores, redis: RedisConnection) {
   const system = openShardedSystem({ config, redis, stores, logger, actor: workerIdOf(config) });
   try {
+    // As `djq recover` without --force: a Redis of another run is not this table's to rebuild (its
+    // jobs would mix with this run's, and its epoch would be overwritten, hiding the mismatch).
+    for (const [shard, { checkEpoch: check }] of system.shards.entries()) {
+      const state = await retryTransient(check);
+      if (state.state === 'mismatch') {
+        logger.error({ shard, epoch: state }, `RECOVER_ON_START: not recovering: ${describeEpoch(state)}`);
+        return;
+      }
+    }
     const report = await recoverFromRecords(system, {
       onProgress: (r) => logger.info({ ...r, examples: undefined }, 'recovering Redis from DynamoDB'),
       progressEvery: 10_000,
@@ -87,6 +96,11 @@ async function recoverOnStart(stores: Stores, redis: RedisConnection) {
       { reEnqueued: report.reEnqueued, deadLettersRestored: report.deadLettersRestored, records: report.records },
       `recovered Redis from DynamoDB: ${report.reEnqueued} job(s) re-enqueued, ${report.deadLettersRestored} DLQ entries restored`,
     );
+    if (report.lostDuringRecovery.length > 0)
+      logger.error(
+        { shards: report.lostDuringRecovery },
+        'Redis lost its data again while recovering: its epoch was not restored; run `djq recover` again',
+      );
   } finally {
     await system.close();
   }

@@ -34,7 +34,12 @@ export async function recover(
       `Read ${report.records} job records: ${report.reEnqueued} accepted job(s) with no outcome ${options.dryRun ? 'would be' : 'were'} re-enqueued, ${report.deadLettersRestored} DLQ entr${report.deadLettersRestored === 1 ? 'y' : 'ies'} ${options.dryRun ? 'would be' : 'were'} restored, ${report.alreadyInRedis} still in Redis.`,
       ...(report.examples.length ? [`e.g. ${report.examples.join(', ')}`] : []),
       options.dryRun ? 'Run without --dry-run to do it.' : 'Completed, dead-lettered and purged jobs were left alone.',
+      ...(report.lostDuringRecovery.length
+        ? [
+            `Redis lost its data again while this ran (shard ${report.lostDuringRecovery.join(', ')}): its epoch was not restored. Run djq recover again.`,
+          ]
+        : []),
     ].join('\n'),
   );
-  return 0;
+  return report.lostDuringRecovery.length > 0 ? 1 : 0;
 }

@@ -6,6 +6,7 @@
 // recover` rebuilds Redis from the table's job records and then writes the epoch back.
 import { randomUUID } from 'node:crypto';
 import type { RedisConnection } from '../runtime/redis.js';
+import { luaScript, withLuaScripts } from '../runtime/redis-scripts.js';
 import type { JobRecordStore } from '../store/types.js';
 import type { QueueKeys } from './keys.js';
 
@@ -44,11 +45,40 @@ export async function checkEpoch(
   return now === epoch ? { state: 'ok', epoch } : { state: 'mismatch', redis: String(now), table: epoch };
 }
 
-/** After a recovery: Redis holds the table's work again, so it gets the table's epoch. */
-export async function restoreEpoch(redis: RedisConnection, keys: QueueKeys, records: JobRecordStore): Promise<string> {
+const RESTORE = luaScript('djqEpochRestore', 2, new URL('./epoch-restore.lua', import.meta.url));
+type WithRestore = RedisConnection & { djqEpochRestore(mark: string, epoch: string, value: string): Promise<number> };
+
+/** A recovery's mark lives this long at most: a recovery that died leaves no key for good. */
+const RECOVERY_MARK_MS = 7 * 24 * 60 * 60 * 1000;
+
+/**
+ * Before a recovery re-adds anything: a mark in Redis (its token is returned) that `restoreEpoch`
+ * requires. Redis losing its data again while the recovery runs takes the mark with it.
+ */
+export async function beginRecovery(redis: RedisConnection, keys: QueueKeys): Promise<string> {
+  const token = randomUUID();
+  await redis.set(keys.recoveryMark(token), new Date().toISOString(), 'PX', RECOVERY_MARK_MS);
+  return token;
+}
+
+/**
+ * After a recovery: Redis holds the table's work again, so it gets the table's epoch. With the
+ * recovery's mark (`beginRecovery`), only if Redis still holds it: undefined when Redis lost its
+ * data during the recovery (what was re-added before that is gone; the epoch still says so).
+ */
+export async function restoreEpoch(
+  redis: RedisConnection,
+  keys: QueueKeys,
+  records: JobRecordStore,
+  recovery?: string,
+): Promise<string | undefined> {
   const epoch = await records.initEpoch(epochName(keys), randomUUID());
-  await redis.set(keys.epoch, epoch);
-  return epoch;
+  if (recovery === undefined) {
+    await redis.set(keys.epoch, epoch);
+    return epoch;
+  }
+  const scripted = withLuaScripts<WithRestore>(redis, RESTORE);
+  return (await scripted.djqEpochRestore(keys.recoveryMark(recovery), keys.epoch, epoch)) === 1 ? epoch : undefined;
 }
 
 /** One line for logs and djq stats; what to do next when it is not ok. */

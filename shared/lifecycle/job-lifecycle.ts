@@ -16,6 +16,7 @@
 // checks the lock's token in the same step. A delivery's completion is decided in DynamoDB; in
 // Redis, a delivery that lost BullMQ's lock cannot acknowledge the job (BullMQ checks its token).
 import type { Job } from 'bullmq';
+import type { JobRecord } from '../store/types.js';
 import { tracing } from '../telemetry/tracing.js';
 import type { DeadLetterData } from './dead-letter.js';
 import type { EffectCheck } from './effect-bars.js';
@@ -32,13 +33,7 @@ import type {
 } from './transition.js';
 import { LifecycleCore } from './transitions/core.js';
 import * as delivery from './transitions/delivery.js';
-import {
-  enqueue,
-  type RestoreOutcome,
-  recoverUncommitted,
-  restoreDeadLetter,
-  restoreJob,
-} from './transitions/enqueue.js';
+import { enqueue, type RestoredAs, recoverUncommitted, restoreAccepted } from './transitions/enqueue.js';
 import { settle } from './transitions/move.js';
 import { purge } from './transitions/purge.js';
 import { finishInterruptedRedrives, redrive } from './transitions/redrive.js';
@@ -87,14 +82,12 @@ export class JobLifecycle extends LifecycleCore {
     return recoverUncommitted(this);
   }
 
-  /** `djq recover`: re-adds an accepted job Redis lost, unless a queue holds it or it was decided. */
-  restoreJob(job: LedgerJob): Promise<RestoreOutcome> {
-    return restoreJob(this, job);
-  }
-
-  /** `djq recover`: puts back the DLQ entry of a job decided dead-lettered whose entry Redis lost. */
-  restoreDeadLetter(jobId: string, data: DeadLetterData): Promise<RestoreOutcome> {
-    return restoreDeadLetter(this, jobId, data);
+  /**
+   * `djq recover`: puts back what the job's record says now (the job if undecided, its DLQ entry if
+   * dead-lettered), unless a queue holds it.
+   */
+  restoreAccepted(job: LedgerJob, deadLetterOf: (record: JobRecord) => Promise<DeadLetterData>): Promise<RestoredAs> {
+    return restoreAccepted(this, job, deadLetterOf);
   }
 
   // ---- worker side: one delivery ----------------------------------------------------------

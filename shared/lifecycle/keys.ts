@@ -101,6 +101,8 @@ export function queueKeys(settings: KeySettings, shard = 0) {
     sweepLease: `${base}:dlq:sweep-lease`,
     /** The epoch of this shard's Redis data, also kept in DynamoDB: a Redis without it lost its data. */
     epoch: `${base}:epoch`,
+    /** Written by a recovery as it begins; only while it is still there does the recovery restore the epoch. */
+    recoveryMark: (token: string) => `${base}:epoch:recovery:${token}`,
     /** The fleet's flow control: the shared job rate and the last seconds' tallies (see flow-control.ts). */
     flow: `${base}:flow`,
     /** The operator's bulk DLQ actions (dlq-actions.ts), shard 0's: a sorted set of action ids by creation time. */
@@ -144,6 +146,7 @@ function sampleKeys(keys: QueueKeys): string[] {
     keys.redriveIntents,
     keys.sweepLease,
     keys.epoch,
+    keys.recoveryMark('a-token'),
     keys.historySpill,
     keys.flow,
     keys.bullMeta,

@@ -2,9 +2,11 @@
 // whose generation has no outcome and that no Redis queue holds is re-enqueued under its own id;
 // every job decided dead-lettered whose DLQ entry is gone gets it back (with the attempts its
 // history kept). A job that completed, was dead-lettered or purged is never re-enqueued. Then each
-// shard's Redis gets the table's epoch again. Safe to run while workers run, and to run twice.
+// shard's Redis gets the table's epoch again, unless it lost its data while the recovery ran (a
+// mark written as it began is gone). Safe to run while workers run, and to run twice.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AttemptRecord, DeadLetterData } from '../lifecycle/dead-letter.js';
+import type { RestoredAs } from '../lifecycle/transitions/enqueue.js';
 import type { JobHistoryStore, JobRecord } from '../store/types.js';
 import type { ShardedJobSystem } from '../wiring.js';
 
@@ -18,6 +20,11 @@ export interface RecoverReport {
   deadLettersRestored: number;
   /** Undecided jobs Redis still held (nothing to do). */
   alreadyInRedis: number;
+  /**
+   * Shards whose Redis lost its data again while the recovery ran: what was re-added before is
+   * gone, and their epoch was not restored (it still says Redis lost its data). Run it again.
+   */
+  lostDuringRecovery: number[];
   examples: string[];
 }
 
@@ -40,8 +47,11 @@ export async function recoverFromRecords(
     reEnqueued: 0,
     deadLettersRestored: 0,
     alreadyInRedis: 0,
+    lostDuringRecovery: [],
     examples: [],
   };
+  // Each shard's mark first: the epoch is given back only to a Redis that kept it to the end.
+  const marks = report.dryRun ? [] : await Promise.all(system.shards.map((shard) => shard.beginRecovery()));
   const pace = options.ratePerSecond ? 1000 / options.ratePerSecond : 0;
   const every = options.progressEvery ?? 1000;
   for await (const record of system.stores.jobs.scanAll()) {
@@ -57,20 +67,30 @@ export async function recoverFromRecords(
       if (!record.outcome) report.alreadyInRedis++;
       continue;
     }
-    if (record.outcome === undefined) {
-      if (!report.dryRun && (await lifecycle.restoreJob(job)) !== 'added') continue;
+    // Completed and purged are for good; undecided and dead-lettered may have changed since the scan
+    // read them (decided by a move of an instance from before the loss, reopened by a redrive): a
+    // recovery puts back what the record says under the job's lock, a dry run what the scan read.
+    if (record.outcome === 'completed' || record.outcome === 'purged') continue;
+    const restored = report.dryRun
+      ? dryRunOf(record)
+      : await lifecycle.restoreAccepted(job, (now) => deadLetterDataOf(now, system.stores.history));
+    if (restored === 'job') {
       report.reEnqueued++;
       if (report.examples.length < 5) report.examples.push(`${job.id}: re-enqueued`);
       if (pace > 0) await sleep(pace);
-    } else if (record.outcome === 'dead-lettered') {
-      const data = await deadLetterDataOf(record, system.stores.history);
-      if (!report.dryRun && (await lifecycle.restoreDeadLetter(job.id, data)) !== 'added') continue;
-      report.deadLettersRestored++;
-    }
+    } else if (restored === 'dead-letter') report.deadLettersRestored++;
   }
-  if (!report.dryRun) for (const shard of system.shards) await shard.restoreEpoch();
+  if (!report.dryRun)
+    for (const [i, shard] of system.shards.entries())
+      if ((await shard.restoreEpoch(marks[i])) === undefined) report.lostDuringRecovery.push(i);
   options.onProgress?.({ ...report });
   return report;
+}
+
+/** What a recovery would put back for `record`, as the scan read it. */
+function dryRunOf(record: JobRecord): RestoredAs {
+  if (record.outcome === undefined) return 'job';
+  return record.outcome === 'dead-lettered' ? 'dead-letter' : 'decided';
 }
 
 /** A DLQ entry rebuilt from the job's record and history (what Redis held is gone). */

@@ -64,6 +64,9 @@ export async function movePausedBeforeBar(system: JobSystem, id: string) {
   return { result, release: g.release };
 }
 
+/** `restoreAccepted`'s DLQ entry builder where the job must be undecided: asked for one, the test fails. */
+export const notDeadLettered = (): Promise<never> => Promise.reject(new Error('expected an undecided job'));
+
 /** The job's decisions and redrives, in order. */
 export const marksOf = async (system: JobSystem, id: string) =>
   (await system.stores.jobs.get(id))?.marks.map((m) => m.outcome);

@@ -15,6 +15,7 @@ import {
   marksOf,
   moveOf,
   movePausedBeforeBar,
+  notDeadLettered,
   staleDeliveryOfFailedJob,
 } from '../helpers/outcomes.js';
 import { deleteKeys } from '../helpers/stack.js';
@@ -104,7 +105,7 @@ describe('djq recover of a reopened generation', () => {
     // …and Redis loses the queue: djq recover puts the undecided job back.
     await deleteKeys(resources().redis, worker.keys.everyKeyPattern);
     const recoverer = actor('djq');
-    expect(await recoverer.lifecycle.restoreJob(job)).toBe('added');
+    expect(await recoverer.lifecycle.restoreAccepted(job, notDeadLettered)).toBe('job');
     // It fails for good: its move must decide it, not skip it as an earlier generation's.
     expect(await worker.lifecycle.settleFailed(await failNext(worker, id), noEffect)).toBe('dead-lettered');
     expect(await marksOf(worker, id)).toEqual(['dead-lettered', 'redriven', 'dead-lettered']);

@@ -18,7 +18,7 @@ import { type Handlers, makeHandlers } from '../../worker/handlers.js';
 import { makeProcessor } from '../../worker/processor.js';
 import { isStaleAck } from '../../worker/worker-service.js';
 import { activate, failNext, gate, useRaceActors } from '../helpers/interleave.js';
-import { marksOf, moveOf, pausedBeforeLink, updateJobOfNewUser } from '../helpers/outcomes.js';
+import { marksOf, moveOf, notDeadLettered, pausedBeforeLink, updateJobOfNewUser } from '../helpers/outcomes.js';
 import { silentLogger } from '../helpers/pipeline.js';
 import { deleteKeys } from '../helpers/stack.js';
 
@@ -176,7 +176,7 @@ describe('a current delivery that loses the decision', () => {
     const moving = moveOf(worker, paused.wait)(id);
     await paused.reached;
     await deleteKeys(resources().redis, worker.keys.everyKeyPattern);
-    expect(await actor('djq').lifecycle.restoreJob(accepted)).toBe('added');
+    expect(await actor('djq').lifecycle.restoreAccepted(accepted, notDeadLettered)).toBe('job');
     const said = transitionsOf(worker, id);
     const { handlers, gate: link } = handlersOver(resources().stores);
     const run = runWorker(worker, handlers);

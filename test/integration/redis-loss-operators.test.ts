@@ -120,4 +120,22 @@ describe('after Redis loses the queue', () => {
     }
     expect((await shard().checkEpoch()).state).toBe('ok');
   });
+  // djq recover refuses a Redis of another run (refuseMixedRuns); RECOVER_ON_START did not: it
+  // re-enqueued this table's jobs into the other run's Redis and overwrote its epoch, so nothing
+  // said the two runs were mixed any more.
+  it('a worker started with RECOVER_ON_START=true leaves a Redis of another run alone', async () => {
+    const [id] = await enqueueGets(1);
+    await wipeRedis();
+    await sharded.resources.redis.set(shard().keys.epoch, 'another-run');
+    const { service } = await startWorker({ RECOVER_ON_START: 'true' });
+    try {
+      await waitFor('the worker to be ready', async () => /ready: /.test(service.output()));
+      expect(service.output()).toMatch(/not recovering/);
+    } finally {
+      await stopService(service);
+    }
+    expect(await shard().queues.operations.getJob(String(id))).toBeUndefined();
+    expect((await shard().checkEpoch()).state).toBe('mismatch');
+    await wipeRedis();
+  });
 });

@@ -2,11 +2,14 @@
 // acceptance, Redis), the producer's recovery of its last uncommitted tick, and `djq recover`'s
 // re-adds of accepted jobs and lost DLQ entries.
 import { retryTransient } from '../../runtime/retry.js';
+import type { JobRecord } from '../../store/types.js';
 import type { DeadLetterData } from '../dead-letter.js';
 import type { LedgerJob } from '../ledger.js';
+import type { Fence } from '../transition-lock.js';
 import type { LifecycleCore } from './core.js';
 
-export type RestoreOutcome = 'added' | 'present' | 'decided';
+/** What `restoreAccepted` put back: the job, its DLQ entry, or nothing (in Redis, or decided otherwise). */
+export type RestoredAs = 'job' | 'dead-letter' | 'present' | 'decided';
 
 export async function enqueue(core: LifecycleCore, jobs: readonly LedgerJob[], onRecorded: () => void) {
   const { ledger, records } = core.deps;
@@ -59,32 +62,37 @@ export async function recoverUncommitted(core: LifecycleCore): Promise<number> {
 }
 
 /**
- * Re-adds an accepted job Redis lost (djq recover): under its lock, only if no queue holds it and
- * DynamoDB has not decided its generation. Its effect, if a delivery before the loss landed it, is
- * found by the next delivery (the job id is the idempotency key).
+ * `djq recover`'s one step for an accepted job Redis does not hold: under its lock, what its record
+ * says *now* (not what recovery's scan read, maybe long before: a move of an instance from before
+ * the loss may have decided it dead-lettered since, a redrive may have reopened it) is put back:
+ * the job if its generation is undecided, its DLQ entry (`deadLetterOf` the record read) if it is
+ * dead-lettered, nothing if it completed or was purged.
  */
-export function restoreJob(core: LifecycleCore, job: LedgerJob): Promise<RestoreOutcome> {
+export function restoreAccepted(
+  core: LifecycleCore,
+  job: LedgerJob,
+  deadLetterOf: (record: JobRecord) => Promise<DeadLetterData>,
+): Promise<RestoredAs> {
   return core.locked(job.id, async (fence) => {
     if (await core.heldInRedis(job.id)) return 'present';
     const record = await retryTransient(() => core.deps.records.get(job.id));
-    if (record?.outcome) return 'decided';
-    // Never stamped before its generation's start (recorded by another host's clock, maybe ahead
-    // of this one's): a move skips an instance older than that as an earlier generation's.
-    const timestamp = Math.max(Date.now(), record?.genStartedAt ?? 0);
+    if (record?.outcome === undefined) {
+      await addRestored(core, job, record, fence);
+      return 'job';
+    }
+    if (record.outcome !== 'dead-lettered') return 'decided';
+    const data = await deadLetterOf(record);
     await fence();
-    await core.deps.queues.operations.add(job.name, job.data, { ...core.deps.jobOptions, jobId: job.id, timestamp });
-    core.emit({ type: 'recovered', jobs: [job] });
-    return 'added';
+    await core.deps.queues.deadLetter.add(data.name, data, { jobId: job.id });
+    return 'dead-letter';
   });
 }
 
-/** Puts back the DLQ entry of a job DynamoDB decided dead-lettered when Redis lost it. */
-export function restoreDeadLetter(core: LifecycleCore, jobId: string, data: DeadLetterData): Promise<RestoreOutcome> {
-  return core.locked(jobId, async (fence) => {
-    if (await core.heldInRedis(jobId)) return 'present';
-    if ((await retryTransient(() => core.deps.records.get(jobId)))?.outcome !== 'dead-lettered') return 'decided';
-    await fence();
-    await core.deps.queues.deadLetter.add(data.name, data, { jobId });
-    return 'added';
-  });
+async function addRestored(core: LifecycleCore, job: LedgerJob, record: JobRecord | undefined, fence: Fence) {
+  // Never stamped before its generation's start (recorded by another host's clock, maybe ahead
+  // of this one's): a move skips an instance older than that as an earlier generation's.
+  const timestamp = Math.max(Date.now(), record?.genStartedAt ?? 0);
+  await fence();
+  await core.deps.queues.operations.add(job.name, job.data, { ...core.deps.jobOptions, jobId: job.id, timestamp });
+  core.emit({ type: 'recovered', jobs: [job] });
 }
