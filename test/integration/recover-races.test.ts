@@ -208,3 +208,71 @@ describe('djq recover whose read of a job history is slow', () => {
     expect(await marksOf(operator, id)).toEqual(['dead-lettered', 'purged']);
   });
 });
+
+describe('two djq recover runs at once', () => {
+  // A begins (its mark written) and is paused before its first re-add; Redis loses the queue
+  // (A's mark goes with it); B begins after the loss and runs to the end; then A goes on. Every job
+  // is in Redis and the epoch is back (B's mark survived); A, whose mark is gone, says so.
+  it('the run that began after the loss gives the epoch back, the other says to run again', async () => {
+    const producer = actor('producer');
+    const first = actor('djq');
+    const second = actor('djq-2');
+    const ids = [randomUUID(), randomUUID()];
+    await producer.lifecycle.enqueue(ids.map((id) => ({ id, name: 'get-user', data: { userId: id } })));
+    expect((await first.checkEpoch()).state).toBe('ok');
+    await wipe(producer);
+
+    const scanned = gate();
+    const slow = recoverFromRecords(recoverable(first, ids, (i) => (i === 0 ? scanned.wait() : Promise.resolve())));
+    await scanned.reached;
+    await wipe(producer);
+    expect(await recoverFromRecords(recoverable(second, ids))).toMatchObject({ reEnqueued: 2, lostDuringRecovery: [] });
+    scanned.release();
+    expect(await slow).toMatchObject({ reEnqueued: 0, lostDuringRecovery: [0] });
+
+    for (const id of ids) expect((await whereIs(first, id)).operations).toBe('waiting');
+    expect((await first.checkEpoch()).state).toBe('ok');
+  });
+
+  // Both began before the loss: neither gives the epoch back; the next run does.
+  it('neither gives the epoch back when both marks went with the loss', async () => {
+    const producer = actor('producer');
+    const first = actor('djq');
+    const second = actor('djq-2');
+    const ids = [randomUUID(), randomUUID()];
+    await producer.lifecycle.enqueue(ids.map((id) => ({ id, name: 'get-user', data: { userId: id } })));
+    expect((await first.checkEpoch()).state).toBe('ok');
+    await wipe(producer);
+
+    const a = gate();
+    const b = gate();
+    const runA = recoverFromRecords(recoverable(first, ids, (i) => (i === 1 ? a.wait() : Promise.resolve())));
+    const runB = recoverFromRecords(recoverable(second, ids, (i) => (i === 1 ? b.wait() : Promise.resolve())));
+    await Promise.all([a.reached, b.reached]);
+    await wipe(producer);
+    a.release();
+    b.release();
+    expect((await runA).lostDuringRecovery).toEqual([0]);
+    expect((await runB).lostDuringRecovery).toEqual([0]);
+    expect((await first.checkEpoch()).state).toBe('redis-lost');
+    expect(await recoverFromRecords(recoverable(first, ids))).toMatchObject({ lostDuringRecovery: [] });
+    for (const id of ids) expect((await whereIs(first, id)).operations).toBe('waiting');
+  });
+});
+
+describe('djq recover --dry-run', () => {
+  it('writes nothing to Redis: no mark, no job, no epoch', async () => {
+    const producer = actor('producer');
+    const djq = actor('djq');
+    const id = randomUUID();
+    await producer.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }]);
+    expect((await djq.checkEpoch()).state).toBe('ok');
+    await wipe(producer);
+
+    expect(await recoverFromRecords(recoverable(djq, [id]), { dryRun: true })).toMatchObject({
+      reEnqueued: 1,
+      lostDuringRecovery: [],
+    });
+    expect(await resources().redis.keys(djq.keys.everyKeyPattern)).toEqual([]);
+  });
+});
