@@ -7,9 +7,9 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { checkDecisions } from '../../shared/operator/check-decisions.js';
 import { recoverFromRecords } from '../../shared/operator/recover.js';
-import type { JobRecord, JobRecordStore } from '../../shared/store/types.js';
+import type { JobHistoryStore, JobRecord, JobRecordStore } from '../../shared/store/types.js';
 import type { JobSystem, ShardedJobSystem } from '../../shared/wiring.js';
-import { failNext, gate, noEffect, useRaceActors, whereIs } from '../helpers/interleave.js';
+import { failedJob, failNext, gate, noEffect, useRaceActors, whereIs } from '../helpers/interleave.js';
 import { marksOf } from '../helpers/outcomes.js';
 import { deleteKeys } from '../helpers/stack.js';
 
@@ -25,6 +25,7 @@ function recoverable(
   system: JobSystem,
   ids: readonly string[],
   between: (i: number) => Promise<void> = async () => undefined,
+  history: JobHistoryStore = system.stores.history,
 ): ShardedJobSystem {
   const table = system.stores.jobs;
   const jobs: JobRecordStore = Object.create(table);
@@ -42,7 +43,7 @@ function recoverable(
     shards: [system],
     shardOf: () => 0,
     console: system.console,
-    stores: { ...system.stores, jobs },
+    stores: { ...system.stores, jobs, history },
     history: system.history,
     close: async () => undefined,
   };
@@ -140,5 +141,138 @@ describe('Redis loses the queue again while djq recover runs', () => {
     expect(await recoverFromRecords(recoverable(djq, ids))).toMatchObject({ reEnqueued: 1, lostDuringRecovery: [] });
     expect((await whereIs(djq, ids[0] as string)).operations).toBe('waiting');
     expect((await djq.checkEpoch()).state).toBe('ok');
+  });
+});
+
+describe('djq recover whose read of a job history is slow', () => {
+  /** `system`'s history store whose read of `id` waits at the returned gate (a slow DynamoDB query). */
+  function slowHistoryOf(system: JobSystem, id: string) {
+    const reading = gate();
+    const history: JobHistoryStore = Object.create(system.stores.history);
+    history.list = async (jobId) => {
+      if (jobId === id) await reading.wait();
+      return system.stores.history.list(jobId);
+    };
+    return { reading, history };
+  }
+
+  // Recovery rebuilds the DLQ entry of a dead-lettered job from its DynamoDB history (every page of
+  // it, with the SDK's retries when DynamoDB is slow). The job's transition lock runs out meanwhile
+  // (TRANSITION_LOCK_MS, 1 s in the chaos runs): nobody else touches the job, but the restore's fence
+  // finds the lock gone. The whole recovery stopped there with "expired while its transition was
+  // half-way": the DLQ entry and every job after it in the scan stayed lost, the epoch too.
+  it('restores the entry and goes on with the next jobs', async () => {
+    const worker = actor('worker');
+    const djq = actor('djq');
+    const failed = await failedJob(worker);
+    const dead = String(failed.id);
+    expect(await worker.lifecycle.settleFailed(failed, noEffect)).toBe('dead-lettered');
+    const undecided = randomUUID();
+    await worker.lifecycle.enqueue([{ id: undecided, name: 'get-user', data: { userId: undecided } }]);
+    await wipe(worker);
+
+    const { reading, history } = slowHistoryOf(djq, dead);
+    const report = recoverFromRecords(recoverable(djq, [dead, undecided], undefined, history));
+    await reading.reached;
+    await resources().redis.del(djq.keys.transitionLock(dead)); // its TTL ran out
+    reading.release();
+
+    expect(await report).toMatchObject({ reEnqueued: 1, deadLettersRestored: 1, lostDuringRecovery: [] });
+    expect(await whereIs(djq, dead)).toMatchObject({ operations: 'missing', deadLettered: true });
+    expect((await whereIs(djq, undecided)).operations).toBe('waiting');
+    expect((await djq.checkEpoch()).state).toBe('ok');
+  });
+
+  // The same slow read, while a second recovery restored the entry and an operator purged it: the
+  // first recovery must not put back a DLQ entry for a job decided purged.
+  it('puts back no entry for the job an operator purged meanwhile', async () => {
+    const worker = actor('worker');
+    const operator = actor('operator');
+    const first = actor('djq');
+    const second = actor('djq-2');
+    const failed = await failedJob(worker);
+    const id = String(failed.id);
+    expect(await worker.lifecycle.settleFailed(failed, noEffect)).toBe('dead-lettered');
+    await wipe(worker);
+
+    const { reading, history } = slowHistoryOf(first, id);
+    const slow = recoverFromRecords(recoverable(first, [id], undefined, history)).catch((error: Error) => error);
+    await reading.reached;
+    await resources().redis.del(first.keys.transitionLock(id)); // its TTL ran out
+    expect(await recoverFromRecords(recoverable(second, [id]))).toMatchObject({ deadLettersRestored: 1 });
+    expect(await operator.lifecycle.purge(id)).toBe('done');
+    reading.release();
+    await slow;
+
+    expect(await whereIs(operator, id)).toMatchObject({ operations: 'missing', deadLettered: false });
+    expect(await marksOf(operator, id)).toEqual(['dead-lettered', 'purged']);
+  });
+});
+
+describe('two djq recover runs at once', () => {
+  // A begins (its mark written) and is paused before its first re-add; Redis loses the queue
+  // (A's mark goes with it); B begins after the loss and runs to the end; then A goes on. Every job
+  // is in Redis and the epoch is back (B's mark survived); A, whose mark is gone, says so.
+  it('the run that began after the loss gives the epoch back, the other says to run again', async () => {
+    const producer = actor('producer');
+    const first = actor('djq');
+    const second = actor('djq-2');
+    const ids = [randomUUID(), randomUUID()];
+    await producer.lifecycle.enqueue(ids.map((id) => ({ id, name: 'get-user', data: { userId: id } })));
+    expect((await first.checkEpoch()).state).toBe('ok');
+    await wipe(producer);
+
+    const scanned = gate();
+    const slow = recoverFromRecords(recoverable(first, ids, (i) => (i === 0 ? scanned.wait() : Promise.resolve())));
+    await scanned.reached;
+    await wipe(producer);
+    expect(await recoverFromRecords(recoverable(second, ids))).toMatchObject({ reEnqueued: 2, lostDuringRecovery: [] });
+    scanned.release();
+    expect(await slow).toMatchObject({ reEnqueued: 0, lostDuringRecovery: [0] });
+
+    for (const id of ids) expect((await whereIs(first, id)).operations).toBe('waiting');
+    expect((await first.checkEpoch()).state).toBe('ok');
+  });
+
+  // Both began before the loss: neither gives the epoch back; the next run does.
+  it('neither gives the epoch back when both marks went with the loss', async () => {
+    const producer = actor('producer');
+    const first = actor('djq');
+    const second = actor('djq-2');
+    const ids = [randomUUID(), randomUUID()];
+    await producer.lifecycle.enqueue(ids.map((id) => ({ id, name: 'get-user', data: { userId: id } })));
+    expect((await first.checkEpoch()).state).toBe('ok');
+    await wipe(producer);
+
+    const a = gate();
+    const b = gate();
+    const runA = recoverFromRecords(recoverable(first, ids, (i) => (i === 1 ? a.wait() : Promise.resolve())));
+    const runB = recoverFromRecords(recoverable(second, ids, (i) => (i === 1 ? b.wait() : Promise.resolve())));
+    await Promise.all([a.reached, b.reached]);
+    await wipe(producer);
+    a.release();
+    b.release();
+    expect((await runA).lostDuringRecovery).toEqual([0]);
+    expect((await runB).lostDuringRecovery).toEqual([0]);
+    expect((await first.checkEpoch()).state).toBe('redis-lost');
+    expect(await recoverFromRecords(recoverable(first, ids))).toMatchObject({ lostDuringRecovery: [] });
+    for (const id of ids) expect((await whereIs(first, id)).operations).toBe('waiting');
+  });
+});
+
+describe('djq recover --dry-run', () => {
+  it('writes nothing to Redis: no mark, no job, no epoch', async () => {
+    const producer = actor('producer');
+    const djq = actor('djq');
+    const id = randomUUID();
+    await producer.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }]);
+    expect((await djq.checkEpoch()).state).toBe('ok');
+    await wipe(producer);
+
+    expect(await recoverFromRecords(recoverable(djq, [id]), { dryRun: true })).toMatchObject({
+      reEnqueued: 1,
+      lostDuringRecovery: [],
+    });
+    expect(await resources().redis.keys(djq.keys.everyKeyPattern)).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@ import { retryTransient } from '../../runtime/retry.js';
 import type { JobRecord } from '../../store/types.js';
 import type { DeadLetterData } from '../dead-letter.js';
 import type { LedgerJob } from '../ledger.js';
-import type { Fence } from '../transition-lock.js';
+import { type Fence, TransitionBusyError } from '../transition-lock.js';
 import type { LifecycleCore } from './core.js';
 
 /** What `restoreAccepted` put back: the job, its DLQ entry, or nothing (in Redis, or decided otherwise). */
@@ -67,26 +67,45 @@ export async function recoverUncommitted(core: LifecycleCore): Promise<number> {
  * the loss may have decided it dead-lettered since, a redrive may have reopened it) is put back:
  * the job if its generation is undecided, its DLQ entry (`deadLetterOf` the record read) if it is
  * dead-lettered, nothing if it completed or was purged.
+ *
+ * `deadLetterOf` reads the job's whole history from DynamoDB (every page, with the SDK's retries):
+ * it runs outside the lock, which a slow read would outlive (its fence would then stop the whole
+ * recovery), for the record the lock read; the entry is added only if the record is still that one
+ * when the lock is held again.
  */
-export function restoreAccepted(
+export async function restoreAccepted(
   core: LifecycleCore,
   job: LedgerJob,
   deadLetterOf: (record: JobRecord) => Promise<DeadLetterData>,
 ): Promise<RestoredAs> {
-  return core.locked(job.id, async (fence) => {
-    if (await core.heldInRedis(job.id)) return 'present';
-    const record = await retryTransient(() => core.deps.records.get(job.id));
-    if (record?.outcome === undefined) {
-      await addRestored(core, job, record, fence);
-      return 'job';
-    }
-    if (record.outcome !== 'dead-lettered') return 'decided';
-    const data = await deadLetterOf(record);
-    await fence();
-    await core.deps.queues.deadLetter.add(data.name, data, { jobId: job.id });
-    return 'dead-letter';
-  });
+  let built: { of: string; data: DeadLetterData } | undefined;
+  for (let round = 0; ; round++) {
+    const step = await core.locked(job.id, async (fence): Promise<RestoredAs | JobRecord> => {
+      if (await core.heldInRedis(job.id)) return 'present';
+      const record = await retryTransient(() => core.deps.records.get(job.id));
+      if (record?.outcome === undefined) {
+        await addRestored(core, job, record, fence);
+        return 'job';
+      }
+      if (record.outcome !== 'dead-lettered') return 'decided';
+      if (built?.of !== versionOf(record)) return record;
+      await fence();
+      await core.deps.queues.deadLetter.add(built.data.name, built.data, { jobId: job.id });
+      return 'dead-letter';
+    });
+    if (typeof step === 'string') return step;
+    // Only a redrive or a purge of an entry another recovery restored changes a dead-lettered record.
+    if (round >= RESTORE_ROUNDS)
+      throw new TransitionBusyError(`job ${job.id} kept changing while djq recover read its history; run it again`);
+    built = { of: versionOf(step), data: await deadLetterOf(step) };
+  }
 }
+
+/** How many times `restoreAccepted` reads a dead-lettered job's history again after its record changed. */
+const RESTORE_ROUNDS = 3;
+
+/** A record's generation and the number of its marks: any decision, redrive or purge changes it. */
+const versionOf = (record: JobRecord) => `${record.gen}:${record.marks.length}`;
 
 async function addRestored(core: LifecycleCore, job: LedgerJob, record: JobRecord | undefined, fence: Fence) {
   // Never stamped before its generation's start (recorded by another host's clock, maybe ahead
