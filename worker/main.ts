@@ -101,6 +101,11 @@ async function recoverOnStart(stores: Stores, redis: RedisConnection) {
         { shards: report.lostDuringRecovery },
         'Redis lost its data again while recovering: its epoch was not restored; run `djq recover` again',
       );
+    if (report.busy.length > 0)
+      logger.error(
+        { busy: report.busy.length, examples: report.busy.slice(0, 5) },
+        'jobs held by another process while recovering may still be missing from Redis; run `djq recover` again',
+      );
   } finally {
     await system.close();
   }

@@ -39,7 +39,12 @@ export async function recover(
             `Redis lost its data again while this ran (shard ${report.lostDuringRecovery.join(', ')}): its epoch was not restored. Run djq recover again.`,
           ]
         : []),
+      ...(report.busy.length
+        ? [
+            `${report.busy.length} job(s) were held by a worker or an operator past the wait and may still be missing from Redis (e.g. ${report.busy.slice(0, 5).join(', ')}); their shards' epochs were not restored. Run djq recover again.`,
+          ]
+        : []),
     ].join('\n'),
   );
-  return report.lostDuringRecovery.length > 0 ? 1 : 0;
+  return report.lostDuringRecovery.length > 0 || report.busy.length > 0 ? 1 : 0;
 }

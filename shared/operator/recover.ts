@@ -6,6 +6,9 @@
 // mark written as it began is gone). Safe to run while workers run, and to run twice.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AttemptRecord, DeadLetterData } from '../lifecycle/dead-letter.js';
+import type { JobLifecycle } from '../lifecycle/job-lifecycle.js';
+import type { LedgerJob } from '../lifecycle/ledger.js';
+import { TransitionBusyError } from '../lifecycle/transition-lock.js';
 import type { RestoredAs } from '../lifecycle/transitions/enqueue.js';
 import type { JobHistoryStore, JobRecord } from '../store/types.js';
 import type { ShardedJobSystem } from '../wiring.js';
@@ -25,6 +28,11 @@ export interface RecoverReport {
    * gone, and their epoch was not restored (it still says Redis lost its data). Run it again.
    */
   lostDuringRecovery: number[];
+  /**
+   * Jobs another actor (a worker's move, an operator's redrive) held past the lock's wait, or that
+   * kept changing: maybe still missing from Redis. Their shards' epochs were not restored. Run it again.
+   */
+  busy: string[];
   examples: string[];
 }
 
@@ -48,8 +56,11 @@ export async function recoverFromRecords(
     deadLettersRestored: 0,
     alreadyInRedis: 0,
     lostDuringRecovery: [],
+    busy: [],
     examples: [],
   };
+  // Shards with a job left busy: what Redis misses there is not all back, so no epoch for them.
+  const unfinished = new Set<number>();
   // Each shard's mark first: the epoch is given back only to a Redis that kept it to the end.
   const marks = report.dryRun ? [] : await Promise.all(system.shards.map((shard) => shard.beginRecovery()));
   const pace = options.ratePerSecond ? 1000 / options.ratePerSecond : 0;
@@ -59,7 +70,8 @@ export async function recoverFromRecords(
     if (report.records % every === 0) options.onProgress?.({ ...report });
     const job = record.accepted;
     if (!job) continue;
-    const shard = system.shards[system.shardOf(job)];
+    const shardIndex = system.shardOf(job);
+    const shard = system.shards[shardIndex];
     if (!shard) continue;
     const { lifecycle, queues } = shard;
     const held = Boolean((await queues.operations.getJob(job.id)) || (await queues.deadLetter.getJob(job.id)));
@@ -71,10 +83,11 @@ export async function recoverFromRecords(
     // read them (decided by a move of an instance from before the loss, reopened by a redrive): a
     // recovery puts back what the record says under the job's lock, a dry run what the scan read.
     if (record.outcome === 'completed' || record.outcome === 'purged') continue;
-    const restored = report.dryRun
-      ? dryRunOf(record)
-      : await lifecycle.restoreAccepted(job, (now) => deadLetterDataOf(now, system.stores.history));
-    if (restored === 'job') {
+    const restored = report.dryRun ? dryRunOf(record) : await restoreOrBusy(lifecycle, job, system.stores.history);
+    if (restored === 'busy') {
+      report.busy.push(job.id);
+      unfinished.add(shardIndex);
+    } else if (restored === 'job') {
       report.reEnqueued++;
       if (report.examples.length < 5) report.examples.push(`${job.id}: re-enqueued`);
       if (pace > 0) await sleep(pace);
@@ -82,9 +95,26 @@ export async function recoverFromRecords(
   }
   if (!report.dryRun)
     for (const [i, shard] of system.shards.entries())
-      if ((await shard.restoreEpoch(marks[i])) === undefined) report.lostDuringRecovery.push(i);
+      if (!unfinished.has(i) && (await shard.restoreEpoch(marks[i])) === undefined) report.lostDuringRecovery.push(i);
   options.onProgress?.({ ...report });
   return report;
+}
+
+/**
+ * One job's restore, or 'busy' when another actor held its lock past the wait (or its record kept
+ * changing): one job held by someone else does not stop the others.
+ */
+function restoreOrBusy(
+  lifecycle: JobLifecycle,
+  job: LedgerJob,
+  history: JobHistoryStore,
+): Promise<RestoredAs | 'busy'> {
+  return lifecycle
+    .restoreAccepted(job, (now) => deadLetterDataOf(now, history))
+    .catch((error: unknown) => {
+      if (error instanceof TransitionBusyError) return 'busy';
+      throw error;
+    });
 }
 
 /** What a recovery would put back for `record`, as the scan read it. */

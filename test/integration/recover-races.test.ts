@@ -144,6 +144,34 @@ describe('Redis loses the queue again while djq recover runs', () => {
   });
 });
 
+describe('djq recover against a job another actor holds', () => {
+  // A worker's move or an operator's redrive holds job A's transition lock for longer than
+  // recovery waits for it (a holder paused, or dead with its lock not yet expired). Recovery used
+  // to stop there: B, after A in the scan, was never re-enqueued and nothing said why.
+  it('goes on with the other jobs, names the busy one and leaves the epoch saying Redis lost data', async () => {
+    const producer = actor('producer');
+    const djq = actor('djq');
+    const [a, b] = [randomUUID(), randomUUID()];
+    await producer.lifecycle.enqueue([a, b].map((id) => ({ id, name: 'get-user', data: { userId: id } })));
+    expect((await djq.checkEpoch()).state).toBe('ok');
+    await wipe(producer);
+    // Held by someone else, past the 15 s recovery waits (a contender does not take an unexpired lock).
+    await resources().redis.set(djq.keys.transitionLock(a), 'another-actor:token', 'PX', 60_000);
+
+    const report = await recoverFromRecords(recoverable(djq, [a, b]));
+    expect(report).toMatchObject({ reEnqueued: 1, busy: [a], lostDuringRecovery: [] });
+    expect((await whereIs(djq, b)).operations).toBe('waiting');
+    expect((await whereIs(djq, a)).operations).toBe('missing');
+    expect((await djq.checkEpoch()).state).toBe('redis-lost');
+
+    // The holder lets go: the next run brings A back and gives the epoch back.
+    await resources().redis.del(djq.keys.transitionLock(a));
+    expect(await recoverFromRecords(recoverable(djq, [a, b]))).toMatchObject({ reEnqueued: 1, busy: [] });
+    expect((await whereIs(djq, a)).operations).toBe('waiting');
+    expect((await djq.checkEpoch()).state).toBe('ok');
+  });
+});
+
 describe('djq recover whose read of a job history is slow', () => {
   /** `system`'s history store whose read of `id` waits at the returned gate (a slow DynamoDB query). */
   function slowHistoryOf(system: JobSystem, id: string) {
