@@ -3,13 +3,14 @@
 import { describe, expect, it } from 'vitest';
 import type { ScenarioResult } from '../../chaos/scenario.js';
 import { SCENARIOS } from '../../chaos/scenarios/index.js';
-import { CHAOS_TIMEOUT_MS, expectScenarioPassed } from './expect-scenario.js';
+import { CHAOS_TIMEOUT_MS, expectScenarioPassed, type ScenarioVerdictOptions } from './expect-scenario.js';
 
 export interface ScenarioTestOptions {
   /** Runs the scenario some other way than at its small size (its own ports, say). */
   run?: () => Promise<ScenarioResult>;
   /** What this test asserts beyond every scenario's verdict. */
   alsoExpect?: (result: ScenarioResult) => void;
+  verdict?: ScenarioVerdictOptions;
 }
 
 /** `describe('chaos: <name>')` with one test, titled by what the scenario claims, that the scenario passes. */
@@ -18,7 +19,7 @@ export function chaosScenarioTest(name: string, claim: string, options: Scenario
     it(claim, { timeout: CHAOS_TIMEOUT_MS }, async () => {
       const result = await (options.run ?? atSmallSize(name))();
 
-      expectScenarioPassed(result);
+      expectScenarioPassed(result, options.verdict);
       options.alsoExpect?.(result);
     });
   });
