@@ -2,6 +2,7 @@
 // 30% of the run and timing the promotion and the resumption, the processes that died (what a
 // supervisor would have restarted), and the expectations both make of a failover.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { runDjq } from './djq.js';
 import { isRunning, type Service } from './processes.js';
 import { type Expectation, expect } from './scenario.js';
 import type { ChaosStack } from './stack.js';
@@ -40,6 +41,12 @@ export interface FailoverSeen {
   failoverMs?: number;
   resumeMs?: number;
   producerRunningAfterFailover: boolean;
+  /**
+   * `djq recover` once the producer is done: jobs whose adds the failover dropped (the replica had
+   * not received them; replication is asynchronous) are accepted in DynamoDB and in no queue, and it
+   * re-enqueues them, as an operator does after a failover (docs/scale-out.md).
+   */
+  recovery?: { code: number | null; reEnqueued: number; detail: string };
 }
 
 /** Kills the serving server once 30% of the jobs are done, then times its replacement and the first job after it. */
@@ -65,7 +72,19 @@ export async function failOver(
   seen.producerRunningAfterFailover = isRunning(producer.process);
   const finished = () => target.finished().catch(() => finishedBefore);
   if (await pollUntil(async () => (await finished()) > finishedBefore, giveUpAt)) seen.resumeMs = Date.now() - killedAt;
+  await producer.exited;
+  seen.recovery = await recoverDropped(stack);
   return seen;
+}
+
+async function recoverDropped(stack: ChaosStack): Promise<FailoverSeen['recovery']> {
+  const run = await runDjq(stack.env, ['recover', '--json'], 120_000);
+  try {
+    const report = JSON.parse(run.stdout) as { reEnqueued?: number };
+    return { code: run.code, reEnqueued: report.reEnqueued ?? 0, detail: `exit ${run.code}` };
+  } catch {
+    return { code: run.code, reEnqueued: 0, detail: `exit ${run.code}: ${run.stderr.slice(-300)}` };
+  }
 }
 
 /** The figures and expectations of any failover run; `promoted` and `resumed` name them in the scenario's words. */
@@ -85,6 +104,7 @@ export function failoverVerdict(
       resumeMs: resumeMs ?? -1,
       processRestarts: restarted.length,
       stalledJobs: stack.tally.stalled,
+      reEnqueuedAfterFailover: seen.recovery?.reEnqueued ?? -1,
     },
     restarts: restarted.length,
     expectations: [
@@ -99,6 +119,11 @@ export function failoverVerdict(
         'the producer was still producing when the failover ended',
         seen.producerRunningAfterFailover,
         'the failover must happen under the producer, or its riding is not tested',
+      ),
+      expect(
+        'djq recover after the failover ended 0 (it re-enqueues adds the failover dropped)',
+        seen.recovery?.code === 0,
+        `${seen.recovery?.detail ?? 'not run'}, ${seen.recovery?.reEnqueued ?? 0} re-enqueued`,
       ),
       expect(
         'no process restarted or died (0 restarts)',
