@@ -100,6 +100,27 @@ export async function waitFor<T>(
 }
 
 /**
+ * Until every job is decided dead-lettered in DynamoDB (as generation `gen`, if given) and its DLQ
+ * entry is in Redis: a move decides first and adds the entry after, so a test that plans or reads
+ * the DLQ must wait for both.
+ */
+export function waitForDeadLettered(
+  stores: Stores,
+  deadLetter: Queue,
+  jobIds: readonly string[],
+  gen?: number,
+): Promise<true> {
+  return waitFor(`${jobIds.length} job(s) dead-lettered, their DLQ entries added`, async () => {
+    for (const jobId of jobIds) {
+      const record = await stores.jobs.get(jobId);
+      if (record?.outcome !== 'dead-lettered' || (gen !== undefined && record.gen !== gen)) return false;
+      if (!(await deadLetter.getJob(jobId))) return false;
+    }
+    return true;
+  });
+}
+
+/**
  * Prunes a finished job from Redis, as removeOnComplete does to old jobs. DynamoDB decides a job's
  * outcome before its worker acks it in BullMQ, and `remove` leaves a job that is still active
  * (locked), so this waits for BullMQ's own finished state first.

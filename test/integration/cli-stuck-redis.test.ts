@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StallingProxy } from '../../chaos/stalling-proxy.js';
 import { CliContext } from '../../cli/context.js';
-import { usePipeline, waitFor } from '../helpers/pipeline.js';
+import { usePipeline, waitForDeadLettered } from '../helpers/pipeline.js';
 import { testEnv } from '../helpers/stack.js';
 
 const env = testEnv({ JOB_ATTEMPTS: 2 });
@@ -20,10 +20,8 @@ beforeAll(async () => {
   const { resources, producer } = pipeline;
   poison = [];
   for (let i = 0; i < 2; i++) poison.push(await producer.enqueue('create-user', { user: { id: owner, name: i } }));
-  await waitFor('2 poison jobs dead-lettered', async () => {
-    for (const jobId of poison) if ((await resources.stores.jobs.get(jobId))?.outcome !== 'dead-lettered') return false;
-    return true;
-  });
+  // The plan reads the DLQ entries, which a move adds after its decision.
+  await waitForDeadLettered(resources.stores, producer.queues.deadLetter, poison);
   proxy = await StallingProxy.start(env.env.REDIS_URL ?? '');
   const { host } = new URL(proxy.endpoint);
   ctx = new CliContext({ ...env.env, REDIS_URL: `redis://${host}`, REDIS_COMMAND_TIMEOUT_MS: '500' }, { aws: false });

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { readMinuteSeries } from '../../shared/lifecycle/minute-series.js';
 import { DlqActionStore } from '../../shared/operator/dlq-actions.js';
 import { OperatorConsole } from '../../shared/operator/operator-console.js';
-import { newUser, pruneFromRedis, usePipeline, waitFor } from '../helpers/pipeline.js';
+import { newUser, pruneFromRedis, usePipeline, waitFor, waitForDeadLettered } from '../helpers/pipeline.js';
 import { testEnv } from '../helpers/stack.js';
 
 const env = testEnv({ JOB_ATTEMPTS: 2 });
@@ -213,14 +213,7 @@ describe('a resumed bulk action', () => {
     (await pipeline.resources.stores.history.list(jobId)).filter((e) => e.type === 'redriven').length;
   /** Dead-lettered as generation `gen` in DynamoDB, and its entry back in the DLQ. */
   const deadLetteredAs = (gen: number, jobIds: readonly string[]) =>
-    waitFor(`${jobIds.length} job(s) dead-lettered as generation ${gen}`, async () => {
-      for (const jobId of jobIds) {
-        const record = await pipeline.resources.stores.jobs.get(jobId);
-        if (record?.gen !== gen || record.outcome !== 'dead-lettered') return false;
-        if (!(await pipeline.producer.system.console.show(jobId))) return false;
-      }
-      return true;
-    });
+    waitForDeadLettered(pipeline.resources.stores, pipeline.producer.queues.deadLetter, jobIds, gen);
 
   beforeAll(async () => {
     // Five poison jobs about one user: each fails at once, and again at once after every redrive.
