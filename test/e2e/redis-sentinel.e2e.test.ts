@@ -68,7 +68,10 @@ describe.each([
       REDIS_SENTINELS: sentinels,
       REDIS_SENTINEL_NAME: group?.name ?? '',
       MAX_OPERATIONS: JOBS,
-      OPERATION_INTERVAL_MS: 50,
+      // 25 jobs/s: about 24 s of producing, so the failover below comes while it produces even
+      // when a loaded machine is slow to start the worker (at 100 jobs/s CI once saw the producer
+      // done before a third of the jobs were).
+      OPERATION_INTERVAL_MS: 200,
       OPERATIONS_PER_TICK: 5,
       FAULT_LATENCY_MS: 5,
       LOCK_DURATION_MS: 5000,
@@ -100,8 +103,12 @@ describe.each([
     const producer = startService('producer/main.ts', env);
     services.push(worker, producer);
 
-    // Mid-run: a third of the jobs done, the producer still producing.
-    await waitFor('a third of the jobs finished', async () => (await finished()) >= JOBS / 3, 60_000);
+    // Mid-run: a third of the jobs enqueued and the worker finishing them, the producer still producing.
+    await waitFor(
+      'a third of the jobs enqueued, some finished',
+      async () => (await shard.ledger.readEnqueued()).size >= JOBS / 3 && (await finished()) > 0,
+      60_000,
+    );
     expect(isRunning(producer.process)).toBe(true);
     const before = await finished();
     const oldPort = group?.primary.port;
