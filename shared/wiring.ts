@@ -42,10 +42,10 @@ export interface JobSystem {
   /** A recovery begins: marks this shard's Redis (the mark's token, for `restoreEpoch`). */
   beginRecovery(): Promise<string>;
   /**
-   * After a recovery: gives this shard's Redis the table's epoch again; with the recovery's mark,
-   * only if Redis still holds it (else undefined: Redis lost its data while the recovery ran).
+   * After a recovery: gives this shard's Redis the table's epoch again, only if Redis still holds
+   * the recovery's mark (else undefined: Redis lost its data while the recovery ran).
    */
-  restoreEpoch(recovery?: string): Promise<string | undefined>;
+  restoreEpoch(recovery: string): Promise<string | undefined>;
   /** Flushes the history and closes the queues; the caller closes its own Redis and DynamoDB clients. */
   close(): Promise<void>;
 }

@@ -62,21 +62,17 @@ export async function beginRecovery(redis: RedisConnection, keys: QueueKeys): Pr
 }
 
 /**
- * After a recovery: Redis holds the table's work again, so it gets the table's epoch. With the
- * recovery's mark (`beginRecovery`), only if Redis still holds it: undefined when Redis lost its
- * data during the recovery (what was re-added before that is gone; the epoch still says so).
+ * After a recovery: Redis holds the table's work again, so it gets the table's epoch, only if Redis
+ * still holds the recovery's mark (`beginRecovery`): undefined when Redis lost its data during the
+ * recovery (what was re-added before that is gone; the epoch still says so).
  */
 export async function restoreEpoch(
   redis: RedisConnection,
   keys: QueueKeys,
   records: JobRecordStore,
-  recovery?: string,
+  recovery: string,
 ): Promise<string | undefined> {
   const epoch = await records.initEpoch(epochName(keys), randomUUID());
-  if (recovery === undefined) {
-    await redis.set(keys.epoch, epoch);
-    return epoch;
-  }
   const scripted = withLuaScripts<WithRestore>(redis, RESTORE);
   return (await scripted.djqEpochRestore(keys.recoveryMark(recovery), keys.epoch, epoch)) === 1 ? epoch : undefined;
 }

@@ -93,9 +93,11 @@ export async function recoverFromRecords(
       if (pace > 0) await sleep(pace);
     } else if (restored === 'dead-letter') report.deadLettersRestored++;
   }
-  if (!report.dryRun)
-    for (const [i, shard] of system.shards.entries())
-      if (!unfinished.has(i) && (await shard.restoreEpoch(marks[i])) === undefined) report.lostDuringRecovery.push(i);
+  for (const [i, shard] of system.shards.entries()) {
+    const mark = marks[i]; // none on a dry run
+    if (mark !== undefined && !unfinished.has(i) && (await shard.restoreEpoch(mark)) === undefined)
+      report.lostDuringRecovery.push(i);
+  }
   options.onProgress?.({ ...report });
   return report;
 }

@@ -51,6 +51,10 @@ function recoverable(
 
 const wipe = (system: JobSystem) => deleteKeys(resources().redis, system.keys.everyKeyPattern);
 
+/** Get-user jobs (no effect to apply), accepted in DynamoDB and added to Redis. */
+const enqueueGets = (system: JobSystem, ids: readonly string[]) =>
+  system.lifecycle.enqueue(ids.map((id) => ({ id, name: 'get-user', data: { userId: id } })));
+
 describe('djq recover against a move of an instance from before the loss', () => {
   // Recovery reads the job accepted and undecided; before it re-adds it, a move of the failed
   // instance a worker read before Redis lost the queue decides it dead-lettered (its Redis half
@@ -60,7 +64,7 @@ describe('djq recover against a move of an instance from before the loss', () =>
     const worker = actor('worker');
     const djq = actor('djq');
     const id = randomUUID();
-    await worker.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }]);
+    await enqueueGets(worker, [id]);
     const failed = await failNext(worker, id);
     await wipe(worker);
 
@@ -85,7 +89,7 @@ describe('djq recover against a redrive across the loss', () => {
     const operator = actor('operator');
     const djq = actor('djq');
     const id = randomUUID();
-    await worker.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }]);
+    await enqueueGets(worker, [id]);
     expect(await worker.lifecycle.settleFailed(await failNext(worker, id), noEffect)).toBe('dead-lettered');
 
     const reopening = gate();
@@ -122,7 +126,7 @@ describe('Redis loses the queue again while djq recover runs', () => {
     const producer = actor('producer');
     const djq = actor('djq');
     const ids = [randomUUID(), randomUUID()];
-    await producer.lifecycle.enqueue(ids.map((id) => ({ id, name: 'get-user', data: { userId: id } })));
+    await enqueueGets(producer, ids);
     expect((await djq.checkEpoch()).state).toBe('ok');
     await wipe(producer);
 
@@ -152,7 +156,7 @@ describe('djq recover against a job another actor holds', () => {
     const producer = actor('producer');
     const djq = actor('djq');
     const [a, b] = [randomUUID(), randomUUID()];
-    await producer.lifecycle.enqueue([a, b].map((id) => ({ id, name: 'get-user', data: { userId: id } })));
+    await enqueueGets(producer, [a, b]);
     expect((await djq.checkEpoch()).state).toBe('ok');
     await wipe(producer);
     // Held by someone else, past the 15 s recovery waits (a contender does not take an unexpired lock).
@@ -196,7 +200,7 @@ describe('djq recover whose read of a job history is slow', () => {
     const dead = String(failed.id);
     expect(await worker.lifecycle.settleFailed(failed, noEffect)).toBe('dead-lettered');
     const undecided = randomUUID();
-    await worker.lifecycle.enqueue([{ id: undecided, name: 'get-user', data: { userId: undecided } }]);
+    await enqueueGets(worker, [undecided]);
     await wipe(worker);
 
     const { reading, history } = slowHistoryOf(djq, dead);
@@ -246,7 +250,7 @@ describe('two djq recover runs at once', () => {
     const first = actor('djq');
     const second = actor('djq-2');
     const ids = [randomUUID(), randomUUID()];
-    await producer.lifecycle.enqueue(ids.map((id) => ({ id, name: 'get-user', data: { userId: id } })));
+    await enqueueGets(producer, ids);
     expect((await first.checkEpoch()).state).toBe('ok');
     await wipe(producer);
 
@@ -268,7 +272,7 @@ describe('two djq recover runs at once', () => {
     const first = actor('djq');
     const second = actor('djq-2');
     const ids = [randomUUID(), randomUUID()];
-    await producer.lifecycle.enqueue(ids.map((id) => ({ id, name: 'get-user', data: { userId: id } })));
+    await enqueueGets(producer, ids);
     expect((await first.checkEpoch()).state).toBe('ok');
     await wipe(producer);
 
@@ -293,7 +297,7 @@ describe('djq recover --dry-run', () => {
     const producer = actor('producer');
     const djq = actor('djq');
     const id = randomUUID();
-    await producer.lifecycle.enqueue([{ id, name: 'get-user', data: { userId: id } }]);
+    await enqueueGets(producer, [id]);
     expect((await djq.checkEpoch()).state).toBe('ok');
     await wipe(producer);
 

@@ -85,6 +85,6 @@ describe('after Redis loses the queue', () => {
     const report = await checkShards({ shards: sharded.system.shards, stores: sharded.resources.stores });
     expect(report.epochs).toEqual(['mismatch']);
     expect(checkPassed(report)).toBe(false);
-    await shard.restoreEpoch();
+    await shard.restoreEpoch(await shard.beginRecovery());
   });
 });
