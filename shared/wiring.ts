@@ -17,6 +17,7 @@ import { Ledger, type LedgerJob } from './lifecycle/ledger.js';
 import { openQueues, operationJobOptions, type Queues } from './lifecycle/queues.js';
 import { TRANSITION_LOCK_WAIT_MS } from './lifecycle/transition-lock.js';
 import { traceTransitions } from './lifecycle/transition-trace.js';
+import { WakeSignal, wakeOnNewWork } from './lifecycle/wake-signal.js';
 import { DlqConsole } from './operator/dlq-console.js';
 import type { Config } from './runtime/config.js';
 import type { Logger } from './runtime/logger.js';
@@ -34,6 +35,8 @@ export interface JobSystem {
   lifecycle: JobLifecycle;
   /** The operator's DLQ actions (list, show, redrive, purge), shared by djq and the board. */
   console: DlqConsole;
+  /** "New work on this shard" for workers standing by: sent on every enqueue, redrive and recovery. */
+  wake: WakeSignal;
   stores: Stores;
   /** The fleet's flow control state for this shard (the job rate DynamoDB's throttling left). */
   readFlow(): Promise<FleetFlowView>;
@@ -89,6 +92,10 @@ export function openJobSystem(deps: JobSystemDeps): JobSystem {
   recordHistory(lifecycle, history);
   // Spans carry each transition's facts when tracing is on (OTEL_*); nothing subscribes when off.
   if (tracing().enabled) traceTransitions(lifecycle);
+  const wake = new WakeSignal(redis, keys.wakeChannel, (error) =>
+    logger.debug({ err: error }, 'new-work signal not sent; workers standing by wake at the next one'),
+  );
+  wakeOnNewWork(lifecycle, wake);
   return {
     config,
     keys,
@@ -97,6 +104,7 @@ export function openJobSystem(deps: JobSystemDeps): JobSystem {
     history,
     lifecycle,
     console: new DlqConsole([{ queues, lifecycle }]),
+    wake,
     stores,
     readFlow: () => readFleetFlow(redis, keys),
     checkEpoch: () => checkEpoch(redis, keys, stores.jobs),

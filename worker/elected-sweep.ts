@@ -20,6 +20,11 @@ export class ElectedSweep {
 
   constructor(private readonly deps: { settler: Settler; lease: SweepLease; logger: Logger; intervalMs: number }) {}
 
+  /** Whether this worker held the lease at its last round: it watches the shard (standby.ts). */
+  get holds(): boolean {
+    return this.holding;
+  }
+
   /** A round now, then one every interval. */
   start(): void {
     void this.round();

@@ -23,8 +23,10 @@ import { type Handlers, makeHandlers } from './handlers.js';
 import type { WorkerMetrics } from './metrics.js';
 import { makeProcessor } from './processor.js';
 import { Settler } from './settler.js';
+import { Standby } from './standby.js';
 import { SweepLease } from './sweep-lease.js';
 import { UserCommands } from './user-commands.js';
+import { listenForWakes, type WakeListener } from './wake-listener.js';
 
 export interface WorkerServiceDeps {
   config: Config;
@@ -52,6 +54,8 @@ export interface WorkerService {
     flow: FlowControl;
     /** The shard's periodic sweep, which runs only while this worker holds the shard's lease. */
     sweep: ElectedSweep;
+    /** Stops fetching while idle and not the shard's watcher (WORKER_STANDBY_AFTER_MS). */
+    standby: Standby;
   }[];
   workerId: string;
   /**
@@ -84,6 +88,8 @@ interface ProcessParts {
   series: MinuteSeriesRecorder;
   /** Each shard's queue depth for the console's series, registered as the shard starts. */
   depthCounters: Map<number, () => Promise<number>>;
+  /** The process's one subscription to new-work signals, once every shard has started (none if standby is off). */
+  wakes?: WakeListener;
 }
 
 function startProcessParts({ config, stores, redis, logger }: WorkerServiceDeps): ProcessParts {
@@ -182,7 +188,23 @@ function startShard(deps: WorkerServiceDeps, parts: ProcessParts, shard: number)
   flow.start();
   const worker = startBullWorker(deps, parts, { shard, system, settler, flow });
   const sweep = startSweep(deps, workerId, { shard, system, settler, flow });
-  return { shard, worker, system, settler, flow, sweep };
+  const standby = new Standby({
+    worker,
+    watching: () => sweep.holds,
+    wake: system.wake,
+    reachable: () => parts.wakes?.listening === true,
+    afterMs: config.WORKER_STANDBY_AFTER_MS,
+    logger: logger.child({ shard }),
+  });
+  standby.start();
+  return { shard, worker, system, settler, flow, sweep, standby };
+}
+
+/** One subscriber for the whole process, waking each shard's standby on its channel. */
+function listenForShardWakes({ config, redis, logger }: WorkerServiceDeps, shards: readonly ShardService[]) {
+  if (config.WORKER_STANDBY_AFTER_MS === 0) return undefined;
+  const wakes = new Map(shards.map((s) => [s.system.keys.wakeChannel, () => void s.standby.wake()]));
+  return listenForWakes(redis, wakes, logger);
 }
 
 /** WorkerService.close: flow, sweeps, workers, series, then history, all under one deadline. */
@@ -194,6 +216,8 @@ async function closeShards(
 ): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (const s of shards) s.flow.close();
+  await withDeadline(Promise.all(shards.map((s) => s.standby.close())), deadline);
+  await parts.wakes?.close(deadline);
   // First, so another worker sweeps at its next round rather than after the lease expires.
   await withDeadline(Promise.all(shards.map((s) => s.sweep.close())), deadline);
   // BullMQ's close() has no timeout, and a later close(true) forces nothing (it returns the
@@ -219,6 +243,7 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
   const shards = consumedShards(deps.config).map((shard) => startShard(deps, parts, shard));
   const first = shards[0];
   if (!first) throw new Error('a worker needs at least one shard to consume');
+  parts.wakes = listenForShardWakes(deps, shards);
   deps.metrics.observeFlow(shards);
   parts.series.start();
   return {

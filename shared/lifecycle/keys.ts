@@ -99,6 +99,8 @@ export function queueKeys(settings: KeySettings, shard = 0) {
     historySpill: `${base}:history:spill`,
     /** The token of the one worker that sweeps this shard's failed set (worker/sweep-lease.ts). */
     sweepLease: `${base}:dlq:sweep-lease`,
+    /** A pub/sub channel, not a key: "new work", which wakes this shard's standing-by workers (wake-signal.ts). */
+    wakeChannel: `${base}:wake`,
     /** The epoch of this shard's Redis data, also kept in DynamoDB: a Redis without it lost its data. */
     epoch: `${base}:epoch`,
     /** Written by a recovery as it begins; only while it is still there does the recovery restore the epoch. */

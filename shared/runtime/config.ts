@@ -193,6 +193,11 @@ export const configSchema = z.object({
   STALLED_INTERVAL_MS: int(1000).default(30_000).describe('How often workers look for stalled jobs'),
   MAX_STALLED_COUNT: int(0, 100).default(2).describe('Stalls a job survives before it fails'),
   DLQ_SWEEP_INTERVAL_MS: int(100).default(10_000).describe('How often a worker moves failed jobs missing from the DLQ'),
+  WORKER_STANDBY_AFTER_MS: int(0)
+    .default(30_000)
+    .describe(
+      "After this long without a job, a worker that does not hold its shard's sweep lease stops polling Redis until new work is signalled (0: never)",
+    ),
   FLOW_CONTROL: bool
     .default(true)
     .describe(

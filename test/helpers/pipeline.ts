@@ -23,7 +23,8 @@ export const silentLogger = pino({ level: 'silent' });
 export interface TestWorker {
   service: WorkerService;
   stores: Stores;
-  stop(): Promise<void>;
+  /** Closes the worker (at most once: later calls share the first) and its clients; whether it drained in time. */
+  stop(): Promise<boolean>;
 }
 
 /**
@@ -46,13 +47,18 @@ export function startTestWorker(
     logger: silentLogger,
     metrics: new WorkerMetrics(false),
   });
+  let stopping: Promise<boolean> | undefined;
   return {
     service,
     stores,
-    stop: async () => {
-      await service.close(10_000);
-      redis.disconnect();
-      dynamo.close();
+    stop: () => {
+      stopping ??= (async () => {
+        const drained = await service.close(10_000);
+        redis.disconnect();
+        dynamo.close();
+        return drained;
+      })();
+      return stopping;
     },
   };
 }
