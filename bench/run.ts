@@ -115,7 +115,7 @@ const SIZES = {
   capacity: { quick: { jobs: 300, capacity: 100 }, full: { jobs: 2000, capacity: 100 } },
   shards: { quick: { jobs: 300, rounds: 1 }, full: { jobs: 3000, rounds: 3 } },
   nodeVersions: { quick: { jobs: 2000, pairs: 1 }, full: { jobs: 20_000, pairs: 3 } },
-  idleFleet: { quick: { seconds: 15, rounds: 1 }, full: { seconds: 60, rounds: 2 } },
+  idleFleet: { quick: { seconds: 15, rounds: 1, standbyAfterMs: 3000 }, full: { seconds: 60, rounds: 2 } },
   redisCost: { quick: { jobs: 400, perSec: 200, pairs: 1 }, full: { jobs: 2000, perSec: 200, pairs: 5 } },
   search: { quick: { jobs: 2000, samples: 20 }, full: { jobs: 100_000, samples: 200 } },
 };

@@ -86,8 +86,8 @@ interface ProcessParts {
   handlers: Handlers;
   effects: EffectBars;
   series: MinuteSeriesRecorder;
-  /** Each shard's queue depth for the console's series, registered as the shard starts. */
-  depthCounters: Map<number, () => Promise<number>>;
+  /** Each shard's queue depth for the console's series (undefined: another worker samples it), registered as the shard starts. */
+  depthCounters: Map<number, () => Promise<number | undefined>>;
   /** The process's one subscription to new-work signals, once every shard has started (none if standby is off). */
   wakes?: WakeListener;
 }
@@ -101,8 +101,8 @@ function startProcessParts({ config, stores, redis, logger }: WorkerServiceDeps)
     new RedisHistorySpill(redis, queueKeys(config, 0).historySpill),
   );
   const commands = new UserCommands({ events: stores.events, users: stores.users, records: stores.jobs });
-  const depthCounters = new Map<number, () => Promise<number>>();
-  const depthOf = (shard: number) => depthCounters.get(shard)?.() ?? Promise.resolve(0);
+  const depthCounters = new Map<number, () => Promise<number | undefined>>();
+  const depthOf = (shard: number) => depthCounters.get(shard)?.() ?? Promise.resolve(undefined);
   // The console's charts: what BullMQ's metrics do not count, per minute, in shard 0's keys.
   const series = new MinuteSeriesRecorder(redis, queueKeys(config, 0), {
     depth: consumedShards(config).map((shard) => ({ shard, count: () => depthOf(shard) })),
@@ -178,16 +178,18 @@ function startShard(deps: WorkerServiceDeps, parts: ProcessParts, shard: number)
   logTransitions(lifecycle, logger);
   metrics.observe(lifecycle);
   series.observe(lifecycle);
-  parts.depthCounters.set(shard, async () => {
-    const counts = await queues.operations.getJobCounts('wait', 'prioritized', 'delayed');
-    return Object.values(counts).reduce((a, b) => a + b, 0);
-  });
   const settler = new Settler({ queues, lifecycle, effects, logger });
   // Each shard is its own queue with its own rate: each converges on its share of the table.
   const flow = FlowControl.fromConfig(config, redis, keys, logger.child({ shard }));
   flow.start();
   const worker = startBullWorker(deps, parts, { shard, system, settler, flow });
   const sweep = startSweep(deps, workerId, { shard, system, settler, flow });
+  parts.depthCounters.set(shard, async () => {
+    // The same figure for every worker of the fleet: the shard's watcher alone samples it.
+    if (!sweep.holds) return undefined;
+    const counts = await queues.operations.getJobCounts('wait', 'prioritized', 'delayed');
+    return Object.values(counts).reduce((a, b) => a + b, 0);
+  });
   const standby = new Standby({
     worker,
     watching: () => sweep.holds,

@@ -36,8 +36,11 @@ const minuteOf = (ms: number) => Math.floor(ms / 60_000);
 export interface MinuteSeriesOptions {
   /** How often the counts go to Redis. @default 5000 */
   flushIntervalMs?: number;
-  /** Each shard this process consumes, with its queue depth (waiting, prioritized, delayed), sampled on each flush. */
-  depth?: readonly { shard: number; count: () => Promise<number> }[];
+  /**
+   * Each shard this process consumes, with its queue depth (waiting, prioritized, delayed), sampled
+   * on each flush; undefined: not this process's to sample (one worker per shard does).
+   */
+  depth?: readonly { shard: number; count: () => Promise<number | undefined> }[];
   now?: () => number;
   /** Told of a flush that failed (its counts are lost: the charts are a glance, not an audit). */
   onError?: (error: unknown) => void;

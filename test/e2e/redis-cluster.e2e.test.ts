@@ -107,4 +107,45 @@ describe('Redis Cluster (3 masters + 3 replicas), QUEUE_SHARDS=3', () => {
     const after = await djq<CheckReport>(env, 'check');
     expect(after.data).toMatchObject({ purged: 1, lost: 0, duplicated: 0 });
   });
+
+  it('wakes workers standing by through the cluster: one stands by per shard, an enqueue wakes it, lost 0', {
+    timeout: 180_000,
+  }, async () => {
+    const { env } = testEnv({
+      REDIS_CLUSTER_NODES: cluster?.nodes ?? '',
+      QUEUE_SHARDS: 3,
+      MAX_OPERATIONS: 50,
+      OPERATION_INTERVAL_MS: 10,
+      OPERATIONS_PER_TICK: 5,
+      WORKER_STANDBY_AFTER_MS: 1000,
+      LOG_LEVEL: 'info',
+    });
+    const workers = ['w-a', 'w-b'].map((id) => startService('worker/main.ts', { ...env, WORKER_ID: id }));
+    services.push(...workers);
+    const logs = () => workers.map((w) => w.output()).join('\n');
+    // Each shard has one watcher (its sweep lease); the other worker stands by once idle.
+    await waitFor(
+      'a worker standing by on every shard',
+      async () => (logs().match(/standing by: no job/g) ?? []).length >= 3,
+      60_000,
+    );
+
+    for (const round of [1, 2]) {
+      const producer = startService('producer/main.ts', env);
+      services.push(producer);
+      const { code } = await producer.exited;
+      expect(code, producer.output().slice(-2000)).toBe(0);
+      const check = await waitFor(
+        `round ${round}: every job decided`,
+        async () => {
+          const c = await djq<CheckReport>(env, 'check');
+          return c.data.pending === 0 && c;
+        },
+        120_000,
+      );
+      expect(check.data).toMatchObject({ enqueued: 50 * round, lost: 0, duplicated: 0 });
+    }
+    // Signalled through the cluster's pub/sub: the workers standing by fetched again.
+    expect(logs()).toMatch(/fetching jobs again: new work was signalled/);
+  });
 });

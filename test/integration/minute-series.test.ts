@@ -82,7 +82,8 @@ describe('the per-minute series', () => {
     const b = transitions();
     const depth = [{ shard: 0, count: async () => 7 }];
     const one = new MinuteSeriesRecorder(redis, keys, { now, depth });
-    const two = new MinuteSeriesRecorder(redis, keys, { now });
+    // The second worker does not watch the shard: the depth is not its to sample.
+    const two = new MinuteSeriesRecorder(redis, keys, { now, depth: [{ shard: 0, count: async () => undefined }] });
     one.observe(a);
     two.observe(b);
 
