@@ -4,7 +4,9 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { DynamoCall } from '../shared/dynamo/instrumentation.js';
 import type { JobLifecycle } from '../shared/lifecycle/job-lifecycle.js';
 import { THROTTLING_ERRORS } from '../shared/runtime/errors.js';
+import type { ElectedSweep } from './elected-sweep.js';
 import type { FlowControl } from './flow-control.js';
+import type { Standby } from './standby.js';
 
 export type JobOutcome = 'completed' | 'retried' | 'dead-lettered' | 'failed-final' | 'put-back';
 
@@ -23,6 +25,8 @@ const HELP = {
   djq_flow_limited: '1 while flow control limits the fleet because DynamoDB throttled',
   djq_flow_fleet_capacity_units_per_second:
     "Capacity units the fleet's jobs consumed in the last full second (all workers)",
+  djq_worker_watching: "1 while this worker holds the shard's sweep lease: it sweeps and never stands by",
+  djq_worker_standing_by: '1 while this worker stands by: idle, it fetches no jobs until new work is signalled',
 } as const;
 
 type MetricName = keyof typeof HELP;
@@ -67,21 +71,23 @@ export class WorkerMetrics {
     });
   }
 
-  /** The fleet's flow state as this worker last heard it, per shard. */
-  observeFlow(flows: readonly { shard: number; flow: FlowControl }[]): void {
-    const flowGauge = (name: MetricName, value: (flow: FlowControl) => number) =>
+  /** Per shard: the fleet's flow state as this worker last heard it, and whether it watches or stands by. */
+  observeShards(shards: readonly { shard: number; flow: FlowControl; sweep: ElectedSweep; standby: Standby }[]): void {
+    const shardGauge = (name: MetricName, value: (s: (typeof shards)[number]) => number) =>
       new Gauge({
         name,
         help: HELP[name],
         labelNames: ['shard'] as const,
         registers: [this.registry],
         collect() {
-          for (const { shard, flow } of flows) this.set({ shard: String(shard) }, value(flow));
+          for (const s of shards) this.set({ shard: String(s.shard) }, value(s));
         },
       });
-    flowGauge('djq_flow_rate_jobs_per_second', (flow) => flow.rate ?? 0);
-    flowGauge('djq_flow_limited', (flow) => (flow.rate === null ? 0 : 1));
-    flowGauge('djq_flow_fleet_capacity_units_per_second', (flow) => flow.fleetUnitsPerSecond);
+    shardGauge('djq_flow_rate_jobs_per_second', ({ flow }) => flow.rate ?? 0);
+    shardGauge('djq_flow_limited', ({ flow }) => (flow.rate === null ? 0 : 1));
+    shardGauge('djq_flow_fleet_capacity_units_per_second', ({ flow }) => flow.fleetUnitsPerSecond);
+    shardGauge('djq_worker_watching', ({ sweep }) => (sweep.holds ? 1 : 0));
+    shardGauge('djq_worker_standing_by', ({ standby }) => (standby.standingBy ? 1 : 0));
   }
 
   private counter<L extends string>(name: MetricName, labelNames: readonly L[]): Counter<L> {

@@ -246,7 +246,7 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
   const first = shards[0];
   if (!first) throw new Error('a worker needs at least one shard to consume');
   parts.wakes = listenForShardWakes(deps, shards);
-  deps.metrics.observeFlow(shards);
+  deps.metrics.observeShards(shards);
   parts.series.start();
   return {
     worker: first.worker,

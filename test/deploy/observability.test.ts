@@ -99,8 +99,8 @@ async function producerNames(): Promise<Set<string>> {
 
 async function allExportedNames(): Promise<Set<string>> {
   const worker = new WorkerMetrics();
-  // The flow-control gauges are registered once the worker service hands over its shards.
-  worker.observeFlow([]);
+  // The per-shard gauges (flow control, watching, standing by) are registered once the worker service hands over its shards.
+  worker.observeShards([]);
   // The board's gauges read Redis on collect: an object standing in for the two queues answers with no jobs.
   const queue = (name: string) => ({ name, getJobCounts: async () => ({}) });
   const board = new QueueMetrics({
