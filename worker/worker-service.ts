@@ -203,10 +203,14 @@ function startShard(deps: WorkerServiceDeps, parts: ProcessParts, shard: number)
 }
 
 /** One subscriber for the whole process, waking each shard's standby on its channel. */
-function listenForShardWakes({ config, redis, logger }: WorkerServiceDeps, shards: readonly ShardService[]) {
+function listenForShardWakes(
+  { config, redis, logger }: WorkerServiceDeps,
+  workerId: string,
+  shards: readonly ShardService[],
+) {
   if (config.WORKER_STANDBY_AFTER_MS === 0) return undefined;
-  const wakes = new Map(shards.map((s) => [s.system.keys.wakeChannel, () => void s.standby.wake()]));
-  return listenForWakes(redis, wakes, logger);
+  const wakes = new Map(shards.map((s) => [s.system.keys.wakeChannel, (why: string) => void s.standby.wake(why)]));
+  return listenForWakes(redis, wakes, logger, workerId);
 }
 
 /** WorkerService.close: flow, sweeps, workers, series, then history, all under one deadline. */
@@ -245,7 +249,7 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
   const shards = consumedShards(deps.config).map((shard) => startShard(deps, parts, shard));
   const first = shards[0];
   if (!first) throw new Error('a worker needs at least one shard to consume');
-  parts.wakes = listenForShardWakes(deps, shards);
+  parts.wakes = listenForShardWakes(deps, parts.workerId, shards);
   deps.metrics.observeFlow(shards);
   parts.series.start();
   return {
