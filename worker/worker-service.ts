@@ -224,8 +224,12 @@ async function closeShards(
   for (const s of shards) s.flow.close();
   await withDeadline(Promise.all(shards.map((s) => s.standby.close())), deadline);
   await parts.wakes?.close(deadline);
+  // The watchers among them stop fetching: the workers standing by fetch until one of them takes
+  // the lease (at its next round), or a due retry would wait for that round unfetched.
+  const watched = shards.filter((s) => s.sweep.holds);
   // First, so another worker sweeps at its next round rather than after the lease expires.
   await withDeadline(Promise.all(shards.map((s) => s.sweep.close())), deadline);
+  for (const s of watched) s.system.wake.signal();
   // BullMQ's close() has no timeout, and a later close(true) forces nothing (it returns the
   // first call's promise): the deadline is ours.
   const drained = await withDeadline(Promise.all(shards.map((s) => s.worker.close())), deadline);

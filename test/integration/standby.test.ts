@@ -99,6 +99,22 @@ describe('a worker standing by', () => {
     await producer.close();
   });
 
+  it('is woken as the watcher stops: it fetches before it takes the lease', async () => {
+    const { a, b, producer } = await fleetWithOneStandingBy();
+    // b's sweep rounds wait an hour: only the watcher's signal as it stops can wake b now.
+    await a.stop();
+    await waitFor('the stopping watcher to wake the standing-by worker', async () => !b.worker.isPaused());
+    expect(b.standby.wakes).toBe(1);
+    expect(b.sweep.holds).toBe(false);
+    const direct = crypto.randomUUID();
+    await producer.queues.operations.add('get-user', { userId: crypto.randomUUID() }, { jobId: direct });
+    await waitFor(
+      'the unsignalled job to complete',
+      async () => (await producer.queues.operations.getJobState(direct)) === 'completed',
+    );
+    await producer.close();
+  });
+
   it('fetches again once it takes the lease', async () => {
     const { env, resources, a, b, producer } = await fleetWithOneStandingBy();
     await a.stop();
