@@ -73,11 +73,14 @@ export class Standby {
     return this.applying;
   }
 
-  /** A "new work" signal: fetch again (and stay up for another WORKER_STANDBY_AFTER_MS at least). */
-  wake(): Promise<void> {
+  /**
+   * A "new work" signal, or a subscription lost or back (`why`): fetch again, and stay up for
+   * another WORKER_STANDBY_AFTER_MS at least.
+   */
+  wake(why = 'new work was signalled'): Promise<void> {
     this.lastJobAt = Date.now();
     if (this.standing) this.wakes += 1;
-    return this.set(false, 'new work was signalled');
+    return this.set(false, why);
   }
 
   /** Stops checking; a pause or resume in flight ends first (BullMQ's close then stops the worker). */

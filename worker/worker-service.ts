@@ -203,10 +203,14 @@ function startShard(deps: WorkerServiceDeps, parts: ProcessParts, shard: number)
 }
 
 /** One subscriber for the whole process, waking each shard's standby on its channel. */
-function listenForShardWakes({ config, redis, logger }: WorkerServiceDeps, shards: readonly ShardService[]) {
+function listenForShardWakes(
+  { config, redis, logger }: WorkerServiceDeps,
+  workerId: string,
+  shards: readonly ShardService[],
+) {
   if (config.WORKER_STANDBY_AFTER_MS === 0) return undefined;
-  const wakes = new Map(shards.map((s) => [s.system.keys.wakeChannel, () => void s.standby.wake()]));
-  return listenForWakes(redis, wakes, logger);
+  const wakes = new Map(shards.map((s) => [s.system.keys.wakeChannel, (why: string) => void s.standby.wake(why)]));
+  return listenForWakes(redis, wakes, logger, workerId);
 }
 
 /** WorkerService.close: flow, sweeps, workers, series, then history, all under one deadline. */
@@ -220,8 +224,12 @@ async function closeShards(
   for (const s of shards) s.flow.close();
   await withDeadline(Promise.all(shards.map((s) => s.standby.close())), deadline);
   await parts.wakes?.close(deadline);
+  // The watchers among them stop fetching: the workers standing by fetch until one of them takes
+  // the lease (at its next round), or a due retry would wait for that round unfetched.
+  const watched = shards.filter((s) => s.sweep.holds);
   // First, so another worker sweeps at its next round rather than after the lease expires.
   await withDeadline(Promise.all(shards.map((s) => s.sweep.close())), deadline);
+  for (const s of watched) s.system.wake.signal();
   // BullMQ's close() has no timeout, and a later close(true) forces nothing (it returns the
   // first call's promise): the deadline is ours.
   const drained = await withDeadline(Promise.all(shards.map((s) => s.worker.close())), deadline);
@@ -245,7 +253,7 @@ export function startWorkerService(deps: WorkerServiceDeps): WorkerService {
   const shards = consumedShards(deps.config).map((shard) => startShard(deps, parts, shard));
   const first = shards[0];
   if (!first) throw new Error('a worker needs at least one shard to consume');
-  parts.wakes = listenForShardWakes(deps, shards);
+  parts.wakes = listenForShardWakes(deps, parts.workerId, shards);
   deps.metrics.observeShards(shards);
   parts.series.start();
   return {

@@ -1,8 +1,10 @@
 // Workers standing by, through real BullMQ workers, Redis pub/sub and dynalite: a worker that does
 // not hold its shard's sweep lease stops fetching when idle, and what wakes it. Sweep rounds and
 // standby checks are driven by hand (their timers wait an hour), judged at a time past the wait.
+import type { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { queueKeys } from '../../shared/lifecycle/keys.js';
+import { wakeConnectionName } from '../../worker/wake-listener.js';
 import { openProducerSide, startTestWorker, type TestWorker, waitFor } from '../helpers/pipeline.js';
 import { openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
 
@@ -30,9 +32,11 @@ async function fleetWithOneStandingBy() {
     if (!shard) throw new Error('a worker without a shard');
     return { stop: () => worker.stop(), ...shard };
   };
-  const a = start('watcher');
+  // Ids of their own: a test finds b's subscriber connection by its name.
+  const bId = `other-${crypto.randomUUID()}`;
+  const a = start(`watcher-${crypto.randomUUID()}`);
   expect(await a.sweep.round()).toBe(true);
-  const b = start('other');
+  const b = start(bId);
   expect(await b.sweep.round()).toBe(false);
   // Only once subscribed does a worker stand by: a signal must be able to reach it.
   await waitFor('the new-work subscription', async () => {
@@ -42,7 +46,14 @@ async function fleetWithOneStandingBy() {
   await a.standby.check(pastTheWait());
   expect(a.worker.isPaused()).toBe(false);
   const producer = openProducerSide(env.config, resources);
-  return { env, resources, a, b, producer };
+  return { env, resources, a, b, bId, producer };
+}
+
+/** The CLIENT LIST id of the subscriber connection named `name` that is subscribed, if any. */
+async function subscriberId(redis: Redis, name: string): Promise<string | undefined> {
+  const clients = String(await redis.client('LIST')).split('\n');
+  const line = clients.find((l) => l.includes(` name=${name} `) && / sub=[1-9]/.test(l));
+  return line ? /^id=(\d+) /.exec(line)?.[1] : undefined;
 }
 
 async function allCompleted(producer: ReturnType<typeof openProducerSide>, ids: readonly string[]) {
@@ -88,6 +99,22 @@ describe('a worker standing by', () => {
     await producer.close();
   });
 
+  it('is woken as the watcher stops: it fetches before it takes the lease', async () => {
+    const { a, b, producer } = await fleetWithOneStandingBy();
+    // b's sweep rounds wait an hour: only the watcher's signal as it stops can wake b now.
+    await a.stop();
+    await waitFor('the stopping watcher to wake the standing-by worker', async () => !b.worker.isPaused());
+    expect(b.standby.wakes).toBe(1);
+    expect(b.sweep.holds).toBe(false);
+    const direct = crypto.randomUUID();
+    await producer.queues.operations.add('get-user', { userId: crypto.randomUUID() }, { jobId: direct });
+    await waitFor(
+      'the unsignalled job to complete',
+      async () => (await producer.queues.operations.getJobState(direct)) === 'completed',
+    );
+    await producer.close();
+  });
+
   it('fetches again once it takes the lease', async () => {
     const { env, resources, a, b, producer } = await fleetWithOneStandingBy();
     await a.stop();
@@ -96,6 +123,31 @@ describe('a worker standing by', () => {
     await b.standby.check(pastTheWait());
     expect(b.worker.isPaused()).toBe(false);
     expect(b.standby.standingBy).toBe(false);
+    await producer.close();
+  });
+
+  it('fetches again when its subscription drops, however soon it is back, and is woken through it after', async () => {
+    const { resources, b, bId, producer } = await fleetWithOneStandingBy();
+    const name = wakeConnectionName(bId);
+    const killed = await waitFor('the subscriber connection', () => subscriberId(resources.redis, name));
+    await resources.redis.client('KILL', 'ID', killed);
+    // ioredis is back within a fraction of a second, between two standby checks, and a signal sent
+    // meanwhile was lost: the loss itself wakes the worker.
+    await waitFor('the subscription back', async () => {
+      const id = await subscriberId(resources.redis, name);
+      return id !== undefined && id !== killed;
+    });
+    expect(b.standby.wakes).toBe(1);
+    expect(b.worker.isPaused()).toBe(false);
+    // Subscribed again, it stands by again, and a signal wakes it through the new connection.
+    await waitFor('standing by again', async () => {
+      await b.standby.check(pastTheWait());
+      return b.worker.isPaused();
+    });
+    const ids = await getUsers(producer, 3);
+    await waitFor('the signal to wake it', async () => !b.worker.isPaused());
+    expect(b.standby.wakes).toBe(2);
+    await allCompleted(producer, ids);
     await producer.close();
   });
 
