@@ -193,7 +193,10 @@ export const configSchema = z.object({
   STALLED_INTERVAL_MS: int(1000).default(30_000).describe('How often workers look for stalled jobs'),
   MAX_STALLED_COUNT: int(0, 100).default(2).describe('Stalls a job survives before it fails'),
   DLQ_SWEEP_INTERVAL_MS: int(100).default(10_000).describe('How often a worker moves failed jobs missing from the DLQ'),
+  // At least a second: new-work signals come at most once a second, and a shorter wait would have
+  // a worker stand by again between two of them while work keeps arriving.
   WORKER_STANDBY_AFTER_MS: int(0)
+    .refine((ms) => ms === 0 || ms >= 1000, { message: 'must be 0 (never stand by) or at least 1000' })
     .default(30_000)
     .describe(
       "After this long without a job, a worker that does not hold its shard's sweep lease stops polling Redis until new work is signalled (0: never)",

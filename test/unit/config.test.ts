@@ -29,6 +29,7 @@ describe('loadConfig', () => {
     ['CREATE_TABLES', 'maybe', 'expected true or false'],
     ['QUEUE_NAME', 'a:b', 'no ":"'],
     ['LOG_LEVEL', 'loud', 'LOG_LEVEL'],
+    ['WORKER_STANDBY_AFTER_MS', '500', 'must be 0 (never stand by) or at least 1000'],
   ])('rejects %s=%s with a message naming it', (key, value, message) => {
     const attempt = () => loadConfig({ [key]: value });
     expect(attempt).toThrow(ConfigError);
