@@ -4,7 +4,6 @@ import '../shared/runtime/node-version.js';
 import '../shared/telemetry/preload.js';
 import { checkEpoch, describeEpoch } from '../shared/lifecycle/epoch.js';
 import { allShardKeys } from '../shared/lifecycle/keys.js';
-import { recoverFromRecords } from '../shared/operator/recover.js';
 import { openDynamo, startServiceProbes } from '../shared/runtime/bootstrap.js';
 import { loadConfigOrExit } from '../shared/runtime/config.js';
 import { createLogger } from '../shared/runtime/logger.js';
@@ -14,8 +13,8 @@ import { retryTransient } from '../shared/runtime/retry.js';
 import { exitOnStartupError, onShutdownSignal, watchParentFromStart } from '../shared/runtime/shutdown.js';
 import { createDynamoStores } from '../shared/store/index.js';
 import type { Stores } from '../shared/store/types.js';
-import { openShardedSystem } from '../shared/wiring.js';
 import { WorkerMetrics } from './metrics.js';
+import { recoverRedis } from './recover-redis.js';
 import { startWorkerService, type WorkerService, workerIdOf } from './worker-service.js';
 
 const config = loadConfigOrExit();
@@ -35,7 +34,8 @@ async function main() {
   const stores = createDynamoStores(dynamo, config);
   const checks = { epoch: () => epochsAgree(stores, redis) };
   const probes = await startServiceProbes({ config, logger, redis, dynamo, registry: metrics.registry, checks });
-  if (config.RECOVER_ON_START) await recoverOnStart(stores, redis);
+  // RECOVER_ON_START: what `djq recover` does, before this worker takes its first job.
+  if (config.RECOVER_ON_START) await recoverRedis({ config, stores, redis, logger, actor: workerIdOf(config) });
   await reportEpochs(stores, redis);
   const service = startWorkerService({ config, stores, redis, logger, metrics });
   logReady(service, probes.port);
@@ -73,42 +73,6 @@ function logReady(service: WorkerService, metricsPort: number | null): void {
     `worker ${service.workerId} ready: ${config.WORKER_CONCURRENCY} jobs at a time from ${config.QUEUE_NAME}` +
       (config.QUEUE_SHARDS > 1 ? ` (each of shards ${service.shards.map((s) => s.shard).join(', ')})` : ''),
   );
-}
-
-/** RECOVER_ON_START: what `djq recover` does, before this worker takes its first job. */
-async function recoverOnStart(stores: Stores, redis: RedisConnection) {
-  const system = openShardedSystem({ config, redis, stores, logger, actor: workerIdOf(config) });
-  try {
-    // As `djq recover` without --force: a Redis of another run is not this table's to rebuild (its
-    // jobs would mix with this run's, and its epoch would be overwritten, hiding the mismatch).
-    for (const [shard, { checkEpoch: check }] of system.shards.entries()) {
-      const state = await retryTransient(check);
-      if (state.state === 'mismatch') {
-        logger.error({ shard, epoch: state }, `RECOVER_ON_START: not recovering: ${describeEpoch(state)}`);
-        return;
-      }
-    }
-    const report = await recoverFromRecords(system, {
-      onProgress: (r) => logger.info({ ...r, examples: undefined }, 'recovering Redis from DynamoDB'),
-      progressEvery: 10_000,
-    });
-    logger.info(
-      { reEnqueued: report.reEnqueued, deadLettersRestored: report.deadLettersRestored, records: report.records },
-      `recovered Redis from DynamoDB: ${report.reEnqueued} job(s) re-enqueued, ${report.deadLettersRestored} DLQ entries restored`,
-    );
-    if (report.lostDuringRecovery.length > 0)
-      logger.error(
-        { shards: report.lostDuringRecovery },
-        'Redis lost its data again while recovering: its epoch was not restored; run `djq recover` again',
-      );
-    if (report.busy.length > 0)
-      logger.error(
-        { busy: report.busy.length, examples: report.busy.slice(0, 5) },
-        'jobs held by another process while recovering may still be missing from Redis; run `djq recover` again',
-      );
-  } finally {
-    await system.close();
-  }
 }
 
 /**

@@ -22,6 +22,8 @@ import { FlowControl } from './flow-control.js';
 import { type Handlers, makeHandlers } from './handlers.js';
 import type { WorkerMetrics } from './metrics.js';
 import { makeProcessor } from './processor.js';
+import { recoverRedis } from './recover-redis.js';
+import { RedisChangeWatch, singleFlight } from './redis-change.js';
 import { Settler } from './settler.js';
 import { Standby } from './standby.js';
 import { SweepLease } from './sweep-lease.js';
@@ -56,6 +58,8 @@ export interface WorkerService {
     sweep: ElectedSweep;
     /** Stops fetching while idle and not the shard's watcher (WORKER_STANDBY_AFTER_MS). */
     standby: Standby;
+    /** Recovers what a failover or restart of the shard's Redis dropped (RECOVER_ON_REDIS_CHANGE); none when off. */
+    redisChange?: RedisChangeWatch;
   }[];
   workerId: string;
   /**
@@ -90,9 +94,12 @@ interface ProcessParts {
   depthCounters: Map<number, () => Promise<number | undefined>>;
   /** The process's one subscription to new-work signals, once every shard has started (none if standby is off). */
   wakes?: WakeListener;
+  /** What `djq recover` does, one run at a time for all the process's shards. */
+  recover: () => Promise<boolean>;
 }
 
 function startProcessParts({ config, stores, redis, logger }: WorkerServiceDeps): ProcessParts {
+  const workerId = workerIdOf(config);
   // One spill per process (shard 0's key): the history of every shard it runs waits there alike.
   const history = startHistoryRecorder(
     config,
@@ -109,7 +116,8 @@ function startProcessParts({ config, stores, redis, logger }: WorkerServiceDeps)
     onError: (error) => logger.debug({ err: error }, 'console minute series not written (Redis unavailable?)'),
   });
   return {
-    workerId: workerIdOf(config),
+    workerId,
+    recover: singleFlight(() => recoverRedis({ config, stores, redis, logger, actor: workerId })),
     history,
     handlers: makeHandlers(stores.users, commands),
     effects: new EffectBars(stores),
@@ -199,7 +207,29 @@ function startShard(deps: WorkerServiceDeps, parts: ProcessParts, shard: number)
     logger: logger.child({ shard }),
   });
   standby.start();
-  return { shard, worker, system, settler, flow, sweep, standby };
+  const redisChange = watchRedisChange(deps, parts, sweep, system);
+  return { shard, worker, system, settler, flow, sweep, standby, redisChange };
+}
+
+/** The shard's watcher recovers what a failover or a restart of its Redis dropped. */
+function watchRedisChange(
+  { config, redis, logger }: WorkerServiceDeps,
+  parts: ProcessParts,
+  sweep: ElectedSweep,
+  system: JobSystem,
+) {
+  if (!config.RECOVER_ON_REDIS_CHANGE) return undefined;
+  const watch = new RedisChangeWatch({
+    redis,
+    keys: system.keys,
+    watching: () => sweep.holds,
+    recover: parts.recover,
+    redisLost: async () => (await system.checkEpoch()).state === 'redis-lost',
+    logger: logger.child({ shard: system.keys.shard }),
+    intervalMs: config.DLQ_SWEEP_INTERVAL_MS,
+  });
+  watch.start();
+  return watch;
 }
 
 /** One subscriber for the whole process, waking each shard's standby on its channel. */
@@ -222,7 +252,10 @@ async function closeShards(
 ): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (const s of shards) s.flow.close();
-  await withDeadline(Promise.all(shards.map((s) => s.standby.close())), deadline);
+  await withDeadline(
+    Promise.all(shards.map((s) => Promise.all([s.standby.close(), s.redisChange?.close()]))),
+    deadline,
+  );
   await parts.wakes?.close(deadline);
   // The watchers among them stop fetching: the workers standing by fetch until one of them takes
   // the lease (at its next round), or a due retry would wait for that round unfetched.

@@ -15,6 +15,9 @@ import type { ChaosStack } from '../stack.js';
 import { runWorkload, type WorkloadRun } from '../workload.js';
 
 export const REDIS_LOSS_ENV = {
+  // The operator's way, measured: the workers' own recovery after a loss (on by default) is off, so
+  // each loss stays until `djq recover` runs (test/integration/redis-change.test.ts has the other).
+  RECOVER_ON_REDIS_CHANGE: 'false',
   FAULT_LATENCY_MS: 20,
   FAULT_ERROR_RATE: 0.05,
   LOCK_DURATION_MS: 2000,

@@ -171,6 +171,11 @@ export const configSchema = z.object({
   RECOVER_ON_START: bool
     .default(false)
     .describe('Worker: re-enqueue accepted jobs Redis lost (djq recover) before it starts taking jobs'),
+  RECOVER_ON_REDIS_CHANGE: bool
+    .default(true)
+    .describe(
+      "Worker: when a shard's Redis is another server than before (a failover, a restart), the shard's watcher re-enqueues the accepted jobs it dropped (djq recover)",
+    ),
   WORKER_CONCURRENCY: int(1, 1000).default(16).describe('Jobs processed at once per worker process'),
   WORKER_SHARDS: z
     .string()

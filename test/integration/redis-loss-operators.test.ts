@@ -72,7 +72,8 @@ describe('after Redis loses the queue', () => {
     expect(stats.json?.epoch).toEqual(['redis-lost']);
     expect((await djq('stats')).output).toMatch(/Redis lost its data.*djq recover/);
 
-    const { service, port } = await startWorker();
+    // The operator's way: the worker's own recovery (RECOVER_ON_REDIS_CHANGE, below) is off.
+    const { service, port } = await startWorker({ RECOVER_ON_REDIS_CHANGE: 'false' });
     try {
       const lost = await readyz(port);
       expect(lost.status).toBe(503);
@@ -89,6 +90,23 @@ describe('after Redis loses the queue', () => {
     expect((await djq('stats', '--json')).json?.epoch).toEqual(['ok']);
     // A second recovery finds nothing to do.
     expect((await djq('recover', '--json')).json).toMatchObject({ reEnqueued: 0 });
+  });
+
+  it("a running worker's watcher recovers it by itself (RECOVER_ON_REDIS_CHANGE, the default)", async () => {
+    expect((await shard().checkEpoch()).state).toBe('ok');
+    const { service, port } = await startWorker({ DLQ_SWEEP_INTERVAL_MS: '200' });
+    try {
+      await waitFor('the worker ready', async () => (await readyz(port)).status === 200);
+      await shard().queues.operations.pause();
+      const ids = await enqueueGets(3);
+      await wipeRedis();
+      await waitFor('the recovered jobs to complete', () => allCompleted(ids));
+      expect((await readyz(port)).status).toBe(200);
+      expect(service.output()).toMatch(/Redis lost its data: recovering/);
+    } finally {
+      await stopService(service);
+    }
+    expect((await djq('stats', '--json')).json?.epoch).toEqual(['ok']);
   });
 
   it('djq stats and /readyz say when Redis belongs to another run', async () => {

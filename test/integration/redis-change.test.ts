@@ -1,0 +1,79 @@
+// A Redis that comes back as another server having lost writes it had acknowledged (what a failover
+// to a lagging replica, or a restart with AOF everysec, leaves): the shard's watcher sees the new
+// run_id and re-enqueues from DynamoDB the accepted jobs the server dropped, with no operator. A
+// redis-server of this test's own, snapshotted (SAVE) between two enqueues, killed and started
+// again from the snapshot; a real worker, real BullMQ and dynalite.
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type RedisServer, startRedisServer } from '../../devtools/local-services.js';
+import { redisServerState } from '../../shared/lifecycle/redis-server.js';
+import { openProducerSide, startTestWorker, type TestWorker, waitFor } from '../helpers/pipeline.js';
+import { openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
+
+const NO_AOF = ['--appendonly', 'no'];
+const open = <T>(value: T | undefined): T => {
+  if (value === undefined) throw new Error('not opened');
+  return value;
+};
+let server: RedisServer | undefined;
+let resources: TestResources | undefined;
+let worker: TestWorker | undefined;
+
+afterAll(async () => {
+  await worker?.stop();
+  await resources?.cleanup();
+  await server?.stop('SIGKILL');
+  if (server) rmSync(server.dir, { recursive: true, force: true });
+});
+
+describe('a Redis that comes back as another server', () => {
+  it('has the accepted jobs it dropped re-enqueued by the watcher, and every job completes', {
+    timeout: 120_000,
+  }, async () => {
+    server = await startRedisServer({ extraArgs: NO_AOF });
+    const { config } = testEnv({ REDIS_URL: server.url, DLQ_SWEEP_INTERVAL_MS: 200 });
+    resources = await openTestResources(config);
+    const producer = openProducerSide(config, resources);
+    const { keys, queues } = producer.system;
+    worker = startTestWorker(config);
+    const watch = worker.service.shards[0]?.redisChange;
+    if (!watch) throw new Error('the worker watches no Redis change (RECOVER_ON_REDIS_CHANGE)');
+
+    // The first look records the server: its data is intact, nothing to recover.
+    const first = await waitFor('the server recorded', async () => {
+      const state = await redisServerState(open(resources).redis, keys);
+      return state.reconciled === state.runId && state;
+    });
+    expect(watch.recoveries).toBe(0);
+
+    // Jobs wait (the queue is paused); a snapshot holds the first five, not the next five.
+    await queues.operations.pause();
+    const kept = await Promise.all(
+      Array.from({ length: 5 }, () => producer.enqueue('get-user', { userId: randomUUID() })),
+    );
+    await resources.redis.save();
+    const dropped = await Promise.all(
+      Array.from({ length: 5 }, () => producer.enqueue('get-user', { userId: randomUUID() })),
+    );
+    await server.stop('SIGKILL');
+    server = await startRedisServer({ port: server.port, dir: server.dir, extraArgs: NO_AOF });
+    expect(await queues.operations.getJob(dropped[0] ?? '')).toBeUndefined();
+    expect(await queues.operations.getJob(kept[0] ?? '')).toBeDefined();
+
+    await queues.operations.resume();
+    await waitFor(
+      'every job completed',
+      async () => {
+        const decided = await producer.decided.of([...kept, ...dropped]);
+        return [...decided.values()].filter((d) => d.outcome === 'completed').length === 10;
+      },
+      60_000,
+    );
+    expect(watch.recoveries).toBe(1);
+    const after = await redisServerState(resources.redis, keys);
+    expect(after.runId).not.toBe(first.runId);
+    expect(after.reconciled).toBe(after.runId);
+    await producer.close();
+  });
+});
