@@ -76,4 +76,29 @@ describe('a Redis that comes back as another server', () => {
     expect(after.reconciled).toBe(after.runId);
     await producer.close();
   });
+
+  it('of another run is left alone: no recovery, nothing recorded, and no new try before a minute', async () => {
+    const { config } = testEnv({ DLQ_SWEEP_INTERVAL_MS: 3_600_000 });
+    const own = await openTestResources(config);
+    const other = startTestWorker(config);
+    try {
+      const shard = other.service.shards[0];
+      const watch = shard?.redisChange;
+      if (!shard || !watch) throw new Error('the worker watches no Redis change');
+      await waitFor('the worker to hold the sweep lease', async () => shard.sweep.holds);
+      // Recorded on another server, and an epoch the table does not know: another run's Redis.
+      await own.redis.set(shard.system.keys.serverReconciled, 'a-server-before');
+      await own.redis.set(shard.system.keys.epoch, 'another-run');
+      await watch.round();
+      expect(watch.recoveries).toBe(1);
+      expect((await redisServerState(own.redis, shard.system.keys)).reconciled).toBe('a-server-before');
+      expect(await own.redis.get(shard.system.keys.epoch)).toBe('another-run');
+      // The next rounds wait (RETRY_AFTER_MS): a refused or unfinished recovery is not run every round.
+      await watch.round();
+      expect(watch.recoveries).toBe(1);
+    } finally {
+      await other.stop();
+      await own.cleanup();
+    }
+  });
 });
