@@ -93,13 +93,30 @@ export class RedisChangeWatch {
   }
 }
 
-/** One recovery at a time for the whole process: shards whose Redis changed together share it. */
+/**
+ * One recovery at a time for the whole process: shards whose Redis changed together share it. A
+ * caller that comes while one runs gets the next one (shared by all who came meanwhile), never the
+ * one running: that one began before the caller saw its server change, and its scan may already
+ * have passed the jobs the change dropped; its result says nothing of them.
+ */
 export function singleFlight(run: () => Promise<boolean>): () => Promise<boolean> {
   let running: Promise<boolean> | undefined;
-  return () => {
-    running ??= run().finally(() => {
-      running = undefined;
+  let next: Promise<boolean> | undefined;
+  const start = (): Promise<boolean> => {
+    const current: Promise<boolean> = run().finally(() => {
+      if (running === current) running = undefined;
     });
-    return running;
+    running = current;
+    return current;
+  };
+  return () => {
+    if (!running && !next) return start();
+    next ??= (running ?? Promise.resolve(false))
+      .catch(() => false)
+      .then(() => {
+        next = undefined;
+        return start();
+      });
+    return next;
   };
 }
