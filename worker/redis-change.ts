@@ -36,8 +36,15 @@ export class RedisChangeWatch {
   private looking: Promise<void> | undefined;
   private notBefore = 0;
   private closed = false;
+  /** Resolves (not finished) when the watch closes: a shutdown does not wait for a whole recovery. */
+  private readonly closing: Promise<boolean>;
+  private stop: () => void = () => undefined;
 
-  constructor(private readonly deps: RedisChangeDeps) {}
+  constructor(private readonly deps: RedisChangeDeps) {
+    this.closing = new Promise((resolve) => {
+      this.stop = () => resolve(false);
+    });
+  }
 
   start(): void {
     this.timer = setInterval(() => void this.round(), this.deps.intervalMs);
@@ -59,6 +66,9 @@ export class RedisChangeWatch {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
+    // A recovery running is not waited for (it may read a whole table): the process stops it
+    // (worker-service.ts), and this watch records nothing for it.
+    this.stop();
     await this.looking;
   }
 
@@ -80,10 +90,12 @@ export class RedisChangeWatch {
         : "this shard's Redis is another server than before (a failover or a restart): it may have dropped jobs it had acknowledged; recovering them from DynamoDB",
     );
     this.recoveries += 1;
-    const finished = await this.deps.recover().catch((error: unknown) => {
+    const recovery = this.deps.recover().catch((error: unknown) => {
       logger.error({ err: error }, 'recovering Redis from DynamoDB failed; trying again in a minute');
       return false;
     });
+    const finished = await Promise.race([recovery, this.closing]);
+    if (this.closed) return;
     if (!finished) {
       this.notBefore = Date.now() + RETRY_AFTER_MS;
       return;
