@@ -11,7 +11,7 @@ const SERVER = luaScript('djqRedisServer', 1, new URL('./redis-server.lua', impo
 type WithServer = RedisConnection & { djqRedisServer(key: string, record: string): Promise<[string, string | null]> };
 
 export interface RedisServerState {
-  /** The run_id of the server holding the shard's data now. */
+  /** The server holding the shard's data now: its run_id and replication id (`run_id:replid`). */
   runId: string;
   /** The run_id its data was last reconciled on; null: never (a new deployment, or a Redis that lost everything). */
   reconciled: string | null;
