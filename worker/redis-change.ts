@@ -107,28 +107,30 @@ export class RedisChangeWatch {
 
 /**
  * One recovery at a time for the whole process: shards whose Redis changed together share it. A
- * caller that comes while one runs gets the next one (shared by all who came meanwhile), never the
- * one running: that one began before the caller saw its server change, and its scan may already
- * have passed the jobs the change dropped; its result says nothing of them.
+ * caller shares only a recovery that has not begun yet (it begins on the next turn of the event
+ * loop, so shards looking together share one); one that comes while a recovery runs gets the next
+ * one (shared by all who came meanwhile), never the one running: that one began before the caller
+ * saw its server change, its scan may have passed the jobs the change dropped, and its result says
+ * nothing of them.
  */
 export function singleFlight(run: () => Promise<boolean>): () => Promise<boolean> {
+  let pending: Promise<boolean> | undefined;
   let running: Promise<boolean> | undefined;
-  let next: Promise<boolean> | undefined;
-  const start = (): Promise<boolean> => {
-    const current: Promise<boolean> = run().finally(() => {
-      if (running === current) running = undefined;
-    });
+  const next = async (): Promise<boolean> => {
+    await running?.catch(() => undefined);
+    await new Promise((resolve) => setImmediate(resolve));
+    // From here on, a caller gets the recovery after this one.
+    pending = undefined;
+    const current = run();
     running = current;
-    return current;
+    try {
+      return await current;
+    } finally {
+      if (running === current) running = undefined;
+    }
   };
   return () => {
-    if (!running && !next) return start();
-    next ??= (running ?? Promise.resolve(false))
-      .catch(() => false)
-      .then(() => {
-        next = undefined;
-        return start();
-      });
-    return next;
+    pending ??= next();
+    return pending;
   };
 }
