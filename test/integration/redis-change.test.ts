@@ -11,7 +11,7 @@ import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { redisServerState } from '../../shared/lifecycle/redis-server.js';
 import { RedisChangeWatch } from '../../worker/redis-change.js';
 import { openProducerSide, silentLogger, startTestWorker, type TestWorker, waitFor } from '../helpers/pipeline.js';
-import { openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
+import { deleteKeys, openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
 
 const NO_AOF = ['--appendonly', 'no'];
 const open = <T>(value: T | undefined): T => {
@@ -133,6 +133,40 @@ describe('a Redis that comes back as another server', () => {
       finish(true);
       await recovery;
       expect((await redisServerState(own.redis, keys)).reconciled).toBe('a-server-before');
+    } finally {
+      await own.cleanup();
+    }
+  });
+
+  // Redis loses its data (the same server: a FLUSHALL, a purge of its keys) between the end of a
+  // recovery and the record: recording the server then would make every later look see nothing to
+  // do, with the epoch saying Redis lost its data and the jobs in no queue.
+  it('does not record a server that lost its data after the recovery, and recovers it again', async () => {
+    const { config } = testEnv({ DLQ_SWEEP_INTERVAL_MS: 3_600_000 });
+    const own = await openTestResources(config);
+    try {
+      const keys = queueKeys(config, 0);
+      await own.redis.set(keys.serverReconciled, 'a-server-before');
+      await own.redis.set(keys.epoch, 'the-epoch');
+      const watch = new RedisChangeWatch({
+        redis: own.redis,
+        keys,
+        watching: () => true,
+        recover: async () => {
+          // The recovery gave the epoch back; then everything is gone, the record with it.
+          await deleteKeys(own.redis, keys.everyKeyPattern);
+          return true;
+        },
+        redisLost: async () => (await own.redis.exists(keys.epoch)) === 0,
+        logger: silentLogger,
+        intervalMs: 3_600_000,
+      });
+      await watch.round();
+      expect(watch.recoveries).toBe(1);
+      expect((await redisServerState(own.redis, keys)).reconciled).toBeNull();
+      await watch.round();
+      expect(watch.recoveries).toBe(2);
+      await watch.close();
     } finally {
       await own.cleanup();
     }

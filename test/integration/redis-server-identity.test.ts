@@ -43,6 +43,7 @@ describe("a shard's Redis server", () => {
     const a = await open();
     const b = await open();
     await follow(b.client, a.server);
+    await a.client.set(keys.epoch, 'the-epoch');
     const before = await redisServerState(a.client, keys);
     await redisServerState(a.client, keys, before.runId);
     expect((await redisServerState(a.client, keys)).reconciled).toBe(before.runId);
