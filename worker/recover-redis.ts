@@ -18,10 +18,20 @@ export interface RecoverRedisDeps {
   redis: RedisConnection;
   logger: Logger;
   actor: string;
+  /** Stops the recovery between two records (the worker is shutting down): it then did not finish. */
+  signal?: AbortSignal;
 }
 
 /** Whether Redis now holds all the work the table says it should: false if refused, or to run again. */
-export async function recoverRedis({ config, stores, redis, logger, actor }: RecoverRedisDeps): Promise<boolean> {
+export async function recoverRedis({
+  config,
+  stores,
+  redis,
+  logger,
+  actor,
+  signal,
+}: RecoverRedisDeps): Promise<boolean> {
+  if (signal?.aborted) return false;
   const system = openShardedSystem({ config, redis, stores, logger, actor });
   try {
     for (const [shard, { checkEpoch: check }] of system.shards.entries()) {
@@ -34,7 +44,12 @@ export async function recoverRedis({ config, stores, redis, logger, actor }: Rec
     const report = await recoverFromRecords(system, {
       onProgress: (r) => logger.info({ ...r, examples: undefined }, 'recovering Redis from DynamoDB'),
       progressEvery: 10_000,
+      signal,
     });
+    if (report.interrupted) {
+      logger.warn({ records: report.records }, 'recovering Redis from DynamoDB stopped before the end (shutting down)');
+      return false;
+    }
     logger.info(
       { reEnqueued: report.reEnqueued, deadLettersRestored: report.deadLettersRestored, records: report.records },
       `recovered Redis from DynamoDB: ${report.reEnqueued} job(s) re-enqueued, ${report.deadLettersRestored} DLQ entries restored`,

@@ -36,8 +36,15 @@ export class RedisChangeWatch {
   private looking: Promise<void> | undefined;
   private notBefore = 0;
   private closed = false;
+  /** Resolves (not finished) when the watch closes: a shutdown does not wait for a whole recovery. */
+  private readonly closing: Promise<boolean>;
+  private stop: () => void = () => undefined;
 
-  constructor(private readonly deps: RedisChangeDeps) {}
+  constructor(private readonly deps: RedisChangeDeps) {
+    this.closing = new Promise((resolve) => {
+      this.stop = () => resolve(false);
+    });
+  }
 
   start(): void {
     this.timer = setInterval(() => void this.round(), this.deps.intervalMs);
@@ -59,6 +66,9 @@ export class RedisChangeWatch {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
+    // A recovery running is not waited for (it may read a whole table): the process stops it
+    // (worker-service.ts), and this watch records nothing for it.
+    this.stop();
     await this.looking;
   }
 
@@ -80,10 +90,12 @@ export class RedisChangeWatch {
         : "this shard's Redis is another server than before (a failover or a restart): it may have dropped jobs it had acknowledged; recovering them from DynamoDB",
     );
     this.recoveries += 1;
-    const finished = await this.deps.recover().catch((error: unknown) => {
+    const recovery = this.deps.recover().catch((error: unknown) => {
       logger.error({ err: error }, 'recovering Redis from DynamoDB failed; trying again in a minute');
       return false;
     });
+    const finished = await Promise.race([recovery, this.closing]);
+    if (this.closed) return;
     if (!finished) {
       this.notBefore = Date.now() + RETRY_AFTER_MS;
       return;
@@ -93,13 +105,32 @@ export class RedisChangeWatch {
   }
 }
 
-/** One recovery at a time for the whole process: shards whose Redis changed together share it. */
+/**
+ * One recovery at a time for the whole process: shards whose Redis changed together share it. A
+ * caller shares only a recovery that has not begun yet (it begins on the next turn of the event
+ * loop, so shards looking together share one); one that comes while a recovery runs gets the next
+ * one (shared by all who came meanwhile), never the one running: that one began before the caller
+ * saw its server change, its scan may have passed the jobs the change dropped, and its result says
+ * nothing of them.
+ */
 export function singleFlight(run: () => Promise<boolean>): () => Promise<boolean> {
+  let pending: Promise<boolean> | undefined;
   let running: Promise<boolean> | undefined;
+  const next = async (): Promise<boolean> => {
+    await running?.catch(() => undefined);
+    await new Promise((resolve) => setImmediate(resolve));
+    // From here on, a caller gets the recovery after this one.
+    pending = undefined;
+    const current = run();
+    running = current;
+    try {
+      return await current;
+    } finally {
+      if (running === current) running = undefined;
+    }
+  };
   return () => {
-    running ??= run().finally(() => {
-      running = undefined;
-    });
-    return running;
+    pending ??= next();
+    return pending;
   };
 }

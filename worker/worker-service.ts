@@ -96,10 +96,13 @@ interface ProcessParts {
   wakes?: WakeListener;
   /** What `djq recover` does, one run at a time for all the process's shards. */
   recover: () => Promise<boolean>;
+  /** Stops a recovery running (at close): it gives no epoch back, and no watch records it. */
+  stopRecovery: AbortController;
 }
 
 function startProcessParts({ config, stores, redis, logger }: WorkerServiceDeps): ProcessParts {
   const workerId = workerIdOf(config);
+  const stopRecovery = new AbortController();
   // One spill per process (shard 0's key): the history of every shard it runs waits there alike.
   const history = startHistoryRecorder(
     config,
@@ -117,7 +120,10 @@ function startProcessParts({ config, stores, redis, logger }: WorkerServiceDeps)
   });
   return {
     workerId,
-    recover: singleFlight(() => recoverRedis({ config, stores, redis, logger, actor: workerId })),
+    stopRecovery,
+    recover: singleFlight(() =>
+      recoverRedis({ config, stores, redis, logger, actor: workerId, signal: stopRecovery.signal }),
+    ),
     history,
     handlers: makeHandlers(stores.users, commands),
     effects: new EffectBars(stores),
@@ -251,6 +257,7 @@ async function closeShards(
   timeoutMs = config.SHUTDOWN_TIMEOUT_MS,
 ): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
+  parts.stopRecovery.abort();
   for (const s of shards) s.flow.close();
   await withDeadline(
     Promise.all(shards.map((s) => Promise.all([s.standby.close(), s.redisChange?.close()]))),

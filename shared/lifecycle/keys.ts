@@ -103,7 +103,7 @@ export function queueKeys(settings: KeySettings, shard = 0) {
     wakeChannel: `${base}:wake`,
     /** The epoch of this shard's Redis data, also kept in DynamoDB: a Redis without it lost its data. */
     epoch: `${base}:epoch`,
-    /** The run_id of the Redis server this shard's data was last reconciled on (redis-server.ts). */
+    /** The Redis server (run_id:replid) this shard's data was last reconciled on (redis-server.ts). */
     serverReconciled: `${base}:epoch:server`,
     /** Written by a recovery as it begins; only while it is still there does the recovery restore the epoch. */
     recoveryMark: (token: string) => `${base}:epoch:recovery:${token}`,

@@ -7,11 +7,13 @@ import type { RedisConnection } from '../runtime/redis.js';
 import { luaScript, withLuaScripts } from '../runtime/redis-scripts.js';
 import type { QueueKeys } from './keys.js';
 
-const SERVER = luaScript('djqRedisServer', 1, new URL('./redis-server.lua', import.meta.url));
-type WithServer = RedisConnection & { djqRedisServer(key: string, record: string): Promise<[string, string | null]> };
+const SERVER = luaScript('djqRedisServer', 2, new URL('./redis-server.lua', import.meta.url));
+type WithServer = RedisConnection & {
+  djqRedisServer(key: string, epoch: string, record: string): Promise<[string, string | null]>;
+};
 
 export interface RedisServerState {
-  /** The run_id of the server holding the shard's data now. */
+  /** The server holding the shard's data now: its run_id and replication id (`run_id:replid`). */
   runId: string;
   /** The run_id its data was last reconciled on; null: never (a new deployment, or a Redis that lost everything). */
   reconciled: string | null;
@@ -25,6 +27,7 @@ export async function redisServerState(
 ): Promise<RedisServerState> {
   const [runId, reconciled] = await withLuaScripts<WithServer>(redis, SERVER).djqRedisServer(
     keys.serverReconciled,
+    keys.epoch,
     record,
   );
   return { runId, reconciled: reconciled ?? null };

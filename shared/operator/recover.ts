@@ -34,6 +34,8 @@ export interface RecoverReport {
    */
   busy: string[];
   examples: string[];
+  /** Stopped before the end (its `signal`): what it had not reached may still be missing; no epoch given back. */
+  interrupted: boolean;
 }
 
 export interface RecoverOptions {
@@ -43,6 +45,8 @@ export interface RecoverOptions {
   /** Called every `progressEvery` records with the report so far. */
   onProgress?: (report: RecoverReport) => void;
   progressEvery?: number;
+  /** Stops it between two records (a worker shutting down): no epoch is given back then. */
+  signal?: AbortSignal;
 }
 
 export async function recoverFromRecords(
@@ -58,6 +62,7 @@ export async function recoverFromRecords(
     lostDuringRecovery: [],
     busy: [],
     examples: [],
+    interrupted: false,
   };
   // Shards with a job left busy: what Redis misses there is not all back, so no epoch for them.
   const unfinished = new Set<number>();
@@ -66,6 +71,10 @@ export async function recoverFromRecords(
   const pace = options.ratePerSecond ? 1000 / options.ratePerSecond : 0;
   const every = options.progressEvery ?? 1000;
   for await (const record of system.stores.jobs.scanAll()) {
+    if (options.signal?.aborted) {
+      report.interrupted = true;
+      break;
+    }
     report.records++;
     if (report.records % every === 0) options.onProgress?.({ ...report });
     const job = record.accepted;
@@ -93,13 +102,23 @@ export async function recoverFromRecords(
       if (pace > 0) await sleep(pace);
     } else if (restored === 'dead-letter') report.deadLettersRestored++;
   }
+  if (!report.interrupted) await restoreEpochs(system, marks, unfinished, report);
+  options.onProgress?.({ ...report });
+  return report;
+}
+
+/** Each shard's epoch back, where nothing was left busy; a shard whose mark is gone lost its data again. */
+async function restoreEpochs(
+  system: ShardedJobSystem,
+  marks: readonly string[],
+  unfinished: ReadonlySet<number>,
+  report: RecoverReport,
+): Promise<void> {
   for (const [i, shard] of system.shards.entries()) {
     const mark = marks[i]; // none on a dry run
     if (mark !== undefined && !unfinished.has(i) && (await shard.restoreEpoch(mark)) === undefined)
       report.lostDuringRecovery.push(i);
   }
-  options.onProgress?.({ ...report });
-  return report;
 }
 
 /**

@@ -292,6 +292,36 @@ describe('two djq recover runs at once', () => {
   });
 });
 
+describe('a recovery stopped before the end (a worker shutting down)', () => {
+  // Paused before its second re-add, the recovery is told to stop: it re-adds nothing more, gives
+  // no epoch back (a job it had not reached is still missing), and says it was interrupted.
+  it('re-adds nothing more and leaves the epoch saying Redis lost its data', async () => {
+    const producer = actor('producer');
+    const worker = actor('worker');
+    const ids = [randomUUID(), randomUUID()];
+    await enqueueGets(producer, ids);
+    expect((await worker.checkEpoch()).state).toBe('ok');
+    await wipe(producer);
+
+    const stop = new AbortController();
+    const second = gate();
+    const recovering = recoverFromRecords(
+      recoverable(worker, ids, (i) => (i === 1 ? second.wait() : Promise.resolve())),
+      { signal: stop.signal },
+    );
+    await second.reached;
+    stop.abort();
+    second.release();
+    expect(await recovering).toMatchObject({ interrupted: true, reEnqueued: 1, lostDuringRecovery: [] });
+    expect((await whereIs(worker, ids[0] ?? '')).operations).toBe('waiting');
+    expect((await whereIs(worker, ids[1] ?? '')).operations).toBe('missing');
+    expect((await worker.checkEpoch()).state).toBe('redis-lost');
+    // The next run finishes it.
+    expect(await recoverFromRecords(recoverable(worker, ids))).toMatchObject({ reEnqueued: 1, interrupted: false });
+    expect((await worker.checkEpoch()).state).toBe('ok');
+  });
+});
+
 describe('djq recover --dry-run', () => {
   it('writes nothing to Redis: no mark, no job, no epoch', async () => {
     const producer = actor('producer');

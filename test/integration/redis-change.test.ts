@@ -7,9 +7,11 @@ import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type RedisServer, startRedisServer } from '../../devtools/local-services.js';
+import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { redisServerState } from '../../shared/lifecycle/redis-server.js';
-import { openProducerSide, startTestWorker, type TestWorker, waitFor } from '../helpers/pipeline.js';
-import { openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
+import { RedisChangeWatch } from '../../worker/redis-change.js';
+import { openProducerSide, silentLogger, startTestWorker, type TestWorker, waitFor } from '../helpers/pipeline.js';
+import { deleteKeys, openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
 
 const NO_AOF = ['--appendonly', 'no'];
 const open = <T>(value: T | undefined): T => {
@@ -101,6 +103,74 @@ describe('a Redis that comes back as another server', () => {
       expect(watch.recoveries).toBe(1);
     } finally {
       await other.stop();
+      await own.cleanup();
+    }
+  });
+
+  // A worker shutting down while its watch recovers (a whole table to read): closing the watch
+  // does not wait for the recovery (that would spend the whole SHUTDOWN_TIMEOUT_MS, leaving
+  // in-flight jobs no time to finish), and the server is not recorded when the recovery ends after.
+  it('closing the watch does not wait for the recovery running, and records nothing for it', async () => {
+    const { config } = testEnv({ DLQ_SWEEP_INTERVAL_MS: 3_600_000 });
+    const own = await openTestResources(config);
+    try {
+      const keys = queueKeys(config, 0);
+      await own.redis.set(keys.serverReconciled, 'a-server-before');
+      let finish: (finished: boolean) => void = () => undefined;
+      const recovery = new Promise<boolean>((resolve) => {
+        finish = resolve;
+      });
+      const watch = new RedisChangeWatch({
+        redis: own.redis,
+        keys,
+        watching: () => true,
+        recover: () => recovery,
+        redisLost: async () => false,
+        logger: silentLogger,
+        intervalMs: 3_600_000,
+      });
+      const round = watch.round();
+      await waitFor('the recovery to begin', async () => watch.recoveries === 1);
+      await watch.close();
+      await round;
+      finish(true);
+      await recovery;
+      expect((await redisServerState(own.redis, keys)).reconciled).toBe('a-server-before');
+    } finally {
+      await own.cleanup();
+    }
+  });
+
+  // Redis loses its data (the same server: a FLUSHALL, a purge of its keys) between the end of a
+  // recovery and the record: recording the server then would make every later look see nothing to
+  // do, with the epoch saying Redis lost its data and the jobs in no queue.
+  it('does not record a server that lost its data after the recovery, and recovers it again', async () => {
+    const { config } = testEnv({ DLQ_SWEEP_INTERVAL_MS: 3_600_000 });
+    const own = await openTestResources(config);
+    try {
+      const keys = queueKeys(config, 0);
+      await own.redis.set(keys.serverReconciled, 'a-server-before');
+      await own.redis.set(keys.epoch, 'the-epoch');
+      const watch = new RedisChangeWatch({
+        redis: own.redis,
+        keys,
+        watching: () => true,
+        recover: async () => {
+          // The recovery gave the epoch back; then everything is gone, the record with it.
+          await deleteKeys(own.redis, keys.everyKeyPattern);
+          return true;
+        },
+        redisLost: async () => (await own.redis.exists(keys.epoch)) === 0,
+        logger: silentLogger,
+        intervalMs: 3_600_000,
+      });
+      await watch.round();
+      expect(watch.recoveries).toBe(1);
+      expect((await redisServerState(own.redis, keys)).reconciled).toBeNull();
+      await watch.round();
+      expect(watch.recoveries).toBe(2);
+      await watch.close();
+    } finally {
       await own.cleanup();
     }
   });
