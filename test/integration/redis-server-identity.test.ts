@@ -47,6 +47,8 @@ describe("a shard's Redis server", () => {
     const before = await redisServerState(a.client, keys);
     await redisServerState(a.client, keys, before.runId);
     expect((await redisServerState(a.client, keys)).reconciled).toBe(before.runId);
+    // b has the epoch and the record before it is promoted (replication is asynchronous: WAIT for it).
+    expect(await a.client.call('WAIT', '1', '10000')).toBe(1);
 
     // Failover to b (a partitioned, not restarted), then a follows b, then back to a: no watch
     // looked in between (a minute's back-off after an unfinished recovery, no lease holder).
