@@ -22,12 +22,16 @@ let server: RedisServer | undefined;
 let resources: TestResources | undefined;
 let worker: TestWorker | undefined;
 
+// The server goes whatever happens before: a worker that cannot close in time must not leave it running.
 afterAll(async () => {
-  await worker?.stop();
-  await resources?.cleanup();
-  await server?.stop('SIGKILL');
-  if (server) rmSync(server.dir, { recursive: true, force: true });
-});
+  try {
+    await worker?.stop();
+    await resources?.cleanup();
+  } finally {
+    await server?.stop('SIGKILL');
+    if (server) rmSync(server.dir, { recursive: true, force: true });
+  }
+}, 60_000);
 
 describe('a Redis that comes back as another server', () => {
   it('has the accepted jobs it dropped re-enqueued by the watcher, and every job completes', {
