@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type RedisServer, startRedisServer } from '../../devtools/local-services.js';
 import { queueKeys } from '../../shared/lifecycle/keys.js';
 import { redisServerState } from '../../shared/lifecycle/redis-server.js';
-import { RedisChangeWatch } from '../../worker/redis-change.js';
+import { type RedisChangeDeps, RedisChangeWatch } from '../../worker/redis-change.js';
 import { openProducerSide, silentLogger, startTestWorker, type TestWorker, waitFor } from '../helpers/pipeline.js';
 import { deleteKeys, openTestResources, type TestResources, testEnv } from '../helpers/stack.js';
 
@@ -32,6 +32,22 @@ afterAll(async () => {
     if (server) rmSync(server.dir, { recursive: true, force: true });
   }
 }, 60_000);
+
+/** A watch with no worker around it: always the watcher, its timer an hour away, rounds driven by hand. */
+function watchAlone(
+  redis: TestResources['redis'],
+  keys: ReturnType<typeof queueKeys>,
+  steps: Pick<RedisChangeDeps, 'recover' | 'redisLost'>,
+): RedisChangeWatch {
+  return new RedisChangeWatch({
+    redis,
+    keys,
+    watching: () => true,
+    logger: silentLogger,
+    intervalMs: 3_600_000,
+    ...steps,
+  });
+}
 
 describe('a Redis that comes back as another server', () => {
   it('has the accepted jobs it dropped re-enqueued by the watcher, and every job completes', {
@@ -124,15 +140,7 @@ describe('a Redis that comes back as another server', () => {
       const recovery = new Promise<boolean>((resolve) => {
         finish = resolve;
       });
-      const watch = new RedisChangeWatch({
-        redis: own.redis,
-        keys,
-        watching: () => true,
-        recover: () => recovery,
-        redisLost: async () => false,
-        logger: silentLogger,
-        intervalMs: 3_600_000,
-      });
+      const watch = watchAlone(own.redis, keys, { recover: () => recovery, redisLost: async () => false });
       const round = watch.round();
       await waitFor('the recovery to begin', async () => watch.recoveries === 1);
       await watch.close();
@@ -155,18 +163,13 @@ describe('a Redis that comes back as another server', () => {
       const keys = queueKeys(config, 0);
       await own.redis.set(keys.serverReconciled, 'a-server-before');
       await own.redis.set(keys.epoch, 'the-epoch');
-      const watch = new RedisChangeWatch({
-        redis: own.redis,
-        keys,
-        watching: () => true,
+      const watch = watchAlone(own.redis, keys, {
         recover: async () => {
           // The recovery gave the epoch back; then everything is gone, the record with it.
           await deleteKeys(own.redis, keys.everyKeyPattern);
           return true;
         },
         redisLost: async () => (await own.redis.exists(keys.epoch)) === 0,
-        logger: silentLogger,
-        intervalMs: 3_600_000,
       });
       await watch.round();
       expect(watch.recoveries).toBe(1);
